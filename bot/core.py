@@ -1,0 +1,113 @@
+"""The running Shipbell: settings, store, clock, tasks, scheduler and the Slack client.
+
+Built once per process (or per test) by ``build_core``; features hang their domain
+services on it in ``handlers.register_all``.  Nothing here talks to Slack at build time.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from slack_sdk.http_retry.async_handler import AsyncRetryHandler
+from slack_sdk.http_retry.builtin_async_handlers import (
+    AsyncConnectionErrorRetryHandler,
+    AsyncRateLimitErrorRetryHandler,
+)
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.clock import Clock, SystemClock, to_db
+from bot.observability import Metrics
+from bot.settings import Secrets, Settings
+from bot.storage import Store
+from bot.tasks import TaskRunner
+from scheduled import Scheduler
+
+
+@dataclass
+class Identity:
+    """What auth.test told us; filled after start-up, never on the ack path."""
+
+    ok: bool | None = None
+    error: str | None = None
+    bot_user_id: str | None = None
+    bot_id: str | None = None
+    team_id: str | None = None
+    scopes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Core:
+    settings: Settings
+    secrets: Secrets
+    store: Store
+    clock: Clock
+    metrics: Metrics
+    tasks: TaskRunner
+    scheduler: Scheduler
+    client: AsyncWebClient
+    identity: Identity = field(default_factory=Identity)
+    services: dict[str, Any] = field(default_factory=dict)
+    log: logging.Logger = field(default_factory=lambda: logging.getLogger("shipbell"))
+
+    def audit(
+        self,
+        actor: str,
+        action: str,
+        subject: str | None = None,
+        *,
+        channel: str | None = None,
+        **detail: Any,
+    ) -> None:
+        """Record who did what, when and from where; every state-changing action calls this."""
+        self.store.execute(
+            "INSERT INTO audit_log (at, actor, channel, action, subject, detail)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            (to_db(self.clock.now()), actor, channel, action, subject, json.dumps(detail)),
+        )
+
+    def claim_key(self, key: str) -> bool:
+        """True the first time ``key`` is seen: the idempotency check for retries and clicks."""
+        cursor = self.store.execute(
+            "INSERT OR IGNORE INTO idempotency_keys (key, created_at) VALUES (?, ?)",
+            (key, to_db(self.clock.now())),
+        )
+        return cursor.rowcount == 1
+
+
+def build_client(settings: Settings, token: str | None) -> AsyncWebClient:
+    """The Web API client: configurable base URL, retries on connection errors and 429."""
+    handlers: list[AsyncRetryHandler] = [AsyncConnectionErrorRetryHandler(max_retry_count=2)]
+    if settings.slack.retry_rate_limited:
+        handlers.append(
+            AsyncRateLimitErrorRetryHandler(max_retry_count=settings.slack.retry_rate_limited)
+        )
+    return AsyncWebClient(
+        token=token, base_url=settings.slack.api_url, timeout=15, retry_handlers=handlers
+    )
+
+
+def build_core(
+    settings: Settings,
+    secrets: Secrets,
+    *,
+    clock: Clock | None = None,
+    store: Store | None = None,
+) -> Core:
+    clock = clock or SystemClock()
+    store = store or Store(settings.storage.path)
+    store.migrate()
+    metrics = Metrics()
+    token = secrets.slack_bot_token.get_secret_value() if secrets.slack_bot_token else None
+    return Core(
+        settings=settings,
+        secrets=secrets,
+        store=store,
+        clock=clock,
+        metrics=metrics,
+        tasks=TaskRunner(store, clock, metrics),
+        scheduler=Scheduler(store, clock, metrics),
+        client=build_client(settings, token),
+    )

@@ -1,0 +1,115 @@
+"""A whole Shipbell wired to an in-process Slack double, over real loopback HTTP.
+
+The shell and the test suite both use this: the real app, handlers, store and scheduler,
+with signed Slack requests going to the real endpoint and Web API calls landing in the
+double.  Nothing here is a mock; only Slack itself is replaced.
+"""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+from typing import Any
+
+from pydantic import SecretStr
+
+from bot.clock import Clock
+from bot.core import Core, build_core
+from bot.runtime import Runtime
+from bot.settings import Secrets, Settings
+from bot.slackdouble import Ack, SlackDouble, SlackDriver
+
+PEOPLE = {
+    "U_ANA": "ana",
+    "U_BOB": "bob",
+    "U_CARL": "carl",
+    "U_DANA": "dana",
+    "U_EVE": "eve",
+}
+CHANNELS = {"C_DEPLOYS": "deploys", "C_GENERAL": "general", "C_INCIDENTS": "incidents",
+            "C_RELEASES": "releases", "C_METRICS": "metrics"}
+
+
+def merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    """Deep-merge config dicts (extra wins), so tests override one key of a section."""
+    out = dict(base)
+    for key, value in extra.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+class LocalShipbell:
+    """Shipbell plus its Slack double; use as an async context manager."""
+
+    def __init__(
+        self,
+        db_path: str | Path,
+        *,
+        config: dict[str, Any] | None = None,
+        clock: Clock | None = None,
+        scheduler: bool = False,
+        base: Settings | None = None,
+    ) -> None:
+        self.db_path = str(db_path)
+        self.config = config or {}
+        self.clock = clock
+        self.run_scheduler = scheduler
+        self.base = base
+        self.signing_secret = secrets.token_hex(16)
+        self.double = SlackDouble()
+        self.core: Core
+        self.runtime: Runtime
+        self.driver: SlackDriver
+
+    async def __aenter__(self) -> LocalShipbell:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    async def start(self) -> None:
+        await self.double.start()
+        for user_id, name in PEOPLE.items():
+            self.double.add_user(user_id, name)
+        for channel_id, name in CHANNELS.items():
+            self.double.add_channel(name, channel_id=channel_id, members=list(PEOPLE))
+        base = self.base.model_dump() if self.base else {}
+        overrides = merge(base, {"slack": {"api_url": self.double.api_url},
+                                 "storage": {"path": self.db_path}})
+        settings = Settings(**merge(overrides, self.config))
+        secret_values = Secrets(
+            SLACK_BOT_TOKEN=SecretStr(self.double.token),
+            SLACK_SIGNING_SECRET=SecretStr(self.signing_secret),
+        )
+        self.core = build_core(settings, secret_values, clock=self.clock)
+        self.runtime = Runtime(self.core)
+        await self.runtime.start("127.0.0.1", 0, scheduler=self.run_scheduler)
+        self.driver = SlackDriver(self.runtime.slack_url, self.signing_secret, self.double)
+
+    async def stop(self, grace: float = 5.0) -> None:
+        await self.runtime.stop(grace)
+        await self.driver.close()
+        await self.double.stop()
+        self.core.store.close()
+
+    async def restart(self) -> None:
+        """Stop Shipbell (not the double) and start a fresh process on the same database."""
+        await self.runtime.stop(0)
+        await self.driver.close()
+        self.core.store.close()
+        self.core = build_core(self.core.settings, self.core.secrets, clock=self.clock)
+        self.runtime = Runtime(self.core)
+        await self.runtime.start("127.0.0.1", 0, scheduler=self.run_scheduler)
+        self.driver = SlackDriver(self.runtime.slack_url, self.signing_secret, self.double)
+
+    # -- conversation helpers -----------------------------------------------------------
+    async def command(self, command: str, text: str = "", **kwargs: Any) -> Ack:
+        return await self.driver.command(command, text, **kwargs)
+
+    async def idle(self, timeout: float = 10.0) -> None:
+        """Wait until every background task has finished."""
+        await self.core.tasks.idle(timeout)

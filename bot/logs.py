@@ -1,0 +1,37 @@
+"""The log message catalogue: every operator-facing log line is phrased here, once.
+
+Keeping messages in one place keeps them consistent and greppable, and makes sure no
+call site interpolates a secret by accident (only ids and names go in).
+"""
+
+from __future__ import annotations
+
+import logging
+
+logger = logging.getLogger("shipbell")
+
+SERVING = "Shipbell %s listening on http://%s:%d%s"
+SOCKET_MODE = "Shipbell %s connected in Socket Mode"
+SHUTTING_DOWN = "Shutting down: %d background task(s) still running, waiting up to %.0f s"
+SHUTDOWN_LEFT = "Left %d task(s) pending; they resume at next start"
+TASK_FAILED = "Background task %s #%s failed (attempt %d)"
+TASK_RESUMED = "Resuming %d background task(s) left over from the last run"
+TASK_UNKNOWN_KIND = "Task #%s has unknown kind %r; marking it failed"
+LISTENER_ERROR = "Error id %s while handling %s"
+EVENT_DUPLICATE = "Event %s already handled (retry %s); acknowledged and skipped"
+AUTH_TEST_FAILED = "auth.test failed: %s"
+AUTH_TEST_OK = "Authenticated to Slack as %s in team %s"
+SCHEDULED_RUN = "Scheduled run %s at %s: %s"
+SCHEDULED_MISSED = "Scheduled run %s at %s missed by %s, beyond the grace window; not posted"
+SCHEDULED_FAILED = "Scheduled run %s at %s failed"
+SLACK_CALL_FAILED = "Slack %s failed: %s"
+MIGRATED = "Applied migrations: %s (schema version %d)"
+
+
+def setup(level: str = "INFO") -> None:
+    """One handler, one format; called once by the CLI."""
+    logging.basicConfig(
+        level=level,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    logging.getLogger("slack_bolt").setLevel(max(logging.WARNING, logging.getLevelName(level)))

@@ -1,0 +1,51 @@
+"""Prometheus metrics, one registry per running app (tests build many apps in one process)."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+ACK_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 3.0)
+
+
+class Metrics:
+    """Everything /metrics exposes."""
+
+    content_type = CONTENT_TYPE_LATEST
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter(
+            "shipbell_requests",
+            "Slack requests by kind, command or action, and outcome.",
+            ["kind", "name", "outcome"],
+            registry=self.registry,
+        )
+        self.ack_latency = Histogram(
+            "shipbell_ack_latency_seconds",
+            "Time from receiving a Slack request to sending its ack.",
+            ["kind"],
+            buckets=ACK_BUCKETS,
+            registry=self.registry,
+        )
+        self.task_failures = Counter(
+            "shipbell_background_task_failures",
+            "Background tasks that raised.",
+            ["kind"],
+            registry=self.registry,
+        )
+        self.scheduled_runs = Counter(
+            "shipbell_scheduled_runs",
+            "Scheduled runs by job kind and outcome (posted, duplicate, missed, failed).",
+            ["job", "outcome"],
+            registry=self.registry,
+        )
+        self.slack_errors = Counter(
+            "shipbell_slack_api_errors",
+            "Slack Web API calls that answered ok:false, by method and error.",
+            ["method", "error"],
+            registry=self.registry,
+        )
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)

@@ -1,0 +1,206 @@
+"""Settings: one TOML file, environment overrides, secrets only from the environment.
+
+The TOML file comes from ``--config PATH`` or ``SHIPBELL_CONFIG``; any key can be overridden
+as ``SHIPBELL_<SECTION>__<KEY>``.  Slack secrets are read from ``SLACK_BOT_TOKEN``,
+``SLACK_SIGNING_SECRET`` and ``SLACK_APP_TOKEN`` (or files of those names in a secrets dir)
+and are typed as ``SecretStr`` so they never print.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, ClassVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from bot.deploys.config import DeploySettings
+from bot.dora.config import DigestSettings
+from bot.incidents.config import IncidentSettings
+from bot.releases.config import ReleaseSettings
+from bot.sections import Section
+
+CONFIG_ENV = "SHIPBELL_CONFIG"
+SECRETS_DIR_ENV = "SHIPBELL_SECRETS_DIR"
+
+
+class SlackSettings(Section):
+    api_url: str = "https://slack.com/api/"
+    request_path: str = "/slack/events"
+    public_url: str = "https://shipbell.example.com"
+    app_name: str = "Shipbell"
+    retry_rate_limited: int = Field(default=3, ge=0, le=10)
+
+    @field_validator("api_url")
+    @classmethod
+    def _trailing_slash(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http(s) URL such as https://slack.com/api/")
+        return value if value.endswith("/") else value + "/"
+
+
+class ServerSettings(Section):
+    host: str = "127.0.0.1"
+    port: int = Field(default=3000, ge=0, le=65535)
+    shutdown_grace_seconds: float = Field(default=20.0, ge=0)
+
+
+class StorageSettings(Section):
+    path: str = "shipbell.db"
+
+
+class Secrets(BaseSettings):
+    """Slack credentials; environment or secrets dir only, never the TOML file."""
+
+    model_config = SettingsConfigDict(extra="ignore", case_sensitive=True)
+
+    slack_bot_token: SecretStr | None = Field(default=None, alias="SLACK_BOT_TOKEN")
+    slack_signing_secret: SecretStr | None = Field(default=None, alias="SLACK_SIGNING_SECRET")
+    slack_app_token: SecretStr | None = Field(default=None, alias="SLACK_APP_TOKEN")
+
+    def missing(self, *, socket: bool = False) -> list[str]:
+        """Names of the variables that serving needs but are unset."""
+        needed = {"SLACK_BOT_TOKEN": self.slack_bot_token}
+        if socket:
+            needed["SLACK_APP_TOKEN"] = self.slack_app_token
+        else:
+            needed["SLACK_SIGNING_SECRET"] = self.slack_signing_secret
+        return [name for name, value in needed.items() if not value]
+
+
+class Settings(BaseSettings):
+    """The whole configuration; each feature owns its section model."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="SHIPBELL_", env_nested_delimiter="__", extra="forbid"
+    )
+    _toml_path: ClassVar[Path | None] = None
+
+    timezone: str = "UTC"
+    log_level: str = "INFO"
+    slack: SlackSettings = SlackSettings()
+    server: ServerSettings = ServerSettings()
+    storage: StorageSettings = StorageSettings()
+    deploy: DeploySettings = DeploySettings()
+    incident: IncidentSettings = IncidentSettings()
+    release: ReleaseSettings = ReleaseSettings()
+    digest: DigestSettings = DigestSettings()
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        return check_timezone(value)
+
+    @field_validator("log_level")
+    @classmethod
+    def _level(cls, value: str) -> str:
+        levels = ("DEBUG", "INFO", "WARNING", "ERROR")
+        if value.upper() not in levels:
+            raise ValueError(f"must be one of {', '.join(levels)}")
+        return value.upper()
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        if cls._toml_path is not None:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=cls._toml_path))
+        return tuple(sources)
+
+
+def check_timezone(value: str) -> str:
+    """Validate an IANA zone name, with an example of a valid one in the error."""
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(
+            f"unknown time zone {value!r}; use an IANA name such as Europe/Paris or UTC"
+        ) from None
+    return value
+
+
+class ConfigError(Exception):
+    """A configuration problem, already phrased for the person running Shipbell."""
+
+
+class LoadedConfig(BaseModel):
+    """Settings plus the secrets and where they came from."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    settings: Settings
+    secrets: Secrets
+    source: str
+
+
+def config_path(explicit: str | None) -> Path | None:
+    raw = explicit or os.environ.get(CONFIG_ENV)
+    return Path(raw) if raw else None
+
+
+def load_config(explicit: str | None = None, **overrides: Any) -> LoadedConfig:
+    """Load and validate everything, or raise ConfigError with one readable message."""
+    path = config_path(explicit)
+    source = str(path) if path else "(environment)"
+    if path is not None and not path.is_file():
+        raise ConfigError(f"{path}: no such config file; copy config.example.toml to start one")
+    try:
+        Settings._toml_path = path
+        settings = Settings(**overrides)
+    except ValidationError as exc:
+        raise ConfigError(format_validation_error(source, exc)) from None
+    except ValueError as exc:  # TOML syntax errors surface as ValueError subclasses
+        raise ConfigError(f"{source}: not valid TOML: {exc}") from None
+    finally:
+        Settings._toml_path = None
+    secrets_dir = os.environ.get(SECRETS_DIR_ENV)
+    secrets = Secrets(_secrets_dir=secrets_dir) if secrets_dir else Secrets()
+    return LoadedConfig(settings=settings, secrets=secrets, source=source)
+
+
+def format_validation_error(source: str, exc: ValidationError) -> str:
+    """One line per problem: file, dotted key, what was wrong and what would be valid."""
+    lines = []
+    for err in exc.errors():
+        key = _dotted(err["loc"])
+        if err["type"] == "extra_forbidden":
+            lines.append(f"{source}: unknown key `{key}`{_valid_keys_hint(err['loc'])}")
+            continue
+        got = err.get("input")
+        shown = "" if isinstance(got, dict | list) else f" (got {got!r})"
+        message = err["msg"].removeprefix("Value error, ")
+        lines.append(f"{source}: `{key}`: {message}{shown}")
+    return "\n".join(lines)
+
+
+def _dotted(loc: tuple[Any, ...]) -> str:
+    return ".".join(str(part) for part in loc) or "(top level)"
+
+
+def _valid_keys_hint(loc: tuple[Any, ...]) -> str:
+    model: Any = Settings
+    for part in loc[:-1]:
+        field = getattr(model, "model_fields", {}).get(part)
+        annotation = getattr(field, "annotation", None)
+        if annotation is None or not hasattr(annotation, "model_fields"):
+            return ""
+        model = annotation
+    names = sorted(getattr(model, "model_fields", {}))
+    return f"; valid keys here: {', '.join(names)}" if names else ""

@@ -1,0 +1,94 @@
+"""The one AsyncApp: fast acks, deduplicated events, and one error handler for everything.
+
+``process_before_response=True`` sends the response as soon as the listener returns, so
+listeners ack first and hand slow work to the task runner; Bolt's default mode would poll
+for the ack every 10 ms.  Authorization comes from the configured token without calling
+``auth.test`` on the request path (start-up does that, in the background).
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from slack_bolt.async_app import AsyncApp, AsyncBoltRequest
+from slack_bolt.authorization import AuthorizeResult
+from slack_bolt.response import BoltResponse
+
+from bot import logs
+from bot.core import Core
+
+MAX_COMMAND_TEXT = 4000
+TOO_LONG = (
+    "That's {n:,} characters; Shipbell reads commands up to 4,000. "
+    "Put long text in a message and link it instead."
+)
+SOMETHING_WRONG = "Something went wrong (error id {error_id}). It has been logged; try again."
+
+
+def build_app(core: Core, *, socket_mode: bool = False) -> AsyncApp:
+    secret = core.secrets.slack_signing_secret
+    token = core.secrets.slack_bot_token.get_secret_value() if core.secrets.slack_bot_token else ""
+
+    async def authorize(
+        enterprise_id: str | None, team_id: str | None, **_: Any
+    ) -> AuthorizeResult:
+        return AuthorizeResult(
+            enterprise_id=enterprise_id,
+            team_id=team_id or core.identity.team_id,
+            bot_token=token,
+            bot_user_id=core.identity.bot_user_id,
+            bot_id=core.identity.bot_id,
+        )
+
+    app = AsyncApp(
+        client=core.client,
+        signing_secret=secret.get_secret_value() if secret else "socket-mode-unused",
+        authorize=authorize,
+        process_before_response=True,
+        request_verification_enabled=not socket_mode,
+        raise_error_for_unhandled_request=False,
+    )
+    app.use(_dedupe_events(core))
+    app.use(_refuse_long_commands)
+    app.error(_error_handler(core))
+    return app
+
+
+def _dedupe_events(core: Core) -> Callable[..., Awaitable[Any]]:
+    async def middleware(body: dict[str, Any], request: AsyncBoltRequest, next: Any) -> Any:
+        event_id = body.get("event_id") if body.get("type") == "event_callback" else None
+        if event_id and not core.claim_key(f"event:{event_id}"):
+            retry = request.headers.get("x-slack-retry-num", ["-"])[0]
+            logs.logger.info(logs.EVENT_DUPLICATE, event_id, retry)
+            return BoltResponse(status=200, body="")
+        return await next()
+
+    return middleware
+
+
+async def _refuse_long_commands(body: dict[str, Any], next: Any) -> Any:
+    text = body.get("text") if body.get("command") else None
+    if text is not None and len(text) > MAX_COMMAND_TEXT:
+        return BoltResponse(status=200, body=TOO_LONG.format(n=len(text)))
+    return await next()
+
+
+def _error_handler(core: Core) -> Callable[..., Awaitable[BoltResponse | None]]:
+    async def handle(error: Exception, body: dict[str, Any]) -> BoltResponse | None:
+        error_id = uuid.uuid4().hex[:8]
+        what = body.get("command") or body.get("type") or "request"
+        logs.logger.error(logs.LISTENER_ERROR, error_id, what, exc_info=error)
+        message = {"response_type": "ephemeral", "text": SOMETHING_WRONG.format(error_id=error_id)}
+        if body.get("type") == "view_submission":
+            return BoltResponse(status=200, body="")
+        if body.get("response_url") and not body.get("command"):
+            core.tasks.submit("slack.respond", {"url": body["response_url"], "message": message})
+            return BoltResponse(status=200, body="")
+        return BoltResponse(
+            status=200, body=json.dumps(message), headers={"content-type": "application/json"}
+        )
+
+    return handle

@@ -1,0 +1,65 @@
+"""Persisted Slack calls: the generic tasks any feature can hand a post to.
+
+``slack.call`` runs one Web API method; ``slack.respond`` posts to a response_url.  Both
+go through the task runner, so a post survives a restart and is retried on failure.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import aiohttp
+from slack_sdk.errors import SlackApiError
+
+from bot import logs
+from bot.core import Core
+
+# Errors that retrying cannot fix: the call is logged and dropped, not retried.
+FINAL_ERRORS = frozenset(
+    {
+        "is_archived",
+        "channel_not_found",
+        "not_in_channel",
+        "user_not_found",
+        "user_not_in_channel",
+        "already_in_channel",
+        "already_pinned",
+        "already_reacted",
+        "message_not_found",
+        "cant_update_message",
+        "invalid_blocks",
+        "expired_trigger_id",
+        "account_inactive",
+    }
+)
+
+
+async def call(core: Core, method: str, args: dict[str, Any]) -> dict[str, Any] | None:
+    """Call a Web API method; return its data, or None after logging a final error."""
+    try:
+        response = await core.client.api_call(method, json=args)
+    except SlackApiError as exc:
+        error = str(exc.response.get("error", "unknown"))
+        core.metrics.slack_errors.labels(method, error).inc()
+        if error in FINAL_ERRORS:
+            logs.logger.warning(logs.SLACK_CALL_FAILED, method, error)
+            return None
+        raise
+    return dict(response.data) if isinstance(response.data, dict) else None
+
+
+async def respond(url: str, message: dict[str, Any]) -> None:
+    async with aiohttp.ClientSession() as session, session.post(url, json=message) as resp:
+        if resp.status >= 500:
+            raise RuntimeError(f"response_url answered {resp.status}")
+
+
+def register(core: Core) -> None:
+    async def run_call(payload: dict[str, Any]) -> None:
+        await call(core, payload["method"], payload["args"])
+
+    async def run_respond(payload: dict[str, Any]) -> None:
+        await respond(payload["url"], payload["message"])
+
+    core.tasks.register("slack.call", run_call)
+    core.tasks.register("slack.respond", run_respond)

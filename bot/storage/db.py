@@ -1,0 +1,112 @@
+"""The store: a sqlite-utils Database for the event loop, fresh connections for threads.
+
+Small writes (a row or two) run on the event loop: in WAL mode with synchronous=NORMAL
+they take microseconds. Anything that can take long (the digest) goes through
+``Store.read``, which runs in a worker thread on its own connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, TypeVar
+
+import sqlite_utils
+
+from bot.storage.migrations import Migration, all_migrations
+
+T = TypeVar("T")
+
+
+def connect(path: str) -> sqlite3.Connection:
+    """Open a connection with the pragmas every connection needs."""
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=10.0)
+    conn.row_factory = sqlite3.Row
+    conn.execute("PRAGMA foreign_keys = ON")
+    conn.execute("PRAGMA busy_timeout = 10000")
+    conn.execute("PRAGMA synchronous = NORMAL")
+    if path != ":memory:":
+        conn.execute("PRAGMA journal_mode = WAL")
+    return conn
+
+
+class Store:
+    """Owns the database file and the schema; domain modules run their queries through it."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = str(path)
+        self.conn = connect(self.path)
+        self.db = sqlite_utils.Database(self.conn)
+
+    def close(self) -> None:
+        self.conn.close()
+
+    # -- schema -----------------------------------------------------------------------------
+    def migrate(self, migrations: list[Migration] | None = None) -> list[str]:
+        """Apply, in order, every migration not applied yet; return their ids."""
+        self.conn.execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations ("
+            " id TEXT PRIMARY KEY, version INTEGER NOT NULL, applied_at TEXT NOT NULL)"
+        )
+        done = {row[0] for row in self.conn.execute("SELECT id FROM schema_migrations")}
+        applied = []
+        for migration in migrations or all_migrations():
+            if migration.id in done:
+                continue
+            with self.transaction():
+                migration.apply(self.db)
+                self.conn.execute(
+                    "INSERT INTO schema_migrations (id, version, applied_at)"
+                    " VALUES (?, (SELECT COUNT(*) + 1 FROM schema_migrations),"
+                    " strftime('%Y-%m-%dT%H:%M:%fZ','now'))",
+                    (migration.id,),
+                )
+            applied.append(migration.id)
+        return applied
+
+    @property
+    def schema_version(self) -> int:
+        return self.conn.execute("SELECT COUNT(*) FROM schema_migrations").fetchone()[0]
+
+    # -- queries ----------------------------------------------------------------------------
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """BEGIN IMMEDIATE … COMMIT: takes the write lock up front, so CAS updates are safe."""
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.conn
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+        self.conn.execute("COMMIT")
+
+    def execute(self, sql: str, params: Any = ()) -> sqlite3.Cursor:
+        return self.conn.execute(sql, params)
+
+    def one(self, sql: str, params: Any = ()) -> dict[str, Any] | None:
+        row = self.conn.execute(sql, params).fetchone()
+        return dict(row) if row is not None else None
+
+    def all(self, sql: str, params: Any = ()) -> list[dict[str, Any]]:
+        return [dict(row) for row in self.conn.execute(sql, params)]
+
+    def ping(self) -> bool:
+        try:
+            return self.conn.execute("SELECT 1").fetchone()[0] == 1
+        except sqlite3.Error:
+            return False
+
+    async def read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """Run a slow read in a worker thread on its own connection, off the event loop."""
+
+        def run() -> T:
+            conn = connect(self.path)
+            try:
+                return fn(conn)
+            finally:
+                conn.close()
+
+        return await asyncio.to_thread(run)

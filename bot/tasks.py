@@ -1,0 +1,137 @@
+"""Tracked, persisted background tasks: the slow half of every request.
+
+A listener acks at once and hands the slow work to ``TaskRunner.submit``: the task is
+written to SQLite first, then run as an asyncio task. On shutdown the runner waits a
+grace period; whatever did not finish stays ``pending`` and is resumed at the next start.
+Task handlers must therefore be idempotent (domain code uses compare-and-set on state).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from bot import logs
+from bot.clock import Clock, to_db
+from bot.observability import Metrics
+from bot.storage import Store
+
+Handler = Callable[[dict[str, Any]], Awaitable[None]]
+MAX_ATTEMPTS = 3
+
+
+class TaskRunner:
+    def __init__(self, store: Store, clock: Clock, metrics: Metrics) -> None:
+        self.store = store
+        self.clock = clock
+        self.metrics = metrics
+        self.handlers: dict[str, Handler] = {}
+        self.running: dict[int, asyncio.Task[None]] = {}
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self.accepting = True
+
+    def register(self, kind: str, handler: Handler) -> None:
+        if kind in self.handlers:
+            raise ValueError(f"task kind {kind!r} registered twice")
+        self.handlers[kind] = handler
+
+    def submit(self, kind: str, payload: dict[str, Any], *, key: str | None = None) -> int | None:
+        """Persist then start a task; a repeated ``key`` is ignored and returns None."""
+        if kind not in self.handlers:
+            raise KeyError(f"no handler for task kind {kind!r}")
+        now = to_db(self.clock.now())
+        cursor = self.store.execute(
+            "INSERT OR IGNORE INTO tasks (kind, payload, key, created_at, updated_at)"
+            " VALUES (?, ?, ?, ?, ?)",
+            (kind, json.dumps(payload), key, now, now),
+        )
+        if cursor.rowcount == 0:
+            return None
+        task_id = int(cursor.lastrowid or 0)
+        self._start(task_id, kind, payload, attempts=0)
+        return task_id
+
+    def resume(self) -> int:
+        """Restart every task a previous process left unfinished."""
+        rows = self.store.all(
+            "SELECT id, kind, payload, attempts FROM tasks WHERE status IN ('pending', 'running')"
+            " ORDER BY id"
+        )
+        if rows:
+            logs.logger.info(logs.TASK_RESUMED, len(rows))
+        for row in rows:
+            if row["kind"] not in self.handlers:
+                logs.logger.error(logs.TASK_UNKNOWN_KIND, row["id"], row["kind"])
+                self._finish(row["id"], "failed", f"unknown kind {row['kind']}")
+                continue
+            self._start(row["id"], row["kind"], json.loads(row["payload"]), row["attempts"])
+        return len(rows)
+
+    def _start(self, task_id: int, kind: str, payload: dict[str, Any], attempts: int) -> None:
+        if not self.accepting:
+            return  # stays pending in SQLite; resumed at the next start
+        task = asyncio.get_running_loop().create_task(
+            self._run(task_id, kind, payload, attempts), name=f"{kind}#{task_id}"
+        )
+        self.running[task_id] = task
+        self._idle.clear()
+
+    async def _run(self, task_id: int, kind: str, payload: dict[str, Any], attempts: int) -> None:
+        try:
+            while True:
+                attempts += 1
+                self.store.execute(
+                    "UPDATE tasks SET status = 'running', attempts = ?, updated_at = ?"
+                    " WHERE id = ?",
+                    (attempts, to_db(self.clock.now()), task_id),
+                )
+                try:
+                    await self.handlers[kind](payload)
+                except asyncio.CancelledError:
+                    self._finish(task_id, "pending", "interrupted by shutdown")
+                    raise
+                except Exception as exc:
+                    self.metrics.task_failures.labels(kind).inc()
+                    logs.logger.exception(logs.TASK_FAILED, kind, task_id, attempts)
+                    if attempts >= MAX_ATTEMPTS:
+                        self._finish(task_id, "failed", f"{type(exc).__name__}: {exc}")
+                        return
+                    await self.clock.sleep(min(2**attempts, 30))
+                    continue
+                self._finish(task_id, "done", None)
+                return
+        finally:
+            self.running.pop(task_id, None)
+            if not self.running:
+                self._idle.set()
+
+    def _finish(self, task_id: int, status: str, error: str | None) -> None:
+        self.store.execute(
+            "UPDATE tasks SET status = ?, last_error = ?, updated_at = ? WHERE id = ?",
+            (status, error, to_db(self.clock.now()), task_id),
+        )
+
+    async def idle(self, timeout: float = 10.0) -> None:
+        """Wait until no task is in flight (tests and the shell use this, never sleeps)."""
+        async with asyncio.timeout(timeout):
+            while self.running:
+                await self._idle.wait()
+                await asyncio.sleep(0)
+
+    async def shutdown(self, grace: float) -> int:
+        """Stop accepting, give running tasks ``grace`` seconds, then cancel (they stay pending)."""
+        self.accepting = False
+        pending = list(self.running.values())
+        if not pending:
+            return 0
+        logs.logger.info(logs.SHUTTING_DOWN, len(pending), grace)
+        _, still = await asyncio.wait(pending, timeout=grace)
+        for task in still:
+            task.cancel()
+        if still:
+            await asyncio.gather(*still, return_exceptions=True)
+            logs.logger.info(logs.SHUTDOWN_LEFT, len(still))
+        return len(still)

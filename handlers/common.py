@@ -1,0 +1,75 @@
+"""What every slash-command handler shares: parsing the payload and phrasing replies."""
+
+from __future__ import annotations
+
+import re
+import shlex
+from dataclasses import dataclass
+from typing import Any
+
+USER_REF = re.compile(r"^<@([UW][A-Z0-9]+)(?:\|[^>]*)?>$")
+CHANNEL_REF = re.compile(r"^<#([CG][A-Z0-9]+)(?:\|[^>]*)?>$")
+GROUP_REF = re.compile(r"^<!subteam\^(S[A-Z0-9]+)(?:\|[^>]*)?>$")
+
+
+@dataclass(frozen=True)
+class SlashCommand:
+    """A slash command as Shipbell needs it, independent of Bolt's dict."""
+
+    command: str
+    text: str
+    user: str
+    channel: str
+    response_url: str | None
+    trigger_id: str | None
+    team: str | None
+
+    @classmethod
+    def from_body(cls, body: dict[str, Any]) -> SlashCommand:
+        return cls(
+            command=body.get("command", ""),
+            text=(body.get("text") or "").strip(),
+            user=body.get("user_id", ""),
+            channel=body.get("channel_id", ""),
+            response_url=body.get("response_url"),
+            trigger_id=body.get("trigger_id"),
+            team=body.get("team_id"),
+        )
+
+    @property
+    def words(self) -> list[str]:
+        return split_words(self.text)
+
+
+def split_words(text: str) -> list[str]:
+    """Shell-like split that keeps quoted reasons together and never fails on a stray quote."""
+    normalised = text.replace("“", '"').replace("”", '"').replace("‘", "'").replace("’", "'")
+    try:
+        return shlex.split(normalised)
+    except ValueError:
+        return normalised.split()
+
+
+def user_id(word: str) -> str | None:
+    """The id in an escaped mention (``<@U123|ana>``), or None."""
+    match = USER_REF.match(word)
+    return match.group(1) if match else None
+
+
+def group_id(word: str) -> str | None:
+    match = GROUP_REF.match(word)
+    return match.group(1) if match else None
+
+
+def ephemeral(text: str, blocks: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    message: dict[str, Any] = {"response_type": "ephemeral", "text": text}
+    if blocks:
+        message["blocks"] = blocks
+    return message
+
+
+def unknown_subcommand(command: str, word: str, known: list[str]) -> str:
+    return (
+        f"`{command} {word}`? I don't know that one. "
+        f"Try {', '.join(f'`{command} {k}`' for k in known)}, or `{command} help`."
+    )

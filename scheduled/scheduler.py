@@ -1,0 +1,194 @@
+"""Exactly-once scheduled posts on top of APScheduler.
+
+APScheduler only *wakes us up*. What runs is decided here, from the trigger's arithmetic
+and the ``scheduled_runs`` ledger: every fire time after the job's last ledger entry and
+not after now is a candidate; it is claimed with ``INSERT OR IGNORE`` on (job, time)
+before anything is posted, so a restart, a duplicate wake-up or a second process sharing
+the database can never post it twice. Candidates older than the grace window are recorded
+as missed (logged and counted), never posted late and never dropped silently.
+
+Tests do not start APScheduler: they move a FakeClock and call ``run_due``.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.base import BaseTrigger
+
+from bot import logs
+from bot.clock import Clock, from_db, to_db
+from bot.observability import Metrics
+from bot.storage import Store
+
+MAX_CATCH_UP = 200  # fire times looked at per job per pass; bounds work after long downtime
+
+
+@dataclass
+class ScheduledJob:
+    """A job from configuration. ``run`` receives the scheduled time it stands for."""
+
+    id: str
+    trigger: BaseTrigger
+    run: Callable[[datetime], Awaitable[str | None]]
+    kind: str = "job"
+    grace: timedelta | None = None
+    coalesce: bool = False  # for periodic checks: only the latest due time matters
+    first_seen: datetime | None = field(default=None, repr=False)
+
+
+@dataclass
+class RunOutcome:
+    job_id: str
+    scheduled_for: datetime
+    outcome: str  # posted | duplicate | missed | failed | skipped
+    detail: str | None = None
+
+
+class Scheduler:
+    def __init__(
+        self,
+        store: Store,
+        clock: Clock,
+        metrics: Metrics,
+        *,
+        grace: timedelta = timedelta(hours=1),
+        instance: str | None = None,
+    ) -> None:
+        self.store = store
+        self.clock = clock
+        self.metrics = metrics
+        self.grace = grace
+        self.instance = instance or f"{socket.gethostname()}:{os.getpid()}"
+        self.jobs: dict[str, ScheduledJob] = {}
+        self._aps: AsyncIOScheduler | None = None
+
+    # -- registry -----------------------------------------------------------------------------
+    def add(self, job: ScheduledJob) -> None:
+        if job.id in self.jobs:
+            raise ValueError(f"scheduled job {job.id!r} added twice")
+        job.first_seen = self.clock.now()
+        self.jobs[job.id] = job
+        if self._aps is not None:
+            self._schedule(job)
+
+    def remove(self, job_id: str) -> None:
+        self.jobs.pop(job_id, None)
+        if self._aps is not None and self._aps.get_job(job_id):
+            self._aps.remove_job(job_id)
+
+    # -- arithmetic -----------------------------------------------------------------------------
+    def due_times(self, job: ScheduledJob, now: datetime) -> list[datetime]:
+        """Fire times after the job's last ledger entry (or the grace window) up to now."""
+        row = self.store.one(
+            "SELECT MAX(scheduled_for) AS last FROM scheduled_runs WHERE job_id = ?", (job.id,)
+        )
+        last = from_db(row["last"]) if row else None
+        grace = job.grace if job.grace is not None else self.grace
+        since = last or min(now - grace, job.first_seen or now)
+        times: list[datetime] = []
+        previous: datetime | None = last
+        cursor = since if last is None else last + timedelta(microseconds=1)
+        while len(times) < MAX_CATCH_UP:
+            nxt = job.trigger.get_next_fire_time(previous, cursor)
+            if nxt is None or nxt > now:
+                break
+            if last is None or nxt > last:
+                times.append(nxt)
+            previous, cursor = nxt, nxt + timedelta(microseconds=1)
+        if job.coalesce and len(times) > 1:
+            times = times[-1:]
+        return times
+
+    # -- running ------------------------------------------------------------------------------
+    async def run_due(self, now: datetime | None = None) -> list[RunOutcome]:
+        """Claim and run every due run of every job; what tests call after moving the clock."""
+        outcomes: list[RunOutcome] = []
+        for job in list(self.jobs.values()):
+            outcomes.extend(await self.run_job(job, now or self.clock.now()))
+        return outcomes
+
+    async def run_job(self, job: ScheduledJob, now: datetime) -> list[RunOutcome]:
+        grace = job.grace if job.grace is not None else self.grace
+        outcomes = []
+        for when in self.due_times(job, now):
+            late = now - when
+            if late > grace:
+                if self._claim(job.id, when, "missed"):
+                    logs.logger.warning(logs.SCHEDULED_MISSED, job.id, when, late)
+                    self.metrics.scheduled_runs.labels(job.kind, "missed").inc()
+                    outcomes.append(RunOutcome(job.id, when, "missed"))
+                continue
+            if not self._claim(job.id, when, "claimed"):
+                self.metrics.scheduled_runs.labels(job.kind, "duplicate").inc()
+                outcomes.append(RunOutcome(job.id, when, "duplicate"))
+                continue
+            outcomes.append(await self._execute(job, when))
+        return outcomes
+
+    def _claim(self, job_id: str, when: datetime, status: str) -> bool:
+        cursor = self.store.execute(
+            "INSERT OR IGNORE INTO scheduled_runs"
+            " (job_id, scheduled_for, claimed_at, claimed_by, status) VALUES (?, ?, ?, ?, ?)",
+            (job_id, to_db(when), to_db(self.clock.now()), self.instance, status),
+        )
+        return cursor.rowcount == 1
+
+    async def _execute(self, job: ScheduledJob, when: datetime) -> RunOutcome:
+        try:
+            detail = await job.run(when)
+        except Exception as exc:
+            logs.logger.exception(logs.SCHEDULED_FAILED, job.id, when)
+            self.metrics.scheduled_runs.labels(job.kind, "failed").inc()
+            self._set_status(job.id, when, "failed", f"{type(exc).__name__}: {exc}")
+            return RunOutcome(job.id, when, "failed", str(exc))
+        outcome = "skipped" if detail == "skipped" else "posted"
+        self._set_status(job.id, when, outcome, detail)
+        self.metrics.scheduled_runs.labels(job.kind, outcome).inc()
+        logs.logger.info(logs.SCHEDULED_RUN, job.id, when, outcome)
+        return RunOutcome(job.id, when, outcome, detail)
+
+    def _set_status(self, job_id: str, when: datetime, status: str, detail: str | None) -> None:
+        self.store.execute(
+            "UPDATE scheduled_runs SET status = ?, detail = ?"
+            " WHERE job_id = ? AND scheduled_for = ?",
+            (status, detail, job_id, to_db(when)),
+        )
+
+    # -- APScheduler --------------------------------------------------------------------------
+    def _schedule(self, job: ScheduledJob) -> None:
+        assert self._aps is not None
+        self._aps.add_job(
+            self._wake,
+            trigger=job.trigger,
+            args=[job.id],
+            id=job.id,
+            replace_existing=True,
+            misfire_grace_time=None,
+            coalesce=True,
+            max_instances=1,
+        )
+
+    async def _wake(self, job_id: str) -> None:
+        job = self.jobs.get(job_id)
+        if job is not None:
+            await self.run_job(job, self.clock.now())
+
+    async def start(self) -> list[RunOutcome]:
+        """Catch up on what was missed while down, then let APScheduler wake us."""
+        caught_up = await self.run_due()
+        self._aps = AsyncIOScheduler(timezone="UTC")
+        for job in self.jobs.values():
+            self._schedule(job)
+        self._aps.start()
+        return caught_up
+
+    async def stop(self) -> None:
+        if self._aps is not None and self._aps.running:
+            self._aps.shutdown(wait=False)
+        self._aps = None
