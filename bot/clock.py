@@ -36,6 +36,7 @@ class FakeClock:
         self._now = start or datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
         self._sleepers: list[tuple[datetime, int, asyncio.Future[None]]] = []
         self._seq = itertools.count()
+        self._new_sleeper: asyncio.Event | None = None
 
     def now(self) -> datetime:
         return self._now
@@ -48,7 +49,16 @@ class FakeClock:
         heapq.heappush(
             self._sleepers, (self._now + timedelta(seconds=seconds), next(self._seq), future)
         )
+        if self._new_sleeper is not None:
+            self._new_sleeper.set()
         await future
+
+    async def until_sleeping(self, count: int = 1, timeout: float = 5.0) -> None:
+        """Wait (in real time, bounded) until ``count`` tasks sleep on this clock."""
+        async with asyncio.timeout(timeout):
+            while self.sleepers < count:
+                self._new_sleeper = asyncio.Event()
+                await self._new_sleeper.wait()
 
     def advance(self, delta: timedelta | None = None, **kwargs: float) -> datetime:
         """Move forward by ``delta`` (or timedelta kwargs) and wake every sleeper now due."""

@@ -88,6 +88,7 @@ class LocalShipbell:
         self.core = build_core(settings, secret_values, clock=self.clock)
         self.runtime = Runtime(self.core)
         await self.runtime.start("127.0.0.1", 0, scheduler=self.run_scheduler)
+        await self.runtime.identity_known()
         self.driver = SlackDriver(self.runtime.slack_url, self.signing_secret, self.double)
 
     async def stop(self, grace: float = 5.0) -> None:
@@ -104,6 +105,7 @@ class LocalShipbell:
         self.core = build_core(self.core.settings, self.core.secrets, clock=self.clock)
         self.runtime = Runtime(self.core)
         await self.runtime.start("127.0.0.1", 0, scheduler=self.run_scheduler)
+        await self.runtime.identity_known()
         self.driver = SlackDriver(self.runtime.slack_url, self.signing_secret, self.double)
 
     # -- conversation helpers -----------------------------------------------------------

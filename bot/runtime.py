@@ -54,6 +54,11 @@ class Runtime:
         if scheduler:
             await self.core.scheduler.start()
 
+    async def identity_known(self) -> None:
+        """Wait for the start-up auth.test to finish (the shell and tests want a settled start)."""
+        if self._auth_task is not None:
+            await asyncio.shield(self._auth_task)
+
     async def refresh_identity(self) -> None:
         """auth.test, once, off the request path; /healthz and `check` report it."""
         identity = self.core.identity

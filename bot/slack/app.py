@@ -9,6 +9,7 @@ for the ack every 10 ms.  Authorization comes from the configured token without 
 from __future__ import annotations
 
 import json
+import logging
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -44,6 +45,7 @@ def build_app(core: Core, *, socket_mode: bool = False) -> AsyncApp:
         )
 
     app = AsyncApp(
+        logger=_bolt_logger(),
         client=core.client,
         signing_secret=secret.get_secret_value() if secret else "socket-mode-unused",
         authorize=authorize,
@@ -51,29 +53,40 @@ def build_app(core: Core, *, socket_mode: bool = False) -> AsyncApp:
         request_verification_enabled=not socket_mode,
         raise_error_for_unhandled_request=False,
     )
-    app.use(_dedupe_events(core))
-    app.use(_refuse_long_commands)
+    app.use(_screen(core))
     app.error(_error_handler(core))
     return app
 
 
-def _dedupe_events(core: Core) -> Callable[..., Awaitable[Any]]:
+class _DropTokenWarning(logging.Filter):
+    """Bolt warns that the client's token is unused when `authorize` is given; by design here."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "will be ignored" not in record.getMessage()
+
+
+def _bolt_logger() -> logging.Logger:
+    log = logging.getLogger("shipbell.bolt")
+    if not any(isinstance(f, _DropTokenWarning) for f in log.filters):
+        log.addFilter(_DropTokenWarning())
+    return log
+
+
+def _screen(core: Core) -> Callable[..., Awaitable[Any]]:
+    """One middleware for cheap refusals: already-handled events and over-long commands."""
+
     async def middleware(body: dict[str, Any], request: AsyncBoltRequest, next: Any) -> Any:
-        event_id = body.get("event_id") if body.get("type") == "event_callback" else None
-        if event_id and not core.claim_key(f"event:{event_id}"):
+        if "command" in body:
+            text = body.get("text") or ""
+            if len(text) > MAX_COMMAND_TEXT:
+                return BoltResponse(status=200, body=TOO_LONG.format(n=len(text)))
+        elif body.get("event_id") and not core.claim_key(f"event:{body['event_id']}"):
             retry = request.headers.get("x-slack-retry-num", ["-"])[0]
-            logs.logger.info(logs.EVENT_DUPLICATE, event_id, retry)
+            logs.logger.info(logs.EVENT_DUPLICATE, body["event_id"], retry)
             return BoltResponse(status=200, body="")
         return await next()
 
     return middleware
-
-
-async def _refuse_long_commands(body: dict[str, Any], next: Any) -> Any:
-    text = body.get("text") if body.get("command") else None
-    if text is not None and len(text) > MAX_COMMAND_TEXT:
-        return BoltResponse(status=200, body=TOO_LONG.format(n=len(text)))
-    return await next()
 
 
 def _error_handler(core: Core) -> Callable[..., Awaitable[BoltResponse | None]]:

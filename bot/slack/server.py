@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import json
 import time
 from typing import Any
-from urllib.parse import parse_qs
 
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
@@ -15,23 +13,16 @@ from bot import __version__
 from bot.core import Core
 
 
-def classify(body: str, content_type: str) -> tuple[str, str]:
-    """(kind, name) of a Slack request for metrics: the command, action, callback or event."""
-    try:
-        if "json" in content_type:
-            data = json.loads(body)
-            event = data.get("event") or {}
-            return data.get("type", "unknown"), event.get("type", "")
-        form = parse_qs(body)
-        if "command" in form:
-            return "command", form["command"][0]
-        payload: dict[str, Any] = json.loads(form.get("payload", ["{}"])[0])
-        kind = payload.get("type", "unknown")
-        if kind == "block_actions":
-            return kind, (payload.get("actions") or [{}])[0].get("action_id", "")
-        return kind, (payload.get("view") or {}).get("callback_id", "")
-    except (ValueError, AttributeError, IndexError):
-        return "unparsable", ""
+def classify(body: dict[str, Any]) -> tuple[str, str]:
+    """(kind, name) of a parsed Slack request for metrics: command, action, callback or event."""
+    if "command" in body:
+        return "command", str(body["command"])
+    kind = str(body.get("type", "unknown"))
+    if kind == "event_callback":
+        return kind, str((body.get("event") or {}).get("type", ""))
+    if kind == "block_actions":
+        return kind, str(((body.get("actions") or [{}])[0]).get("action_id", ""))
+    return kind, str((body.get("view") or {}).get("callback_id", ""))
 
 
 def outcome(status: int) -> str:
@@ -46,7 +37,7 @@ def build_web_app(core: Core, app: AsyncApp) -> web.Application:
         bolt_request = await to_bolt_request(request)
         response = await app.async_dispatch(bolt_request)
         elapsed = time.perf_counter() - started
-        kind, name = classify(bolt_request.raw_body, request.content_type)
+        kind, name = classify(bolt_request.body)
         core.metrics.ack_latency.labels(kind).observe(elapsed)
         core.metrics.requests.labels(kind, name, outcome(response.status)).inc()
         return await to_aiohttp_response(response)

@@ -17,6 +17,8 @@ from typing import Any
 
 from aiohttp import web
 
+from bot.slack.manifest import BOT_SCOPES as DEFAULT_SCOPES
+
 from . import conversations as _conversations  # noqa: F401  (registers methods)
 from . import views as _views  # noqa: F401  (registers methods)
 from .blockkit import validate_blocks
@@ -79,6 +81,8 @@ class SlackDouble:
         self.bot_user_id = bot_user_id
         self.app_id = app_id
         self.strict = strict
+        # Scopes the bot token "has": sent as X-OAuth-Scopes like Slack, so `check` can compare.
+        self.scopes: list[str] = list(DEFAULT_SCOPES)
         self.state = Workspace(team_id=team_id, bot_user_id=bot_user_id)
         self.calls: list[Call] = []
         self.listeners: list[Callable[[Call], None]] = []
@@ -345,7 +349,8 @@ class SlackDouble:
             body = {"ok": True, **METHODS[method](self, args)}
         except SlackError as exc:
             body = {"ok": False, "error": exc.error, **exc.extra}
-        return self._answer(method, args, token, 200, body)
+        headers = {"X-OAuth-Scopes": ",".join(self.scopes)} if token == self.token else None
+        return self._answer(method, args, token, 200, body, headers)
 
     async def _response_url(self, request: web.Request) -> web.Response:
         try:

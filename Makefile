@@ -1,0 +1,32 @@
+# Two commands on a fresh machine with Python 3.11+ and make:
+#   make shell   install, then try Shipbell in a local shell (no Slack needed)
+#   make test    install, then run ruff and the whole test suite
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+
+.PHONY: install shell test lint bench clean
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "Shipbell needs Python 3.11+")'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $@
+
+shell: install
+	$(BIN)/shipbell shell
+
+lint: install
+	$(BIN)/ruff check .
+
+test: lint
+	$(BIN)/pytest -q
+
+bench: install
+	$(BIN)/python bench/ack_latency.py
+
+clean:
+	rm -rf $(VENV) *.egg-info shipbell-shell.db*

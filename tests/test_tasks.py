@@ -1,0 +1,104 @@
+"""Background work: persisted before it runs, retried, resumed after a restart."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from bot.clock import FakeClock
+from bot.local import LocalShipbell
+from bot.slack import outbox
+
+
+def statuses(bell: LocalShipbell) -> list[tuple[str, str]]:
+    return [(r["kind"], r["status"]) for r in
+            bell.core.store.all("SELECT kind, status FROM tasks ORDER BY id")]
+
+
+async def test_outbox_call_is_persisted_and_posts(bell: LocalShipbell) -> None:
+    bell.core.tasks.submit("slack.call", {"method": "chat.postMessage",
+                                          "args": {"channel": "C_GENERAL", "text": "hello"}})
+    call = await bell.double.wait_for("chat.postMessage")
+    assert call.args["text"] == "hello"
+    await bell.idle()
+    assert statuses(bell) == [("slack.call", "done")]
+
+
+async def test_rate_limited_call_is_retried_after_retry_after(bell: LocalShipbell) -> None:
+    bell.double.rate_limit_next("chat.postMessage", retry_after=0)
+    data = await outbox.call(bell.core, "chat.postMessage", {"channel": "C_GENERAL", "text": "x"})
+    assert data is not None and data["ok"]
+    posts = bell.double.calls_to("chat.postMessage")
+    assert [c.status for c in posts] == [429, 200]
+
+
+async def test_final_slack_errors_are_not_retried(bell: LocalShipbell) -> None:
+    bell.double.add_channel("old", channel_id="C_OLD", is_archived=True)
+    assert await outbox.call(bell.core, "chat.postMessage",
+                             {"channel": "C_OLD", "text": "x"}) is None
+    assert len(bell.double.calls_to("chat.postMessage")) == 1
+
+
+async def test_failing_task_retries_with_backoff_then_fails(
+    bell: LocalShipbell, clock: FakeClock
+) -> None:
+    attempts: list[int] = []
+
+    async def flaky(payload: dict[str, Any]) -> None:
+        attempts.append(payload["n"])
+        raise RuntimeError("provider down")
+
+    bell.core.tasks.register("test.flaky", flaky)
+    bell.core.tasks.submit("test.flaky", {"n": 1})
+    for _ in range(2):  # two back-offs between three attempts
+        await clock.until_sleeping()
+        clock.advance(seconds=30)
+    await bell.idle()
+    row = bell.core.store.one("SELECT status, attempts, last_error FROM tasks")
+    assert row == {"status": "failed", "attempts": 3, "last_error": "RuntimeError: provider down"}
+    assert "shipbell_background_task_failures_total" in bell.core.metrics.render().decode()
+
+
+async def test_unfinished_task_survives_a_restart(bell: LocalShipbell, clock: FakeClock) -> None:
+    done: list[str] = []
+    started = asyncio.Event()
+
+    async def slow(payload: dict[str, Any]) -> None:
+        started.set()
+        await bell.core.clock.sleep(3600)  # a provider that takes an hour
+        done.append(payload["id"])
+
+    bell.core.tasks.register("test.slow", slow)
+    bell.core.tasks.submit("test.slow", {"id": "a"})
+    await started.wait()
+    await bell.runtime.stop(grace=0)  # SIGTERM: grace over, the task is left pending
+    assert statuses(bell) == [("test.slow", "pending")]
+
+    bell.core.store.close()
+    resumed: list[str] = []
+
+    async def quick(payload: dict[str, Any]) -> None:
+        resumed.append(payload["id"])
+
+    from bot.core import build_core
+    from bot.runtime import Runtime
+
+    bell.core = build_core(bell.core.settings, bell.core.secrets, clock=clock)
+    bell.core.tasks.register("test.slow", quick)
+    bell.runtime = Runtime(bell.core)
+    await bell.runtime.start("127.0.0.1", 0, scheduler=False)
+    await bell.idle()
+    assert resumed == ["a"] and done == []
+    assert statuses(bell) == [("test.slow", "done")]
+
+
+async def test_same_key_never_runs_twice(bell: LocalShipbell) -> None:
+    first = bell.core.tasks.submit("slack.call", {"method": "chat.postMessage",
+                                                  "args": {"channel": "C_GENERAL", "text": "x"}},
+                                   key="deploy:42:announce")
+    second = bell.core.tasks.submit("slack.call", {"method": "chat.postMessage",
+                                                   "args": {"channel": "C_GENERAL", "text": "x"}},
+                                    key="deploy:42:announce")
+    await bell.idle()
+    assert first is not None and second is None
+    assert len(bell.double.calls_to("chat.postMessage")) == 1
