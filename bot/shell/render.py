@@ -1,0 +1,155 @@
+"""Turn what reached the Slack double into terminal text, numbering what can be pressed."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from bot.slackdouble import Call
+
+INTERACTIVE = ("button", "static_select", "overflow", "users_select", "datepicker")
+QUIET = frozenset({"auth.test", "users.info", "usergroups.users.list", "conversations.info",
+                   "conversations.members", "chat.getPermalink", "file_upload",
+                   "files.getUploadURLExternal", "bookmarks.list", "conversations.history",
+                   "conversations.replies", "pins.list"})
+
+
+@dataclass
+class Pressable:
+    """A button (or select) the user can press by number."""
+
+    message: dict[str, Any]
+    action_id: str
+    label: str
+    channel: str | None
+    view: dict[str, Any] | None = None
+
+
+@dataclass
+class Screen:
+    """Numbers pressables and messages across the session, and formats Slack text."""
+
+    names: dict[str, str] = field(default_factory=dict)  # ids → names for display
+    pressables: list[Pressable] = field(default_factory=list)
+    messages: list[tuple[str, str]] = field(default_factory=list)  # (channel, ts)
+    modal: dict[str, Any] | None = None
+
+    def name(self, ref: str) -> str:
+        return self.names.get(ref, ref)
+
+    def mrkdwn(self, text: str) -> str:
+        """Resolve mentions and dates the way the Slack client would show them."""
+        text = re.sub(r"<@([UW][A-Z0-9_]+)(?:\|[^>]*)?>", lambda m: "@" + self.name(m[1]), text)
+        text = re.sub(r"<#([CG][A-Z0-9_]+)(?:\|[^>]*)?>", lambda m: "#" + self.name(m[1]), text)
+        text = re.sub(r"<!subteam\^[A-Z0-9]+\|([^>]*)>", r"\1", text)
+        text = re.sub(r"<!date\^\d+\^[^|>]*\|([^>]*)>", r"\1", text)
+        text = re.sub(r"<(https?://[^|>]+)\|([^>]*)>", r"\2 (\1)", text)
+        return text
+
+    def render(self, call: Call) -> list[str]:
+        if call.method in QUIET or not call.response.get("ok", call.status == 200):
+            return self._failure(call)
+        args, where = call.args, self.name(str(call.args.get("channel", "")))
+        if call.method in ("chat.postMessage", "chat.update"):
+            ts = call.response.get("ts") or args.get("ts")
+            channel = str(call.response.get("channel") or args.get("channel"))
+            number = self._remember(channel, str(ts))
+            verb = "edited" if call.method == "chat.update" else ""
+            thread = " (thread)" if args.get("thread_ts") else ""
+            head = f"#{where}{thread} [m{number}] {verb}".rstrip()
+            return [head, *self._message({**args, "ts": ts}, channel)]
+        if call.method == "chat.postEphemeral":
+            return [f"#{where} (only @{self.name(str(args.get('user')))} sees this)",
+                    *self._message(args, str(args.get("channel")))]
+        if call.method == "response_url":
+            return ["(only you)", *self._message(args, None)]
+        if call.method in ("views.open", "views.push", "views.update"):
+            return self._modal(call)
+        return [f"· {call.method} {self._summary(args)}"]
+
+    def _failure(self, call: Call) -> list[str]:
+        if call.method in QUIET or call.response.get("ok", True):
+            return []
+        return [f"· {call.method} → {call.response.get('error', call.status)}"]
+
+    def _remember(self, channel: str, ts: str) -> int:
+        key = (channel, ts)
+        if key not in self.messages:
+            self.messages.append(key)
+        return self.messages.index(key) + 1
+
+    def _summary(self, args: dict[str, Any]) -> str:
+        shown = []
+        for key in ("name", "channel", "channel_id", "users", "topic", "title", "timestamp",
+                    "name", "initial_comment", "filename"):
+            if key in args and args[key] not in (None, ""):
+                value = str(args[key])
+                shown.append(f"{key}={self.mrkdwn(self.name(value))[:80]}")
+        return " ".join(dict.fromkeys(shown))
+
+    def _message(self, args: dict[str, Any], channel: str | None) -> list[str]:
+        blocks = args.get("blocks") or []
+        if not blocks:
+            return ["  " + line for line in self.mrkdwn(str(args.get("text", ""))).splitlines()]
+        lines: list[str] = []
+        for block in blocks:
+            lines.extend(self._block(block, args, channel))
+        return ["  " + line for line in lines]
+
+    def _text(self, obj: dict[str, Any] | None) -> str:
+        return self.mrkdwn((obj or {}).get("text", "")) if obj else ""
+
+    def _block(self, block: dict[str, Any], msg: dict[str, Any], channel: str | None) -> list[str]:
+        kind = block.get("type")
+        if kind == "header":
+            return [self._text(block.get("text")).upper()]
+        if kind == "divider":
+            return ["-" * 40]
+        if kind == "section":
+            lines = self._text(block.get("text")).splitlines()
+            lines += [self._text(f) for f in block.get("fields") or []]
+            if block.get("accessory"):
+                lines += self._elements([block["accessory"]], msg, channel)
+            return lines
+        if kind == "context":
+            return ["  " + " · ".join(self._text(e) for e in block.get("elements", [])
+                                       if e.get("type") != "image")]
+        if kind == "actions":
+            return self._elements(block.get("elements", []), msg, channel)
+        if kind == "image":
+            return [f"[image: {block.get('alt_text', '')}]"]
+        return [f"[{kind} block]"]
+
+    def _elements(self, elements: list[dict[str, Any]], msg: dict[str, Any],
+                  channel: str | None) -> list[str]:
+        labels = []
+        for element in elements:
+            if element.get("type") not in INTERACTIVE or "action_id" not in element:
+                continue
+            label = self._text(element.get("text")) or element.get("type", "")
+            message = {"ts": msg.get("ts"), "blocks": msg.get("blocks")}
+            self.pressables.append(Pressable(message, element["action_id"], label, channel))
+            if element.get("url"):
+                label += f" ({element['url']})"
+            labels.append(f"[{len(self.pressables)}] {label}")
+        return ["  ".join(labels)] if labels else []
+
+    def _modal(self, call: Call) -> list[str]:
+        view = dict(call.args.get("view") or {})
+        view["id"] = (call.response.get("view") or {}).get("id")
+        self.modal = view
+        lines = [f"┌ modal: {self._text(view.get('title'))}"]
+        for block in view.get("blocks", []):
+            if block.get("type") == "input":
+                element = block.get("element", {})
+                optional = " (optional)" if block.get("optional") else ""
+                options = [o.get("value") for o in element.get("options", [])]
+                choice = f" one of {', '.join(map(str, options))}" if options else ""
+                lines.append(f"│ {block.get('block_id')}: {self._text(block.get('label'))}"
+                             f"{optional} [{element.get('type')}]{choice}")
+            else:
+                lines += ["│ " + line for line in self._block(block, {}, None)]
+        submit = self._text(view.get("submit")) or "Submit"
+        lines.append(f"└ type: submit <block_id>=<value> …  ({submit})")
+        return lines
