@@ -1,0 +1,103 @@
+"""Ack latency: Shipbell's real request path vs a bare Bolt app that only acks.
+
+Signed slash commands over real HTTP on loopback, in one run, side by side:
+  floor     bare AsyncApp, process_before_response=True, listener only acks
+  default   bare AsyncApp in Bolt's default mode (polls for the ack every 10 ms)
+  shipbell  the whole Shipbell app (middleware, dedupe, metrics, handlers)
+at concurrency 1 and 50. Prints p50/p99 latency, throughput and ratios to the floor.
+
+    .venv/bin/python bench/ack_latency.py [--requests 400]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+from slack_bolt.async_app import AsyncApp
+
+from bot.local import LocalShipbell
+from bot.slackdouble import SlackDriver
+
+
+async def bare_app(double_api: str, secret: str, pbr: bool) -> tuple[web.AppRunner, str]:
+    from slack_sdk.web.async_client import AsyncWebClient
+
+    app = AsyncApp(
+        client=AsyncWebClient(token="xoxb-test-token", base_url=double_api),
+        signing_secret=secret,
+        process_before_response=pbr,
+    )
+
+    @app.command("/deploy")
+    async def only_ack(ack: Any) -> None:
+        await ack(text="ok")
+
+    runner = web.AppRunner(app.web_app(path="/slack/events"), access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    return runner, f"http://127.0.0.1:{port}/slack/events"
+
+
+async def measure(driver: SlackDriver, total: int, concurrency: int) -> dict[str, float]:
+    latencies: list[float] = []
+    queue = iter(range(total))
+
+    async def worker() -> None:
+        for _ in queue:
+            ack = await driver.command("/deploy", "help")
+            assert ack.status == 200, ack.body
+            latencies.append(ack.latency)
+
+    for _ in range(20):  # warm-up: first request pays for connection set-up and imports
+        await driver.command("/deploy", "help")
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    elapsed = time.perf_counter() - started
+    latencies.sort()
+    return {
+        "p50": statistics.median(latencies) * 1000,
+        "p99": latencies[int(len(latencies) * 0.99) - 1] * 1000,
+        "rps": total / elapsed,
+    }
+
+
+async def main(total: int) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        async with LocalShipbell(Path(tmp) / "bench.db") as bell:
+            secret = bell.signing_secret
+            floor_runner, floor_url = await bare_app(bell.double.api_url, secret, True)
+            default_runner, default_url = await bare_app(bell.double.api_url, secret, False)
+            targets = {
+                "floor": SlackDriver(floor_url, secret, bell.double),
+                "default": SlackDriver(default_url, secret, bell.double),
+                "shipbell": bell.driver,
+            }
+            for concurrency in (1, 50):
+                results = {name: await measure(d, total, concurrency)
+                           for name, d in targets.items()}
+                floor = results["floor"]
+                print(f"\nconcurrency {concurrency}, {total} signed /deploy commands each")
+                print(f"{'app':<10}{'p50 ms':>9}{'p99 ms':>9}{'req/s':>9}"
+                      f"{'p50/floor':>11}{'rps/floor':>11}")
+                for name, r in results.items():
+                    print(f"{name:<10}{r['p50']:>9.2f}{r['p99']:>9.2f}{r['rps']:>9.0f}"
+                          f"{r['p50'] / floor['p50']:>11.2f}{r['rps'] / floor['rps']:>11.2f}")
+            for name in ("floor", "default"):
+                await targets[name].close()
+            await floor_runner.cleanup()
+            await default_runner.cleanup()
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=400)
+    asyncio.run(main(parser.parse_args().requests))
