@@ -109,9 +109,7 @@ async def _run_until_signal(config: LoadedConfig, socket_mode: bool) -> int:
         logs.logger.info(logs.SOCKET_MODE, __version__)
     else:
         await runtime.start()
-        server = config.settings.server
-        logs.logger.info(logs.SERVING, __version__, server.host, server.port,
-                         config.settings.slack.request_path)
+        logs.logger.info(logs.SERVING, __version__, runtime.slack_url)
     await stop.wait()
     for close in closers:
         with contextlib.suppress(Exception):

@@ -10,7 +10,7 @@ import logging
 
 logger = logging.getLogger("shipbell")
 
-SERVING = "Shipbell %s listening on http://%s:%d%s"
+SERVING = "Shipbell %s listening on %s"
 SOCKET_MODE = "Shipbell %s connected in Socket Mode"
 SHUTTING_DOWN = "Shutting down: %d background task(s) still running, waiting up to %.0f s"
 SHUTDOWN_LEFT = "Left %d task(s) pending; they resume at next start"
