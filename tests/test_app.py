@@ -129,3 +129,15 @@ async def test_secrets_never_reach_logs(
     logged = "\n".join(r.getMessage() for r in caplog.records)
     assert bell.signing_secret not in logged and bell.double.token not in logged
     assert json.dumps(bell.core.settings.model_dump(mode="json")).find("xoxb") == -1
+
+
+async def test_action_error_reaches_the_user_through_response_url(bell: LocalShipbell) -> None:
+    @bell.runtime.app.action("explode")
+    async def explode(ack: Any) -> None:
+        raise RuntimeError("kaboom")
+
+    ack = await bell.driver.action("explode", "1")
+    assert ack.status == 200
+    call = await bell.double.wait_for("response_url")
+    assert "Something went wrong (error id" in call.args["text"]
+    assert call.args["response_type"] == "ephemeral"
