@@ -23,6 +23,7 @@ from . import conversations as _conversations  # noqa: F401  (registers methods)
 from . import views as _views  # noqa: F401  (registers methods)
 from .blockkit import validate_blocks
 from .methods import METHODS
+from .socket import SocketLink
 from .state import RESPONSE_URL_TTL, RESPONSE_URL_USES, Channel, SlackError, Workspace
 
 JSON_ARGS = ("blocks", "attachments", "view", "files", "metadata", "outputs", "unfurls")
@@ -83,6 +84,7 @@ class SlackDouble:
         self.strict = strict
         # Scopes the bot token "has": sent as X-OAuth-Scopes like Slack, so `check` can compare.
         self.scopes: list[str] = list(DEFAULT_SCOPES)
+        self.socket = SocketLink()
         self.state = Workspace(team_id=team_id, bot_user_id=bot_user_id)
         self.calls: list[Call] = []
         self.listeners: list[Callable[[Call], None]] = []
@@ -100,6 +102,7 @@ class SlackDouble:
         app.router.add_route("*", "/api/{method}", self._api)
         app.router.add_post("/response/{key}", self._response_url)
         app.router.add_post("/upload/{file_id}", self._upload)
+        self.socket.install(app)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -107,6 +110,7 @@ class SlackDouble:
         self.port = self._runner.addresses[0][1]
 
     async def stop(self) -> None:
+        await self.socket.close()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None

@@ -1,0 +1,39 @@
+"""Socket Mode: the same app answers commands that arrive over the WebSocket."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import SecretStr
+from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+
+from bot.core import build_core
+from bot.runtime import Runtime
+from bot.settings import Secrets, Settings
+from bot.slackdouble import SlackDouble
+
+
+async def test_command_over_socket_mode(tmp_path: Path) -> None:
+    async with SlackDouble() as double:
+        settings = Settings(slack={"api_url": double.api_url},
+                            storage={"path": str(tmp_path / "s.db")})
+        secrets = Secrets(SLACK_BOT_TOKEN=SecretStr(double.token),
+                          SLACK_APP_TOKEN=SecretStr(double.app_token))
+        core = build_core(settings, secrets)
+        runtime = Runtime(core, socket_mode=True)
+        await runtime.start(http=False, scheduler=False)
+        handler = AsyncSocketModeHandler(runtime.app, double.app_token)
+        await handler.connect_async()
+        try:
+            ack = await double.socket.send("slash_commands", {
+                "command": "/deploy", "text": "warp", "user_id": "U_ANA",
+                "channel_id": "C_DEPLOYS", "team_id": double.team_id,
+                "response_url": double.new_response_url("C_DEPLOYS", "U_ANA"),
+                "trigger_id": double.new_trigger_id(),
+            })
+        finally:
+            await handler.close_async()
+            await runtime.stop(0)
+            core.store.close()
+        assert "`/deploy warp`?" in ack["text"]
+        assert double.calls_to("apps.connections.open")[0].token == double.app_token
