@@ -20,3 +20,37 @@ def open_incidents_on_service(
         f" ORDER BY severity, id",
         (service, max_severity, *OPEN_STATUSES),
     )
+
+
+def production_environments(deploy_settings: Any, fallback: list[str]) -> list[str]:
+    """Envs flagged ``production`` in the deploy config when it has them, else our own list."""
+    envs = getattr(deploy_settings, "environments", None)
+    if isinstance(envs, dict) and envs:
+        flagged = [name for name, env in envs.items() if getattr(env, "production", False)]
+        if flagged:
+            return flagged
+    return list(fallback)
+
+
+def suspect_deploys(
+    store: Store, service: str, envs: list[str], since: str, limit: int
+) -> list[dict[str, Any]]:
+    """Recent successful production deploys of ``service``, newest first."""
+    if not envs:
+        return []
+    marks = ", ".join("?" for _ in envs)
+    return store.all(
+        f"SELECT id, service, env, ref, version, requester, finished_at, is_rollback"
+        f" FROM deploys WHERE service = ? AND env IN ({marks}) AND state = 'succeeded'"
+        f" AND finished_at >= ? ORDER BY finished_at DESC, id DESC LIMIT ?",
+        (service, *envs, since, limit),
+    )
+
+
+def linked_deploys(store: Store, incident_id: int) -> list[dict[str, Any]]:
+    return store.all(
+        "SELECT l.relation, d.id, d.service, d.env, d.ref, d.version, d.finished_at"
+        " FROM incident_deploys l JOIN deploys d ON d.id = l.deploy_id"
+        " WHERE l.incident_id = ? ORDER BY l.linked_at",
+        (incident_id,),
+    )

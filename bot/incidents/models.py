@@ -1,0 +1,85 @@
+"""The incident as the domain sees it, and the vocabulary commands are checked against."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, fields
+from datetime import datetime
+from typing import Any
+
+from bot.clock import from_db
+
+STATUSES = ("investigating", "identified", "monitoring", "resolved", "closed")
+OPEN_STATUSES = ("investigating", "identified", "monitoring")
+SETTABLE_STATUSES = ("investigating", "identified", "monitoring", "resolved")
+MITIGATED = ("monitoring", "resolved")
+ROLES = ("commander", "comms")
+RELATIONS = ("caused", "fixed")
+SEV_WORD = re.compile(r"^(?:sev)?([1-4])$", re.IGNORECASE)
+REF_WORD = re.compile(r"^(?:INC-?|#)(\d+)$", re.IGNORECASE)
+
+
+def parse_severity(word: str) -> int | None:
+    """`sev2`, `SEV2` or `2` → 2; anything else None."""
+    match = SEV_WORD.match(word.strip())
+    return int(match.group(1)) if match else None
+
+
+def parse_ref(word: str) -> int | None:
+    """`INC-12`, `inc12` or `#12` → 12."""
+    match = REF_WORD.match(word.strip())
+    return int(match.group(1)) if match else None
+
+
+@dataclass
+class Incident:
+    id: int
+    title: str
+    severity: int
+    status: str
+    service: str | None
+    description: str | None
+    private: bool
+    test: bool
+    reporter: str
+    commander: str | None
+    comms: str | None
+    channel_id: str | None
+    channel_name: str | None
+    status_message_ts: str | None
+    announcement_channel: str | None
+    announcement_ts: str | None
+    summary: str | None
+    declared_at: datetime
+    mitigated_at: datetime | None
+    resolved_at: datetime | None
+    closed_at: datetime | None
+    last_update_at: datetime | None
+    next_reminder_at: datetime | None
+    missed_updates: int
+    origin_channel: str | None
+    postmortem: str | None
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> Incident:
+        names = {f.name for f in fields(cls)}
+        data = {k: v for k, v in row.items() if k in names}
+        for key in ("declared_at", "mitigated_at", "resolved_at", "closed_at",
+                    "last_update_at", "next_reminder_at"):
+            data[key] = from_db(data.get(key))
+        data["private"] = bool(data.get("private"))
+        data["test"] = bool(data.get("test"))
+        return cls(**data)
+
+    @property
+    def ref(self) -> str:
+        return f"INC-{self.id}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in OPEN_STATUSES
+
+    @property
+    def lead(self) -> str | None:
+        """Who reminders go to: comms if named, else the commander."""
+        return self.comms or self.commander

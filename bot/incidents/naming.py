@@ -1,0 +1,49 @@
+"""Channel names from the configured template, slugged to Slack's rules (a-z 0-9 - _, ≤ 80)."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterator
+from datetime import datetime
+
+MAX_NAME = 80
+_NOT_ALLOWED = re.compile(r"[^a-z0-9_-]+")
+_DASHES = re.compile(r"-{2,}")
+
+
+def slugify(text: str, limit: int = MAX_NAME) -> str:
+    """Lowercase ASCII words joined by dashes; accents folded, everything else dropped."""
+    folded = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    slug = _DASHES.sub("-", _NOT_ALLOWED.sub("-", folded.lower())).strip("-_")
+    return slug[:limit].rstrip("-_")
+
+
+def channel_name(
+    template: str,
+    *,
+    incident_id: int,
+    title: str,
+    severity: int,
+    service: str | None,
+    declared: datetime,
+) -> str:
+    """The template filled and cleaned; the slug is cut first so `{id}` always survives."""
+    fields = {"id": incident_id, "sev": severity, "service": service or "",
+              "date": declared.strftime("%Y%m%d")}
+    bare = _clean(template.format(slug="", **fields))
+    room = max(MAX_NAME - len(bare) - 1, 0)
+    name = _clean(template.format(slug=slugify(title, room), **fields))
+    return name[:MAX_NAME].rstrip("-_") or f"inc-{incident_id}"
+
+
+def candidates(name: str, attempts: int = 8) -> Iterator[str]:
+    """The name, then `-2`, `-3`… suffixed versions still within 80 characters."""
+    yield name
+    for n in range(2, attempts + 2):
+        suffix = f"-{n}"
+        yield name[: MAX_NAME - len(suffix)].rstrip("-_") + suffix
+
+
+def _clean(name: str) -> str:
+    return _DASHES.sub("-", _NOT_ALLOWED.sub("-", name.lower())).strip("-_")

@@ -1,0 +1,126 @@
+"""Update reminders, snoozes, overdue follow-ups and auto-archive: what the sweep decides.
+
+Each reminder slot (incident, due time) is claimed in ``incident_reminders`` before anything
+is posted, so a restart, a second process or a duplicate sweep never nudges twice.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from bot.clock import from_db, to_db
+from bot.incidents.models import OPEN_STATUSES, Incident
+from bot.incidents.service import IncidentService
+
+
+@dataclass
+class Reminder:
+    incident: Incident
+    slot: str
+    missed: int
+    escalate: bool
+
+
+def due(svc: IncidentService, now: datetime) -> list[Incident]:
+    marks = ", ".join("?" for _ in OPEN_STATUSES)
+    rows = svc.store.all(
+        f"SELECT * FROM incidents WHERE next_reminder_at <= ? AND status IN ({marks})"
+        " ORDER BY next_reminder_at",
+        (to_db(now), *OPEN_STATUSES),
+    )
+    return [Incident.from_row(r) for r in rows]
+
+
+def claim(svc: IncidentService, inc: Incident, now: datetime) -> Reminder | None:
+    """Claim this incident's current slot; the next nudge is one cadence after this one."""
+    if inc.next_reminder_at is None:
+        return None
+    slot = to_db(inc.next_reminder_at)
+    cadence = svc.cadence(inc.severity) or timedelta(minutes=30)
+    escalate = inc.missed_updates + 1 >= 2 and bool(svc.settings.escalation_group)
+    with svc.store.transaction() as conn:
+        cursor = conn.execute(
+            "INSERT OR IGNORE INTO incident_reminders (incident_id, slot, sent_at, escalated)"
+            " VALUES (?, ?, ?, ?)",
+            (inc.id, slot, to_db(now), int(escalate)),
+        )
+        if cursor.rowcount != 1:
+            return None
+        conn.execute(
+            "UPDATE incidents SET missed_updates = missed_updates + 1, next_reminder_at = ?"
+            " WHERE id = ? AND next_reminder_at = ?",
+            (to_db(now + cadence), inc.id, slot),
+        )
+    return Reminder(inc, slot, inc.missed_updates + 1, escalate)
+
+
+def stop(svc: IncidentService, incident_id: int) -> None:
+    """No more nudges (the channel is gone); the incident itself stays as it is."""
+    svc.store.execute("UPDATE incidents SET next_reminder_at = NULL WHERE id = ?", (incident_id,))
+
+
+def snooze(
+    svc: IncidentService, incident_id: int, slot: str, minutes: int, user: str
+) -> datetime | None:
+    """Push the next nudge out; one snooze per reminder, so a double click counts once."""
+    now = svc.clock.now()
+    until = now + timedelta(minutes=minutes)
+    marks = ", ".join("?" for _ in OPEN_STATUSES)
+    with svc.store.transaction() as conn:
+        cursor = conn.execute(
+            "UPDATE incident_reminders SET snoozed_by = ? WHERE incident_id = ? AND slot = ?"
+            " AND snoozed_by IS NULL",
+            (user, incident_id, slot),
+        )
+        if cursor.rowcount != 1:
+            return None
+        conn.execute(
+            f"UPDATE incidents SET next_reminder_at = ? WHERE id = ? AND status IN ({marks})",
+            (to_db(until), incident_id, *OPEN_STATUSES),
+        )
+    svc.audit(user, "incident.snooze", f"INC-{incident_id}", minutes=minutes, slot=slot)
+    return until
+
+
+def overdue_followups(svc: IncidentService, now: datetime) -> list[dict[str, Any]]:
+    """Open follow-ups past their due date not yet reminded today; claimed as they are returned."""
+    today = now.date().isoformat()
+    day_start = to_db(datetime.combine(now.date(), datetime.min.time(), tzinfo=now.tzinfo))
+    rows = svc.store.all(
+        "SELECT f.id, f.incident_id, f.text, f.owner, f.due_date, f.reminded_at, i.private"
+        " FROM followups f JOIN incidents i ON i.id = f.incident_id"
+        " WHERE f.done_at IS NULL AND f.due_date < ? AND f.owner IS NOT NULL"
+        " AND (f.reminded_at IS NULL OR f.reminded_at < ?) ORDER BY f.id",
+        (today, day_start),
+    )
+    claimed = []
+    for row in rows:
+        cursor = svc.store.execute(
+            "UPDATE followups SET reminded_at = ? WHERE id = ? AND reminded_at IS ?",
+            (to_db(now), row["id"], row["reminded_at"]),
+        )
+        if cursor.rowcount == 1:
+            claimed.append(row)
+    return claimed
+
+
+def to_archive(svc: IncidentService, now: datetime) -> list[Incident]:
+    """Resolved incidents whose quiet period is over (never when archive_after_days is 0)."""
+    days = svc.settings.archive_after_days
+    if not days:
+        return []
+    cutoff = to_db(now - timedelta(days=days))
+    rows = svc.store.all(
+        "SELECT * FROM incidents WHERE status = 'resolved' AND resolved_at <= ? ORDER BY id",
+        (cutoff,),
+    )
+    return [Incident.from_row(r) for r in rows]
+
+
+def last_slot(svc: IncidentService, incident_id: int) -> datetime | None:
+    row = svc.store.one(
+        "SELECT MAX(slot) AS slot FROM incident_reminders WHERE incident_id = ?", (incident_id,)
+    )
+    return from_db(row["slot"]) if row else None

@@ -1,0 +1,286 @@
+"""Incident state changes: each one is stored (with who and when) before anyone announces it.
+
+Every write is a compare-and-set or an insert on a unique key, so a double click, a retried
+request or a duplicate submit changes nothing the second time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from bot.clock import Clock, to_db
+from bot.incidents import timeline
+from bot.incidents.config import IncidentSettings
+from bot.incidents.models import MITIGATED, OPEN_STATUSES, Incident
+from bot.storage import Store
+
+Audit = Callable[..., None]
+
+
+@dataclass
+class Declared:
+    incident: Incident
+    created: bool
+
+
+class IncidentService:
+    def __init__(
+        self, store: Store, clock: Clock, settings: IncidentSettings, audit: Audit
+    ) -> None:
+        self.store = store
+        self.clock = clock
+        self.settings = settings
+        self.audit = audit
+
+    # -- reading ----------------------------------------------------------------------------
+    def get(self, incident_id: int) -> Incident | None:
+        row = self.store.one("SELECT * FROM incidents WHERE id = ?", (incident_id,))
+        return Incident.from_row(row) if row else None
+
+    def by_channel(self, channel_id: str) -> Incident | None:
+        row = self.store.one("SELECT * FROM incidents WHERE channel_id = ?", (channel_id,))
+        return Incident.from_row(row) if row else None
+
+    def open_incidents(self) -> list[Incident]:
+        marks = ", ".join("?" for _ in OPEN_STATUSES)
+        rows = self.store.all(
+            f"SELECT * FROM incidents WHERE status IN ({marks}) ORDER BY severity, id",
+            OPEN_STATUSES,
+        )
+        return [Incident.from_row(r) for r in rows]
+
+    def cadence(self, severity: int) -> timedelta | None:
+        minutes = self.settings.update_minutes.minutes(severity)
+        return timedelta(minutes=minutes) if minutes else None
+
+    # -- declaring --------------------------------------------------------------------------
+    def declare(
+        self,
+        *,
+        title: str,
+        severity: int,
+        reporter: str,
+        key: str,
+        service: str | None = None,
+        description: str | None = None,
+        private: bool = False,
+        origin_channel: str | None = None,
+    ) -> Declared:
+        """Record INC-n once per ``key`` (trigger or view id); the reporter leads at first."""
+        now = self.clock.now()
+        cadence = self.cadence(severity)
+        with self.store.transaction() as conn:
+            cursor = conn.execute(
+                "INSERT OR IGNORE INTO incidents (title, severity, status, service, description,"
+                " private, reporter, commander, idempotency_key, declared_at, last_update_at,"
+                " next_reminder_at, origin_channel, announcement_channel)"
+                " VALUES (?, ?, 'investigating', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (title, severity, service, description, int(private), reporter, reporter, key,
+                 to_db(now), to_db(now), to_db(now + cadence) if cadence else None,
+                 origin_channel, None if private else self.settings.announcements_channel),
+            )
+            created = cursor.rowcount == 1
+            row = conn.execute(
+                "SELECT id FROM incidents WHERE idempotency_key = ?", (key,)
+            ).fetchone()
+            incident_id = int(row[0])
+            if created:
+                timeline.add(self.store, incident_id, now, "declared", reporter,
+                             f"Declared SEV{severity}: {title}")
+        if created:
+            self.audit(reporter, "incident.declare", f"INC-{incident_id}",
+                       channel=origin_channel, severity=severity, service=service,
+                       private=private)
+        incident = self.get(incident_id)
+        assert incident is not None
+        return Declared(incident, created)
+
+    def set_channel(self, incident_id: int, channel_id: str, name: str) -> bool:
+        cursor = self.store.execute(
+            "UPDATE incidents SET channel_id = ?, channel_name = ? WHERE id = ?"
+            " AND channel_id IS NULL",
+            (channel_id, name, incident_id),
+        )
+        return cursor.rowcount == 1
+
+    def set_message(self, incident_id: int, column: str, ts: str) -> bool:
+        """Remember the status message or announcement ts, once (a retried setup reuses it)."""
+        assert column in ("status_message_ts", "announcement_ts")
+        cursor = self.store.execute(
+            f"UPDATE incidents SET {column} = ? WHERE id = ? AND {column} IS NULL",
+            (ts, incident_id),
+        )
+        return cursor.rowcount == 1
+
+    # -- running ----------------------------------------------------------------------------
+    def set_severity(self, inc: Incident, severity: int, actor: str) -> bool:
+        now = self.clock.now()
+        cadence = self.cadence(severity)
+        base = inc.last_update_at or inc.declared_at
+        due = to_db(base + cadence) if cadence and inc.is_open else None
+        cursor = self.store.execute(
+            "UPDATE incidents SET severity = ?, next_reminder_at = ? WHERE id = ? AND severity = ?",
+            (severity, due, inc.id, inc.severity),
+        )
+        if cursor.rowcount != 1:
+            return False
+        timeline.add(self.store, inc.id, now, "severity", actor,
+                     f"Severity SEV{inc.severity} → SEV{severity}")
+        self.audit(actor, "incident.severity", inc.ref, before=inc.severity, after=severity)
+        return True
+
+    def assign(self, inc: Incident, role: str, user: str, actor: str) -> bool:
+        assert role in ("commander", "comms")
+        before = getattr(inc, role)
+        if before == user:
+            return False
+        self.store.execute(f"UPDATE incidents SET {role} = ? WHERE id = ?", (user, inc.id))
+        label = "Commander" if role == "commander" else "Comms"
+        timeline.add(self.store, inc.id, self.clock.now(), "role", actor,
+                     f"{label}: <@{user}>" + (f" (was <@{before}>)" if before else ""))
+        self.audit(actor, f"incident.assign.{role}", inc.ref, user=user, before=before)
+        return True
+
+    def change_status(self, inc: Incident, status: str, actor: str, message: str | None) -> bool:
+        """A status change is also a status update (it resets the reminder clock)."""
+        if status == inc.status:
+            return False
+        now = self.clock.now()
+        with self.store.transaction() as conn:
+            cursor = conn.execute(
+                "UPDATE incidents SET status = ?,"
+                " mitigated_at = CASE WHEN ? AND mitigated_at IS NULL THEN ? ELSE mitigated_at END"
+                " WHERE id = ? AND status = ?",
+                (status, status in MITIGATED, to_db(now), inc.id, inc.status),
+            )
+            if cursor.rowcount != 1:
+                return False
+            text = f"Status {inc.status} → {status}" + (f": {message}" if message else "")
+            timeline.add(self.store, inc.id, now, "status", actor, text)
+            self._record_update(inc, status, message or text, actor, now)
+        self.audit(actor, "incident.status", inc.ref, before=inc.status, after=status)
+        return True
+
+    def post_update(self, inc: Incident, text: str, actor: str) -> None:
+        now = self.clock.now()
+        with self.store.transaction():
+            timeline.add(self.store, inc.id, now, "update", actor, text)
+            self._record_update(inc, inc.status, text, actor, now)
+        self.audit(actor, "incident.update", inc.ref)
+
+    def _record_update(
+        self, inc: Incident, status: str, text: str, actor: str, now: datetime
+    ) -> None:
+        """Store whether the update went out on time, then restart the reminder clock."""
+        cadence = self.cadence(inc.severity)
+        due = (inc.last_update_at or inc.declared_at) + cadence if cadence else None
+        on_time = None if due is None else int(now <= due)
+        self.store.execute(
+            "INSERT INTO incident_updates (incident_id, at, actor, status, text, due_at, on_time)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (inc.id, to_db(now), actor, status, text, to_db(due) if due else None, on_time),
+        )
+        still_open = status in OPEN_STATUSES
+        self.store.execute(
+            "UPDATE incidents SET last_update_at = ?, missed_updates = 0, next_reminder_at = ?"
+            " WHERE id = ?",
+            (to_db(now), to_db(now + cadence) if cadence and still_open else None, inc.id),
+        )
+
+    def note(self, inc: Incident, text: str, actor: str) -> None:
+        timeline.add(self.store, inc.id, self.clock.now(), "note", actor, text)
+        self.audit(actor, "incident.note", inc.ref)
+
+    def link_deploy(self, inc: Incident, deploy_id: int, relation: str, actor: str) -> str:
+        """'linked', 'duplicate' or 'missing' (no such deploy)."""
+        deploy = self.store.one(
+            "SELECT id, service, env, version, ref FROM deploys WHERE id = ?", (deploy_id,)
+        )
+        if deploy is None:
+            return "missing"
+        now = self.clock.now()
+        cursor = self.store.execute(
+            "INSERT OR IGNORE INTO incident_deploys (incident_id, deploy_id, relation, actor,"
+            " linked_at) VALUES (?, ?, ?, ?, ?)",
+            (inc.id, deploy_id, relation, actor, to_db(now)),
+        )
+        if cursor.rowcount != 1:
+            return "duplicate"
+        what = f"deploy #{deploy_id} ({deploy['service']} {deploy['version'] or deploy['ref']}"
+        what += f" to {deploy['env']})"
+        timeline.add(self.store, inc.id, now, "link", actor,
+                     f"{'Caused by' if relation == 'caused' else 'Fixed by'} {what}")
+        self.audit(actor, f"incident.link.{relation}", inc.ref, deploy_id=deploy_id)
+        return "linked"
+
+    def add_followup(
+        self, inc: Incident, text: str, owner: str | None, due: str | None, actor: str
+    ) -> int:
+        now = self.clock.now()
+        cursor = self.store.execute(
+            "INSERT INTO followups (incident_id, text, owner, due_date, created_at)"
+            " VALUES (?, ?, ?, ?, ?)",
+            (inc.id, text, owner, due, to_db(now)),
+        )
+        fid = int(cursor.lastrowid or 0)
+        owner_text = f" (owner <@{owner}>" + (f", due {due})" if due else ")") if owner else ""
+        timeline.add(self.store, inc.id, now, "followup", actor, f"Follow-up #{fid}: {text}"
+                     + owner_text)
+        self.audit(actor, "incident.followup", inc.ref, followup=fid, owner=owner, due=due)
+        return fid
+
+    def followup_done(self, inc: Incident, followup_id: int, actor: str) -> bool:
+        cursor = self.store.execute(
+            "UPDATE followups SET done_at = ? WHERE id = ? AND incident_id = ? AND done_at IS NULL",
+            (to_db(self.clock.now()), followup_id, inc.id),
+        )
+        if cursor.rowcount == 1:
+            self.audit(actor, "incident.followup.done", inc.ref, followup=followup_id)
+        return cursor.rowcount == 1
+
+    def followups(self, incident_id: int) -> list[dict[str, Any]]:
+        return self.store.all(
+            "SELECT id, text, owner, due_date, done_at FROM followups WHERE incident_id = ?"
+            " ORDER BY id",
+            (incident_id,),
+        )
+
+    # -- ending -----------------------------------------------------------------------------
+    def resolve(self, inc: Incident, summary: str, actor: str) -> bool:
+        """Record resolution and durations; the reminder clock stops (next_reminder_at NULL)."""
+        if not inc.is_open:
+            return False
+        now = self.clock.now()
+        with self.store.transaction():
+            cursor = self.store.execute(
+                "UPDATE incidents SET status = 'resolved', resolved_at = ?, summary = ?,"
+                " mitigated_at = COALESCE(mitigated_at, ?) WHERE id = ? AND status = ?",
+                (to_db(now), summary, to_db(now), inc.id, inc.status),
+            )
+            if cursor.rowcount != 1:
+                return False
+            timeline.add(self.store, inc.id, now, "resolved", actor, f"Resolved: {summary}")
+            self._record_update(inc, "resolved", summary, actor, now)
+        self.audit(actor, "incident.resolve", inc.ref)
+        return True
+
+    def close(self, inc: Incident, actor: str) -> bool:
+        now = self.clock.now()
+        cursor = self.store.execute(
+            "UPDATE incidents SET status = 'closed', closed_at = ?, next_reminder_at = NULL"
+            " WHERE id = ? AND status = 'resolved'",
+            (to_db(now), inc.id),
+        )
+        if cursor.rowcount != 1:
+            return False
+        timeline.add(self.store, inc.id, now, "closed", actor, "Closed; channel archived")
+        self.audit(actor, "incident.close", inc.ref)
+        return True
+
+    def save_postmortem(self, incident_id: int, markdown: str) -> None:
+        self.store.execute(
+            "UPDATE incidents SET postmortem = ? WHERE id = ?", (markdown, incident_id)
+        )

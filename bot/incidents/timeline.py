@@ -1,0 +1,45 @@
+"""The incident timeline: every change, once, with who and when (``source_key`` dedupes)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from bot.clock import from_db, to_db
+from bot.storage import Store
+
+KINDS = ("declared", "severity", "status", "role", "update", "note", "link", "followup",
+         "pin", "reaction", "resolved", "closed")
+
+
+def add(
+    store: Store,
+    incident_id: int,
+    at: datetime,
+    kind: str,
+    actor: str | None,
+    text: str | None,
+    *,
+    permalink: str | None = None,
+    source_key: str | None = None,
+) -> bool:
+    """Insert an entry; False when ``source_key`` was already captured (a retry, a re-pin)."""
+    cursor = store.execute(
+        "INSERT OR IGNORE INTO incident_timeline"
+        " (incident_id, at, kind, actor, text, permalink, source_key)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?)",
+        (incident_id, to_db(at), kind, actor, text, permalink, source_key),
+    )
+    return cursor.rowcount == 1
+
+
+def entries(store: Store, incident_id: int) -> list[dict[str, Any]]:
+    """In time order; pinned messages sit at their original time, not when they were pinned."""
+    rows = store.all(
+        "SELECT at, kind, actor, text, permalink FROM incident_timeline"
+        " WHERE incident_id = ? ORDER BY at, id",
+        (incident_id,),
+    )
+    for row in rows:
+        row["at"] = from_db(row["at"])
+    return rows

@@ -1,0 +1,35 @@
+"""`/incident`: declare, run and learn from incidents (commands, modal, buttons, events, sweep)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from slack_bolt.async_app import AsyncApp
+
+from bot.core import Core
+from bot.incidents.service import IncidentService
+from handlers.common import SlashCommand
+from handlers.incident import actions, events, jobs, modal
+from handlers.incident.commands import COMMAND, Commands
+from handlers.incident.tasks import IncidentTasks
+
+
+def register(app: AsyncApp, core: Core) -> None:
+    svc = IncidentService(core.store, core.clock, core.settings.incident, core.audit)
+    core.services["incidents"] = svc
+    IncidentTasks(core, svc).register()
+    commands = Commands(core, svc)
+
+    @app.command(COMMAND)
+    async def on_command(ack: Any, body: dict[str, Any]) -> None:
+        cmd = SlashCommand.from_body(body)
+        if not cmd.text:
+            await ack()
+            modal.open_modal(core, cmd)
+            return
+        await ack(**commands.handle(cmd))
+
+    modal.register(app, core, commands)
+    actions.register(app, core, svc)
+    events.register(app, core, svc)
+    jobs.add_sweep(core, svc)

@@ -1,0 +1,247 @@
+"""`/incident` subcommands: parse, store, hand Slack work to tasks, answer in one sentence.
+
+Everything here runs on the ack path, so it only touches SQLite (microseconds) and
+submits tasks; nothing awaits Slack.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from typing import Any
+
+from bot.core import Core
+from bot.incidents.models import (
+    RELATIONS,
+    ROLES,
+    SETTABLE_STATUSES,
+    Incident,
+    parse_ref,
+    parse_severity,
+)
+from bot.incidents.service import IncidentService
+from handlers.common import SlashCommand, ephemeral, unknown_subcommand, user_id
+from handlers.incident import messages
+
+COMMAND = "/incident"
+IN_INCIDENT = ("status", "sev", "assign", "update", "note", "link", "followup", "resolve",
+               "postmortem", "close")
+KNOWN = ["open", "list", *IN_INCIDENT, "help"]
+SEV_TOKEN = re.compile(r"^sev([1-4])$", re.IGNORECASE)
+DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+OPEN_USAGE = "`/incident open API errors on checkout sev2 --service api`"
+
+
+def rest_of(text: str, skip: int) -> str:
+    """The raw text after ``skip`` leading words, formatting and quotes untouched."""
+    parts = text.strip().split(None, skip)
+    return parts[skip].strip() if len(parts) > skip else ""
+
+
+class Commands:
+    def __init__(self, core: Core, svc: IncidentService) -> None:
+        self.core = core
+        self.svc = svc
+
+    def submit(self, kind: str, payload: dict[str, Any], key: str | None = None) -> None:
+        self.core.tasks.submit(kind, payload, key=key)
+
+    def handle(self, cmd: SlashCommand) -> dict[str, Any]:
+        words = cmd.words
+        sub = words[0].lower() if words else "help"
+        if sub == "help":
+            return ephemeral(messages.HELP)
+        if sub == "list":
+            return ephemeral(self.listing(cmd.channel))
+        if sub == "open":
+            return ephemeral(self.open(cmd, words[1:]))
+        if sub not in IN_INCIDENT:
+            return ephemeral(unknown_subcommand(COMMAND, words[0], KNOWN))
+        skip = 1
+        inc = self.svc.by_channel(cmd.channel)
+        if len(words) > 1 and (ref := parse_ref(words[1])) is not None:
+            inc, skip = self.svc.get(ref), 2
+            if inc is None:
+                return ephemeral(f"There is no INC-{ref}. " + self.listing(cmd.channel))
+        if inc is None:
+            return ephemeral(
+                f"`/incident {sub}` needs an incident: run it in the incident's channel or name"
+                f" it, e.g. `/incident {sub} INC-3 …`.\n" + self.listing(cmd.channel))
+        args = words[skip:]
+        text = rest_of(cmd.text, skip)
+        handler = getattr(self, f"do_{sub}")
+        return ephemeral(handler(inc, cmd, args, text))
+
+    # -- anywhere -----------------------------------------------------------------------------
+    def listing(self, channel: str) -> str:
+        incidents = self.svc.open_incidents()
+        shown = [i for i in incidents if not i.private or i.channel_id == channel]
+        return messages.incident_list(shown, len(incidents) - len(shown), self.core.clock.now())
+
+    def open(self, cmd: SlashCommand, words: list[str]) -> str:
+        severity, service, private, title = self.svc.settings.default_severity, None, False, []
+        i = 0
+        while i < len(words):
+            word = words[i]
+            if (m := SEV_TOKEN.match(word)) is not None:
+                severity = int(m.group(1))
+            elif word == "--private":
+                private = True
+            elif word.startswith("--service"):
+                value = word.partition("=")[2] or (words[i + 1] if i + 1 < len(words) else "")
+                i += 0 if "=" in word else 1
+                if not value or value.startswith("--"):
+                    return f"`--service` needs a name, e.g. {OPEN_USAGE}."
+                service = value.lower()
+            elif word.startswith("--"):
+                return f"`{word}`? `/incident open` knows `--service <name>` and `--private`."
+            else:
+                title.append(word)
+            i += 1
+        if not title:
+            return f"Give the incident a title, e.g. {OPEN_USAGE}."
+        return self.declare(cmd, " ".join(title)[:150], severity, service, None, private,
+                            key=f"cmd:{cmd.trigger_id}", response_url=cmd.response_url)
+
+    def declare(
+        self, cmd: SlashCommand | None, title: str, severity: int, service: str | None,
+        description: str | None, private: bool, *, key: str, response_url: str | None,
+        user: str = "", channel: str = "",
+    ) -> str:
+        declared = self.svc.declare(
+            title=title, severity=severity, service=service, description=description,
+            private=private, reporter=cmd.user if cmd else user, key=key,
+            origin_channel=cmd.channel if cmd else channel)
+        inc = declared.incident
+        if declared.created:
+            self.submit("incident.setup", {"id": inc.id, "response_url": response_url},
+                        key=f"incident.setup:{inc.id}")
+        kind = "private " if private else ""
+        return f"Declared {kind}{inc.ref} (SEV{inc.severity}): {inc.title}. Creating its channel…"
+
+    # -- inside an incident -------------------------------------------------------------------
+    def _changed(self, inc: Incident, cmd: SlashCommand, broadcast: str | None = None,
+                 kind: str = "Update") -> None:
+        if broadcast is not None:
+            self.submit("incident.broadcast", {"id": inc.id, "text": broadcast, "kind": kind,
+                        "actor": cmd.user, "response_url": cmd.response_url})
+        else:
+            self.submit("incident.refresh", {"id": inc.id})
+
+    def do_status(self, inc: Incident, cmd: SlashCommand, args: list[str], text: str) -> str:
+        if not args:
+            return f"{messages.headline(inc)}. Commander {messages.who(inc.commander)}."
+        status = args[0].lower()
+        if status not in SETTABLE_STATUSES:
+            return (f"`{args[0]}` isn't a status; use one of {', '.join(SETTABLE_STATUSES)},"
+                    " e.g. `/incident status identified bad config in api`.")
+        message = rest_of(text, 1)
+        if status == "resolved":
+            return self.do_resolve(inc, cmd, args[1:], message or "Resolved")
+        if not inc.is_open:
+            return f"{inc.ref} is {inc.status}; it can't go back to {status}."
+        if not self.svc.change_status(inc, status, cmd.user, message or None):
+            return f"{inc.ref} is already {status}."
+        self._changed(inc, cmd, message or f"Status is now *{status}*.", f"Status: {status}")
+        return f"{inc.ref} is now {status}."
+
+    def do_sev(self, inc: Incident, cmd: SlashCommand, args: list[str], text: str) -> str:
+        severity = parse_severity(args[0]) if args else None
+        if severity is None:
+            return "Severity goes from 1 (worst) to 4, e.g. `/incident sev 2`."
+        if not self.svc.set_severity(inc, severity, cmd.user):
+            return f"{inc.ref} is already SEV{severity}."
+        self._changed(inc, cmd, f"Severity changed SEV{inc.severity} → *SEV{severity}*.",
+                      "Severity")
+        return f"{inc.ref} is now SEV{severity}."
+
+    def do_assign(self, inc: Incident, cmd: SlashCommand, args: list[str], text: str) -> str:
+        role = args[0].lower() if args else ""
+        user = user_id(args[1]) if len(args) > 1 else None
+        if role not in ROLES or user is None:
+            return "Name a role and a person, e.g. `/incident assign commander @ana`" \
+                   " (roles: commander, comms)."
+        if not self.svc.assign(inc, role, user, cmd.user):
+            return f"<@{user}> is already {role} of {inc.ref}."
+        self.submit("incident.invite", {"id": inc.id, "users": [user],
+                    "response_url": cmd.response_url})
+        self._changed(inc, cmd, f"<@{user}> is now {role}.", "Role")
+        return f"<@{user}> is now {role} of {inc.ref}."
+
+    def do_update(self, inc: Incident, cmd: SlashCommand, args: list[str], text: str) -> str:
+        if not text:
+            return "Say what changed, e.g. `/incident update Error rate back under 1%`."
+        self.svc.post_update(inc, text, cmd.user)
+        self._changed(inc, cmd, text)
+        return f"Update posted to {inc.ref}."
+
+    def do_note(self, inc: Incident, cmd: SlashCommand, args: list[str], text: str) -> str:
+        if not text:
+            return "Add the note's text, e.g. `/incident note restarted api-3 by hand`."
+        self.svc.note(inc, text, cmd.user)
+        return f"Noted in {inc.ref}'s timeline."
+
+    def do_link(self, inc: Incident, cmd: SlashCommand, args: list[str], text: str) -> str:
+        deploy = args[0].lstrip("#") if args else ""
+        relation = args[1].lower() if len(args) > 1 else "caused"
+        if not deploy.isdigit() or relation not in RELATIONS:
+            return "Give a deploy id and how it relates, e.g. `/incident link 1234 caused`" \
+                   " (or `fixed`)."
+        outcome = self.svc.link_deploy(inc, int(deploy), relation, cmd.user)
+        if outcome == "missing":
+            return f"There is no deploy #{deploy}; `/deploy status` shows recent ones."
+        if outcome == "duplicate":
+            return f"Deploy #{deploy} is already linked to {inc.ref} as {relation}."
+        self._changed(inc, cmd)
+        return f"Linked deploy #{deploy} to {inc.ref}: {relation}."
+
+    def do_followup(self, inc: Incident, cmd: SlashCommand, args: list[str], text: str) -> str:
+        if args and args[0].lower() == "done":
+            fid = args[1].lstrip("#") if len(args) > 1 else ""
+            if not fid.isdigit():
+                return "Say which follow-up is done, e.g. `/incident followup done 3`."
+            if self.svc.followup_done(inc, int(fid), cmd.user):
+                return f"Follow-up #{fid} is done."
+            return f"{inc.ref} has no open follow-up #{fid}."
+        owner = next((u for w in args if (u := user_id(w))), None)
+        due, words, i = None, [], 0
+        while i < len(args):
+            if args[i].lower() == "due" and i + 1 < len(args) and DATE.match(args[i + 1]):
+                try:
+                    due = date.fromisoformat(args[i + 1]).isoformat()
+                except ValueError:
+                    return f"`{args[i + 1]}` isn't a real date; use YYYY-MM-DD."
+                i += 2
+                continue
+            if not user_id(args[i]):
+                words.append(args[i])
+            i += 1
+        if not words or owner is None:
+            return "Give the follow-up, an owner and optionally a date, e.g." \
+                   " `/incident followup Add alert on queue depth @ana due 2026-12-01`."
+        fid = self.svc.add_followup(inc, " ".join(words), owner, due, cmd.user)
+        return f"Follow-up #{fid} recorded for <@{owner}>" + (f", due {due}." if due else ".")
+
+    def do_resolve(self, inc: Incident, cmd: SlashCommand, args: list[str], text: str) -> str:
+        if not text:
+            return "Say what fixed it, e.g. `/incident resolve rolled back api to v41`."
+        if not self.svc.resolve(inc, text, cmd.user):
+            return f"{inc.ref} is already {inc.status}."
+        self._changed(inc, cmd, text, "Resolved")
+        self.submit("incident.postmortem", {"id": inc.id, "response_url": cmd.response_url},
+                    key=f"incident.postmortem:{inc.id}:resolve")
+        return f"{inc.ref} resolved. Drafting the post-mortem…"
+
+    def do_postmortem(self, inc: Incident, cmd: SlashCommand, args: list[str], text: str) -> str:
+        self.submit("incident.postmortem", {"id": inc.id, "response_url": cmd.response_url})
+        return f"Drafting {inc.ref}'s post-mortem from its timeline…"
+
+    def do_close(self, inc: Incident, cmd: SlashCommand, args: list[str], text: str) -> str:
+        if inc.status == "closed":
+            return f"{inc.ref} is already closed."
+        if not self.svc.close(inc, cmd.user):
+            return f"{inc.ref} is still {inc.status}; resolve it first with" \
+                   " `/incident resolve <summary>`."
+        self.submit("incident.archive", {"id": inc.id, "response_url": cmd.response_url},
+                    key=f"incident.archive:{inc.id}")
+        return f"{inc.ref} closed; archiving its channel. The timeline stays in Shipbell."

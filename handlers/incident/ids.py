@@ -1,0 +1,45 @@
+"""Action, callback and block ids of the incident feature: defined once, used everywhere."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Action(StrEnum):
+    JOIN = "incident.join"
+    CAUSED = "incident.suspect.caused"
+    ROLLBACK = "incident.suspect.rollback"
+    SNOOZE = "incident.snooze"  # suffixed with the option index: one action_id per button
+
+
+class Callback(StrEnum):
+    DECLARE = "incident.declare"
+
+
+class Block(StrEnum):
+    TITLE = "incident_title"
+    SEVERITY = "incident_severity"
+    SERVICE = "incident_service"
+    DESCRIPTION = "incident_description"
+    PRIVATE = "incident_private"
+    STATUS = "incident_status"
+    SUSPECTS = "incident_suspects"
+    REMINDER = "incident_reminder"
+    ANNOUNCE = "incident_announce"
+
+
+class Field(StrEnum):
+    """action_ids of the modal's inputs (state.values[block][field])."""
+
+    TITLE = "title"
+    SEVERITY = "severity"
+    SERVICE = "service"
+    DESCRIPTION = "description"
+    PRIVATE = "private"
+
+
+PRIVATE_VALUE = "private"
+
+
+def snooze_action(index: int) -> str:
+    return f"{Action.SNOOZE}.{index}"

@@ -1,0 +1,60 @@
+"""`incident.sweep`: the periodic pass for update reminders, overdue follow-ups and archiving.
+
+Runs on an IntervalTrigger with coalesce (only the latest due pass matters). The scheduler's
+ledger runs each pass once; each reminder slot is claimed in SQLite before it is posted.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from apscheduler.triggers.interval import IntervalTrigger
+
+from bot.core import Core
+from bot.incidents import reminders
+from bot.incidents.service import IncidentService
+from handlers.incident import messages
+from scheduled import ScheduledJob
+
+JOB_ID = "incident.sweep"
+EPOCH = datetime(2020, 1, 1, tzinfo=UTC)  # fixed start: slots don't depend on boot time
+SYSTEM = "shipbell"
+
+
+def add_sweep(core: Core, svc: IncidentService) -> None:
+    settings = svc.settings
+
+    async def sweep(when: datetime) -> str:
+        now = core.clock.now()
+        nudges = 0
+        for inc in reminders.due(svc, now):
+            claimed = reminders.claim(svc, inc, now)
+            if claimed is None:
+                continue
+            escalate = settings.escalation_group if claimed.escalate else None
+            text, blocks = messages.reminder(
+                inc, claimed.slot, claimed.missed, escalate, settings.snooze_minutes,
+                inc.last_update_at or inc.declared_at, now)
+            core.tasks.submit("incident.remind", {"id": inc.id, "text": text, "blocks": blocks},
+                              key=f"incident.remind:{inc.id}:{claimed.slot}")
+            nudges += 1
+        followups = reminders.overdue_followups(svc, now)
+        for row in followups:
+            core.tasks.submit("incident.followup_remind", {
+                "id": row["incident_id"], "owner": row["owner"],
+                "text": f":hourglass: Follow-up #{row['id']} of INC-{row['incident_id']} was due"
+                        f" {row['due_date']}: {messages.clip(row['text'], 500)}. Mark it done"
+                        f" with `/incident followup INC-{row['incident_id']} done {row['id']}`."},
+                key=f"incident.followup:{row['id']}:{now.date().isoformat()}")
+        archived = 0
+        for inc in reminders.to_archive(svc, now):
+            if svc.close(inc, SYSTEM):
+                core.tasks.submit("incident.archive", {"id": inc.id},
+                                  key=f"incident.archive:{inc.id}")
+                archived += 1
+        if not (nudges or followups or archived):
+            return "skipped"
+        return f"{nudges} reminders, {len(followups)} follow-ups, {archived} archived"
+
+    trigger = IntervalTrigger(minutes=settings.sweep_minutes, start_date=EPOCH, timezone=UTC)
+    core.scheduler.add(ScheduledJob(JOB_ID, trigger, sweep, kind="incident", coalesce=True))

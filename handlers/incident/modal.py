@@ -1,0 +1,60 @@
+"""The declare modal: opened right after the ack, validated on submit, declared once per view."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from slack_bolt.async_app import AsyncApp
+
+from bot.core import Core
+from bot.incidents.models import parse_severity
+from handlers.common import SlashCommand
+from handlers.incident import messages
+from handlers.incident.commands import Commands
+from handlers.incident.ids import PRIVATE_VALUE, Block, Callback, Field
+
+TITLE_MISSING = "Give the incident a short title, e.g. “API 500s on checkout”."
+
+
+def open_modal(core: Core, cmd: SlashCommand) -> None:
+    """views.open in a tracked task that starts right after the ack, well inside 3 s."""
+    settings = core.settings.incident
+    view = messages.declare_modal(cmd.channel, settings.default_severity, sorted(settings.services))
+    core.tasks.submit("slack.call", {"method": "views.open",
+                                     "args": {"trigger_id": cmd.trigger_id, "view": view}})
+
+
+def _value(values: dict[str, Any], block: str, field: str) -> Any:
+    return (values.get(block) or {}).get(field) or {}
+
+
+def register(app: AsyncApp, core: Core, commands: Commands) -> None:
+    @app.view(str(Callback.DECLARE))
+    async def on_submit(ack: Any, body: dict[str, Any]) -> None:
+        view = body["view"]
+        values = view.get("state", {}).get("values", {})
+        title = (_value(values, Block.TITLE, Field.TITLE).get("value") or "").strip()
+        if not title:
+            await ack(response_action="errors", errors={str(Block.TITLE): TITLE_MISSING})
+            return
+        option = _value(values, Block.SEVERITY, Field.SEVERITY).get("selected_option") or {}
+        severity = parse_severity(str(option.get("value", ""))) or \
+            core.settings.incident.default_severity
+        service = (_value(values, Block.SERVICE, Field.SERVICE).get("value") or "").strip()
+        if service and " " in service:
+            await ack(response_action="errors",
+                      errors={str(Block.SERVICE): "One service name, e.g. api."})
+            return
+        description = (_value(values, Block.DESCRIPTION, Field.DESCRIPTION).get("value") or "")
+        chosen = _value(values, Block.PRIVATE, Field.PRIVATE).get("selected_options") or []
+        private = any(o.get("value") == PRIVATE_VALUE for o in chosen)
+        try:
+            origin = json.loads(view.get("private_metadata") or "{}").get("channel")
+        except ValueError:
+            origin = None
+        commands.declare(
+            None, title[:150], severity, service.lower() or None, description.strip() or None,
+            private, key=f"view:{view['id']}", response_url=None,
+            user=body["user"]["id"], channel=origin or "")
+        await ack()

@@ -1,0 +1,258 @@
+"""Background steps of an incident (persisted tasks): each one re-reads SQLite and is idempotent."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from slack_sdk.errors import SlackApiError
+
+from bot.clock import to_db
+from bot.core import Core
+from bot.incidents import naming, postmortem, queries, reminders, timeline
+from bot.incidents.models import Incident
+from bot.incidents.service import IncidentService
+from handlers.incident import messages
+from handlers.incident.slackio import GONE, api, create_channel, invite, members_of, respond
+
+Payload = dict[str, Any]
+
+
+class IncidentTasks:
+    def __init__(self, core: Core, svc: IncidentService) -> None:
+        self.core = core
+        self.svc = svc
+        self.settings = svc.settings
+
+    def register(self) -> None:
+        for kind, handler in (
+            ("incident.setup", self.setup), ("incident.refresh", self.refresh),
+            ("incident.broadcast", self.broadcast), ("incident.invite", self.invite),
+            ("incident.capture", self.capture), ("incident.postmortem", self.postmortem),
+            ("incident.archive", self.archive), ("incident.rollback", self.rollback),
+            ("incident.remind", self.remind), ("incident.followup_remind", self.followup_remind),
+        ):
+            self.core.tasks.register(kind, handler)
+
+    def _get(self, payload: Payload) -> Incident:
+        inc = self.svc.get(int(payload["id"]))
+        if inc is None:
+            raise LookupError(f"INC-{payload['id']} vanished")
+        return inc
+
+    # -- declaring ----------------------------------------------------------------------------
+    async def setup(self, payload: Payload) -> None:
+        """Channel, people, topic, bookmarks, pinned status, announcement, suspects."""
+        inc, url = self._get(payload), payload.get("response_url")
+        if inc.channel_id is None:
+            name = naming.channel_name(
+                self.settings.channel_template, incident_id=inc.id, title=inc.title,
+                severity=inc.severity, service=inc.service, declared=inc.declared_at)
+            cid, final, error = await create_channel(self.core, name, private=inc.private)
+            if cid is None:
+                self._tell(inc, url, f"{inc.ref} is recorded, but Slack would not create its"
+                           f" channel ({error}). Check Shipbell's channels:manage scope and"
+                           " run `/incident list` to see it.")
+                return
+            self.svc.set_channel(inc.id, cid, final)
+            inc = self._get(payload)
+        assert inc.channel_id is not None
+        people = [inc.reporter, inc.commander or "", inc.comms or ""]
+        if not inc.private:
+            people += self.settings.responders
+        _, failed = await invite(self.core, inc.channel_id, await members_of(self.core, people))
+        await api(self.core, "conversations.setTopic",
+                  {"channel": inc.channel_id, "topic": messages.topic(inc)})
+        await self._bookmarks(inc)
+        if inc.status_message_ts is None:
+            text, blocks = messages.status_message(inc, None)
+            data, err = await api(self.core, "chat.postMessage",
+                                  {"channel": inc.channel_id, "text": text, "blocks": blocks})
+            if err is None and self.svc.set_message(inc.id, "status_message_ts", data["ts"]):
+                await api(self.core, "pins.add",
+                          {"channel": inc.channel_id, "timestamp": data["ts"]})
+        if inc.announcement_channel and inc.announcement_ts is None and not inc.private:
+            text, blocks = messages.announcement(inc)
+            data, err = await api(self.core, "chat.postMessage", {
+                "channel": inc.announcement_channel, "text": text, "blocks": blocks})
+            if err is None:
+                self.svc.set_message(inc.id, "announcement_ts", data["ts"])
+        if inc.service and self.core.claim_key(f"incident:{inc.id}:suspects"):
+            await self._suspects(inc)
+        note = f"{inc.ref} declared: <#{inc.channel_id}>. You lead it until you hand over with" \
+               " `/incident assign commander @someone`."
+        if failed:
+            note += " Could not invite " + ", ".join(
+                f"<@{u}> ({e})" for u, e in failed.items()) + "."
+        self._tell(inc, url, note)
+
+    def _tell(self, inc: Incident, url: str | None, text: str) -> None:
+        if url:
+            respond(self.core, url, text)
+        elif inc.origin_channel:
+            self.core.tasks.submit("slack.call", {"method": "chat.postEphemeral", "args": {
+                "channel": inc.origin_channel, "user": inc.reporter, "text": text}})
+
+    async def _bookmarks(self, inc: Incident) -> None:
+        links = self.settings.services.get(inc.service or "")
+        if links is None or inc.channel_id is None:
+            return
+        data, err = await api(self.core, "bookmarks.list", {"channel_id": inc.channel_id})
+        if err:
+            return
+        have = {b.get("link") for b in data.get("bookmarks", [])}
+        for title, link in (("Runbook", links.runbook), ("Dashboard", links.dashboard)):
+            if link and link not in have:
+                await api(self.core, "bookmarks.add", {"channel_id": inc.channel_id,
+                          "title": f"{inc.service} {title.lower()}", "type": "link",
+                          "link": link})
+
+    async def _suspects(self, inc: Incident) -> None:
+        envs = queries.production_environments(self.core.settings.deploy,
+                                               self.settings.production_environments)
+        since = inc.declared_at - timedelta(hours=self.settings.suspect_deploy_hours)
+        deploys = queries.suspect_deploys(self.core.store, inc.service or "", envs,
+                                          to_db(since), self.settings.suspect_deploy_limit)
+        if deploys and inc.channel_id:
+            text, blocks = messages.suspects(inc, deploys)
+            await api(self.core, "chat.postMessage",
+                      {"channel": inc.channel_id, "text": text, "blocks": blocks})
+
+    # -- running ------------------------------------------------------------------------------
+    async def refresh(self, payload: Payload) -> None:
+        """Topic, pinned status and announcement always show the state SQLite holds now."""
+        inc = self._get(payload)
+        if inc.channel_id:
+            await api(self.core, "conversations.setTopic",
+                      {"channel": inc.channel_id, "topic": messages.topic(inc)})
+        if inc.channel_id and inc.status_message_ts:
+            text, blocks = messages.status_message(inc, self.last_update(inc.id))
+            await api(self.core, "chat.update", {"channel": inc.channel_id,
+                      "ts": inc.status_message_ts, "text": text, "blocks": blocks})
+        if inc.announcement_channel and inc.announcement_ts and not inc.private:
+            text, blocks = messages.announcement(inc)
+            await api(self.core, "chat.update", {"channel": inc.announcement_channel,
+                      "ts": inc.announcement_ts, "text": text, "blocks": blocks})
+
+    def last_update(self, incident_id: int) -> str | None:
+        row = self.core.store.one("SELECT text FROM incident_updates WHERE incident_id = ?"
+                                  " ORDER BY id DESC LIMIT 1", (incident_id,))
+        return row["text"] if row else None
+
+    async def broadcast(self, payload: Payload) -> None:
+        """A status update: in the channel, and in the announcement's thread unless private."""
+        inc, url = self._get(payload), payload.get("response_url")
+        text, blocks = messages.update_post(inc, payload["text"], payload["actor"],
+                                            payload.get("kind", "Update"))
+        error = "no channel yet"
+        if inc.channel_id:
+            _, error = await api(self.core, "chat.postMessage",
+                                 {"channel": inc.channel_id, "text": text, "blocks": blocks})
+        if inc.announcement_channel and inc.announcement_ts and not inc.private:
+            await api(self.core, "chat.postMessage", {
+                "channel": inc.announcement_channel, "thread_ts": inc.announcement_ts,
+                "text": text, "blocks": blocks})
+        if error:
+            respond(self.core, url, f"Recorded in {inc.ref}'s timeline, but its channel"
+                    f" could not take the post ({error}); nothing is lost.")
+        await self.refresh(payload)
+
+    async def invite(self, payload: Payload) -> None:
+        inc, url = self._get(payload), payload.get("response_url")
+        if not inc.channel_id:
+            respond(self.core, url, f"{inc.ref}'s channel is still being created; try in a moment.")
+            return
+        invited, failed = await invite(self.core, inc.channel_id, payload["users"])
+        if failed:
+            reasons = ", ".join(f"<@{u}>: {e}" for u, e in failed.items())
+            respond(self.core, url, f"Could not add to <#{inc.channel_id}> ({reasons})."
+                    " An archived channel or a deactivated account can't be joined.")
+        elif payload.get("confirm") and (invited or not failed):
+            respond(self.core, url, f"You're in <#{inc.channel_id}>.")
+
+    async def capture(self, payload: Payload) -> None:
+        """A pinned (or :pushpin:-ed) message joins the timeline at its own time, once."""
+        channel, ts = payload["channel"], payload["ts"]
+        source_key = f"msg:{channel}:{ts}"
+        if self.core.store.one("SELECT 1 AS x FROM incident_timeline WHERE source_key = ?",
+                               (source_key,)):
+            return
+        message = payload.get("message") or {}
+        if not message.get("text"):
+            data, err = await api(self.core, "conversations.replies",
+                                  {"channel": channel, "ts": ts, "limit": 50})
+            found = [m for m in data.get("messages", []) if m.get("ts") == ts]
+            if err or not found:
+                return
+            message = found[0]
+        link, _ = await api(self.core, "chat.getPermalink",
+                            {"channel": channel, "message_ts": ts})
+        at = datetime.fromtimestamp(float(ts), UTC)
+        text = messages.clip(message.get("text") or "(attachment)", 1000)
+        text += f" (added by <@{payload['actor']}>)"
+        timeline.add(self.core.store, int(payload["id"]), at, payload["kind"],
+                     message.get("user"), text, permalink=link.get("permalink"),
+                     source_key=source_key)
+
+    # -- ending -------------------------------------------------------------------------------
+    async def postmortem(self, payload: Payload) -> None:
+        inc, url = self._get(payload), payload.get("response_url")
+        markdown = postmortem.render(
+            inc, timeline.entries(self.core.store, inc.id), self.svc.followups(inc.id),
+            queries.linked_deploys(self.core.store, inc.id), now=self.core.clock.now(),
+            template=postmortem.load_template(self.settings.postmortem_template))
+        self.svc.save_postmortem(inc.id, markdown)
+        where = ""
+        if self.settings.postmortem_dir:
+            path = postmortem.write(self.settings.postmortem_dir, inc, markdown)
+            where = f" and written to `{path}`"
+        try:
+            await self.core.client.files_upload_v2(
+                channel=inc.channel_id, content=markdown, filename=postmortem.filename(inc),
+                title=f"{inc.ref} post-mortem draft",
+                initial_comment=f":memo: Post-mortem draft for {inc.ref}{where}.")
+        except SlackApiError as exc:
+            error = str(exc.response.get("error", "unknown"))
+            if error not in GONE:
+                raise
+            respond(self.core, url, f"{inc.ref}'s post-mortem draft is saved{where}, but its"
+                    f" channel could not take the file ({error}).")
+
+    async def archive(self, payload: Payload) -> None:
+        inc, url = self._get(payload), payload.get("response_url")
+        if inc.channel_id:
+            await self.refresh(payload)
+            _, error = await api(self.core, "conversations.archive", {"channel": inc.channel_id})
+            if error and error != "already_archived":
+                respond(self.core, url, f"{inc.ref} is closed, but Slack would not archive"
+                        f" <#{inc.channel_id}> ({error}); archive it by hand.")
+
+    async def rollback(self, payload: Payload) -> None:
+        url = payload.get("response_url")
+        deploys = self.core.services.get("deploys")
+        if deploys is None:
+            respond(self.core, url, "Deploys aren't configured in this Shipbell, so I can't roll"
+                    " back; roll back by hand and link it with `/incident link <deploy-id> fixed`.")
+            return
+        reply = await deploys.request_rollback(
+            payload["service"], payload["env"], user=payload["user"],
+            channel=payload["channel"], incident_id=int(payload["id"]))
+        respond(self.core, url, str(reply))
+
+    async def remind(self, payload: Payload) -> None:
+        inc = self._get(payload)
+        if not inc.channel_id:
+            return
+        _, error = await api(self.core, "chat.postMessage", {
+            "channel": inc.channel_id, "text": payload["text"], "blocks": payload["blocks"]})
+        if error in GONE:
+            reminders.stop(self.svc, inc.id)
+
+    async def followup_remind(self, payload: Payload) -> None:
+        text = payload["text"]
+        _, error = await api(self.core, "chat.postMessage",
+                             {"channel": payload["owner"], "text": text})
+        inc = self.svc.get(int(payload["id"]))
+        if error and inc and inc.commander and inc.commander != payload["owner"]:
+            await api(self.core, "chat.postMessage", {"channel": inc.commander, "text":
+                      f"{text} (its owner <@{payload['owner']}> could not be reached: {error})"})

@@ -1,0 +1,97 @@
+"""Declaring: the text path, the modal path, the Join button, and never two incidents."""
+
+from __future__ import annotations
+
+import asyncio
+
+from test_incident_support import declare, responses, row, start, timeline
+
+from bot.slackdouble import SlackDriver
+from handlers.incident.ids import Action, Block, Callback, Field
+
+
+async def test_text_path_sets_up_the_whole_incident(make_bell):
+    bell = await start(make_bell)
+    ack = await bell.command("/incident", "open DB latency on checkout sev2 --service api",
+                             channel="C_GENERAL")
+    assert ack.status == 200 and ack.latency < 0.5
+    assert "Declared INC-1 (SEV2)" in ack.text
+    await bell.idle()
+    inc = row(bell)
+    assert (inc["severity"], inc["status"], inc["service"]) == (2, "investigating", "api")
+    assert inc["commander"] == "U_ANA" and inc["reporter"] == "U_ANA"
+    channel = bell.double.state.channels[inc["channel_id"]]
+    assert channel.name == "inc-1-db-latency-on-checkout" == inc["channel_name"]
+    assert not channel.is_private
+    assert {"U_ANA", "U_BOB", "U_CARL"} <= set(channel.members)
+    assert channel.topic.startswith("INC-1 SEV2 · Investigating · Commander <@U_ANA>")
+    links = {b["link"] for b in bell.double.state.bookmarks[channel.id]}
+    assert links == {"https://runbooks.example.com/api",
+                     "https://grafana.example.com/d/api-overview"}
+    assert bell.double.state.pins[channel.id] == [inc["status_message_ts"]]
+    status = next(m for m in bell.double.messages(channel.id)
+                  if m["ts"] == inc["status_message_ts"])
+    assert "INC-1: DB latency on checkout" in status["blocks"][0]["text"]["text"]
+    announced = bell.double.messages("C_INCIDENTS")
+    assert len(announced) == 1 and announced[0]["ts"] == inc["announcement_ts"]
+    assert announced[0]["blocks"][0]["accessory"]["action_id"] == Action.JOIN
+    assert [e["kind"] for e in timeline(bell, inc["id"])] == ["declared"]
+    assert any(f"<#{channel.id}>" in text for text in responses(bell))
+
+
+async def test_join_button_invites_the_clicker_once(make_bell):
+    bell = await start(make_bell)
+    inc = await declare(bell)
+    announcement = bell.double.messages("C_INCIDENTS")[0]
+    await bell.driver.press(announcement, Action.JOIN, user="U_DANA")
+    await bell.idle()
+    assert "U_DANA" in bell.double.state.channels[inc["channel_id"]].members
+    await bell.driver.press(announcement, Action.JOIN, user="U_DANA")
+    await bell.idle()
+    members = bell.double.state.channels[inc["channel_id"]].members
+    assert members.count("U_DANA") == 1
+
+
+async def test_bad_open_input_gets_a_sentence_that_works(make_bell):
+    bell = await start(make_bell)
+    ack = await bell.command("/incident", "open sev2 --service api")
+    assert "Give the incident a title" in ack.text
+    ack = await bell.command("/incident", "open outage --servce api")
+    assert "`--servce`?" in ack.text
+    ack = await bell.command("/incident", "frobnicate")
+    assert "I don't know that one" in ack.text
+    assert bell.core.store.one("SELECT COUNT(*) AS n FROM incidents")["n"] == 0
+
+
+async def test_modal_path_field_error_then_one_incident_despite_double_submit(make_bell):
+    bell = await start(make_bell)
+    ack = await bell.command("/incident", "", channel="C_GENERAL")
+    assert ack.status == 200 and ack.body == ""
+    call = await bell.double.wait_for("views.open")
+    assert call.response["ok"], call.response
+    view = call.response["view"]
+    assert view["callback_id"] == Callback.DECLARE
+    values = {
+        Block.TITLE: {Field.TITLE: SlackDriver.text_value("  ")},
+        Block.SEVERITY: {Field.SEVERITY: SlackDriver.select_value("1", "SEV1")},
+        Block.SERVICE: {Field.SERVICE: SlackDriver.text_value("api")},
+        Block.DESCRIPTION: {Field.DESCRIPTION: SlackDriver.text_value("p99 at 4 s")},
+        Block.PRIVATE: {Field.PRIVATE: SlackDriver.checkbox_values([])},
+    }
+    ack = await bell.driver.submit_view(view, values)
+    assert ack.json["response_action"] == "errors"
+    assert Block.TITLE in ack.json["errors"]
+    values[Block.TITLE] = {Field.TITLE: SlackDriver.text_value("Checkout is down")}
+    first, second = await asyncio.gather(bell.driver.submit_view(view, values),
+                                         bell.driver.submit_view(view, values))
+    assert first.status == second.status == 200
+    await bell.idle()
+    rows = bell.core.store.all("SELECT * FROM incidents")
+    assert len(rows) == 1
+    inc = rows[0]
+    assert (inc["title"], inc["severity"], inc["service"]) == ("Checkout is down", 1, "api")
+    assert inc["description"] == "p99 at 4 s"
+    assert len(bell.double.calls_to("conversations.create")) == 1
+    assert len(bell.double.messages("C_INCIDENTS")) == 1
+    told = [e for e in bell.double.state.ephemerals if e["user"] == "U_ANA"]
+    assert any("INC-1 declared" in e.get("text", "") for e in told)

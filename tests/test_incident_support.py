@@ -1,0 +1,71 @@
+"""Shared set-up for the incident tests (no tests here): config, seeding, declaring."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bot.clock import to_db
+from bot.incidents.demo import DEMO_CONFIG
+from bot.local import LocalShipbell, merge
+
+CONFIG: dict[str, Any] = {"incident": DEMO_CONFIG}
+
+
+async def start(make_bell: Any, extra: dict[str, Any] | None = None) -> LocalShipbell:
+    bell: LocalShipbell = await make_bell(merge(CONFIG, {"incident": extra or {}}))
+    bell.double.add_usergroup("S_ONCALL", "oncall", ["U_BOB", "U_CARL"])
+    bell.double.add_usergroup("S_LEADS", "leads", ["U_EVE"])
+    return bell
+
+
+def row(bell: LocalShipbell, incident_id: int | None = None) -> dict[str, Any]:
+    store = bell.core.store
+    if incident_id is None:
+        found = store.one("SELECT * FROM incidents ORDER BY id DESC LIMIT 1")
+    else:
+        found = store.one("SELECT * FROM incidents WHERE id = ?", (incident_id,))
+    assert found is not None
+    return found
+
+
+async def declare(
+    bell: LocalShipbell, text: str = "open DB latency sev2 --service api", *,
+    user: str = "U_ANA", channel: str = "C_GENERAL",
+) -> dict[str, Any]:
+    ack = await bell.command("/incident", text, user=user, channel=channel)
+    assert ack.status == 200, ack.body
+    assert "Declared" in ack.text, ack.text
+    await bell.idle()
+    return row(bell)
+
+
+async def run(bell: LocalShipbell, text: str, incident: dict[str, Any], *,
+              user: str = "U_ANA") -> str:
+    """A command typed in the incident's channel; returns the ack's text after tasks settle."""
+    ack = await bell.command("/incident", text, user=user, channel=incident["channel_id"])
+    assert ack.status == 200, ack.body
+    await bell.idle()
+    return ack.text
+
+
+def timeline(bell: LocalShipbell, incident_id: int) -> list[dict[str, Any]]:
+    return bell.core.store.all(
+        "SELECT at, kind, actor, text, permalink FROM incident_timeline"
+        " WHERE incident_id = ? ORDER BY at, id", (incident_id,))
+
+
+def seed_deploy(bell: LocalShipbell, *, service: str = "api", env: str = "production",
+                version: str = "v42", state: str = "succeeded", minutes_ago: int = 30) -> int:
+    from datetime import timedelta
+
+    now = bell.core.clock.now()
+    finished = to_db(now - timedelta(minutes=minutes_ago))
+    cursor = bell.core.store.execute(
+        "INSERT INTO deploys (service, env, ref, version, state, requester, requested_at,"
+        " started_at, finished_at) VALUES (?, ?, 'main', ?, ?, 'U_DANA', ?, ?, ?)",
+        (service, env, version, state, finished, finished, finished))
+    return int(cursor.lastrowid or 0)
+
+
+def responses(bell: LocalShipbell) -> list[str]:
+    return [c.args.get("text", "") for c in bell.double.calls_to("response_url")]
