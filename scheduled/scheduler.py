@@ -72,10 +72,26 @@ class Scheduler:
     def add(self, job: ScheduledJob) -> None:
         if job.id in self.jobs:
             raise ValueError(f"scheduled job {job.id!r} added twice")
-        job.first_seen = self.clock.now()
+        job.first_seen = self._register(job)
         self.jobs[job.id] = job
         if self._aps is not None:
             self._schedule(job)
+
+    def _register(self, job: ScheduledJob) -> datetime:
+        """When this job was first registered by any process: the start of its history.
+
+        Persisted, so a job that has never fired still has its downtime misses counted.
+        """
+        now = to_db(self.clock.now())
+        self.store.execute(
+            "INSERT INTO scheduled_jobs (job_id, kind, first_seen, last_seen) VALUES (?, ?, ?, ?)"
+            " ON CONFLICT (job_id) DO UPDATE SET last_seen = excluded.last_seen,"
+            " kind = excluded.kind",
+            (job.id, job.kind, now, now),
+        )
+        row = self.store.one("SELECT first_seen FROM scheduled_jobs WHERE job_id = ?", (job.id,))
+        first = from_db(row["first_seen"]) if row else None
+        return first or self.clock.now()
 
     def remove(self, job_id: str) -> None:
         self.jobs.pop(job_id, None)

@@ -1,0 +1,157 @@
+"""The release book: every train's calendar joined with what people changed in SQLite.
+
+Read side only (dates, captains, skips, freezes, what is on the train); the changes people
+make are in ``actions.py``.  Nothing here knows about Slack.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from bot.clock import Clock, from_db, to_db
+from bot.releases.calendar import Occurrence, TrainCalendar
+from bot.releases.config import ReleaseSettings
+from bot.releases.models import FreezeWindow, Release, Shipped, Skip
+from bot.storage import Store
+
+LOOKBACK_WINDOWS = (timedelta(days=35), timedelta(days=400))
+
+
+class ReleaseBook:
+    def __init__(self, store: Store, clock: Clock, settings: ReleaseSettings) -> None:
+        self.store = store
+        self.clock = clock
+        self.settings = settings
+        self.calendars = {name: TrainCalendar(name, t) for name, t in settings.trains.items()}
+
+    # -- trains -------------------------------------------------------------------------------
+    def find(self, word: str) -> TrainCalendar | None:
+        """A train by name, or by an unambiguous prefix of its name."""
+        if word in self.calendars:
+            return self.calendars[word]
+        matches = [c for name, c in self.calendars.items() if name.startswith(word)]
+        return matches[0] if len(matches) == 1 else None
+
+    def trains_for(self, service: str, env: str) -> list[str]:
+        return [name for name, cal in self.calendars.items()
+                if service in cal.train.services and env == cal.train.environment]
+
+    def may_change(self, name: str, user: str) -> bool:
+        train = self.calendars[name].train
+        managers = train.managers if train.managers is not None else self.settings.managers
+        return not managers or user in managers
+
+    # -- releases -----------------------------------------------------------------------------
+    def _release(self, occ: Occurrence, skips: dict[str, Skip], swaps: dict[str, str]) -> Release:
+        cal = self.calendars[occ.train]
+        day = occ.local_date.isoformat()
+        swapped = swaps.get(day)
+        lead = cal.train.freeze_lead
+        return Release(
+            occ=occ,
+            captain=swapped or cal.rotation_captain(occ),
+            captain_swapped=swapped is not None,
+            skip=skips.get(day) if occ.at is not None else None,
+            freeze_at=occ.at - lead if occ.at is not None and lead else None,
+        )
+
+    def _overrides(self, name: str) -> tuple[dict[str, Skip], dict[str, str]]:
+        skips = {r["release_date"]: Skip(r["reason"], r["actor"]) for r in self.store.all(
+            "SELECT release_date, reason, actor FROM release_skips WHERE train = ?", (name,))}
+        swaps = {r["release_date"]: r["captain"] for r in self.store.all(
+            "SELECT release_date, captain FROM release_captains WHERE train = ?", (name,))}
+        return skips, swaps
+
+    def upcoming(self, name: str, since: datetime, count: int) -> list[Release]:
+        """The next ``count`` releases at or after ``since``, skipped ones included."""
+        skips, swaps = self._overrides(name)
+        occs = self.calendars[name].upcoming(since, count)
+        return [self._release(o, skips, swaps) for o in occs]
+
+    def next_release(self, name: str, after: datetime, *, strictly: bool = True) -> Release | None:
+        """The next release that will be held after ``after`` (or at it, if not strictly)."""
+        skips, swaps = self._overrides(name)
+        for occ in self.calendars[name].occurrences(after):
+            release = self._release(occ, skips, swaps)
+            if release.held and release.at is not None and (release.at > after or not strictly):
+                return release
+        return None
+
+    def release_at(self, name: str, when: datetime) -> Release | None:
+        """The release held exactly at ``when`` (what a scheduled job stands for)."""
+        release = self.next_release(name, when, strictly=False)
+        return release if release is not None and release.at == when else None
+
+    def occurrence_at(self, name: str, when: datetime) -> Release | None:
+        """The occurrence at ``when`` whether held or skipped (for skip announcements)."""
+        for release in self.upcoming(name, when, 1):
+            if release.at == when:
+                return release
+        return None
+
+    def previous_release(self, name: str, before: datetime) -> datetime | None:
+        """When the last held release before ``before`` was: the start of what is on the train."""
+        skips, swaps = self._overrides(name)
+        for window in LOOKBACK_WINDOWS:
+            held = [self._release(o, skips, swaps)
+                    for o in self.calendars[name].held_between(before - window, before)]
+            held = [r for r in held if r.held]
+            if held:
+                return held[-1].at
+        return None
+
+    # -- what is on the train ------------------------------------------------------------------
+    def on_train(self, name: str, until: datetime, since: datetime | None = None) -> list[Shipped]:
+        """Production deploys of the train's services since the previous release."""
+        train = self.calendars[name].train
+        start = since or self.previous_release(name, until) or until - timedelta(weeks=1)
+        marks = ",".join("?" for _ in train.services)
+        rows = self.store.all(
+            "SELECT service, version, ref, requester, finished_at FROM deploys"
+            f" WHERE env = ? AND state = 'succeeded' AND service IN ({marks})"
+            " AND finished_at > ? AND finished_at <= ? ORDER BY finished_at",
+            (train.environment, *train.services, to_db(start), to_db(until)),
+        )
+        return [_shipped(r) for r in rows]
+
+    # -- freezes -------------------------------------------------------------------------------
+    def adhoc_freeze(self, name: str, at: datetime) -> dict[str, Any] | None:
+        return self.store.one(
+            "SELECT * FROM release_freezes WHERE train = ? AND lifted_at IS NULL"
+            " AND starts_at <= ? AND ends_at > ? ORDER BY starts_at LIMIT 1",
+            (name, to_db(at), to_db(at)),
+        )
+
+    def freeze_window(self, name: str, at: datetime) -> FreezeWindow | None:
+        """Ad-hoc freeze first (it carries a person's reason), then the code freeze."""
+        source = f"release train {name}"
+        row = self.adhoc_freeze(name, at)
+        if row is not None:
+            return FreezeWindow(source, row["reason"], from_db(row["starts_at"]) or at,
+                                from_db(row["ends_at"]))
+        lead = self.calendars[name].train.freeze_lead
+        if not lead:
+            return None
+        release = self.next_release(name, at)
+        if release is None or release.at is None or release.freeze_at is None:
+            return None
+        if release.freeze_at <= at < release.at:
+            reason = f"code freeze before the {release.day} release"
+            return FreezeWindow(source, reason, release.freeze_at, release.at)
+        return None
+
+
+def _shipped(row: dict[str, Any]) -> Shipped:
+    finished = from_db(row["finished_at"])
+    assert finished is not None
+    return Shipped(row["service"], row["version"], row["ref"], row["requester"], finished)
+
+
+def releases_of(core: Any) -> ReleaseBook:
+    """The core's release book, built from its settings on first use."""
+    book = core.services.get("releases")
+    if book is None:
+        book = ReleaseBook(core.store, core.clock, core.settings.release)
+        core.services["releases"] = book
+    return book

@@ -1,0 +1,30 @@
+"""`/release`: the release trains' calendar in Slack, and their scheduled posts.
+
+``register`` builds the release book from config, adds the trains' jobs to the scheduler
+(dropping jobs of trains no longer configured) and wires the slash command.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from slack_bolt.async_app import AsyncApp
+
+from bot.core import Core
+from bot.releases.service import ReleaseBook
+from handlers.common import SlashCommand
+from handlers.release.commands import dispatch
+from handlers.release.ids import COMMAND
+from scheduled.releases import register_jobs
+
+
+def register(app: AsyncApp, core: Core) -> None:
+    core.services["releases"] = ReleaseBook(core.store, core.clock, core.settings.release)
+    register_jobs(core)
+
+    @app.command(COMMAND)
+    async def on_command(ack: Any, body: dict[str, Any]) -> None:
+        # Everything below is SQLite reads/writes of a few rows and date arithmetic
+        # (well under a millisecond); Slack posts are handed to the task runner.
+        reply = dispatch(core, SlashCommand.from_body(body))
+        await ack(**reply)

@@ -1,0 +1,250 @@
+"""`/release` subcommands: parse words, call the release domain, phrase the answer.
+
+Each function returns the ack payload (ephemeral). Changes are stored and audited by the
+domain first; the channel announcement is then handed to the persisted task runner.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from typing import Any
+
+from bot.core import Core
+from bot.releases.actions import Calendar, Outcome
+from bot.releases.calendar import TrainCalendar
+from bot.releases.durations import EXAMPLE as DURATION_EXAMPLE
+from bot.releases.durations import parse_duration
+from bot.releases.service import releases_of
+from handlers.common import SlashCommand, ephemeral, unknown_subcommand, user_id
+from handlers.release import messages
+from handlers.release.ids import COMMAND, Sub
+
+MENTION = re.compile(r"^<@([UW][A-Z0-9_]+)(?:\|[^>]*)?>$")  # also the test workspace's U_ANA
+DEFAULT_COUNT = 5
+MAX_COUNT = 20
+HELP = "\n".join([
+    f"`{COMMAND}` or `{COMMAND} next [train]`: next release, freeze, captain, what is on it",
+    f"`{COMMAND} calendar [train] [N]`: the next N dates (holiday moves and skips marked)",
+    f"`{COMMAND} skip <train> <YYYY-MM-DD> <reason>` / `{COMMAND} unskip <train> <YYYY-MM-DD>`",
+    f"`{COMMAND} freeze <train> <duration> <reason>` / `{COMMAND} unfreeze <train>`",
+    f"`{COMMAND} captain <train> @user`: swap the next release's captain",
+])
+NO_TRAINS = ("No release trains are configured; add one under `[release.trains.<name>]`"
+             " in the config (see config.example.toml).")
+
+
+def dispatch(core: Core, cmd: SlashCommand) -> dict[str, Any]:
+    words = cmd.words
+    book = releases_of(core)
+    sub = words[0].lower() if words else Sub.NEXT.value
+    if sub == Sub.HELP:
+        return ephemeral(HELP)
+    handlers = {Sub.NEXT: show_next, Sub.CALENDAR: show_calendar, Sub.SKIP: skip,
+                Sub.UNSKIP: unskip, Sub.FREEZE: freeze, Sub.UNFREEZE: unfreeze,
+                Sub.CAPTAIN: captain}
+    known = sub in Sub.__members__.values()
+    if not known and book.find(sub) is None:
+        return ephemeral(unknown_subcommand(COMMAND, sub, [s.value for s in Sub if s != Sub.HELP]))
+    if not book.calendars:
+        return ephemeral(NO_TRAINS)
+    if not known:  # `/release web` reads as `/release next web`
+        return show_next(core, cmd, [sub])
+    return handlers[Sub(sub)](core, cmd, words[1:])
+
+
+def _train(core: Core, word: str | None, example: str) -> TrainCalendar | str:
+    """The named train, or the one-sentence answer saying which names would work."""
+    book = releases_of(core)
+    names = ", ".join(f"`{n}`" for n in book.calendars)
+    if word is None:
+        return f"Which train? Try `{example}` (trains: {names})."
+    cal = book.find(word)
+    return cal if cal is not None else f"No train called `{word}`; trains: {names}."
+
+
+def _example(cal_or_name: str, rest: str) -> str:
+    return f"{COMMAND} {rest}".replace("<train>", cal_or_name)
+
+
+def show_next(core: Core, cmd: SlashCommand, args: list[str]) -> dict[str, Any]:
+    book = releases_of(core)
+    now = core.clock.now()
+    names = list(book.calendars)
+    if args:
+        found = _train(core, args[0], f"{COMMAND} next {names[0]}")
+        if isinstance(found, str):
+            return ephemeral(found)
+        names = [found.name]
+    blocks: list[dict[str, Any]] = []
+    for name in names[:10]:
+        release = book.next_release(name, now)
+        since = book.previous_release(name, now)
+        shipped = book.on_train(name, now, since)
+        freeze = book.freeze_window(name, now)
+        channel = book.calendars[name].train.channel
+        blocks += messages.next_summary(name, release, freeze, shipped, since, now, channel)
+    return ephemeral(f"Next release: {', '.join(names)}", blocks)
+
+
+def show_calendar(core: Core, cmd: SlashCommand, args: list[str]) -> dict[str, Any]:
+    book = releases_of(core)
+    count = DEFAULT_COUNT
+    if args and args[-1].isdigit():
+        count = max(1, min(int(args.pop()), MAX_COUNT))
+    names = list(book.calendars)
+    if args:
+        found = _train(core, args[0], f"{COMMAND} calendar {names[0]} 5")
+        if isinstance(found, str):
+            return ephemeral(found)
+        names = [found.name]
+    blocks: list[dict[str, Any]] = []
+    for name in names[:10]:
+        blocks += messages.calendar(name, book.upcoming(name, core.clock.now(), count))
+    return ephemeral(f"Release calendar: {', '.join(names)}", blocks)
+
+
+def _guard(core: Core, cmd: SlashCommand, args: list[str], usage: str
+           ) -> TrainCalendar | dict[str, Any]:
+    found = _train(core, args[0] if args else None, f"{COMMAND} {usage}")
+    if isinstance(found, str):
+        return ephemeral(found)
+    if not releases_of(core).may_change(found.name, cmd.user):
+        return ephemeral(f"You can't change the `{found.name}` calendar; ask a release manager"
+                         " (set in `[release] managers`).")
+    return found
+
+
+def _day(word: str | None, example: str) -> date | str:
+    try:
+        return date.fromisoformat(word or "")
+    except ValueError:
+        return f"`{word or ''}` isn't a date; give it as YYYY-MM-DD, e.g. `{example}`."
+
+
+def _nearby_text(outcome: Outcome, name: str, day: date) -> str:
+    dates = ", ".join(r.day for r in outcome.detail.get("nearby", []))
+    return (f"`{name}` has no release on {day.isoformat()}"
+            f"{f'; the next ones are {dates}' if dates else ''}.")
+
+
+def _mentioned(word: str) -> str | None:
+    found = user_id(word)
+    if found is None and (match := MENTION.match(word)):
+        found = match.group(1)
+    return found
+
+
+def _announce(core: Core, cal: TrainCalendar, text: str) -> None:
+    core.tasks.submit("slack.call", {"method": "chat.postMessage",
+                                     "args": {"channel": cal.train.channel,
+                                              **messages.announcement(text)}})
+
+
+def skip(core: Core, cmd: SlashCommand, args: list[str]) -> dict[str, Any]:
+    usage = "skip <train> 2026-12-01 waiting for the security audit"
+    cal = _guard(core, cmd, args, usage)
+    if isinstance(cal, dict):
+        return cal
+    example = _example(cal.name, usage)
+    day = _day(args[1] if len(args) > 1 else None, example)
+    if isinstance(day, str):
+        return ephemeral(day)
+    reason = " ".join(args[2:]).strip()
+    if not reason:
+        return ephemeral(f"Say why, so the channel knows: `{example}`.")
+    outcome = Calendar(core).skip(cal.name, day, reason, cmd.user)
+    if outcome.code == "not_found":
+        return ephemeral(_nearby_text(outcome, cal.name, day))
+    if outcome.code == "already":
+        return ephemeral(f"The `{cal.name}` release of {day} is already skipped.")
+    assert outcome.release is not None and outcome.release.at is not None
+    following = releases_of(core).next_release(cal.name, outcome.release.at)
+    _announce(core, cal, f":no_entry: <@{cmd.user}> skipped the *{cal.name}* release of"
+              f" {messages.when(outcome.release.at)}: {reason}. {messages.next_line(following)}")
+    return ephemeral(f"Skipped the `{cal.name}` release of {day}; announced in"
+                     f" <#{cal.train.channel}>.")
+
+
+def unskip(core: Core, cmd: SlashCommand, args: list[str]) -> dict[str, Any]:
+    usage = "unskip <train> 2026-12-01"
+    cal = _guard(core, cmd, args, usage)
+    if isinstance(cal, dict):
+        return cal
+    day = _day(args[1] if len(args) > 1 else None, _example(cal.name, usage))
+    if isinstance(day, str):
+        return ephemeral(day)
+    outcome = Calendar(core).unskip(cal.name, day, cmd.user)
+    if outcome.code == "not_found":
+        return ephemeral(_nearby_text(outcome, cal.name, day))
+    if outcome.code == "already":
+        return ephemeral(f"The `{cal.name}` release of {day} isn't skipped.")
+    assert outcome.release is not None and outcome.release.at is not None
+    _announce(core, cal, f":white_check_mark: <@{cmd.user}> put the *{cal.name}* release of"
+              f" {messages.when(outcome.release.at)} back on the calendar.")
+    return ephemeral(f"The `{cal.name}` release of {day} is back on.")
+
+
+def freeze(core: Core, cmd: SlashCommand, args: list[str]) -> dict[str, Any]:
+    usage = "freeze <train> 2h database migration in progress"
+    cal = _guard(core, cmd, args, usage)
+    if isinstance(cal, dict):
+        return cal
+    example = _example(cal.name, usage)
+    try:
+        duration = parse_duration(args[1] if len(args) > 1 else "")
+    except ValueError:
+        return ephemeral(f"How long? Give a duration {DURATION_EXAMPLE}: `{example}`.")
+    reason = " ".join(args[2:]).strip()
+    if not duration or not reason:
+        return ephemeral(f"A freeze needs a duration and a reason: `{example}`.")
+    outcome = Calendar(core).freeze(cal.name, duration, reason, cmd.user)
+    detail = outcome.detail
+    if outcome.code == "already":
+        return ephemeral(f"`{cal.name}` is already frozen until {messages.when(detail['ends_at'])}"
+                         f" by <@{detail['actor']}>: {detail['reason']}."
+                         f" `{COMMAND} unfreeze {cal.name}` first to change it.")
+    services = ", ".join(f"`{s}`" for s in cal.train.services)
+    _announce(core, cal, f":snowflake: <@{cmd.user}> froze *{cal.name}* ({services} in"
+              f" {cal.train.environment}) until {messages.when(detail['ends_at'])}: {reason}."
+              " Deploys need a break-glass reason until then.")
+    return ephemeral(f"Froze `{cal.name}` until {messages.when(detail['ends_at'])}.")
+
+
+def unfreeze(core: Core, cmd: SlashCommand, args: list[str]) -> dict[str, Any]:
+    cal = _guard(core, cmd, args, "unfreeze <train>")
+    if isinstance(cal, dict):
+        return cal
+    outcome = Calendar(core).unfreeze(cal.name, cmd.user)
+    if outcome.code == "not_frozen":
+        scheduled = outcome.detail.get("scheduled")
+        if scheduled is not None:
+            return ephemeral(f"`{cal.name}` has no ad-hoc freeze; the {scheduled.reason} ends"
+                             f" {messages.when(scheduled.ends_at)}. To lift that, skip the"
+                             f" release: `{COMMAND} skip {cal.name} <date> <reason>`.")
+        return ephemeral(f"`{cal.name}` isn't frozen.")
+    _announce(core, cal, f":sunny: <@{cmd.user}> lifted the freeze on *{cal.name}*"
+              f" ({outcome.detail['reason']}).")
+    return ephemeral(f"Unfroze `{cal.name}`.")
+
+
+def captain(core: Core, cmd: SlashCommand, args: list[str]) -> dict[str, Any]:
+    usage = "captain <train> @dana"
+    cal = _guard(core, cmd, args, usage)
+    if isinstance(cal, dict):
+        return cal
+    who = _mentioned(args[1]) if len(args) > 1 else None
+    if who is None:
+        return ephemeral(f"Mention the new captain: `{_example(cal.name, usage)}`.")
+    outcome = Calendar(core).set_captain(cal.name, who, cmd.user)
+    if outcome.code == "not_found":
+        return ephemeral(f"`{cal.name}` has no upcoming release to captain.")
+    release = outcome.release
+    assert release is not None and release.at is not None
+    if outcome.code == "already":
+        return ephemeral(f"<@{who}> is already captain of the {release.day} release.")
+    previous = outcome.detail.get("previous")
+    was = f" (was <@{previous}>)" if previous else ""
+    _announce(core, cal, f":busts_in_silhouette: <@{cmd.user}> made <@{who}> captain of the"
+              f" *{cal.name}* release of {messages.when(release.at)}{was}.")
+    return ephemeral(f"<@{who}> is captain of the `{cal.name}` release of {release.day}.")

@@ -1,0 +1,156 @@
+"""Block Kit for release trains: reminders, freeze and release announcements, `/release`.
+
+Every time goes through ``slack_date`` so each reader sees their own local time, with a
+UTC fallback for clients that cannot render it.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from bot.clock import humanize, slack_date
+from bot.releases.models import FreezeWindow, Release, Shipped
+from handlers.release.ids import Block
+
+MAX_SHIPPED = 15  # deploy lines per message; the rest is summarised
+MAX_SECTION = 2900
+
+
+def _section(text: str, block: Block | None = None) -> dict[str, Any]:
+    out: dict[str, Any] = {"type": "section",
+                           "text": {"type": "mrkdwn", "text": text[:MAX_SECTION]}}
+    if block is not None:
+        out["block_id"] = block.value
+    return out
+
+
+def _context(text: str) -> dict[str, Any]:
+    return {"type": "context", "block_id": Block.CONTEXT.value,
+            "elements": [{"type": "mrkdwn", "text": text[:MAX_SECTION]}]}
+
+
+def mention(user: str | None) -> str:
+    return f"<@{user}>" if user else "nobody (no captains configured)"
+
+
+def when(at: datetime) -> str:
+    return slack_date(at, "{date_short_pretty} {time}")
+
+
+def shipped_lines(shipped: list[Shipped], since: datetime | None) -> str:
+    """What is on the train, or that nothing changed."""
+    since_text = f" since {when(since)}" if since else ""
+    if not shipped:
+        return f"Nothing has changed{since_text}."
+    lines = [f"*On the train* ({len(shipped)} production deploy"
+             f"{'s' if len(shipped) != 1 else ''}{since_text}):"]
+    for item in shipped[:MAX_SHIPPED]:
+        version = item.version or item.ref
+        lines.append(f"• `{item.service}` {version} by <@{item.requester}>,"
+                     f" {slack_date(item.finished_at, '{date_short} {time}')}")
+    if len(shipped) > MAX_SHIPPED:
+        lines.append(f"…and {len(shipped) - MAX_SHIPPED} more.")
+    return "\n".join(lines)
+
+
+def reminder(name: str, release: Release, left: str, shipped: list[Shipped],
+             since: datetime | None, skip_when_empty: bool) -> dict[str, Any]:
+    """A T-minus reminder: what is coming, when, who, and what rides along."""
+    assert release.at is not None
+    lines = [f":calendar: *{name}* releases in {left}, {when(release.at)}."
+             f" Captain: {mention(release.captain)}."]
+    if release.freeze_at is not None:
+        lines.append(f"Code freeze starts {when(release.freeze_at)}.")
+    body = shipped_lines(shipped, since)
+    if not shipped and skip_when_empty:
+        body += " If that is still true at release time, this release will be skipped."
+    text = " ".join(lines)
+    return {"text": f"{name} release in {left}",
+            "blocks": [_section(text, Block.SUMMARY), _section(body, Block.TRAIN)]}
+
+
+def freeze_started(name: str, release: Release, services: list[str], env: str,
+                   shipped: list[Shipped], since: datetime | None) -> dict[str, Any]:
+    assert release.at is not None
+    text = (f":snowflake: *Code freeze for {name}* until the release at {when(release.at)}."
+            f" Deploys of {', '.join(f'`{s}`' for s in services)} to {env} need a break-glass"
+            f" reason until then. Captain: {mention(release.captain)}.")
+    return {"text": f"Code freeze for {name} has started",
+            "blocks": [_section(text, Block.SUMMARY), _section(shipped_lines(shipped, since),
+                                                              Block.TRAIN)]}
+
+
+def release_day(name: str, release: Release, shipped: list[Shipped], since: datetime | None,
+                following: Release | None) -> dict[str, Any]:
+    assert release.at is not None
+    text = (f":ship: *{name}* release is go, {when(release.at)}."
+            f" Captain: {mention(release.captain)}. The freeze is over.")
+    return {"text": f"{name} release day",
+            "blocks": [_section(text, Block.SUMMARY), _section(shipped_lines(shipped, since),
+                                                              Block.TRAIN),
+                       _section(next_line(following), Block.NEXT)]}
+
+
+def release_skipped_empty(name: str, release: Release, since: datetime | None,
+                          following: Release | None) -> dict[str, Any]:
+    assert release.at is not None
+    since_text = f" since {when(since)}" if since else ""
+    text = (f":zzz: *{name}* release of {when(release.at)} is skipped:"
+            f" nothing has changed{since_text}.")
+    return {"text": f"{name} release skipped: nothing changed",
+            "blocks": [_section(text, Block.SUMMARY), _section(next_line(following), Block.NEXT)]}
+
+
+def next_line(following: Release | None) -> str:
+    if following is None or following.at is None:
+        return "No further release is scheduled."
+    return f"Next release: {when(following.at)}, captain {mention(following.captain)}."
+
+
+def state_line(freeze: FreezeWindow | None, now: datetime) -> str:
+    if freeze is None:
+        return "State: *open*."
+    until = f" until {when(freeze.ends_at)}" if freeze.ends_at else ""
+    left = f" ({humanize(freeze.ends_at - now)} left)" if freeze.ends_at else ""
+    return f"State: *frozen*{until}{left}: {freeze.reason}."
+
+
+def next_summary(name: str, release: Release | None, freeze: FreezeWindow | None,
+                 shipped: list[Shipped], since: datetime | None, now: datetime,
+                 channel: str) -> list[dict[str, Any]]:
+    """One train's block group for `/release next`."""
+    if release is None or release.at is None:
+        head = f"*{name}* (<#{channel}>): no release scheduled."
+    else:
+        freeze_text = (f" Freeze {when(release.freeze_at)}." if release.freeze_at else "")
+        head = (f"*{name}* (<#{channel}>): next release {when(release.at)}"
+                f" ({humanize(release.at - now)} from now).{freeze_text}"
+                f" Captain: {mention(release.captain)}.")
+    return [_section(f"{head}\n{state_line(freeze, now)}", Block.SUMMARY),
+            _section(shipped_lines(shipped, since), Block.TRAIN)]
+
+
+def calendar_line(release: Release) -> str:
+    if release.at is None:
+        return f"~{release.occ.nominal:%a %d %b}~ {release.occ.note}"
+    line = f"{when(release.at)}: captain {mention(release.captain)}"
+    if release.captain_swapped:
+        line += " (swapped)"
+    if release.occ.note:
+        line += f", _{release.occ.note}_"
+    if release.skip is not None:
+        line = f"~{line}~ *skipped* by <@{release.skip.actor}>: {release.skip.reason}"
+    return f"• {line}"
+
+
+def calendar(name: str, releases: list[Release]) -> list[dict[str, Any]]:
+    lines = [calendar_line(r) if r.at is not None else f"• {calendar_line(r)}"
+             for r in releases]
+    return [_section(f"*{name}*: the next {len(releases)} dates\n" + "\n".join(lines),
+                     Block.CALENDAR)]
+
+
+def announcement(text: str) -> dict[str, Any]:
+    """A calendar change announced in the train's channel."""
+    return {"text": text, "blocks": [_section(text, Block.SUMMARY)]}

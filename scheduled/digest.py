@@ -1,0 +1,134 @@
+"""The daily digest job: compute, store, then post summary → thread → chart, each once.
+
+The scheduler's ledger makes each day's run happen once (with catch-up inside the
+configured window).  The run computes the digest off the event loop, stores the rendered
+messages and chart in ``digest_posts`` and hands posting to a persisted task; the task
+records each part's ts as it goes, so a retry or a restart finishes the post without
+repeating the parts that already reached Slack.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import datetime, timedelta
+from typing import Any
+
+from apscheduler.triggers.cron import CronTrigger
+from slack_sdk.errors import SlackApiError
+
+from bot import logs
+from bot.clock import to_db
+from bot.core import Core
+from bot.dora.chart import render_chart
+from bot.dora.digest import build_digest
+from bot.slack import outbox
+from handlers.digest import messages
+from handlers.digest.ids import Task
+from scheduled.scheduler import ScheduledJob
+
+JOB_ID = "digest.daily"
+
+
+def add_digest_job(core: Core) -> None:
+    """Register the posting task, and schedule the daily post if a channel is configured.
+
+    The task is registered even without a channel, so a post left pending by a process
+    that had one still resumes after the config changed.
+    """
+    core.tasks.register(Task.POST, lambda payload: post(core, payload["day"]))
+    cfg = core.settings.digest
+    if not cfg.channel:
+        return
+    tz = cfg.zone(core.settings.timezone)
+    at = cfg.post_time
+    trigger = CronTrigger(hour=at.hour, minute=at.minute, timezone=tz)
+
+    async def run(when: datetime) -> str | None:
+        return await prepare(core, when)
+
+    core.scheduler.add(ScheduledJob(
+        JOB_ID, trigger, run, kind="digest", grace=timedelta(hours=cfg.catch_up_hours)
+    ))
+
+
+async def prepare(core: Core, when: datetime) -> str:
+    """Compute the digest for ``when``, store it, and queue its posting; "skipped" if quiet."""
+    cfg = core.settings.digest
+    assert cfg.channel is not None
+    tz = cfg.zone(core.settings.timezone)
+    digest = await core.store.read(lambda conn: build_digest(conn, cfg, tz, when))
+    day = when.astimezone(tz).date().isoformat()
+    if cfg.quiet and not digest.has_news:
+        return "skipped"
+    chart = await asyncio.to_thread(render_chart, digest)
+    core.store.execute(
+        "INSERT OR IGNORE INTO digest_posts (day, channel, summary, details, chart, created_at)"
+        " VALUES (?, ?, ?, ?, ?, ?)",
+        (day, cfg.channel, json.dumps(messages.summary(digest)),
+         json.dumps({**messages.details(digest), "chart_title": messages.chart_title(digest)}),
+         chart, to_db(core.clock.now())),
+    )
+    core.tasks.submit(Task.POST, {"day": day}, key=f"{Task.POST}:{day}")
+    return f"queued {day}"
+
+
+async def post(core: Core, day: str) -> None:
+    """Post what is still unposted of ``day``'s digest; safe to run again after a failure."""
+    row = core.store.one("SELECT * FROM digest_posts WHERE day = ?", (day,))
+    if row is None or row["done_at"]:
+        return
+    channel = row["channel"]
+    if not row["summary_ts"]:
+        sent = await outbox.call(core, "chat.postMessage",
+                                 {"channel": channel, **json.loads(row["summary"])})
+        if sent is None:  # a final error (archived, not in channel…): logged, give up
+            _finish(core, day)
+            return
+        _record(core, day, "summary_ts", str(sent["ts"]))
+        row["summary_ts"] = sent["ts"]
+    details = json.loads(row["details"])
+    chart_title = details.pop("chart_title", "Delivery trend")
+    if not row["details_ts"]:
+        sent = await outbox.call(core, "chat.postMessage",
+                                 {"channel": channel, "thread_ts": row["summary_ts"], **details})
+        if sent is not None:
+            _record(core, day, "details_ts", str(sent["ts"]))
+    if row["chart"] and not row["chart_file"]:
+        file_id = await _upload(core, channel, row["summary_ts"], day, row["chart"], chart_title)
+        _record(core, day, "chart_file", file_id or "-")
+    _finish(core, day)
+
+
+async def _upload(
+    core: Core, channel: str, thread_ts: str, day: str, png: bytes, title: str
+) -> str | None:
+    """files_upload_v2: get an upload URL, send the bytes, complete into the thread."""
+    try:
+        response: Any = await core.client.files_upload_v2(
+            channel=channel, thread_ts=thread_ts, file=png, filename=f"dora-{day}.png",
+            title=title,
+        )
+    except SlackApiError as exc:
+        error = str(exc.response.get("error", "unknown"))
+        core.metrics.slack_errors.labels("files.completeUploadExternal", error).inc()
+        if error in outbox.FINAL_ERRORS:
+            logs.logger.warning(logs.SLACK_CALL_FAILED, "files_upload_v2", error)
+            return None
+        raise
+    files = response.get("files") or [{}]
+    return str(files[0].get("id") or "")
+
+
+def _record(core: Core, day: str, column: str, value: str) -> None:
+    assert column in ("summary_ts", "details_ts", "chart_file")
+    core.store.execute(
+        f"UPDATE digest_posts SET {column} = ? WHERE day = ? AND {column} IS NULL", (value, day)
+    )
+
+
+def _finish(core: Core, day: str) -> None:
+    core.store.execute(
+        "UPDATE digest_posts SET done_at = ? WHERE day = ? AND done_at IS NULL",
+        (to_db(core.clock.now()), day),
+    )

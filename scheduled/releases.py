@@ -1,0 +1,141 @@
+"""Scheduled jobs for the release trains: T-minus reminders, the freeze, release day.
+
+Each train gets one job per kind of post; its trigger yields the train's release times
+(holiday moves applied) minus the job's offset.  What a run posts is decided when it runs:
+a manually skipped release posts nothing, an empty train can skip itself.  Posts go through
+the persisted ``slack.call`` task keyed by job and time, so a crash after the ledger claim
+still delivers the post once.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, tzinfo
+from typing import Any
+
+from apscheduler.triggers.base import BaseTrigger
+
+from bot.clock import humanize, to_db
+from bot.core import Core
+from bot.releases.durations import format_duration
+from bot.releases.service import ReleaseBook, releases_of
+from handlers.release import messages
+from handlers.release.ids import Kind
+from scheduled.scheduler import ScheduledJob
+
+PREFIX = "release:"
+
+
+class ReleaseTrigger(BaseTrigger):
+    """Fire ``offset`` before each release of a train that is not skipped by the holiday rule."""
+
+    def __init__(self, book: ReleaseBook, train: str, offset: timedelta) -> None:
+        self.book = book
+        self.train = train
+        self.offset = offset
+
+    def get_next_fire_time(
+        self, previous_fire_time: datetime | None, now: datetime
+    ) -> datetime | None:
+        for occ in self.book.calendars[self.train].occurrences(now + self.offset):
+            if occ.at is not None:
+                return occ.at - self.offset
+        return None
+
+    def __str__(self) -> str:
+        return f"release train {self.train} - {format_duration(self.offset)}"
+
+    def __getstate__(self) -> Any:  # pragma: no cover - only persistent job stores pickle
+        raise TypeError("release triggers live in memory; they are rebuilt from config")
+
+    def get_timezone(self) -> tzinfo:
+        return self.book.calendars[self.train].tz
+
+
+def job_ids(core: Core) -> list[str]:
+    return [job_id for job_id in core.scheduler.jobs if job_id.startswith(PREFIX)]
+
+
+def register_jobs(core: Core) -> list[str]:
+    """Add every configured train's jobs; drop release jobs no longer in the config."""
+    book = releases_of(core)
+    grace = core.settings.release.grace
+    wanted: dict[str, ScheduledJob] = {}
+    for name, cal in book.calendars.items():
+        lead = cal.train.freeze_lead
+        if lead:
+            wanted[f"{PREFIX}{name}:freeze"] = ScheduledJob(
+                f"{PREFIX}{name}:freeze", ReleaseTrigger(book, name, lead),
+                _freeze_run(core, name, lead), kind=Kind.FREEZE.value, grace=grace)
+        for offset in cal.train.reminder_offsets:
+            if offset and offset != lead:
+                job_id = f"{PREFIX}{name}:t-{format_duration(offset)}"
+                wanted[job_id] = ScheduledJob(
+                    job_id, ReleaseTrigger(book, name, offset),
+                    _reminder_run(core, name, offset), kind=Kind.REMINDER.value, grace=grace)
+        wanted[f"{PREFIX}{name}:release"] = ScheduledJob(
+            f"{PREFIX}{name}:release", ReleaseTrigger(book, name, timedelta(0)),
+            _release_run(core, name), kind=Kind.DAY.value, grace=grace)
+    for stale in set(job_ids(core)) - set(wanted):
+        core.scheduler.remove(stale)
+    for job_id, job in wanted.items():
+        if job_id not in core.scheduler.jobs:
+            core.scheduler.add(job)
+    return sorted(wanted)
+
+
+def _post(core: Core, name: str, key: str, message: dict[str, Any]) -> None:
+    channel = releases_of(core).calendars[name].train.channel
+    core.tasks.submit("slack.call", {"method": "chat.postMessage",
+                                     "args": {"channel": channel, **message}}, key=key)
+
+
+def _reminder_run(core: Core, name: str, offset: timedelta) -> Any:
+    async def run(when: datetime) -> str:
+        book = releases_of(core)
+        release = book.release_at(name, when + offset)
+        if release is None or release.at is None:
+            return "skipped"
+        since = book.previous_release(name, release.at)
+        shipped = book.on_train(name, core.clock.now(), since)
+        train = book.calendars[name].train
+        message = messages.reminder(name, release, humanize(offset), shipped, since,
+                                    train.skip_when_empty)
+        _post(core, name, f"release:{name}:t-{format_duration(offset)}@{to_db(when)}", message)
+        return f"reminder for {release.day}: {len(shipped)} deploys on the train"
+    return run
+
+
+def _freeze_run(core: Core, name: str, lead: timedelta) -> Any:
+    async def run(when: datetime) -> str:
+        book = releases_of(core)
+        release = book.release_at(name, when + lead)
+        if release is None:
+            return "skipped"
+        train = book.calendars[name].train
+        since = book.previous_release(name, when + lead)
+        shipped = book.on_train(name, core.clock.now(), since)
+        message = messages.freeze_started(name, release, train.services, train.environment,
+                                          shipped, since)
+        _post(core, name, f"release:{name}:freeze@{to_db(when)}", message)
+        return f"freeze for {release.day}"
+    return run
+
+
+def _release_run(core: Core, name: str) -> Any:
+    async def run(when: datetime) -> str:
+        book = releases_of(core)
+        release = book.release_at(name, when)
+        if release is None or release.at is None:
+            return "skipped"
+        since = book.previous_release(name, when)
+        shipped = book.on_train(name, when, since)
+        following = book.next_release(name, when)
+        key = f"release:{name}:release@{to_db(when)}"
+        if not shipped and book.calendars[name].train.skip_when_empty:
+            _post(core, name, key, messages.release_skipped_empty(name, release, since,
+                                                                  following))
+            core.audit("shipbell", "release.skip_empty", name, day=release.day)
+            return "skipped"
+        _post(core, name, key, messages.release_day(name, release, shipped, since, following))
+        return f"release {release.day}: {len(shipped)} deploys"
+    return run

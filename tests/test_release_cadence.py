@@ -1,0 +1,165 @@
+"""Cadence arithmetic and config validation for release trains (no Slack involved)."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from bot.cli import EXIT_CONFIG, main
+from bot.releases.calendar import TrainCalendar
+from bot.releases.config import TrainSettings
+from bot.releases.durations import format_duration, parse_duration
+from bot.settings import ConfigError, load_config
+
+PARIS = ZoneInfo("Europe/Paris")
+
+
+def train(**fields: Any) -> TrainCalendar:
+    base: dict[str, Any] = {"channel": "C_RELEASES", "services": ["web"],
+                            "weekday": "tue", "time": "14:00", "timezone": "Europe/Paris"}
+    base.update(fields)
+    if "cron" in fields:
+        base.pop("weekday"), base.pop("time")
+    return TrainCalendar("web", TrainSettings(**base))
+
+
+def local(cal: TrainCalendar, since: datetime, n: int) -> list[str]:
+    return [f"{o.at:%Y-%m-%d %H:%M}" if o.at else f"skip {o.nominal:%Y-%m-%d}"
+            for o in cal.upcoming(since, n)]
+
+
+def test_every_two_weeks_from_a_start_date() -> None:
+    cal = train(every_weeks=2, start_date="2026-10-20", time="10:30")
+    assert local(cal, datetime(2026, 11, 4, tzinfo=UTC), 3) == [
+        "2026-11-17 10:30", "2026-12-01 10:30", "2026-12-15 10:30"]
+
+
+def test_start_date_off_weekday_snaps_to_the_weekday() -> None:
+    cal = train(every_weeks=3, start_date="2026-11-01", weekday="thu")  # a Sunday
+    assert local(cal, datetime(2026, 11, 1, tzinfo=UTC), 2) == [
+        "2026-11-05 14:00", "2026-11-26 14:00"]
+
+
+def test_wall_clock_release_time_across_daylight_saving() -> None:
+    cal = train(weekday="fri", time="09:00")
+    utc_hours = [o.at.astimezone(UTC).hour for o in cal.upcoming(
+        datetime(2026, 10, 20, tzinfo=UTC), 2) if o.at]
+    assert utc_hours == [7, 8]  # 09:00 CEST, then 09:00 CET (Oct 25 change)
+    spring = train(cron="0 9 * * mon", timezone="America/New_York")
+    hours = [o.at.astimezone(UTC).hour for o in spring.upcoming(
+        datetime(2026, 3, 1, tzinfo=UTC), 2) if o.at]
+    assert hours == [14, 13]  # EST then EDT (Mar 8)
+
+
+def test_christmas_moves_to_the_next_working_day() -> None:
+    cal = train(weekday="fri", time="10:00", holidays="FR")
+    [occ] = cal.upcoming(datetime(2026, 12, 24, tzinfo=UTC), 1)
+    assert occ.nominal.date() == date(2026, 12, 25)
+    assert occ.at == datetime(2026, 12, 28, 10, 0, tzinfo=PARIS)  # Sat/Sun skipped too
+    assert "Christmas" in occ.note and occ.note.startswith("moved from Fri 25 Dec")
+
+
+def test_holiday_moves_to_the_previous_working_day_or_is_skipped() -> None:
+    back = train(weekday="fri", time="10:00", holidays="FR", on_holiday="previous")
+    [occ] = back.upcoming(datetime(2026, 12, 24, tzinfo=UTC), 1)
+    assert occ.at == datetime(2026, 12, 24, 10, 0, tzinfo=PARIS)
+    skip = train(weekday="fri", time="10:00", holidays="FR", on_holiday="skip")
+    assert local(skip, datetime(2026, 12, 20, tzinfo=UTC), 2) == [
+        "skip 2026-12-25", "skip 2027-01-01"]
+
+
+def test_weekend_cron_release_moves_to_monday() -> None:
+    cal = train(cron="0 18 * * sat")
+    [occ] = cal.upcoming(datetime(2026, 11, 1, tzinfo=UTC), 1)
+    assert occ.at is not None and occ.at.date() == date(2026, 11, 2)
+    assert "Saturday" in occ.note
+
+
+def test_previous_move_onto_an_existing_release_is_merged_not_doubled() -> None:
+    cal = train(cron="0 10 * * *", on_holiday="previous")  # daily, weekend -> Friday
+    days = local(cal, datetime(2026, 11, 6, tzinfo=UTC), 4)
+    assert days[0] == "2026-11-06 10:00"
+    assert days[1:3] == ["skip 2026-11-07", "skip 2026-11-08"]
+
+
+def test_captains_rotate_per_release() -> None:
+    cal = train(captains=["U_ANA", "U_BOB", "U_CARL"])
+    occs = cal.upcoming(datetime(2026, 11, 1, tzinfo=UTC), 4)
+    captains = [cal.rotation_captain(o) for o in occs]
+    assert captains[:3] == sorted(set(captains[:3]), key=captains.index)
+    assert len(set(captains[:3])) == 3 and captains[3] == captains[0]
+    later = cal.upcoming(occs[1].at + timedelta(minutes=1), 1)  # type: ignore[operator]
+    assert cal.rotation_captain(later[0]) == captains[2]  # stable whatever "now" is
+    cron = train(cron="0 14 * * tue", captains=["U_ANA", "U_BOB"])
+    turns = [cron.rotation_captain(o) for o in cron.upcoming(datetime(2026, 11, 1,
+                                                                       tzinfo=UTC), 3)]
+    assert turns[0] != turns[1] and turns[0] == turns[2]
+
+
+def test_durations() -> None:
+    assert parse_duration("1h30m") == timedelta(minutes=90)
+    assert parse_duration("3d") == timedelta(days=3)
+    assert parse_duration("0") == timedelta(0)
+    assert format_duration(timedelta(hours=26)) == "1d2h"
+    with pytest.raises(ValueError, match="such as 30m"):
+        parse_duration("soon")
+
+
+BAD = """
+[release.trains.web]
+channel = "C_RELEASES"
+services = ["web"]
+timezone = "Europe/Pariss"
+weekday = "tue"
+time = "14:00"
+holidays = "XX"
+
+[release.trains.api]
+channel = "C_RELEASES"
+services = ["api"]
+cron = "0 14 * * 2"
+freeze = "a while"
+"""
+
+
+def test_invalid_trains_are_reported_naming_train_and_field(tmp_path: Path) -> None:
+    path = tmp_path / "bad.toml"
+    path.write_text(BAD)
+    with pytest.raises(ConfigError) as err:
+        load_config(str(path))
+    message = str(err.value)
+    for key in ("release.trains.web.timezone", "release.trains.web.holidays",
+                "release.trains.api.cron", "release.trains.api.freeze"):
+        assert f"`{key}`" in message
+    assert "Europe/Paris" in message and "0 14 * * tue" in message
+
+
+def test_shipbell_check_exits_2_on_a_bad_cadence(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "bad.toml"
+    path.write_text('[release.trains.web]\nchannel = "C1"\nservices = ["web"]\n'
+                    'weekday = "someday"\ntime = "25:00"\n')
+    assert main(["--config", str(path), "check"]) == EXIT_CONFIG
+    err = capsys.readouterr().err
+    assert "release.trains.web.weekday" in err and "release.trains.web.time" in err
+
+
+@pytest.mark.parametrize("fields, fragment", [
+    ({"cron": "0 14 * * tue", "weekday": "tue"}, "not both"),
+    ({"weekday": None}, "needs a cadence"),
+    ({"every_weeks": 2}, "start_date"),
+    ({"captains": ["ana"]}, "Slack user id"),
+    ({"channel": "#releases"}, "channel id"),
+    ({"reminders": ["2h", "tomorrow"]}, "not a duration"),
+])
+def test_more_invalid_train_fields(fields: dict[str, Any], fragment: str) -> None:
+    base: dict[str, Any] = {"channel": "C_RELEASES", "services": ["web"],
+                            "weekday": "tue", "time": "14:00"}
+    base.update(fields)
+    with pytest.raises(ValueError, match=fragment):
+        TrainSettings(**base)
