@@ -1,7 +1,69 @@
-"""The `[digest]` config section (daily DORA digest)."""
+"""The `[digest]` config section: where, when and over what span the DORA digest is posted."""
+
+from __future__ import annotations
+
+import re
+from datetime import time
+from typing import Literal
+from zoneinfo import ZoneInfo
+
+from pydantic import Field, field_validator
 
 from bot.sections import Section
 
+HH_MM = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
+CHANNEL_ID = re.compile(r"^[CG][A-Z0-9_]+$")
+
 
 class DigestSettings(Section):
-    """Placeholder until the digest feature lands."""
+    """No channel means no scheduled post; `/deploy stats` and `shipbell digest` still work."""
+
+    channel: str | None = None
+    time: str = "09:00"
+    timezone: str | None = None  # None: the top-level `timezone`
+    period_days: Literal[1, 7, 28] = 7
+    environments: list[str] = Field(default_factory=lambda: ["production"])
+    quiet: bool = False
+    min_samples: int = Field(default=3, ge=1, le=100)
+    chart_weeks: int = Field(default=8, ge=2, le=26)
+    max_services: int = Field(default=15, ge=1, le=40)
+    catch_up_hours: float = Field(default=6.0, ge=0, le=23)
+
+    @field_validator("channel")
+    @classmethod
+    def _channel(cls, value: str | None) -> str | None:
+        if value is not None and not CHANNEL_ID.match(value):
+            raise ValueError("use a channel id such as C0123ABCD (names can change; ids don't)")
+        return value
+
+    @field_validator("time")
+    @classmethod
+    def _time(cls, value: str) -> str:
+        if not HH_MM.match(value):
+            raise ValueError("use 24-hour HH:MM, e.g. 09:00")
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        from bot.settings import check_timezone  # late: bot.settings imports this module
+
+        return check_timezone(value)
+
+    @field_validator("environments")
+    @classmethod
+    def _envs(cls, value: list[str]) -> list[str]:
+        if not value or any(not e.strip() for e in value):
+            raise ValueError('name at least one environment, e.g. ["production"]')
+        return value
+
+    @property
+    def post_time(self) -> time:
+        hour, minute = self.time.split(":")
+        return time(int(hour), int(minute))
+
+    def zone(self, default: str) -> ZoneInfo:
+        """The digest's own zone, else the bot-wide one."""
+        return ZoneInfo(self.timezone or default)

@@ -1,0 +1,100 @@
+"""Assemble a digest: run the bounded queries once, then compute every figure from the rows.
+
+``build_digest`` is synchronous and takes a connection, so the bot runs it through
+``Store.read`` (a worker thread) and the CLI and benchmark call it directly.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from bot.dora import queries
+from bot.dora.clusters import place
+from bot.dora.config import DigestSettings
+from bot.dora.metrics import Digest, period_metrics, service_rows, week_points
+from bot.dora.periods import current_period, weeks_before
+
+LEAD_TIME_NOTE = (
+    "Lead time has one value per change, so a deploy carrying 40 changes weighs 40×; "
+    "n counts changes, not deploys."
+)
+
+
+def build_digest(
+    conn: sqlite3.Connection,
+    cfg: DigestSettings,
+    tz: ZoneInfo,
+    at: datetime,
+    *,
+    service: str | None = None,
+    days: int | None = None,
+) -> Digest:
+    """The digest that would be posted at ``at``: the whole local days before it."""
+    envs = list(cfg.environments)
+    current = current_period(at.astimezone(tz).date(), days or cfg.period_days, tz)
+    prior = current.previous()
+    weeks = weeks_before(current.end_day, cfg.chart_weeks, tz)
+    earliest = min(prior.start, weeks[0].start)
+
+    deploys = queries.deploys(conn, envs, earliest, current.end, service)
+    changes = queries.lead_times(conn, envs, prior.start, current.end, service)
+    failures = queries.failures(conn, envs, prior.start, at, service)
+    incidents = queries.incidents(conn, prior.start, at, service)
+    today = at.astimezone(tz).date().isoformat()
+    overdue = queries.overdue_followups(conn, today, at, service)
+    updates_now = queries.updates_on_time(conn, current.start, current.end, service)
+    updates_before = queries.updates_on_time(conn, prior.start, prior.end, service)
+
+    now_metrics = period_metrics(current, deploys, changes, failures, incidents, updates_now)
+    before = period_metrics(prior, deploys, changes, failures, incidents, updates_before)
+    open_incidents = sorted(
+        (i for i in incidents if i.resolved is None), key=lambda i: (i.declared, i.id)
+    )
+    open_failures = sorted(
+        (f for f in failures if f.recovered is None), key=lambda f: f.started
+    )
+    services = [] if service else service_rows(
+        current, deploys, changes, incidents, open_incidents
+    )
+    n = cfg.min_samples
+    cluster = place(
+        now_metrics.per_day if now_metrics.deploys >= n else None,
+        now_metrics.lead.median if now_metrics.lead.enough(n) else None,
+        now_metrics.failure.value if now_metrics.failure.enough(n) else None,
+        now_metrics.recovery.median if now_metrics.recovery.enough(n) else None,
+    )
+    return Digest(
+        at=at,
+        envs=envs,
+        service=service,
+        min_samples=n,
+        current=now_metrics,
+        prior=before,
+        open_incidents=open_incidents,
+        open_failures=open_failures,
+        overdue=overdue,
+        services=services[: cfg.max_services],
+        more_services=max(0, len(services) - cfg.max_services),
+        weeks=week_points(weeks, deploys),
+        cluster=cluster,
+        notes=[LEAD_TIME_NOTE] if now_metrics.lead.n else [],
+    )
+
+
+def known_services(conn: sqlite3.Connection, limit: int = 12) -> list[str]:
+    """Service names ever deployed, for a helpful "did you mean"; walks the service index."""
+    rows = conn.execute(
+        "WITH RECURSIVE s(name) AS (SELECT MIN(service) FROM deploys"
+        " UNION ALL SELECT (SELECT MIN(service) FROM deploys WHERE service > s.name)"
+        " FROM s WHERE s.name IS NOT NULL LIMIT ?)"
+        " SELECT name FROM s WHERE name IS NOT NULL",
+        (limit + 1,),
+    )
+    return [r[0] for r in rows][:limit]
+
+
+def has_service(conn: sqlite3.Connection, service: str) -> bool:
+    return conn.execute("SELECT 1 FROM deploys WHERE service = ? LIMIT 1", (service,)).fetchone() \
+        is not None

@@ -1,0 +1,161 @@
+"""The digest's figures as pure functions over rows: no SQL, no Slack, easy to check by hand.
+
+Definitions follow ``shared/reference/dora.md``: only successful production deploys count;
+a failed deploy counts once however many incidents it caused; durations keep their
+minutes; open things stay visible as open instead of vanishing.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from bot.dora.clusters import Placement
+from bot.dora.periods import Period
+from bot.dora.queries import ChangeRow, DeployRow, FailureRow, FollowupRow, IncidentRow
+from bot.dora.stats import Ratio, Spread, spread
+
+SEVERITIES = (1, 2, 3, 4)
+
+
+@dataclass(frozen=True)
+class PeriodMetrics:
+    period: Period
+    deploys: int
+    deploy_days: int  # distinct local days with at least one deploy
+    failure: Ratio  # change failure rate: failed deploys / deploys
+    rework: Ratio  # rollbacks and hotfixes / deploys
+    lead: Spread  # one value per change
+    recovery: Spread  # failed deployment recovery time
+    incident_recovery: dict[int, Spread]  # declared → resolved, by severity
+    opened: int
+    resolved: int
+    updates: Ratio | None  # status updates on time / due; None when not recorded
+
+    @property
+    def per_day(self) -> float:
+        return self.deploys / self.period.days
+
+
+@dataclass(frozen=True)
+class ServiceRow:
+    service: str
+    deploys: int
+    failure: Ratio
+    rework: Ratio
+    lead: Spread
+    opened: int
+    open_now: int
+
+
+@dataclass(frozen=True)
+class WeekPoint:
+    period: Period
+    deploys: int
+    failed: int
+
+
+@dataclass
+class Digest:
+    at: datetime  # the instant "open" and "overdue" refer to
+    envs: list[str]
+    service: str | None
+    min_samples: int
+    current: PeriodMetrics
+    prior: PeriodMetrics
+    open_incidents: list[IncidentRow]
+    open_failures: list[FailureRow]
+    overdue: list[FollowupRow]
+    services: list[ServiceRow]
+    more_services: int
+    weeks: list[WeekPoint]
+    cluster: Placement | None
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def has_news(self) -> bool:
+        """False on a day with nothing to say: what quiet mode stays silent about."""
+        c = self.current
+        return bool(c.deploys or c.opened or c.resolved or self.open_incidents
+                    or self.open_failures or self.overdue)
+
+
+def period_metrics(
+    period: Period,
+    deploys: list[DeployRow],
+    changes: list[ChangeRow],
+    failures: list[FailureRow],
+    incidents: list[IncidentRow],
+    updates: tuple[int, int] | None,
+) -> PeriodMetrics:
+    """Figures for one period from rows that may cover more; each row is filtered here."""
+    mine = [d for d in deploys if period.contains(d.finished)]
+    days = {d.finished.astimezone(period.tz).date() for d in mine}
+    failed = sum(d.failed for d in mine)
+    rework = sum(d.is_rollback or d.is_hotfix for d in mine)
+    lead = spread(c.seconds for c in changes if period.contains(c.shipped))
+    recovery = spread(
+        (f.recovered - f.started).total_seconds()
+        for f in failures
+        if f.recovered is not None and period.contains(f.recovered)
+    )
+    by_severity: dict[int, list[float]] = defaultdict(list)
+    for i in incidents:
+        if i.resolved is not None and period.contains(i.resolved):
+            by_severity[i.severity].append((i.resolved - i.declared).total_seconds())
+    return PeriodMetrics(
+        period=period,
+        deploys=len(mine),
+        deploy_days=len(days),
+        failure=Ratio(failed, len(mine)),
+        rework=Ratio(rework, len(mine)),
+        lead=lead,
+        recovery=recovery,
+        incident_recovery={s: spread(by_severity.get(s, [])) for s in SEVERITIES},
+        opened=sum(period.contains(i.declared) for i in incidents),
+        resolved=sum(i.resolved is not None and period.contains(i.resolved) for i in incidents),
+        updates=Ratio(*updates) if updates is not None else None,
+    )
+
+
+def service_rows(
+    period: Period,
+    deploys: list[DeployRow],
+    changes: list[ChangeRow],
+    incidents: list[IncidentRow],
+    open_incidents: list[IncidentRow],
+) -> list[ServiceRow]:
+    """The current period per service, busiest first."""
+    by_service: dict[str, list[DeployRow]] = defaultdict(list)
+    for d in deploys:
+        if period.contains(d.finished):
+            by_service[d.service].append(d)
+    leads: dict[str, list[float]] = defaultdict(list)
+    for c in changes:
+        if period.contains(c.shipped):
+            leads[c.service].append(c.seconds)
+    opened = [i.service for i in incidents if i.service and period.contains(i.declared)]
+    open_now = [i.service for i in open_incidents if i.service]
+    rows = []
+    for name in set(by_service) | set(opened) | set(open_now):
+        mine = by_service.get(name, [])
+        rows.append(ServiceRow(
+            service=name,
+            deploys=len(mine),
+            failure=Ratio(sum(d.failed for d in mine), len(mine)),
+            rework=Ratio(sum(d.is_rollback or d.is_hotfix for d in mine), len(mine)),
+            lead=spread(leads.get(name, [])),
+            opened=opened.count(name),
+            open_now=open_now.count(name),
+        ))
+    rows.sort(key=lambda r: (-r.deploys, -r.opened, r.service))
+    return rows
+
+
+def week_points(weeks: list[Period], deploys: list[DeployRow]) -> list[WeekPoint]:
+    points = []
+    for week in weeks:
+        mine = [d for d in deploys if week.contains(d.finished)]
+        points.append(WeekPoint(week, len(mine), sum(d.failed for d in mine)))
+    return points

@@ -1,0 +1,64 @@
+"""`shipbell digest`: print the digest (and write its chart) without Slack.
+
+For previews, cron users and tests.  It never creates or migrates a database: a missing
+file or one without Shipbell's tables is read as an empty history, and an existing one is
+opened read-only, so a preview can't disturb the running bot.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import sys
+from datetime import date, datetime
+from pathlib import Path
+
+from bot.dora.chart import render_chart
+from bot.dora.digest import build_digest
+from bot.settings import Settings
+from bot.storage import Store
+
+
+def parse_day(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"--as-of {text!r}: use a date like 2026-11-25") from None
+
+
+def open_history(path: str) -> sqlite3.Connection:
+    """The bot's database read-only, or an empty in-memory one with the same schema."""
+    if path != ":memory:" and Path(path).is_file():
+        conn = sqlite3.connect(f"file:{Path(path).resolve()}?mode=ro", uri=True)
+        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
+        if {"deploys", "incidents", "followups"} <= tables:
+            return conn
+        conn.close()
+    store = Store(":memory:")
+    store.migrate()
+    return store.conn
+
+
+def run_preview(
+    settings: Settings, *, as_of: str | None, chart: str | None, now: datetime
+) -> int:
+    cfg = settings.digest
+    tz = cfg.zone(settings.timezone)
+    try:
+        at = now if as_of is None else datetime.combine(
+            parse_day(as_of), cfg.post_time, tzinfo=tz
+        )
+    except ValueError as exc:
+        print(f"shipbell: {exc}", file=sys.stderr)
+        return 2
+    conn = open_history(settings.storage.path)
+    try:
+        digest = build_digest(conn, cfg, tz, at)
+    finally:
+        conn.close()
+    from bot.dora.text import to_text
+
+    sys.stdout.write(to_text(digest))
+    if chart:
+        Path(chart).write_bytes(render_chart(digest))
+        print(f"chart written to {chart}")
+    return 0

@@ -1,0 +1,247 @@
+"""The digest's reads: each one is a range scan over the periods shown, never the history.
+
+They take a plain ``sqlite3.Connection`` because they run in a worker thread through
+``Store.read``.  Test incidents (``test = 1``) are left out everywhere; private ones are
+kept (they count) and carry their flag so nothing downstream names them.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+from datetime import datetime
+
+from bot.clock import from_db, to_db
+
+NOT_A_ROLLBACK = ("rejected", "cancelled")  # a rollback request that never ran
+
+
+@dataclass(frozen=True)
+class DeployRow:
+    id: int
+    service: str
+    finished: datetime
+    is_rollback: bool
+    is_hotfix: bool
+    failed: bool  # caused an incident, or was rolled back
+
+
+@dataclass(frozen=True)
+class ChangeRow:
+    service: str
+    shipped: datetime
+    seconds: float  # commit → first production deploy that shipped it
+
+
+@dataclass(frozen=True)
+class FailureRow:
+    deploy_id: int
+    service: str
+    started: datetime
+    recovered: datetime | None  # None: still open at the digest's instant
+
+
+@dataclass(frozen=True)
+class IncidentRow:
+    id: int
+    title: str
+    severity: int
+    service: str | None
+    private: bool
+    declared: datetime
+    resolved: datetime | None
+
+
+@dataclass(frozen=True)
+class FollowupRow:
+    incident_id: int
+    incident_title: str
+    private: bool
+    text: str
+    owner: str | None
+    due: str
+
+
+def _in(values: list[str]) -> str:
+    return ", ".join("?" for _ in values)
+
+
+def _dt(text: str) -> datetime:
+    value = from_db(text)
+    assert value is not None
+    return value
+
+
+def deploys(
+    conn: sqlite3.Connection, envs: list[str], start: datetime, end: datetime,
+    service: str | None = None,
+) -> list[DeployRow]:
+    """Successful production deploys finished in [start, end), with their failure flag."""
+    sql = (
+        "SELECT d.id, d.service, d.finished_at, d.is_rollback, d.is_hotfix,"
+        " (EXISTS (SELECT 1 FROM incident_deploys x JOIN incidents i ON i.id = x.incident_id"
+        "   WHERE x.relation = 'caused' AND x.deploy_id = d.id AND i.test = 0)"
+        "  OR EXISTS (SELECT 1 FROM deploys r WHERE r.rollback_of = d.id"
+        f"   AND r.state NOT IN ({_in(list(NOT_A_ROLLBACK))}))) AS failed"
+        f" FROM deploys d WHERE d.env IN ({_in(envs)}) AND d.state = 'succeeded'"
+        " AND d.finished_at >= ? AND d.finished_at < ?"
+    )
+    params: list[object] = [*NOT_A_ROLLBACK, *envs, to_db(start), to_db(end)]
+    if service:
+        sql += " AND d.service = ?"
+        params.append(service)
+    return [
+        DeployRow(r[0], r[1], _dt(r[2]), bool(r[3]), bool(r[4]), bool(r[5]))
+        for r in conn.execute(sql, params)
+    ]
+
+
+def lead_times(
+    conn: sqlite3.Connection, envs: list[str], start: datetime, end: datetime,
+    service: str | None = None,
+) -> list[ChangeRow]:
+    """One value per change first shipped (to that service) by a deploy in [start, end)."""
+    envs_in = _in(envs)
+    sql = (
+        "SELECT d.service, d.finished_at, c.committed_at FROM deploys d"
+        " JOIN deploy_changes c ON c.deploy_id = d.id"
+        f" WHERE d.env IN ({envs_in}) AND d.state = 'succeeded'"
+        " AND d.finished_at >= ? AND d.finished_at < ? AND c.committed_at IS NOT NULL"
+        " AND NOT EXISTS (SELECT 1 FROM deploy_changes c2 JOIN deploys d2 ON d2.id = c2.deploy_id"
+        "   WHERE c2.sha = c.sha AND c2.deploy_id != d.id AND d2.service = d.service"
+        f"   AND d2.env IN ({envs_in}) AND d2.state = 'succeeded'"
+        "   AND (d2.finished_at < d.finished_at"
+        "        OR (d2.finished_at = d.finished_at AND d2.id < d.id)))"
+    )
+    params: list[object] = [*envs, to_db(start), to_db(end), *envs]
+    if service:
+        sql += " AND d.service = ?"
+        params.append(service)
+    rows = []
+    for svc, finished, committed in conn.execute(sql, params):
+        shipped = _dt(finished)
+        seconds = (shipped - _dt(committed)).total_seconds()
+        if seconds > 0:  # a commit "after" its deploy is clock skew or a bad record
+            rows.append(ChangeRow(svc, shipped, seconds))
+    return rows
+
+
+def failures(
+    conn: sqlite3.Connection, envs: list[str], start: datetime, at: datetime,
+    service: str | None = None,
+) -> list[FailureRow]:
+    """Change-caused failures recovered in [start, at) or still open at ``at``.
+
+    Each failed deploy is one failure.  Linked incidents govern: it starts at the deploy
+    or the earliest incident declaration, whichever is first, and ends when the last of
+    its incidents is resolved.  A deploy rolled back without an incident ends at its
+    first successful rollback.
+    """
+    envs_in, lo, hi = _in(envs), to_db(start), to_db(at)
+    svc_sql, svc = (" AND d.service = ?", [service]) if service else ("", [])
+    candidates = [r[0] for r in conn.execute(
+        "SELECT DISTINCT x.deploy_id FROM incidents i JOIN incident_deploys x"
+        " ON x.incident_id = i.id AND x.relation = 'caused'"
+        " WHERE i.test = 0 AND (i.resolved_at >= ? OR i.resolved_at IS NULL)"
+        " AND i.declared_at < ?",
+        (lo, hi),
+    )]
+    linked: dict[int, list[tuple[str, str, str, str | None]]] = {}
+    for chunk in range(0, len(candidates), 500):
+        ids = candidates[chunk:chunk + 500]
+        for row in conn.execute(
+            "SELECT d.id, d.service, d.finished_at, i.declared_at, i.resolved_at"
+            " FROM incident_deploys x JOIN incidents i ON i.id = x.incident_id"
+            " JOIN deploys d ON d.id = x.deploy_id"
+            f" WHERE x.relation = 'caused' AND i.test = 0 AND x.deploy_id IN ({_in(ids)})"
+            f" AND d.env IN ({envs_in}) AND d.state = 'succeeded'{svc_sql}",
+            [*ids, *envs, *svc],
+        ):
+            linked.setdefault(row[0], []).append(row[1:])
+    out = []
+    for deploy_id, rows in linked.items():
+        started = min(_dt(rows[0][1]), *(_dt(r[2]) for r in rows))
+        ends = [_dt(r[3]) if r[3] else None for r in rows]
+        if any(e is None or e >= at for e in ends):
+            out.append(FailureRow(deploy_id, rows[0][0], started, None))
+        else:
+            out.append(FailureRow(deploy_id, rows[0][0], started, max(e for e in ends if e)))
+    for row in conn.execute(
+        "SELECT d.id, d.service, d.finished_at, r.finished_at FROM deploys r"
+        " JOIN deploys d ON d.id = r.rollback_of"
+        f" WHERE r.env IN ({envs_in}) AND r.state = 'succeeded'"
+        " AND r.finished_at >= ? AND r.finished_at < ?"
+        f" AND d.state = 'succeeded' AND d.env IN ({envs_in}){svc_sql}"
+        " AND NOT EXISTS (SELECT 1 FROM deploys r2 WHERE r2.rollback_of = d.id"
+        "   AND r2.state = 'succeeded' AND r2.finished_at < r.finished_at)"
+        " AND NOT EXISTS (SELECT 1 FROM incident_deploys x JOIN incidents i"
+        "   ON i.id = x.incident_id WHERE x.deploy_id = d.id AND x.relation = 'caused'"
+        "   AND i.test = 0)",
+        [*envs, lo, hi, *envs, *svc],
+    ):
+        out.append(FailureRow(row[0], row[1], _dt(row[2]), _dt(row[3])))
+    return out
+
+
+def incidents(
+    conn: sqlite3.Connection, start: datetime, at: datetime, service: str | None = None
+) -> list[IncidentRow]:
+    """Incidents declared or resolved in [start, at), plus those still open at ``at``."""
+    lo, hi = to_db(start), to_db(at)
+    sql = (
+        "SELECT id, title, severity, service, private, declared_at, resolved_at FROM incidents"
+        " WHERE test = 0 AND declared_at < ? AND ("
+        " (declared_at >= ?) OR (resolved_at >= ?) OR resolved_at IS NULL)"
+    )
+    params: list[object] = [hi, lo, lo]
+    if service:
+        sql += " AND service = ?"
+        params.append(service)
+    rows = []
+    for r in conn.execute(sql, params):
+        resolved = _dt(r[6]) if r[6] else None
+        rows.append(IncidentRow(r[0], r[1], int(r[2]), r[3], bool(r[4]), _dt(r[5]),
+                                resolved if resolved is None or resolved < at else None))
+    return rows
+
+
+def overdue_followups(
+    conn: sqlite3.Connection, today: str, at: datetime, service: str | None = None
+) -> list[FollowupRow]:
+    """Post-mortem follow-ups due before ``today`` (local) and not done at ``at``."""
+    sql = (
+        "SELECT f.incident_id, i.title, i.private, f.text, f.owner, f.due_date FROM followups f"
+        " JOIN incidents i ON i.id = f.incident_id"
+        " WHERE (f.done_at IS NULL OR f.done_at >= ?) AND f.due_date < ? AND i.test = 0"
+    )
+    params: list[object] = [to_db(at), today]
+    if service:
+        sql += " AND i.service = ?"
+        params.append(service)
+    sql += " ORDER BY f.due_date, f.id"
+    return [FollowupRow(r[0], r[1], bool(r[2]), r[3], r[4], r[5])
+            for r in conn.execute(sql, params)]
+
+
+def updates_on_time(
+    conn: sqlite3.Connection, start: datetime, end: datetime, service: str | None = None
+) -> tuple[int, int] | None:
+    """(on time, due) for incident status updates in [start, end); None if not recorded.
+
+    The incident feature records punctuality in ``incident_updates.on_time``; until that
+    table exists (older databases) the digest leaves the line out rather than guess.
+    """
+    cols = {r[1] for r in conn.execute("PRAGMA table_info(incident_updates)")}
+    if not {"on_time", "at", "incident_id"} <= cols:
+        return None
+    sql = (
+        "SELECT COUNT(*), COALESCE(SUM(u.on_time = 1), 0) FROM incident_updates u"
+        " JOIN incidents i ON i.id = u.incident_id"
+        " WHERE u.at >= ? AND u.at < ? AND u.on_time IS NOT NULL AND i.test = 0"
+    )
+    params: list[object] = [to_db(start), to_db(end)]
+    if service:
+        sql += " AND i.service = ?"
+        params.append(service)
+    due, on_time = conn.execute(sql, params).fetchone()
+    return int(on_time), int(due)
