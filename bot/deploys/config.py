@@ -1,7 +1,199 @@
-"""The `[deploy]` config section (services, environments, gates)."""
+"""The `[deploy]` config section: services, their environments, providers and gates.
+
+Validated at start-up (and by `shipbell check`) so a typo in an approver id or a freeze
+window's time zone fails loudly before anyone tries to ship.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, time
+from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, field_validator, model_validator
 
 from bot.sections import Section
 
+SLACK_PRINCIPAL = re.compile(r"^[UWS][A-Z0-9_]+$")
+SLACK_CHANNEL = re.compile(r"^[CG][A-Z0-9_]+$")
+NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
+DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+ProviderType = Literal["webhook", "github", "command", "dry-run"]
+
+
+def _principals(values: list[str]) -> list[str]:
+    for value in values:
+        if not SLACK_PRINCIPAL.match(value):
+            raise ValueError(
+                f"{value!r} is not a Slack user (U…/W…) or user-group (S…) id, e.g. U024BE7LH"
+            )
+    return values
+
+
+class FreezeWindow(Section):
+    """Either a one-off window (start/end) or a weekly one (days + from/to), in `timezone`."""
+
+    name: str
+    timezone: str
+    start: datetime | None = None
+    end: datetime | None = None
+    days: list[str] = Field(default_factory=list)
+    from_time: time | None = Field(default=None, alias="from")
+    to_time: time | None = Field(default=None, alias="to")
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"unknown time zone {value!r}; use an IANA name such as Europe/Paris"
+            ) from None
+        return value
+
+    @field_validator("days")
+    @classmethod
+    def _days(cls, value: list[str]) -> list[str]:
+        bad = [d for d in value if d.lower()[:3] not in DAYS]
+        if bad:
+            raise ValueError(f"unknown day {bad[0]!r}; use mon, tue, wed, thu, fri, sat, sun")
+        return [d.lower()[:3] for d in value]
+
+    @model_validator(mode="after")
+    def _shape(self) -> FreezeWindow:
+        one_off = self.start is not None or self.end is not None
+        weekly = bool(self.days) or self.from_time is not None or self.to_time is not None
+        if one_off == weekly:
+            raise ValueError(
+                f"freeze {self.name!r}: give either start and end (one-off) "
+                "or days, from and to (weekly)"
+            )
+        if one_off and (self.start is None or self.end is None or self.end <= self.start):
+            raise ValueError(f"freeze {self.name!r}: needs start < end, e.g. 2026-12-24T00:00")
+        if weekly and (not self.days or self.from_time is None or self.to_time is None):
+            raise ValueError(f"freeze {self.name!r}: weekly windows need days, from and to")
+        return self
+
+    def covers(self, at: datetime) -> bool:
+        local = at.astimezone(ZoneInfo(self.timezone))
+        if self.start is not None and self.end is not None:
+            zone = ZoneInfo(self.timezone)
+            start = self.start if self.start.tzinfo else self.start.replace(tzinfo=zone)
+            end = self.end if self.end.tzinfo else self.end.replace(tzinfo=zone)
+            return start <= at < end
+        assert self.from_time is not None and self.to_time is not None
+        if DAYS[local.weekday()] not in self.days:
+            return False
+        clock = local.time().replace(tzinfo=None)
+        if self.from_time <= self.to_time:
+            return self.from_time <= clock < self.to_time
+        return clock >= self.from_time or clock < self.to_time  # spans midnight
+
+
+class EnvironmentConfig(Section):
+    """Who may deploy where, and what it takes."""
+
+    production: bool | None = None  # default: true for an environment named `production`
+    deployers: list[str] = Field(default_factory=list)  # user/group ids; empty = anyone
+    channels: list[str] = Field(default_factory=list)  # channel ids; empty = any channel
+    approvals: int = Field(default=0, ge=0, le=5)
+    approvers: list[str] = Field(default_factory=list)  # empty = any allowed deployer
+    break_glass: list[str] = Field(default_factory=list)  # may skip approvals with a reason
+    lock_ttl_minutes: int = Field(default=240, ge=1, le=60 * 24 * 14)
+    timeout_minutes: int = Field(default=30, ge=1, le=60 * 24)
+    freezes: list[FreezeWindow] = Field(default_factory=list)
+
+    @field_validator("deployers", "approvers", "break_glass")
+    @classmethod
+    def _ids(cls, value: list[str]) -> list[str]:
+        return _principals(value)
+
+    @field_validator("channels")
+    @classmethod
+    def _channels(cls, value: list[str]) -> list[str]:
+        for channel in value:
+            if not SLACK_CHANNEL.match(channel):
+                raise ValueError(f"{channel!r} is not a channel id (C… or G…), e.g. C024BE91L")
+        return value
+
+
+class ServiceConfig(Section):
+    repository: str = ""  # owner/name, shown in messages and sent to providers
+    default_ref: str = "main"
+    default_env: str | None = None
+    provider: str
+    environments: dict[str, EnvironmentConfig]
+
+    @model_validator(mode="after")
+    def _default_env(self) -> ServiceConfig:
+        if not self.environments:
+            raise ValueError("a service needs at least one environment")
+        for env in self.environments:
+            if not NAME.match(env):
+                raise ValueError(f"environment name {env!r}: use lowercase letters, digits, -")
+        if self.default_env is not None and self.default_env not in self.environments:
+            known = ", ".join(self.environments)
+            raise ValueError(f"default_env {self.default_env!r} is not one of: {known}")
+        return self
+
+
+class ProviderConfig(Section):
+    """One deploy backend. Secrets are named by environment variable, never written here."""
+
+    type: ProviderType
+    # webhook
+    url: str | None = None
+    secret_env: str | None = None
+    # github
+    api_url: str = "https://api.github.com"
+    repository: str | None = None  # owner/name; default: the service's repository
+    workflow: str | None = None  # file name such as deploy.yml, or its id
+    token_env: str | None = None
+    poll_seconds: float = Field(default=10.0, gt=0)
+    # command
+    command: list[str] = Field(default_factory=list)
+    timeout_seconds: float = Field(default=600.0, gt=0)
+    # dry-run
+    seconds: float = Field(default=3.0, ge=0)
+    # all: attempts for a trigger that failed in a way that is safe to repeat
+    retries: int = Field(default=3, ge=1, le=10)
+
+    @model_validator(mode="after")
+    def _fields_for_type(self) -> ProviderConfig:
+        need = {"webhook": ("url", "secret_env"), "github": ("workflow", "token_env"),
+                "command": ("command",)}.get(self.type, ())
+        missing = [name for name in need if not getattr(self, name)]
+        if missing:
+            raise ValueError(f"a {self.type} provider needs {' and '.join(missing)}")
+        return self
+
 
 class DeploySettings(Section):
-    """Placeholder until the deploy feature lands."""
+    """`[deploy]`: services, providers and the defaults every environment shares."""
+
+    services: dict[str, ServiceConfig] = Field(default_factory=dict)
+    providers: dict[str, ProviderConfig] = Field(default_factory=dict)
+    # Base URL the CI calls back on (…/hooks/deploy); default: [slack] public_url.
+    callback_url: str | None = None
+    approval_ttl_minutes: int = Field(default=30, ge=1, le=24 * 60)
+    lock_remind_hours: float = Field(default=3.0, gt=0)
+    sweep_seconds: int = Field(default=30, ge=1, le=3600)
+    history_limit: int = Field(default=10, ge=1, le=50)
+
+    @model_validator(mode="after")
+    def _references(self) -> DeploySettings:
+        for name, service in self.services.items():
+            if not NAME.match(name):
+                raise ValueError(f"service name {name!r}: use lowercase letters, digits, -")
+            if service.provider not in self.providers:
+                known = ", ".join(self.providers) or "none configured"
+                raise ValueError(
+                    f"service {name!r} uses provider {service.provider!r}; known: {known}"
+                )
+        return self
+
+    def is_production(self, service: str, env: str) -> bool:
+        flag = self.services[service].environments[env].production
+        return env == "production" if flag is None else flag

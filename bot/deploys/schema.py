@@ -1,5 +1,31 @@
-"""This feature's migrations, appended after the foundation's; ids must never change."""
+"""This feature's migrations, appended after the foundation's; ids must never change.
 
-from bot.storage.migrations import Migration
+The foundation's `deploys`, `deploy_events`, `deploy_changes` and `locks` tables keep their
+meaning (other features query them); these only add what the state machine needs.
+"""
 
-MIGRATIONS: list[Migration] = []
+from bot.storage.migrations import Migration, sql
+
+MIGRATIONS: list[Migration] = [
+    sql(
+        "deploys_0001_gates",
+        """
+        ALTER TABLE deploys ADD COLUMN approvals_needed INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE deploys ADD COLUMN expires_at TEXT;
+        ALTER TABLE deploys ADD COLUMN deadline_at TEXT;
+        ALTER TABLE deploys ADD COLUMN sha TEXT;
+        ALTER TABLE deploy_events ADD COLUMN posted INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE locks ADD COLUMN channel TEXT;
+        ALTER TABLE locks ADD COLUMN reminded_at TEXT;
+        CREATE TABLE deploy_approvals (
+            deploy_id INTEGER NOT NULL REFERENCES deploys (id),
+            approver TEXT NOT NULL,
+            decision TEXT NOT NULL CHECK (decision IN ('approved', 'rejected')),
+            at TEXT NOT NULL,
+            channel TEXT,
+            PRIMARY KEY (deploy_id, approver)
+        );
+        CREATE INDEX deploys_requested ON deploys (service, env, requested_at)
+        """,
+    ),
+]

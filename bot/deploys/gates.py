@@ -1,0 +1,161 @@
+"""The six gates, checked in order; `explain` shows them all, a request stops at the first no.
+
+A gate answers pass, fail, wait (the request goes ahead but waits: queue or approvals) or
+override (a break-glass reason let it through, which is announced and audited).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from bot.clock import humanize
+from bot.deploys.config import DeploySettings, EnvironmentConfig
+from bot.deploys.locks import Locks
+from bot.deploys.repo import DeployRepo
+
+PASS, FAIL, WAIT, OVERRIDE = "pass", "fail", "wait", "override"
+
+
+@dataclass(frozen=True)
+class GateResult:
+    name: str
+    outcome: str
+    detail: str
+
+    @property
+    def blocks(self) -> bool:
+        return self.outcome == FAIL
+
+
+@dataclass(frozen=True)
+class Ask:
+    """Who wants to ship what, from where, with which justifications."""
+
+    service: str
+    env: str
+    user: str
+    channel: str
+    incident: int | None = None
+    break_glass: str | None = None
+
+
+def mention(principal: str) -> str:
+    return f"<!subteam^{principal}>" if principal.startswith("S") else f"<@{principal}>"
+
+
+class Gates:
+    def __init__(self, config: DeploySettings, repo: DeployRepo, locks: Locks,
+                 members: Callable[[str, list[str]], bool],
+                 freeze: Callable[[str, str, datetime], tuple[str, str] | None],
+                 incidents: Callable[[str], list[dict[str, object]]]) -> None:
+        self.config = config
+        self.repo = repo
+        self.locks = locks
+        self.members = members  # (user, principals) -> True if the user is one of them
+        self.freeze = freeze  # release-calendar freeze: (source, reason) or None
+        self.incidents = incidents
+
+    def env(self, ask: Ask) -> EnvironmentConfig:
+        return self.config.services[ask.service].environments[ask.env]
+
+    def check(self, ask: Ask, now: datetime, *, stop_at_failure: bool = True,
+              skip_concurrency: bool = False) -> list[GateResult]:
+        results: list[GateResult] = []
+        checks = [self.permission, self.lock, self.concurrency, self.freeze_window,
+                  self.open_incidents, self.approvals]
+        for check in checks:
+            if skip_concurrency and check == self.concurrency:
+                continue
+            result = check(ask, now)
+            results.append(result)
+            if result.blocks and stop_at_failure:
+                break
+        return results
+
+    # -- 1 ---------------------------------------------------------------------------------
+    def permission(self, ask: Ask, now: datetime) -> GateResult:
+        env = self.env(ask)
+        where = f"{ask.service} {ask.env}"
+        if env.deployers and not self.members(ask.user, env.deployers):
+            who = ", ".join(mention(p) for p in env.deployers)
+            return GateResult("permission", FAIL,
+                              f"Only {who} may deploy {where}; ask one of them.")
+        if env.channels and ask.channel not in env.channels:
+            chans = ", ".join(f"<#{c}>" for c in env.channels)
+            return GateResult("permission", FAIL, f"Deploy {where} from {chans}.")
+        return GateResult("permission", PASS, "you may deploy here from this channel")
+
+    # -- 2 ---------------------------------------------------------------------------------
+    def lock(self, ask: Ask, now: datetime) -> GateResult:
+        lock = self.locks.get(ask.service, ask.env, now)
+        if lock is None:
+            return GateResult("lock", PASS, "not locked")
+        if lock.holder == ask.user:
+            return GateResult("lock", PASS, f"locked by you: {lock.reason}")
+        age = humanize(now - lock.created_at)
+        return GateResult(
+            "lock", FAIL,
+            f"{ask.env} is locked by <@{lock.holder}> {age} ago: {lock.reason}.",
+        )
+
+    # -- 3 ---------------------------------------------------------------------------------
+    def concurrency(self, ask: Ask, now: datetime) -> GateResult:
+        active = self.repo.active(ask.service, ask.env)
+        queued = len(self.repo.queue(ask.service, ask.env))
+        if active is None and not queued:
+            return GateResult("concurrency", PASS, "nothing else is deploying here")
+        busy = f"#{active.id} is {active.state.label}" if active else "the queue is waiting"
+        return GateResult("concurrency", WAIT,
+                          f"{busy}; you would be #{queued + 1} in the queue")
+
+    # -- 4 ---------------------------------------------------------------------------------
+    def freeze_window(self, ask: Ask, now: datetime) -> GateResult:
+        names = [f.name for f in self.env(ask).freezes if f.covers(now)]
+        calendar = self.freeze(ask.service, ask.env, now)
+        if calendar is not None:
+            names.append(f"{calendar[0]}: {calendar[1]}")
+        if not names:
+            return GateResult("freeze", PASS, "no freeze window now")
+        if ask.break_glass:
+            return GateResult("freeze", OVERRIDE,
+                              f"frozen ({'; '.join(names)}); break-glass: {ask.break_glass}")
+        return GateResult(
+            "freeze", FAIL,
+            f"{ask.env} is frozen ({'; '.join(names)}); deploy anyway with "
+            f'`--break-glass "why it can\'t wait"`.',
+        )
+
+    # -- 5 ---------------------------------------------------------------------------------
+    def open_incidents(self, ask: Ask, now: datetime) -> GateResult:
+        found = self.incidents(ask.service)
+        if not found:
+            return GateResult("incidents", PASS, "no open SEV1/SEV2 on this service")
+        ids = [int(str(i["id"])) for i in found]
+        if ask.incident in ids:
+            return GateResult("incidents", PASS, f"fixes INC-{ask.incident}")
+        first = found[0]
+        title = "private incident" if first.get("private") else str(first["title"])
+        listed = f"INC-{first['id']} (SEV{first['severity']}, {title})"
+        if ask.break_glass:
+            return GateResult("incidents", OVERRIDE,
+                              f"{listed} is open; break-glass: {ask.break_glass}")
+        return GateResult(
+            "incidents", FAIL,
+            f"{ask.service} has an open incident {listed}: name it with "
+            f'`--incident INC-{first["id"]}` or give `--break-glass "reason"`.',
+        )
+
+    # -- 6 ---------------------------------------------------------------------------------
+    def approvals(self, ask: Ask, now: datetime) -> GateResult:
+        env = self.env(ask)
+        if env.approvals == 0:
+            return GateResult("approvals", PASS, "no approval needed")
+        if ask.break_glass and env.break_glass and self.members(ask.user, env.break_glass):
+            return GateResult("approvals", OVERRIDE,
+                              f"approval skipped by break-glass: {ask.break_glass}")
+        who = ", ".join(mention(p) for p in env.approvers) or "another deployer"
+        n = env.approvals
+        return GateResult("approvals", WAIT,
+                          f"needs {n} approval{'s' if n > 1 else ''} from {who} (not you)")

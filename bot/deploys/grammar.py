@@ -1,0 +1,169 @@
+"""The `/deploy` grammar, as pure functions: words in, a parsed request or one sentence out.
+
+Kept free of Slack so every mistake's answer can be tested directly and through the app.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from bot.deploys.config import DeploySettings
+
+# A git ref: no shell metacharacters, no leading dash (so it can't become an option).
+REF = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._/+-]{0,199}$")
+DURATION = re.compile(r"^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m(?:in)?)?$")
+INCIDENT = re.compile(r"^(?:INC-?)?(\d{1,9})$", re.IGNORECASE)
+FLAGS = {"--reason": True, "--for": True, "--limit": True, "--incident": True,
+         "--break-glass": True, "--hotfix": False}
+
+
+class GrammarError(ValueError):
+    """A mistake in the command, already phrased as the one sentence the user sees."""
+
+
+@dataclass
+class Options:
+    reason: str | None = None
+    duration: timedelta | None = None
+    limit: int | None = None
+    incident: int | None = None
+    break_glass: str | None = None
+    hotfix: bool = False
+    given: set[str] = field(default_factory=set)
+
+
+@dataclass(frozen=True)
+class Target:
+    service: str
+    env: str
+    ref: str
+
+
+def split_options(words: list[str], allowed: set[str]) -> tuple[list[str], Options]:
+    """Pull `--flag value` pairs out of ``words``; refuse flags this subcommand doesn't take."""
+    positional: list[str] = []
+    opts = Options()
+    i = 0
+    while i < len(words):
+        word = words[i]
+        if not word.startswith("--"):
+            positional.append(word)
+            i += 1
+            continue
+        name, _, inline = word.partition("=")
+        if name not in FLAGS or name not in allowed:
+            takes = ", ".join(f"`{f}`" for f in sorted(allowed)) or "no options"
+            raise GrammarError(f"`{name}` doesn't apply here; this takes {takes}.")
+        value: str | None = None
+        if FLAGS[name]:
+            if inline:
+                value = inline
+            elif i + 1 < len(words) and not words[i + 1].startswith("--"):
+                value = words[i + 1]
+                i += 1
+            else:
+                raise GrammarError(f"`{name}` needs a value, e.g. {_example(name)}.")
+        _apply(opts, name, value)
+        opts.given.add(name)
+        i += 1
+    return positional, opts
+
+
+def _example(name: str) -> str:
+    return {"--reason": '`--reason "hotfix for login"`', "--for": "`--for 2h`",
+            "--limit": "`--limit 20`", "--incident": "`--incident INC-42`",
+            "--break-glass": '`--break-glass "site down, fix ready"`'}.get(name, name)
+
+
+def _apply(opts: Options, name: str, value: str | None) -> None:
+    if name == "--reason":
+        opts.reason = (value or "").strip() or None
+    elif name == "--break-glass":
+        opts.break_glass = (value or "").strip() or None
+        if opts.break_glass is None:
+            raise GrammarError('`--break-glass` needs a reason, e.g. `--break-glass "site down"`.')
+    elif name == "--for":
+        opts.duration = parse_duration(value or "")
+    elif name == "--limit":
+        if not (value or "").isdigit() or not 1 <= int(value or 0) <= 50:
+            raise GrammarError(f"`--limit {value}`: give a number from 1 to 50, e.g. `--limit 20`.")
+        opts.limit = int(value or 0)
+    elif name == "--incident":
+        opts.incident = parse_incident(value or "")
+    elif name == "--hotfix":
+        opts.hotfix = True
+
+
+def parse_duration(text: str) -> timedelta:
+    match = DURATION.match(text.strip().lower())
+    if not text or not match or not any(match.groups()):
+        raise GrammarError(f"`{text}` isn't a duration; try `30m`, `2h` or `1d`.")
+    days, hours, minutes = (int(g or 0) for g in match.groups())
+    delta = timedelta(days=days, hours=hours, minutes=minutes)
+    if not timedelta(minutes=1) <= delta <= timedelta(days=14):
+        raise GrammarError(f"`{text}` is out of range; locks last from `1m` to `14d`.")
+    return delta
+
+
+def parse_incident(text: str) -> int:
+    match = INCIDENT.match(text.strip())
+    if not match:
+        raise GrammarError(f"`{text}` isn't an incident; name one like `INC-42` or `42`.")
+    return int(match.group(1))
+
+
+def known_services(config: DeploySettings) -> str:
+    return ", ".join(config.services) or "none configured yet"
+
+
+def service_name(config: DeploySettings, word: str) -> str:
+    if word not in config.services:
+        raise GrammarError(
+            f"`{word}`? Never heard of it. Known services: {known_services(config)}."
+        )
+    return word
+
+
+def env_name(config: DeploySettings, service: str, word: str) -> str:
+    envs = config.services[service].environments
+    if word not in envs:
+        raise GrammarError(f"{service} has no `{word}` environment ({', '.join(envs)}).")
+    return word
+
+
+def target(config: DeploySettings, words: list[str], *, joiner: str = "to",
+           allow_ref: bool = True) -> Target:
+    """`<service>[@<ref>] [to] <env>`; env falls back to the service's default."""
+    if not words:
+        raise GrammarError(f"Which service? Known services: {known_services(config)}.")
+    head, _, ref = words[0].partition("@")
+    service = service_name(config, head)
+    svc = config.services[service]
+    if "@" in words[0]:
+        if not allow_ref:
+            raise GrammarError(f"Leave out `@{ref}` here: name the service alone, e.g. `{head}`.")
+        if not REF.match(ref):
+            raise GrammarError(
+                f"`{ref}` isn't a valid git ref; use a branch, tag or sha "
+                "such as `main` or `v1.4.2`."
+            )
+    rest = words[1:]
+    if rest and rest[0] == joiner:
+        rest = rest[1:]
+    if len(rest) > 1:
+        raise GrammarError(
+            f"I read `{' '.join(rest)}` as more than one environment; "
+            f"quote reasons with `--reason \"…\"`."
+        )
+    if not rest:
+        if svc.default_env is None:
+            raise GrammarError(
+                f"Where to? {service} has {', '.join(svc.environments)}: "
+                f"e.g. `/deploy {service} {joiner} {next(iter(svc.environments))}`."
+            )
+        env = svc.default_env
+    else:
+        env = env_name(config, service, rest[0])
+    return Target(service, env, ref or svc.default_ref)

@@ -1,0 +1,108 @@
+"""Locks on service+env: a reason is required, they expire, and takeovers are explicit.
+
+Expired locks are treated as absent everywhere (and removed by the sweep), so a
+forgotten lock can never block a deploy past its TTL.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from bot.clock import from_db, to_db
+from bot.storage import Store
+
+ROLLBACK_REASON = "rolled back: fix before the next deploy"
+
+
+@dataclass(frozen=True)
+class Lock:
+    service: str
+    env: str
+    holder: str
+    reason: str
+    kind: str
+    created_at: datetime
+    expires_at: datetime | None
+    reminded_at: datetime | None
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> Lock:
+        created = from_db(row["created_at"])
+        assert created is not None
+        return cls(row["service"], row["env"], row["holder"], row["reason"], row["kind"],
+                   created, from_db(row["expires_at"]), from_db(row.get("reminded_at")))
+
+    def live(self, now: datetime) -> bool:
+        return self.expires_at is None or self.expires_at > now
+
+
+class Locks:
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def get(self, service: str, env: str, now: datetime) -> Lock | None:
+        row = self.store.one("SELECT * FROM locks WHERE service = ? AND env = ?", (service, env))
+        lock = Lock.from_row(row) if row else None
+        return lock if lock and lock.live(now) else None
+
+    def all(self, now: datetime) -> list[Lock]:
+        rows = self.store.all("SELECT * FROM locks ORDER BY service, env")
+        return [lock for lock in map(Lock.from_row, rows) if lock.live(now)]
+
+    def take(self, service: str, env: str, holder: str, reason: str, now: datetime,
+             ttl: timedelta | None, *, kind: str = "manual", channel: str | None = None,
+             expected_holder: str | None = None) -> bool:
+        """Take a free (or expired) lock, or take over from ``expected_holder`` exactly."""
+        expires = to_db(now + ttl) if ttl is not None else None
+        with self.store.transaction():
+            current = self.store.one(
+                "SELECT holder, expires_at FROM locks WHERE service = ? AND env = ?",
+                (service, env),
+            )
+            if current is not None:
+                live = current["expires_at"] is None or current["expires_at"] > to_db(now)
+                if live and current["holder"] not in (holder, expected_holder):
+                    return False
+            self.store.execute(
+                "INSERT OR REPLACE INTO locks"
+                " (service, env, holder, reason, kind, created_at, expires_at, channel)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (service, env, holder, reason, kind, to_db(now), expires, channel),
+            )
+        return True
+
+    def release(self, service: str, env: str) -> Lock | None:
+        row = self.store.one("SELECT * FROM locks WHERE service = ? AND env = ?", (service, env))
+        if row is None:
+            return None
+        cursor = self.store.execute(
+            "DELETE FROM locks WHERE service = ? AND env = ? AND created_at = ?",
+            (service, env, row["created_at"]),
+        )
+        return Lock.from_row(row) if cursor.rowcount == 1 else None
+
+    def expired(self, now: datetime) -> list[Lock]:
+        rows = self.store.all(
+            "SELECT * FROM locks WHERE expires_at IS NOT NULL AND expires_at <= ?", (to_db(now),)
+        )
+        return [Lock.from_row(r) for r in rows]
+
+    def due_reminders(self, now: datetime, every: timedelta) -> list[Lock]:
+        cutoff = to_db(now - every)
+        rows = self.store.all(
+            "SELECT * FROM locks WHERE kind = 'manual' AND COALESCE(reminded_at, created_at) <= ?"
+            " AND (expires_at IS NULL OR expires_at > ?)",
+            (cutoff, to_db(now)),
+        )
+        return [Lock.from_row(r) for r in rows]
+
+    def mark_reminded(self, lock: Lock, now: datetime) -> bool:
+        cursor = self.store.execute(
+            "UPDATE locks SET reminded_at = ? WHERE service = ? AND env = ? AND created_at = ?"
+            " AND COALESCE(reminded_at, '') = ?",
+            (to_db(now), lock.service, lock.env, to_db(lock.created_at),
+             to_db(lock.reminded_at) if lock.reminded_at else ""),
+        )
+        return cursor.rowcount == 1

@@ -1,0 +1,28 @@
+"""Deploy providers by type; `build` turns the `[deploy.providers]` config into instances."""
+
+from __future__ import annotations
+
+from bot.clock import Clock
+from bot.deploys.config import DeploySettings
+from bot.deploys.providers.base import Job, Provider, ProviderError, Report, Triggered
+from bot.deploys.providers.command import CommandProvider
+from bot.deploys.providers.dryrun import DryRunProvider
+from bot.deploys.providers.github import GitHubProvider
+from bot.deploys.providers.webhook import WebhookProvider
+
+__all__ = ["Job", "Provider", "ProviderError", "Report", "Triggered", "build"]
+
+
+def build(config: DeploySettings, clock: Clock) -> dict[str, Provider]:
+    repos = {name: svc.repository for name, svc in config.services.items()}
+    out: dict[str, Provider] = {}
+    for name, pc in config.providers.items():
+        if pc.type == "webhook":
+            out[name] = WebhookProvider(name, pc, clock)
+        elif pc.type == "github":
+            out[name] = GitHubProvider(name, pc, repos)
+        elif pc.type == "command":
+            out[name] = CommandProvider(name, pc)
+        else:
+            out[name] = DryRunProvider(name, pc, clock)
+    return out

@@ -1,0 +1,73 @@
+"""The provider plug-in interface: trigger, status, cancel.
+
+Providers translate a deploy into a job somewhere else (a CI webhook, GitHub Actions, a
+local command) and report back in one shape, so the state machine never knows which.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from bot.deploys.models import Deploy
+
+
+class ProviderError(Exception):
+    """A trigger/status failure; ``retryable`` says whether trying again is safe."""
+
+    def __init__(self, message: str, *, retryable: bool) -> None:
+        super().__init__(message)
+        self.retryable = retryable
+
+
+@dataclass(frozen=True)
+class Job:
+    deploy_id: int
+    service: str
+    env: str
+    ref: str
+    requester: str
+    repository: str
+    callback_url: str
+    is_rollback: bool
+    reason: str | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "deploy_id": self.deploy_id, "service": self.service, "environment": self.env,
+            "ref": self.ref, "requester": self.requester, "repository": self.repository,
+            "callback_url": self.callback_url, "is_rollback": self.is_rollback,
+            "reason": self.reason,
+        }
+
+
+@dataclass(frozen=True)
+class Triggered:
+    provider_ref: str
+    log_url: str | None = None
+
+
+@dataclass
+class Report:
+    """What a provider says about a deploy: ``state`` is running/succeeded/failed/cancelled."""
+
+    state: str
+    log_url: str | None = None
+    version: str | None = None
+    sha: str | None = None
+    error: str | None = None
+    output: str | None = None
+    changes: list[dict[str, Any]] = field(default_factory=list)
+
+
+class Provider(Protocol):
+    name: str
+    polls: bool  # True: the runner polls status(); False: the CI calls back
+    poll_seconds: float
+    retries: int
+
+    async def trigger(self, job: Job) -> Triggered: ...
+
+    async def status(self, deploy: Deploy) -> Report: ...
+
+    async def cancel(self, deploy: Deploy) -> None: ...

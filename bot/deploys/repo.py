@@ -1,0 +1,162 @@
+"""SQL for deploys: every state change is a compare-and-set, recorded with who and when.
+
+A transition is one ``UPDATE … WHERE id = ? AND state IN (…)`` plus an event row in the
+same transaction, so a double click or a replayed callback simply finds nothing to update.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from bot.clock import to_db
+from bot.deploys.models import ACTIVE, WAITING, Deploy, State, sources_for
+from bot.storage import Store
+
+
+def _marks(values: tuple[Any, ...] | list[Any]) -> str:
+    return ", ".join("?" for _ in values)
+
+
+class DeployRepo:
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    # -- reads -------------------------------------------------------------------------------
+    def get(self, deploy_id: int) -> Deploy | None:
+        row = self.store.one("SELECT * FROM deploys WHERE id = ?", (deploy_id,))
+        return Deploy.from_row(row) if row else None
+
+    def by_key(self, key: str) -> Deploy | None:
+        row = self.store.one("SELECT * FROM deploys WHERE idempotency_key = ?", (key,))
+        return Deploy.from_row(row) if row else None
+
+    def in_states(self, states: tuple[State, ...] | list[State], service: str | None = None,
+                  env: str | None = None) -> list[Deploy]:
+        sql = f"SELECT * FROM deploys WHERE state IN ({_marks(states)})"
+        params: list[Any] = [str(s) for s in states]
+        if service is not None:
+            sql += " AND service = ?"
+            params.append(service)
+        if env is not None:
+            sql += " AND env = ?"
+            params.append(env)
+        return [Deploy.from_row(r) for r in self.store.all(sql + " ORDER BY id", params)]
+
+    def active(self, service: str, env: str) -> Deploy | None:
+        found = self.in_states(ACTIVE, service, env)
+        return found[0] if found else None
+
+    def queue(self, service: str, env: str) -> list[Deploy]:
+        return self.in_states((State.QUEUED,), service, env)
+
+    def waiting_or_active(self) -> list[Deploy]:
+        return self.in_states((*WAITING, *ACTIVE))
+
+    def succeeded(self, service: str, env: str, limit: int = 2) -> list[Deploy]:
+        rows = self.store.all(
+            "SELECT * FROM deploys WHERE service = ? AND env = ? AND state = 'succeeded'"
+            " ORDER BY finished_at DESC, id DESC LIMIT ?",
+            (service, env, limit),
+        )
+        return [Deploy.from_row(r) for r in rows]
+
+    def history(self, service: str, env: str | None, limit: int) -> list[Deploy]:
+        sql, params = "SELECT * FROM deploys WHERE service = ?", [service]
+        if env is not None:
+            sql += " AND env = ?"
+            params.append(env)
+        rows = self.store.all(sql + " ORDER BY id DESC LIMIT ?", (*params, limit))
+        return [Deploy.from_row(r) for r in rows]
+
+    def events(self, deploy_id: int) -> list[dict[str, Any]]:
+        return self.store.all(
+            "SELECT * FROM deploy_events WHERE deploy_id = ? ORDER BY id", (deploy_id,)
+        )
+
+    def changes(self, deploy_id: int) -> list[dict[str, Any]]:
+        return self.store.all(
+            "SELECT sha, title, author, committed_at FROM deploy_changes"
+            " WHERE deploy_id = ? ORDER BY committed_at DESC, id", (deploy_id,)
+        )
+
+    def approvals(self, deploy_id: int) -> list[dict[str, Any]]:
+        return self.store.all(
+            "SELECT approver, decision, at FROM deploy_approvals WHERE deploy_id = ? ORDER BY at",
+            (deploy_id,),
+        )
+
+    # -- writes ------------------------------------------------------------------------------
+    def insert(self, fields: dict[str, Any], actor: str, now: datetime, note: str) -> int:
+        """Create a deploy (state ``requested``) and its first event; returns the id."""
+        fields = {**fields, "state": str(State.REQUESTED), "requested_at": to_db(now)}
+        names = ", ".join(fields)
+        cursor = self.store.execute(
+            f"INSERT INTO deploys ({names}) VALUES ({_marks(list(fields))})",
+            tuple(fields.values()),
+        )
+        deploy_id = int(cursor.lastrowid or 0)
+        self.event(deploy_id, State.REQUESTED, actor, now, note)
+        return deploy_id
+
+    def event(self, deploy_id: int, state: State | str, actor: str | None, now: datetime,
+              note: str | None) -> None:
+        self.store.execute(
+            "INSERT INTO deploy_events (deploy_id, at, state, actor, note) VALUES (?, ?, ?, ?, ?)",
+            (deploy_id, to_db(now), str(state), actor, note),
+        )
+
+    def transition(self, deploy_id: int, target: State, actor: str | None, now: datetime,
+                   note: str | None = None, **fields: Any) -> bool:
+        """Move to ``target`` only from a state allowed to reach it; True if it happened."""
+        sources = [str(s) for s in sources_for(target)]
+        values = {"state": str(target), **fields}
+        if target in (State.TRIGGERED,):
+            values.setdefault("started_at", to_db(now))
+        if target.final:
+            values.setdefault("finished_at", to_db(now))
+        assignments = ", ".join(f"{name} = ?" for name in values)
+        cursor = self.store.execute(
+            f"UPDATE deploys SET {assignments} WHERE id = ? AND state IN ({_marks(sources)})",
+            (*values.values(), deploy_id, *sources),
+        )
+        if cursor.rowcount != 1:
+            return False
+        self.event(deploy_id, target, actor, now, note)
+        return True
+
+    def update(self, deploy_id: int, **fields: Any) -> None:
+        assignments = ", ".join(f"{name} = ?" for name in fields)
+        self.store.execute(
+            f"UPDATE deploys SET {assignments} WHERE id = ?", (*fields.values(), deploy_id)
+        )
+
+    def add_changes(self, deploy_id: int, changes: list[dict[str, Any]]) -> None:
+        for change in changes:
+            self.store.execute(
+                "INSERT OR IGNORE INTO deploy_changes (deploy_id, sha, title, author, committed_at)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (deploy_id, change["sha"], change.get("title"), change.get("author"),
+                 change.get("committed_at")),
+            )
+
+    def record_decision(self, deploy_id: int, user: str, decision: str, now: datetime,
+                        channel: str | None) -> bool:
+        cursor = self.store.execute(
+            "INSERT OR IGNORE INTO deploy_approvals (deploy_id, approver, decision, at, channel)"
+            " VALUES (?, ?, ?, ?, ?)",
+            (deploy_id, user, decision, to_db(now), channel),
+        )
+        return cursor.rowcount == 1
+
+    def unposted_events(self, deploy_id: int) -> list[dict[str, Any]]:
+        return self.store.all(
+            "SELECT * FROM deploy_events WHERE deploy_id = ? AND posted = 0 ORDER BY id",
+            (deploy_id,),
+        )
+
+    def mark_posted(self, event_id: int) -> bool:
+        cursor = self.store.execute(
+            "UPDATE deploy_events SET posted = 1 WHERE id = ? AND posted = 0", (event_id,)
+        )
+        return cursor.rowcount == 1

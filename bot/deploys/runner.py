@@ -1,0 +1,176 @@
+"""Driving active deploys: trigger the provider, poll it, apply reports, and the sweep.
+
+`deploy.run` is a persisted task, so after a restart it resumes: a deploy that already has
+a provider_ref is never triggered twice, only watched. The sweep (a coalescing scheduled
+job) times out deploys past their deadline, expires approval requests and locks, and
+reminds forgotten lock holders; all of it moves with the FakeClock in tests.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from bot import logs
+from bot.clock import humanize
+from bot.deploys.models import ACTIVE, State
+from bot.deploys.providers import Job, ProviderError, Report
+from bot.deploys.service import DeployService
+
+MAX_POLL_ERRORS = 5
+BACKOFF = (1.0, 2.0, 4.0, 8.0, 16.0)
+REPORT_STATES = {"running": State.RUNNING, "succeeded": State.SUCCEEDED,
+                 "failed": State.FAILED, "cancelled": State.CANCELLED}
+
+
+class Runner:
+    def __init__(self, svc: DeployService) -> None:
+        self.svc = svc
+        self.core = svc.core
+        self.repo = svc.repo
+
+    def callback_url(self) -> str:
+        base = self.svc.config.callback_url or self.core.settings.slack.public_url
+        return base.rstrip("/") + "/hooks/deploy"
+
+    async def run(self, payload: dict[str, Any]) -> None:
+        """Trigger (once) then watch one deploy until it ends or stops being ours."""
+        d = self.repo.get(int(payload["deploy_id"]))
+        if d is None or d.state not in ACTIVE or d.provider is None:
+            return
+        provider = self.svc.providers[d.provider]
+        if d.provider_ref is None:
+            job = Job(d.id, d.service, d.env, d.ref, d.requester,
+                      self.svc.config.services[d.service].repository, self.callback_url(),
+                      d.is_rollback, d.reason)
+            for attempt in range(provider.retries):
+                try:
+                    sent = await provider.trigger(job)
+                    break
+                except ProviderError as exc:
+                    last = attempt + 1 >= provider.retries or not exc.retryable
+                    if last:
+                        self.finish(d.id, Report("failed", error=str(exc)), None)
+                        return
+                    self._note(d.id, f"{provider.name}: {exc}; retrying")
+                    await self.core.clock.sleep(BACKOFF[min(attempt, len(BACKOFF) - 1)])
+                    if (current := self.repo.get(d.id)) is None or current.state not in ACTIVE:
+                        return
+            self.repo.update(d.id, provider_ref=sent.provider_ref,
+                             **({"log_url": sent.log_url} if sent.log_url else {}))
+            self._note(d.id, f"job sent to {provider.name}")
+        if provider.polls:
+            await self.watch(d.id)
+
+    async def watch(self, deploy_id: int) -> None:
+        errors = 0
+        while True:
+            d = self.repo.get(deploy_id)
+            if d is None or d.state not in ACTIVE:
+                return
+            provider = self.svc.providers[d.provider or ""]
+            try:
+                report = await provider.status(d)
+                errors = 0
+            except ProviderError as exc:
+                errors += 1
+                if not exc.retryable or errors >= MAX_POLL_ERRORS:
+                    self.finish(deploy_id, Report("failed", error=str(exc)), None)
+                    return
+                await self.core.clock.sleep(BACKOFF[min(errors - 1, len(BACKOFF) - 1)])
+                continue
+            if self.apply(deploy_id, report, None) and report.state != "running":
+                return
+            await self.core.clock.sleep(provider.poll_seconds)
+
+    def _note(self, deploy_id: int, note: str) -> None:
+        self.repo.event(deploy_id, "note", None, self.core.clock.now(), note)
+        self.svc.notifier.changed(deploy_id)
+
+    def apply(self, deploy_id: int, report: Report, actor: str | None) -> bool:
+        """Apply a provider report; False when it is stale (out of order or already final)."""
+        target = REPORT_STATES.get(report.state)
+        if target is None:
+            return False
+        if target == State.RUNNING:
+            d = self.repo.get(deploy_id)
+            if d is None or d.state != State.TRIGGERED:
+                if d is not None and d.state == State.RUNNING and report.log_url and not d.log_url:
+                    self.repo.update(deploy_id, log_url=report.log_url)
+                    self.svc.notifier.changed(deploy_id)
+                return d is not None and d.state == State.RUNNING
+            extra = {"log_url": report.log_url} if report.log_url else {}
+            if report.sha:
+                extra["sha"] = report.sha
+            if self.repo.transition(deploy_id, State.RUNNING, actor, self.core.clock.now(),
+                                    "running", **extra):
+                self.svc.notifier.changed(deploy_id)
+            return True
+        return self.finish(deploy_id, report, actor)
+
+    def finish(self, deploy_id: int, report: Report, actor: str | None,
+               target: State | None = None) -> bool:
+        target = target or REPORT_STATES[report.state]
+        fields: dict[str, Any] = {}
+        for name in ("version", "sha", "log_url", "error"):
+            if getattr(report, name):
+                fields[name] = getattr(report, name)
+        note = report.error or (f"shipped `{report.version}`" if report.version else None)
+        if report.output:
+            note = f"{note or ''}\n```{report.output[-800:]}```".strip()
+        with self.core.store.transaction():
+            if not self.repo.transition(deploy_id, target, actor, self.core.clock.now(),
+                                        note, **fields):
+                return False
+            if report.changes:
+                self.repo.add_changes(deploy_id, report.changes)
+        d = self.repo.get(deploy_id)
+        assert d is not None
+        logs.logger.info("deploy #%s %s/%s ended %s", d.id, d.service, d.env, d.state)
+        self.svc.promote(d.service, d.env)
+        self.svc.notifier.changed(deploy_id)
+        return True
+
+    async def provider_cancel(self, payload: dict[str, Any]) -> None:
+        d = self.repo.get(int(payload["deploy_id"]))
+        if d is None or d.provider is None or d.provider_ref is None:
+            return
+        try:
+            await self.svc.providers[d.provider].cancel(d)
+        except ProviderError as exc:
+            self._note(d.id, f"couldn't cancel at {d.provider}: {exc}")
+
+    # -- the sweep -------------------------------------------------------------------------
+    async def sweep(self, when: datetime) -> str:
+        now = self.core.clock.now()
+        done: list[str] = []
+        for d in self.repo.in_states((State.AWAITING_APPROVAL,)):
+            if d.expires_at is not None and d.expires_at <= now and self.svc.expire(d):
+                done.append(f"expired #{d.id}")
+        for d in self.repo.in_states(ACTIVE):
+            if d.deadline_at is not None and d.deadline_at <= now:
+                minutes = self.svc.env_config(d).timeout_minutes
+                report = Report("failed", error=f"no result within {minutes} min")
+                if self.finish(d.id, report, None, target=State.TIMED_OUT):
+                    self.core.tasks.submit("deploy.provider_cancel", {"deploy_id": d.id},
+                                           key=f"deploy.provider_cancel:{d.id}")
+                    done.append(f"timed out #{d.id}")
+        for lock in self.svc.locks.expired(now):
+            if self.svc.locks.release(lock.service, lock.env):
+                self.core.audit("shipbell", "lock.expire", f"{lock.service}/{lock.env}",
+                                holder=lock.holder)
+                self.svc.notifier.tell(lock.holder, f"Your lock on {lock.service} {lock.env} "
+                                                    f"expired: {lock.reason}.")
+                self.svc.promote(lock.service, lock.env)
+                done.append(f"unlocked {lock.service}/{lock.env}")
+        every = timedelta(hours=self.svc.config.lock_remind_hours)
+        for lock in self.svc.locks.due_reminders(now, every):
+            if self.svc.locks.mark_reminded(lock, now):
+                self.svc.notifier.tell(
+                    lock.holder,
+                    f"You've held the lock on {lock.service} {lock.env} for "
+                    f"{humanize(now - lock.created_at)}: {lock.reason}. "
+                    f"`/deploy unlock {lock.service} {lock.env}` when you're done.",
+                )
+                done.append(f"reminded {lock.holder}")
+        return "; ".join(done) or "skipped"

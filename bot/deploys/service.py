@@ -1,0 +1,309 @@
+"""DeployService: requests, approvals, cancels and the queue, on top of the stored state machine.
+
+Every method stores its change (and the audit entry) first and only then asks the
+notifier to announce it. Called from Slack listeners, so nothing here awaits the network:
+provider work happens in the `deploy.run` task (see runner.py).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from bot.clock import to_db
+from bot.core import Core
+from bot.deploys import grammar
+from bot.deploys.gates import OVERRIDE, WAIT, Ask, Gates, mention
+from bot.deploys.locks import ROLLBACK_REASON, Locks
+from bot.deploys.models import ACTIVE, Deploy, State
+from bot.deploys.notify import Notifier
+from bot.deploys.providers import build
+from bot.deploys.repo import DeployRepo
+from bot.incidents.queries import open_incidents_on_service
+from bot.releases.freeze import active_freeze
+
+RUN_TASK = "deploy.run"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    ok: bool
+    text: str
+    deploy_id: int | None = None
+    holder: str | None = None  # set when a lock is held by someone else (takeover offer)
+
+
+def ordinal(n: int) -> str:
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
+
+
+class DeployService:
+    def __init__(self, core: Core, notifier: Notifier) -> None:
+        self.core = core
+        self.config = core.settings.deploy
+        self.notifier = notifier
+        self.repo = DeployRepo(core.store)
+        self.locks = Locks(core.store)
+        self.providers = build(self.config, core.clock)
+        self.group_members: dict[str, set[str]] = {}
+        self.gates = Gates(self.config, self.repo, self.locks, self.is_member,
+                           self._calendar_freeze, self._incidents)
+
+    # -- collaborators -------------------------------------------------------------------
+    def is_member(self, user: str, principals: list[str]) -> bool:
+        return user in principals or any(
+            user in self.group_members.get(p, set()) for p in principals if p.startswith("S")
+        )
+
+    def _calendar_freeze(self, service: str, env: str, at: Any) -> tuple[str, str] | None:
+        window = active_freeze(self.core, service, env, at)
+        return (window.source, window.reason) if window else None
+
+    def _incidents(self, service: str) -> list[dict[str, Any]]:
+        return open_incidents_on_service(self.core.store, service, max_severity=2)
+
+    def env_config(self, d: Deploy | Ask) -> Any:
+        return self.config.services[d.service].environments[d.env]
+
+    # -- requesting ----------------------------------------------------------------------
+    def request(self, ask: Ask, ref: str, *, key: str | None = None, reason: str | None = None,
+                hotfix: bool = False, is_rollback: bool = False,
+                rollback_of: int | None = None) -> Outcome:
+        now = self.core.clock.now()
+        if key and (existing := self.repo.by_key(key)):
+            return Outcome(True, f"Already on it: deploy #{existing.id}.", existing.id)
+        if ask.incident is not None and not self.core.store.one(
+            "SELECT id FROM incidents WHERE id = ?", (ask.incident,)
+        ):
+            return Outcome(False, f"INC-{ask.incident}? No such incident; "
+                                  "`/incident status` lists the open ones.")
+        results = self.gates.check(ask, now)
+        failed = next((r for r in results if r.blocks), None)
+        subject = f"{ask.service}/{ask.env}"
+        if failed is not None:
+            self.core.audit(ask.user, "deploy.denied", subject, channel=ask.channel,
+                            gate=failed.name, ref=ref, detail=failed.detail)
+            return Outcome(False, failed.detail)
+        overrides = [r for r in results if r.outcome == OVERRIDE]
+        needs_approval = results[-1].outcome == WAIT
+        env = self.env_config(ask)
+        fields = {
+            "service": ask.service, "env": ask.env, "ref": ref, "requester": ask.user,
+            "channel": ask.channel, "reason": reason,
+            "provider": self.config.services[ask.service].provider,
+            "is_rollback": int(is_rollback), "is_hotfix": int(hotfix or ask.incident is not None),
+            "rollback_of": rollback_of, "break_glass": ask.break_glass if overrides else None,
+            "incident_id": ask.incident, "idempotency_key": key,
+            "approvals_needed": env.approvals if needs_approval else 0,
+        }
+        kind = "rollback" if is_rollback else "deploy"
+        try:
+            with self.core.store.transaction():
+                deploy_id = self.repo.insert(fields, ask.user, now,
+                                             f"{kind} of `{ref}` requested by <@{ask.user}>"
+                                             + (f": {reason}" if reason else ""))
+                if needs_approval:
+                    expires = now + timedelta(minutes=self.config.approval_ttl_minutes)
+                    self.repo.transition(deploy_id, State.AWAITING_APPROVAL, None, now,
+                                         results[-1].detail, expires_at=to_db(expires))
+                else:
+                    self.repo.transition(deploy_id, State.QUEUED, None, now, "queued")
+                self.core.audit(ask.user, "deploy.request", f"deploy #{deploy_id}",
+                                channel=ask.channel, service=ask.service, env=ask.env, ref=ref,
+                                reason=reason, incident_id=ask.incident, rollback=is_rollback)
+                if overrides:
+                    self.core.audit(ask.user, "deploy.break_glass", f"deploy #{deploy_id}",
+                                    channel=ask.channel, reason=ask.break_glass,
+                                    gates=[r.name for r in overrides])
+        except sqlite3.IntegrityError:
+            existing = self.repo.by_key(key or "")
+            return Outcome(True, f"Already on it: deploy #{existing.id if existing else '?'}.")
+        if overrides:
+            skipped = ", ".join(r.name for r in overrides)
+            self.notifier.announce(
+                ask.channel,
+                f":rotating_light: *Break-glass* by <@{ask.user}>: deploy #{deploy_id} of "
+                f"{ask.service}@{ref} to {ask.env} skips {skipped}. Reason: {ask.break_glass}",
+            )
+        if not needs_approval:
+            self.promote(ask.service, ask.env)
+        self.notifier.changed(deploy_id)
+        return Outcome(True, self._request_reply(deploy_id), deploy_id)
+
+    def _request_reply(self, deploy_id: int) -> str:
+        d = self.repo.get(deploy_id)
+        assert d is not None
+        what = f"{d.service}@{d.ref} to {d.env}"
+        if d.state == State.AWAITING_APPROVAL:
+            env = self.env_config(d)
+            who = ", ".join(mention(p) for p in env.approvers) or "another deployer"
+            return (f"Deploy #{d.id} of {what} needs {d.approvals_needed} approval(s) from "
+                    f"{who}; the request expires in {self.config.approval_ttl_minutes} min.")
+        if d.state == State.QUEUED:
+            queue = [q.id for q in self.repo.queue(d.service, d.env)]
+            active = self.repo.active(d.service, d.env)
+            place = ordinal(queue.index(d.id) + 1) if d.id in queue else "next"
+            behind = f" behind #{active.id}" if active else ""
+            return (f"Deploy #{d.id} of {what} is queued, {place} in line{behind}; it starts "
+                    f"by itself (`/deploy cancel {d.id}` to drop it).")
+        return f"Deploying {what} (#{d.id}); follow it in the channel."
+
+    def promote(self, service: str, env: str) -> int | None:
+        """Start the oldest queued deploy if the slot is free and no one else holds the lock."""
+        now = self.core.clock.now()
+        with self.core.store.transaction():
+            if self.repo.active(service, env) is not None:
+                return None
+            queue = self.repo.queue(service, env)
+            if not queue:
+                return None
+            first = queue[0]
+            lock = self.locks.get(service, env, now)
+            if lock is not None and lock.holder != first.requester:
+                return None
+            timeout = self.config.services[service].environments[env].timeout_minutes
+            if not self.repo.transition(
+                first.id, State.TRIGGERED, None, now, f"started with {first.provider}",
+                deadline_at=to_db(now + timedelta(minutes=timeout)),
+            ):
+                return None
+        if first.is_rollback:
+            self.locks.take(service, env, first.requester, ROLLBACK_REASON, now, None,
+                            kind="rollback", channel=first.channel)
+            self.core.audit(first.requester, "lock.rollback", f"{service}/{env}",
+                            channel=first.channel, deploy_id=first.id)
+        self.core.tasks.submit(RUN_TASK, {"deploy_id": first.id}, key=f"{RUN_TASK}:{first.id}")
+        self.notifier.changed(first.id)
+        return first.id
+
+    def rollback(self, service: str, env: str, user: str, channel: str, *,
+                 key: str | None = None, incident: int | None = None,
+                 break_glass: str | None = None, reason: str | None = None) -> Outcome:
+        recent = self.repo.succeeded(service, env, limit=50)
+        if not recent:
+            return Outcome(False, f"{service} has no successful deploy to {env} yet, "
+                                  "so there is nothing to roll back.")
+        current = recent[0]
+        shipped = current.sha or current.version or current.ref
+        target = next((d for d in recent[1:] if (d.sha or d.version or d.ref) != shipped), None)
+        if target is None:
+            return Outcome(False, f"{service} has nothing older than `{shipped}` in {env} "
+                                  "to roll back to.")
+        ref = next((r for r in (target.sha, target.version, target.ref)
+                    if r and grammar.REF.match(r)), target.ref)
+        ask = Ask(service, env, user, channel, incident, break_glass)
+        return self.request(ask, ref, key=key, is_rollback=True, rollback_of=current.id,
+                            reason=reason or f"roll back to #{target.id} (`{ref}`)")
+
+    async def request_rollback(self, service: str, env: str, *, user: str, channel: str,
+                               incident_id: int | None = None) -> str:
+        """The incident feature's [roll back] button: same gates as `/deploy rollback`."""
+        try:
+            grammar.service_name(self.config, service)
+            grammar.env_name(self.config, service, env)
+        except grammar.GrammarError as exc:
+            return str(exc)
+        return self.rollback(service, env, user, channel, incident=incident_id).text
+
+    # -- deciding ------------------------------------------------------------------------
+    def _may_decide(self, d: Deploy, user: str) -> str | None:
+        env = self.env_config(d)
+        if d.state != State.AWAITING_APPROVAL:
+            return f"Deploy #{d.id} is {d.state.label}; there is nothing to decide."
+        if user == d.requester:
+            return "You can't approve or reject your own deploy; ask another approver."
+        allowed = env.approvers or env.deployers
+        if allowed and not self.is_member(user, allowed):
+            who = ", ".join(mention(p) for p in allowed)
+            return f"Only {who} can approve deploys to {d.env}."
+        if d.expires_at is not None and d.expires_at <= self.core.clock.now():
+            self.expire(d)
+            return f"The approval request for #{d.id} expired; ask for a new deploy."
+        return None
+
+    def approve(self, deploy_id: int, user: str, channel: str | None) -> Outcome:
+        d = self.repo.get(deploy_id)
+        if d is None:
+            return Outcome(False, f"No deploy #{deploy_id}.")
+        if refusal := self._may_decide(d, user):
+            return Outcome(False, refusal)
+        now = self.core.clock.now()
+        if not self.repo.record_decision(d.id, user, "approved", now, channel):
+            return Outcome(False, f"You already decided on #{d.id}.")
+        self.core.audit(user, "deploy.approve", f"deploy #{d.id}", channel=channel)
+        count = sum(1 for a in self.repo.approvals(d.id) if a["decision"] == "approved")
+        self.repo.event(d.id, "approved", user, now,
+                        f"approved by <@{user}> ({count}/{d.approvals_needed})")
+        if count < d.approvals_needed:
+            self.notifier.changed(d.id)
+            return Outcome(True, f"Approved #{d.id} ({count} of {d.approvals_needed}).")
+        ask = Ask(d.service, d.env, d.requester, d.channel or "", d.incident_id, d.break_glass)
+        failed = next((r for r in self.gates.check(ask, now, skip_concurrency=True)
+                       if r.blocks), None)
+        if failed is not None:
+            self.repo.transition(d.id, State.REJECTED, None, now, failed.detail,
+                                 error=f"no longer allowed at approval time: {failed.detail}")
+            self.notifier.changed(d.id)
+            return Outcome(False, f"Approved, but #{d.id} can't go: {failed.detail}")
+        self.repo.transition(d.id, State.QUEUED, user, now, "approved; queued")
+        self.promote(d.service, d.env)
+        self.notifier.changed(d.id)
+        return Outcome(True, f"Approved #{d.id}; it's on its way.")
+
+    def reject(self, deploy_id: int, user: str, channel: str | None) -> Outcome:
+        d = self.repo.get(deploy_id)
+        if d is None:
+            return Outcome(False, f"No deploy #{deploy_id}.")
+        if refusal := self._may_decide(d, user):
+            return Outcome(False, refusal)
+        now = self.core.clock.now()
+        if not self.repo.record_decision(d.id, user, "rejected", now, channel):
+            return Outcome(False, f"You already decided on #{d.id}.")
+        self.core.audit(user, "deploy.reject", f"deploy #{d.id}", channel=channel)
+        if self.repo.transition(d.id, State.REJECTED, user, now, f"rejected by <@{user}>",
+                                error=f"rejected by <@{user}>"):
+            self.notifier.changed(d.id)
+            self.notifier.tell(d.requester, f"<@{user}> rejected deploy #{d.id} of "
+                                            f"{d.service}@{d.ref} to {d.env}.")
+        return Outcome(True, f"Rejected #{d.id}.")
+
+    def expire(self, d: Deploy) -> bool:
+        now = self.core.clock.now()
+        minutes = self.config.approval_ttl_minutes
+        if self.repo.transition(d.id, State.CANCELLED, None, now,
+                                f"approval request expired after {minutes} min",
+                                error="approval request expired"):
+            self.notifier.changed(d.id)
+            return True
+        return False
+
+    def cancel(self, deploy_id: int, user: str, channel: str) -> Outcome:
+        d = self.repo.get(deploy_id)
+        if d is None:
+            return Outcome(False, f"No deploy #{deploy_id}; `/deploy status` lists what's in "
+                                  "flight.")
+        if d.state.final:
+            return Outcome(False, f"Deploy #{d.id} already {d.state.label}.")
+        if user != d.requester:
+            allowed = self.gates.permission(Ask(d.service, d.env, user, channel),
+                                            self.core.clock.now())
+            if allowed.blocks:
+                return Outcome(False, f"Only <@{d.requester}> or someone who may deploy "
+                                      f"{d.service} {d.env} can cancel #{d.id}.")
+        now = self.core.clock.now()
+        was_active = d.state in ACTIVE
+        if not self.repo.transition(d.id, State.CANCELLED, user, now,
+                                    f"cancelled by <@{user}>", error=f"cancelled by <@{user}>"):
+            return Outcome(False, f"Deploy #{d.id} just moved on; look again with "
+                                  f"`/deploy status {d.service}`.")
+        self.core.audit(user, "deploy.cancel", f"deploy #{d.id}", channel=channel,
+                        state=str(d.state))
+        if was_active:
+            self.core.tasks.submit("deploy.provider_cancel", {"deploy_id": d.id},
+                                   key=f"deploy.provider_cancel:{d.id}")
+            self.promote(d.service, d.env)
+        self.notifier.changed(d.id)
+        return Outcome(True, f"Cancelled deploy #{d.id}.")

@@ -1,0 +1,183 @@
+"""`/deploy` subcommands: parse the words, call the domain, answer in one reply.
+
+Everything here runs inside the listener before the ack, so it only touches SQLite;
+provider calls and Slack posts are left to tasks the domain submits.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bot.clock import humanize
+from bot.deploys import grammar, lockops
+from bot.deploys.gates import FAIL, WAIT, Ask
+from bot.deploys.grammar import GrammarError
+from bot.deploys.models import ACTIVE, WAITING
+from bot.deploys.service import DeployService
+from handlers.common import SlashCommand, ephemeral
+from handlers.deploy import messages
+
+SUBCOMMANDS = ["rollback", "status", "history", "lock", "unlock", "locks", "cancel", "explain",
+               "help"]
+DEPLOY_FLAGS = {"--reason", "--incident", "--break-glass", "--hotfix"}
+HELP = """*`/deploy`*, ship from Slack:
+• `/deploy <service>[@<ref>] [to] <env> [--reason "…"]`: deploy (ref and env have defaults)
+   options: `--incident INC-42` (fixes an open incident), `--hotfix`, `--break-glass "why"`
+• `/deploy rollback <service> [in] <env>`: redeploy the last good version before the current one
+• `/deploy status [<service>]`: what runs where, and what's in flight
+• `/deploy history <service> [<env>] [--limit N]`
+• `/deploy lock <service> <env> <reason> [--for 2h]` · `/deploy unlock <service> <env>`
+• `/deploy locks`: who holds what
+• `/deploy cancel <deploy-id>`
+• `/deploy explain <service>[@<ref>] [to] <env>`: every gate, without deploying"""
+
+
+class Router:
+    def __init__(self, svc: DeployService, extra: dict[str, Any]) -> None:
+        self.svc = svc
+        self.config = svc.config
+        self.extra = extra  # word -> async fn(ack, cmd), e.g. `stats` from the digest feature
+
+    def help(self) -> str:
+        words = sorted(self.extra)
+        more = ("\n• " + ", ".join(f"`/deploy {w}`" for w in words)) if words else ""
+        return HELP + more
+
+    def route(self, cmd: SlashCommand) -> dict[str, Any]:
+        words = cmd.words
+        if not words or words[0] in ("help", "-h", "--help"):
+            return ephemeral(self.help())
+        head, rest = words[0], words[1:]
+        handler = getattr(self, f"do_{head}", None) if head in SUBCOMMANDS else None
+        try:
+            if handler is not None:
+                return handler(cmd, rest)
+            return self.do_deploy(cmd, words)
+        except GrammarError as exc:
+            return ephemeral(str(exc))
+
+    # -- deploying ---------------------------------------------------------------------------
+    def do_deploy(self, cmd: SlashCommand, words: list[str]) -> dict[str, Any]:
+        positional, opts = grammar.split_options(words, DEPLOY_FLAGS)
+        target = grammar.target(self.config, positional)
+        ask = Ask(target.service, target.env, cmd.user, cmd.channel, opts.incident,
+                  opts.break_glass)
+        outcome = self.svc.request(ask, target.ref, key=_key(cmd), reason=opts.reason,
+                                   hotfix=opts.hotfix)
+        return ephemeral(outcome.text)
+
+    def do_rollback(self, cmd: SlashCommand, words: list[str]) -> dict[str, Any]:
+        positional, opts = grammar.split_options(words, {"--reason", "--incident",
+                                                         "--break-glass"})
+        if not positional:
+            raise GrammarError("Roll back what? e.g. `/deploy rollback api production`.")
+        target = grammar.target(self.config, positional, joiner="in", allow_ref=False)
+        outcome = self.svc.rollback(target.service, target.env, cmd.user, cmd.channel,
+                                    key=_key(cmd), incident=opts.incident,
+                                    break_glass=opts.break_glass, reason=opts.reason)
+        return ephemeral(outcome.text)
+
+    def do_explain(self, cmd: SlashCommand, words: list[str]) -> dict[str, Any]:
+        positional, opts = grammar.split_options(words, DEPLOY_FLAGS)
+        target = grammar.target(self.config, positional)
+        ask = Ask(target.service, target.env, cmd.user, cmd.channel, opts.incident,
+                  opts.break_glass)
+        results = self.svc.gates.check(ask, self.svc.core.clock.now(), stop_at_failure=False)
+        if any(r.outcome == FAIL for r in results):
+            verdict = "would be refused"
+        elif results[-1].outcome == WAIT:
+            verdict = "would wait for approval"
+        elif results[2].outcome == WAIT:
+            verdict = "would queue"
+        else:
+            verdict = "would start now"
+        head = f"Dry run of {target.service}@{target.ref} to {target.env}: {verdict}."
+        return ephemeral(head + "\n" + messages.gate_lines(results))
+
+    # -- looking -----------------------------------------------------------------------------
+    def do_status(self, cmd: SlashCommand, words: list[str]) -> dict[str, Any]:
+        positional, _ = grammar.split_options(words, set())
+        if len(positional) > 1:
+            raise GrammarError("`/deploy status` takes at most a service, e.g. "
+                               "`/deploy status api`.")
+        services = ([grammar.service_name(self.config, positional[0])] if positional
+                    else list(self.config.services))
+        if not services:
+            return ephemeral("No services configured yet; add them under `[deploy.services]`.")
+        now = self.svc.core.clock.now()
+        lines: list[str] = []
+        for service in services:
+            lines.append(f"*{service}*")
+            for env in self.config.services[service].environments:
+                current = self.svc.repo.succeeded(service, env, limit=1)
+                where = (f"`{current[0].version or current[0].ref}` (#{current[0].id}, "
+                         f"{humanize(now - current[0].finished_at)} ago)"
+                         if current and current[0].finished_at else "nothing deployed yet")
+                lock = self.svc.locks.get(service, env, now)
+                locked = f" · :lock: <@{lock.holder}>: {lock.reason}" if lock else ""
+                flight = self.svc.repo.in_states((*WAITING, *ACTIVE), service, env)
+                moving = ("; in flight: " + ", ".join(
+                    f"#{d.id} `{d.ref}` {d.state.label}" for d in flight[:5])) if flight else ""
+                lines.append(f"• {env}: {where}{locked}{moving}")
+        return ephemeral("\n".join(lines))
+
+    def do_history(self, cmd: SlashCommand, words: list[str]) -> dict[str, Any]:
+        positional, opts = grammar.split_options(words, {"--limit"})
+        if not positional or len(positional) > 2:
+            raise GrammarError("History of what? e.g. `/deploy history api production`.")
+        service = grammar.service_name(self.config, positional[0])
+        env = grammar.env_name(self.config, service, positional[1]) if len(positional) > 1 else None
+        limit = opts.limit or self.config.history_limit
+        found = self.svc.repo.history(service, env, limit)
+        if not found:
+            return ephemeral(f"No deploys of {service}{' to ' + env if env else ''} yet.")
+        lines = [messages.deploy_line(d) for d in found]
+        return ephemeral(f"Last {len(found)} deploys of {service}:\n" + "\n".join(lines))
+
+    def do_locks(self, cmd: SlashCommand, words: list[str]) -> dict[str, Any]:
+        now = self.svc.core.clock.now()
+        held = self.svc.locks.all(now)
+        if not held:
+            return ephemeral("Nothing is locked.")
+        return ephemeral("\n".join(messages.lock_line(lock, now) for lock in held))
+
+    # -- changing ----------------------------------------------------------------------------
+    def do_lock(self, cmd: SlashCommand, words: list[str]) -> dict[str, Any]:
+        positional, opts = grammar.split_options(words, {"--for", "--reason"})
+        if len(positional) < 2:
+            raise GrammarError("Lock what? e.g. `/deploy lock api production db migration`.")
+        service = grammar.service_name(self.config, positional[0])
+        env = grammar.env_name(self.config, service, positional[1])
+        reason = " ".join(positional[2:]).strip() or (opts.reason or "")
+        if not reason:
+            raise GrammarError(f"A lock needs a reason: `/deploy lock {service} {env} "
+                               "db migration`.")
+        outcome = lockops.lock(self.svc, service, env, cmd.user, reason, opts.duration,
+                               cmd.channel)
+        if outcome.holder:
+            minutes = int(opts.duration.total_seconds() // 60) if opts.duration else None
+            return messages.takeover_offer(outcome.text, service, env, reason, outcome.holder,
+                                           minutes)
+        return ephemeral(outcome.text)
+
+    def do_unlock(self, cmd: SlashCommand, words: list[str]) -> dict[str, Any]:
+        positional, _ = grammar.split_options(words, set())
+        if len(positional) != 2:
+            raise GrammarError("Unlock what? e.g. `/deploy unlock api production`.")
+        service = grammar.service_name(self.config, positional[0])
+        env = grammar.env_name(self.config, service, positional[1])
+        return ephemeral(lockops.unlock(self.svc, service, env, cmd.user, cmd.channel).text)
+
+    def do_cancel(self, cmd: SlashCommand, words: list[str]) -> dict[str, Any]:
+        positional, _ = grammar.split_options(words, set())
+        raw = positional[0].lstrip("#") if len(positional) == 1 else ""
+        if not raw.isdigit():
+            raise GrammarError("Cancel which deploy? Give its number, e.g. `/deploy cancel 12`.")
+        return ephemeral(self.svc.cancel(int(raw), cmd.user, cmd.channel).text)
+
+
+def _key(cmd: SlashCommand) -> str | None:
+    """Slack's trigger_id is unique per invocation: a retried request reuses it."""
+    return f"cmd:{cmd.trigger_id}" if cmd.trigger_id else None
+
+

@@ -1,0 +1,34 @@
+"""Action, block and task ids for `/deploy`: one place, never repeated as literals."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Action(StrEnum):
+    APPROVE = "deploy.approve"
+    REJECT = "deploy.reject"
+    CANCEL = "deploy.cancel"
+    TAKE_OVER = "deploy.lock_take_over"
+    LOG = "deploy.log"
+
+
+class Block(StrEnum):
+    SUMMARY = "deploy.summary"
+    FIELDS = "deploy.fields"
+    ERROR = "deploy.error"
+    CHANGES = "deploy.changes"
+    ACTIONS = "deploy.actions"
+    CONTEXT = "deploy.context"
+    TAKE_OVER = "deploy.take_over"
+
+
+class Task(StrEnum):
+    RUN = "deploy.run"
+    NOTIFY = "deploy.notify"
+    PROVIDER_CANCEL = "deploy.provider_cancel"
+
+
+COMMAND = "/deploy"
+SWEEP_JOB = "deploy.sweep"
+HOOK_PATH = "/hooks/deploy"

@@ -1,0 +1,145 @@
+"""Block Kit for `/deploy`: the one status message per deploy, and the command replies."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from bot.clock import humanize, slack_date
+from bot.deploys.gates import FAIL, OVERRIDE, PASS, WAIT, GateResult
+from bot.deploys.locks import Lock
+from bot.deploys.models import ACTIVE, EMOJI, WAITING, Deploy, State
+from handlers.deploy.ids import Action, Block
+
+MAX_CHANGES = 10
+MARK = {PASS: ":white_check_mark:", FAIL: ":x:", WAIT: ":hourglass_flowing_sand:",
+        OVERRIDE: ":rotating_light:"}
+
+
+def clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def plain(text: str) -> dict[str, Any]:
+    return {"type": "plain_text", "text": clip(text, 75), "emoji": True}
+
+
+def mrkdwn(text: str) -> dict[str, Any]:
+    return {"type": "mrkdwn", "text": clip(text, 2900)}
+
+
+def headline(d: Deploy) -> str:
+    shipped = f" → `{d.version}`" if d.version and d.version != d.ref else ""
+    kind = "Rollback" if d.is_rollback else ("Hotfix" if d.is_hotfix else "Deploy")
+    return (f"{EMOJI[d.state]} {kind} #{d.id}: *{d.service}* `{d.ref}`{shipped} to *{d.env}*"
+            f" — {d.state.label}")
+
+
+def duration(d: Deploy, now: datetime) -> str:
+    if d.started_at is None:
+        return "not started"
+    end = d.finished_at or now
+    return humanize(end - d.started_at) + ("" if d.finished_at else " so far")
+
+
+def deploy_message(d: Deploy, approvals: list[dict[str, Any]], changes: list[dict[str, Any]],
+                   now: datetime) -> dict[str, Any]:
+    """Text and blocks of the deploy's status message, rebuilt from the stored row."""
+    approved = [f"<@{a['approver']}>" for a in approvals if a["decision"] == "approved"]
+    rejected = [f"<@{a['approver']}>" for a in approvals if a["decision"] == "rejected"]
+    approvers = ", ".join(approved) or ("—" if not d.approvals_needed else "waiting")
+    if d.approvals_needed:
+        approvers += f" ({len(approved)}/{d.approvals_needed})"
+    if rejected:
+        approvers += f"; rejected by {', '.join(rejected)}"
+    fields = [
+        mrkdwn(f"*Requester*\n<@{d.requester}>"),
+        mrkdwn(f"*State*\n{d.state.label}"),
+        mrkdwn(f"*Approvers*\n{approvers}"),
+        mrkdwn(f"*Duration*\n{duration(d, now)}"),
+        mrkdwn(f"*Log*\n<{d.log_url}|open log>" if d.log_url else "*Log*\n—"),
+    ]
+    if d.incident_id:
+        fields.append(mrkdwn(f"*Incident*\nINC-{d.incident_id}"))
+    blocks: list[dict[str, Any]] = [
+        {"type": "section", "block_id": Block.SUMMARY, "text": mrkdwn(headline(d))},
+        {"type": "section", "block_id": Block.FIELDS, "fields": fields},
+    ]
+    if d.error and d.state != State.SUCCEEDED:
+        blocks.append({"type": "section", "block_id": Block.ERROR,
+                       "text": mrkdwn(f":warning: {d.error}")})
+    if changes:
+        lines = [f"• `{c['sha'][:7]}` {c.get('title') or ''}"
+                 + (f" ({c['author']})" if c.get("author") else "") for c in changes[:MAX_CHANGES]]
+        if len(changes) > MAX_CHANGES:
+            lines.append(f"…and {len(changes) - MAX_CHANGES} more")
+        blocks.append({"type": "section", "block_id": Block.CHANGES,
+                       "text": mrkdwn("*Shipped since the previous deploy*\n" + "\n".join(lines))})
+    buttons: list[dict[str, Any]] = []
+    if d.state == State.AWAITING_APPROVAL:
+        buttons += [
+            {"type": "button", "action_id": Action.APPROVE, "text": plain("Approve"),
+             "style": "primary", "value": str(d.id)},
+            {"type": "button", "action_id": Action.REJECT, "text": plain("Reject"),
+             "style": "danger", "value": str(d.id)},
+        ]
+    if d.state in WAITING or d.state in ACTIVE:
+        buttons.append({"type": "button", "action_id": Action.CANCEL, "text": plain("Cancel"),
+                        "value": str(d.id)})
+    if buttons:
+        blocks.append({"type": "actions", "block_id": Block.ACTIONS, "elements": buttons})
+    context = f"requested {slack_date(d.requested_at)}"
+    if d.reason:
+        context += f" · {clip(d.reason, 300)}"
+    if d.break_glass:
+        context += f" · :rotating_light: break-glass: {clip(d.break_glass, 300)}"
+    if d.expires_at and d.state == State.AWAITING_APPROVAL:
+        context += f" · approval expires {slack_date(d.expires_at, '{time}')}"
+    blocks.append({"type": "context", "block_id": Block.CONTEXT, "elements": [mrkdwn(context)]})
+    text = (f"Deploy #{d.id}: {d.service}@{d.ref} to {d.env} — {d.state.label}")
+    return {"text": text, "blocks": blocks}
+
+
+def event_text(event: dict[str, Any]) -> str:
+    state = event["state"]
+    note = event.get("note") or ""
+    try:
+        label = State(state).label
+        emoji = EMOJI[State(state)]
+    except ValueError:
+        label, emoji = ("" if state == "note" else state), ":speech_balloon:"
+    head = f"{emoji} {label}".rstrip()
+    return clip(f"{head}: {note}" if note and label else (note or head), 3000)
+
+
+def takeover_offer(text: str, service: str, env: str, reason: str, holder: str,
+                   minutes: int | None) -> dict[str, Any]:
+    value = json.dumps({"s": service, "e": env, "r": clip(reason, 1000), "h": holder,
+                        "m": minutes})
+    return {"response_type": "ephemeral", "text": text, "blocks": [
+        {"type": "section", "block_id": Block.TAKE_OVER, "text": mrkdwn(text),
+         "accessory": {"type": "button", "action_id": Action.TAKE_OVER,
+                       "text": plain("Take over the lock"), "style": "danger",
+                       "value": value,
+                       "confirm": {"title": plain("Take over?"),
+                                   "text": mrkdwn(f"<@{holder}> will be told."),
+                                   "confirm": plain("Take over"), "deny": plain("Keep theirs")}}},
+    ]}
+
+
+def gate_lines(results: list[GateResult]) -> str:
+    return "\n".join(f"{MARK[r.outcome]} *{r.name}*: {r.detail}" for r in results)
+
+
+def deploy_line(d: Deploy) -> str:
+    shipped = f" → `{d.version}`" if d.version and d.version != d.ref else ""
+    when = d.finished_at or d.started_at or d.requested_at
+    return (f"{EMOJI[d.state]} #{d.id} {d.env} `{d.ref}`{shipped} {d.state.label} "
+            f"by <@{d.requester}> {slack_date(when)}")
+
+
+def lock_line(lock: Lock, now: datetime) -> str:
+    until = f", expires in {humanize(lock.expires_at - now)}" if lock.expires_at else ""
+    return (f":lock: {lock.service} {lock.env}: <@{lock.holder}> {humanize(now - lock.created_at)}"
+            f" ago: {lock.reason}{until}")

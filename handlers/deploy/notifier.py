@@ -1,0 +1,76 @@
+"""The Slack side of deploy notifications: one message per deploy, events in its thread.
+
+`changed()` only submits a task; the task re-renders the message from SQLite, so whatever
+order the tasks run in, the last one shows the latest state. Generation numbers let a
+burst of changes collapse into one update.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict
+from typing import Any
+
+from bot.core import Core
+from bot.deploys.repo import DeployRepo
+from bot.slack import outbox
+from handlers.deploy import messages
+from handlers.deploy.ids import Task
+
+
+class SlackNotifier:
+    def __init__(self, core: Core) -> None:
+        self.core = core
+        self.repo = DeployRepo(core.store)
+        self.generation: dict[int, int] = defaultdict(int)
+        self.rendered: dict[int, int] = defaultdict(int)
+        self.locks: dict[int, asyncio.Lock] = defaultdict(asyncio.Lock)
+
+    # -- Notifier protocol -------------------------------------------------------------------
+    def changed(self, deploy_id: int) -> None:
+        self.generation[deploy_id] += 1
+        self.core.tasks.submit(Task.NOTIFY, {"deploy_id": deploy_id,
+                                             "generation": self.generation[deploy_id]})
+
+    def tell(self, user: str, text: str) -> None:
+        self.core.tasks.submit("slack.call", {"method": "chat.postMessage",
+                                              "args": {"channel": user, "text": text}})
+
+    def announce(self, channel: str, text: str) -> None:
+        self.core.tasks.submit("slack.call", {"method": "chat.postMessage",
+                                              "args": {"channel": channel, "text": text}})
+
+    # -- the task ----------------------------------------------------------------------------
+    async def render(self, payload: dict[str, Any]) -> None:
+        deploy_id = int(payload["deploy_id"])
+        async with self.locks[deploy_id]:
+            wanted = int(payload.get("generation", 0))
+            if wanted and self.rendered[deploy_id] >= wanted:
+                return  # a later render already showed this change
+            target = self.generation[deploy_id]
+            await self._render(deploy_id)
+            self.rendered[deploy_id] = max(self.rendered[deploy_id], target)
+
+    async def _render(self, deploy_id: int) -> None:
+        d = self.repo.get(deploy_id)
+        if d is None or not d.channel:
+            return
+        body = messages.deploy_message(d, self.repo.approvals(d.id), self.repo.changes(d.id),
+                                       self.core.clock.now())
+        if d.message_ts is None:
+            sent = await outbox.call(self.core, "chat.postMessage",
+                                     {"channel": d.channel, **body, "unfurl_links": False})
+            if sent is None:
+                return  # channel gone or bot not in it: logged by the outbox
+            self.repo.update(d.id, message_channel=sent["channel"], message_ts=sent["ts"])
+            channel, ts = str(sent["channel"]), str(sent["ts"])
+        else:
+            channel, ts = d.message_channel or d.channel, d.message_ts
+            await outbox.call(self.core, "chat.update", {"channel": channel, "ts": ts, **body})
+        for event in self.repo.unposted_events(d.id):
+            if not self.repo.mark_posted(event["id"]):
+                continue
+            await outbox.call(self.core, "chat.postMessage", {
+                "channel": channel, "thread_ts": ts, "text": messages.event_text(event),
+                "unfurl_links": False,
+            })

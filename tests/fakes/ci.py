@@ -1,0 +1,95 @@
+"""A fake CI for the webhook provider: receives signed jobs, sends signed callbacks."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import secrets
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+
+from bot.deploys import signing
+
+
+class FakeCI:
+    def __init__(self, secret: str, now: Callable[[], datetime]) -> None:
+        self.secret = secret
+        self.now = now
+        self.jobs: list[dict[str, Any]] = []
+        self.cancels: list[dict[str, Any]] = []
+        self.rejected: list[str] = []  # requests whose signature did not verify
+        self.fail_next: list[int] = []  # HTTP statuses to answer before accepting
+        self.answer: dict[str, Any] = {}
+        self._changed = asyncio.Event()
+        self._runner: web.AppRunner | None = None
+        self.url = ""
+
+    async def start(self) -> FakeCI:
+        app = web.Application()
+        app.router.add_post("/jobs", self._job)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        self.url = f"http://127.0.0.1:{self._runner.addresses[0][1]}/jobs"
+        return self
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    async def _job(self, request: web.Request) -> web.Response:
+        raw = await request.read()
+        ok = signing.verify(self.secret, request.headers.get(signing.TIMESTAMP_HEADER, ""), raw,
+                            request.headers.get(signing.SIGNATURE_HEADER, ""),
+                            self.now().timestamp())
+        if not ok:
+            self.rejected.append(raw.decode())
+            return web.json_response({"error": "bad signature"}, status=401)
+        if self.fail_next:
+            return web.json_response({"error": "busy"}, status=self.fail_next.pop(0))
+        body = json.loads(raw)
+        (self.cancels if body.get("action") == "cancel" else self.jobs).append(body)
+        self._changed.set()
+        return web.json_response(self.answer)
+
+    async def wait_jobs(self, count: int, timeout: float = 5.0) -> list[dict[str, Any]]:
+        async with asyncio.timeout(timeout):
+            while len(self.jobs) < count:
+                self._changed.clear()
+                await self._changed.wait()
+        return self.jobs
+
+    async def wait_cancels(self, count: int, timeout: float = 5.0) -> list[dict[str, Any]]:
+        async with asyncio.timeout(timeout):
+            while len(self.cancels) < count:
+                self._changed.clear()
+                await self._changed.wait()
+        return self.cancels
+
+    def signed(self, payload: dict[str, Any], *, delivery: str | None = None,
+               at: datetime | None = None, secret: str | None = None
+               ) -> tuple[bytes, dict[str, str]]:
+        body = json.dumps(payload).encode()
+        stamp = int((at or self.now()).timestamp())
+        headers = signing.headers(secret or self.secret, stamp, body,
+                                  delivery or secrets.token_hex(8))
+        return body, headers
+
+    async def callback(self, base_url: str, deploy_id: int, status: str, *,
+                       delivery: str | None = None, at: datetime | None = None,
+                       secret: str | None = None, **fields: Any) -> tuple[int, dict[str, Any]]:
+        body, headers = self.signed({"deploy_id": deploy_id, "status": status, **fields},
+                                    delivery=delivery, at=at, secret=secret)
+        return await post(base_url + "/hooks/deploy", body, headers)
+
+
+async def post(url: str, body: bytes, headers: dict[str, str]) -> tuple[int, dict[str, Any]]:
+    async with aiohttp.ClientSession() as session, session.post(
+        url, data=body, headers=headers
+    ) as resp:
+        return resp.status, await resp.json(content_type=None)
