@@ -16,7 +16,7 @@ MITIGATED = ("monitoring", "resolved")
 ROLES = ("commander", "comms")
 RELATIONS = ("caused", "fixed")
 SEV_WORD = re.compile(r"^(?:sev)?([1-4])$", re.IGNORECASE)
-REF_WORD = re.compile(r"^(?:INC-?|#)(\d+)$", re.IGNORECASE)
+REF_WORD = re.compile(r"^INC-?(\d+)$", re.IGNORECASE)
 
 
 def parse_severity(word: str) -> int | None:
@@ -26,7 +26,7 @@ def parse_severity(word: str) -> int | None:
 
 
 def parse_ref(word: str) -> int | None:
-    """`INC-12`, `inc12` or `#12` → 12."""
+    """`INC-12` or `inc12` → 12 (not `#12`: that is how deploys are named)."""
     match = REF_WORD.match(word.strip())
     return int(match.group(1)) if match else None
 

@@ -22,13 +22,16 @@ def open_incidents_on_service(
     )
 
 
-def production_environments(deploy_settings: Any, fallback: list[str]) -> list[str]:
-    """Envs flagged ``production`` in the deploy config when it has them, else our own list."""
-    envs = getattr(deploy_settings, "environments", None)
-    if isinstance(envs, dict) and envs:
-        flagged = [name for name, env in envs.items() if getattr(env, "production", False)]
-        if flagged:
-            return flagged
+def production_environments(
+    deploy_settings: Any, service: str, fallback: list[str]
+) -> list[str]:
+    """The service's production envs per the deploy config when it knows the service,
+    else the ``[incident] production_environments`` list."""
+    is_production = getattr(deploy_settings, "is_production", None)
+    services = getattr(deploy_settings, "services", None)
+    if callable(is_production) and isinstance(services, dict) and service in services:
+        envs = getattr(services[service], "environments", {}) or {}
+        return [env for env in envs if is_production(service, env)]
     return list(fallback)
 
 

@@ -20,7 +20,7 @@ from bot.incidents.models import (
     parse_severity,
 )
 from bot.incidents.service import IncidentService
-from handlers.common import SlashCommand, ephemeral, unknown_subcommand, user_id
+from handlers.common import SlashCommand, ephemeral, unknown_subcommand
 from handlers.incident import messages
 
 COMMAND = "/incident"
@@ -28,8 +28,14 @@ IN_INCIDENT = ("status", "sev", "assign", "update", "note", "link", "followup", 
                "postmortem", "close")
 KNOWN = ["open", "list", *IN_INCIDENT, "help"]
 SEV_TOKEN = re.compile(r"^sev([1-4])$", re.IGNORECASE)
+MENTION = re.compile(r"^<@([UW][A-Z0-9_]+)(?:\|[^>]*)?>$")  # `_`: the double's ids (U_ANA)
 DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 OPEN_USAGE = "`/incident open API errors on checkout sev2 --service api`"
+
+
+def user_id(word: str) -> str | None:
+    match = MENTION.match(word)
+    return match.group(1) if match else None
 
 
 def rest_of(text: str, skip: int) -> str:

@@ -108,8 +108,8 @@ class IncidentTasks:
                           "link": link})
 
     async def _suspects(self, inc: Incident) -> None:
-        envs = queries.production_environments(self.core.settings.deploy,
-                                               self.settings.production_environments)
+        envs = queries.production_environments(
+            self.core.settings.deploy, inc.service or "", self.settings.production_environments)
         since = inc.declared_at - timedelta(hours=self.settings.suspect_deploy_hours)
         deploys = queries.suspect_deploys(self.core.store, inc.service or "", envs,
                                           to_db(since), self.settings.suspect_deploy_limit)

@@ -1,0 +1,81 @@
+"""Channel names: Slack's rules, the template, collisions (existing, name_taken, concurrent)."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+
+from test_incident_support import declare, row, start
+
+from bot.incidents.naming import candidates, channel_name, slugify
+
+WHEN = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
+
+
+def test_slug_follows_slack_rules():
+    assert slugify("DB latency: p99 > 4s (EU)!") == "db-latency-p99-4s-eu"
+    assert slugify("Café — déjà vu") == "cafe-deja-vu"
+    assert slugify("---") == ""
+
+
+def test_name_keeps_the_id_and_stays_within_80_chars():
+    name = channel_name("inc-{id}-{slug}", incident_id=12345, title="word " * 40,
+                        severity=1, service="api", declared=WHEN)
+    assert len(name) <= 80 and name.startswith("inc-12345-word-")
+    assert not name.endswith("-")
+    assert channel_name("{date}-{service}-sev{sev}-{id}-{slug}", incident_id=7,
+                        title="Disk full", severity=2, service="db",
+                        declared=WHEN) == "20261102-db-sev2-7-disk-full"
+    assert channel_name("inc-{id}-{slug}", incident_id=3, title="!!!", severity=2,
+                        service=None, declared=WHEN) == "inc-3"
+    names = list(candidates("x" * 80, 3))
+    assert names[1] == "x" * 78 + "-2" and all(len(n) <= 80 for n in names)
+
+
+async def test_taken_name_gets_a_suffix(make_bell):
+    bell = await start(make_bell)
+    bell.double.add_channel("inc-1-db-latency")
+    inc = await declare(bell)
+    assert inc["channel_name"] == "inc-1-db-latency-2"
+    assert bell.double.state.channels[inc["channel_id"]].name == "inc-1-db-latency-2"
+
+
+async def test_name_taken_from_slack_is_retried_with_a_suffix(make_bell):
+    bell = await start(make_bell)
+    bell.double.fail_next("conversations.create", "name_taken", times=2)
+    inc = await declare(bell)
+    assert inc["channel_name"] == "inc-1-db-latency-3"
+    assert [c.response.get("error") for c in bell.double.calls_to("conversations.create")] == [
+        "name_taken", "name_taken", None]
+
+
+async def test_custom_template(make_bell):
+    bell = await start(make_bell, {"channel_template": "incident-{id}-sev{sev}-{slug}"})
+    inc = await declare(bell, "open Login broken sev1")
+    assert inc["channel_name"] == "incident-1-sev1-login-broken"
+
+
+async def test_concurrent_declares_get_two_incidents_and_two_channels(make_bell):
+    bell = await start(make_bell)
+    acks = await asyncio.gather(*(
+        bell.command("/incident", "open Checkout down sev1 --service api", user=u)
+        for u in ("U_ANA", "U_BOB", "U_CARL")))
+    assert all(a.status == 200 and "Declared" in a.text for a in acks)
+    await bell.idle()
+    rows = bell.core.store.all("SELECT id, channel_id, channel_name FROM incidents ORDER BY id")
+    assert len(rows) == 3
+    assert len({r["channel_id"] for r in rows}) == 3
+    assert {r["channel_name"] for r in rows} == {
+        "inc-1-checkout-down", "inc-2-checkout-down", "inc-3-checkout-down"}
+    assert row(bell, 2)["reporter"] in ("U_ANA", "U_BOB", "U_CARL")
+
+
+async def test_channel_creation_refused_tells_the_reporter(make_bell):
+    bell = await start(make_bell)
+    bell.double.fail_next("conversations.create", "restricted_action")
+    await bell.command("/incident", "open Disk full sev3")
+    await bell.idle()
+    inc = row(bell)
+    assert inc["channel_id"] is None and inc["status"] == "investigating"
+    told = [c.args.get("text", "") for c in bell.double.calls_to("response_url")]
+    assert any("would not create its channel (restricted_action)" in t for t in told)

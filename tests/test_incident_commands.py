@@ -1,0 +1,118 @@
+"""Every `/incident` command inside (and outside) an incident channel."""
+
+from __future__ import annotations
+
+from test_incident_support import declare, row, run, seed_deploy, start, timeline
+
+
+def status_text(bell, inc) -> str:
+    msg = next(m for m in bell.double.messages(inc["channel_id"])
+               if m["ts"] == inc["status_message_ts"])
+    return str(msg["blocks"])
+
+
+async def test_status_sev_assign_update_note_edit_in_place_and_record(make_bell, clock):
+    bell = await start(make_bell)
+    inc = await declare(bell)
+    cid = inc["channel_id"]
+    posts_before = len(bell.double.messages(cid))
+
+    clock.advance(minutes=5)
+    assert await run(bell, "status identified bad index on orders", inc) == \
+        "INC-1 is now identified."
+    assert "Identified" in status_text(bell, inc)
+    assert bell.double.state.channels[cid].topic.startswith("INC-1 SEV2 · Identified")
+    assert await run(bell, "status identified", inc) == "INC-1 is already identified."
+
+    assert await run(bell, "sev 1", inc) == "INC-1 is now SEV1."
+    assert row(bell)["severity"] == 1
+    assert "SEV1" in bell.double.state.channels[cid].topic
+
+    assert await run(bell, "assign comms <@U_DANA|dana>", inc) == \
+        "<@U_DANA> is now comms of INC-1."
+    assert row(bell)["comms"] == "U_DANA"
+    assert "U_DANA" in bell.double.state.channels[cid].members
+    assert "Comms <@U_DANA>" in bell.double.state.channels[cid].topic
+
+    clock.advance(minutes=3)
+    assert await run(bell, "update Index rebuilt, error rate falling", inc) == \
+        "Update posted to INC-1."
+    assert "Index rebuilt, error rate falling" in status_text(bell, inc)
+    thread = [m for m in bell.double.messages("C_INCIDENTS")
+              if m.get("thread_ts") == inc["announcement_ts"]]
+    assert any("Index rebuilt" in m["text"] for m in thread)
+    assert len(bell.double.messages(cid)) > posts_before
+
+    assert await run(bell, "note restarted api-3 by hand", inc) == "Noted in INC-1's timeline."
+    kinds = [e["kind"] for e in timeline(bell, inc["id"])]
+    assert kinds == ["declared", "status", "severity", "role", "update", "note"]
+    assert all(e["actor"] == "U_ANA" for e in timeline(bell, inc["id"]))
+    updates = bell.core.store.all("SELECT status, on_time FROM incident_updates ORDER BY id")
+    assert updates == [{"status": "identified", "on_time": 1}, {"status": "identified",
+                                                                "on_time": 1}]
+    actions = {r["action"] for r in bell.core.store.all("SELECT action FROM audit_log")}
+    assert {"incident.declare", "incident.status", "incident.severity",
+            "incident.assign.comms", "incident.update", "incident.note"} <= actions
+
+
+async def test_bad_input_answers_with_what_works(make_bell):
+    bell = await start(make_bell)
+    inc = await declare(bell)
+    assert "isn't a status" in await run(bell, "status fixed", inc)
+    assert "1 (worst) to 4" in await run(bell, "sev 9", inc)
+    assert "`/incident assign commander @ana`" in await run(bell, "assign boss <@U_BOB>", inc)
+    assert "Say what changed" in await run(bell, "update", inc)
+    assert "deploy id" in await run(bell, "link abc", inc)
+    assert "There is no deploy #999" in await run(bell, "link 999 caused", inc)
+    assert "an owner" in await run(bell, "followup write docs", inc)
+    assert "isn't a real date" in await run(bell, "followup x <@U_BOB> due 2026-02-30", inc)
+    assert "Say what fixed it" in await run(bell, "resolve", inc)
+    assert "resolve it first" in await run(bell, "close", inc)
+    assert [e["kind"] for e in timeline(bell, inc["id"])] == ["declared"]
+
+
+async def test_outside_an_incident_channel_commands_say_so_and_list(make_bell):
+    bell = await start(make_bell)
+    await declare(bell)
+    await declare(bell, "open Queue backlog sev3 --private", user="U_BOB")
+    ack = await bell.command("/incident", "update all good", channel="C_GENERAL")
+    assert "needs an incident" in ack.text
+    assert "INC-1" in ack.text and "Queue backlog" not in ack.text
+    assert "1 private incident" in ack.text
+    ack = await bell.command("/incident", "update INC-1 all good now", channel="C_GENERAL")
+    assert ack.text == "Update posted to INC-1."
+    ack = await bell.command("/incident", "note INC-77 x", channel="C_GENERAL")
+    assert "There is no INC-77" in ack.text
+
+
+async def test_list_and_help(make_bell, clock):
+    bell = await start(make_bell)
+    ack = await bell.command("/incident", "list")
+    assert "No open incidents" in ack.text
+    await declare(bell)
+    clock.advance(minutes=90)
+    ack = await bell.command("/incident", "list")
+    assert "*INC-1* SEV2 investigating" in ack.text and "1 h 30 min old" in ack.text
+    assert "lead <@U_ANA>" in ack.text
+    ack = await bell.command("/incident", "help")
+    assert "/incident resolve" in ack.text.replace("`resolve", "/incident resolve")
+
+
+async def test_link_and_followups(make_bell):
+    bell = await start(make_bell)
+    deploy = seed_deploy(bell)
+    inc = await declare(bell)
+    assert await run(bell, f"link {deploy}", inc) == f"Linked deploy #{deploy} to INC-1: caused."
+    assert "already linked" in await run(bell, f"link {deploy} caused", inc)
+    assert await run(bell, f"link #{deploy} fixed", inc) == \
+        f"Linked deploy #{deploy} to INC-1: fixed."
+    links = bell.core.store.all("SELECT deploy_id, relation FROM incident_deploys")
+    assert sorted(r["relation"] for r in links) == ["caused", "fixed"]
+    reply = await run(bell, "followup Add alert on queue depth <@U_BOB|bob> due 2026-12-01", inc)
+    assert reply == "Follow-up #1 recorded for <@U_BOB>, due 2026-12-01."
+    fu = bell.core.store.one("SELECT * FROM followups")
+    assert (fu["text"], fu["owner"], fu["due_date"]) == ("Add alert on queue depth", "U_BOB",
+                                                         "2026-12-01")
+    assert await run(bell, "followup done 1", inc) == "Follow-up #1 is done."
+    assert "no open follow-up #1" in await run(bell, "followup done 1", inc)
+    assert [e["kind"] for e in timeline(bell, inc["id"])][-3:] == ["link", "link", "followup"]
