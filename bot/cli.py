@@ -33,6 +33,10 @@ def parser() -> argparse.ArgumentParser:
     shell.add_argument("--in", dest="channel", default="C_DEPLOYS", help="act in this channel")
     shell.add_argument("--db", help="SQLite file (default: [storage] path if configured,"
                        " else ./shipbell-shell.db)")
+    digest = sub.add_parser("digest", help="print the delivery (DORA) digest as text")
+    digest.add_argument("--as-of", metavar="DATE",
+                        help="the digest that would be posted on DATE (YYYY-MM-DD); default now")
+    digest.add_argument("--chart", metavar="FILE", help="also write the trend chart as PNG")
     return top
 
 
@@ -53,6 +57,7 @@ def main(argv: list[str] | None = None) -> int:
         "check": _check,
         "manifest": _manifest,
         "shell": _shell,
+        "digest": _digest,
     }
     return verbs[args.verb](args, config)
 
@@ -68,6 +73,15 @@ def _shell(args: argparse.Namespace, config: LoadedConfig) -> int:
     from bot.shell import run_shell
 
     return asyncio.run(run_shell(config, user=args.user, channel=args.channel, db=args.db))
+
+
+def _digest(args: argparse.Namespace, config: LoadedConfig) -> int:
+    from datetime import UTC, datetime
+
+    from bot.dora.preview import run_preview
+
+    return run_preview(config.settings, as_of=args.as_of, chart=args.chart,
+                       now=datetime.now(UTC))
 
 
 def _check(args: argparse.Namespace, config: LoadedConfig) -> int:

@@ -1,0 +1,131 @@
+"""Block Kit for the digest: a short summary in the channel, the details in its thread.
+
+Wording comes from ``bot.dora.format`` so Slack and the terminal say the same thing;
+this module only adds mrkdwn emphasis, colour markers and the Block Kit limits (section
+text ≤ 3,000 characters, ≤ 50 blocks).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bot.dora import format as fmt
+from bot.dora.metrics import Digest
+from handlers.digest.ids import Block
+
+SECTION_LIMIT = 2900  # under Slack's 3,000, leaving room for a "… and N more" line
+MAX_FOLLOWUPS = 10
+MARKER = {"better": ":large_green_circle:", "worse": ":red_circle:", "same": ":white_circle:"}
+
+
+def escape(text: str) -> str:
+    """mrkdwn control characters, so a title can't ping a channel or forge a link."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _section(text: str, block_id: str) -> dict[str, Any]:
+    if len(text) > SECTION_LIMIT:
+        text = text[: SECTION_LIMIT - 1] + "…"
+    return {"type": "section", "block_id": block_id, "text": {"type": "mrkdwn", "text": text}}
+
+
+def _context(text: str, block_id: str) -> dict[str, Any]:
+    return {"type": "context", "block_id": block_id,
+            "elements": [{"type": "mrkdwn", "text": text[:SECTION_LIMIT]}]}
+
+
+def _key(line: fmt.KeyLine, *, with_prior: bool) -> str:
+    text = f"*{line.name}:* {line.now}"
+    if line.change:
+        text += f"  {line.change} {MARKER.get(line.verdict or '', '')}".rstrip()
+    if with_prior:
+        text += f"\n      _before:_ {line.before}"
+    return text
+
+
+def title(d: Digest) -> str:
+    scope = f" · {d.service}" if d.service else ""
+    return f"Delivery digest{scope} · {d.current.period.label}"
+
+
+def summary(d: Digest) -> dict[str, Any]:
+    """The channel message: header, five keys with their change, incidents, cluster."""
+    keys = "\n".join(_key(k, with_prior=False) for k in fmt.key_lines(d))
+    incidents = f"*Incidents:* {fmt.incident_summary(d)}"
+    failing = fmt.open_failure_line(d)
+    if failing:
+        incidents += f"\n:warning: {failing}"
+    if d.overdue:
+        incidents += f"\n*Overdue follow-ups:* {len(d.overdue)}"
+    blocks = [
+        {"type": "header", "block_id": Block.TITLE,
+         "text": {"type": "plain_text", "text": title(d)[:150]}},
+        _context(escape(fmt.header(d)), Block.SCOPE),
+        _section(keys, Block.KEYS),
+        _section(incidents, Block.INCIDENTS),
+        _context(f"{fmt.cluster_line(d)} · details and per-service breakdown in the thread",
+                 Block.FOOTER),
+    ]
+    return {"text": f"{title(d)}: {fmt.header(d)}", "blocks": blocks}
+
+
+def details(d: Digest) -> dict[str, Any]:
+    """The thread reply: both periods with n and p90, incidents, follow-ups, services."""
+    blocks: list[dict[str, Any]] = [
+        _section("*Both periods*\n" + "\n".join(_key(k, with_prior=True)
+                                                 for k in fmt.key_lines(d)), Block.PERIODS),
+    ]
+    incident_lines = [f"*Incidents:* {fmt.incident_summary(d)}"]
+    incident_lines += [f"• {escape(line)}" for line in fmt.open_incident_lines(d)]
+    severities = fmt.severity_lines(d)
+    if severities:
+        incident_lines.append("*Incident recovery time* (declared → resolved)")
+        incident_lines += [f"• {line}" for line in severities]
+    updates = fmt.updates_line(d)
+    if updates:
+        incident_lines.append(updates)
+    blocks.append(_section("\n".join(incident_lines), Block.RECOVERY))
+    if d.overdue:
+        shown = [f"• {escape(fmt.followup_line(f))}" for f in d.overdue[:MAX_FOLLOWUPS]]
+        shown = [_mention(line, f.owner) for line, f in zip(shown, d.overdue, strict=False)]
+        if len(d.overdue) > MAX_FOLLOWUPS:
+            shown.append(f"… and {len(d.overdue) - MAX_FOLLOWUPS} more")
+        blocks.append(_section(f"*Overdue post-mortem follow-ups:* {len(d.overdue)}\n"
+                               + "\n".join(shown), Block.FOLLOWUPS))
+    cluster = fmt.cluster_line(d) + "".join(f"\n_{note}_" for note in d.notes)
+    blocks.append(_context(cluster, Block.CLUSTER))
+    blocks.extend(service_blocks(d))
+    return {"text": f"Details for {title(d)}", "blocks": blocks}
+
+
+def _mention(line: str, owner: str | None) -> str:
+    """Owners are Slack ids: mention them (after escaping, so the mention survives)."""
+    if owner and f"owner {escape(owner)}" in line:
+        return line.replace(f"owner {escape(owner)}", f"owner <@{owner}>")
+    return line
+
+
+def service_blocks(d: Digest) -> list[dict[str, Any]]:
+    if not d.services:
+        return []
+    lines = [f"• {escape(fmt.service_line(r, d.min_samples))}" for r in d.services]
+    if d.more_services:
+        lines.append(f"… and {d.more_services} more services")
+    chunks: list[list[str]] = [["*By service*"]]
+    for line in lines:
+        if sum(len(x) + 1 for x in chunks[-1]) + len(line) > SECTION_LIMIT:
+            chunks.append([])
+        chunks[-1].append(line)
+    return [_section("\n".join(c), f"{Block.SERVICES}_{i}") for i, c in enumerate(chunks)]
+
+
+def stats(d: Digest) -> dict[str, Any]:
+    """`/deploy stats`: the summary and the details in one ephemeral answer."""
+    top, rest = summary(d), details(d)
+    blocks = [b for b in top["blocks"] if b["block_id"] != Block.FOOTER] + rest["blocks"]
+    return {"response_type": "ephemeral", "replace_original": False,
+            "text": top["text"], "blocks": blocks[:50]}
+
+
+def chart_title(d: Digest) -> str:
+    return f"Weekly trend to {d.current.period.last_day:%b} {d.current.period.last_day.day}"

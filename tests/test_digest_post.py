@@ -1,0 +1,151 @@
+"""The scheduled digest through the real app: summary in the channel, details and chart in
+its thread, exactly once per day, caught up after downtime, silent in quiet mode."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from test_digest_reference import seed_reference
+
+from bot.clock import FakeClock
+from bot.local import LocalShipbell
+from scheduled.digest import JOB_ID
+from scheduled.scheduler import RunOutcome
+
+CONFIG = {"timezone": "Europe/Paris", "digest": {"channel": "C_METRICS", "time": "09:00"}}
+BEFORE_NINE = datetime(2026, 11, 25, 7, 59, tzinfo=UTC)  # 08:59 Paris
+
+
+async def until(condition: Callable[[], bool], spins: int = 10_000) -> None:
+    """Yield to the loop until ``condition`` holds; no wall-clock waiting."""
+    for _ in range(spins):
+        if condition():
+            return
+        await asyncio.sleep(0)
+    raise AssertionError("condition never became true")
+
+
+async def due(bell: LocalShipbell) -> list[RunOutcome]:
+    """Run every due job (as the scheduler would) and keep the digest's outcomes."""
+    return [o for o in await bell.core.scheduler.run_due() if o.job_id == JOB_ID]
+
+
+def texts(blocks: list[dict[str, Any]]) -> str:
+    out = []
+    for block in blocks:
+        if "text" in block:
+            out.append(block["text"]["text"])
+        out += [e.get("text", "") for e in block.get("elements", [])]
+    return "\n".join(out)
+
+
+def posts(bell: LocalShipbell) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """(top-level messages, thread replies) in the metrics channel."""
+    msgs = bell.double.messages("C_METRICS")
+    top = [m for m in msgs if m.get("thread_ts", m["ts"]) == m["ts"]]
+    return top, [m for m in msgs if m not in top]
+
+
+async def test_posts_summary_thread_and_chart_once(make_bell: Any, clock: FakeClock) -> None:
+    clock.set(BEFORE_NINE)
+    bell = await make_bell(CONFIG)
+    seed_reference(bell.core.store)
+    assert await due(bell) == []
+    clock.advance(minutes=1)
+    outcomes = await due(bell)
+    assert [(o.outcome, o.detail) for o in outcomes] == [("posted", "queued 2026-11-25")]
+    await bell.idle()
+
+    top, replies = posts(bell)
+    assert len(top) == 1 and len(replies) == 2
+    summary = texts(top[0]["blocks"])
+    assert "Delivery digest · Nov 18–24" in summary
+    assert "Nov 18–24 vs Nov 11–17 · production · 6 deploys" in summary
+    assert "*Change failure rate:* 50.0% (3 of 6)  ↑ 25.0 pp :red_circle:" in summary
+    assert "*Deploys:* 6 (0.9/day, on 5 of 7 days)  ↑ 50% :large_green_circle:" in summary
+    assert "2024 DORA cluster: low" in summary
+    details = next(m for m in replies if m.get("blocks"))
+    assert details["thread_ts"] == top[0]["ts"]
+    detail_text = texts(details["blocks"])
+    assert "*By service*" in detail_text and "• api: 4 deploys" in detail_text
+    assert "owner <@U_BOB>" in detail_text and "a private SEV1 incident: open 19 h" in detail_text
+    assert "Secret" not in detail_text + summary and "payment" not in detail_text
+    chart = next(m for m in replies if m.get("files"))
+    assert chart["thread_ts"] == top[0]["ts"] and chart["files"][0]["name"] == "dora-2026-11-25.png"
+    stored = bell.double.state.files[chart["files"][0]["id"]]["content"]
+    assert stored.startswith(b"\x89PNG")
+
+    # the same day never posts twice: not on a second pass, not after a restart
+    clock.advance(minutes=30)
+    assert await due(bell) == []
+    await bell.restart()
+    assert await due(bell) == []
+    await bell.idle()
+    assert len(bell.double.messages("C_METRICS")) == 3
+    assert len(bell.double.calls_to("files.completeUploadExternal")) == 1
+
+
+async def test_a_failed_upload_is_retried_without_reposting(
+    make_bell: Any, clock: FakeClock
+) -> None:
+    clock.set(BEFORE_NINE + timedelta(minutes=1))
+    bell = await make_bell(CONFIG)
+    seed_reference(bell.core.store)
+    bell.double.fail_next("files.getUploadURLExternal", "internal_error")
+    await due(bell)
+    await bell.double.wait_for("files.getUploadURLExternal")
+    await until(lambda: clock.sleepers == 1)  # the post task backs off on the FakeClock
+    clock.advance(seconds=2)
+    await bell.idle()
+    top, replies = posts(bell)
+    assert len(top) == 1 and len(replies) == 2
+    assert len([c for c in bell.double.calls_to("chat.postMessage")
+                if c.args["channel"] == "C_METRICS"]) == 2
+    row = bell.core.store.one("SELECT * FROM digest_posts WHERE day = '2026-11-25'")
+    assert row is not None and row["done_at"] and row["chart_file"].startswith("F")
+
+
+async def test_catch_up_inside_the_window_and_missed_outside(
+    make_bell: Any, clock: FakeClock
+) -> None:
+    clock.set(BEFORE_NINE)
+    bell = await make_bell(CONFIG)
+    seed_reference(bell.core.store)
+    clock.set(datetime(2026, 11, 25, 12, tzinfo=UTC))  # down from 08:59 to 13:00 Paris
+    outcomes = await due(bell)
+    assert [o.outcome for o in outcomes] == ["posted"]
+    await bell.idle()
+    # down again until Nov 27 14:00 Paris: Nov 26 is 29 h late (missed), Nov 27 is 5 h late
+    clock.set(datetime(2026, 11, 27, 13, tzinfo=UTC))
+    outcomes = await due(bell)
+    assert [(o.scheduled_for.date().isoformat(), o.outcome) for o in outcomes] == [
+        ("2026-11-26", "missed"), ("2026-11-27", "posted")]
+    await bell.idle()
+    top, _ = posts(bell)
+    assert [texts(m["blocks"]).split("\n")[0] for m in top] == [
+        "Delivery digest · Nov 18–24", "Delivery digest · Nov 20–26"]
+
+
+async def test_quiet_mode_posts_nothing_on_a_day_with_nothing_to_say(
+    make_bell: Any, clock: FakeClock
+) -> None:
+    clock.set(BEFORE_NINE)
+    bell = await make_bell({**CONFIG, "digest": {**CONFIG["digest"], "quiet": True}})
+    clock.advance(minutes=1)
+    outcomes = await due(bell)
+    assert [o.outcome for o in outcomes] == ["skipped"]
+    await bell.idle()
+    assert bell.double.messages("C_METRICS") == []
+    seed_reference(bell.core.store)  # the next day has news: it posts
+    clock.advance(days=1)
+    assert [o.outcome for o in await due(bell)] == ["posted"]
+    await bell.idle()
+    assert len(posts(bell)[0]) == 1
+
+
+async def test_no_channel_means_no_scheduled_digest(make_bell: Any, clock: FakeClock) -> None:
+    bell = await make_bell({"digest": {"channel": None}})
+    assert "digest.daily" not in bell.core.scheduler.jobs
