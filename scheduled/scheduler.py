@@ -110,6 +110,10 @@ class Scheduler:
         times: list[datetime] = []
         previous: datetime | None = last
         cursor = since if last is None else last + timedelta(microseconds=1)
+        if job.coalesce and cursor < now - grace:
+            # Only the latest due time matters: jump over a long gap instead of walking it
+            # MAX_CATCH_UP runs per pass (a 1-minute sweep after a day down never caught up).
+            cursor, previous = now - grace, None
         while len(times) < MAX_CATCH_UP:
             nxt = job.trigger.get_next_fire_time(previous, cursor)
             if nxt is None or nxt > now:
