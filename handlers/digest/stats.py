@@ -39,10 +39,12 @@ def parse(words: list[str]) -> tuple[str | None, int | None, str | None]:
             if int(period.group(1)) not in ALLOWED_DAYS:
                 return None, None, f"`{word}` isn't a period I keep; {USAGE}"
             days = int(period.group(1))
-        elif SERVICE.match(word) and service is None:
+        elif service is not None:
+            return None, None, f"One service at a time (`{service}` or `{word}`). {USAGE}"
+        elif SERVICE.match(word):
             service = word
         else:
-            return None, None, f"I read `{word}` as a second service name. {USAGE}"
+            return None, None, f"`{word}` isn't a service name. {USAGE}"
     return service, days, None
 
 

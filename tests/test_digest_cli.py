@@ -1,0 +1,61 @@
+"""`shipbell digest`: the digest as text and the chart as PNG, from a real or missing database."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from test_digest_reference import seed_reference
+
+from bot.cli import main
+from bot.storage import Store
+
+
+def config(tmp_path: Path, db: Path) -> str:
+    path = tmp_path / "shipbell.toml"
+    path.write_text(f'timezone = "Europe/Paris"\n[storage]\npath = "{db}"\n')
+    return str(path)
+
+
+def test_prints_the_reference_digest_and_writes_the_chart(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db = tmp_path / "bot.db"
+    store = Store(db)
+    store.migrate()
+    seed_reference(store)
+    store.close()
+    chart = tmp_path / "trend.png"
+    args = ["--config", config(tmp_path, db), "digest", "--as-of", "2026-11-25",
+            "--chart", str(chart)]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "Nov 18–24 vs Nov 11–17 · production · 6 deploys" in out
+    assert "Change failure rate: 50.0% (3 of 6)" in out
+    assert "api: 4 deploys" in out and "Secret" not in out
+    assert chart.read_bytes().startswith(b"\x89PNG")
+
+
+def test_missing_database_is_an_empty_history_and_stays_missing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db = tmp_path / "nothing-here.db"
+    assert main(["--config", config(tmp_path, db), "digest", "--as-of", "2026-11-25"]) == 0
+    out = capsys.readouterr().out
+    assert "· production · 0 deploys" in out and "Change failure rate: no deploys" in out
+    assert not db.exists()
+
+
+def test_empty_database_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    db = tmp_path / "empty.db"
+    db.write_bytes(b"")
+    assert main(["--config", config(tmp_path, db), "digest"]) == 0
+    assert "0 deploys" in capsys.readouterr().out
+
+
+def test_bad_date_is_one_sentence_and_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["--config", config(tmp_path, tmp_path / "x.db"), "digest",
+                 "--as-of", "25/11/2026"]) == 2
+    assert "use a date like 2026-11-25" in capsys.readouterr().err

@@ -1,0 +1,81 @@
+"""`/deploy stats` through the deploy router: instant ack, ephemeral answer via response_url."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from test_digest_post import texts
+from test_digest_reference import seed_reference
+
+from bot.clock import FakeClock
+from handlers.digest.stats import parse
+
+CONFIG = {"timezone": "Europe/Paris"}
+NOW = datetime(2026, 11, 25, 8, tzinfo=UTC)
+
+
+async def test_stats_for_a_service_answers_only_the_asker(make_bell: Any, clock: FakeClock) -> None:
+    clock.set(NOW)
+    bell = await make_bell(CONFIG)
+    seed_reference(bell.core.store)
+    ack = await bell.command("/deploy", "stats api", user="U_CARL")
+    assert ack.status == 200 and ack.text == ""
+    assert ack.latency < 0.5
+    call = await bell.double.wait_for("response_url")
+    assert call.args["response_type"] == "ephemeral"
+    body = texts(call.args["blocks"])
+    assert "Delivery digest · api · Nov 18–24" in body
+    assert "production · api · 4 deploys" in body
+    assert "*Change failure rate:* 50.0% (2 of 4)" in body
+    assert "By service" not in body  # one service: no breakdown
+    assert "Secret" not in body and "a private SEV1 incident: open 19 h" in body
+    assert [e["user"] for e in bell.double.state.ephemerals] == ["U_CARL"]
+    assert bell.double.messages("C_DEPLOYS") == []  # nothing public
+
+
+async def test_stats_28_days_for_everything(make_bell: Any, clock: FakeClock) -> None:
+    clock.set(NOW)
+    bell = await make_bell(CONFIG)
+    seed_reference(bell.core.store)
+    await bell.command("/deploy", "stats 28d")
+    call = await bell.double.wait_for("response_url")
+    body = texts(call.args["blocks"])
+    assert "Oct 28–Nov 24 vs Sep 30–Oct 27 · production · 10 deploys" in body
+    assert "• api: 7 deploys" in body and "• web: 3 deploys" in body
+
+
+async def test_unknown_service_gets_the_known_ones(make_bell: Any, clock: FakeClock) -> None:
+    clock.set(NOW)
+    bell = await make_bell(CONFIG)
+    seed_reference(bell.core.store)
+    await bell.command("/deploy", "stats paymnts 7d")
+    call = await bell.double.wait_for("response_url")
+    assert call.args["text"] == (
+        "`paymnts`? I have no deploys of it on record. Services with deploys: `api`, `web`."
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "answer"),
+    [
+        ("stats api 30d", "`30d` isn't a period I keep; Try `/deploy stats`"),
+        ("stats api web", "One service at a time (`api` or `web`)."),
+        ("stats <@U_ANA>", "`<@U_ANA>` isn't a service name."),
+    ],
+)
+async def test_bad_input_is_answered_in_one_sentence_at_once(
+    make_bell: Any, text: str, answer: str
+) -> None:
+    bell = await make_bell()
+    ack = await bell.command("/deploy", text)
+    assert answer in ack.text
+    await bell.idle()
+    assert bell.double.calls_to("response_url") == []
+
+
+def test_parse_accepts_any_order() -> None:
+    assert parse(["28d", "api"]) == ("api", 28, None)
+    assert parse(["7days"]) == (None, 7, None)
+    assert parse([]) == (None, None, None)
