@@ -1,0 +1,172 @@
+"""`/release` through signed slash commands: answers, calendar changes, audit, announcements."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from conftest import MakeBell
+
+from bot.clock import FakeClock
+from bot.local import LocalShipbell
+from bot.releases.freeze import active_freeze
+
+TRAIN: dict[str, Any] = {
+    "channel": "C_RELEASES", "services": ["web", "api"], "timezone": "Europe/Paris",
+    "weekday": "tue", "time": "14:00", "freeze": "24h", "captains": ["U_ANA", "U_BOB"],
+}
+
+
+def config(**overrides: Any) -> dict[str, Any]:
+    return {"release": {"trains": {"web": {**TRAIN, **overrides}}}}
+
+
+def said(ack: Any) -> str:
+    data = ack.json or {}
+    return data.get("text", "") + " " + " ".join(
+        b["text"]["text"] for b in data.get("blocks", []) if b.get("type") == "section")
+
+
+async def announced(bell: LocalShipbell) -> list[str]:
+    await bell.idle()
+    return [m["text"] for m in bell.double.messages("C_RELEASES")]
+
+
+def audit(bell: LocalShipbell) -> list[tuple[str, str, dict[str, Any]]]:
+    rows = bell.core.store.all("SELECT actor, action, detail FROM audit_log"
+                               " WHERE action LIKE 'release.%' ORDER BY id")
+    return [(r["actor"], r["action"], json.loads(r["detail"])) for r in rows]
+
+
+async def test_next_shows_release_freeze_captain_state_and_train(
+    make_bell: MakeBell, clock: FakeClock
+) -> None:
+    bell = await make_bell(config())
+    ack = await bell.command("/release")
+    text = said(ack)
+    assert ack.status == 200 and ack.json and ack.json["response_type"] == "ephemeral"
+    release = int(datetime(2026, 11, 3, 13, tzinfo=UTC).timestamp())
+    assert f"next release <!date^{release}^" in text and "Captain: <@U_BOB>" in text
+    assert "State: *open*" in text and "Nothing has changed" in text
+    clock.set(datetime(2026, 11, 2, 14, tzinfo=UTC))
+    frozen = said(await bell.command("/release", "next web"))
+    assert "State: *frozen*" in frozen and "code freeze before the 2026-11-03" in frozen
+    assert said(await bell.command("/release", "web")) == frozen  # bare train name
+    assert ack.latency < 0.5
+
+
+async def test_calendar_marks_holiday_moves_and_skips(make_bell: MakeBell,
+                                                      clock: FakeClock) -> None:
+    bell = await make_bell(config(weekday="fri", time="10:00", holidays="FR"))
+    clock.set(datetime(2026, 12, 10, tzinfo=UTC))
+    text = said(await bell.command("/release", "calendar web 3"))
+    assert text.count("•") == 3
+    assert "moved from Fri 25 Dec (Christmas Day)" in text
+    assert "2026-12-28 09:00 UTC" in text  # Monday after Christmas, 10:00 Paris
+    skip = await bell.command("/release", "skip web 2026-12-11 team offsite", user="U_CARL")
+    assert "Skipped" in said(skip)
+    text = said(await bell.command("/release", "calendar"))
+    assert "*skipped* by <@U_CARL>: team offsite" in text
+
+
+async def test_skip_and_unskip_are_stored_audited_announced_once(make_bell: MakeBell) -> None:
+    bell = await make_bell(config())
+    ack = await bell.command("/release", 'skip web 2026-11-03 "waiting for the audit"')
+    assert "Skipped the `web` release of 2026-11-03" in said(ack)
+    again = await bell.command("/release", "skip web 2026-11-03 waiting for the audit")
+    assert "already skipped" in said(again)
+    texts = await announced(bell)
+    assert len(texts) == 1 and "<@U_ANA> skipped the *web* release" in texts[0]
+    assert "waiting for the audit" in texts[0] and "Next release: <!date^" in texts[0]
+    assert audit(bell) == [("U_ANA", "release.skip",
+                            {"day": "2026-11-03", "reason": "waiting for the audit"})]
+    nxt = said(await bell.command("/release", "next"))
+    assert str(int(datetime(2026, 11, 10, 13, tzinfo=UTC).timestamp())) in nxt
+    assert active_freeze(bell.core, "web", "production",
+                         datetime(2026, 11, 2, 14, tzinfo=UTC)) is None  # nothing to freeze for
+    assert "back on" in said(await bell.command("/release", "unskip web 2026-11-03"))
+    assert "isn't skipped" in said(await bell.command("/release", "unskip web 2026-11-03"))
+    assert len(await announced(bell)) == 2
+
+
+async def test_skipped_release_posts_nothing_at_its_time(make_bell: MakeBell,
+                                                        clock: FakeClock) -> None:
+    bell = await make_bell(config())
+    await bell.command("/release", "skip web 2026-11-03 audit")
+    for when in (datetime(2026, 11, 2, 13, tzinfo=UTC), datetime(2026, 11, 3, 11, tzinfo=UTC),
+                 datetime(2026, 11, 3, 13, tzinfo=UTC)):
+        clock.set(when)
+        outcomes = await bell.core.scheduler.run_due()
+        assert [o.outcome for o in outcomes if o.job_id.startswith("release:")] == ["skipped"]
+    assert len(await announced(bell)) == 1  # only the skip announcement
+
+
+async def test_adhoc_freeze_reaches_the_gate_and_unfreeze_lifts_it(
+    make_bell: MakeBell, clock: FakeClock
+) -> None:
+    bell = await make_bell(config())
+    now = clock.now()
+    ack = await bell.command("/release", "freeze web 2h database migration")
+    assert "Froze `web`" in said(ack)
+    window = active_freeze(bell.core, "api", "production", now)
+    assert window is not None and window.reason == "database migration"
+    assert window.ends_at == now.replace(hour=11)
+    second = said(await bell.command("/release", "freeze web 1h again", user="U_BOB"))
+    assert "already frozen" in second and "<@U_ANA>" in second
+    assert "Unfroze" in said(await bell.command("/release", "unfreeze web", user="U_BOB"))
+    assert active_freeze(bell.core, "api", "production", now) is None
+    assert "isn't frozen" in said(await bell.command("/release", "unfreeze web"))
+    texts = await announced(bell)
+    assert len(texts) == 2 and "froze *web*" in texts[0] and "lifted the freeze" in texts[1]
+    assert [a[1] for a in audit(bell)] == ["release.freeze", "release.unfreeze"]
+    clock.set(now.replace(hour=10))
+    await bell.command("/release", "freeze web 30m short one")
+    clock.set(now.replace(hour=11))  # expired: a new freeze is allowed
+    assert "Froze" in said(await bell.command("/release", "freeze web 1h another"))
+
+
+async def test_captain_swap_for_the_next_release(make_bell: MakeBell) -> None:
+    bell = await make_bell(config())
+    ack = await bell.command("/release", "captain web <@U_DANA|dana>")
+    assert "<@U_DANA> is captain of the `web` release of 2026-11-03" in said(ack)
+    assert "Captain: <@U_DANA>" in said(await bell.command("/release"))
+    texts = await announced(bell)
+    assert "made <@U_DANA> captain" in texts[0] and "(was <@U_BOB>)" in texts[0]
+    assert "already captain" in said(await bell.command("/release", "captain web <@U_DANA>"))
+    cal = said(await bell.command("/release", "calendar web 2"))
+    assert "<@U_DANA> (swapped)" in cal and "captain <@U_ANA>" in cal
+
+
+async def test_only_managers_change_the_calendar(make_bell: MakeBell) -> None:
+    bell = await make_bell({"release": {"managers": ["U_ANA"], "trains": {"web": TRAIN}}})
+    refused = said(await bell.command("/release", "freeze web 1h nope", user="U_EVE"))
+    assert "can't change the `web` calendar" in refused
+    assert active_freeze(bell.core, "web", "production", bell.core.clock.now()) is None
+    assert "Froze" in said(await bell.command("/release", "freeze web 1h yes", user="U_ANA"))
+    assert "the next 5 dates" in said(await bell.command("/release", "calendar", user="U_EVE"))
+
+
+async def test_bad_input_gets_one_sentence_with_an_example(make_bell: MakeBell) -> None:
+    bell = await make_bell(config())
+    cases = {
+        "skip": "Which train? Try `/release skip",
+        "skip mobile 2026-11-03 x": "No train called `mobile`; trains: `web`",
+        "skip web tuesday x": "give it as YYYY-MM-DD, e.g. `/release skip web 2026-12-01",
+        "skip web 2026-11-04 x": "no release on 2026-11-04; the next ones are 2026-11-03",
+        "skip web 2026-11-03": "Say why",
+        "freeze web soon x": "such as 30m, 2h",
+        "freeze web 2h": "needs a duration and a reason",
+        "captain web dana": "Mention the new captain: `/release captain web @dana`",
+        "calendar mobile": "No train called `mobile`",
+        "frobnicate": "`/release frobnicate`? I don't know that one",
+    }
+    for text, expected in cases.items():
+        assert expected in said(await bell.command("/release", text)), text
+    assert await announced(bell) == []
+    assert audit(bell) == []
+
+
+async def test_without_trains_the_answer_says_how_to_add_one(bell: LocalShipbell) -> None:
+    assert "[release.trains.<name>]" in said(await bell.command("/release"))
+    assert "/release calendar" in said(await bell.command("/release", "help"))

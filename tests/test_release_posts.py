@@ -1,0 +1,180 @@
+"""What the release trains post, through the real app and the Slack double.
+
+Time moves only with the FakeClock; ``run_due`` stands in for APScheduler's wake-ups.
+The clock starts Monday 2026-11-02 09:00 UTC; the train leaves Tuesdays 14:00 Paris
+(13:00 UTC), so the 24 h freeze starts Monday 13:00 UTC.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from conftest import MakeBell
+
+from bot.clock import FakeClock, to_db
+from bot.local import LocalShipbell
+from bot.releases.freeze import active_freeze
+
+TRAIN: dict[str, Any] = {
+    "channel": "C_RELEASES", "services": ["web", "api"], "timezone": "Europe/Paris",
+    "weekday": "tue", "time": "14:00", "freeze": "24h", "reminders": ["3d", "24h", "2h", "0"],
+    "captains": ["U_ANA", "U_BOB"],
+}
+FREEZE = datetime(2026, 11, 2, 13, tzinfo=UTC)
+RELEASE = datetime(2026, 11, 3, 13, tzinfo=UTC)
+NEXT_RELEASE = datetime(2026, 11, 10, 13, tzinfo=UTC)
+
+
+def config(**overrides: Any) -> dict[str, Any]:
+    return {"release": {"trains": {"web": {**TRAIN, **overrides}}}}
+
+
+def shipped(bell: LocalShipbell, service: str, version: str, finished: datetime,
+            env: str = "production", state: str = "succeeded") -> None:
+    """A deploy as /deploy records it (the foundation's deploys table)."""
+    bell.core.store.execute(
+        "INSERT INTO deploys (service, env, ref, version, state, requester, requested_at,"
+        " finished_at) VALUES (?, ?, 'main', ?, ?, 'U_CARL', ?, ?)",
+        (service, env, version, state, to_db(finished), to_db(finished)),
+    )
+
+
+def posts(bell: LocalShipbell) -> list[str]:
+    return [m["text"] + " | " + " ".join(b["text"]["text"] for b in m.get("blocks", [])
+                                          if b.get("type") == "section")
+            for m in bell.double.messages("C_RELEASES")]
+
+
+async def tick(bell: LocalShipbell, clock: FakeClock, when: datetime) -> list[str]:
+    clock.set(when)
+    outcomes = await bell.core.scheduler.run_due()
+    await bell.idle()
+    return [f"{o.job_id}:{o.outcome}" for o in outcomes if o.job_id.startswith("release:")]
+
+
+async def test_freeze_reminder_and_release_day_posts(make_bell: MakeBell,
+                                                     clock: FakeClock) -> None:
+    bell = await make_bell(config())
+    shipped(bell, "web", "v41", datetime(2026, 10, 27, 12, tzinfo=UTC))  # previous train
+    shipped(bell, "web", "v42", datetime(2026, 10, 29, 10, tzinfo=UTC))
+    shipped(bell, "api", "v7", datetime(2026, 10, 30, 10, tzinfo=UTC))
+    shipped(bell, "api", "v8", datetime(2026, 10, 30, 11, tzinfo=UTC), env="staging")
+    shipped(bell, "billing", "v1", datetime(2026, 10, 30, 11, tzinfo=UTC))
+    shipped(bell, "web", "v43", datetime(2026, 10, 30, 12, tzinfo=UTC), state="failed")
+
+    assert await tick(bell, clock, datetime(2026, 11, 2, 12, 59, tzinfo=UTC)) == []
+    assert await tick(bell, clock, FREEZE) == ["release:web:freeze:posted"]
+    [freeze] = posts(bell)
+    assert "Code freeze for web" in freeze and "<@U_BOB>" in freeze
+    assert f"<!date^{int(RELEASE.timestamp())}^" in freeze  # each reader's own time zone
+    assert "2 production deploys" in freeze and "v42" in freeze and "v7" in freeze
+    for absent in ("v41", "v8", "billing", "v43"):
+        assert absent not in freeze
+
+    assert await tick(bell, clock, datetime(2026, 11, 3, 11, tzinfo=UTC)) == [
+        "release:web:t-2h:posted"]
+    assert "releases in 2 h" in posts(bell)[-1] and "<@U_BOB>" in posts(bell)[-1]
+
+    assert await tick(bell, clock, RELEASE) == ["release:web:release:posted"]
+    day = posts(bell)[-1]
+    assert "release is go" in day and "v42" in day
+    assert f"Next release: <!date^{int(NEXT_RELEASE.timestamp())}^" in day
+    assert "captain <@U_ANA>" in day  # the rotation moves on
+    assert len(bell.double.messages("C_RELEASES")) == 3
+
+
+async def test_freeze_window_is_what_the_deploy_gate_sees(make_bell: MakeBell,
+                                                          clock: FakeClock) -> None:
+    bell = await make_bell(config())
+    core = bell.core
+    assert active_freeze(core, "web", "production", datetime(2026, 11, 2, 12, tzinfo=UTC)) is None
+    window = active_freeze(core, "web", "production", FREEZE)
+    assert window is not None and window.ends_at == RELEASE and window.starts_at == FREEZE
+    assert window.source == "release train web" and "2026-11-03" in window.reason
+    assert active_freeze(core, "api", "production", RELEASE.replace(minute=59, hour=12))
+    assert active_freeze(core, "web", "staging", FREEZE) is None
+    assert active_freeze(core, "billing", "production", FREEZE) is None
+    assert active_freeze(core, "web", "production", RELEASE) is None  # released: open again
+
+
+async def test_no_duplicates_after_restart(make_bell: MakeBell, clock: FakeClock) -> None:
+    bell = await make_bell(config())
+    await tick(bell, clock, FREEZE)
+    await bell.restart()
+    assert await tick(bell, clock, FREEZE.replace(minute=30)) == []
+    assert len(bell.double.messages("C_RELEASES")) == 1
+
+
+async def test_catch_up_at_start_up_inside_and_beyond_grace(make_bell: MakeBell,
+                                                           clock: FakeClock) -> None:
+    bell = await make_bell(config(), scheduler=True)
+    clock.set(FREEZE.replace(minute=40))  # down over the freeze time, back 40 min later
+    await bell.restart()
+    await bell.idle()
+    assert len(posts(bell)) == 1 and "Code freeze" in posts(bell)[0]
+    clock.set(RELEASE.replace(hour=15))  # 2 h reminder and release day missed by > 1 h
+    await bell.restart()
+    await bell.idle()
+    assert len(posts(bell)) == 1
+    metrics = bell.core.metrics.registry
+    assert metrics.get_sample_value("shipbell_scheduled_runs_total",
+                                    {"job": "release.day", "outcome": "missed"}) == 1
+    assert metrics.get_sample_value("shipbell_scheduled_runs_total",
+                                    {"job": "release.reminder", "outcome": "missed"}) == 1
+    ledger = bell.core.store.all("SELECT job_id, status FROM scheduled_runs"
+                                 " WHERE job_id LIKE 'release:%' ORDER BY scheduled_for")
+    assert [r["status"] for r in ledger] == ["posted", "missed", "missed"]
+
+
+async def test_empty_train_says_so_and_skips_when_configured(make_bell: MakeBell,
+                                                            clock: FakeClock) -> None:
+    bell = await make_bell(config(skip_when_empty=True))
+    await tick(bell, clock, FREEZE)
+    assert "Nothing has changed" in posts(bell)[-1]
+    await tick(bell, clock, datetime(2026, 11, 3, 11, tzinfo=UTC))
+    assert "will be skipped" in posts(bell)[-1]
+    assert await tick(bell, clock, RELEASE) == ["release:web:release:skipped"]
+    assert "is skipped: nothing has changed" in posts(bell)[-1]
+    assert f"<!date^{int(NEXT_RELEASE.timestamp())}^" in posts(bell)[-1]
+
+
+async def test_a_change_makes_the_train_leave(make_bell: MakeBell, clock: FakeClock) -> None:
+    bell = await make_bell(config(skip_when_empty=True))
+    shipped(bell, "api", "v9", datetime(2026, 11, 2, 10, tzinfo=UTC))
+    assert await tick(bell, clock, RELEASE) == ["release:web:freeze:missed",
+                                                "release:web:t-2h:missed",
+                                                "release:web:release:posted"]
+    assert "release is go" in posts(bell)[-1] and "v9" in posts(bell)[-1]
+
+
+async def test_train_removed_from_config_loses_its_jobs(make_bell: MakeBell,
+                                                       clock: FakeClock) -> None:
+    two = {"release": {"trains": {"web": TRAIN, "mobile": {**TRAIN, "weekday": "wed"}}}}
+    bell = await make_bell(two)
+    assert any(j.startswith("release:mobile:") for j in bell.core.scheduler.jobs)
+    bell.core.settings.release.trains.pop("mobile")
+    await bell.restart()
+    assert not any(j.startswith("release:mobile:") for j in bell.core.scheduler.jobs)
+    assert "release:web:release" in bell.core.scheduler.jobs
+
+
+async def test_deploy_gate_refuses_production_during_the_freeze(make_bell: MakeBell,
+                                                                clock: FakeClock) -> None:
+    from bot.deploys.demo import DEMO_CONFIG as DEPLOYS
+
+    bell = await make_bell({**config(), "deploy": DEPLOYS})
+    before = await bell.command("/deploy", "explain web@v2 to production")
+    assert "frozen" not in before.text
+    clock.set(FREEZE.replace(minute=5))
+    refused = await bell.command("/deploy", "web@v2 to production")
+    assert "production is frozen (release train web: code freeze before the 2026-11-03" \
+        in refused.text and "--break-glass" in refused.text
+    assert bell.core.store.one("SELECT COUNT(*) AS n FROM deploys") == {"n": 0}
+    staging = await bell.command("/deploy", "explain web@v2 to staging")
+    assert "frozen" not in staging.text
+    clock.set(RELEASE.replace(minute=10))  # released: open again
+    assert "frozen" not in (await bell.command("/deploy", "explain api@v3 to production")).text
+    await bell.command("/release", "freeze web 1h incident follow-up", channel="C_RELEASES")
+    adhoc = await bell.command("/deploy", "api@v3 to production")
+    assert "release train web: incident follow-up" in adhoc.text
