@@ -11,8 +11,12 @@ from bot.local import LocalShipbell, merge
 CONFIG: dict[str, Any] = {"incident": DEMO_CONFIG}
 
 
-async def start(make_bell: Any, extra: dict[str, Any] | None = None) -> LocalShipbell:
-    bell: LocalShipbell = await make_bell(merge(CONFIG, {"incident": extra or {}}))
+async def start(
+    make_bell: Any, extra: dict[str, Any] | None = None, *, other: dict[str, Any] | None = None
+) -> LocalShipbell:
+    """A Shipbell with the demo [incident] section (plus ``extra``) and other sections."""
+    config = merge(merge(CONFIG, {"incident": extra or {}}), other or {})
+    bell: LocalShipbell = await make_bell(config)
     bell.double.add_usergroup("S_ONCALL", "oncall", ["U_BOB", "U_CARL"])
     bell.double.add_usergroup("S_LEADS", "leads", ["U_EVE"])
     return bell

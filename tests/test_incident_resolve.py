@@ -1,0 +1,91 @@
+"""Resolve → durations and the Markdown post-mortem; close and auto-archive."""
+
+from __future__ import annotations
+
+from test_incident_support import declare, row, run, seed_deploy, start, timeline
+
+from handlers.incident.ids import Action
+
+
+def uploaded(bell) -> str:
+    files = [f for f in bell.double.state.files.values() if f["name"].endswith(".md")]
+    assert files, "no post-mortem uploaded"
+    return files[-1]["content"].decode()
+
+
+async def test_resolve_records_durations_and_drafts_the_postmortem(make_bell, clock, tmp_path):
+    bell = await start(make_bell, {"postmortem_dir": str(tmp_path / "postmortems")})
+    deploy = seed_deploy(bell, version="v42")
+    inc = await declare(bell, "open Checkout errors sev2 --service api")
+    suspects = next(m for m in bell.double.messages(inc["channel_id"])
+                    if "Suspect deploys" in m.get("text", "") or "did one" in m.get("text", ""))
+    await bell.driver.press(suspects, f"{Action.CAUSED}.0", user="U_BOB")
+    await bell.idle()
+    await run(bell, "followup Alert on 5xx ratio <@U_CARL> due 2026-11-20", inc)
+    clock.advance(minutes=20)
+    await run(bell, "status monitoring error rate back to normal", inc)
+    clock.advance(minutes=25)
+    reply = await run(bell, "resolve Rolled back api to v41", inc)
+    assert reply == "INC-1 resolved. Drafting the post-mortem…"
+    done = row(bell)
+    assert done["status"] == "resolved" and done["next_reminder_at"] is None
+    assert done["mitigated_at"] == "2026-11-02T09:20:00.000000+00:00"
+    assert done["resolved_at"] == "2026-11-02T09:45:00.000000+00:00"
+    assert done["summary"] == "Rolled back api to v41"
+
+    markdown = uploaded(bell)
+    assert markdown == done["postmortem"]
+    for heading in ("## Summary", "## Impact", "## Timeline (UTC)", "## Detection",
+                    "## Root cause", "## Resolution", "## What went well",
+                    "## What did not go well", "## Follow-ups", "## Metadata"):
+        assert heading in markdown
+    assert markdown.startswith("# INC-1: Checkout errors")
+    assert f"Caused by deploy #{deploy} (api v42 to production)" in markdown
+    assert "- [ ] #1 Alert on 5xx ratio — owner <@U_CARL>, due 2026-11-20" in markdown
+    assert "Mitigated: 2026-11-02 09:20 UTC (after 20 min)" in markdown
+    assert "Resolved: 2026-11-02 09:45 UTC (after 45 min; 25 min after mitigation)" in markdown
+    assert "2026-11-02 09:00 UTC · declared · <@U_ANA>" in markdown
+    written = tmp_path / "postmortems" / "INC-1-checkout-errors.md"
+    assert written.read_text() == markdown
+    comment = bell.double.calls_to("files.completeUploadExternal")[-1].args
+    assert comment["channel_id"] == inc["channel_id"]
+
+    status = next(m for m in bell.double.messages(inc["channel_id"])
+                  if m["ts"] == inc["status_message_ts"])
+    assert "Rolled back api to v41" in str(status["blocks"])
+    announcement = bell.double.messages("C_INCIDENTS")[0]
+    assert "Resolved" in announcement["text"]
+    assert "accessory" not in announcement["blocks"][0]  # no Join on a resolved incident
+    assert "already resolved" in await run(bell, "resolve again", inc)
+
+
+async def test_postmortem_can_be_redrafted_and_close_archives(make_bell):
+    bell = await start(make_bell)
+    inc = await declare(bell)
+    await run(bell, "resolve fixed", inc)
+    await run(bell, "note root cause: pool size 10", inc)
+    assert "Drafting" in await run(bell, "postmortem", inc)
+    assert "root cause: pool size 10" in uploaded(bell)
+    assert await run(bell, "close", inc) == \
+        "INC-1 closed; archiving its channel. The timeline stays in Shipbell."
+    assert bell.double.state.channels[inc["channel_id"]].is_archived
+    assert row(bell)["status"] == "closed" and row(bell)["closed_at"]
+    assert timeline(bell, inc["id"])[-1]["kind"] == "closed"
+    ack = await bell.command("/incident", "close INC-1", channel="C_GENERAL")
+    assert ack.text == "INC-1 is already closed."
+
+
+async def test_channel_is_archived_n_days_after_resolution(make_bell, clock):
+    bell = await start(make_bell, {"archive_after_days": 2})
+    inc = await declare(bell)
+    await run(bell, "resolve fixed", inc)
+    clock.advance(days=1, hours=23)
+    await bell.core.scheduler.run_due()
+    await bell.idle()
+    assert not bell.double.state.channels[inc["channel_id"]].is_archived
+    clock.advance(hours=2)
+    await bell.core.scheduler.run_due()
+    await bell.idle()
+    assert bell.double.state.channels[inc["channel_id"]].is_archived
+    assert row(bell)["status"] == "closed"
+    assert len(bell.double.calls_to("conversations.archive")) == 1
