@@ -1,0 +1,72 @@
+"""An archived channel or a departed user never loses incident data; the user is told."""
+
+from __future__ import annotations
+
+from test_incident_support import declare, responses, row, run, start, timeline
+
+from handlers.incident.ids import Action
+
+
+async def test_updates_reminders_and_postmortem_after_the_channel_was_archived(make_bell, clock):
+    bell = await start(make_bell)
+    inc = await declare(bell)
+    bell.double.state.channels[inc["channel_id"]].is_archived = True
+
+    ack = await bell.command("/incident", "update INC-1 still digging", channel="C_GENERAL")
+    assert ack.text == "Update posted to INC-1."
+    await bell.idle()
+    assert timeline(bell, inc["id"])[-1]["text"] == "still digging"
+    assert any("could not take the post (is_archived); nothing is lost" in s
+               for s in responses(bell))
+    thread = [m for m in bell.double.messages("C_INCIDENTS")
+              if m.get("thread_ts") == inc["announcement_ts"] and m["ts"] != m["thread_ts"]]
+    assert [m["text"] for m in thread] == ["INC-1 update: still digging"]
+
+    clock.advance(minutes=61)
+    await bell.core.scheduler.run_due()
+    await bell.idle()
+    assert row(bell)["next_reminder_at"] is None  # stops nudging a channel nobody can read
+    clock.advance(minutes=61)
+    await bell.core.scheduler.run_due()
+    await bell.idle()
+    reminders = [c for c in bell.double.calls_to("chat.postMessage")
+                 if "no status update" in c.args.get("text", "")]
+    assert len(reminders) == 1
+
+    announcement = bell.double.messages("C_INCIDENTS")[0]
+    await bell.driver.press(announcement, Action.JOIN, user="U_DANA")
+    await bell.idle()
+    assert any("<@U_DANA>: is_archived" in s for s in responses(bell))
+
+    ack = await bell.command("/incident", "resolve INC-1 restarted the pool",
+                             channel="C_GENERAL")
+    assert "resolved" in ack.text
+    await bell.idle()
+    assert row(bell)["status"] == "resolved" and row(bell)["postmortem"].startswith("# INC-1")
+    assert any("post-mortem draft is saved, but its channel could not take the file"
+               " (is_archived)" in s for s in responses(bell))
+    ack = await bell.command("/incident", "close INC-1", channel="C_GENERAL")
+    await bell.idle()
+    assert row(bell)["status"] == "closed"
+    assert not [s for s in responses(bell) if "would not archive" in s]
+
+
+async def test_a_refused_batch_invite_falls_back_to_one_by_one(make_bell):
+    bell = await start(make_bell)
+    bell.double.fail_next("conversations.invite", "user_disabled")  # one bad user in the batch
+    inc = await declare(bell)
+    members = bell.double.state.channels[inc["channel_id"]].members
+    assert {"U_ANA", "U_BOB", "U_CARL"} <= set(members)
+    invites = bell.double.calls_to("conversations.invite")
+    assert [c.args["users"] for c in invites] == ["U_ANA,U_BOB,U_CARL", "U_ANA", "U_BOB",
+                                                  "U_CARL"]
+
+
+async def test_assigning_a_departed_user_is_recorded_and_explained(make_bell):
+    bell = await start(make_bell)
+    inc = await declare(bell)
+    bell.double.fail_next("conversations.invite", "user_disabled", times=2)
+    assert await run(bell, "assign commander <@U_EVE>", inc) == \
+        "<@U_EVE> is now commander of INC-1."
+    assert row(bell)["commander"] == "U_EVE"
+    assert any("<@U_EVE>: user_disabled" in s for s in responses(bell))

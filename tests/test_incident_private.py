@@ -1,0 +1,48 @@
+"""Private incidents: a private channel, no announcement, named nowhere public."""
+
+from __future__ import annotations
+
+from test_incident_support import declare, row, run, start
+
+from bot.slackdouble import SlackDriver
+from handlers.incident.ids import PRIVATE_VALUE, Block, Field
+
+
+async def test_private_incident_stays_out_of_public_places(make_bell):
+    bell = await start(make_bell)
+    inc = await declare(bell, "open Leaked API key sev1 --service api --private")
+    channel = bell.double.state.channels[inc["channel_id"]]
+    assert channel.is_private and channel.id.startswith("G")
+    assert inc["private"] == 1 and inc["announcement_channel"] is None
+    assert set(channel.members) == {"UBOTSHIP", "U_ANA"}  # responders are not pulled in
+    assert bell.double.messages("C_INCIDENTS") == []
+
+    await run(bell, "update key rotated", inc)
+    await run(bell, "assign comms <@U_DANA>", inc)
+    assert bell.double.messages("C_INCIDENTS") == []
+    assert "U_DANA" in channel.members
+
+    elsewhere = await bell.command("/incident", "list", channel="C_GENERAL", user="U_BOB")
+    assert "Leaked" not in elsewhere.text and "1 private incident" in elsewhere.text
+    inside = await bell.command("/incident", "list", channel=inc["channel_id"])
+    assert "Leaked API key" in inside.text
+    for call in bell.double.calls:
+        if call.args.get("channel") in ("C_INCIDENTS", "C_GENERAL"):
+            assert "Leaked" not in str(call.args)
+
+
+async def test_private_from_the_modal(make_bell):
+    bell = await start(make_bell)
+    await bell.command("/incident", "", channel="C_GENERAL")
+    view = (await bell.double.wait_for("views.open")).response["view"]
+    ack = await bell.driver.submit_view(view, {
+        Block.TITLE: {Field.TITLE: SlackDriver.text_value("Suspicious logins")},
+        Block.SEVERITY: {Field.SEVERITY: SlackDriver.select_value("2")},
+        Block.PRIVATE: {Field.PRIVATE: SlackDriver.checkbox_values([PRIVATE_VALUE])},
+    })
+    assert ack.status == 200
+    await bell.idle()
+    inc = row(bell)
+    assert inc["private"] == 1 and inc["service"] is None
+    assert bell.double.state.channels[inc["channel_id"]].is_private
+    assert bell.double.messages("C_INCIDENTS") == []
