@@ -192,3 +192,18 @@ async def test_removed_job_no_longer_runs(tmp_path: Path, clock: FakeClock) -> N
         job = ScheduledJob("x", CronTrigger.from_crontab(DAILY_9), rec)
         scheduler.add(job)
         scheduler.add(job)
+
+
+async def test_coalesced_job_catches_up_at_once_after_a_long_downtime(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    rec = Recorder()
+    clock.set(at(2, 9, 0))
+    scheduler, store = make(tmp_path / "s.db", clock, rec, cron="* * * * *", coalesce=True)
+    await scheduler.run_due()
+    store.close()
+    clock.set(at(4, 9, 0))  # two days of one-minute sweeps: 2,880 fire times
+    again, _ = make(tmp_path / "s.db", clock, rec, cron="* * * * *", coalesce=True)
+    outcomes = await again.run_due()
+    assert [(o.scheduled_for, o.outcome) for o in outcomes] == [(at(4, 9), "posted")]
+    assert rec.ran == [at(2, 9), at(4, 9)]
