@@ -21,7 +21,8 @@ from bot.settings import LoadedConfig
 from bot.shell.render import Screen
 from bot.slackdouble import Ack, Call
 
-DEMO_MODULES = ("bot.deploys.demo", "bot.incidents.demo", "bot.releases.demo", "bot.dora.demo")
+DEMO_MODULES = {"bot.deploys.demo": "deploy", "bot.incidents.demo": "incident",
+                "bot.releases.demo": "release", "bot.dora.demo": "digest"}
 HELP = """Type a slash command as in Slack: /deploy help, /incident help, /release help.
   press N                 press button [N]
   submit KEY=VALUE …      submit the open modal (KEY is the field's block id)
@@ -34,12 +35,12 @@ HELP = """Type a slash command as in Slack: /deploy help, /incident help, /relea
 def demo_config() -> dict[str, Any]:
     """Each feature's demo section, so a bare `shipbell shell` has something to play with."""
     config: dict[str, Any] = {}
-    for name in DEMO_MODULES:
+    for name, section in DEMO_MODULES.items():
         try:
             module = importlib.import_module(name)
         except ImportError:
             continue
-        config = merge(config, getattr(module, "DEMO_CONFIG", {}))
+        config = merge(config, {section: getattr(module, "DEMO_CONFIG", {})})
     return config
 
 
