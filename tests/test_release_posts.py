@@ -7,7 +7,7 @@ The clock starts Monday 2026-11-02 09:00 UTC; the train leaves Tuesdays 14:00 Pa
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from conftest import MakeBell
@@ -178,3 +178,26 @@ async def test_deploy_gate_refuses_production_during_the_freeze(make_bell: MakeB
     await bell.command("/release", "freeze web 1h incident follow-up", channel="C_RELEASES")
     adhoc = await bell.command("/deploy", "api@v3 to production")
     assert "release train web: incident follow-up" in adhoc.text
+
+
+async def test_holiday_move_is_said_in_the_posts(make_bell: MakeBell, clock: FakeClock) -> None:
+    clock.set(datetime(2026, 12, 24, 12, tzinfo=UTC))
+    bell = await make_bell(config(weekday="fri", time="10:00", holidays="FR"))
+    moved_to = datetime(2026, 12, 28, 9, tzinfo=UTC)  # Monday 10:00 Paris
+    for before, job in ((timedelta(days=3), "t-3d"), (timedelta(hours=24), "freeze"),
+                        (timedelta(hours=2), "t-2h"), (timedelta(0), "release")):
+        assert await tick(bell, clock, moved_to - before) == [f"release:web:{job}:posted"]
+    *_, day = posts(bell)
+    for text in posts(bell):
+        assert "moved from Fri 25 Dec (Christmas Day)" in text
+        assert f"<!date^{int(moved_to.timestamp())}^" in text
+    assert "Next release: <!date^" in day and "moved from Fri 01 Jan" in day  # New Year
+
+
+async def test_train_time_zone_defaults_to_the_top_level_one(make_bell: MakeBell) -> None:
+    train = {k: v for k, v in TRAIN.items() if k != "timezone"}
+    bell = await make_bell({"timezone": "America/New_York",
+                            "release": {"trains": {"web": train}}})
+    ack = await bell.command("/release")
+    release = datetime(2026, 11, 3, 19, tzinfo=UTC)  # 14:00 EST
+    assert f"<!date^{int(release.timestamp())}^" in ack.body

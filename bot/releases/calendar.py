@@ -40,10 +40,11 @@ class Occurrence:
 
 
 class TrainCalendar:
-    def __init__(self, name: str, train: TrainSettings) -> None:
+    def __init__(self, name: str, train: TrainSettings, default_tz: str = "UTC") -> None:
         self.name = name
         self.train = train
-        self.tz = ZoneInfo(train.timezone)
+        self.zone = train.timezone or default_tz
+        self.tz = ZoneInfo(self.zone)
         self._cron = (
             CronTrigger.from_crontab(train.cron, timezone=self.tz) if train.cron else None
         )
@@ -83,7 +84,7 @@ class TrainCalendar:
                 yield when, k
 
     def _cron_turn(self, since: datetime) -> int:
-        return _count_cron(self.train.cron or "", self.train.timezone,
+        return _count_cron(self.train.cron or "", self.zone,
                            since.astimezone(UTC).replace(second=0, microsecond=0))
 
     # -- working days -------------------------------------------------------------------------

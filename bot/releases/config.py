@@ -30,7 +30,7 @@ class TrainSettings(Section):
     channel: str
     services: list[str] = Field(min_length=1)
     environment: str = "production"
-    timezone: str = "UTC"
+    timezone: str | None = None  # default: the top-level `timezone`
     # Cadence: weekday + time [+ every_weeks + start_date], or a cron expression.
     weekday: str | None = None
     time: str | None = None
@@ -55,7 +55,9 @@ class TrainSettings(Section):
 
     @field_validator("timezone")
     @classmethod
-    def _zone(cls, value: str) -> str:
+    def _zone(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
         try:
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError):

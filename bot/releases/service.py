@@ -19,11 +19,13 @@ LOOKBACK_WINDOWS = (timedelta(days=35), timedelta(days=400))
 
 
 class ReleaseBook:
-    def __init__(self, store: Store, clock: Clock, settings: ReleaseSettings) -> None:
+    def __init__(self, store: Store, clock: Clock, settings: ReleaseSettings,
+                 default_tz: str = "UTC") -> None:
         self.store = store
         self.clock = clock
         self.settings = settings
-        self.calendars = {name: TrainCalendar(name, t) for name, t in settings.trains.items()}
+        self.calendars = {name: TrainCalendar(name, t, default_tz)
+                          for name, t in settings.trains.items()}
 
     # -- trains -------------------------------------------------------------------------------
     def find(self, word: str) -> TrainCalendar | None:
@@ -152,6 +154,7 @@ def releases_of(core: Any) -> ReleaseBook:
     """The core's release book, built from its settings on first use."""
     book = core.services.get("releases")
     if book is None:
-        book = ReleaseBook(core.store, core.clock, core.settings.release)
+        book = ReleaseBook(core.store, core.clock, core.settings.release,
+                           core.settings.timezone)
         core.services["releases"] = book
     return book

@@ -19,7 +19,8 @@ from scheduled.releases import register_jobs
 
 
 def register(app: AsyncApp, core: Core) -> None:
-    core.services["releases"] = ReleaseBook(core.store, core.clock, core.settings.release)
+    core.services["releases"] = ReleaseBook(core.store, core.clock, core.settings.release,
+                                            core.settings.timezone)
     register_jobs(core)
 
     @app.command(COMMAND)

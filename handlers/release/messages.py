@@ -38,6 +38,11 @@ def when(at: datetime) -> str:
     return slack_date(at, "{date_short_pretty} {time}")
 
 
+def moved(release: Release) -> str:
+    """The holiday/weekend move, said wherever the date is, so nobody is surprised."""
+    return f" (_{release.occ.note}_)" if release.occ.note else ""
+
+
 def shipped_lines(shipped: list[Shipped], since: datetime | None) -> str:
     """What is on the train, or that nothing changed."""
     since_text = f" since {when(since)}" if since else ""
@@ -58,7 +63,7 @@ def reminder(name: str, release: Release, left: str, shipped: list[Shipped],
              since: datetime | None, skip_when_empty: bool) -> dict[str, Any]:
     """A T-minus reminder: what is coming, when, who, and what rides along."""
     assert release.at is not None
-    lines = [f":calendar: *{name}* releases in {left}, {when(release.at)}."
+    lines = [f":calendar: *{name}* releases in {left}, {when(release.at)}{moved(release)}."
              f" Captain: {mention(release.captain)}."]
     if release.freeze_at is not None:
         lines.append(f"Code freeze starts {when(release.freeze_at)}.")
@@ -73,7 +78,8 @@ def reminder(name: str, release: Release, left: str, shipped: list[Shipped],
 def freeze_started(name: str, release: Release, services: list[str], env: str,
                    shipped: list[Shipped], since: datetime | None) -> dict[str, Any]:
     assert release.at is not None
-    text = (f":snowflake: *Code freeze for {name}* until the release at {when(release.at)}."
+    text = (f":snowflake: *Code freeze for {name}* until the release at {when(release.at)}"
+            f"{moved(release)}."
             f" Deploys of {', '.join(f'`{s}`' for s in services)} to {env} need a break-glass"
             f" reason until then. Captain: {mention(release.captain)}.")
     return {"text": f"Code freeze for {name} has started",
@@ -84,7 +90,7 @@ def freeze_started(name: str, release: Release, services: list[str], env: str,
 def release_day(name: str, release: Release, shipped: list[Shipped], since: datetime | None,
                 following: Release | None) -> dict[str, Any]:
     assert release.at is not None
-    text = (f":ship: *{name}* release is go, {when(release.at)}."
+    text = (f":ship: *{name}* release is go, {when(release.at)}{moved(release)}."
             f" Captain: {mention(release.captain)}. The freeze is over.")
     return {"text": f"{name} release day",
             "blocks": [_section(text, Block.SUMMARY), _section(shipped_lines(shipped, since),
@@ -105,7 +111,8 @@ def release_skipped_empty(name: str, release: Release, since: datetime | None,
 def next_line(following: Release | None) -> str:
     if following is None or following.at is None:
         return "No further release is scheduled."
-    return f"Next release: {when(following.at)}, captain {mention(following.captain)}."
+    return (f"Next release: {when(following.at)}{moved(following)},"
+            f" captain {mention(following.captain)}.")
 
 
 def state_line(freeze: FreezeWindow | None, now: datetime) -> str:
@@ -133,7 +140,7 @@ def next_summary(name: str, release: Release | None, freeze: FreezeWindow | None
 
 def calendar_line(release: Release) -> str:
     if release.at is None:
-        return f"~{release.occ.nominal:%a %d %b}~ {release.occ.note}"
+        return f"~{slack_date(release.occ.nominal, '{date_short_pretty}')}~ {release.occ.note}"
     line = f"{when(release.at)}: captain {mention(release.captain)}"
     if release.captain_swapped:
         line += " (swapped)"
