@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import signal
 
 from bot.deploys.config import ProviderConfig
 from bot.deploys.models import Deploy
@@ -30,46 +32,58 @@ class CommandProvider:
         self.config = config
         self.poll_seconds = 0.0
         self.retries = 1  # running a deploy command twice is never assumed safe
-        self.running: dict[int, asyncio.subprocess.Process] = {}
+        self.running: dict[int, tuple[asyncio.subprocess.Process, bytearray]] = {}
 
     async def trigger(self, job: Job) -> Triggered:
         argv = [*self.config.command, job.service, job.env, job.ref]
         try:
             proc = await asyncio.create_subprocess_exec(
                 *argv, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
-                stdin=asyncio.subprocess.DEVNULL,
+                stdin=asyncio.subprocess.DEVNULL, start_new_session=True,
             )
         except OSError as exc:
             raise ProviderError(f"couldn't start {argv[0]}: {exc.strerror}",
                                 retryable=False) from None
-        self.running[job.deploy_id] = proc
+        self.running[job.deploy_id] = (proc, bytearray())
         return Triggered(f"pid:{proc.pid}")
 
+    async def _collect(self, proc: asyncio.subprocess.Process, buffer: bytearray) -> None:
+        assert proc.stdout is not None
+        while chunk := await proc.stdout.read(4096):
+            buffer.extend(chunk)
+            del buffer[: max(0, len(buffer) - TAIL_CHARS * 4)]
+
     async def status(self, deploy: Deploy) -> Report:
-        proc = self.running.get(deploy.id)
-        if proc is None:
+        entry = self.running.get(deploy.id)
+        if entry is None:
             return Report("failed", error="Shipbell restarted while the command ran; "
                           "check the target before deploying again")
+        proc, buffer = entry
+        reader = asyncio.get_running_loop().create_task(self._collect(proc, buffer))
         try:
-            output, _ = await asyncio.wait_for(proc.communicate(),
-                                               timeout=self.config.timeout_seconds)
+            await asyncio.wait_for(proc.wait(), timeout=self.config.timeout_seconds)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(reader, timeout=1.0)
         except TimeoutError:
-            with contextlib.suppress(ProcessLookupError):
-                proc.kill()
-            output = b""
-            with contextlib.suppress(Exception):
-                output, _ = await proc.communicate()
-            self.running.pop(deploy.id, None)
-            return Report("failed", output=tail(output),
+            self._kill(proc)
+            await proc.wait()
+            return Report("failed", output=tail(bytes(buffer)),
                           error=f"the command ran over {self.config.timeout_seconds:g} s")
-        self.running.pop(deploy.id, None)
+        finally:
+            reader.cancel()
+            self.running.pop(deploy.id, None)
         if proc.returncode == 0:
-            return Report("succeeded", output=tail(output), version=deploy.ref)
-        return Report("failed", output=tail(output),
+            return Report("succeeded", output=tail(bytes(buffer)), version=deploy.ref)
+        return Report("failed", output=tail(bytes(buffer)),
                       error=f"the command exited with {proc.returncode}")
 
+    @staticmethod
+    def _kill(proc: asyncio.subprocess.Process) -> None:
+        """Kill the whole process group: a shell's children must not outlive it."""
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(proc.pid, signal.SIGKILL)
+
     async def cancel(self, deploy: Deploy) -> None:
-        proc = self.running.get(deploy.id)
-        if proc is not None and proc.returncode is None:
-            with contextlib.suppress(ProcessLookupError):
-                proc.terminate()
+        entry = self.running.get(deploy.id)
+        if entry is not None and entry[0].returncode is None:
+            self._kill(entry[0])

@@ -1,0 +1,75 @@
+"""A fake GitHub Actions API: workflow_dispatch with run details, runs, cancel."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+
+class FakeGitHub:
+    def __init__(self, token: str) -> None:
+        self.token = token
+        self.dispatches: list[dict[str, Any]] = []
+        self.runs: dict[int, dict[str, Any]] = {}
+        self.cancelled: list[int] = []
+        self.fail_next: list[int] = []  # statuses to answer on the next requests
+        self.requests = 0
+        self.url = ""
+        self._runner: web.AppRunner | None = None
+
+    async def start(self) -> FakeGitHub:
+        app = web.Application()
+        app.router.add_post("/api/v3/repos/{owner}/{repo}/actions/workflows/{wf}/dispatches",
+                            self._dispatch)
+        app.router.add_get("/api/v3/repos/{owner}/{repo}/actions/runs/{run}", self._run)
+        app.router.add_post("/api/v3/repos/{owner}/{repo}/actions/runs/{run}/cancel", self._cancel)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        self.url = f"http://127.0.0.1:{self._runner.addresses[0][1]}/api/v3"
+        return self
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    def _gate(self, request: web.Request) -> web.Response | None:
+        self.requests += 1
+        if request.headers.get("Authorization") != f"Bearer {self.token}":
+            return web.json_response({"message": "Bad credentials"}, status=401)
+        if self.fail_next:
+            return web.json_response({"message": "oops"}, status=self.fail_next.pop(0))
+        return None
+
+    async def _dispatch(self, request: web.Request) -> web.Response:
+        if (refused := self._gate(request)) is not None:
+            return refused
+        body = await request.json()
+        run_id = 9000 + len(self.dispatches)
+        self.dispatches.append({**body, "path": request.path})
+        self.runs[run_id] = {"id": run_id, "status": "queued", "conclusion": None,
+                             "html_url": f"https://github.example/runs/{run_id}",
+                             "head_sha": "f00dfacecafe0123456789"}
+        if not body.get("return_run_details"):
+            return web.Response(status=204)
+        return web.json_response({"workflow_run_id": run_id,
+                                  "run_url": f"{self.url}/runs/{run_id}",
+                                  "html_url": f"https://github.example/runs/{run_id}"})
+
+    async def _run(self, request: web.Request) -> web.Response:
+        if (refused := self._gate(request)) is not None:
+            return refused
+        run = self.runs.get(int(request.match_info["run"]))
+        if run is None:
+            return web.json_response({"message": "Not Found"}, status=404)
+        return web.json_response(run)
+
+    async def _cancel(self, request: web.Request) -> web.Response:
+        if (refused := self._gate(request)) is not None:
+            return refused
+        run_id = int(request.match_info["run"])
+        self.cancelled.append(run_id)
+        self.runs[run_id].update(status="completed", conclusion="cancelled")
+        return web.json_response({}, status=202)

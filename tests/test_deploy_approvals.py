@@ -1,0 +1,136 @@
+"""Approvals: buttons on the deploy message, distinct approvers, never yourself, expiry."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from conftest import MakeBell
+from fakes.ci import FakeCI
+from fakes.configs import SECRET, SECRET_ENV, deploy_config
+
+from bot.clock import FakeClock
+from bot.local import LocalShipbell
+from handlers.deploy.ids import Action
+
+
+@pytest.fixture
+async def ci(clock: FakeClock, monkeypatch: pytest.MonkeyPatch) -> Any:
+    monkeypatch.setenv(SECRET_ENV, SECRET)
+    fake = await FakeCI(SECRET, clock.now).start()
+    yield fake
+    await fake.stop()
+
+
+def state(bell: LocalShipbell, deploy_id: int = 1) -> str:
+    return str(bell.core.store.one("SELECT state FROM deploys WHERE id = ?",
+                                   (deploy_id,))["state"])  # type: ignore[index]
+
+
+async def deploy_message(bell: LocalShipbell) -> dict[str, Any]:
+    await bell.idle()
+    return next(m for m in bell.double.messages("C_DEPLOYS") if m.get("blocks"))
+
+
+async def replies(bell: LocalShipbell, n: int) -> list[str]:
+    calls = await bell.double.wait_for_count("response_url", n)
+    return [c.args["text"] for c in calls]
+
+
+async def test_two_distinct_approvers_then_it_runs(make_bell: MakeBell, ci: FakeCI) -> None:
+    bell = await make_bell(deploy_config(ci.url, approvals=2,
+                                         approvers=["U_BOB", "U_CARL", "U_DANA"]))
+    ack = await bell.command("/deploy", "api@v2 to production")
+    assert ack.text == ("Deploy #1 of api@v2 to production needs 2 approval(s) from <@U_BOB>, "
+                        "<@U_CARL>, <@U_DANA>; the request expires in 30 min.")
+    message = await deploy_message(bell)
+    assert state(bell) == "awaiting_approval"
+    await bell.driver.press(message, Action.APPROVE, user="U_ANA")  # own deploy
+    await bell.driver.press(message, Action.APPROVE, user="U_EVE")  # not an approver
+    await bell.driver.press(message, Action.APPROVE, user="U_BOB")
+    await bell.driver.press(message, Action.APPROVE, user="U_BOB")  # double click
+    texts = await replies(bell, 4)
+    assert texts[0] == "You can't approve or reject your own deploy; ask another approver."
+    assert texts[1] == "Only <@U_BOB>, <@U_CARL>, <@U_DANA> can approve deploys to production."
+    assert texts[2] == "Approved #1 (1 of 2)."
+    assert texts[3] == "You already decided on #1."
+    assert state(bell) == "awaiting_approval" and not ci.jobs
+    await bell.driver.press(message, Action.APPROVE, user="U_CARL")
+    assert (await replies(bell, 5))[4] == "Approved #1; it's on its way."
+    await ci.wait_jobs(1)
+    await bell.driver.press(message, Action.APPROVE, user="U_DANA")
+    assert (await replies(bell, 6))[5] == "Deploy #1 is triggered; there is nothing to decide."
+    rows = bell.core.store.all("SELECT approver FROM deploy_approvals ORDER BY approver")
+    assert [r["approver"] for r in rows] == ["U_BOB", "U_CARL"]
+    await bell.idle()
+    shown = str((await deploy_message(bell))["blocks"])
+    assert "<@U_BOB>, <@U_CARL> (2/2)" in shown and Action.APPROVE not in shown
+    audit = bell.core.store.all("SELECT actor FROM audit_log WHERE action = 'deploy.approve'")
+    assert [a["actor"] for a in audit] == ["U_BOB", "U_CARL"]
+
+
+async def test_reject_ends_it_and_tells_requester(make_bell: MakeBell, ci: FakeCI) -> None:
+    bell = await make_bell(deploy_config(ci.url, approvals=1))
+    await bell.command("/deploy", "api to production")
+    message = await deploy_message(bell)
+    await bell.driver.press(message, Action.REJECT, user="U_BOB")
+    assert (await replies(bell, 1)) == ["Rejected #1."]
+    assert state(bell) == "rejected"
+    await bell.idle()
+    dm = await bell.double.wait_for("chat.postMessage", lambda c: c.args["channel"] == "U_ANA")
+    assert "rejected deploy #1" in dm.args["text"]
+    assert not ci.jobs
+
+
+async def test_approval_expires(make_bell: MakeBell, ci: FakeCI, clock: FakeClock) -> None:
+    bell = await make_bell(deploy_config(ci.url, approvals=1))
+    await bell.command("/deploy", "api to production")
+    message = await deploy_message(bell)
+    clock.advance(minutes=29)
+    await bell.core.scheduler.run_due()
+    assert state(bell) == "awaiting_approval"
+    clock.advance(minutes=2)
+    await bell.core.scheduler.run_due()
+    assert state(bell) == "cancelled"
+    await bell.driver.press(message, Action.APPROVE, user="U_BOB")
+    assert (await replies(bell, 1)) == ["Deploy #1 is cancelled; there is nothing to decide."]
+    await bell.idle()
+    assert "approval request expired" in str((await deploy_message(bell))["blocks"])
+
+
+async def test_click_after_expiry_before_sweep(make_bell: MakeBell, ci: FakeCI,
+                                               clock: FakeClock) -> None:
+    bell = await make_bell(deploy_config(ci.url, approvals=1))
+    await bell.command("/deploy", "api to production")
+    message = await deploy_message(bell)
+    clock.advance(minutes=31)
+    await bell.driver.press(message, Action.APPROVE, user="U_BOB")
+    assert (await replies(bell, 1)) == ["The approval request for #1 expired; ask for a new "
+                                        "deploy."]
+    assert state(bell) == "cancelled" and not ci.jobs
+
+
+async def test_gates_checked_again_at_approval(make_bell: MakeBell, ci: FakeCI) -> None:
+    bell = await make_bell(deploy_config(ci.url, approvals=1))
+    await bell.command("/deploy", "api to production")
+    message = await deploy_message(bell)
+    await bell.command("/deploy", "lock api production hold on", user="U_DANA")
+    await bell.driver.press(message, Action.APPROVE, user="U_BOB")
+    text = (await replies(bell, 1))[0]
+    assert text.startswith("Approved, but #1 can't go: production is locked by <@U_DANA>")
+    assert state(bell) == "rejected" and not ci.jobs
+
+
+async def test_break_glass_group_skips_approval_loudly(make_bell: MakeBell, ci: FakeCI) -> None:
+    bell = await make_bell(deploy_config(ci.url, approvals=1, break_glass=["U_EVE"]))
+    normal = await bell.command("/deploy", 'api to production --break-glass "x"')
+    assert "needs 1 approval(s)" in normal.text  # only the break-glass group may skip
+    forced = await bell.command("/deploy", 'api@hotfix to production --break-glass "site down"',
+                                user="U_EVE")
+    assert "queued" in forced.text or "Deploying" in forced.text
+    await bell.idle()
+    loud = await bell.double.wait_for("chat.postMessage", lambda c: "Break-glass" in
+                                      c.args.get("text", ""))
+    assert "skips approvals" in loud.args["text"] and "site down" in loud.args["text"]
+    row = bell.core.store.one("SELECT break_glass, approvals_needed FROM deploys WHERE id = 2")
+    assert row == {"break_glass": "site down", "approvals_needed": 0}

@@ -1,0 +1,148 @@
+"""The six gates, in order: permission/channel, lock, queue, freeze, incidents, approvals."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from conftest import MakeBell
+from fakes.ci import FakeCI
+from fakes.configs import SECRET, SECRET_ENV, deploy_config
+
+from bot.clock import FakeClock, to_db
+from bot.local import LocalShipbell
+from handlers.deploy import refresh_groups
+
+
+@pytest.fixture
+async def ci(clock: FakeClock, monkeypatch: pytest.MonkeyPatch) -> Any:
+    monkeypatch.setenv(SECRET_ENV, SECRET)
+    fake = await FakeCI(SECRET, clock.now).start()
+    yield fake
+    await fake.stop()
+
+
+def count(bell: LocalShipbell, where: str = "1") -> int:
+    return int(bell.core.store.one(f"SELECT COUNT(*) AS n FROM deploys WHERE {where}")["n"])  # type: ignore[index]
+
+
+def open_incident(bell: LocalShipbell, service: str, severity: int, *, private: bool = False
+                  ) -> int:
+    cursor = bell.core.store.execute(
+        "INSERT INTO incidents (title, severity, status, service, private, reporter, declared_at)"
+        " VALUES (?, ?, 'investigating', ?, ?, 'U_EVE', ?)",
+        ("db on fire", severity, service, int(private), to_db(bell.core.clock.now())),
+    )
+    return int(cursor.lastrowid or 0)
+
+
+async def test_permission_by_user_group_and_channel(make_bell: MakeBell, ci: FakeCI) -> None:
+    config = deploy_config(ci.url, deployers=["U_ANA", "S_SRE"], channels=["C_DEPLOYS"])
+    bell = await make_bell(config)
+    bell.double.add_usergroup("S_SRE", "sre", ["U_CARL"])
+    await refresh_groups(bell.core, bell.core.services["deploys"])
+    denied = await bell.command("/deploy", "api to production", user="U_BOB")
+    assert denied.text == ("Only <@U_ANA>, <!subteam^S_SRE> may deploy api production; "
+                           "ask one of them.")
+    wrong_place = await bell.command("/deploy", "api to production", channel="C_GENERAL")
+    assert wrong_place.text == "Deploy api production from <#C_DEPLOYS>."
+    via_group = await bell.command("/deploy", "api to production", user="U_CARL")
+    assert "Deploying api@main to production" in via_group.text
+    assert count(bell) == 1
+    denied_audit = bell.core.store.all("SELECT actor, channel FROM audit_log"
+                                       " WHERE action = 'deploy.denied'")
+    assert denied_audit == [{"actor": "U_BOB", "channel": "C_DEPLOYS"},
+                            {"actor": "U_ANA", "channel": "C_GENERAL"}]
+
+
+async def test_lock_blocks_others_not_the_holder_and_expires(make_bell: MakeBell, ci: FakeCI,
+                                                           clock: FakeClock) -> None:
+    bell = await make_bell(deploy_config(ci.url))
+    ack = await bell.command("/deploy", "lock api production db migration --for 1h")
+    assert ack.text.startswith("Locked api production for 1 h: db migration.")
+    clock.advance(minutes=59)
+    blocked = await bell.command("/deploy", "api to production", user="U_BOB")
+    assert blocked.text == "production is locked by <@U_ANA> 59 min ago: db migration."
+    mine = await bell.command("/deploy", "api to production")
+    assert "Deploying" in mine.text
+    clock.advance(minutes=2)
+    await bell.core.scheduler.run_due()
+    assert bell.core.store.one("SELECT COUNT(*) AS n FROM locks")["n"] == 0  # type: ignore[index]
+    await bell.idle()
+    dm = [c for c in bell.double.calls_to("chat.postMessage") if c.args.get("channel") == "U_ANA"]
+    assert dm and "expired" in dm[-1].args["text"]
+
+
+async def test_busy_env_queues_and_starts_when_free(make_bell: MakeBell, ci: FakeCI) -> None:
+    bell = await make_bell(deploy_config(ci.url))
+    await bell.command("/deploy", "api@v1 to production")
+    second = await bell.command("/deploy", "api@v2 to production", user="U_BOB")
+    assert second.text.startswith("Deploy #2 of api@v2 to production is queued, 1st in line "
+                                  "behind #1")
+    third = await bell.command("/deploy", "api@v3 to production", user="U_CARL")
+    assert "2nd in line" in third.text
+    other_env = await bell.command("/deploy", "api@v9 to staging")
+    assert "Deploying" in other_env.text
+    await ci.wait_jobs(2)
+    status, _ = await ci.callback(bell.runtime.url, 1, "succeeded", version="v1")
+    assert status == 200
+    jobs = await ci.wait_jobs(3)
+    assert [j["ref"] for j in jobs] == ["v1", "v9", "v2"]
+    assert count(bell, "state = 'queued'") == 1
+    await bell.idle()
+
+
+async def test_freeze_window_needs_break_glass(make_bell: MakeBell, ci: FakeCI,
+                                               clock: FakeClock) -> None:
+    # The FakeClock starts Monday 2026-11-02 09:00 UTC = 10:00 in Paris.
+    freezes = [{"name": "Monday calm", "timezone": "Europe/Paris", "days": ["mon"],
+                "from": "09:30", "to": "12:00"},
+               {"name": "Holidays", "timezone": "America/New_York",
+                "start": "2026-12-24T00:00:00", "end": "2026-12-27T00:00:00"}]
+    bell = await make_bell(deploy_config(ci.url, freezes=freezes))
+    frozen = await bell.command("/deploy", "api to production")
+    assert frozen.text == ("production is frozen (Monday calm); deploy anyway with "
+                           "`--break-glass \"why it can't wait\"`.")
+    staging = await bell.command("/deploy", "api to staging")
+    assert "Deploying" in staging.text
+    forced = await bell.command("/deploy", 'api to production --break-glass "payments down"')
+    assert "Deploying" in forced.text
+    await bell.idle()
+    loud = [c.args["text"] for c in bell.double.calls_to("chat.postMessage")
+            if "Break-glass" in c.args.get("text", "")]
+    assert loud and "payments down" in loud[0] and "skips freeze" in loud[0]
+    glass = bell.core.store.one("SELECT actor, detail FROM audit_log"
+                                " WHERE action = 'deploy.break_glass'")
+    assert glass is not None and "payments down" in glass["detail"]
+    # New York: 23 Dec 23:30 is outside; 24 Dec 00:30 (05:30 UTC) is inside.
+    from datetime import UTC, datetime
+    clock.set(datetime(2026, 12, 24, 4, 30, tzinfo=UTC))
+    assert "would start now" in (await bell.command("/deploy", "explain web to production")).text
+    clock.set(datetime(2026, 12, 24, 5, 30, tzinfo=UTC))
+    assert "Holidays" in (await bell.command("/deploy", "explain web to production")).text
+
+
+async def test_open_incident_needs_naming_or_break_glass(make_bell: MakeBell, ci: FakeCI) -> None:
+    bell = await make_bell(deploy_config(ci.url))
+    inc = open_incident(bell, "api", 2)
+    open_incident(bell, "web", 3)  # SEV3 does not gate
+    blocked = await bell.command("/deploy", "api to production")
+    assert blocked.text == (f"api has an open incident INC-{inc} (SEV2, db on fire): name it "
+                            f"with `--incident INC-{inc}` or give `--break-glass \"reason\"`.")
+    assert "Deploying" in (await bell.command("/deploy", "web to production")).text
+    fix = await bell.command("/deploy", f"api to production --incident INC-{inc}")
+    assert "Deploying" in fix.text
+    row = bell.core.store.one("SELECT incident_id, is_hotfix FROM deploys WHERE service = 'api'")
+    assert row == {"incident_id": inc, "is_hotfix": 1}
+    audit = bell.core.store.one("SELECT detail FROM audit_log WHERE action = 'deploy.request'"
+                                " AND detail LIKE '%incident_id\": " + str(inc) + "%'")
+    assert audit is not None
+    await bell.idle()
+
+
+async def test_private_incident_title_is_not_shown(make_bell: MakeBell, ci: FakeCI) -> None:
+    bell = await make_bell(deploy_config(ci.url))
+    inc = open_incident(bell, "api", 1, private=True)
+    blocked = await bell.command("/deploy", "api to production")
+    assert f"INC-{inc} (SEV1, private incident)" in blocked.text
+    assert "db on fire" not in blocked.text

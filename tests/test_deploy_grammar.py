@@ -1,0 +1,94 @@
+"""Every `/deploy` subcommand and every mistake's one-sentence answer, through the app."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import MakeBell
+from fakes.configs import SECRET, SECRET_ENV, deploy_config
+
+from bot.local import LocalShipbell
+
+
+@pytest.fixture
+async def bell(make_bell: MakeBell, monkeypatch: pytest.MonkeyPatch) -> LocalShipbell:
+    monkeypatch.setenv(SECRET_ENV, SECRET)
+    return await make_bell(deploy_config())
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("apii to production", "`apii`? Never heard of it. Known services: web, api, worker."),
+    ("api to prod", "api has no `prod` environment (staging, production)."),
+    ("web", "Where to? web has staging, production: e.g. `/deploy web to staging`."),
+    ("api@main;rm to production", "`main;rm` isn't a valid git ref"),
+    ("api@-x to production", "`-x` isn't a valid git ref"),
+    ("api to production --reason", "`--reason` needs a value"),
+    ("api to production --for 2h", "`--for` doesn't apply here"),
+    ("api to production --incident banana", "`banana` isn't an incident"),
+    ("api to production --incident INC-77", "INC-77? No such incident"),
+    ("api to production now please", "I read `production now please` as more than one"),
+    ("rollback", "Roll back what?"),
+    ("rollback api@v1 production", "Leave out `@v1` here"),
+    ("rollback api in production", "api has no successful deploy to production yet"),
+    ("history", "History of what?"),
+    ("history api production --limit 99", "`--limit 99`: give a number from 1 to 50"),
+    ("history api", "No deploys of api yet."),
+    ("lock api", "Lock what?"),
+    ("lock api production", "A lock needs a reason"),
+    ("lock api production migration --for 3y", "`3y` isn't a duration"),
+    ("lock api production migration --for 20d", "`20d` is out of range"),
+    ("unlock api production", "api production isn't locked."),
+    ("unlock api", "Unlock what?"),
+    ("cancel", "Cancel which deploy?"),
+    ("cancel abc", "Cancel which deploy?"),
+    ("cancel 99", "No deploy #99"),
+    ("status nope", "`nope`? Never heard of it."),
+    ("locks", "Nothing is locked."),
+    ("explain nope to production", "`nope`? Never heard of it."),
+])
+async def test_mistakes_get_one_sentence(bell: LocalShipbell, text: str, expected: str) -> None:
+    ack = await bell.command("/deploy", text)
+    assert ack.status == 200
+    assert expected in ack.text, ack.text
+    assert ack.latency < 0.5
+    assert bell.core.store.one("SELECT COUNT(*) AS n FROM deploys")["n"] == 0  # type: ignore[index]
+
+
+async def test_help_lists_every_subcommand_and_extra_words(bell: LocalShipbell) -> None:
+    async def stats(ack: object, cmd: object) -> None:
+        await ack(text="stats from the digest")  # type: ignore[operator]
+
+    bell.core.services["deploy_subcommands"]["stats"] = stats
+    ack = await bell.command("/deploy", "help")
+    for word in ("rollback", "status", "history", "lock", "unlock", "locks", "cancel",
+                 "explain", "`/deploy stats`"):
+        assert word in ack.text
+    assert (await bell.command("/deploy", "stats")).text == "stats from the digest"
+    assert (await bell.command("/deploy")).text.startswith("*`/deploy`*")
+
+
+async def test_default_env_and_ref(bell: LocalShipbell) -> None:
+    ack = await bell.command("/deploy", "api")
+    assert "api@main to staging" in ack.text
+    row = bell.core.store.one("SELECT service, env, ref FROM deploys")
+    assert row == {"service": "api", "env": "staging", "ref": "main"}
+
+
+async def test_status_history_locks_and_explain(bell: LocalShipbell) -> None:
+    await bell.command("/deploy", 'lock web production "db migration" --for 2h')
+    ack = await bell.command("/deploy", "locks")
+    assert "web production: <@U_ANA>" in ack.text and "db migration" in ack.text
+    assert "expires in 2 h" in ack.text
+    await bell.command("/deploy", "worker@v3 to staging")
+    status = await bell.command("/deploy", "status")
+    assert "*worker*" in status.text and "#1 `v3` running" in status.text
+    assert ":lock: <@U_ANA>: db migration" in status.text
+    one = await bell.command("/deploy", "status worker")
+    assert "*web*" not in one.text
+    history = await bell.command("/deploy", "history worker staging --limit 5")
+    assert "#1 staging `v3` running by <@U_ANA>" in history.text
+    explain = await bell.command("/deploy", "explain web to production", user="U_BOB")
+    assert explain.text.startswith("Dry run of web@main to production: would be refused.")
+    for gate in ("permission", "lock", "concurrency", "freeze", "incidents", "approvals"):
+        assert f"*{gate}*" in explain.text
+    assert "locked by <@U_ANA>" in explain.text
+    assert bell.core.store.one("SELECT COUNT(*) AS n FROM deploys")["n"] == 1  # type: ignore[index]
