@@ -170,3 +170,10 @@ async def test_bad_input_gets_one_sentence_with_an_example(make_bell: MakeBell) 
 async def test_without_trains_the_answer_says_how_to_add_one(bell: LocalShipbell) -> None:
     assert "[release.trains.<name>]" in said(await bell.command("/release"))
     assert "/release calendar" in said(await bell.command("/release", "help"))
+
+
+async def test_reasons_cannot_ping_the_whole_channel(make_bell: MakeBell) -> None:
+    bell = await make_bell(config())
+    await bell.command("/release", "freeze web 1h <!channel> stop everything <!here|here>")
+    [text] = await announced(bell)
+    assert "<!channel>" not in text and "<!here" not in text and "stop everything" in text

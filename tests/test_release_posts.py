@@ -7,6 +7,7 @@ The clock starts Monday 2026-11-02 09:00 UTC; the train leaves Tuesdays 14:00 Pa
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -201,3 +202,24 @@ async def test_train_time_zone_defaults_to_the_top_level_one(make_bell: MakeBell
     ack = await bell.command("/release")
     release = datetime(2026, 11, 3, 19, tzinfo=UTC)  # 14:00 EST
     assert f"<!date^{int(release.timestamp())}^" in ack.body
+
+
+async def test_two_processes_on_one_database_post_once(make_bell: MakeBell,
+                                                       clock: FakeClock) -> None:
+    first = await make_bell(config())
+    second = LocalShipbell(first.db_path, config=config(), clock=clock)
+    await second.start()
+    try:
+        clock.set(FREEZE)
+        outcomes = await asyncio.gather(first.core.scheduler.run_due(),
+                                        second.core.scheduler.run_due())
+        await first.idle()
+        await second.idle()
+        posted = [o for batch in outcomes for o in batch
+                  if o.job_id.startswith("release:") and o.outcome == "posted"]
+        assert len(posted) == 1
+        total = len(first.double.messages("C_RELEASES")) + len(
+            second.double.messages("C_RELEASES"))
+        assert total == 1
+    finally:
+        await second.stop()

@@ -150,7 +150,7 @@ def skip(core: Core, cmd: SlashCommand, args: list[str]) -> dict[str, Any]:
     day = _day(args[1] if len(args) > 1 else None, example)
     if isinstance(day, str):
         return ephemeral(day)
-    reason = " ".join(args[2:]).strip()
+    reason = messages.quiet(" ".join(args[2:]).strip())
     if not reason:
         return ephemeral(f"Say why, so the channel knows: `{example}`.")
     outcome = Calendar(core).skip(cal.name, day, reason, cmd.user)
@@ -195,7 +195,7 @@ def freeze(core: Core, cmd: SlashCommand, args: list[str]) -> dict[str, Any]:
         duration = parse_duration(args[1] if len(args) > 1 else "")
     except ValueError:
         return ephemeral(f"How long? Give a duration {DURATION_EXAMPLE}: `{example}`.")
-    reason = " ".join(args[2:]).strip()
+    reason = messages.quiet(" ".join(args[2:]).strip())
     if not duration or not reason:
         return ephemeral(f"A freeze needs a duration and a reason: `{example}`.")
     outcome = Calendar(core).freeze(cal.name, duration, reason, cmd.user)

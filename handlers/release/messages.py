@@ -30,6 +30,16 @@ def _context(text: str) -> dict[str, Any]:
             "elements": [{"type": "mrkdwn", "text": text[:MAX_SECTION]}]}
 
 
+BROADCASTS = ("<!channel", "<!here", "<!everyone", "<!subteam^")
+
+
+def quiet(text: str) -> str:
+    """People's reasons are echoed to a channel: never let them ping @channel or a group."""
+    for token in BROADCASTS:
+        text = text.replace(token, "<​!" + token[2:])
+    return text
+
+
 def mention(user: str | None) -> str:
     return f"<@{user}>" if user else "nobody (no captains configured)"
 
@@ -120,7 +130,7 @@ def state_line(freeze: FreezeWindow | None, now: datetime) -> str:
         return "State: *open*."
     until = f" until {when(freeze.ends_at)}" if freeze.ends_at else ""
     left = f" ({humanize(freeze.ends_at - now)} left)" if freeze.ends_at else ""
-    return f"State: *frozen*{until}{left}: {freeze.reason}."
+    return f"State: *frozen*{until}{left}: {quiet(freeze.reason)}."
 
 
 def next_summary(name: str, release: Release | None, freeze: FreezeWindow | None,
@@ -147,7 +157,7 @@ def calendar_line(release: Release) -> str:
     if release.occ.note:
         line += f", _{release.occ.note}_"
     if release.skip is not None:
-        line = f"~{line}~ *skipped* by <@{release.skip.actor}>: {release.skip.reason}"
+        line = f"~{line}~ *skipped* by <@{release.skip.actor}>: {quiet(release.skip.reason)}"
     return f"• {line}"
 
 
