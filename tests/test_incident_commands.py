@@ -116,3 +116,20 @@ async def test_link_and_followups(make_bell):
     assert await run(bell, "followup done 1", inc) == "Follow-up #1 is done."
     assert "no open follow-up #1" in await run(bell, "followup done 1", inc)
     assert [e["kind"] for e in timeline(bell, inc["id"])][-3:] == ["link", "link", "followup"]
+
+
+async def test_test_incidents_are_not_announced_nor_gate_deploys(make_bell):
+    from bot.incidents.queries import open_incidents_on_service
+
+    bell = await start(make_bell)
+    ack = await bell.command("/incident", "open Game day drill sev1 --service api --test")
+    assert ack.text.startswith("Declared test INC-1 (SEV1)")
+    await bell.idle()
+    inc = row(bell)
+    assert inc["test"] == 1 and inc["channel_id"]
+    assert bell.double.messages("C_INCIDENTS") == []
+    assert open_incidents_on_service(bell.core.store, "api") == []
+    real = await declare(bell, "open Real outage sev1 --service api")
+    assert [i["id"] for i in open_incidents_on_service(bell.core.store, "api")] == [real["id"]]
+    assert await run(bell, "status", real) == \
+        "INC-2 · SEV1 · Investigating — Real outage. Commander <@U_ANA>."

@@ -67,6 +67,7 @@ class IncidentService:
         service: str | None = None,
         description: str | None = None,
         private: bool = False,
+        test: bool = False,
         origin_channel: str | None = None,
     ) -> Declared:
         """Record INC-n once per ``key`` (trigger or view id); the reporter leads at first."""
@@ -75,12 +76,14 @@ class IncidentService:
         with self.store.transaction() as conn:
             cursor = conn.execute(
                 "INSERT OR IGNORE INTO incidents (title, severity, status, service, description,"
-                " private, reporter, commander, idempotency_key, declared_at, last_update_at,"
-                " next_reminder_at, origin_channel, announcement_channel)"
-                " VALUES (?, ?, 'investigating', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (title, severity, service, description, int(private), reporter, reporter, key,
+                " private, test, reporter, commander, idempotency_key, declared_at,"
+                " last_update_at, next_reminder_at, origin_channel, announcement_channel)"
+                " VALUES (?, ?, 'investigating', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (title, severity, service, description, int(private), int(test), reporter,
+                 reporter, key,
                  to_db(now), to_db(now), to_db(now + cadence) if cadence else None,
-                 origin_channel, None if private else self.settings.announcements_channel),
+                 origin_channel,
+                 None if private or test else self.settings.announcements_channel),
             )
             created = cursor.rowcount == 1
             row = conn.execute(
@@ -93,7 +96,7 @@ class IncidentService:
         if created:
             self.audit(reporter, "incident.declare", f"INC-{incident_id}",
                        channel=origin_channel, severity=severity, service=service,
-                       private=private)
+                       private=private, test=test)
         incident = self.get(incident_id)
         assert incident is not None
         return Declared(incident, created)

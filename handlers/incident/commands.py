@@ -85,7 +85,8 @@ class Commands:
         return messages.incident_list(shown, len(incidents) - len(shown), self.core.clock.now())
 
     def open(self, cmd: SlashCommand, words: list[str]) -> str:
-        severity, service, private, title = self.svc.settings.default_severity, None, False, []
+        severity, service, title = self.svc.settings.default_severity, None, []
+        private = test = False
         i = 0
         while i < len(words):
             word = words[i]
@@ -93,6 +94,8 @@ class Commands:
                 severity = int(m.group(1))
             elif word == "--private":
                 private = True
+            elif word == "--test":
+                test = True
             elif word.startswith("--service"):
                 value = word.partition("=")[2] or (words[i + 1] if i + 1 < len(words) else "")
                 i += 0 if "=" in word else 1
@@ -100,29 +103,31 @@ class Commands:
                     return f"`--service` needs a name, e.g. {OPEN_USAGE}."
                 service = value.lower()
             elif word.startswith("--"):
-                return f"`{word}`? `/incident open` knows `--service <name>` and `--private`."
+                return f"`{word}`? `/incident open` knows `--service <name>`, `--private`" \
+                    " and `--test`."
             else:
                 title.append(word)
             i += 1
         if not title:
             return f"Give the incident a title, e.g. {OPEN_USAGE}."
         return self.declare(cmd, " ".join(title)[:150], severity, service, None, private,
-                            key=f"cmd:{cmd.trigger_id}", response_url=cmd.response_url)
+                            key=f"cmd:{cmd.trigger_id}", response_url=cmd.response_url,
+                            test=test)
 
     def declare(
         self, cmd: SlashCommand | None, title: str, severity: int, service: str | None,
         description: str | None, private: bool, *, key: str, response_url: str | None,
-        user: str = "", channel: str = "",
+        user: str = "", channel: str = "", test: bool = False,
     ) -> str:
         declared = self.svc.declare(
             title=title, severity=severity, service=service, description=description,
-            private=private, reporter=cmd.user if cmd else user, key=key,
+            private=private, test=test, reporter=cmd.user if cmd else user, key=key,
             origin_channel=cmd.channel if cmd else channel)
         inc = declared.incident
         if declared.created:
             self.submit("incident.setup", {"id": inc.id, "response_url": response_url},
                         key=f"incident.setup:{inc.id}")
-        kind = "private " if private else ""
+        kind = ("private " if private else "") + ("test " if test else "")
         return f"Declared {kind}{inc.ref} (SEV{inc.severity}): {inc.title}. Creating its channel…"
 
     # -- inside an incident -------------------------------------------------------------------

@@ -17,7 +17,7 @@ STATUS_EMOJI = {"investigating": ":mag:", "identified": ":dart:", "monitoring": 
 HELP = "\n".join([
     "*/incident* — declare and run incidents.",
     "• `/incident` opens the declare form; `/incident open <title> [sev1-4] [--service api]"
-    " [--private]` skips it.",
+    " [--private] [--test]` skips it (test incidents stay out of metrics and announcements).",
     "In an incident channel (or name one first, e.g. `/incident update INC-3 …`):",
     "• `status <investigating|identified|monitoring|resolved> [message]` · `sev <1-4>`",
     "• `assign <commander|comms> @user` · `update <text>` · `note <text>`",
