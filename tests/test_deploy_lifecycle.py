@@ -9,6 +9,7 @@ import pytest
 from conftest import MakeBell
 from fakes.ci import FakeCI
 from fakes.configs import SECRET, SECRET_ENV, deploy_config
+from fakes.waiting import tick, until
 
 from bot.clock import FakeClock
 from bot.local import LocalShipbell
@@ -79,3 +80,139 @@ async def test_deploy_reaches_ci_and_callback_finishes_it(bell: LocalShipbell, c
     assert any("succeeded" in m["text"] for m in thread)
     audit = bell.core.store.one("SELECT * FROM audit_log WHERE action = 'deploy.request'")
     assert audit is not None and audit["actor"] == "U_ANA" and audit["channel"] == "C_DEPLOYS"
+
+
+async def test_restart_keeps_waiting_for_the_callback(bell: LocalShipbell, ci: FakeCI) -> None:
+    await bell.command("/deploy", "api to production")
+    await ci.wait_jobs(1)
+    await bell.idle()
+    await bell.restart()
+    status, body = await ci.callback(bell.runtime.url, 1, "succeeded", version="v1")
+    assert (status, body["state"]) == (200, "succeeded")
+    await bell.idle()
+    assert len(ci.jobs) == 1, "never triggered twice"
+
+
+async def test_restart_during_trigger_backoff_resumes(bell: LocalShipbell, ci: FakeCI,
+                                                      clock: FakeClock) -> None:
+    ci.fail_next = [503]
+    await bell.command("/deploy", "api to production")
+    await until(lambda: clock.sleepers > 0)  # backing off after the 503
+    await bell.restart()
+    jobs = await ci.wait_jobs(1)
+    assert jobs[0]["deploy_id"] == 1 and len(ci.jobs) == 1
+
+
+async def test_dry_run_resumes_polling_after_restart(bell: LocalShipbell, clock: FakeClock
+                                                     ) -> None:
+    await bell.command("/deploy", "worker@v4 to production")
+    await until(lambda: row(bell, 1)["state"] == "running")
+    await bell.restart()
+    for _ in range(3):  # the demo deploy takes 30 s; the watcher resumed after the restart
+        await tick(clock, 10)
+    await until(lambda: row(bell, 1)["state"] == "succeeded")
+    assert row(bell, 1)["version"] == "v4"
+
+
+async def test_timeout_after_restart_and_provider_told(bell: LocalShipbell, ci: FakeCI,
+                                                       clock: FakeClock) -> None:
+    await bell.command("/deploy", "api to production")
+    await bell.command("/deploy", "api@next to production", user="U_BOB")
+    await ci.wait_jobs(1)
+    await bell.idle()
+    await bell.restart()
+    clock.advance(minutes=29)
+    await bell.core.scheduler.run_due()
+    assert row(bell, 1)["state"] == "triggered"
+    clock.advance(minutes=2)
+    await bell.core.scheduler.run_due()
+    deploy = row(bell, 1)
+    assert deploy["state"] == "timed_out" and deploy["error"] == "no result within 30 min"
+    cancels = await ci.wait_cancels(1)
+    assert cancels[0]["deploy_id"] == 1
+    jobs = await ci.wait_jobs(2)
+    assert jobs[1]["ref"] == "next", "the queue moves on after a timeout"
+    status, body = await ci.callback(bell.runtime.url, 1, "succeeded")
+    assert (status, body["state"]) == (200, "timed_out")
+    await bell.idle()
+
+
+async def test_cancel_running_deploy_tells_the_ci(bell: LocalShipbell, ci: FakeCI) -> None:
+    await bell.command("/deploy", "api to production")
+    await ci.wait_jobs(1)
+    ack = await bell.command("/deploy", "cancel 1", user="U_EVE")
+    assert ack.text == "Cancelled deploy #1."
+    assert (await ci.wait_cancels(1))[0] == {"action": "cancel", "deploy_id": 1}
+    again = await bell.command("/deploy", "cancel 1")
+    assert again.text == "Deploy #1 already cancelled."
+    await bell.idle()
+
+
+async def succeed(bell: LocalShipbell, ci: FakeCI, text: str, n: int, version: str,
+                  sha: str) -> None:
+    await bell.command("/deploy", text)
+    await ci.wait_jobs(n)
+    await ci.callback(bell.runtime.url, n, "succeeded", version=version, sha=sha)
+    await bell.idle()
+
+
+async def test_rollback_redeploys_previous_and_locks(bell: LocalShipbell, ci: FakeCI) -> None:
+    await succeed(bell, ci, "api@v1 to production", 1, "v1", "aaa111")
+    await succeed(bell, ci, "api@v2 to production", 2, "v2", "bbb222")
+    ack = await bell.command("/deploy", "rollback api in production", user="U_BOB")
+    assert "Deploying api@aaa111 to production (#3)" in ack.text
+    jobs = await ci.wait_jobs(3)
+    assert jobs[2]["ref"] == "aaa111" and jobs[2]["is_rollback"] is True
+    deploy = row(bell, 3)
+    assert (deploy["is_rollback"], deploy["rollback_of"]) == (1, 2)
+    blocked = await bell.command("/deploy", "api@v3 to production")
+    assert blocked.text.startswith("production is locked by <@U_BOB>")
+    assert "rolled back: fix before the next deploy" in blocked.text
+    await ci.callback(bell.runtime.url, 3, "succeeded", version="v1", sha="aaa111")
+    unlock = await bell.command("/deploy", "unlock api production")
+    assert unlock.text == "Unlocked api production."
+    await bell.idle()
+    dm = await bell.double.wait_for("chat.postMessage", lambda c: c.args["channel"] == "U_BOB")
+    assert "<@U_ANA> unlocked api production" in dm.args["text"]
+    svc = bell.core.services["deploys"]
+    reply = await svc.request_rollback("api", "production", user="U_CARL", channel="C_DEPLOYS",
+                                       incident_id=None)
+    assert reply.startswith("Deploying api@bbb222 to production (#4)")
+    assert "`prod`" in await svc.request_rollback("api", "prod", user="U_CARL",
+                                                  channel="C_DEPLOYS")
+
+
+async def test_lock_takeover_needs_confirmation_and_tells_holder(bell: LocalShipbell,
+                                                                 clock: FakeClock) -> None:
+    await bell.command("/deploy", "lock web production load test")
+    clock.advance(hours=2)
+    offer = await bell.command("/deploy", "lock web production hotfix --for 30m", user="U_BOB")
+    assert offer.text == "production is locked by <@U_ANA> 2 h ago: load test."
+    assert offer.json is not None and offer.json["blocks"]
+    from handlers.deploy.ids import Action
+    await bell.driver.press({"blocks": offer.json["blocks"]}, Action.TAKE_OVER, user="U_BOB")
+    reply = await bell.double.wait_for("response_url")
+    assert reply.args["text"].startswith("You now hold the lock on web production")
+    lock = bell.core.store.one("SELECT holder, reason FROM locks")
+    assert lock == {"holder": "U_BOB", "reason": "hotfix"}
+    dm = await bell.double.wait_for("chat.postMessage", lambda c: c.args["channel"] == "U_ANA")
+    assert dm.args["text"] == "<@U_BOB> took over your lock on web production: hotfix."
+    audit = bell.core.store.one("SELECT actor, detail FROM audit_log"
+                                " WHERE action = 'lock.takeover'")
+    assert audit is not None and audit["actor"] == "U_BOB" and "U_ANA" in audit["detail"]
+
+
+async def test_forgotten_lock_holder_is_reminded_every_3h(bell: LocalShipbell,
+                                                          clock: FakeClock) -> None:
+    await bell.command("/deploy", "lock web staging exploring --for 10h")
+    clock.advance(hours=2, minutes=59)
+    await bell.core.scheduler.run_due()
+    clock.advance(minutes=2)
+    await bell.core.scheduler.run_due()
+    clock.advance(minutes=1)
+    await bell.core.scheduler.run_due()
+    await bell.idle()
+    reminders = [c for c in bell.double.calls_to("chat.postMessage")
+                 if c.args["channel"] == "U_ANA"]
+    assert len(reminders) == 1
+    assert "You've held the lock on web staging for 3 h: exploring." in reminders[0].args["text"]
