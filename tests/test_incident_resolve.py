@@ -26,7 +26,8 @@ async def test_resolve_records_durations_and_drafts_the_postmortem(make_bell, cl
     await run(bell, "status monitoring error rate back to normal", inc)
     clock.advance(minutes=25)
     reply = await run(bell, "resolve Rolled back api to v41", inc)
-    assert reply == "INC-1 resolved. Drafting the post-mortem…"
+    assert reply == ("INC-1 resolved. Mitigated after 20 min, resolved after 45 min."
+                     " Drafting the post-mortem…")
     done = row(bell)
     assert done["status"] == "resolved" and done["next_reminder_at"] is None
     assert done["mitigated_at"] == "2026-11-02T09:20:00.000000+00:00"

@@ -10,6 +10,7 @@ import re
 from datetime import date
 from typing import Any
 
+from bot.clock import humanize
 from bot.core import Core
 from bot.incidents.models import (
     RELATIONS,
@@ -238,10 +239,15 @@ class Commands:
             return "Say what fixed it, e.g. `/incident resolve rolled back api to v41`."
         if not self.svc.resolve(inc, text, cmd.user):
             return f"{inc.ref} is already {inc.status}."
-        self._changed(inc, cmd, text, "Resolved")
+        done = self.svc.get(inc.id) or inc
+        took = ""
+        if done.resolved_at and done.mitigated_at:
+            took = (f"Mitigated after {humanize(done.mitigated_at - done.declared_at)},"
+                    f" resolved after {humanize(done.resolved_at - done.declared_at)}.")
+        self._changed(inc, cmd, f"{text}\n_{took}_" if took else text, "Resolved")
         self.submit("incident.postmortem", {"id": inc.id, "response_url": cmd.response_url},
                     key=f"incident.postmortem:{inc.id}:resolve")
-        return f"{inc.ref} resolved. Drafting the post-mortem…"
+        return f"{inc.ref} resolved. {took} Drafting the post-mortem…".replace("  ", " ")
 
     def do_postmortem(self, inc: Incident, cmd: SlashCommand, args: list[str], text: str) -> str:
         self.submit("incident.postmortem", {"id": inc.id, "response_url": cmd.response_url})
