@@ -36,7 +36,11 @@ class ReleaseTrigger(BaseTrigger):
     def get_next_fire_time(
         self, previous_fire_time: datetime | None, now: datetime
     ) -> datetime | None:
-        for occ in self.book.calendars[self.train].occurrences(now + self.offset):
+        # Like APScheduler's own triggers: the first fire time strictly after the previous one
+        # (a wake-up exactly on time must not get the same instant back), else from now.
+        since = now if previous_fire_time is None else (
+            previous_fire_time + timedelta(microseconds=1))
+        for occ in self.book.calendars[self.train].occurrences(since + self.offset):
             if occ.at is not None:
                 return occ.at - self.offset
         return None

@@ -223,3 +223,13 @@ async def test_two_processes_on_one_database_post_once(make_bell: MakeBell,
         assert total == 1
     finally:
         await second.stop()
+
+
+async def test_release_trigger_behaves_like_an_apscheduler_trigger(make_bell: MakeBell) -> None:
+    bell = await make_bell(config())
+    trigger = bell.core.scheduler.jobs["release:web:release"].trigger
+    assert trigger.get_next_fire_time(None, RELEASE) == RELEASE
+    assert trigger.get_next_fire_time(RELEASE, RELEASE) == NEXT_RELEASE  # woke exactly on time
+    freeze = bell.core.scheduler.jobs["release:web:freeze"].trigger
+    assert freeze.get_next_fire_time(None, RELEASE) == NEXT_RELEASE - timedelta(hours=24)
+    assert "release train web" in str(freeze)
