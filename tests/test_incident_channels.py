@@ -79,3 +79,29 @@ async def test_channel_creation_refused_tells_the_reporter(make_bell):
     assert inc["channel_id"] is None and inc["status"] == "investigating"
     told = [c.args.get("text", "") for c in bell.double.calls_to("response_url")]
     assert any("would not create its channel (restricted_action)" in t for t in told)
+
+
+async def test_setup_outlasting_a_slack_outage_is_retried_by_the_sweep(make_bell, clock):
+    bell = await start(make_bell)
+    bell.double.fail_next("conversations.create", "internal_error", times=3)
+    ack = await bell.command("/incident", "open Everything is down sev1")
+    assert "Declared INC-1" in ack.text
+    for attempt in (1, 2):
+        await bell.double.wait_for_count("conversations.create", attempt)
+        for _ in range(10_000):  # yield until the runner backs off on the fake clock
+            if clock.sleepers:
+                break
+            await asyncio.sleep(0)
+        clock.advance(seconds=30)
+    await bell.idle()
+    assert row(bell)["channel_id"] is None
+    assert bell.core.store.one("SELECT status FROM tasks WHERE kind = 'incident.setup'")[
+        "status"] == "failed"
+    clock.advance(minutes=3)
+    await bell.core.scheduler.run_due()
+    await bell.idle()
+    inc = row(bell)
+    assert inc["channel_name"] == "inc-1-everything-is-down"
+    await bell.core.scheduler.run_due()
+    await bell.idle()
+    assert len(bell.double.calls_to("conversations.create")) == 4

@@ -119,6 +119,17 @@ def to_archive(svc: IncidentService, now: datetime) -> list[Incident]:
     return [Incident.from_row(r) for r in rows]
 
 
+def without_channel(svc: IncidentService, now: datetime) -> list[Incident]:
+    """Open incidents still lacking a channel two minutes after declaration (setup failed)."""
+    marks = ", ".join("?" for _ in OPEN_STATUSES)
+    rows = svc.store.all(
+        f"SELECT * FROM incidents WHERE channel_id IS NULL AND status IN ({marks})"
+        " AND declared_at <= ? ORDER BY id",
+        (*OPEN_STATUSES, to_db(now - timedelta(minutes=2))),
+    )
+    return [Incident.from_row(r) for r in rows]
+
+
 def last_slot(svc: IncidentService, incident_id: int) -> datetime | None:
     row = svc.store.one(
         "SELECT MAX(slot) AS slot FROM incident_reminders WHERE incident_id = ?", (incident_id,)

@@ -21,6 +21,20 @@ EPOCH = datetime(2020, 1, 1, tzinfo=UTC)  # fixed start: slots don't depend on b
 SYSTEM = "shipbell"
 
 
+def retry_setup(core: Core, incident_id: int, now: datetime) -> bool:
+    """Resubmit a set-up whose retries a Slack outage outlasted (at most every 10 minutes)."""
+    latest = core.store.one(
+        "SELECT status FROM tasks WHERE kind = 'incident.setup' AND (key = ? OR key LIKE ?)"
+        " ORDER BY id DESC LIMIT 1",
+        (f"incident.setup:{incident_id}", f"incident.setup:{incident_id}:%"),
+    )
+    if latest is None or latest["status"] != "failed":
+        return False
+    window = now.replace(minute=now.minute - now.minute % 10, second=0, microsecond=0)
+    key = f"incident.setup:{incident_id}:{window.isoformat()}"
+    return core.tasks.submit("incident.setup", {"id": incident_id}, key=key) is not None
+
+
 def add_sweep(core: Core, svc: IncidentService) -> None:
     settings = svc.settings
 
@@ -46,15 +60,18 @@ def add_sweep(core: Core, svc: IncidentService) -> None:
                         f" {row['due_date']}: {messages.clip(row['text'], 500)}. Mark it done"
                         f" with `/incident followup INC-{row['incident_id']} done {row['id']}`."},
                 key=f"incident.followup:{row['id']}:{now.date().isoformat()}")
+        retried = sum(retry_setup(core, inc.id, now)
+                      for inc in reminders.without_channel(svc, now))
         archived = 0
         for inc in reminders.to_archive(svc, now):
             if svc.close(inc, SYSTEM):
                 core.tasks.submit("incident.archive", {"id": inc.id},
                                   key=f"incident.archive:{inc.id}")
                 archived += 1
-        if not (nudges or followups or archived):
+        if not (nudges or followups or archived or retried):
             return "skipped"
-        return f"{nudges} reminders, {len(followups)} follow-ups, {archived} archived"
+        return (f"{nudges} reminders, {len(followups)} follow-ups, {archived} archived,"
+                f" {retried} set-ups retried")
 
     trigger = IntervalTrigger(minutes=settings.sweep_minutes, start_date=EPOCH, timezone=UTC)
     core.scheduler.add(ScheduledJob(JOB_ID, trigger, sweep, kind="incident", coalesce=True))
