@@ -157,6 +157,7 @@ async def test_bad_input_gets_one_sentence_with_an_example(make_bell: MakeBell) 
         "skip web 2026-11-03": "Say why",
         "freeze web soon x": "such as 30m, 2h",
         "freeze web 2h": "needs a duration and a reason",
+        "freeze web 6w long haul": "at most 30d",
         "captain web dana": "Mention the new captain: `/release captain web @dana`",
         "calendar mobile": "No train called `mobile`",
         "frobnicate": "`/release frobnicate`? I don't know that one",

@@ -11,6 +11,7 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import aiohttp
 from conftest import MakeBell
 
 from bot.clock import FakeClock, to_db
@@ -123,6 +124,11 @@ async def test_catch_up_at_start_up_inside_and_beyond_grace(make_bell: MakeBell,
                                     {"job": "release.day", "outcome": "missed"}) == 1
     assert metrics.get_sample_value("shipbell_scheduled_runs_total",
                                     {"job": "release.reminder", "outcome": "missed"}) == 1
+    async with aiohttp.ClientSession() as session, session.get(
+        bell.runtime.url + "/metrics"
+    ) as resp:
+        exposed = await resp.text()
+    assert 'shipbell_scheduled_runs_total{job="release.day",outcome="missed"} 1.0' in exposed
     ledger = bell.core.store.all("SELECT job_id, status FROM scheduled_runs"
                                  " WHERE job_id LIKE 'release:%' ORDER BY scheduled_for")
     assert [r["status"] for r in ledger] == ["posted", "missed", "missed"]

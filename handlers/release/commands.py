@@ -7,7 +7,7 @@ domain first; the channel announcement is then handed to the persisted task runn
 from __future__ import annotations
 
 import re
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from bot.core import Core
@@ -21,6 +21,7 @@ from handlers.release import messages
 from handlers.release.ids import COMMAND, Sub
 
 MENTION = re.compile(r"^<@([UW][A-Z0-9_]+)(?:\|[^>]*)?>$")  # also the test workspace's U_ANA
+MAX_FREEZE = timedelta(days=30)
 DEFAULT_COUNT = 5
 MAX_COUNT = 20
 HELP = "\n".join([
@@ -198,6 +199,9 @@ def freeze(core: Core, cmd: SlashCommand, args: list[str]) -> dict[str, Any]:
     reason = messages.quiet(" ".join(args[2:]).strip())
     if not duration or not reason:
         return ephemeral(f"A freeze needs a duration and a reason: `{example}`.")
+    if duration > MAX_FREEZE:
+        return ephemeral(f"An ad-hoc freeze lasts at most 30d; for longer, skip releases"
+                         f" instead: `{COMMAND} skip {cal.name} <YYYY-MM-DD> <reason>`.")
     outcome = Calendar(core).freeze(cal.name, duration, reason, cmd.user)
     detail = outcome.detail
     if outcome.code == "already":
