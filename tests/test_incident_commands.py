@@ -34,9 +34,11 @@ async def test_status_sev_assign_update_note_edit_in_place_and_record(make_bell,
     assert "U_DANA" in bell.double.state.channels[cid].members
     assert "Comms <@U_DANA>" in bell.double.state.channels[cid].topic
 
+    topics = len(bell.double.calls_to("conversations.setTopic"))
     clock.advance(minutes=3)
     assert await run(bell, "update Index rebuilt, error rate falling", inc) == \
         "Update posted to INC-1."
+    assert len(bell.double.calls_to("conversations.setTopic")) == topics  # unchanged topic
     assert "Index rebuilt, error rate falling" in status_text(bell, inc)
     thread = [m for m in bell.double.messages("C_INCIDENTS")
               if m.get("thread_ts") == inc["announcement_ts"]]

@@ -59,6 +59,7 @@ class Incident:
     missed_updates: int
     origin_channel: str | None
     postmortem: str | None
+    topic: str | None = None
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> Incident:

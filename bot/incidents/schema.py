@@ -34,4 +34,10 @@ MIGRATIONS: list[Migration] = [
         )
         """,
     ),
+    sql(
+        "incidents_0002_topic",
+        """
+        ALTER TABLE incidents ADD COLUMN topic TEXT
+        """,
+    ),
 ]

@@ -118,6 +118,10 @@ class IncidentService:
         )
         return cursor.rowcount == 1
 
+    def set_topic(self, incident_id: int, topic: str) -> None:
+        """The topic last set, so an update that leaves it unchanged posts no topic notice."""
+        self.store.execute("UPDATE incidents SET topic = ? WHERE id = ?", (topic, incident_id))
+
     # -- running ----------------------------------------------------------------------------
     def set_severity(self, inc: Incident, severity: int, actor: str) -> bool:
         now = self.clock.now()

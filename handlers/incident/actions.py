@@ -29,6 +29,7 @@ def register(app: AsyncApp, core: Core, svc: IncidentService) -> None:
         if inc is None or inc.private:
             respond(core, url, "That incident isn't open to join from here.")
             return
+        core.audit(body["user"]["id"], "incident.join", inc.ref, channel=inc.channel_id)
         core.tasks.submit("incident.invite", {"id": inc.id, "users": [body["user"]["id"]],
                           "response_url": url, "confirm": True})
 

@@ -61,8 +61,7 @@ class IncidentTasks:
         if not inc.private:
             people += self.settings.responders
         _, failed = await invite(self.core, inc.channel_id, await members_of(self.core, people))
-        await api(self.core, "conversations.setTopic",
-                  {"channel": inc.channel_id, "topic": messages.topic(inc)})
+        await self._topic(inc)
         await self._bookmarks(inc)
         if inc.status_message_ts is None:
             text, blocks = messages.status_message(inc, None)
@@ -122,9 +121,7 @@ class IncidentTasks:
     async def refresh(self, payload: Payload) -> None:
         """Topic, pinned status and announcement always show the state SQLite holds now."""
         inc = self._get(payload)
-        if inc.channel_id:
-            await api(self.core, "conversations.setTopic",
-                      {"channel": inc.channel_id, "topic": messages.topic(inc)})
+        await self._topic(inc)
         if inc.channel_id and inc.status_message_ts:
             text, blocks = messages.status_message(inc, self.last_update(inc.id))
             await api(self.core, "chat.update", {"channel": inc.channel_id,
@@ -133,6 +130,15 @@ class IncidentTasks:
             text, blocks = messages.announcement(inc)
             await api(self.core, "chat.update", {"channel": inc.announcement_channel,
                       "ts": inc.announcement_ts, "text": text, "blocks": blocks})
+
+    async def _topic(self, inc: Incident) -> None:
+        """Set the topic only when it changes: each change shows a notice in the channel."""
+        topic = messages.topic(inc)
+        if inc.channel_id and topic != inc.topic:
+            _, error = await api(self.core, "conversations.setTopic",
+                                 {"channel": inc.channel_id, "topic": topic})
+            if error is None:
+                self.svc.set_topic(inc.id, topic)
 
     def last_update(self, incident_id: int) -> str | None:
         row = self.core.store.one("SELECT text FROM incident_updates WHERE incident_id = ?"
@@ -206,6 +212,10 @@ class IncidentTasks:
         if self.settings.postmortem_dir:
             path = postmortem.write(self.settings.postmortem_dir, inc, markdown)
             where = f" and written to `{path}`"
+        if inc.channel_id is None:
+            respond(self.core, url, f"{inc.ref}'s post-mortem draft is saved{where}; it has no"
+                    " channel to upload it to.")
+            return
         try:
             await self.core.client.files_upload_v2(
                 channel=inc.channel_id, content=markdown, filename=postmortem.filename(inc),
