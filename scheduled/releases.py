@@ -14,7 +14,7 @@ from typing import Any
 
 from apscheduler.triggers.base import BaseTrigger
 
-from bot.clock import humanize, to_db
+from bot.clock import to_db
 from bot.core import Core
 from bot.releases.durations import format_duration
 from bot.releases.service import ReleaseBook, releases_of
@@ -102,7 +102,7 @@ def _reminder_run(core: Core, name: str, offset: timedelta) -> Any:
         since = book.previous_release(name, release.at)
         shipped = book.on_train(name, core.clock.now(), since)
         train = book.calendars[name].train
-        message = messages.reminder(name, release, humanize(offset), shipped, since,
+        message = messages.reminder(name, release, when, shipped, since,
                                     train.skip_when_empty)
         _post(core, name, f"release:{name}:t-{format_duration(offset)}@{to_db(when)}", message)
         return f"reminder for {release.day}: {len(shipped)} deploys on the train"

@@ -77,6 +77,7 @@ async def test_freeze_reminder_and_release_day_posts(make_bell: MakeBell,
     assert await tick(bell, clock, datetime(2026, 11, 3, 11, tzinfo=UTC)) == [
         "release:web:t-2h:posted"]
     assert "releases in 2 h" in posts(bell)[-1] and "<@U_BOB>" in posts(bell)[-1]
+    assert "Code freeze started <!date^" in posts(bell)[-1]
 
     assert await tick(bell, clock, RELEASE) == ["release:web:release:posted"]
     day = posts(bell)[-1]

@@ -69,14 +69,16 @@ def shipped_lines(shipped: list[Shipped], since: datetime | None) -> str:
     return "\n".join(lines)
 
 
-def reminder(name: str, release: Release, left: str, shipped: list[Shipped],
+def reminder(name: str, release: Release, now: datetime, shipped: list[Shipped],
              since: datetime | None, skip_when_empty: bool) -> dict[str, Any]:
     """A T-minus reminder: what is coming, when, who, and what rides along."""
     assert release.at is not None
+    left = humanize(release.at - now)
     lines = [f":calendar: *{name}* releases in {left}, {when(release.at)}{moved(release)}."
              f" Captain: {mention(release.captain)}."]
     if release.freeze_at is not None:
-        lines.append(f"Code freeze starts {when(release.freeze_at)}.")
+        verb = "started" if release.freeze_at <= now else "starts"
+        lines.append(f"Code freeze {verb} {when(release.freeze_at)}.")
     body = shipped_lines(shipped, since)
     if not shipped and skip_when_empty:
         body += " If that is still true at release time, this release will be skipped."
