@@ -95,3 +95,13 @@ async def test_modal_path_field_error_then_one_incident_despite_double_submit(ma
     assert len(bell.double.messages("C_INCIDENTS")) == 1
     told = [e for e in bell.double.state.ephemerals if e["user"] == "U_ANA"]
     assert any("INC-1 declared" in e.get("text", "") for e in told)
+
+
+async def test_rate_limited_calls_are_retried_without_duplicates(make_bell):
+    bell = await start(make_bell)
+    bell.double.rate_limit_next("chat.postMessage", retry_after=0)  # the SDK sleeps ≤ 1 s
+    inc = await declare(bell)
+    assert inc["channel_id"] and inc["status_message_ts"] and inc["announcement_ts"]
+    assert len(bell.double.messages("C_INCIDENTS")) == 1
+    assert len([c for c in bell.double.calls_to("conversations.create")
+                if c.response.get("ok")]) == 1
