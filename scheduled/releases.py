@@ -69,16 +69,19 @@ def register_jobs(core: Core) -> list[str]:
         if lead:
             wanted[f"{PREFIX}{name}:freeze"] = ScheduledJob(
                 f"{PREFIX}{name}:freeze", ReleaseTrigger(book, name, lead),
-                _freeze_run(core, name, lead), kind=Kind.FREEZE.value, grace=grace)
+                _freeze_run(core, name, lead), kind=Kind.FREEZE.value, grace=grace,
+                rerun_claimed=True)
         for offset in cal.train.reminder_offsets:
             if offset and offset != lead:
                 job_id = f"{PREFIX}{name}:t-{format_duration(offset)}"
                 wanted[job_id] = ScheduledJob(
                     job_id, ReleaseTrigger(book, name, offset),
-                    _reminder_run(core, name, offset), kind=Kind.REMINDER.value, grace=grace)
+                    _reminder_run(core, name, offset), kind=Kind.REMINDER.value, grace=grace,
+                    rerun_claimed=True)
         wanted[f"{PREFIX}{name}:release"] = ScheduledJob(
             f"{PREFIX}{name}:release", ReleaseTrigger(book, name, timedelta(0)),
-            _release_run(core, name), kind=Kind.DAY.value, grace=grace)
+            _release_run(core, name), kind=Kind.DAY.value, grace=grace,
+            rerun_claimed=True)
     for stale in set(job_ids(core)) - set(wanted):
         core.scheduler.remove(stale)
     for job_id, job in wanted.items():
@@ -138,7 +141,6 @@ def _release_run(core: Core, name: str) -> Any:
         if not shipped and book.calendars[name].train.skip_when_empty:
             _post(core, name, key, messages.release_skipped_empty(name, release, since,
                                                                   following))
-            core.audit("shipbell", "release.skip_empty", name, day=release.day)
             return "skipped"
         _post(core, name, key, messages.release_day(name, release, shipped, since, following))
         return f"release {release.day}: {len(shipped)} deploys"

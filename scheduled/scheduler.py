@@ -40,6 +40,9 @@ class ScheduledJob:
     grace: timedelta | None = None
     coalesce: bool = False  # for periodic checks: only the latest due time matters
     first_seen: datetime | None = field(default=None, repr=False)
+    # ``run`` is idempotent (e.g. posts through a keyed task): a run a crashed process
+    # claimed but never finished is run again at start-up, if still within the grace window.
+    rerun_claimed: bool = False
 
 
 @dataclass
@@ -151,6 +154,25 @@ class Scheduler:
             outcomes.append(await self._execute(job, when))
         return outcomes
 
+    async def rerun_interrupted(self, now: datetime | None = None) -> list[RunOutcome]:
+        """Runs left 'claimed' (the process died mid-run) of jobs that may safely run twice."""
+        now = now or self.clock.now()
+        outcomes = []
+        for job in list(self.jobs.values()):
+            if not job.rerun_claimed:
+                continue
+            grace = job.grace if job.grace is not None else self.grace
+            rows = self.store.all(
+                "SELECT scheduled_for FROM scheduled_runs WHERE job_id = ? AND status = 'claimed'"
+                " AND scheduled_for >= ? ORDER BY scheduled_for",
+                (job.id, to_db(now - grace)),
+            )
+            for row in rows:
+                when = from_db(row["scheduled_for"])
+                assert when is not None
+                outcomes.append(await self._execute(job, when))
+        return outcomes
+
     def _claim(self, job_id: str, when: datetime, status: str) -> bool:
         cursor = self.store.execute(
             "INSERT OR IGNORE INTO scheduled_runs"
@@ -200,8 +222,10 @@ class Scheduler:
             await self.run_job(job, self.clock.now())
 
     async def start(self) -> list[RunOutcome]:
-        """Catch up on what was missed while down, then let APScheduler wake us."""
-        caught_up = await self.run_due()
+        """Finish what a crash interrupted, catch up on what was missed, then let APScheduler
+        wake us."""
+        caught_up = await self.rerun_interrupted()
+        caught_up += await self.run_due()
         self._aps = AsyncIOScheduler(timezone="UTC")
         for job in self.jobs.values():
             self._schedule(job)

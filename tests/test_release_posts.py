@@ -240,3 +240,17 @@ async def test_release_trigger_behaves_like_an_apscheduler_trigger(make_bell: Ma
     freeze = bell.core.scheduler.jobs["release:web:freeze"].trigger
     assert freeze.get_next_fire_time(None, RELEASE) == NEXT_RELEASE - timedelta(hours=24)
     assert "release train web" in str(freeze)
+
+
+async def test_post_interrupted_after_its_claim_goes_out_once_after_restart(
+    make_bell: MakeBell, clock: FakeClock
+) -> None:
+    bell = await make_bell(config(), scheduler=True)
+    clock.set(FREEZE.replace(minute=1))
+    assert bell.core.scheduler._claim("release:web:freeze", FREEZE, "claimed")  # then crash
+    await bell.restart()
+    await bell.idle()
+    assert len(posts(bell)) == 1 and "Code freeze" in posts(bell)[0]
+    await bell.restart()
+    await bell.idle()
+    assert len(posts(bell)) == 1

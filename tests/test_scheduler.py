@@ -207,3 +207,29 @@ async def test_coalesced_job_catches_up_at_once_after_a_long_downtime(
     outcomes = await again.run_due()
     assert [(o.scheduled_for, o.outcome) for o in outcomes] == [(at(4, 9), "posted")]
     assert rec.ran == [at(2, 9), at(4, 9)]
+
+
+async def test_run_interrupted_by_a_crash_is_rerun_only_if_idempotent(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    rec, fragile = Recorder(), Recorder()
+    store = Store(tmp_path / "s.db")
+    store.migrate()
+    crashed = Scheduler(store, clock, Metrics())
+    trigger = CronTrigger.from_crontab(DAILY_9, timezone="UTC")
+    crashed.add(ScheduledJob("post", trigger, rec, kind="test", rerun_claimed=True))
+    crashed.add(ScheduledJob("once", trigger, fragile, kind="test"))
+    clock.set(at(2, 9))
+    assert crashed._claim("post", at(2, 9), "claimed")  # claimed, then the process died
+    assert crashed._claim("once", at(2, 9), "claimed")
+    store.close()
+    clock.set(at(2, 9, 20))
+    store = Store(tmp_path / "s.db")
+    again = Scheduler(store, clock, Metrics())
+    again.add(ScheduledJob("post", trigger, rec, kind="test", rerun_claimed=True))
+    again.add(ScheduledJob("once", trigger, fragile, kind="test"))
+    outcomes = await again.start()
+    await again.stop()
+    assert [(o.job_id, o.outcome) for o in outcomes] == [("post", "posted")]
+    assert rec.ran == [at(2, 9)] and fragile.ran == []
+    assert await again.rerun_interrupted() == []  # finished now: not rerun again
