@@ -5,7 +5,9 @@ from __future__ import annotations
 import pytest
 from conftest import MakeBell
 from fakes.configs import SECRET, SECRET_ENV, deploy_config
+from fakes.waiting import tick
 
+from bot.clock import FakeClock
 from bot.local import LocalShipbell
 
 
@@ -66,14 +68,15 @@ async def test_help_lists_every_subcommand_and_extra_words(bell: LocalShipbell) 
     assert (await bell.command("/deploy")).text.startswith("*`/deploy`*")
 
 
-async def test_default_env_and_ref(bell: LocalShipbell) -> None:
+async def test_default_env_and_ref(bell: LocalShipbell, clock: FakeClock) -> None:
     ack = await bell.command("/deploy", "api")
     assert "api@main to staging" in ack.text
     row = bell.core.store.one("SELECT service, env, ref FROM deploys")
     assert row == {"service": "api", "env": "staging", "ref": "main"}
+    await stop_watching(bell, clock)  # no CI listens here: it is backing off
 
 
-async def test_status_history_locks_and_explain(bell: LocalShipbell) -> None:
+async def test_status_history_locks_and_explain(bell: LocalShipbell, clock: FakeClock) -> None:
     await bell.command("/deploy", 'lock web production "db migration" --for 2h')
     ack = await bell.command("/deploy", "locks")
     assert "web production: <@U_ANA>" in ack.text and "db migration" in ack.text
@@ -92,3 +95,23 @@ async def test_status_history_locks_and_explain(bell: LocalShipbell) -> None:
         assert f"*{gate}*" in explain.text
     assert "locked by <@U_ANA>" in explain.text
     assert bell.core.store.one("SELECT COUNT(*) AS n FROM deploys")["n"] == 1  # type: ignore[index]
+    await stop_watching(bell, clock)
+
+
+async def test_reasons_never_ping_the_channel(bell: LocalShipbell, clock: FakeClock) -> None:
+    await bell.command("/deploy", 'worker to staging --reason "<!channel> look <!subteam^S1|@sre>"')
+    await bell.command("/deploy", "lock web production <!here> migration")
+    await bell.double.wait_for("chat.postMessage", lambda c: "look" in c.args.get("text", ""))
+    posted = str([c.args for c in bell.double.calls_to("chat.postMessage")])
+    assert "<!channel" not in posted and "<!subteam" not in posted
+    assert "@channel look @subteam" in posted
+    lock = bell.core.store.one("SELECT reason FROM locks")
+    assert lock == {"reason": "@here migration"}
+    await stop_watching(bell, clock)
+
+
+async def stop_watching(bell: LocalShipbell, clock: FakeClock) -> None:
+    """Cancel the dry-run deploy #1 and let its poller notice, so shutdown is instant."""
+    assert (await bell.command("/deploy", "cancel 1")).text == "Cancelled deploy #1."
+    await tick(clock, 5)
+    await bell.idle()

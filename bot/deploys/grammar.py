@@ -19,6 +19,14 @@ FLAGS = {"--reason": True, "--for": True, "--limit": True, "--incident": True,
          "--break-glass": True, "--hotfix": False}
 
 
+BROADCAST = re.compile(r"<!(channel|here|everyone|subteam\^[A-Z0-9]+)(\|[^>]*)?>")
+
+
+def quiet(text: str) -> str:
+    """Reasons are echoed into channels: keep their words, drop @channel/@here/group pings."""
+    return BROADCAST.sub(lambda m: "@" + m.group(1).split("^")[0], text)
+
+
 class GrammarError(ValueError):
     """A mistake in the command, already phrased as the one sentence the user sees."""
 
@@ -79,9 +87,9 @@ def _example(name: str) -> str:
 
 def _apply(opts: Options, name: str, value: str | None) -> None:
     if name == "--reason":
-        opts.reason = (value or "").strip() or None
+        opts.reason = quiet((value or "").strip()) or None
     elif name == "--break-glass":
-        opts.break_glass = (value or "").strip() or None
+        opts.break_glass = quiet((value or "").strip()) or None
         if opts.break_glass is None:
             raise GrammarError('`--break-glass` needs a reason, e.g. `--break-glass "site down"`.')
     elif name == "--for":

@@ -8,6 +8,7 @@ reminds forgotten lock holders; all of it moves with the FakeClock in tests.
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -18,6 +19,7 @@ from bot.deploys.providers import Job, ProviderError, Report
 from bot.deploys.service import DeployService
 
 MAX_POLL_ERRORS = 5
+SHUTDOWN_CHECK_SECONDS = 0.1  # how soon a sleeping poller notices shutdown
 BACKOFF = (1.0, 2.0, 4.0, 8.0, 16.0)
 REPORT_STATES = {"running": State.RUNNING, "succeeded": State.SUCCEEDED,
                  "failed": State.FAILED, "cancelled": State.CANCELLED}
@@ -53,7 +55,7 @@ class Runner:
                         self.finish(d.id, Report("failed", error=str(exc)), None)
                         return
                     self._note(d.id, f"{provider.name}: {exc}; retrying")
-                    await self.core.clock.sleep(BACKOFF[min(attempt, len(BACKOFF) - 1)])
+                    await self.nap(BACKOFF[min(attempt, len(BACKOFF) - 1)])
                     if (current := self.repo.get(d.id)) is None or current.state not in ACTIVE:
                         return
             self.repo.update(d.id, provider_ref=sent.provider_ref,
@@ -77,11 +79,26 @@ class Runner:
                 if not exc.retryable or errors >= MAX_POLL_ERRORS:
                     self.finish(deploy_id, Report("failed", error=str(exc)), None)
                     return
-                await self.core.clock.sleep(BACKOFF[min(errors - 1, len(BACKOFF) - 1)])
+                await self.nap(BACKOFF[min(errors - 1, len(BACKOFF) - 1)])
                 continue
             if self.apply(deploy_id, report, None) and report.state != "running":
                 return
-            await self.core.clock.sleep(provider.poll_seconds)
+            await self.nap(provider.poll_seconds)
+
+    async def nap(self, seconds: float) -> None:
+        """Sleep on the clock, but park at once when shutdown begins.
+
+        Raising CancelledError makes the task runner keep the task pending, so the poller
+        resumes at the next start instead of holding up shutdown for its whole grace period.
+        """
+        sleeper = asyncio.ensure_future(self.core.clock.sleep(seconds))
+        try:
+            while not sleeper.done():
+                if not self.core.tasks.accepting:
+                    raise asyncio.CancelledError
+                await asyncio.wait({sleeper}, timeout=SHUTDOWN_CHECK_SECONDS)
+        finally:
+            sleeper.cancel()
 
     def _note(self, deploy_id: int, note: str) -> None:
         self.repo.event(deploy_id, "note", None, self.core.clock.now(), note)

@@ -148,7 +148,7 @@ class Router:
             raise GrammarError("Lock what? e.g. `/deploy lock api production db migration`.")
         service = grammar.service_name(self.config, positional[0])
         env = grammar.env_name(self.config, service, positional[1])
-        reason = " ".join(positional[2:]).strip() or (opts.reason or "")
+        reason = grammar.quiet(" ".join(positional[2:]).strip()) or (opts.reason or "")
         if not reason:
             raise GrammarError(f"A lock needs a reason: `/deploy lock {service} {env} "
                                "db migration`.")

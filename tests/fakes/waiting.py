@@ -20,5 +20,5 @@ async def until(condition: Callable[[], bool], timeout: float = 5.0) -> None:
 
 async def tick(clock: FakeClock, seconds: float) -> None:
     """Wait for a sleeper (a poller or a backoff), then move the clock past it."""
-    await until(lambda: clock.sleepers > 0)
+    await clock.until_sleeping()
     clock.advance(seconds=seconds)
