@@ -7,7 +7,7 @@ checked here, so `shipbell check` and start-up report it naming the train and th
 from __future__ import annotations
 
 import re
-from datetime import date, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -99,9 +99,11 @@ class TrainSettings(Section):
             raise ValueError("name the weekday (mon-sun) in the 5th field, e.g. 0 14 * * tue;"
                              " numbers are ambiguous (APScheduler counts from Monday)")
         try:
-            CronTrigger.from_crontab(value, timezone="UTC")
+            trigger = CronTrigger.from_crontab(value, timezone="UTC")
         except ValueError as exc:
             raise ValueError(f"is not a valid cron expression ({exc}); e.g. 0 14 * * tue") from None
+        if trigger.get_next_fire_time(None, datetime.now(UTC)) is None:
+            raise ValueError("never fires (a date such as 31 February?); e.g. 0 14 * * tue")
         return value
 
     @field_validator("freeze")
