@@ -178,3 +178,16 @@ async def test_reasons_cannot_ping_the_whole_channel(make_bell: MakeBell) -> Non
     await bell.command("/release", "freeze web 1h <!channel> stop everything <!here|here>")
     [text] = await announced(bell)
     assert "<!channel>" not in text and "<!here" not in text and "stop everything" in text
+
+
+async def test_a_long_train_lists_fifteen_and_counts_the_rest(make_bell: MakeBell) -> None:
+    bell = await make_bell(config())
+    for n in range(20):
+        bell.core.store.execute(
+            "INSERT INTO deploys (service, env, ref, version, state, requester, requested_at,"
+            " finished_at) VALUES ('web', 'production', 'main', ?, 'succeeded', 'U_EVE', ?, ?)",
+            (f"v{n}", f"2026-10-30T10:{n:02d}:00.000000+00:00",
+             f"2026-10-30T10:{n:02d}:00.000000+00:00"))
+    text = said(await bell.command("/release"))
+    assert "20 production deploys" in text and "…and 5 more." in text
+    assert "v14" in text and "v15" not in text

@@ -59,3 +59,14 @@ class Shipped:
     ref: str
     requester: str
     finished_at: datetime
+
+
+@dataclass(frozen=True)
+class Cargo:
+    """What is on a train: the first deploys (oldest first) and how many there are in all."""
+
+    items: list[Shipped]
+    total: int
+
+    def __len__(self) -> int:
+        return self.total

@@ -12,9 +12,10 @@ from typing import Any
 from bot.clock import Clock, from_db, to_db
 from bot.releases.calendar import Occurrence, TrainCalendar
 from bot.releases.config import ReleaseSettings
-from bot.releases.models import FreezeWindow, Release, Shipped, Skip
+from bot.releases.models import Cargo, FreezeWindow, Release, Shipped, Skip
 from bot.storage import Store
 
+SHOWN = 15  # deploys listed per message; the rest are counted
 LOOKBACK_WINDOWS = (timedelta(days=35), timedelta(days=400))
 
 
@@ -104,18 +105,23 @@ class ReleaseBook:
         return None
 
     # -- what is on the train ------------------------------------------------------------------
-    def on_train(self, name: str, until: datetime, since: datetime | None = None) -> list[Shipped]:
-        """Production deploys of the train's services since the previous release."""
+    def on_train(self, name: str, until: datetime, since: datetime | None = None,
+                 *, limit: int = SHOWN) -> Cargo:
+        """Production deploys of the train's services since the previous release.
+
+        Only the first ``limit`` rows are read (a message shows no more), plus a count.
+        """
         train = self.calendars[name].train
         start = since or self.previous_release(name, until) or until - timedelta(weeks=1)
         marks = ",".join("?" for _ in train.services)
-        rows = self.store.all(
-            "SELECT service, version, ref, requester, finished_at FROM deploys"
-            f" WHERE env = ? AND state = 'succeeded' AND service IN ({marks})"
-            " AND finished_at > ? AND finished_at <= ? ORDER BY finished_at",
-            (train.environment, *train.services, to_db(start), to_db(until)),
-        )
-        return [_shipped(r) for r in rows]
+        where = (f" FROM deploys WHERE env = ? AND state = 'succeeded' AND service IN ({marks})"
+                 " AND finished_at > ? AND finished_at <= ?")
+        params = (train.environment, *train.services, to_db(start), to_db(until))
+        rows = self.store.all("SELECT service, version, ref, requester, finished_at" + where
+                              + " ORDER BY finished_at LIMIT ?", (*params, limit))
+        total = len(rows) if len(rows) < limit else int(
+            (self.store.one("SELECT COUNT(*) AS n" + where, params) or {"n": 0})["n"])
+        return Cargo([_shipped(r) for r in rows], total)
 
     # -- freezes -------------------------------------------------------------------------------
     def adhoc_freeze(self, name: str, at: datetime) -> dict[str, Any] | None:

@@ -10,10 +10,9 @@ from datetime import datetime
 from typing import Any
 
 from bot.clock import humanize, slack_date
-from bot.releases.models import FreezeWindow, Release, Shipped
+from bot.releases.models import Cargo, FreezeWindow, Release
 from handlers.release.ids import Block
 
-MAX_SHIPPED = 15  # deploy lines per message; the rest is summarised
 MAX_SECTION = 2900
 
 
@@ -53,23 +52,23 @@ def moved(release: Release) -> str:
     return f" (_{release.occ.note}_)" if release.occ.note else ""
 
 
-def shipped_lines(shipped: list[Shipped], since: datetime | None) -> str:
+def shipped_lines(shipped: Cargo, since: datetime | None) -> str:
     """What is on the train, or that nothing changed."""
     since_text = f" since {when(since)}" if since else ""
     if not shipped:
         return f"Nothing has changed{since_text}."
     lines = [f"*On the train* ({len(shipped)} production deploy"
              f"{'s' if len(shipped) != 1 else ''}{since_text}):"]
-    for item in shipped[:MAX_SHIPPED]:
+    for item in shipped.items:
         version = item.version or item.ref
         lines.append(f"• `{item.service}` {version} by <@{item.requester}>,"
                      f" {slack_date(item.finished_at, '{date_short} {time}')}")
-    if len(shipped) > MAX_SHIPPED:
-        lines.append(f"…and {len(shipped) - MAX_SHIPPED} more.")
+    if len(shipped) > len(shipped.items):
+        lines.append(f"…and {len(shipped) - len(shipped.items)} more.")
     return "\n".join(lines)
 
 
-def reminder(name: str, release: Release, now: datetime, shipped: list[Shipped],
+def reminder(name: str, release: Release, now: datetime, shipped: Cargo,
              since: datetime | None, skip_when_empty: bool) -> dict[str, Any]:
     """A T-minus reminder: what is coming, when, who, and what rides along."""
     assert release.at is not None
@@ -88,7 +87,7 @@ def reminder(name: str, release: Release, now: datetime, shipped: list[Shipped],
 
 
 def freeze_started(name: str, release: Release, services: list[str], env: str,
-                   shipped: list[Shipped], since: datetime | None) -> dict[str, Any]:
+                   shipped: Cargo, since: datetime | None) -> dict[str, Any]:
     assert release.at is not None
     text = (f":snowflake: *Code freeze for {name}* until the release at {when(release.at)}"
             f"{moved(release)}."
@@ -99,7 +98,7 @@ def freeze_started(name: str, release: Release, services: list[str], env: str,
                                                               Block.TRAIN)]}
 
 
-def release_day(name: str, release: Release, shipped: list[Shipped], since: datetime | None,
+def release_day(name: str, release: Release, shipped: Cargo, since: datetime | None,
                 following: Release | None) -> dict[str, Any]:
     assert release.at is not None
     text = (f":ship: *{name}* release is go, {when(release.at)}{moved(release)}."
@@ -136,7 +135,7 @@ def state_line(freeze: FreezeWindow | None, now: datetime) -> str:
 
 
 def next_summary(name: str, release: Release | None, freeze: FreezeWindow | None,
-                 shipped: list[Shipped], since: datetime | None, now: datetime,
+                 shipped: Cargo, since: datetime | None, now: datetime,
                  channel: str) -> list[dict[str, Any]]:
     """One train's block group for `/release next`."""
     if release is None or release.at is None:
