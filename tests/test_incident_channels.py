@@ -105,3 +105,21 @@ async def test_setup_outlasting_a_slack_outage_is_retried_by_the_sweep(make_bell
     await bell.core.scheduler.run_due()
     await bell.idle()
     assert len(bell.double.calls_to("conversations.create")) == 4
+
+
+def test_config_errors_say_what_would_work():
+    import pytest
+    from pydantic import ValidationError
+
+    from bot.incidents.config import IncidentSettings
+
+    with pytest.raises(ValidationError, match=r"must contain \{id\}"):
+        IncidentSettings(channel_template="inc-{slug}")
+    with pytest.raises(ValidationError, match=r"use only the fields \{id\}"):
+        IncidentSettings(channel_template="inc-{id}-{team}")
+    with pytest.raises(ValidationError, match="user group id like S0123ABCD"):
+        IncidentSettings(responders=["@oncall"])
+    with pytest.raises(ValidationError, match="one to five positive"):
+        IncidentSettings(snooze_minutes=[])
+    assert IncidentSettings().update_minutes.minutes(1) == 30
+    assert IncidentSettings().update_minutes.minutes(4) == 0

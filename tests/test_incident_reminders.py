@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from test_incident_support import declare, row, run, start
 
-from handlers.incident.ids import snooze_action
+from handlers.incident.ids import Action, snooze_action
 
 
 def nudges(bell, inc) -> list[dict]:
@@ -127,7 +127,14 @@ async def test_overdue_followups_are_reminded_once_a_day(make_bell, clock):
     clock.advance(hours=24)
     await sweep(bell)
     assert len(dms()) == 2
-    await run(bell, "followup done 1", inc)
+    dm = next(c for c in bell.double.calls_to("chat.postMessage")
+              if c.args.get("channel") == "U_BOB")
+    _, message = bell.double.state.find_message(dm.response["ts"])
+    await bell.driver.press(message, Action.FOLLOWUP_DONE, user="U_BOB")
+    await bell.idle()
+    assert bell.core.store.one("SELECT done_at FROM followups WHERE id = 1")["done_at"]
+    assert "marked done by <@U_BOB>" in bell.double.state.find_message(dm.response["ts"])[1][
+        "text"]
     clock.advance(hours=24)
     await sweep(bell)
     assert len(dms()) == 2

@@ -70,6 +70,21 @@ def register(app: AsyncApp, core: Core, svc: IncidentService) -> None:
             "channel": (body.get("channel") or {}).get("id", ""),
             "response_url": url})
 
+    @app.action(str(Action.FOLLOWUP_DONE))
+    async def on_followup_done(ack: Any, body: dict[str, Any], action: dict[str, Any]) -> None:
+        await ack()
+        incident_id, followup_id = str(action.get("value") or "0|0").split("|")
+        user, url = body["user"]["id"], body.get("response_url")
+        inc = svc.get(int(incident_id))
+        if inc is None or not svc.followup_done(inc, int(followup_id), user):
+            respond(core, url, f"Follow-up #{followup_id} is already done.")
+            return
+        if url:
+            core.tasks.submit("slack.respond", {"url": url, "message": {
+                "replace_original": True,
+                "text": f":white_check_mark: Follow-up #{followup_id} of {inc.ref} marked done"
+                        f" by <@{user}>."}})
+
     @app.action(_suffixed(Action.SNOOZE))
     async def on_snooze(ack: Any, body: dict[str, Any], action: dict[str, Any]) -> None:
         await ack()

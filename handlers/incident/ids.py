@@ -10,6 +10,7 @@ class Action(StrEnum):
     CAUSED = "incident.suspect.caused"
     ROLLBACK = "incident.suspect.rollback"
     SNOOZE = "incident.snooze"  # suffixed with the option index: one action_id per button
+    FOLLOWUP_DONE = "incident.followup.done"
 
 
 class Callback(StrEnum):
@@ -26,6 +27,7 @@ class Block(StrEnum):
     SUSPECTS = "incident_suspects"
     REMINDER = "incident_reminder"
     ANNOUNCE = "incident_announce"
+    FOLLOWUP = "incident_followup"
 
 
 class Field(StrEnum):

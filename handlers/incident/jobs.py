@@ -54,11 +54,9 @@ def add_sweep(core: Core, svc: IncidentService) -> None:
             nudges += 1
         followups = reminders.overdue_followups(svc, now)
         for row in followups:
+            text, blocks = messages.followup_reminder(row)
             core.tasks.submit("incident.followup_remind", {
-                "id": row["incident_id"], "owner": row["owner"],
-                "text": f":hourglass: Follow-up #{row['id']} of INC-{row['incident_id']} was due"
-                        f" {row['due_date']}: {messages.clip(row['text'], 500)}. Mark it done"
-                        f" with `/incident followup INC-{row['incident_id']} done {row['id']}`."},
+                "id": row["incident_id"], "owner": row["owner"], "text": text, "blocks": blocks},
                 key=f"incident.followup:{row['id']}:{now.date().isoformat()}")
         retried = sum(retry_setup(core, inc.id, now)
                       for inc in reminders.without_channel(svc, now))

@@ -148,6 +148,17 @@ def reminder(
     ]
 
 
+def followup_reminder(row: dict[str, Any]) -> tuple[str, Blocks]:
+    """The DM an owner gets for an overdue follow-up, with a one-click way out."""
+    ref = f"INC-{row['incident_id']}"
+    text = (f":hourglass: Follow-up #{row['id']} of {ref} was due {row['due_date']}:"
+            f" {clip(row['text'], 500)}")
+    done = button("Mark done", Action.FOLLOWUP_DONE, f"{row['incident_id']}|{row['id']}",
+                  "primary")
+    return text, [{"type": "section", "block_id": Block.FOLLOWUP, "text": md(text),
+                   "accessory": done}]
+
+
 def update_post(inc: Incident, text: str, actor: str, kind: str = "Update") -> tuple[str, Blocks]:
     body = f"*{kind}* from {who(actor)} — {inc.ref} · SEV{inc.severity} · " \
            f"{inc.status.capitalize()}\n{text}"

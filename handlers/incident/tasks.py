@@ -260,8 +260,10 @@ class IncidentTasks:
 
     async def followup_remind(self, payload: Payload) -> None:
         text = payload["text"]
-        _, error = await api(self.core, "chat.postMessage",
-                             {"channel": payload["owner"], "text": text})
+        args = {"channel": payload["owner"], "text": text}
+        if payload.get("blocks"):
+            args["blocks"] = payload["blocks"]
+        _, error = await api(self.core, "chat.postMessage", args)
         inc = self.svc.get(int(payload["id"]))
         if error and inc and inc.commander and inc.commander != payload["owner"]:
             await api(self.core, "chat.postMessage", {"channel": inc.commander, "text":
