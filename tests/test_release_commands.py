@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from conftest import MakeBell
@@ -191,3 +191,17 @@ async def test_a_long_train_lists_fifteen_and_counts_the_rest(make_bell: MakeBel
     text = said(await bell.command("/release"))
     assert "20 production deploys" in text and "…and 5 more." in text
     assert "v14" in text and "v15" not in text
+
+
+async def test_twenty_dates_with_long_skip_reasons_stay_within_block_limits(
+    make_bell: MakeBell
+) -> None:
+    bell = await make_bell(config())
+    for week in range(8):
+        day = datetime(2026, 11, 3, tzinfo=UTC) + timedelta(weeks=week)
+        await bell.command("/release", f"skip web {day:%Y-%m-%d} {'very long reason ' * 12}")
+    ack = await bell.command("/release", "calendar web 50")
+    blocks = (ack.json or {})["blocks"]
+    assert len(blocks) >= 2 and all(len(b["text"]["text"]) <= 3000 for b in blocks)
+    assert said(ack).count("•") == 20  # N is capped at 20
+    assert all(b["text"]["text"].count("<!date^") == b["text"]["text"].count("|") for b in blocks)

@@ -163,10 +163,18 @@ def calendar_line(release: Release) -> str:
 
 
 def calendar(name: str, releases: list[Release]) -> list[dict[str, Any]]:
+    """One section per ~2,900 characters, never cutting a line (or a <!date> token) in half."""
     lines = [calendar_line(r) if r.at is not None else f"• {calendar_line(r)}"
              for r in releases]
-    return [_section(f"*{name}*: the next {len(releases)} dates\n" + "\n".join(lines),
-                     Block.CALENDAR)]
+    chunks = [f"*{name}*: the next {len(releases)} dates"]
+    for line in lines:
+        if len(chunks[-1]) + len(line) + 1 > MAX_SECTION:
+            chunks.append(line)
+        else:
+            chunks[-1] += "\n" + line
+    blocks = [_section(chunk) for chunk in chunks]
+    blocks[0]["block_id"] = Block.CALENDAR.value
+    return blocks
 
 
 def announcement(text: str) -> dict[str, Any]:
