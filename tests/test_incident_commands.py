@@ -135,3 +135,18 @@ async def test_test_incidents_are_not_announced_nor_gate_deploys(make_bell):
     assert [i["id"] for i in open_incidents_on_service(bell.core.store, "api")] == [real["id"]]
     assert await run(bell, "status", real) == \
         "INC-2 · SEV1 · Investigating — Real outage. Commander <@U_ANA>."
+
+
+async def test_a_change_during_setup_still_reaches_the_pinned_status(make_bell):
+    bell = await start(make_bell)
+    bell.double.rate_limit_next("chat.postMessage", retry_after=0)  # holds set-up back
+    ack = await bell.command("/incident", "open Disk full sev3", channel="C_GENERAL")
+    assert "Declared INC-1" in ack.text
+    await bell.double.wait_for("chat.postMessage", lambda c: c.status == 429)
+    ack = await bell.command("/incident", "sev INC-1 1", channel="C_GENERAL")
+    assert ack.text == "INC-1 is now SEV1."
+    await bell.idle()
+    inc = row(bell)
+    assert "SEV1" in status_text(bell, inc)
+    assert "SEV1" in bell.double.state.channels[inc["channel_id"]].topic
+    assert "SEV1" in bell.double.messages("C_INCIDENTS")[0]["text"]

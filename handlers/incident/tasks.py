@@ -18,6 +18,11 @@ from handlers.incident.slackio import GONE, api, create_channel, invite, members
 Payload = dict[str, Any]
 
 
+def _shown(inc: Incident) -> tuple[Any, ...]:
+    """What the topic, pinned status and announcement display."""
+    return (inc.severity, inc.status, inc.commander, inc.comms, inc.last_update_at, inc.summary)
+
+
 class IncidentTasks:
     def __init__(self, core: Core, svc: IncidentService) -> None:
         self.core = core
@@ -84,6 +89,8 @@ class IncidentTasks:
             note += " Could not invite " + ", ".join(
                 f"<@{u}> ({e})" for u, e in failed.items()) + "."
         self._tell(inc, url, note)
+        if _shown(self._get(payload)) != _shown(inc):  # changed while we were setting up
+            await self.refresh(payload)
 
     def _tell(self, inc: Incident, url: str | None, text: str) -> None:
         if url:
