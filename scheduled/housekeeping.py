@@ -1,0 +1,36 @@
+"""Daily housekeeping: forget idempotency keys and finished tasks once they can't matter.
+
+Slack retries an event for minutes and a double click is over in seconds, so a key older
+than the retention window can never be needed again; finished tasks are kept as long for
+post-mortems of Shipbell itself.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from apscheduler.triggers.cron import CronTrigger
+
+from bot.clock import to_db
+from bot.core import Core
+from scheduled.scheduler import ScheduledJob
+
+RETENTION = timedelta(days=30)
+
+
+def purge(core: Core, now: datetime) -> str:
+    cutoff = to_db(now - RETENTION)
+    with core.store.transaction() as conn:
+        keys = conn.execute("DELETE FROM idempotency_keys WHERE created_at < ?", (cutoff,))
+        tasks = conn.execute(
+            "DELETE FROM tasks WHERE status IN ('done', 'failed') AND updated_at < ?", (cutoff,)
+        )
+    return f"purged {keys.rowcount} keys, {tasks.rowcount} tasks"
+
+
+def register(core: Core) -> None:
+    async def run(when: datetime) -> str:
+        return purge(core, when)
+
+    core.scheduler.add(ScheduledJob("housekeeping", CronTrigger(hour=3, minute=17, timezone="UTC"),
+                                    run, kind="housekeeping", coalesce=True))

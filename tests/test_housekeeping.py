@@ -1,0 +1,29 @@
+"""Housekeeping forgets old idempotency keys and finished tasks, and nothing newer."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from bot.clock import FakeClock, to_db
+from bot.local import LocalShipbell
+
+
+async def test_daily_purge_keeps_what_can_still_matter(
+    bell: LocalShipbell, clock: FakeClock
+) -> None:
+    store = bell.core.store
+    now = clock.now()
+    for key, age in (("old", 31), ("recent", 29)):
+        at = to_db(now - timedelta(days=age))
+        store.execute("INSERT INTO idempotency_keys (key, created_at) VALUES (?, ?)", (key, at))
+        for status in ("done", "pending"):
+            store.execute(
+                "INSERT INTO tasks (kind, payload, status, created_at, updated_at)"
+                " VALUES ('x', '{}', ?, ?, ?)", (status, at, at))
+    clock.set(datetime(2026, 11, 3, 3, 17, 5, tzinfo=UTC))
+    outcomes = [o for o in await bell.core.scheduler.run_due() if o.job_id == "housekeeping"]
+    assert [o.outcome for o in outcomes] == ["posted"]
+    assert [r["key"] for r in store.all("SELECT key FROM idempotency_keys")] == ["recent"]
+    assert store.one("SELECT COUNT(*) AS n FROM tasks")["n"] == 3  # old pending task stays
+    again = [o for o in await bell.core.scheduler.run_due() if o.job_id == "housekeeping"]
+    assert again == []
