@@ -155,6 +155,7 @@ def test_shipbell_check_exits_2_on_a_bad_cadence(
     ({"every_weeks": 2}, "start_date"),
     ({"captains": ["ana"]}, "Slack user id"),
     ({"channel": "#releases"}, "channel id"),
+    ({"freeze": "7d"}, "never opens"),
     ({"weekday": None, "time": None, "cron": "0 0 31 feb *"}, "never fires"),
     ({"weekday": None, "time": None, "cron": "0 25 * * mon"}, "not a valid cron"),
     ({"holidays": "FR", "holiday_subdivision": "ZZ"}, "not known for FR"),

@@ -144,6 +144,9 @@ class TrainSettings(Section):
         if not self.cron and not (self.weekday and self.time):
             raise ValueError("needs a cadence: `weekday` and `time` (e.g. tue, 14:00)"
                              " or `cron` (e.g. 0 14 * * tue)")
+        if not self.cron and self.freeze_lead >= timedelta(weeks=self.every_weeks):
+            raise ValueError(f"`freeze` ({self.freeze}) must be shorter than the"
+                             f" {self.every_weeks}-week cadence, or the train never opens")
         if self.every_weeks > 1 and self.start_date is None:
             raise ValueError("`every_weeks` above 1 needs a `start_date` to count weeks from")
         if self.holiday_subdivision and self.holidays:
