@@ -168,7 +168,8 @@ def update_post(inc: Incident, text: str, actor: str, kind: str = "Update") -> t
 
 def incident_line(inc: Incident, now: datetime) -> str:
     where = f"<#{inc.channel_id}>" if inc.channel_id else "(channel pending)"
-    return (f"• *{inc.ref}* SEV{inc.severity} {inc.status} · {clip(inc.title, 80)} · "
+    test = " (test)" if inc.test else ""
+    return (f"• *{inc.ref}*{test} SEV{inc.severity} {inc.status} · {clip(inc.title, 80)} · "
             f"{humanize(now - inc.declared_at)} old · lead {who(inc.commander)} · {where}")
 
 
