@@ -128,9 +128,9 @@ class DeployService:
                 f":rotating_light: *Break-glass* by <@{ask.user}>: deploy #{deploy_id} of "
                 f"{ask.service}@{ref} to {ask.env} skips {skipped}. Reason: {ask.break_glass}",
             )
-        if not needs_approval:
-            self.promote(ask.service, ask.env)
-        self.notifier.changed(deploy_id)
+        started = None if needs_approval else self.promote(ask.service, ask.env)
+        if started != deploy_id:  # promote() already announced the one it started
+            self.notifier.changed(deploy_id)
         return Outcome(True, self._request_reply(deploy_id), deploy_id)
 
     def _request_reply(self, deploy_id: int) -> str:

@@ -14,8 +14,9 @@ from bot.deploys.gates import FAIL, WAIT, Ask
 from bot.deploys.grammar import GrammarError
 from bot.deploys.models import ACTIVE, WAITING
 from bot.deploys.service import DeployService
-from handlers.common import SlashCommand, ephemeral
+from handlers.common import SlashCommand, ephemeral, unknown_subcommand
 from handlers.deploy import messages
+from handlers.deploy.ids import COMMAND
 
 SUBCOMMANDS = ["rollback", "status", "history", "lock", "unlock", "locks", "cancel", "explain",
                "help"]
@@ -29,7 +30,8 @@ HELP = """*`/deploy`*, ship from Slack:
 • `/deploy lock <service> <env> <reason> [--for 2h]` · `/deploy unlock <service> <env>`
 • `/deploy locks`: who holds what
 • `/deploy cancel <deploy-id>`
-• `/deploy explain <service>[@<ref>] [to] <env>`: every gate, without deploying"""
+• `/deploy explain <service>[@<ref>] [to] <env>`: every gate, without deploying
+• `/deploy help`: this list"""
 
 
 class Router:
@@ -52,6 +54,9 @@ class Router:
         try:
             if handler is not None:
                 return handler(cmd, rest)
+            if not self.config.services:
+                return ephemeral(unknown_subcommand(COMMAND, head, SUBCOMMANDS + sorted(self.extra))
+                                 + " No services are configured yet (`[deploy.services]`).")
             return self.do_deploy(cmd, words)
         except GrammarError as exc:
             return ephemeral(str(exc))

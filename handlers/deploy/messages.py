@@ -110,7 +110,9 @@ def event_text(event: dict[str, Any]) -> str:
     except ValueError:
         label, emoji = ("" if state == "note" else state), ":speech_balloon:"
     head = f"{emoji} {label}".rstrip()
-    return clip(f"{head}: {note}" if note and label else (note or head), 3000)
+    if note in ("", label, state):
+        return head
+    return clip(f"{head}: {note}" if label else f"{emoji} {note}", 3000)
 
 
 def takeover_offer(text: str, service: str, env: str, reason: str, holder: str,

@@ -1,0 +1,131 @@
+"""End to end: a signed `/deploy` to the job arriving at a local webhook provider.
+
+One run, side by side, over real HTTP on loopback:
+  floor  a signed `/deploy help`: the ack-only path through the whole Shipbell app
+  e2e    a signed `/deploy sN to production` (distinct services, so none queue) until the
+         signed JSON job reaches a local CI server, which checks its signature
+Deploys are sent one at a time (latency, not throughput). Prints p50/p99 and the ratios.
+
+    .venv/bin/python bench/deploy_e2e.py [--deploys 300] [--floor 300]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from bot.clock import SystemClock
+from bot.deploys import signing
+from bot.local import LocalShipbell
+
+SECRET_ENV = "SHIPBELL_BENCH_CI_SECRET"
+SECRET = "bench-secret-0123456789abcdef"
+
+
+class CI:
+    """Receives jobs, verifies them, and stamps their arrival time."""
+
+    def __init__(self) -> None:
+        self.arrived: dict[int, float] = {}
+        self.waiters: dict[int, asyncio.Future[float]] = {}
+        self.bad = 0
+
+    async def job(self, request: web.Request) -> web.Response:
+        raw = await request.read()
+        now = time.perf_counter()
+        if not signing.verify(SECRET, request.headers.get(signing.TIMESTAMP_HEADER, ""), raw,
+                              request.headers.get(signing.SIGNATURE_HEADER, ""), time.time()):
+            self.bad += 1
+            return web.json_response({}, status=401)
+        deploy_id = int(json.loads(raw)["deploy_id"])
+        waiter = self.waiters.get(deploy_id)
+        if waiter is not None and not waiter.done():
+            waiter.set_result(now)
+        return web.json_response({})
+
+
+def pct(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
+
+
+def config(url: str, services: int) -> dict[str, Any]:
+    return {"log_level": "WARNING", "deploy": {
+        "providers": {"ci": {"type": "webhook", "url": url, "secret_env": SECRET_ENV}},
+        "services": {f"s{i}": {"provider": "ci", "environments": {"production": {}}}
+                     for i in range(services)},
+    }}
+
+
+async def run(deploys: int, floor_n: int) -> None:
+    os.environ[SECRET_ENV] = SECRET
+    ci = CI()
+    app = web.Application()
+    app.router.add_post("/jobs", ci.job)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    url = f"http://127.0.0.1:{runner.addresses[0][1]}/jobs"
+    with tempfile.TemporaryDirectory() as tmp:
+        bell = LocalShipbell(Path(tmp) / "bench.db", config=config(url, deploys),
+                             clock=SystemClock())
+        await bell.start()
+        try:
+            for _ in range(20):  # warm up: connections, Bolt's first-request work
+                await bell.command("/deploy", "help")
+            floor = []
+            for _ in range(floor_n):
+                started = time.perf_counter()
+                ack = await bell.command("/deploy", "help")
+                floor.append(time.perf_counter() - started)
+                assert ack.status == 200
+            e2e, acks = [], []
+            loop = asyncio.get_running_loop()
+            for i in range(deploys):
+                deploy_id = i + 1
+                ci.waiters[deploy_id] = loop.create_future()
+                started = time.perf_counter()
+                ack = await bell.command("/deploy", f"s{i} to production")
+                acks.append(time.perf_counter() - started)
+                assert "Deploying" in ack.text, ack.text
+                arrived = await asyncio.wait_for(ci.waiters[deploy_id], 10)
+                e2e.append(arrived - started)
+            await bell.idle(60)
+        finally:
+            await bell.stop()
+    await runner.cleanup()
+    ms = 1000.0
+
+    def line(name: str, values: list[float]) -> str:
+        mean = statistics.mean(values) * ms
+        return (f"{name:<28} n={len(values):<5} p50={pct(values, 50) * ms:7.2f} ms"
+                f"  p99={pct(values, 99) * ms:7.2f} ms  mean={mean:6.2f} ms")
+
+    print(line("floor (/deploy help ack)", floor))
+    print(line("/deploy ack", acks))
+    print(line("/deploy -> job at CI", e2e))
+    print(f"ratio e2e/floor: p50 {pct(e2e, 50) / pct(floor, 50):.1f}x, "
+          f"p99 {pct(e2e, 99) / pct(floor, 99):.1f}x; target p50 < 25 ms: "
+          f"{'met' if pct(e2e, 50) < 0.025 else 'MISSED'}; bad signatures: {ci.bad}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--deploys", type=int, default=300)
+    parser.add_argument("--floor", type=int, default=300)
+    args = parser.parse_args()
+    asyncio.run(run(args.deploys, args.floor))
+
+
+if __name__ == "__main__":
+    main()
