@@ -7,9 +7,10 @@ import shlex
 from dataclasses import dataclass
 from typing import Any
 
-USER_REF = re.compile(r"^<@([UW][A-Z0-9]+)(?:\|[^>]*)?>$")
-CHANNEL_REF = re.compile(r"^<#([CG][A-Z0-9]+)(?:\|[^>]*)?>$")
-GROUP_REF = re.compile(r"^<!subteam\^(S[A-Z0-9]+)(?:\|[^>]*)?>$")
+# Slack ids are upper-case letters and digits; "_" is allowed so readable test ids work too.
+USER_REF = re.compile(r"^<@([UW][A-Z0-9_]+)(?:\|[^>]*)?>$")
+CHANNEL_REF = re.compile(r"^<#([CG][A-Z0-9_]+)(?:\|[^>]*)?>$")
+GROUP_REF = re.compile(r"^<!subteam\^(S[A-Z0-9_]+)(?:\|[^>]*)?>$")
 
 
 @dataclass(frozen=True)

@@ -18,9 +18,10 @@ COMMANDS = (
 )
 BOT_SCOPES = (
     "commands", "chat:write", "chat:write.public", "channels:manage", "channels:read",
-    "channels:join", "channels:write.invites", "channels:write.topic", "groups:write",
-    "groups:read", "pins:read", "pins:write", "bookmarks:write", "files:write",
-    "reactions:read", "users:read", "usergroups:read",
+    "channels:join", "channels:write.invites", "channels:write.topic", "channels:history",
+    "groups:write", "groups:read", "groups:history", "pins:read", "pins:write",
+    "bookmarks:read", "bookmarks:write", "files:write", "reactions:read", "users:read",
+    "usergroups:read",
 )
 BOT_EVENTS = ("pin_added", "reaction_added")
 
