@@ -216,3 +216,31 @@ async def test_forgotten_lock_holder_is_reminded_every_3h(bell: LocalShipbell,
                  if c.args["channel"] == "U_ANA"]
     assert len(reminders) == 1
     assert "You've held the lock on web staging for 3 h: exploring." in reminders[0].args["text"]
+
+
+async def test_rollback_goes_through_the_incident_gate(bell: LocalShipbell, ci: FakeCI) -> None:
+    await succeed(bell, ci, "api@v1 to production", 1, "v1", "aaa111")
+    await succeed(bell, ci, "api@v2 to production", 2, "v2", "bbb222")
+    cursor = bell.core.store.execute(
+        "INSERT INTO incidents (title, severity, status, service, reporter, declared_at)"
+        " VALUES ('errors', 1, 'investigating', 'api', 'U_EVE', '2026-11-02T09:00:00')")
+    inc = int(cursor.lastrowid or 0)
+    blocked = await bell.command("/deploy", "rollback api production")
+    assert blocked.text.startswith(f"api has an open incident INC-{inc} (SEV1, errors)")
+    svc = bell.core.services["deploys"]
+    reply = await svc.request_rollback("api", "production", user="U_EVE", channel="C_DEPLOYS",
+                                       incident_id=inc)
+    assert reply.startswith("Deploying api@aaa111 to production (#3)")
+    deploy = row(bell, 3)
+    assert (deploy["is_rollback"], deploy["is_hotfix"], deploy["incident_id"]) == (1, 1, inc)
+    await ci.wait_jobs(3)
+    await bell.idle()
+
+
+async def test_missing_secret_is_named_at_start(make_bell: MakeBell, ci: FakeCI,
+                                                monkeypatch: pytest.MonkeyPatch,
+                                                caplog: pytest.LogCaptureFixture) -> None:
+    monkeypatch.delenv(SECRET_ENV)
+    await make_bell(deploy_config(ci.url))
+    assert f"environment variable {SECRET_ENV} is not set" in caplog.text
+    assert SECRET not in caplog.text

@@ -80,6 +80,28 @@ async def test_github_dispatch_poll_and_finish(make_bell: MakeBell, github: Fake
     assert deploy["sha"] == "f00dfacecafe0123456789"
 
 
+async def test_github_lists_commits_shipped_since_last_deploy(
+        make_bell: MakeBell, github: FakeGitHub, clock: FakeClock) -> None:
+    bell = await make_bell(gh_config(github))
+    for n, sha in ((1, "aaaa1111"), (2, "bbbb2222")):
+        await bell.command("/deploy", "api to production")
+        await until(lambda n=n: row(bell, n).get("state") == "running")  # type: ignore[misc]
+        github.runs[8999 + n].update(status="completed", conclusion="success", head_sha=sha)
+        if n == 2:
+            github.commits = [{"sha": "bbbb2222", "commit": {
+                "message": "Speed up search\n\nDetails", "author": {
+                    "name": "Dana", "date": "2026-11-01T08:00:00Z"}}}]
+        await tick(clock, 10)
+        await ended(bell, n)
+    assert github.compared == ["aaaa1111...bbbb2222"]
+    changes = bell.core.store.all("SELECT deploy_id, sha, title, author, committed_at"
+                                  " FROM deploy_changes")
+    assert changes == [{"deploy_id": 2, "sha": "bbbb2222", "title": "Speed up search",
+                        "author": "Dana", "committed_at": "2026-11-01T08:00:00.000000+00:00"}]
+    top = next(m for m in bell.double.messages("C_DEPLOYS") if m["text"].startswith("Deploy #2"))
+    assert "Speed up search (Dana)" in str(top["blocks"])
+
+
 async def test_github_failure_conclusion_and_cancel(make_bell: MakeBell, github: FakeGitHub,
                                                     clock: FakeClock) -> None:
     bell = await make_bell(gh_config(github))

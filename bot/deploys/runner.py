@@ -9,11 +9,11 @@ reminds forgotten lock holders; all of it moves with the FakeClock in tests.
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bot import logs
-from bot.clock import humanize
+from bot.clock import humanize, to_db
 from bot.deploys.models import ACTIVE, State
 from bot.deploys.providers import Job, ProviderError, Report
 from bot.deploys.service import DeployService
@@ -23,6 +23,24 @@ SHUTDOWN_CHECK_SECONDS = 0.1  # how soon a sleeping poller notices shutdown
 BACKOFF = (1.0, 2.0, 4.0, 8.0, 16.0)
 REPORT_STATES = {"running": State.RUNNING, "succeeded": State.SUCCEEDED,
                  "failed": State.FAILED, "cancelled": State.CANCELLED}
+
+
+def normalise_changes(raw: Any) -> list[dict[str, Any]]:
+    """Keep well-formed changes; commit times become stored UTC text (or None)."""
+    out: list[dict[str, Any]] = []
+    for item in raw if isinstance(raw, list) else []:
+        if not isinstance(item, dict) or not isinstance(item.get("sha"), str) or not item["sha"]:
+            continue
+        committed = item.get("committed_at")
+        try:
+            when = datetime.fromisoformat(str(committed).replace("Z", "+00:00"))
+            committed = to_db(when if when.tzinfo else when.replace(tzinfo=UTC))
+        except ValueError:
+            committed = None
+        out.append({"sha": item["sha"][:64], "title": str(item.get("title") or "")[:200],
+                    "author": str(item.get("author") or "")[:100] or None,
+                    "committed_at": committed})
+    return out[:500]
 
 
 class Runner:
@@ -81,9 +99,24 @@ class Runner:
                     return
                 await self.nap(BACKOFF[min(errors - 1, len(BACKOFF) - 1)])
                 continue
+            if report.state == "succeeded" and not report.changes:
+                report.changes = await self._changes(d, report)
             if self.apply(deploy_id, report, None) and report.state != "running":
                 return
             await self.nap(provider.poll_seconds)
+
+    async def _changes(self, d: Any, report: Report) -> list[dict[str, Any]]:
+        """Ask a provider that can list commits what shipped since the last good deploy."""
+        lister = getattr(self.svc.providers[d.provider or ""], "changes", None)
+        previous = next((p for p in self.repo.succeeded(d.service, d.env, limit=1)), None)
+        if lister is None or previous is None or not previous.sha or not report.sha:
+            return []
+        try:
+            found: list[dict[str, Any]] = await lister(d, previous.sha, report.sha)
+        except ProviderError as exc:
+            self._note(d.id, f"couldn't list the shipped commits: {exc}")
+            return []
+        return normalise_changes(found)
 
     async def nap(self, seconds: float) -> None:
         """Sleep on the clock, but park at once when shutdown begins.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 from datetime import UTC, datetime
 from typing import Any
 
@@ -67,6 +68,7 @@ def register(app: AsyncApp, core: Core) -> None:
         sweep, kind="deploy", coalesce=True,
     ))
     _start_group_refresh(core, svc)
+    _warn_missing_secrets(svc)
 
     @app.command(COMMAND)
     async def on_command(ack: Any, body: dict[str, Any]) -> None:
@@ -78,6 +80,15 @@ def register(app: AsyncApp, core: Core) -> None:
         await ack(**router.route(cmd))
 
     actions.register(app, core, svc)
+
+
+def _warn_missing_secrets(svc: DeployService) -> None:
+    """Say at start-up (by name only) which provider secrets the environment lacks."""
+    for name, pc in svc.config.providers.items():
+        variable = pc.secret_env if pc.type == "webhook" else pc.token_env
+        if variable and not os.environ.get(variable):
+            logs.logger.warning("deploy provider %s: environment variable %s is not set; its "
+                                "deploys will fail until it is", name, variable)
 
 
 def _start_group_refresh(core: Core, svc: DeployService) -> None:

@@ -10,33 +10,14 @@ from __future__ import annotations
 
 import json
 import os
-from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
 
-from bot.clock import to_db
 from bot.core import Core
 from bot.deploys import signing
 from bot.deploys.providers import Report
-from bot.deploys.runner import REPORT_STATES, Runner
-
-
-def _changes(raw: Any) -> list[dict[str, Any]]:
-    out: list[dict[str, Any]] = []
-    for item in raw if isinstance(raw, list) else []:
-        if not isinstance(item, dict) or not isinstance(item.get("sha"), str):
-            continue
-        committed = item.get("committed_at")
-        try:
-            when = datetime.fromisoformat(str(committed).replace("Z", "+00:00"))
-            committed = to_db(when if when.tzinfo else when.replace(tzinfo=UTC))
-        except ValueError:
-            committed = None
-        out.append({"sha": item["sha"][:64], "title": str(item.get("title") or "")[:200],
-                    "author": str(item.get("author") or "")[:100] or None,
-                    "committed_at": committed})
-    return out[:500]
+from bot.deploys.runner import REPORT_STATES, Runner, normalise_changes
 
 
 def handler(core: Core, runner: Runner) -> Any:
@@ -82,7 +63,7 @@ def handler(core: Core, runner: Runner) -> Any:
             version=str(body["version"])[:200] if body.get("version") else None,
             sha=str(body["sha"])[:64] if body.get("sha") else None,
             error=str(body["error"])[:1000] if body.get("error") else None,
-            changes=_changes(body.get("changes")),
+            changes=normalise_changes(body.get("changes")),
         )
         applied = runner.apply(deploy_id, report, f"ci:{deploy.provider}")
         current = svc.repo.get(deploy_id)

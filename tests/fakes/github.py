@@ -13,6 +13,8 @@ class FakeGitHub:
         self.dispatches: list[dict[str, Any]] = []
         self.runs: dict[int, dict[str, Any]] = {}
         self.cancelled: list[int] = []
+        self.commits: list[dict[str, Any]] = []  # what /compare answers
+        self.compared: list[str] = []
         self.fail_next: list[int] = []  # statuses to answer on the next requests
         self.requests = 0
         self.url = ""
@@ -24,6 +26,7 @@ class FakeGitHub:
                             self._dispatch)
         app.router.add_get("/api/v3/repos/{owner}/{repo}/actions/runs/{run}", self._run)
         app.router.add_post("/api/v3/repos/{owner}/{repo}/actions/runs/{run}/cancel", self._cancel)
+        app.router.add_get("/api/v3/repos/{owner}/{repo}/compare/{spec}", self._compare)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -65,6 +68,12 @@ class FakeGitHub:
         if run is None:
             return web.json_response({"message": "Not Found"}, status=404)
         return web.json_response(run)
+
+    async def _compare(self, request: web.Request) -> web.Response:
+        if (refused := self._gate(request)) is not None:
+            return refused
+        self.compared.append(request.match_info["spec"])
+        return web.json_response({"status": "ahead", "commits": self.commits})
 
     async def _cancel(self, request: web.Request) -> web.Response:
         if (refused := self._gate(request)) is not None:

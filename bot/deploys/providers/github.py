@@ -86,6 +86,20 @@ class GitHubProvider:
         return Report(state, log_url=log_url, sha=sha, version=(sha or "")[:12] or None,
                       error=error)
 
+    async def changes(self, deploy: Deploy, since_sha: str, sha: str) -> list[dict[str, Any]]:
+        """Commits between the previous deploy and this one, with their times (lead time)."""
+        repo = self._repo(deploy.service)
+        _, data = await self._call("GET", f"/repos/{repo}/compare/{since_sha}...{sha}")
+        out = []
+        for item in data.get("commits") or []:
+            commit = item.get("commit") or {}
+            author = commit.get("author") or {}
+            out.append({"sha": str(item.get("sha", ""))[:64],
+                        "title": str(commit.get("message") or "").split("\n")[0][:200],
+                        "author": author.get("name"),
+                        "committed_at": author.get("date")})
+        return [c for c in out if c["sha"]]
+
     async def cancel(self, deploy: Deploy) -> None:
         if deploy.provider_ref:
             repo = self._repo(deploy.service)
