@@ -16,10 +16,11 @@ import os
 import socket
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.base import BaseTrigger
+from apscheduler.triggers.cron import CronTrigger
 
 from bot import logs
 from bot.clock import Clock, from_db, to_db
@@ -121,9 +122,12 @@ class Scheduler:
             nxt = job.trigger.get_next_fire_time(previous, cursor)
             if nxt is None or nxt > now:
                 break
-            if last is None or nxt > last:
+            repeat = (isinstance(job.trigger, CronTrigger) and previous is not None
+                      and _same_wall_time(nxt, previous))  # 02:30 twice when clocks go back
+            if (last is None or nxt > last) and not repeat:
                 times.append(nxt)
-            previous, cursor = nxt, nxt + timedelta(microseconds=1)
+            # Step in UTC: local-time arithmetic resets fold=1 and would step backwards.
+            previous, cursor = nxt, nxt.astimezone(UTC) + timedelta(microseconds=1)
         if job.coalesce and len(times) > 1:
             times = times[-1:]
         return times
@@ -236,3 +240,8 @@ class Scheduler:
         if self._aps is not None and self._aps.running:
             self._aps.shutdown(wait=False)
         self._aps = None
+
+
+def _same_wall_time(a: datetime, b: datetime) -> bool:
+    """Same local clock reading (fold ignored): cron fires once per wall-clock time."""
+    return a.replace(tzinfo=None, fold=0) == b.astimezone(a.tzinfo).replace(tzinfo=None, fold=0)

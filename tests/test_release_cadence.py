@@ -167,3 +167,14 @@ def test_more_invalid_train_fields(fields: dict[str, Any], fragment: str) -> Non
     base.update(fields)
     with pytest.raises(ValueError, match=fragment):
         TrainSettings(**base)
+
+
+@pytest.mark.parametrize("cadence", [{"weekday": "sun", "time": "02:30"},
+                                     {"cron": "30 2 * * sun"}])
+def test_times_in_the_dst_gap_and_overlap_fire_once(cadence: dict[str, str]) -> None:
+    cal = train(on_holiday="skip", **cadence)  # Sundays: weekend rule would skip; use nominal
+    spring = cal.upcoming(datetime(2026, 3, 28, tzinfo=UTC), 1)[0].nominal
+    autumn = cal.upcoming(datetime(2026, 10, 24, tzinfo=UTC), 2)
+    assert spring.astimezone(UTC) == datetime(2026, 3, 29, 1, 30, tzinfo=UTC)  # 03:30 CEST
+    assert autumn[0].nominal.astimezone(UTC) == datetime(2026, 10, 25, 0, 30, tzinfo=UTC)
+    assert autumn[1].nominal.date() == date(2026, 11, 1)  # 02:30 happens twice: fired once

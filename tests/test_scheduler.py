@@ -233,3 +233,24 @@ async def test_run_interrupted_by_a_crash_is_rerun_only_if_idempotent(
     assert [(o.job_id, o.outcome) for o in outcomes] == [("post", "posted")]
     assert rec.ran == [at(2, 9)] and fragile.ran == []
     assert await again.rerun_interrupted() == []  # finished now: not rerun again
+
+
+async def test_cron_in_the_repeated_hour_fires_once_when_clocks_go_back(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    rec = Recorder()
+    clock.set(datetime(2026, 10, 23, 12, tzinfo=UTC))
+    scheduler, _ = make(tmp_path / "s.db", clock, rec, cron="30 2 * * *", tz="Europe/Paris")
+    start = datetime(2026, 10, 23, 23, 0, tzinfo=UTC)
+    for step in range(0, 3 * 24 * 4):  # every 15 minutes for three days, one pass each
+        clock.set(start + timedelta(minutes=15 * step))
+        await scheduler.run_due()
+    paris = [w.astimezone(ZoneInfo("Europe/Paris")) for w in rec.ran]
+    assert [f"{w:%d %H:%M}" for w in paris] == ["24 02:30", "25 02:30", "26 02:30"]
+    assert metric(scheduler, "duplicate") == 0
+    with_gap = Recorder()
+    clock.set(datetime(2026, 10, 25, 0, 0, tzinfo=UTC))
+    late, _ = make(tmp_path / "t.db", clock, with_gap, cron="30 2 * * *", tz="Europe/Paris",
+                   grace=timedelta(hours=3))
+    clock.set(datetime(2026, 10, 25, 2, 0, tzinfo=UTC))  # both 02:30s are due at once
+    assert len(await late.run_due()) == 1

@@ -71,9 +71,12 @@ class TrainCalendar:
                 nxt = self._cron.get_next_fire_time(previous, cursor)
                 if nxt is None:
                     return
-                yield nxt, turn
-                turn += 1
-                previous, cursor = nxt, nxt + timedelta(seconds=1)
+                # When clocks go back, cron matches 02:30 twice (fold 0 and 1): one release.
+                if previous is None or not _same_wall_time(nxt, previous):
+                    yield nxt, turn
+                    turn += 1
+                # Step in UTC: local arithmetic drops fold=1 and would step backwards.
+                previous, cursor = nxt, nxt.astimezone(UTC) + timedelta(seconds=1)
             return
         local = since.astimezone(self.tz)
         periods = max(0, (local.date() - self._first).days // self._period.days)
@@ -167,6 +170,11 @@ def _count_cron(expr: str, zone: str, until: datetime) -> int:
         nxt = trigger.get_next_fire_time(previous, cursor)
         if nxt is None or nxt >= until:
             break
-        count += 1
-        previous, cursor = nxt, nxt + timedelta(seconds=1)
+        if previous is None or not _same_wall_time(nxt, previous):
+            count += 1
+        previous, cursor = nxt, nxt.astimezone(UTC) + timedelta(seconds=1)
     return count
+
+
+def _same_wall_time(a: datetime, b: datetime) -> bool:
+    return a.replace(tzinfo=None, fold=0) == b.astimezone(a.tzinfo).replace(tzinfo=None, fold=0)
