@@ -1,7 +1,8 @@
 """Scheduled jobs for the release trains: T-minus reminders, the freeze, release day.
 
 Each train gets one job per kind of post; its trigger yields the train's release times
-(holiday moves applied) minus the job's offset.  What a run posts is decided when it runs:
+(holiday moves applied) minus the job's offset, in absolute time (24 h is 24 real hours, even
+across a daylight-saving change).  What a run posts is decided when it runs:
 a manually skipped release posts nothing, an empty train can skip itself.  Posts go through
 the persisted ``slack.call`` task keyed by job and time, so a crash after the ledger claim
 still delivers the post once.
@@ -9,7 +10,7 @@ still delivers the post once.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, tzinfo
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 
 from apscheduler.triggers.base import BaseTrigger
@@ -39,10 +40,10 @@ class ReleaseTrigger(BaseTrigger):
         # Like APScheduler's own triggers: the first fire time strictly after the previous one
         # (a wake-up exactly on time must not get the same instant back), else from now.
         since = now if previous_fire_time is None else (
-            previous_fire_time + timedelta(microseconds=1))
-        for occ in self.book.calendars[self.train].occurrences(since + self.offset):
+            previous_fire_time.astimezone(UTC) + timedelta(microseconds=1))
+        for occ in self.book.calendars[self.train].occurrences(since.astimezone(UTC) + self.offset):
             if occ.at is not None:
-                return occ.at - self.offset
+                return occ.at.astimezone(UTC) - self.offset
         return None
 
     def __str__(self) -> str:
@@ -99,7 +100,7 @@ def _post(core: Core, name: str, key: str, message: dict[str, Any]) -> None:
 def _reminder_run(core: Core, name: str, offset: timedelta) -> Any:
     async def run(when: datetime) -> str:
         book = releases_of(core)
-        release = book.release_at(name, when + offset)
+        release = book.release_at(name, when.astimezone(UTC) + offset)
         if release is None or release.at is None:
             return "skipped"
         since = book.previous_release(name, release.at)
@@ -115,11 +116,11 @@ def _reminder_run(core: Core, name: str, offset: timedelta) -> Any:
 def _freeze_run(core: Core, name: str, lead: timedelta) -> Any:
     async def run(when: datetime) -> str:
         book = releases_of(core)
-        release = book.release_at(name, when + lead)
+        release = book.release_at(name, when.astimezone(UTC) + lead)
         if release is None:
             return "skipped"
         train = book.calendars[name].train
-        since = book.previous_release(name, when + lead)
+        since = book.previous_release(name, when.astimezone(UTC) + lead)
         shipped = book.on_train(name, core.clock.now(), since)
         message = messages.freeze_started(name, release, train.services, train.environment,
                                           shipped, since)

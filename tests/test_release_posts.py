@@ -254,3 +254,16 @@ async def test_post_interrupted_after_its_claim_goes_out_once_after_restart(
     await bell.restart()
     await bell.idle()
     assert len(posts(bell)) == 1
+
+
+async def test_offsets_are_real_hours_across_a_dst_change(make_bell: MakeBell,
+                                                          clock: FakeClock) -> None:
+    clock.set(datetime(2026, 10, 22, 12, tzinfo=UTC))
+    bell = await make_bell(config(weekday="mon"))  # Mon 26 Oct 14:00 CET = 13:00 UTC
+    release = datetime(2026, 10, 26, 13, tzinfo=UTC)
+    assert await tick(bell, clock, release - timedelta(hours=72, minutes=1)) == []
+    assert await tick(bell, clock, release - timedelta(hours=72)) == ["release:web:t-3d:posted"]
+    window = active_freeze(bell.core, "web", "production", release - timedelta(hours=24))
+    assert window is not None and window.starts_at == release - timedelta(hours=24)
+    assert active_freeze(bell.core, "web", "production",
+                         release - timedelta(hours=24, minutes=1)) is None

@@ -6,7 +6,7 @@ make are in ``actions.py``.  Nothing here knows about Slack.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bot.clock import Clock, from_db, to_db
@@ -56,7 +56,7 @@ class ReleaseBook:
             captain=swapped or cal.rotation_captain(occ),
             captain_swapped=swapped is not None,
             skip=skips.get(day) if occ.at is not None else None,
-            freeze_at=occ.at - lead if occ.at is not None and lead else None,
+            freeze_at=occ.at.astimezone(UTC) - lead if occ.at is not None and lead else None,
         )
 
     def _overrides(self, name: str) -> tuple[dict[str, Skip], dict[str, str]]:
