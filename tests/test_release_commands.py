@@ -141,7 +141,7 @@ async def test_captain_swap_for_the_next_release(make_bell: MakeBell) -> None:
 async def test_only_managers_change_the_calendar(make_bell: MakeBell) -> None:
     bell = await make_bell({"release": {"managers": ["U_ANA"], "trains": {"web": TRAIN}}})
     refused = said(await bell.command("/release", "freeze web 1h nope", user="U_EVE"))
-    assert "can't change the `web` calendar" in refused
+    assert refused.strip() == "Only <@U_ANA> may change the `web` calendar; ask one of them."
     assert active_freeze(bell.core, "web", "production", bell.core.clock.now()) is None
     assert "Froze" in said(await bell.command("/release", "freeze web 1h yes", user="U_ANA"))
     assert "the next 5 dates" in said(await bell.command("/release", "calendar", user="U_EVE"))
@@ -150,7 +150,7 @@ async def test_only_managers_change_the_calendar(make_bell: MakeBell) -> None:
 async def test_bad_input_gets_one_sentence_with_an_example(make_bell: MakeBell) -> None:
     bell = await make_bell(config())
     cases = {
-        "skip": "Which train? Try `/release skip",
+        "skip": "Which train? Try `/release skip web 2026-12-01 waiting for the security",
         "skip mobile 2026-11-03 x": "No train called `mobile`; trains: `web`",
         "skip web tuesday x": "give it as YYYY-MM-DD, e.g. `/release skip web 2026-12-01",
         "skip web 2026-11-04 x": "no release on 2026-11-04; the next ones are 2026-11-03",
@@ -205,3 +205,11 @@ async def test_twenty_dates_with_long_skip_reasons_stay_within_block_limits(
     assert len(blocks) >= 2 and all(len(b["text"]["text"]) <= 3000 for b in blocks)
     assert said(ack).count("•") == 20  # N is capped at 20
     assert all(b["text"]["text"].count("<!date^") == b["text"]["text"].count("|") for b in blocks)
+
+
+async def test_a_train_can_name_its_own_managers(make_bell: MakeBell) -> None:
+    trains = {"web": {**TRAIN, "managers": ["U_BOB"]}, "api": {**TRAIN, "managers": []}}
+    bell = await make_bell({"release": {"managers": ["U_ANA"], "trains": trains}})
+    assert "Only <@U_BOB>" in said(await bell.command("/release", "freeze web 1h x"))
+    assert "Froze" in said(await bell.command("/release", "freeze web 1h x", user="U_BOB"))
+    assert "Froze" in said(await bell.command("/release", "freeze api 1h x", user="U_EVE"))

@@ -40,9 +40,13 @@ class ReleaseBook:
         return [name for name, cal in self.calendars.items()
                 if service in cal.train.services and env == cal.train.environment]
 
-    def may_change(self, name: str, user: str) -> bool:
+    def managers(self, name: str) -> list[str]:
+        """Who may change this train's calendar; empty means everyone."""
         train = self.calendars[name].train
-        managers = train.managers if train.managers is not None else self.settings.managers
+        return train.managers if train.managers is not None else self.settings.managers
+
+    def may_change(self, name: str, user: str) -> bool:
+        managers = self.managers(name)
         return not managers or user in managers
 
     # -- releases -----------------------------------------------------------------------------

@@ -107,12 +107,13 @@ def show_calendar(core: Core, cmd: SlashCommand, args: list[str]) -> dict[str, A
 
 def _guard(core: Core, cmd: SlashCommand, args: list[str], usage: str
            ) -> TrainCalendar | dict[str, Any]:
-    found = _train(core, args[0] if args else None, f"{COMMAND} {usage}")
+    book = releases_of(core)
+    found = _train(core, args[0] if args else None, _example(next(iter(book.calendars)), usage))
     if isinstance(found, str):
         return ephemeral(found)
-    if not releases_of(core).may_change(found.name, cmd.user):
-        return ephemeral(f"You can't change the `{found.name}` calendar; ask a release manager"
-                         " (set in `[release] managers`).")
+    if not book.may_change(found.name, cmd.user):
+        who = ", ".join(f"<@{u}>" for u in book.managers(found.name))
+        return ephemeral(f"Only {who} may change the `{found.name}` calendar; ask one of them.")
     return found
 
 
