@@ -244,3 +244,18 @@ async def test_missing_secret_is_named_at_start(make_bell: MakeBell, ci: FakeCI,
     await make_bell(deploy_config(ci.url))
     assert f"environment variable {SECRET_ENV} is not set" in caplog.text
     assert SECRET not in caplog.text
+
+
+async def test_slack_hiccup_loses_no_thread_event(bell: LocalShipbell, ci: FakeCI,
+                                                  clock: FakeClock) -> None:
+    await bell.command("/deploy", "api to production")
+    await ci.wait_jobs(1)
+    await bell.idle()
+    bell.double.fail_next("chat.postMessage", "internal_error")
+    status, _ = await ci.callback(bell.runtime.url, 1, "running")
+    assert status == 200
+    await bell.double.wait_for("chat.postMessage", lambda c: c.response.get("ok") is False)
+    await tick(clock, 2)  # the task runner's retry backoff
+    await bell.double.wait_for("chat.postMessage", lambda c: c.response.get("ok") is True
+                               and "running" in c.args.get("text", ""))
+    assert row(bell, 1)["state"] == "running"

@@ -58,7 +58,11 @@ class Runner:
         d = self.repo.get(int(payload["deploy_id"]))
         if d is None or d.state not in ACTIVE or d.provider is None:
             return
-        provider = self.svc.providers[d.provider]
+        provider = self.svc.providers.get(d.provider)
+        if provider is None:
+            self.finish(d.id, Report("failed", error=f"provider {d.provider} is no longer "
+                                                     "configured"), None)
+            return
         if d.provider_ref is None:
             job = Job(d.id, d.service, d.env, d.ref, d.requester,
                       self.svc.config.services[d.service].repository, self.callback_url(),
@@ -88,7 +92,9 @@ class Runner:
             d = self.repo.get(deploy_id)
             if d is None or d.state not in ACTIVE:
                 return
-            provider = self.svc.providers[d.provider or ""]
+            provider = self.svc.providers.get(d.provider or "")
+            if provider is None:
+                return
             try:
                 report = await provider.status(d)
                 errors = 0
@@ -107,7 +113,7 @@ class Runner:
 
     async def _changes(self, d: Any, report: Report) -> list[dict[str, Any]]:
         """Ask a provider that can list commits what shipped since the last good deploy."""
-        lister = getattr(self.svc.providers[d.provider or ""], "changes", None)
+        lister = getattr(self.svc.providers.get(d.provider or ""), "changes", None)
         previous = next((p for p in self.repo.succeeded(d.service, d.env, limit=1)), None)
         if lister is None or previous is None or not previous.sha or not report.sha:
             return []
@@ -185,8 +191,11 @@ class Runner:
         d = self.repo.get(int(payload["deploy_id"]))
         if d is None or d.provider is None or d.provider_ref is None:
             return
+        provider = self.svc.providers.get(d.provider)
+        if provider is None:
+            return
         try:
-            await self.svc.providers[d.provider].cancel(d)
+            await provider.cancel(d)
         except ProviderError as exc:
             self._note(d.id, f"couldn't cancel at {d.provider}: {exc}")
 
@@ -199,7 +208,8 @@ class Runner:
                 done.append(f"expired #{d.id}")
         for d in self.repo.in_states(ACTIVE):
             if d.deadline_at is not None and d.deadline_at <= now:
-                minutes = self.svc.env_config(d).timeout_minutes
+                minutes = int((d.deadline_at - (d.started_at or d.requested_at)).total_seconds()
+                              // 60)
                 report = Report("failed", error=f"no result within {minutes} min")
                 if self.finish(d.id, report, None, target=State.TIMED_OUT):
                     self.core.tasks.submit("deploy.provider_cancel", {"deploy_id": d.id},

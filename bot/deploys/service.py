@@ -164,7 +164,10 @@ class DeployService:
             lock = self.locks.get(service, env, now)
             if lock is not None and lock.holder != first.requester:
                 return None
-            timeout = self.config.services[service].environments[env].timeout_minutes
+            env_config = self.config.services.get(service)
+            if env_config is None or env not in env_config.environments:
+                return None  # removed from config: it waits until cancelled
+            timeout = env_config.environments[env].timeout_minutes
             if not self.repo.transition(
                 first.id, State.TRIGGERED, None, now, f"started with {first.provider}",
                 deadline_at=to_db(now + timedelta(minutes=timeout)),
@@ -209,10 +212,16 @@ class DeployService:
         return self.rollback(service, env, user, channel, incident=incident_id).text
 
     # -- deciding ------------------------------------------------------------------------
+    def configured(self, d: Deploy) -> bool:
+        service = self.config.services.get(d.service)
+        return service is not None and d.env in service.environments
+
     def _may_decide(self, d: Deploy, user: str) -> str | None:
-        env = self.env_config(d)
         if d.state != State.AWAITING_APPROVAL:
             return f"Deploy #{d.id} is {d.state.label}; there is nothing to decide."
+        if not self.configured(d):
+            return f"{d.service} {d.env} isn't configured any more; cancel #{d.id}."
+        env = self.env_config(d)
         if user == d.requester:
             return "You can't approve or reject your own deploy; ask another approver."
         allowed = env.approvers or env.deployers
@@ -287,7 +296,7 @@ class DeployService:
                                   "flight.")
         if d.state.final:
             return Outcome(False, f"Deploy #{d.id} already {d.state.label}.")
-        if user != d.requester:
+        if user != d.requester and self.configured(d):
             allowed = self.gates.permission(Ask(d.service, d.env, user, channel),
                                             self.core.clock.now())
             if allowed.blocks:

@@ -48,29 +48,35 @@ class SlackNotifier:
             if wanted and self.rendered[deploy_id] >= wanted:
                 return  # a later render already showed this change
             target = self.generation[deploy_id]
-            await self._render(deploy_id)
+            final = await self._render(deploy_id)
             self.rendered[deploy_id] = max(self.rendered[deploy_id], target)
+        if final and self.generation[deploy_id] == target and not self.locks[deploy_id].locked():
+            for table in (self.generation, self.rendered, self.locks):
+                table.pop(deploy_id, None)  # keep long-running processes small
 
-    async def _render(self, deploy_id: int) -> None:
+    async def _render(self, deploy_id: int) -> bool:
+        """Post or update the message and its thread; True once the deploy is final."""
         d = self.repo.get(deploy_id)
         if d is None or not d.channel:
-            return
+            return True
         body = messages.deploy_message(d, self.repo.approvals(d.id), self.repo.changes(d.id),
                                        self.core.clock.now())
         if d.message_ts is None:
             sent = await outbox.call(self.core, "chat.postMessage",
                                      {"channel": d.channel, **body, "unfurl_links": False})
             if sent is None:
-                return  # channel gone or bot not in it: logged by the outbox
+                return d.state.final  # channel gone or bot not in it: logged by the outbox
             self.repo.update(d.id, message_channel=sent["channel"], message_ts=sent["ts"])
             channel, ts = str(sent["channel"]), str(sent["ts"])
         else:
             channel, ts = d.message_channel or d.channel, d.message_ts
             await outbox.call(self.core, "chat.update", {"channel": channel, "ts": ts, **body})
         for event in self.repo.unposted_events(d.id):
-            if not self.repo.mark_posted(event["id"]):
-                continue
+            # Post, then mark: a failed post is retried with the task (renders of one
+            # deploy never overlap: they hold its lock).
             await outbox.call(self.core, "chat.postMessage", {
                 "channel": channel, "thread_ts": ts, "text": messages.event_text(event),
                 "unfurl_links": False,
             })
+            self.repo.mark_posted(event["id"])
+        return d.state.final
