@@ -267,3 +267,24 @@ async def test_offsets_are_real_hours_across_a_dst_change(make_bell: MakeBell,
     assert window is not None and window.starts_at == release - timedelta(hours=24)
     assert active_freeze(bell.core, "web", "production",
                          release - timedelta(hours=24, minutes=1)) is None
+
+
+async def test_archived_train_channel_is_logged_not_retried(make_bell: MakeBell,
+                                                            clock: FakeClock) -> None:
+    bell = await make_bell(config())
+    bell.double.state.channels["C_RELEASES"].is_archived = True
+    assert await tick(bell, clock, FREEZE) == ["release:web:freeze:posted"]
+    [call] = bell.double.calls_to("chat.postMessage")
+    assert call.response.get("error") == "is_archived"
+    task = bell.core.store.one("SELECT status, attempts FROM tasks WHERE kind = 'slack.call'")
+    assert task is not None and task["status"] == "done"
+    assert await tick(bell, clock, FREEZE.replace(minute=30)) == []
+
+
+async def test_rate_limited_release_post_is_retried_and_lands_once(make_bell: MakeBell,
+                                                                  clock: FakeClock) -> None:
+    bell = await make_bell(config())
+    bell.double.rate_limit_next("chat.postMessage", retry_after=0)
+    await tick(bell, clock, FREEZE)
+    assert len(bell.double.calls_to("chat.postMessage")) == 2
+    assert len(posts(bell)) == 1
