@@ -7,6 +7,14 @@ before anything is posted, so a restart, a duplicate wake-up or a second process
 the database can never post it twice. Candidates older than the grace window are recorded
 as missed (logged and counted), never posted late and never dropped silently.
 
+- When a job was first registered is persisted (``scheduled_jobs``), so a job that has never
+  fired still has its downtime misses counted after a restart.
+- A job marked ``rerun_claimed`` (its run is idempotent) has runs that a crashed process
+  claimed but never finished run again at start-up, within the grace window.
+- Coalesced jobs (periodic sweeps) jump straight to their latest due time.
+- Daylight saving: triggers carry the time zone; a cron time in the repeated hour of a
+  fall-back night fires once, and every step between fire times is taken in UTC.
+
 Tests do not start APScheduler: they move a FakeClock and call ``run_due``.
 """
 
