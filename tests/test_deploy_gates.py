@@ -146,3 +146,53 @@ async def test_private_incident_title_is_not_shown(make_bell: MakeBell, ci: Fake
     blocked = await bell.command("/deploy", "api to production")
     assert f"INC-{inc} (SEV1, private incident)" in blocked.text
     assert "db on fire" not in blocked.text
+
+
+async def test_explain_verdicts(make_bell: MakeBell, ci: FakeCI) -> None:
+    bell = await make_bell(deploy_config(ci.url, approvals=1, approvers=["U_BOB"]))
+    text = (await bell.command("/deploy", "explain api@v2 to production")).text
+    assert text.startswith("Dry run of api@v2 to production: would wait for approval.")
+    assert ":hourglass_flowing_sand: *approvals*: needs 1 approval from <@U_BOB> (not you)" in text
+    assert "would start now" in (await bell.command("/deploy", "explain api to staging")).text
+    await bell.command("/deploy", "api to staging")
+    queued = (await bell.command("/deploy", "explain api to staging", user="U_BOB")).text
+    assert "would queue" in queued and "#1 is triggered; you would be #1 in the queue" in queued
+    assert bell.core.store.one("SELECT COUNT(*) AS n FROM deploys")["n"] == 1  # type: ignore[index]
+    await ci.wait_jobs(1)
+    await bell.idle()
+
+
+async def test_only_allowed_people_cancel_or_unlock(make_bell: MakeBell, ci: FakeCI) -> None:
+    bell = await make_bell(deploy_config(ci.url, deployers=["U_ANA", "U_BOB"]))
+    await bell.command("/deploy", "api to production", user="U_BOB")
+    await bell.command("/deploy", "lock api production careful", user="U_BOB")
+    denied = await bell.command("/deploy", "cancel 1", user="U_EVE")
+    assert denied.text == ("Only <@U_BOB> or someone who may deploy api production can cancel "
+                           "#1.")
+    refused = await bell.command("/deploy", "unlock api production", user="U_EVE")
+    assert refused.text.startswith("Only <@U_ANA>, <@U_BOB> may deploy api production")
+    assert (await bell.command("/deploy", "cancel 1", user="U_ANA")).text == \
+        "Cancelled deploy #1."
+    assert (await bell.command("/deploy", "unlock api production", user="U_ANA")).text == \
+        "Unlocked api production."
+    await bell.idle()
+
+
+async def test_callback_signed_for_another_provider_is_refused(
+        make_bell: MakeBell, ci: FakeCI, clock: FakeClock,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    other = await FakeCI("other-secret", clock.now).start()
+    config = deploy_config(ci.url)
+    config["deploy"]["providers"]["other"] = {"type": "webhook", "url": other.url,
+                                              "secret_env": "SHIPBELL_TEST_OTHER"}
+    config["deploy"]["services"]["web"]["provider"] = "other"
+    monkeypatch.setenv("SHIPBELL_TEST_OTHER", "other-secret")
+    bell = await make_bell(config)
+    await bell.command("/deploy", "web to production")
+    await other.wait_jobs(1)
+    status, body = await ci.callback(bell.runtime.url, 1, "succeeded")  # signed with ci's
+    assert (status, body["error"]) == (401, "signed for another provider")
+    status, body = await ci.callback(bell.runtime.url, 1, "succeeded", secret="other-secret")
+    assert (status, body["state"]) == (200, "succeeded")
+    await bell.idle()
+    await other.stop()
