@@ -213,3 +213,16 @@ async def test_a_train_can_name_its_own_managers(make_bell: MakeBell) -> None:
     assert "Only <@U_BOB>" in said(await bell.command("/release", "freeze web 1h x"))
     assert "Froze" in said(await bell.command("/release", "freeze web 1h x", user="U_BOB"))
     assert "Froze" in said(await bell.command("/release", "freeze api 1h x", user="U_EVE"))
+
+
+async def test_skipping_a_release_in_its_freeze_lifts_the_freeze(make_bell: MakeBell,
+                                                                clock: FakeClock) -> None:
+    bell = await make_bell(config())
+    clock.set(datetime(2026, 11, 2, 14, tzinfo=UTC))  # inside the 24 h freeze
+    assert active_freeze(bell.core, "web", "production", clock.now()) is not None
+    await bell.command("/release", "skip web 2026-11-03 nothing worth shipping")
+    assert active_freeze(bell.core, "web", "production", clock.now()) is None
+    await bell.command("/release", "unskip web 2026-11-03")
+    assert active_freeze(bell.core, "web", "production", clock.now()) is not None
+    skipped, back = await announced(bell)
+    assert "Its code freeze is lifted." in skipped and "freeze is on again" in back

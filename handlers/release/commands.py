@@ -15,6 +15,7 @@ from bot.releases.actions import Calendar, Outcome
 from bot.releases.calendar import TrainCalendar
 from bot.releases.durations import EXAMPLE as DURATION_EXAMPLE
 from bot.releases.durations import parse_duration
+from bot.releases.models import Release
 from bot.releases.service import releases_of
 from handlers.common import SlashCommand, ephemeral, unknown_subcommand, user_id
 from handlers.release import messages
@@ -130,6 +131,13 @@ def _nearby_text(outcome: Outcome, name: str, day: date) -> str:
             f"{f'; the next ones are {dates}' if dates else ''}.")
 
 
+def _in_freeze(core: Core, release: Release) -> bool:
+    """Is now inside this release's code-freeze lead time (whether or not it is held)?"""
+    now = core.clock.now()
+    return (release.freeze_at is not None and release.at is not None
+            and release.freeze_at <= now < release.at)
+
+
 def _mentioned(word: str) -> str | None:
     found = user_id(word)
     if found is None and (match := MENTION.match(word)):
@@ -162,8 +170,11 @@ def skip(core: Core, cmd: SlashCommand, args: list[str]) -> dict[str, Any]:
         return ephemeral(f"The `{cal.name}` release of {day} is already skipped.")
     assert outcome.release is not None and outcome.release.at is not None
     following = releases_of(core).next_release(cal.name, outcome.release.at)
+    lifted = _in_freeze(core, outcome.release)
     _announce(core, cal, f":no_entry: <@{cmd.user}> skipped the *{cal.name}* release of"
-              f" {messages.when(outcome.release.at)}: {reason}. {messages.next_line(following)}")
+              f" {messages.when(outcome.release.at)}: {reason}."
+              f"{' Its code freeze is lifted.' if lifted else ''}"
+              f" {messages.next_line(following)}")
     return ephemeral(f"Skipped the `{cal.name}` release of {day}; announced in"
                      f" <#{cal.train.channel}>.")
 
@@ -182,8 +193,10 @@ def unskip(core: Core, cmd: SlashCommand, args: list[str]) -> dict[str, Any]:
     if outcome.code == "already":
         return ephemeral(f"The `{cal.name}` release of {day} isn't skipped.")
     assert outcome.release is not None and outcome.release.at is not None
+    frozen = _in_freeze(core, outcome.release)
     _announce(core, cal, f":white_check_mark: <@{cmd.user}> put the *{cal.name}* release of"
-              f" {messages.when(outcome.release.at)} back on the calendar.")
+              f" {messages.when(outcome.release.at)} back on the calendar."
+              f"{' Its code freeze is on again until then.' if frozen else ''}")
     return ephemeral(f"The `{cal.name}` release of {day} is back on.")
 
 
