@@ -178,3 +178,24 @@ def test_times_in_the_dst_gap_and_overlap_fire_once(cadence: dict[str, str]) -> 
     assert spring.astimezone(UTC) == datetime(2026, 3, 29, 1, 30, tzinfo=UTC)  # 03:30 CEST
     assert autumn[0].nominal.astimezone(UTC) == datetime(2026, 10, 25, 0, 30, tzinfo=UTC)
     assert autumn[1].nominal.date() == date(2026, 11, 1)  # 02:30 happens twice: fired once
+
+
+def test_cron_dates_are_the_same_whatever_order_they_are_asked_in() -> None:
+    cal = train(cron="0 10 * * mon-fri", holidays="US", captains=["U_ANA", "U_BOB"])
+    fresh = train(cron="0 10 * * mon-fri", holidays="US", captains=["U_ANA", "U_BOB"])
+    late = datetime(2026, 12, 20, tzinfo=UTC)
+    early = datetime(2026, 11, 20, tzinfo=UTC)
+    walking = cal.occurrences(late)
+    first = next(walking)
+    assert cal.upcoming(early, 3) == fresh.upcoming(early, 3)  # rebuilds the cache mid-walk
+    rest = [next(walking) for _ in range(3)]
+    assert [first, *rest] == fresh.upcoming(late, 4)
+    assert cal.upcoming(late, 30) == fresh.upcoming(late, 30)
+
+
+def test_cron_cache_answers_far_ahead_and_back_like_a_fresh_calendar() -> None:
+    cal = train(cron="0 10 * * mon-fri", captains=["U_ANA", "U_BOB"])
+    for day in (20, 1, 90, 5, 200, 3):
+        since = datetime(2026, 11, 1, tzinfo=UTC) + timedelta(days=day)
+        fresh = train(cron="0 10 * * mon-fri", captains=["U_ANA", "U_BOB"])
+        assert cal.upcoming(since, 4) == fresh.upcoming(since, 4), day

@@ -8,6 +8,7 @@ train's time zone, so daylight-saving changes keep the wall-clock time.
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -52,6 +53,9 @@ class TrainCalendar:
             holidays.country_holidays(train.holidays, subdiv=train.holiday_subdivision)
             if train.holidays else None
         )
+        self._cron_times: list[tuple[datetime, int]] = []
+        self._cron_start: datetime | None = None  # the cache holds every fire time >= this
+        self._cron_gen = 0
         if not self._cron:
             assert train.weekday and train.time
             weekday = WEEKDAYS.index(train.weekday)
@@ -64,19 +68,7 @@ class TrainCalendar:
     def _nominal_from(self, since: datetime) -> Iterator[tuple[datetime, int]]:
         """Nominal release times >= ``since`` in the train's zone, with their rotation turn."""
         if self._cron is not None:
-            turn = self._cron_turn(since)
-            previous: datetime | None = None
-            cursor = since.astimezone(self.tz)
-            for _ in range(MAX_SCAN):
-                nxt = self._cron.get_next_fire_time(previous, cursor)
-                if nxt is None:
-                    return
-                # When clocks go back, cron matches 02:30 twice (fold 0 and 1): one release.
-                if previous is None or not _same_wall_time(nxt, previous):
-                    yield nxt, turn
-                    turn += 1
-                # Step in UTC: local arithmetic drops fold=1 and would step backwards.
-                previous, cursor = nxt, nxt.astimezone(UTC) + timedelta(seconds=1)
+            yield from self._cron_from(since)
             return
         local = since.astimezone(self.tz)
         periods = max(0, (local.date() - self._first).days // self._period.days)
@@ -85,6 +77,48 @@ class TrainCalendar:
             when = datetime.combine(day, self._time, tzinfo=self.tz)
             if when >= since:
                 yield when, k
+
+    def _cron_from(self, since: datetime) -> Iterator[tuple[datetime, int]]:
+        """Cron fire times >= ``since``, memoised: a cron step costs ~150 µs and the freeze
+        gate asks on every deploy, always about roughly the same few weeks.  The cache holds
+        every fire time from ``_cron_start`` on, contiguously, and grows forward on demand."""
+        stale = len(self._cron_times) > 4 * MAX_SCAN  # bound memory: start over
+        if self._cron_start is None or since < self._cron_start or stale:
+            self._cron_start = since
+            self._cron_times = []
+            self._cron_turn0 = self._cron_turn(since)
+            self._cron_cursor: datetime = since.astimezone(UTC)
+            self._cron_raw: datetime | None = None
+            self._cron_gen += 1
+        gen, last = self._cron_gen, since
+        i = bisect_left(self._cron_times, since, key=lambda item: item[0])
+        for _ in range(MAX_SCAN):
+            if gen != self._cron_gen:  # another query rebuilt the cache meanwhile
+                yield from self._cron_from(last + timedelta(microseconds=1))
+                return
+            if i >= len(self._cron_times) and not self._extend_cron():
+                return
+            item = self._cron_times[i]
+            i += 1
+            if item[0] < since:  # the cache ended before ``since``: walk it forward
+                continue
+            last = item[0]
+            yield item
+
+    def _extend_cron(self) -> bool:
+        assert self._cron is not None
+        while True:
+            nxt = self._cron.get_next_fire_time(self._cron_raw, self._cron_cursor)
+            if nxt is None:
+                return False
+            previous, self._cron_raw = self._cron_raw, nxt
+            # Step in UTC: local arithmetic drops fold=1 and would step backwards.
+            self._cron_cursor = nxt.astimezone(UTC) + timedelta(seconds=1)
+            # When clocks go back, cron matches 02:30 twice (fold 0 and 1): one release.
+            if previous is None or not _same_wall_time(nxt, previous):
+                turn = self._cron_times[-1][1] + 1 if self._cron_times else self._cron_turn0
+                self._cron_times.append((nxt, turn))
+                return True
 
     def _cron_turn(self, since: datetime) -> int:
         return _count_cron(self.train.cron or "", self.zone,
