@@ -1,6 +1,7 @@
 """What people change on the calendar: skips, ad-hoc freezes, captain swaps.
 
-Each change is stored (with who and when) and audited before anyone announces it, and each
+Each change is stored (with who and when) and audited in one transaction before anyone
+announces it, and each
 is idempotent: a repeated skip or a second freeze reports what is already there instead of
 acting twice (primary keys and a one-open-freeze-per-train unique index decide).
 """
@@ -50,27 +51,29 @@ class Calendar:
         release, nearby = self._find_day(name, day)
         if release is None:
             return Outcome("not_found", detail={"nearby": nearby})
-        cursor = self.core.store.execute(
-            "INSERT OR IGNORE INTO release_skips (train, release_date, reason, actor, created_at)"
-            " VALUES (?, ?, ?, ?, ?)",
-            (name, day.isoformat(), reason, actor, to_db(self._now())),
-        )
-        if cursor.rowcount == 0:
-            return Outcome("already", release)
-        self.core.audit(actor, "release.skip", name, day=day.isoformat(), reason=reason)
+        with self.core.store.transaction() as conn:  # the change and its audit row, or neither
+            cursor = conn.execute(
+                "INSERT OR IGNORE INTO release_skips"
+                " (train, release_date, reason, actor, created_at) VALUES (?, ?, ?, ?, ?)",
+                (name, day.isoformat(), reason, actor, to_db(self._now())),
+            )
+            if cursor.rowcount == 0:
+                return Outcome("already", release)
+            self.core.audit(actor, "release.skip", name, day=day.isoformat(), reason=reason)
         return Outcome("done", release)
 
     def unskip(self, name: str, day: date, actor: str) -> Outcome:
         release, nearby = self._find_day(name, day)
         if release is None:
             return Outcome("not_found", detail={"nearby": nearby})
-        cursor = self.core.store.execute(
-            "DELETE FROM release_skips WHERE train = ? AND release_date = ?",
-            (name, day.isoformat()),
-        )
-        if cursor.rowcount == 0:
-            return Outcome("already", release)
-        self.core.audit(actor, "release.unskip", name, day=day.isoformat())
+        with self.core.store.transaction() as conn:
+            cursor = conn.execute(
+                "DELETE FROM release_skips WHERE train = ? AND release_date = ?",
+                (name, day.isoformat()),
+            )
+            if cursor.rowcount == 0:
+                return Outcome("already", release)
+            self.core.audit(actor, "release.unskip", name, day=day.isoformat())
         return Outcome("done", release)
 
     def freeze(self, name: str, duration: timedelta, reason: str, actor: str) -> Outcome:
@@ -88,10 +91,10 @@ class Calendar:
                     " VALUES (?, ?, ?, ?, ?, ?)",
                     (name, to_db(now), to_db(now + duration), reason, actor, to_db(now)),
                 )
+                self.core.audit(actor, "release.freeze", name, until=to_db(now + duration),
+                                reason=reason)
         except sqlite3.IntegrityError:
             return Outcome("already", detail=self._open_freeze(name) or {})
-        self.core.audit(actor, "release.freeze", name, until=to_db(now + duration),
-                        reason=reason)
         return Outcome("done", detail={"starts_at": now, "ends_at": now + duration,
                                        "reason": reason})
 
@@ -104,15 +107,17 @@ class Calendar:
 
     def unfreeze(self, name: str, actor: str) -> Outcome:
         now = to_db(self._now())
-        row = self.core.store.one(
-            "UPDATE release_freezes SET lifted_at = ?, lifted_by = ?"
-            " WHERE train = ? AND lifted_at IS NULL AND ends_at > ? RETURNING reason",
-            (now, actor, name, now),
-        )
+        with self.core.store.transaction() as conn:
+            row = conn.execute(
+                "UPDATE release_freezes SET lifted_at = ?, lifted_by = ?"
+                " WHERE train = ? AND lifted_at IS NULL AND ends_at > ? RETURNING reason",
+                (now, actor, name, now),
+            ).fetchone()
+            if row is not None:
+                self.core.audit(actor, "release.unfreeze", name, reason=row["reason"])
         if row is None:
             scheduled = self.book.freeze_window(name, self._now())
             return Outcome("not_frozen", detail={"scheduled": scheduled})
-        self.core.audit(actor, "release.unfreeze", name, reason=row["reason"])
         return Outcome("done", detail={"reason": row["reason"]})
 
     def set_captain(self, name: str, captain: str, actor: str) -> Outcome:
@@ -121,13 +126,14 @@ class Calendar:
             return Outcome("not_found", detail={"nearby": []})
         if release.captain == captain:
             return Outcome("already", release)
-        self.core.store.execute(
-            "INSERT INTO release_captains (train, release_date, captain, actor, created_at)"
-            " VALUES (?, ?, ?, ?, ?) ON CONFLICT (train, release_date) DO UPDATE SET"
-            " captain = excluded.captain, actor = excluded.actor,"
-            " created_at = excluded.created_at",
-            (name, release.day, captain, actor, to_db(self._now())),
-        )
-        self.core.audit(actor, "release.captain", name, day=release.day, captain=captain,
-                        previous=release.captain)
+        with self.core.store.transaction() as conn:
+            conn.execute(
+                "INSERT INTO release_captains (train, release_date, captain, actor, created_at)"
+                " VALUES (?, ?, ?, ?, ?) ON CONFLICT (train, release_date) DO UPDATE SET"
+                " captain = excluded.captain, actor = excluded.actor,"
+                " created_at = excluded.created_at",
+                (name, release.day, captain, actor, to_db(self._now())),
+            )
+            self.core.audit(actor, "release.captain", name, day=release.day, captain=captain,
+                            previous=release.captain)
         return Outcome("done", release, detail={"previous": release.captain})
