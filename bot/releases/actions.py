@@ -1,9 +1,9 @@
 """What people change on the calendar: skips, ad-hoc freezes, captain swaps.
 
 Each change is stored (with who and when) and audited in one transaction before anyone
-announces it, and each
-is idempotent: a repeated skip or a second freeze reports what is already there instead of
-acting twice (primary keys and a one-open-freeze-per-train unique index decide).
+announces it, and each is idempotent: a repeated skip or a second freeze reports what is
+already there instead of acting twice (primary keys and a one-open-freeze-per-train unique
+index decide).
 """
 
 from __future__ import annotations
