@@ -35,7 +35,7 @@ Follow-ups due before Nov 25 and not done: F1 (I1, public) and F2 (I2, private).
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -149,6 +149,14 @@ def test_periods_are_local_calendar_days(store: Store) -> None:
     assert d.current.period.label == "Nov 18–24" and d.prior.period.label == "Nov 11–17"
 
 
+def test_a_period_across_the_clocks_going_back_is_169_hours() -> None:
+    from bot.dora.periods import current_period
+
+    week = current_period(date(2026, 10, 26), 7, PARIS)  # Oct 19–25; DST ends Oct 25
+    assert week.label == "Oct 19–25" and week.end - week.start == timedelta(hours=169)
+    assert week.start == datetime(2026, 10, 18, 22, tzinfo=UTC)
+
+
 def test_current_period_keys(store: Store) -> None:
     c = reference_digest(store).current
     assert (c.deploys, c.deploy_days) == (6, 5)
@@ -179,6 +187,14 @@ def test_open_things_stay_visible_with_their_age(store: Store) -> None:
     assert POSTED - d.open_failures[0].started == datetime(2026, 11, 25, 8, tzinfo=UTC) - \
         datetime(2026, 11, 24, 12, tzinfo=UTC)
     assert [f.text for f in d.overdue] == ["Add a DB latency alert", "Rotate the payment keys"]
+    assert d.overdue_total == 2
+
+
+def test_chart_weeks_match_the_periods(store: Store) -> None:
+    weeks = reference_digest(store).weeks
+    assert len(weeks) == 8 and weeks[-1].period.label == "Nov 18–24"
+    assert [(w.deploys, w.failed) for w in weeks[-2:]] == [(4, 1), (6, 3)]
+    assert all(w.deploys == 0 for w in weeks[:-2])
 
 
 def test_per_service_breakdown(store: Store) -> None:

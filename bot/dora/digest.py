@@ -36,14 +36,14 @@ def build_digest(
     current = current_period(at.astimezone(tz).date(), days or cfg.period_days, tz)
     prior = current.previous()
     weeks = weeks_before(current.end_day, cfg.chart_weeks, tz)
-    earliest = min(prior.start, weeks[0].start)
 
-    deploys = queries.deploys(conn, envs, earliest, current.end, service)
+    deploys = queries.deploys(conn, envs, prior.start, current.end, service)
+    week_counts = [queries.deploy_counts(conn, envs, w.start, w.end, service) for w in weeks]
     changes = queries.lead_times(conn, envs, prior.start, current.end, service)
     failures = queries.failures(conn, envs, prior.start, at, service)
     incidents = queries.incidents(conn, prior.start, at, service)
     today = at.astimezone(tz).date().isoformat()
-    overdue = queries.overdue_followups(conn, today, at, service)
+    overdue_total, overdue = queries.overdue_followups(conn, today, at, service)
     updates_now = queries.updates_on_time(conn, current.start, current.end, service)
     updates_before = queries.updates_on_time(conn, prior.start, prior.end, service)
 
@@ -75,9 +75,10 @@ def build_digest(
         open_incidents=open_incidents,
         open_failures=open_failures,
         overdue=overdue,
+        overdue_total=overdue_total,
         services=services[: cfg.max_services],
         more_services=max(0, len(services) - cfg.max_services),
-        weeks=week_points(weeks, deploys),
+        weeks=week_points(weeks, week_counts),
         cluster=cluster,
         notes=[LEAD_TIME_NOTE] if now_metrics.lead.n else [],
     )

@@ -7,9 +7,12 @@ minutes; open things stay visible as open instead of vanishing.
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
+from typing import TypeVar
 
 from bot.dora.clusters import Placement
 from bot.dora.periods import Period
@@ -17,6 +20,17 @@ from bot.dora.queries import ChangeRow, DeployRow, FailureRow, FollowupRow, Inci
 from bot.dora.stats import Ratio, Spread, spread
 
 SEVERITIES = (1, 2, 3, 4)
+T = TypeVar("T")
+
+
+def between(rows: Sequence[T], times: Sequence[str], period: Period) -> Sequence[T]:
+    """The rows whose stored time falls in ``period``; ``times`` is sorted, parallel to rows.
+
+    The queries return deploys and changes in time order as stored (fixed-width UTC text,
+    which sorts like time), so bisection slices a period without parsing every row.
+    """
+    lo, hi = period.bounds
+    return rows[bisect_left(times, lo):bisect_left(times, hi)]
 
 
 @dataclass(frozen=True)
@@ -66,7 +80,8 @@ class Digest:
     prior: PeriodMetrics
     open_incidents: list[IncidentRow]
     open_failures: list[FailureRow]
-    overdue: list[FollowupRow]
+    overdue: list[FollowupRow]  # the oldest few
+    overdue_total: int
     services: list[ServiceRow]
     more_services: int
     weeks: list[WeekPoint]
@@ -90,11 +105,11 @@ def period_metrics(
     updates: tuple[int, int] | None,
 ) -> PeriodMetrics:
     """Figures for one period from rows that may cover more; each row is filtered here."""
-    mine = [d for d in deploys if period.contains(d.finished)]
-    days = {d.finished.astimezone(period.tz).date() for d in mine}
+    mine = between(deploys, [d.finished for d in deploys], period)
+    days = {_local_day(d.finished, period) for d in mine}
     failed = sum(d.failed for d in mine)
     rework = sum(d.is_rollback or d.is_hotfix for d in mine)
-    lead = spread(c.seconds for c in changes if period.contains(c.shipped))
+    lead = spread(c.seconds for c in between(changes, [c.shipped for c in changes], period))
     recovery = spread(
         (f.recovered - f.started).total_seconds()
         for f in failures
@@ -128,13 +143,11 @@ def service_rows(
 ) -> list[ServiceRow]:
     """The current period per service, busiest first."""
     by_service: dict[str, list[DeployRow]] = defaultdict(list)
-    for d in deploys:
-        if period.contains(d.finished):
-            by_service[d.service].append(d)
+    for d in between(deploys, [d.finished for d in deploys], period):
+        by_service[d.service].append(d)
     leads: dict[str, list[float]] = defaultdict(list)
-    for c in changes:
-        if period.contains(c.shipped):
-            leads[c.service].append(c.seconds)
+    for c in between(changes, [c.shipped for c in changes], period):
+        leads[c.service].append(c.seconds)
     opened = [i.service for i in incidents if i.service and period.contains(i.declared)]
     open_now = [i.service for i in open_incidents if i.service]
     rows = []
@@ -153,9 +166,10 @@ def service_rows(
     return rows
 
 
-def week_points(weeks: list[Period], deploys: list[DeployRow]) -> list[WeekPoint]:
-    points = []
-    for week in weeks:
-        mine = [d for d in deploys if week.contains(d.finished)]
-        points.append(WeekPoint(week, len(mine), sum(d.failed for d in mine)))
-    return points
+def week_points(weeks: list[Period], counts: list[tuple[int, int]]) -> list[WeekPoint]:
+    return [WeekPoint(week, total, failed) for week, (total, failed) in zip(weeks, counts,
+                                                                             strict=True)]
+
+
+def _local_day(stored: str, period: Period) -> date:
+    return datetime.fromisoformat(stored).astimezone(period.tz).date()

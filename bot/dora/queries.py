@@ -20,7 +20,7 @@ NOT_A_ROLLBACK = ("rejected", "cancelled")  # a rollback request that never ran
 class DeployRow:
     id: int
     service: str
-    finished: datetime
+    finished: str  # stored UTC text: sorts and compares like the time it stands for
     is_rollback: bool
     is_hotfix: bool
     failed: bool  # caused an incident, or was rolled back
@@ -29,7 +29,7 @@ class DeployRow:
 @dataclass(frozen=True)
 class ChangeRow:
     service: str
-    shipped: datetime
+    shipped: str  # stored UTC text of the deploy that first shipped it
     seconds: float  # commit → first production deploy that shipped it
 
 
@@ -72,17 +72,24 @@ def _dt(text: str) -> datetime:
     return value
 
 
+def _failed_sql() -> str:
+    """1 when deploy ``d`` caused a (non-test) incident or was rolled back."""
+    return (
+        "(EXISTS (SELECT 1 FROM incident_deploys x JOIN incidents i ON i.id = x.incident_id"
+        "   WHERE x.relation = 'caused' AND x.deploy_id = d.id AND i.test = 0)"
+        " OR EXISTS (SELECT 1 FROM deploys r WHERE r.rollback_of = d.id"
+        f"   AND r.state NOT IN ({_in(list(NOT_A_ROLLBACK))})))"
+    )
+
+
 def deploys(
     conn: sqlite3.Connection, envs: list[str], start: datetime, end: datetime,
     service: str | None = None,
 ) -> list[DeployRow]:
-    """Successful production deploys finished in [start, end), with their failure flag."""
+    """Successful production deploys finished in [start, end), in time order, with their
+    failure flag."""
     sql = (
-        "SELECT d.id, d.service, d.finished_at, d.is_rollback, d.is_hotfix,"
-        " (EXISTS (SELECT 1 FROM incident_deploys x JOIN incidents i ON i.id = x.incident_id"
-        "   WHERE x.relation = 'caused' AND x.deploy_id = d.id AND i.test = 0)"
-        "  OR EXISTS (SELECT 1 FROM deploys r WHERE r.rollback_of = d.id"
-        f"   AND r.state NOT IN ({_in(list(NOT_A_ROLLBACK))}))) AS failed"
+        f"SELECT d.id, d.service, d.finished_at, d.is_rollback, d.is_hotfix, {_failed_sql()}"
         f" FROM deploys d WHERE d.env IN ({_in(envs)}) AND d.state = 'succeeded'"
         " AND d.finished_at >= ? AND d.finished_at < ?"
     )
@@ -90,10 +97,29 @@ def deploys(
     if service:
         sql += " AND d.service = ?"
         params.append(service)
+    sql += " ORDER BY d.finished_at"
     return [
-        DeployRow(r[0], r[1], _dt(r[2]), bool(r[3]), bool(r[4]), bool(r[5]))
+        DeployRow(r[0], r[1], r[2], bool(r[3]), bool(r[4]), bool(r[5]))
         for r in conn.execute(sql, params)
     ]
+
+
+def deploy_counts(
+    conn: sqlite3.Connection, envs: list[str], start: datetime, end: datetime,
+    service: str | None = None,
+) -> tuple[int, int]:
+    """(deploys, failed deploys) in [start, end), counted inside SQLite for the chart."""
+    sql = (
+        f"SELECT COUNT(*), COALESCE(SUM({_failed_sql()}), 0) FROM deploys d"
+        f" WHERE d.env IN ({_in(envs)}) AND d.state = 'succeeded'"
+        " AND d.finished_at >= ? AND d.finished_at < ?"
+    )
+    params: list[object] = [*NOT_A_ROLLBACK, *envs, to_db(start), to_db(end)]
+    if service:
+        sql += " AND d.service = ?"
+        params.append(service)
+    total, failed = conn.execute(sql, params).fetchone()
+    return int(total), int(failed)
 
 
 def lead_times(
@@ -103,11 +129,16 @@ def lead_times(
     """One value per change first shipped (to that service) by a deploy in [start, end)."""
     envs_in = _in(envs)
     sql = (
-        "SELECT d.service, d.finished_at, c.committed_at FROM deploys d"
+        "SELECT d.service, d.finished_at,"
+        " round((julianday(d.finished_at) - julianday(c.committed_at)) * 86400.0, 3)"
+        " FROM deploys d"
         " JOIN deploy_changes c ON c.deploy_id = d.id"
         f" WHERE d.env IN ({envs_in}) AND d.state = 'succeeded'"
         " AND d.finished_at >= ? AND d.finished_at < ? AND c.committed_at IS NOT NULL"
-        " AND NOT EXISTS (SELECT 1 FROM deploy_changes c2 JOIN deploys d2 ON d2.id = c2.deploy_id"
+        # CROSS JOIN pins the order: look the sha up first (a row or two), then its
+        # deploys; otherwise SQLite may walk every deploy of the service in the history.
+        " AND NOT EXISTS (SELECT 1 FROM deploy_changes c2 CROSS JOIN deploys d2"
+        "   ON d2.id = c2.deploy_id"
         "   WHERE c2.sha = c.sha AND c2.deploy_id != d.id AND d2.service = d.service"
         f"   AND d2.env IN ({envs_in}) AND d2.state = 'succeeded'"
         "   AND (d2.finished_at < d.finished_at"
@@ -117,11 +148,10 @@ def lead_times(
     if service:
         sql += " AND d.service = ?"
         params.append(service)
+    sql += " ORDER BY d.finished_at"
     rows = []
-    for svc, finished, committed in conn.execute(sql, params):
-        shipped = _dt(finished)
-        seconds = (shipped - _dt(committed)).total_seconds()
-        if seconds > 0:  # a commit "after" its deploy is clock skew or a bad record
+    for svc, shipped, seconds in conn.execute(sql, params):
+        if seconds is not None and seconds > 0:  # a commit "after" its deploy: a bad record
             rows.append(ChangeRow(svc, shipped, seconds))
     return rows
 
@@ -140,10 +170,12 @@ def failures(
     envs_in, lo, hi = _in(envs), to_db(start), to_db(at)
     svc_sql, svc = (" AND d.service = ?", [service]) if service else ("", [])
     candidates = [r[0] for r in conn.execute(
-        "SELECT DISTINCT x.deploy_id FROM incidents i JOIN incident_deploys x"
+        # CROSS JOIN fixes the order: the few recent or open incidents first (by index),
+        # then their links, never every link in the history.
+        "SELECT DISTINCT x.deploy_id FROM incidents i CROSS JOIN incident_deploys x"
         " ON x.incident_id = i.id AND x.relation = 'caused'"
         " WHERE i.test = 0 AND (i.resolved_at >= ? OR i.resolved_at IS NULL)"
-        " AND i.declared_at < ?",
+        " AND +i.declared_at < ?",
         (lo, hi),
     )]
     linked: dict[int, list[tuple[str, str, str, str | None]]] = {}
@@ -188,15 +220,17 @@ def incidents(
 ) -> list[IncidentRow]:
     """Incidents declared or resolved in [start, at), plus those still open at ``at``."""
     lo, hi = to_db(start), to_db(at)
-    sql = (
-        "SELECT id, title, severity, service, private, declared_at, resolved_at FROM incidents"
-        " WHERE test = 0 AND declared_at < ? AND ("
-        " (declared_at >= ?) OR (resolved_at >= ?) OR resolved_at IS NULL)"
+    columns = "id, title, severity, service, private, declared_at, resolved_at"
+    svc_sql, svc = (" AND service = ?", [service]) if service else ("", [])
+    # Three index ranges, not one OR: declared in the window, resolved in it, still open.
+    # The unary + keeps the planner off the declared_at index where it would scan history.
+    sql = " UNION ".join(
+        f"SELECT {columns} FROM incidents WHERE test = 0 AND {cond}{svc_sql}"
+        for cond in ("declared_at < ? AND declared_at >= ?",
+                     "+declared_at < ? AND resolved_at >= ?",
+                     "+declared_at < ? AND resolved_at IS NULL")
     )
-    params: list[object] = [hi, lo, lo]
-    if service:
-        sql += " AND service = ?"
-        params.append(service)
+    params: list[object] = [hi, lo, *svc, hi, lo, *svc, hi, *svc]
     rows = []
     for r in conn.execute(sql, params):
         resolved = _dt(r[6]) if r[6] else None
@@ -206,21 +240,25 @@ def incidents(
 
 
 def overdue_followups(
-    conn: sqlite3.Connection, today: str, at: datetime, service: str | None = None
-) -> list[FollowupRow]:
-    """Post-mortem follow-ups due before ``today`` (local) and not done at ``at``."""
-    sql = (
-        "SELECT f.incident_id, i.title, i.private, f.text, f.owner, f.due_date FROM followups f"
-        " JOIN incidents i ON i.id = f.incident_id"
+    conn: sqlite3.Connection, today: str, at: datetime, service: str | None = None,
+    limit: int = 20,
+) -> tuple[int, list[FollowupRow]]:
+    """(how many, the oldest ``limit``) post-mortem follow-ups due before ``today`` (local)
+    and not done at ``at``; the count is taken in SQLite so a long backlog costs nothing."""
+    where = (
+        " FROM followups f JOIN incidents i ON i.id = f.incident_id"
         " WHERE (f.done_at IS NULL OR f.done_at >= ?) AND f.due_date < ? AND i.test = 0"
     )
     params: list[object] = [to_db(at), today]
     if service:
-        sql += " AND i.service = ?"
+        where += " AND i.service = ?"
         params.append(service)
-    sql += " ORDER BY f.due_date, f.id"
-    return [FollowupRow(r[0], r[1], bool(r[2]), r[3], r[4], r[5])
-            for r in conn.execute(sql, params)]
+    total = conn.execute(f"SELECT COUNT(*){where}", params).fetchone()[0]
+    rows = conn.execute(
+        f"SELECT f.incident_id, i.title, i.private, f.text, f.owner, f.due_date{where}"
+        " ORDER BY f.due_date, f.id LIMIT ?", [*params, limit],
+    )
+    return int(total), [FollowupRow(r[0], r[1], bool(r[2]), r[3], r[4], r[5]) for r in rows]
 
 
 def updates_on_time(

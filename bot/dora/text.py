@@ -29,8 +29,10 @@ def to_text(d: Digest) -> str:
     if updates:
         out.append(updates)
     if d.overdue:
-        out.append(f"Overdue post-mortem follow-ups: {len(d.overdue)}")
+        out.append(f"Overdue post-mortem follow-ups: {d.overdue_total}")
         out += [f"  {fmt.followup_line(f)}" for f in d.overdue]
+        if d.overdue_total > len(d.overdue):
+            out.append(f"  … and {d.overdue_total - len(d.overdue)} more")
     else:
         out.append("Overdue post-mortem follow-ups: none")
     out += ["", fmt.cluster_line(d)]

@@ -56,7 +56,7 @@ def summary(d: Digest) -> dict[str, Any]:
     if failing:
         incidents += f"\n:warning: {failing}"
     if d.overdue:
-        incidents += f"\n*Overdue follow-ups:* {len(d.overdue)}"
+        incidents += f"\n*Overdue follow-ups:* {d.overdue_total}"
     blocks = [
         {"type": "header", "block_id": Block.TITLE,
          "text": {"type": "plain_text", "text": title(d)[:150]}},
@@ -88,9 +88,9 @@ def details(d: Digest) -> dict[str, Any]:
     if d.overdue:
         shown = [f"• {escape(fmt.followup_line(f))}" for f in d.overdue[:MAX_FOLLOWUPS]]
         shown = [_mention(line, f.owner) for line, f in zip(shown, d.overdue, strict=False)]
-        if len(d.overdue) > MAX_FOLLOWUPS:
-            shown.append(f"… and {len(d.overdue) - MAX_FOLLOWUPS} more")
-        blocks.append(_section(f"*Overdue post-mortem follow-ups:* {len(d.overdue)}\n"
+        if d.overdue_total > MAX_FOLLOWUPS:
+            shown.append(f"… and {d.overdue_total - MAX_FOLLOWUPS} more")
+        blocks.append(_section(f"*Overdue post-mortem follow-ups:* {d.overdue_total}\n"
                                + "\n".join(shown), Block.FOLLOWUPS))
     cluster = fmt.cluster_line(d) + "".join(f"\n_{note}_" for note in d.notes)
     blocks.append(_context(cluster, Block.CLUSTER))
