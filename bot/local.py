@@ -26,6 +26,7 @@ PEOPLE = {
     "U_DANA": "dana",
     "U_EVE": "eve",
 }
+GROUPS = {"S_ONCALL": ("oncall", ["U_CARL", "U_DANA"]), "S_LEADS": ("leads", ["U_EVE"])}
 CHANNELS = {"C_DEPLOYS": "deploys", "C_GENERAL": "general", "C_INCIDENTS": "incidents",
             "C_RELEASES": "releases", "C_METRICS": "metrics"}
 
@@ -75,6 +76,8 @@ class LocalShipbell:
         await self.double.start()
         for user_id, name in PEOPLE.items():
             self.double.add_user(user_id, name)
+        for group_id, (handle, members) in GROUPS.items():
+            self.double.add_usergroup(group_id, handle, members)
         for channel_id, name in CHANNELS.items():
             self.double.add_channel(name, channel_id=channel_id, members=list(PEOPLE))
         base = self.base.model_dump() if self.base else {}

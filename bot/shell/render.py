@@ -108,7 +108,7 @@ class Screen:
             return ["-" * 40]
         if kind == "section":
             lines = self._text(block.get("text")).splitlines()
-            lines += [self._text(f) for f in block.get("fields") or []]
+            lines += [" ".join(self._text(f).splitlines()) for f in block.get("fields") or []]
             if block.get("accessory"):
                 lines += self._elements([block["accessory"]], msg, channel)
             return lines
