@@ -61,7 +61,11 @@ async def prepare(core: Core, when: datetime) -> str:
     day = when.astimezone(tz).date().isoformat()
     if cfg.quiet and not digest.has_news:
         return "skipped"
-    chart = await asyncio.to_thread(render_chart, digest)
+    try:
+        chart: bytes | None = await asyncio.to_thread(render_chart, digest)
+    except Exception:  # a broken chart must not cost the team its numbers
+        logs.logger.exception("digest: chart rendering failed for %s; posting without it", day)
+        chart = None
     core.store.execute(
         "INSERT OR IGNORE INTO digest_posts (day, channel, summary, details, chart, created_at)"
         " VALUES (?, ?, ?, ?, ?, ?)",

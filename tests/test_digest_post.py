@@ -149,3 +149,19 @@ async def test_quiet_mode_posts_nothing_on_a_day_with_nothing_to_say(
 async def test_no_channel_means_no_scheduled_digest(make_bell: Any, clock: FakeClock) -> None:
     bell = await make_bell({"digest": {"channel": None}})
     assert "digest.daily" not in bell.core.scheduler.jobs
+
+
+async def test_an_archived_channel_is_logged_not_retried(make_bell: Any, clock: FakeClock) -> None:
+    clock.set(BEFORE_NINE + timedelta(minutes=1))
+    bell = await make_bell({**CONFIG, "digest": {**CONFIG["digest"], "channel": "C_OLD"}})
+    bell.double.add_channel("old-metrics", channel_id="C_OLD", is_archived=True)
+    seed_reference(bell.core.store)
+    assert [o.outcome for o in await due(bell)] == ["posted"]
+    await bell.idle()
+    call = await bell.double.wait_for("chat.postMessage", lambda c: c.args["channel"] == "C_OLD")
+    assert call.response["error"] == "is_archived"
+    row = bell.core.store.one("SELECT summary_ts, done_at FROM digest_posts")
+    assert row is not None and row["summary_ts"] is None and row["done_at"]
+    assert bell.double.calls_to("files.getUploadURLExternal") == []
+    task = bell.core.store.one("SELECT status, attempts FROM tasks WHERE kind = 'digest.post'")
+    assert task == {"status": "done", "attempts": 1}
