@@ -14,7 +14,9 @@ from bot.dora.metrics import Digest
 from handlers.digest.ids import Block
 
 SECTION_LIMIT = 2900  # under Slack's 3,000, leaving room for a "… and N more" line
+MESSAGE_BUDGET = 11_000  # all block text of one message; Slack refuses ~12k (msg_blocks_too_long)
 MAX_FOLLOWUPS = 10
+MAX_OPEN = 10
 MARKER = {"better": ":large_green_circle:", "worse": ":red_circle:", "same": ":white_circle:"}
 
 
@@ -69,14 +71,17 @@ def summary(d: Digest) -> dict[str, Any]:
     return {"text": f"{title(d)}: {fmt.header(d)}", "blocks": blocks}
 
 
-def details(d: Digest) -> dict[str, Any]:
+def details(d: Digest, budget: int = MESSAGE_BUDGET) -> dict[str, Any]:
     """The thread reply: both periods with n and p90, incidents, follow-ups, services."""
     blocks: list[dict[str, Any]] = [
         _section("*Both periods*\n" + "\n".join(_key(k, with_prior=True)
                                                  for k in fmt.key_lines(d)), Block.PERIODS),
     ]
     incident_lines = [f"*Incidents:* {fmt.incident_summary(d)}"]
-    incident_lines += [f"• {escape(line)}" for line in fmt.open_incident_lines(d)]
+    open_lines = fmt.open_incident_lines(d)
+    incident_lines += [f"• {escape(line)}" for line in open_lines[:MAX_OPEN]]
+    if len(open_lines) > MAX_OPEN:
+        incident_lines.append(f"… and {len(open_lines) - MAX_OPEN} more open")
     severities = fmt.severity_lines(d)
     if severities:
         incident_lines.append("*Incident recovery time* (declared → resolved)")
@@ -94,7 +99,7 @@ def details(d: Digest) -> dict[str, Any]:
                                + "\n".join(shown), Block.FOLLOWUPS))
     cluster = fmt.cluster_line(d) + "".join(f"\n_{note}_" for note in d.notes)
     blocks.append(_context(cluster, Block.CLUSTER))
-    blocks.extend(service_blocks(d))
+    blocks.extend(service_blocks(d, budget - _text_length(blocks)))
     return {"text": f"Details for {title(d)}", "blocks": blocks}
 
 
@@ -105,24 +110,36 @@ def _mention(line: str, owner: str | None) -> str:
     return line
 
 
-def service_blocks(d: Digest) -> list[dict[str, Any]]:
+def _text_length(blocks: list[dict[str, Any]]) -> int:
+    return sum(len(b.get("text", {}).get("text", "")) + sum(
+        len(e.get("text", "")) for e in b.get("elements", [])) for b in blocks)
+
+
+def service_blocks(d: Digest, budget: int = MESSAGE_BUDGET) -> list[dict[str, Any]]:
+    """The breakdown in as many sections as it needs, within the message's text budget."""
     if not d.services:
         return []
     lines = [f"• {escape(fmt.service_line(r, d.min_samples))}" for r in d.services]
-    if d.more_services:
-        lines.append(f"… and {d.more_services} more services")
     chunks: list[list[str]] = [["*By service*"]]
+    used, shown = len(chunks[0][0]), 0
     for line in lines:
-        if sum(len(x) + 1 for x in chunks[-1]) + len(line) > SECTION_LIMIT:
+        if used + len(line) + 1 > budget - 80:  # keep room for the "more" line
+            break
+        if sum(len(x) + 1 for x in chunks[-1]) + len(line) > SECTION_LIMIT - 80:
             chunks.append([])
         chunks[-1].append(line)
+        used, shown = used + len(line) + 1, shown + 1
+    hidden = len(lines) - shown + d.more_services
+    if hidden:
+        chunks[-1].append(f"… and {hidden} more services: try `/deploy stats <service>`")
     return [_section("\n".join(c), f"{Block.SERVICES}_{i}") for i, c in enumerate(chunks)]
 
 
 def stats(d: Digest) -> dict[str, Any]:
     """`/deploy stats`: the summary and the details in one ephemeral answer."""
-    top, rest = summary(d), details(d)
-    blocks = [b for b in top["blocks"] if b["block_id"] != Block.FOOTER] + rest["blocks"]
+    top = summary(d)
+    head = [b for b in top["blocks"] if b["block_id"] != Block.FOOTER]
+    blocks = head + details(d, MESSAGE_BUDGET - _text_length(head))["blocks"]
     return {"response_type": "ephemeral", "replace_original": False,
             "text": top["text"], "blocks": blocks[:50]}
 

@@ -1,0 +1,42 @@
+"""Block Kit limits hold for the largest digest the config allows."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from test_digest_reference import PARIS, POSTED, deploy, followup, incident
+
+from bot.dora.config import DigestSettings
+from bot.dora.digest import build_digest
+from bot.slackdouble.blockkit import total_text_length, validate_blocks
+from bot.storage import Store
+from handlers.digest import messages
+
+
+def test_a_huge_digest_stays_within_slack_limits(tmp_path: Path) -> None:
+    store = Store(tmp_path / "huge.db")
+    store.migrate()
+    services = [f"{'payments-ledger-reconciliation-' * 2}{n:02d}"[:80] for n in range(40)]
+    did = 0
+    for n, service in enumerate(services):
+        for k in range(4):
+            did += 1
+            deploy(store, did, service, f"11-{18 + k} 1{n % 10}:00",
+                   changes=((f"s{did}", f"11-{18 + k} 0{n % 10}:00"),))
+    for n in range(60):
+        title = f"<!channel> & {'very long incident title ' * 8}{n}"
+        incident(store, n + 1, 1 + n % 4, "11-20 10:00", None, service=services[n % 40],
+                 title=title, private=n % 7 == 0)
+        followup(store, n + 1, f"{'do the thing carefully ' * 10}{n}", "2026-11-21")
+    cfg = DigestSettings(max_services=40)
+    d = build_digest(store.conn, cfg, PARIS, POSTED)
+    assert len(d.services) == 40 and d.overdue_total == 60
+    for message in (messages.summary(d), messages.details(d), messages.stats(d)):
+        assert validate_blocks(message["blocks"]) == []
+        assert total_text_length(message["blocks"]) <= messages.MESSAGE_BUDGET
+        assert len(message["blocks"]) <= 50
+        assert "<!channel>" not in str(message["blocks"])
+    details = messages.details(d)
+    assert "&lt;!channel&gt; &amp;" in str(details)
+    assert "… and 50 more open" in str(details) and "… and 50 more" in str(details)
+    assert "more services: try `/deploy stats <service>`" in str(details)
