@@ -8,6 +8,7 @@ double.  Nothing here is a mock; only Slack itself is replaced.
 from __future__ import annotations
 
 import secrets
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -118,3 +119,7 @@ class LocalShipbell:
     async def idle(self, timeout: float = 10.0) -> None:
         """Wait until every background task has finished."""
         await self.core.tasks.idle(timeout)
+
+
+MakeBell = Callable[..., Awaitable[LocalShipbell]]
+"""The `make_bell` fixture's type: start a LocalShipbell with extra config."""

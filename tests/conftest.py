@@ -6,16 +6,14 @@ for what reached the double with ``bell.double.wait_for``.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from bot.clock import FakeClock
-from bot.local import LocalShipbell
-
-MakeBell = Callable[..., Awaitable[LocalShipbell]]
+from bot.local import LocalShipbell, MakeBell
 
 
 @pytest.fixture

@@ -14,9 +14,9 @@ import yaml
 from bot import __version__
 from bot.checks import run_check
 from bot.cli import main
-from bot.local import LocalShipbell
+from bot.local import LocalShipbell, MakeBell
 from bot.settings import load_config
-from bot.shell.repl import Shell
+from bot.shell.repl import Shell, demo_config
 from bot.slackdouble import SlackDouble
 
 
@@ -101,6 +101,27 @@ async def test_shell_conversation(bell: LocalShipbell) -> None:
     assert "you are @bob in #deploys" in text
     assert "`nowhere`? Try one of:" in text
     assert "press takes a button number" in text
+
+
+async def test_shell_fills_a_modal_and_presses_a_button(make_bell: MakeBell) -> None:
+    bell = await make_bell(demo_config())
+    out = io.StringIO()
+    shell = Shell(bell, "U_ANA", "C_DEPLOYS", out=out)
+    await shell.handle("/incident")
+    assert "┌ modal: " in out.getvalue()
+    await shell.handle("submit severity=sev2")  # no title: the modal shows a field error
+    assert shell.screen.modal is not None
+    await shell.handle('submit title="Checkout is slow" severity=sev2')
+    await bell.double.wait_for("conversations.create")
+    await bell.idle()
+    assert shell.screen.modal is None
+    join = next(i for i, p in enumerate(shell.screen.pressables, 1) if p.label == "Join")
+    await shell.handle("as eve")
+    await shell.handle(f"press {join}")
+    invite = await bell.double.wait_for(
+        "conversations.invite", lambda c: "U_EVE" in str(c.args.get("users")))
+    assert invite.response["ok"]
+    assert "#inc-1-checkout-is-slow" in out.getvalue()
 
 
 def test_shell_reads_a_pipe(tmp_path: Path) -> None:

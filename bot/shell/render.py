@@ -84,7 +84,7 @@ class Screen:
         for key in ("name", "channel", "channel_id", "users", "topic", "title", "timestamp",
                     "name", "initial_comment", "filename"):
             if key in args and args[key] not in (None, ""):
-                value = str(args[key])
+                value = ",".join(self.name(part) for part in str(args[key]).split(","))
                 shown.append(f"{key}={self.mrkdwn(self.name(value))[:80]}")
         return " ".join(dict.fromkeys(shown))
 
@@ -151,5 +151,5 @@ class Screen:
             else:
                 lines += ["│ " + line for line in self._block(block, {}, None)]
         submit = self._text(view.get("submit")) or "Submit"
-        lines.append(f"└ type: submit <block_id>=<value> …  ({submit})")
+        lines.append(f"└ type: submit <field>=<value> …  ({submit}), e.g. submit title=\"…\"")
         return lines

@@ -150,18 +150,32 @@ class Shell:
             if block.get("type") != "input":
                 continue
             element = block.get("element", {})
-            raw = pairs.get(block.get("block_id", ""))
+            raw = next((v for k, v in pairs.items() if self.names_field(block, k)), None)
             values[block["block_id"]] = {element.get("action_id", "value"):
                                          self.field_value(element, raw)}
-        self.show_ack(await self.bell.driver.submit_view(view, values, user=self.user))
-        self.screen.modal = None
+        ack = await self.bell.driver.submit_view(view, values, user=self.user)
+        self.show_ack(ack)
+        if (ack.json or {}).get("response_action") != "errors":
+            self.screen.modal = None
+
+    @staticmethod
+    def names_field(block: dict[str, Any], key: str) -> bool:
+        """`title` names block `incident_title` or the field labelled "Title"."""
+        block_id = str(block.get("block_id", "")).lower()
+        label = str((block.get("label") or {}).get("text", "")).lower()
+        key = key.lower()
+        return key in (block_id, label) or block_id.endswith("_" + key) or label.startswith(key)
 
     def field_value(self, element: dict[str, Any], raw: str | None) -> dict[str, Any]:
         driver = self.bell.driver
         kind = element.get("type")
         if kind == "static_select":
-            match = next((o for o in element.get("options", []) if raw in
-                          (o.get("value"), o.get("text", {}).get("text"))), None)
+            wanted = (raw or "").lower()
+            options = element.get("options", [])
+            match = next((o for o in options if wanted and wanted in
+                          (str(o.get("value")).lower(), o.get("text", {}).get("text", "").lower())),
+                         None) or next((o for o in options if wanted and o.get("text", {})
+                                        .get("text", "").lower().startswith(wanted)), None)
             return {"type": kind, "selected_option": match}
         if kind == "checkboxes":
             chosen = [o for o in element.get("options", []) if raw and o.get("value") in raw]
