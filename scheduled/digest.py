@@ -28,6 +28,7 @@ from handlers.digest.ids import Task
 from scheduled.scheduler import ScheduledJob
 
 JOB_ID = "digest.daily"
+MIN_GRACE = timedelta(minutes=5)
 
 
 def add_digest_job(core: Core) -> None:
@@ -47,9 +48,9 @@ def add_digest_job(core: Core) -> None:
     async def run(when: datetime) -> str | None:
         return await prepare(core, when)
 
-    core.scheduler.add(ScheduledJob(
-        JOB_ID, trigger, run, kind="digest", grace=timedelta(hours=cfg.catch_up_hours)
-    ))
+    # APScheduler wakes a little after the hour; a grace of zero would miss every run.
+    grace = max(timedelta(hours=cfg.catch_up_hours), MIN_GRACE)
+    core.scheduler.add(ScheduledJob(JOB_ID, trigger, run, kind="digest", grace=grace))
 
 
 async def prepare(core: Core, when: datetime) -> str:
@@ -66,13 +67,15 @@ async def prepare(core: Core, when: datetime) -> str:
     except Exception:  # a broken chart must not cost the team its numbers
         logs.logger.exception("digest: chart rendering failed for %s; posting without it", day)
         chart = None
-    core.store.execute(
+    stored = core.store.execute(
         "INSERT OR IGNORE INTO digest_posts (day, channel, summary, details, chart, created_at)"
         " VALUES (?, ?, ?, ?, ?, ?)",
         (day, cfg.channel, json.dumps(messages.summary(digest)),
          json.dumps({**messages.details(digest), "chart_title": messages.chart_title(digest)}),
          chart, to_db(core.clock.now())),
     )
+    if stored.rowcount == 0:  # e.g. the posting time was changed after today's post
+        return f"already posted {day}"
     core.tasks.submit(Task.POST, {"day": day}, key=f"{Task.POST}:{day}")
     return f"queued {day}"
 

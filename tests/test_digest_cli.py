@@ -59,3 +59,22 @@ def test_bad_date_is_one_sentence_and_exit_2(
     assert main(["--config", config(tmp_path, tmp_path / "x.db"), "digest",
                  "--as-of", "25/11/2026"]) == 2
     assert "use a date like 2026-11-25" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("toml", "expected"),
+    [
+        ('[digest]\ntime = "9am"\n', "`digest.time`: use 24-hour HH:MM, e.g. 09:00"),
+        ("[digest]\nperiod_days = 14\n", "`digest.period_days`"),
+        ('[digest]\nchannel = "#metrics"\n', "use a channel id such as C0123ABCD"),
+        ('[digest]\ntimezone = "Paris"\n', "use an IANA name such as Europe/Paris"),
+        ("[digest]\nenvironments = []\n", "name at least one environment"),
+    ],
+)
+def test_bad_digest_config_is_named_with_a_valid_example(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], toml: str, expected: str
+) -> None:
+    path = tmp_path / "bad.toml"
+    path.write_text(toml)
+    assert main(["--config", str(path), "digest"]) == 2
+    assert expected in capsys.readouterr().err

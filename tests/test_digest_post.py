@@ -12,7 +12,7 @@ from test_digest_reference import seed_reference
 
 from bot.clock import FakeClock
 from bot.local import LocalShipbell
-from scheduled.digest import JOB_ID
+from scheduled.digest import JOB_ID, prepare
 from scheduled.scheduler import RunOutcome
 
 CONFIG = {"timezone": "Europe/Paris", "digest": {"channel": "C_METRICS", "time": "09:00"}}
@@ -165,3 +165,17 @@ async def test_an_archived_channel_is_logged_not_retried(make_bell: Any, clock: 
     assert bell.double.calls_to("files.getUploadURLExternal") == []
     task = bell.core.store.one("SELECT status, attempts FROM tasks WHERE kind = 'digest.post'")
     assert task == {"status": "done", "attempts": 1}
+
+
+async def test_one_post_per_day_even_if_the_posting_time_changes(
+    make_bell: Any, clock: FakeClock
+) -> None:
+    clock.set(BEFORE_NINE + timedelta(minutes=1))
+    bell = await make_bell(CONFIG)
+    seed_reference(bell.core.store)
+    assert [o.detail for o in await due(bell)] == ["queued 2026-11-25"]
+    await bell.idle()
+    later = datetime(2026, 11, 25, 10, tzinfo=UTC)  # as if reconfigured to 11:00 Paris
+    assert await prepare(bell.core, later) == "already posted 2026-11-25"
+    await bell.idle()
+    assert len(posts(bell)[0]) == 1
