@@ -212,7 +212,8 @@ def test_cluster_names_the_report_year(store: Store) -> None:
     # recovery has too few samples. A three-way tie goes to the lower cluster.
     assert d.cluster is not None and (d.cluster.cluster, d.cluster.votes, d.cluster.of) == (
         "low", 1, 3)
-    assert "2024 DORA cluster: low" in to_text(d)
+    assert ("2024 DORA cluster: low (1 of 3 keys match its profile); per key: frequency high,"
+            " lead time elite, failure rate low") in to_text(d)
 
 
 def test_text_shows_n_and_direction_and_hides_private_incidents(store: Store) -> None:

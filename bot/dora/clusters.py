@@ -22,10 +22,15 @@ class Placement:
     cluster: str
     votes: int
     of: int  # how many metrics voted
+    by_key: tuple[tuple[str, str], ...] = ()  # (key, the cluster(s) it matches), for "why"
 
     @property
     def label(self) -> str:
         return f"{self.cluster} ({self.votes} of {self.of} keys match its profile)"
+
+    @property
+    def why(self) -> str:
+        return ", ".join(f"{key} {cluster}" for key, cluster in self.by_key)
 
 
 def frequency_clusters(per_day: float) -> set[str]:
@@ -75,14 +80,15 @@ def place(
     """
     if per_day is None or lead_median is None or failure_rate is None:
         return None
-    votes: list[set[str]] = [
-        frequency_clusters(per_day),
-        lead_time_clusters(lead_median),
-        failure_rate_clusters(failure_rate),
+    keyed: list[tuple[str, set[str]]] = [
+        ("frequency", frequency_clusters(per_day)),
+        ("lead time", lead_time_clusters(lead_median)),
+        ("failure rate", failure_rate_clusters(failure_rate)),
     ]
     if recovery_median is not None:
-        votes.append(recovery_clusters(recovery_median))
-    tally = {name: sum(name in v for v in votes) for name in ORDER}
+        keyed.append(("recovery", recovery_clusters(recovery_median)))
+    tally = {name: sum(name in v for _, v in keyed) for name in ORDER}
     top = max(tally.values())
     winner = [name for name in ORDER if tally[name] == top][-1]  # ties: the lower cluster
-    return Placement(winner, top, len(votes))
+    why = tuple((key, "/".join(n for n in ORDER if n in v)) for key, v in keyed)
+    return Placement(winner, top, len(keyed), why)

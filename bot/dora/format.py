@@ -171,12 +171,13 @@ def updates_line(d: Digest) -> str | None:
     return f"Status updates on time: {u.num} of {u.den} ({100 * u.num / u.den:.0f}%)"
 
 
-def cluster_line(d: Digest) -> str:
+def cluster_line(d: Digest, *, why: bool = False) -> str:
     if d.cluster is None:
         n = d.min_samples
         return (f"{REPORT_YEAR} DORA cluster: not placed; it needs at least {n} deploys "
                 f"and {n} changes with a lead time in the period")
-    return f"{REPORT_YEAR} DORA cluster: {d.cluster.label}"
+    line = f"{REPORT_YEAR} DORA cluster: {d.cluster.label}"
+    return f"{line}; per key: {d.cluster.why}" if why else line
 
 
 def followup_line(f: FollowupRow, *, mention: bool = False) -> str:

@@ -35,7 +35,7 @@ def to_text(d: Digest) -> str:
             out.append(f"  … and {d.overdue_total - len(d.overdue)} more")
     else:
         out.append("Overdue post-mortem follow-ups: none")
-    out += ["", fmt.cluster_line(d)]
+    out += ["", fmt.cluster_line(d, why=True)]
     if d.services:
         out += ["", "By service:"]
         out += [f"  {fmt.service_line(r, d.min_samples)}" for r in d.services]

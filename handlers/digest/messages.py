@@ -97,7 +97,7 @@ def details(d: Digest, budget: int = MESSAGE_BUDGET) -> dict[str, Any]:
             shown.append(f"… and {d.overdue_total - MAX_FOLLOWUPS} more")
         blocks.append(_section(f"*Overdue post-mortem follow-ups:* {d.overdue_total}\n"
                                + "\n".join(shown), Block.FOLLOWUPS))
-    cluster = fmt.cluster_line(d) + "".join(f"\n_{note}_" for note in d.notes)
+    cluster = fmt.cluster_line(d, why=True) + "".join(f"\n_{note}_" for note in d.notes)
     blocks.append(_context(cluster, Block.CLUSTER))
     blocks.extend(service_blocks(d, budget - _text_length(blocks)))
     return {"text": f"Details for {title(d)}", "blocks": blocks}
