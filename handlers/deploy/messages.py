@@ -101,6 +101,15 @@ def deploy_message(d: Deploy, approvals: list[dict[str, Any]], changes: list[dic
     return {"text": text, "blocks": blocks}
 
 
+def worth_posting(event: dict[str, Any], now_state: State) -> bool:
+    """Thread replies for what people need; the message itself shows the rest."""
+    if event["state"] == State.TRIGGERED:
+        return False  # the provider's "job sent" note says it better
+    if event["state"] == State.QUEUED and event.get("note") == "queued":
+        return now_state == State.QUEUED  # only worth saying while it actually waits
+    return True
+
+
 def event_text(event: dict[str, Any]) -> str:
     state = event["state"]
     note = event.get("note") or ""

@@ -71,12 +71,15 @@ class SlackNotifier:
         else:
             channel, ts = d.message_channel or d.channel, d.message_ts
             await outbox.call(self.core, "chat.update", {"channel": channel, "ts": ts, **body})
-        for event in self.repo.unposted_events(d.id):
-            # Post, then mark: a failed post is retried with the task (renders of one
-            # deploy never overlap: they hold its lock).
+        events = self.repo.unposted_events(d.id)
+        lines = [messages.event_text(e) for e in events if messages.worth_posting(e, d.state)]
+        if lines:
+            # One reply for everything new (Slack allows ~1 post/s per channel). Post, then
+            # mark: a failed post is retried with the task; renders of a deploy never overlap.
             await outbox.call(self.core, "chat.postMessage", {
-                "channel": channel, "thread_ts": ts, "text": messages.event_text(event),
+                "channel": channel, "thread_ts": ts, "text": messages.clip("\n".join(lines), 3900),
                 "unfurl_links": False,
             })
+        for event in events:
             self.repo.mark_posted(event["id"])
         return d.state.final
