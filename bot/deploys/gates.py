@@ -157,5 +157,6 @@ class Gates:
                               f"approval skipped by break-glass: {ask.break_glass}")
         who = ", ".join(mention(p) for p in env.approvers) or "another deployer"
         n = env.approvals
+        plural = "s" if n > 1 else ""
         return GateResult("approvals", WAIT,
-                          f"needs {n} approval{'s' if n > 1 else ''} from {who} (not you)")
+                          f"needs {n} approval{plural} from {who}, never the requester")
