@@ -38,6 +38,7 @@ def add_digest_job(core: Core) -> None:
     that had one still resumes after the config changed.
     """
     core.tasks.register(Task.POST, lambda payload: post(core, payload["day"]))
+    resume_unfinished(core)
     cfg = core.settings.digest
     if not cfg.channel:
         return
@@ -51,6 +52,24 @@ def add_digest_job(core: Core) -> None:
     # APScheduler wakes a little after the hour; a grace of zero would miss every run.
     grace = max(timedelta(hours=cfg.catch_up_hours), MIN_GRACE)
     core.scheduler.add(ScheduledJob(JOB_ID, trigger, run, kind="digest", grace=grace))
+
+
+def resume_unfinished(core: Core) -> int:
+    """Queue any stored digest whose posting task was lost (a crash between the two writes).
+
+    The task key dedupes, so a task that does exist is left to the runner's own resume.
+    """
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return 0
+    rows = core.store.all(
+        "SELECT day FROM digest_posts WHERE done_at IS NULL ORDER BY day DESC LIMIT 7"
+    )
+    return sum(
+        core.tasks.submit(Task.POST, {"day": r["day"]}, key=f"{Task.POST}:{r['day']}") is not None
+        for r in rows
+    )
 
 
 async def prepare(core: Core, when: datetime) -> str:
@@ -81,7 +100,17 @@ async def prepare(core: Core, when: datetime) -> str:
 
 
 async def post(core: Core, day: str) -> None:
-    """Post what is still unposted of ``day``'s digest; safe to run again after a failure."""
+    """Post what is still unposted of ``day``'s digest; safe to run again after a failure.
+
+    One poster per day at a time: the task runner can start the same task twice when it
+    was queued just before start-up resumes pending tasks.
+    """
+    locks: dict[str, asyncio.Lock] = core.services.setdefault("digest_post_locks", {})
+    async with locks.setdefault(day, asyncio.Lock()):
+        await _post(core, day)
+
+
+async def _post(core: Core, day: str) -> None:
     row = core.store.one("SELECT * FROM digest_posts WHERE day = ?", (day,))
     if row is None or row["done_at"]:
         return

@@ -4,14 +4,18 @@ its thread, exactly once per day, caught up after downtime, silent in quiet mode
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from test_digest_reference import seed_reference
 
 from bot.clock import FakeClock
+from bot.dora.digest import build_digest
 from bot.local import LocalShipbell
+from handlers.digest import messages
 from scheduled.digest import JOB_ID, prepare
 from scheduled.scheduler import RunOutcome
 
@@ -179,3 +183,23 @@ async def test_one_post_per_day_even_if_the_posting_time_changes(
     assert await prepare(bell.core, later) == "already posted 2026-11-25"
     await bell.idle()
     assert len(posts(bell)[0]) == 1
+
+
+async def test_a_stored_digest_whose_task_was_lost_is_posted_after_restart(
+    make_bell: Any, clock: FakeClock
+) -> None:
+    clock.set(BEFORE_NINE + timedelta(minutes=1))
+    bell = await make_bell(CONFIG)
+    seed_reference(bell.core.store)
+    digest = build_digest(bell.core.store.conn, bell.core.settings.digest,
+                          ZoneInfo("Europe/Paris"), clock.now())
+    bell.core.store.execute(  # stored, then the process died before queueing the post
+        "INSERT INTO digest_posts (day, channel, summary, details, created_at)"
+        " VALUES ('2026-11-25', 'C_METRICS', ?, ?, '2026-11-25T08:00:00.000000+00:00')",
+        (json.dumps(messages.summary(digest)), json.dumps(messages.details(digest))),
+    )
+    assert posts(bell) == ([], [])
+    await bell.restart()
+    await bell.idle()
+    top, replies = posts(bell)
+    assert len(top) == 1 and len(replies) == 1  # no chart was stored: summary and details
