@@ -91,6 +91,8 @@ async def test_restart_keeps_waiting_for_the_callback(bell: LocalShipbell, ci: F
     assert (status, body["state"]) == (200, "succeeded")
     await bell.idle()
     assert len(ci.jobs) == 1, "never triggered twice"
+    top = messages(bell)
+    assert len(top) == 1 and "succeeded" in top[0]["text"], "the same message, updated"
 
 
 async def test_restart_during_trigger_backoff_resumes(bell: LocalShipbell, ci: FakeCI,

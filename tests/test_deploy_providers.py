@@ -136,6 +136,16 @@ async def test_github_retries_5xx_then_refuses_bad_token(make_bell: MakeBell, gi
     assert "wrong" not in thread_text(bell)
 
 
+async def test_github_without_run_details_fails_clearly(make_bell: MakeBell,
+                                                         github: FakeGitHub) -> None:
+    github.legacy = True
+    bell = await make_bell(gh_config(github))
+    await bell.command("/deploy", "api to production")
+    deploy = await ended(bell)
+    assert deploy["error"] == "GitHub didn't return the run id (needs the 2026 dispatch API)"
+    assert len(github.dispatches) == 1, "not retried: a run may have started"
+
+
 async def test_github_missing_token_names_the_variable(make_bell: MakeBell, github: FakeGitHub,
                                                        monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv(TOKEN_ENV)

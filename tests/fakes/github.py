@@ -17,6 +17,7 @@ class FakeGitHub:
         self.compared: list[str] = []
         self.fail_next: list[int] = []  # statuses to answer on the next requests
         self.requests = 0
+        self.legacy = False  # an older GitHub Enterprise: 204 and no run id
         self.url = ""
         self._runner: web.AppRunner | None = None
 
@@ -55,7 +56,7 @@ class FakeGitHub:
         self.runs[run_id] = {"id": run_id, "status": "queued", "conclusion": None,
                              "html_url": f"https://github.example/runs/{run_id}",
                              "head_sha": "f00dfacecafe0123456789"}
-        if not body.get("return_run_details"):
+        if self.legacy or not body.get("return_run_details"):
             return web.Response(status=204)
         return web.json_response({"workflow_run_id": run_id,
                                   "run_url": f"{self.url}/runs/{run_id}",
