@@ -211,73 +211,10 @@ class DeployService:
             return str(exc)
         return self.rollback(service, env, user, channel, incident=incident_id).text
 
-    # -- deciding ------------------------------------------------------------------------
+    # -- ending early (approve/reject live in approvals.py) ----------------------------
     def configured(self, d: Deploy) -> bool:
         service = self.config.services.get(d.service)
         return service is not None and d.env in service.environments
-
-    def _may_decide(self, d: Deploy, user: str) -> str | None:
-        if d.state != State.AWAITING_APPROVAL:
-            return f"Deploy #{d.id} is {d.state.label}; there is nothing to decide."
-        if not self.configured(d):
-            return f"{d.service} {d.env} isn't configured any more; cancel #{d.id}."
-        env = self.env_config(d)
-        if user == d.requester:
-            return "You can't approve or reject your own deploy; ask another approver."
-        allowed = env.approvers or env.deployers
-        if allowed and not self.is_member(user, allowed):
-            who = ", ".join(mention(p) for p in allowed)
-            return f"Only {who} can approve deploys to {d.env}."
-        if d.expires_at is not None and d.expires_at <= self.core.clock.now():
-            self.expire(d)
-            return f"The approval request for #{d.id} expired; ask for a new deploy."
-        return None
-
-    def approve(self, deploy_id: int, user: str, channel: str | None) -> Outcome:
-        d = self.repo.get(deploy_id)
-        if d is None:
-            return Outcome(False, f"No deploy #{deploy_id}.")
-        if refusal := self._may_decide(d, user):
-            return Outcome(False, refusal)
-        now = self.core.clock.now()
-        if not self.repo.record_decision(d.id, user, "approved", now, channel):
-            return Outcome(False, f"You already decided on #{d.id}.")
-        self.core.audit(user, "deploy.approve", f"deploy #{d.id}", channel=channel)
-        count = sum(1 for a in self.repo.approvals(d.id) if a["decision"] == "approved")
-        self.repo.event(d.id, "approved", user, now,
-                        f"approved by <@{user}> ({count}/{d.approvals_needed})")
-        if count < d.approvals_needed:
-            self.notifier.changed(d.id)
-            return Outcome(True, f"Approved #{d.id} ({count} of {d.approvals_needed}).")
-        ask = Ask(d.service, d.env, d.requester, d.channel or "", d.incident_id, d.break_glass)
-        failed = next((r for r in self.gates.check(ask, now, skip_concurrency=True)
-                       if r.blocks), None)
-        if failed is not None:
-            self.repo.transition(d.id, State.REJECTED, None, now, failed.detail,
-                                 error=f"no longer allowed at approval time: {failed.detail}")
-            self.notifier.changed(d.id)
-            return Outcome(False, f"Approved, but #{d.id} can't go: {failed.detail}")
-        self.repo.transition(d.id, State.QUEUED, user, now, "approved; queued")
-        self.promote(d.service, d.env)
-        self.notifier.changed(d.id)
-        return Outcome(True, f"Approved #{d.id}; it's on its way.")
-
-    def reject(self, deploy_id: int, user: str, channel: str | None) -> Outcome:
-        d = self.repo.get(deploy_id)
-        if d is None:
-            return Outcome(False, f"No deploy #{deploy_id}.")
-        if refusal := self._may_decide(d, user):
-            return Outcome(False, refusal)
-        now = self.core.clock.now()
-        if not self.repo.record_decision(d.id, user, "rejected", now, channel):
-            return Outcome(False, f"You already decided on #{d.id}.")
-        self.core.audit(user, "deploy.reject", f"deploy #{d.id}", channel=channel)
-        if self.repo.transition(d.id, State.REJECTED, user, now, f"rejected by <@{user}>",
-                                error=f"rejected by <@{user}>"):
-            self.notifier.changed(d.id)
-            self.notifier.tell(d.requester, f"<@{user}> rejected deploy #{d.id} of "
-                                            f"{d.service}@{d.ref} to {d.env}.")
-        return Outcome(True, f"Rejected #{d.id}.")
 
     def expire(self, d: Deploy) -> bool:
         now = self.core.clock.now()

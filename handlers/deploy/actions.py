@@ -7,12 +7,13 @@ or two approvers clicking together never act twice. The clicker hears back priva
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
 
 from bot.core import Core
-from bot.deploys import lockops
+from bot.deploys import approvals, lockops
 from bot.deploys.service import DeployService, Outcome
 from handlers.deploy.ids import Action
 
@@ -43,9 +44,9 @@ def register(app: AsyncApp, core: Core, svc: DeployService) -> None:
             return
         outcome: Outcome
         if verb == "approve":
-            outcome = svc.approve(int(value), user, channel)
+            outcome = approvals.approve(svc, int(value), user, channel)
         elif verb == "reject":
-            outcome = svc.reject(int(value), user, channel)
+            outcome = approvals.reject(svc, int(value), user, channel)
         else:
             outcome = svc.cancel(int(value), user, channel)
         _reply(core, body, outcome.text)
@@ -78,8 +79,6 @@ def register(app: AsyncApp, core: Core, svc: DeployService) -> None:
             _reply(core, body, f"{service} {env} isn't configured any more.")
             return
         minutes = data.get("m")
-        from datetime import timedelta
-
         duration = timedelta(minutes=int(minutes)) if minutes else None
         outcome = lockops.take_over(svc, service, env, user, str(reason), duration, channel,
                                     str(holder))

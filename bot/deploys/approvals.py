@@ -1,0 +1,76 @@
+"""Approvals: distinct approvers, never the requester, expiring, gates checked again.
+
+Each decision is a row keyed (deploy, approver), so a double click records nothing new;
+the move to `queued` is a compare-and-set, so two approvers clicking together start the
+deploy once.
+"""
+
+from __future__ import annotations
+
+from bot.deploys.gates import Ask, mention
+from bot.deploys.models import Deploy, State
+from bot.deploys.service import DeployService, Outcome
+
+
+def _may_decide(svc: DeployService, d: Deploy, user: str) -> str | None:
+    if d.state != State.AWAITING_APPROVAL:
+        return f"Deploy #{d.id} is {d.state.label}; there is nothing to decide."
+    if not svc.configured(d):
+        return f"{d.service} {d.env} isn't configured any more; cancel #{d.id}."
+    env = svc.env_config(d)
+    if user == d.requester:
+        return "You can't approve or reject your own deploy; ask another approver."
+    allowed = env.approvers or env.deployers
+    if allowed and not svc.is_member(user, allowed):
+        who = ", ".join(mention(p) for p in allowed)
+        return f"Only {who} can approve deploys to {d.env}."
+    if d.expires_at is not None and d.expires_at <= svc.core.clock.now():
+        svc.expire(d)
+        return f"The approval request for #{d.id} expired; ask for a new deploy."
+    return None
+
+def approve(svc: DeployService, deploy_id: int, user: str, channel: str | None) -> Outcome:
+    d = svc.repo.get(deploy_id)
+    if d is None:
+        return Outcome(False, f"No deploy #{deploy_id}.")
+    if refusal := _may_decide(svc, d, user):
+        return Outcome(False, refusal)
+    now = svc.core.clock.now()
+    if not svc.repo.record_decision(d.id, user, "approved", now, channel):
+        return Outcome(False, f"You already decided on #{d.id}.")
+    svc.core.audit(user, "deploy.approve", f"deploy #{d.id}", channel=channel)
+    count = sum(1 for a in svc.repo.approvals(d.id) if a["decision"] == "approved")
+    svc.repo.event(d.id, "approved", user, now,
+                    f"approved by <@{user}> ({count}/{d.approvals_needed})")
+    if count < d.approvals_needed:
+        svc.notifier.changed(d.id)
+        return Outcome(True, f"Approved #{d.id} ({count} of {d.approvals_needed}).")
+    ask = Ask(d.service, d.env, d.requester, d.channel or "", d.incident_id, d.break_glass)
+    failed = next((r for r in svc.gates.check(ask, now, skip_concurrency=True)
+                   if r.blocks), None)
+    if failed is not None:
+        svc.repo.transition(d.id, State.REJECTED, None, now, failed.detail,
+                             error=f"no longer allowed at approval time: {failed.detail}")
+        svc.notifier.changed(d.id)
+        return Outcome(False, f"Approved, but #{d.id} can't go: {failed.detail}")
+    svc.repo.transition(d.id, State.QUEUED, user, now, "approved; queued")
+    svc.promote(d.service, d.env)
+    svc.notifier.changed(d.id)
+    return Outcome(True, f"Approved #{d.id}; it's on its way.")
+
+def reject(svc: DeployService, deploy_id: int, user: str, channel: str | None) -> Outcome:
+    d = svc.repo.get(deploy_id)
+    if d is None:
+        return Outcome(False, f"No deploy #{deploy_id}.")
+    if refusal := _may_decide(svc, d, user):
+        return Outcome(False, refusal)
+    now = svc.core.clock.now()
+    if not svc.repo.record_decision(d.id, user, "rejected", now, channel):
+        return Outcome(False, f"You already decided on #{d.id}.")
+    svc.core.audit(user, "deploy.reject", f"deploy #{d.id}", channel=channel)
+    if svc.repo.transition(d.id, State.REJECTED, user, now, f"rejected by <@{user}>",
+                            error=f"rejected by <@{user}>"):
+        svc.notifier.changed(d.id)
+        svc.notifier.tell(d.requester, f"<@{user}> rejected deploy #{d.id} of "
+                                        f"{d.service}@{d.ref} to {d.env}.")
+    return Outcome(True, f"Rejected #{d.id}.")
