@@ -36,7 +36,8 @@ def open_incident(bell: LocalShipbell, service: str, severity: int, *, private: 
     return int(cursor.lastrowid or 0)
 
 
-async def test_permission_by_user_group_and_channel(make_bell: MakeBell, ci: FakeCI) -> None:
+async def test_permission_by_user_group_and_channel(make_bell: MakeBell, ci: FakeCI,
+                                                    clock: FakeClock) -> None:
     config = deploy_config(ci.url, deployers=["U_ANA", "S_SRE"], channels=["C_DEPLOYS"])
     bell = await make_bell(config)
     bell.double.add_usergroup("S_SRE", "sre", ["U_CARL"])
@@ -53,6 +54,12 @@ async def test_permission_by_user_group_and_channel(make_bell: MakeBell, ci: Fak
                                        " WHERE action = 'deploy.denied'")
     assert denied_audit == [{"actor": "U_BOB", "channel": "C_DEPLOYS"},
                             {"actor": "U_ANA", "channel": "C_GENERAL"}]
+    bell.double.add_usergroup("S_SRE", "sre", ["U_CARL", "U_BOB"])  # bob joins the group
+    clock.advance(minutes=11)
+    await bell.core.scheduler.run_due()  # the sweep refreshes group members
+    now_allowed = await bell.command("/deploy", "api to production", user="U_BOB")
+    assert now_allowed.text.startswith("Deploy #2 of api@main to production is queued")
+    await bell.idle()
 
 
 async def test_lock_blocks_others_not_the_holder_and_expires(make_bell: MakeBell, ci: FakeCI,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sqlite3
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from bot.clock import to_db
@@ -48,7 +48,8 @@ class DeployService:
         self.repo = DeployRepo(core.store)
         self.locks = Locks(core.store)
         self.providers = build(self.config, core.clock)
-        self.group_members: dict[str, set[str]] = {}
+        self.group_members: dict[str, set[str]] = {}  # filled from Slack by the handlers
+        self.groups_loaded_at: datetime | None = None
         self.gates = Gates(self.config, self.repo, self.locks, self.is_member,
                            self._calendar_freeze, self._incidents)
 

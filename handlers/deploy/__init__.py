@@ -36,14 +36,13 @@ async def refresh_groups(core: Core, svc: DeployService) -> None:
         data = await outbox.call(core, "usergroups.users.list", {"usergroup": group})
         if data is not None:
             svc.group_members[group] = set(data.get("users") or [])
-    svc.groups_loaded_at = core.clock.now()  # type: ignore[attr-defined]
+    svc.groups_loaded_at = core.clock.now()
 
 
 def register(app: AsyncApp, core: Core) -> None:
     notifier = SlackNotifier(core)
     svc = DeployService(core, notifier)
     runner = Runner(svc)
-    svc.runner = runner  # type: ignore[attr-defined]
     core.services["deploys"] = svc
     extra = core.services.setdefault("deploy_subcommands", {})
     router = Router(svc, extra)
@@ -55,7 +54,7 @@ def register(app: AsyncApp, core: Core) -> None:
         ("POST", HOOK_PATH, hook_handler(core, runner)))
 
     async def sweep(when: datetime) -> str | None:
-        loaded = getattr(svc, "groups_loaded_at", None)
+        loaded = svc.groups_loaded_at
         if loaded is None or (core.clock.now() - loaded).total_seconds() > GROUP_REFRESH_SECONDS:
             with contextlib.suppress(Exception):
                 await refresh_groups(core, svc)
