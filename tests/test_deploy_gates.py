@@ -54,6 +54,8 @@ async def test_permission_by_user_group_and_channel(make_bell: MakeBell, ci: Fak
                                        " WHERE action = 'deploy.denied'")
     assert denied_audit == [{"actor": "U_BOB", "channel": "C_DEPLOYS"},
                             {"actor": "U_ANA", "channel": "C_GENERAL"}]
+    await ci.wait_jobs(1)
+    await bell.idle()
     bell.double.add_usergroup("S_SRE", "sre", ["U_CARL", "U_BOB"])  # bob joins the group
     clock.advance(minutes=11)
     await bell.core.scheduler.run_due()  # the sweep refreshes group members
