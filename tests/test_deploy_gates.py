@@ -10,7 +10,7 @@ from fakes.ci import FakeCI
 from fakes.configs import SECRET, SECRET_ENV, deploy_config
 
 from bot.clock import FakeClock, to_db
-from bot.local import LocalShipbell
+from bot.local import LocalShipbell, merge
 from handlers.deploy import refresh_groups
 
 
@@ -206,3 +206,20 @@ async def test_callback_signed_for_another_provider_is_refused(
     assert (status, body["state"]) == (200, "succeeded")
     await bell.idle()
     await other.stop()
+
+
+async def test_release_calendar_freeze_gates_deploys(make_bell: MakeBell, ci: FakeCI) -> None:
+    config = merge(deploy_config(ci.url), {"release": {"trains": {"api-weekly": {
+        "channel": "C_RELEASES", "services": ["api"], "environment": "production",
+        "weekday": "thu", "time": "14:00"}}}})
+    bell = await make_bell(config)
+    ack = await bell.command("/release", "freeze api-weekly 2h db migration")
+    assert ack.status == 200
+    blocked = await bell.command("/deploy", "api to production")
+    assert blocked.text.startswith("production is frozen (")
+    assert "db migration" in blocked.text and "--break-glass" in blocked.text
+    assert "Deploying" in (await bell.command("/deploy", "api to staging")).text
+    forced = await bell.command("/deploy", 'api to production --break-glass "fix ready"')
+    assert "queued" in forced.text or "Deploying" in forced.text
+    await ci.wait_jobs(2)
+    await bell.idle()
