@@ -223,3 +223,20 @@ async def test_release_calendar_freeze_gates_deploys(make_bell: MakeBell, ci: Fa
     assert "queued" in forced.text or "Deploying" in forced.text
     await ci.wait_jobs(2)
     await bell.idle()
+
+
+async def test_declared_incident_gates_deploys(make_bell: MakeBell, ci: FakeCI) -> None:
+    bell = await make_bell(deploy_config(ci.url))
+    declared = await bell.command("/incident", "open checkout errors sev2 --service api",
+                                  channel="C_INCIDENTS")
+    assert declared.status == 200
+    await bell.idle()
+    incident = bell.core.store.one("SELECT id FROM incidents")
+    assert incident is not None
+    inc = incident["id"]
+    blocked = await bell.command("/deploy", "api to production")
+    assert blocked.text.startswith(f"api has an open incident INC-{inc} (SEV2")
+    fix = await bell.command("/deploy", f"api@fix to production --incident {inc}")
+    assert "Deploying" in fix.text
+    await ci.wait_jobs(1)
+    await bell.idle()
