@@ -69,7 +69,7 @@ async def test_help_lists_every_subcommand_and_extra_words(bell: LocalShipbell) 
 
 
 async def test_default_env_and_ref(bell: LocalShipbell, clock: FakeClock) -> None:
-    ack = await bell.command("/deploy", "api")
+    ack = await bell.command("/deploy", "API")
     assert "api@main to staging" in ack.text
     row = bell.core.store.one("SELECT service, env, ref FROM deploys")
     assert row == {"service": "api", "env": "staging", "ref": "main"}

@@ -127,6 +127,8 @@ def known_services(config: DeploySettings) -> str:
 
 
 def service_name(config: DeploySettings, word: str) -> str:
+    if word.lower() in config.services:
+        return word.lower()
     if word not in config.services:
         raise GrammarError(
             f"`{word}`? Never heard of it. Known services: {known_services(config)}."
@@ -136,6 +138,8 @@ def service_name(config: DeploySettings, word: str) -> str:
 
 def env_name(config: DeploySettings, service: str, word: str) -> str:
     envs = config.services[service].environments
+    if word.lower() in envs:
+        return word.lower()
     if word not in envs:
         raise GrammarError(f"{service} has no `{word}` environment ({', '.join(envs)}).")
     return word
@@ -158,7 +162,7 @@ def target(config: DeploySettings, words: list[str], *, joiner: str = "to",
                 "such as `main` or `v1.4.2`."
             )
     rest = words[1:]
-    if rest and rest[0] == joiner:
+    if rest and rest[0].lower() == joiner:
         rest = rest[1:]
     if len(rest) > 1:
         raise GrammarError(
