@@ -141,7 +141,8 @@ class DeployService:
         if d.state == State.AWAITING_APPROVAL:
             env = self.env_config(d)
             who = ", ".join(mention(p) for p in env.approvers) or "another deployer"
-            return (f"Deploy #{d.id} of {what} needs {d.approvals_needed} approval(s) from "
+            n = d.approvals_needed
+            return (f"Deploy #{d.id} of {what} needs {n} approval{'s' if n > 1 else ''} from "
                     f"{who}; the request expires in {self.config.approval_ttl_minutes} min.")
         if d.state == State.QUEUED:
             queue = [q.id for q in self.repo.queue(d.service, d.env)]

@@ -137,7 +137,8 @@ class Router:
         if not found:
             return ephemeral(f"No deploys of {service}{' to ' + env if env else ''} yet.")
         lines = [messages.deploy_line(d) for d in found]
-        return ephemeral(f"Last {len(found)} deploys of {service}:\n" + "\n".join(lines))
+        head = f"Last {len(found)} deploys" if len(found) > 1 else "Last deploy"
+        return ephemeral(f"{head} of {service}:\n" + "\n".join(lines))
 
     def do_locks(self, cmd: SlashCommand, words: list[str]) -> dict[str, Any]:
         now = self.svc.core.clock.now()

@@ -116,8 +116,8 @@ def event_text(event: dict[str, Any]) -> str:
     try:
         label = State(state).label
         emoji = EMOJI[State(state)]
-    except ValueError:
-        label, emoji = ("" if state == "note" else state), ":speech_balloon:"
+    except ValueError:  # approvals and provider notes: the note says it all
+        label, emoji = "", ":+1:" if state == "approved" else ":speech_balloon:"
     head = f"{emoji} {label}".rstrip()
     if note in ("", label, state):
         return head
