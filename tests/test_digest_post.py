@@ -3,9 +3,7 @@ its thread, exactly once per day, caught up after downtime, silent in quiet mode
 
 from __future__ import annotations
 
-import asyncio
 import json
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -21,15 +19,6 @@ from scheduled.scheduler import RunOutcome
 
 CONFIG = {"timezone": "Europe/Paris", "digest": {"channel": "C_METRICS", "time": "09:00"}}
 BEFORE_NINE = datetime(2026, 11, 25, 7, 59, tzinfo=UTC)  # 08:59 Paris
-
-
-async def until(condition: Callable[[], bool], spins: int = 10_000) -> None:
-    """Yield to the loop until ``condition`` holds; no wall-clock waiting."""
-    for _ in range(spins):
-        if condition():
-            return
-        await asyncio.sleep(0)
-    raise AssertionError("condition never became true")
 
 
 async def due(bell: LocalShipbell) -> list[RunOutcome]:
@@ -101,7 +90,7 @@ async def test_a_failed_upload_is_retried_without_reposting(
     bell.double.fail_next("files.getUploadURLExternal", "internal_error")
     await due(bell)
     await bell.double.wait_for("files.getUploadURLExternal")
-    await until(lambda: clock.sleepers == 1)  # the post task backs off on the FakeClock
+    await clock.until_sleeping()  # the post task backs off on the FakeClock
     clock.advance(seconds=2)
     await bell.idle()
     top, replies = posts(bell)
