@@ -8,6 +8,7 @@ from datetime import timedelta
 from typing import Any
 from urllib.parse import urlencode
 
+import aiohttp
 import pytest
 from conftest import MakeBell
 from fakes.ci import FakeCI, post
@@ -113,6 +114,13 @@ async def test_replayed_and_out_of_order_callbacks_are_ignored(bell: LocalShipbe
     await bell.idle()
     row = bell.core.store.one("SELECT state, version, error FROM deploys WHERE id = 1")
     assert row == {"state": "succeeded", "version": "v9", "error": None}
+    async with aiohttp.ClientSession() as session, session.get(
+            bell.runtime.url + "/metrics") as resp:
+        exposed = await resp.text()
+    assert 'shipbell_deploy_callbacks_total{outcome="replayed"} 1.0' in exposed
+    assert 'shipbell_deploy_callbacks_total{outcome="stale"} 2.0' in exposed
+    assert ('shipbell_deploys_finished_total{env="production",service="api",state="succeeded"}'
+            ' 1.0') in exposed
 
 
 async def test_double_click_cancel_acts_once(bell: LocalShipbell, ci: FakeCI) -> None:

@@ -12,12 +12,15 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from prometheus_client import Counter, Histogram
+
 from bot import logs
 from bot.clock import humanize, to_db
 from bot.deploys.models import ACTIVE, State
 from bot.deploys.providers import Job, ProviderError, Report
 from bot.deploys.service import DeployService
 
+DURATION_BUCKETS = (10, 30, 60, 120, 300, 600, 1200, 1800, 3600, 7200)
 MAX_POLL_ERRORS = 5
 SHUTDOWN_CHECK_SECONDS = 0.1  # how soon a sleeping poller notices shutdown
 BACKOFF = (1.0, 2.0, 4.0, 8.0, 16.0)
@@ -48,6 +51,15 @@ class Runner:
         self.svc = svc
         self.core = svc.core
         self.repo = svc.repo
+        registry = svc.core.metrics.registry
+        self.finished = Counter("shipbell_deploys_finished", "Deploys that ended, by outcome.",
+                                ["service", "env", "state"], registry=registry)
+        self.durations = Histogram("shipbell_deploy_duration_seconds",
+                                   "Start to end of deploys that ran, by outcome.", ["state"],
+                                   buckets=DURATION_BUCKETS, registry=registry)
+        self.callbacks = Counter("shipbell_deploy_callbacks",
+                                 "CI callbacks on /hooks/deploy by outcome.", ["outcome"],
+                                 registry=registry)
 
     def callback_url(self) -> str:
         base = self.svc.config.callback_url or self.core.settings.slack.public_url
@@ -182,6 +194,10 @@ class Runner:
                 self.repo.add_changes(deploy_id, report.changes)
         d = self.repo.get(deploy_id)
         assert d is not None
+        self.finished.labels(d.service, d.env, str(d.state)).inc()
+        if d.started_at is not None and d.finished_at is not None:
+            self.durations.labels(str(d.state)).observe(
+                (d.finished_at - d.started_at).total_seconds())
         logs.logger.info("deploy #%s %s/%s ended %s", d.id, d.service, d.env, d.state)
         self.svc.promote(d.service, d.env)
         self.svc.notifier.changed(deploy_id)

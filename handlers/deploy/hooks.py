@@ -38,6 +38,7 @@ def handler(core: Core, runner: Runner) -> Any:
         raw = await request.read()
         providers = signed_by(raw, request.headers)
         if not providers:
+            runner.callbacks.labels("bad_signature").inc()
             return web.json_response({"error": "bad or expired signature"}, status=401)
         try:
             body = json.loads(raw)
@@ -50,12 +51,15 @@ def handler(core: Core, runner: Runner) -> Any:
                 {"error": "status must be running, succeeded, failed or cancelled"}, status=400)
         deploy = svc.repo.get(deploy_id)
         if deploy is None:
+            runner.callbacks.labels("unknown_deploy").inc()
             return web.json_response({"error": f"no deploy {deploy_id}"}, status=404)
         if deploy.provider not in providers:
+            runner.callbacks.labels("bad_signature").inc()
             return web.json_response({"error": "signed for another provider"}, status=401)
         delivery = request.headers.get(signing.DELIVERY_HEADER) or request.headers.get(
             signing.SIGNATURE_HEADER, "")
         if not core.claim_key(f"deployhook:{deploy.provider}:{delivery}"):
+            runner.callbacks.labels("replayed").inc()
             return web.json_response({"ok": True, "ignored": "replayed delivery"})
         report = Report(
             state=status,
@@ -66,6 +70,7 @@ def handler(core: Core, runner: Runner) -> Any:
             changes=normalise_changes(body.get("changes")),
         )
         applied = runner.apply(deploy_id, report, f"ci:{deploy.provider}")
+        runner.callbacks.labels("applied" if applied else "stale").inc()
         current = svc.repo.get(deploy_id)
         return web.json_response({"ok": True, "applied": applied,
                                   "state": str(current.state) if current else None})
