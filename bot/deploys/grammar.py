@@ -6,7 +6,7 @@ Kept free of Slack so every mistake's answer can be tested directly and through 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
 
 from bot.deploys.config import DeploySettings
@@ -39,7 +39,6 @@ class Options:
     incident: int | None = None
     break_glass: str | None = None
     hotfix: bool = False
-    given: set[str] = field(default_factory=set)
 
 
 @dataclass(frozen=True)
@@ -74,7 +73,6 @@ def split_options(words: list[str], allowed: set[str]) -> tuple[list[str], Optio
             else:
                 raise GrammarError(f"`{name}` needs a value, e.g. {_example(name)}.")
         _apply(opts, name, value)
-        opts.given.add(name)
         i += 1
     return positional, opts
 

@@ -14,16 +14,3 @@ class Notifier(Protocol):
 
     def announce(self, channel: str, text: str) -> None:
         """A loud post in a channel (break-glass)."""
-
-
-class Silent:
-    """A notifier that says nothing (benchmarks and unit-level use)."""
-
-    def changed(self, deploy_id: int) -> None:
-        return None
-
-    def tell(self, user: str, text: str) -> None:
-        return None
-
-    def announce(self, channel: str, text: str) -> None:
-        return None
