@@ -273,3 +273,18 @@ def test_update_punctuality_is_shown_only_when_recorded(store: Store) -> None:
     assert d.current.updates is not None
     assert (d.current.updates.num, d.current.updates.den) == (2, 3)  # I4 is a test incident
     assert "Status updates on time: 2 of 3 (67%)" in to_text(d)
+
+
+def test_recovery_starts_at_the_earlier_evidence(tmp_path: Path) -> None:
+    """An incident declared mid-rollout starts the failure before the deploy finished."""
+    s = Store(tmp_path / "early.db")
+    s.migrate()
+    deploy(s, 1, "api", "11-20 10:30", started="11-20 10:00")
+    incident(s, 1, 2, "11-20 10:15", "11-20 11:15", caused_by=1)
+    deploy(s, 2, "api", "11-21 10:00")
+    incident(s, 2, 3, "11-21 10:30", "11-21 10:40", caused_by=2)
+    incident(s, 3, 3, "11-21 11:00", "11-21 13:00", caused_by=2)  # two incidents, one failure
+    c = build_digest(s.conn, DigestSettings(min_samples=1), PARIS, POSTED).current
+    assert (c.failure.num, c.failure.den) == (2, 2)  # each failed deploy counted once
+    # 10:15→11:15 = 1 h; 10:00→13:00 = 3 h (ends with the last of its incidents)
+    assert (c.recovery.n, c.recovery.median, c.recovery.p90) == (2, 7200, 10800)
