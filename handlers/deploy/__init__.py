@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 from datetime import UTC, datetime
 from typing import Any
@@ -56,8 +55,10 @@ def register(app: AsyncApp, core: Core) -> None:
     async def sweep(when: datetime) -> str | None:
         loaded = svc.groups_loaded_at
         if loaded is None or (core.clock.now() - loaded).total_seconds() > GROUP_REFRESH_SECONDS:
-            with contextlib.suppress(Exception):
+            try:
                 await refresh_groups(core, svc)
+            except Exception:  # Slack down must not stop timeouts and expiries
+                logs.logger.warning("deploy: couldn't refresh user groups; keeping the old ones")
         return await runner.sweep(when)
 
     core.scheduler.add(ScheduledJob(
