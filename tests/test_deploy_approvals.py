@@ -134,3 +134,15 @@ async def test_break_glass_group_skips_approval_loudly(make_bell: MakeBell, ci: 
     assert "skips approvals" in loud.args["text"] and "site down" in loud.args["text"]
     row = bell.core.store.one("SELECT break_glass, approvals_needed FROM deploys WHERE id = 2")
     assert row == {"break_glass": "site down", "approvals_needed": 0}
+
+
+async def test_approval_survives_restart(make_bell: MakeBell, ci: FakeCI) -> None:
+    bell = await make_bell(deploy_config(ci.url, approvals=1))
+    await bell.command("/deploy", "api@v7 to production")
+    message = await deploy_message(bell)
+    await bell.restart()
+    await bell.driver.press(message, Action.APPROVE, user="U_DANA")
+    assert (await replies(bell, 1)) == ["Approved #1; it's on its way."]
+    jobs = await ci.wait_jobs(1)
+    assert jobs[0]["ref"] == "v7"
+    await bell.idle()
