@@ -6,7 +6,8 @@ Two series, one run:
     status updates;
   * fixed daily rate: the same number of deploys a day for 1, 3 and 10 years, where the
     digest must stay flat because it reads only the periods it shows.
-For each history: the digest (median of warm runs, and the first run), the chart render,
+For each history: the digest (median of warm runs, and the first run), the daily post's
+digest (which also reads the 8-week lead-time trend for its chart), the chart render,
 a full scan of ``deploys`` as the floor any history-reading design would pay, and the
 extra memory (tracemalloc peak of Python objects, and RSS growth of the process).
 
@@ -163,8 +164,9 @@ def measure(path: Path, repeat: int) -> dict[str, float]:
     rss_before = rss_kb()
     first, warm = timed(lambda: build_digest(conn, cfg, TZ, END), repeat)
     rss_growth = (rss_kb() - rss_before) / 1024
+    _, post = timed(lambda: build_digest(conn, cfg, TZ, END, trend=True), repeat)
     tracemalloc.start()
-    digest = build_digest(conn, cfg, TZ, END)
+    digest = build_digest(conn, cfg, TZ, END, trend=True)
     peak = tracemalloc.get_traced_memory()[1] / 2**20
     tracemalloc.stop()
     render_chart(digest)  # warm matplotlib's font cache before timing
@@ -174,17 +176,23 @@ def measure(path: Path, repeat: int) -> dict[str, float]:
     total = conn.execute("SELECT COUNT(*) FROM deploys").fetchone()[0]
     conn.close()
     return {"deploys": total, "in_period": digest.current.deploys, "first": first,
-            "warm": warm, "chart": chart, "scan": scan, "peak_mb": peak, "rss_mb": rss_growth}
+            "warm": warm, "post": post, "chart": chart, "scan": scan, "peak_mb": peak,
+            "rss_mb": rss_growth}
 
 
 def report(label: str, m: dict[str, float]) -> None:
     print(f"  {label:<22} {int(m['deploys']):>9,} {int(m['in_period']):>7,}"
-          f" {m['first']:>9.1f} {m['warm']:>9.1f} {m['chart']:>8.1f} {m['scan']:>9.1f}"
+          f" {m['first']:>8.1f} {m['warm']:>8.1f} {m['post']:>8.1f} {m['chart']:>8.1f}"
+          f" {m['scan']:>8.1f}"
           f" {m['peak_mb']:>8.1f} {m['rss_mb']:>7.1f}")
 
 
-HEAD = (f"  {'history':<22} {'deploys':>9} {'7 days':>7} {'1st ms':>9} {'warm ms':>9}"
-        f" {'chart ms':>8} {'scan ms':>9} {'peak MB':>8} {'RSS MB':>7}")
+HEAD = (f"  {'history':<22} {'deploys':>9} {'7 days':>7} {'1st ms':>8} {'warm ms':>8}"
+        f" {'post ms':>8} {'chart ms':>8} {'scan ms':>8} {'peak MB':>8} {'RSS MB':>7}")
+LEGEND = ("  1st/warm: the digest as /deploy stats and the CLI compute it (two periods);"
+          " post: plus the\n  8-week lead-time trend the daily post charts; chart: PNG render;"
+          " scan: full scan of deploys;\n  peak: tracemalloc peak of the post digest;"
+          " RSS: process growth over the timed runs.")
 
 
 def main() -> None:
@@ -196,7 +204,8 @@ def main() -> None:
     parser.add_argument("--fresh", action="store_true", help="rebuild cached databases")
     args = parser.parse_args()
 
-    print("Size series: production deploys over one year (digest: 7-day periods, 8-week chart)")
+    print(LEGEND)
+    print("\nSize series: production deploys over one year (7-day periods, 8-week chart)")
     paths = [(n, history(n, 365, args.fresh)) for n in map(int, args.sizes.split(","))]
     print(HEAD)
     for n, path in paths:

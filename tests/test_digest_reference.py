@@ -194,7 +194,11 @@ def test_chart_weeks_match_the_periods(store: Store) -> None:
     weeks = reference_digest(store).weeks
     assert len(weeks) == 8 and weeks[-1].period.label == "Nov 18–24"
     assert [(w.deploys, w.failed) for w in weeks[-2:]] == [(4, 1), (6, 3)]
-    assert all(w.deploys == 0 for w in weeks[:-2])
+    assert all(w.deploys == 0 for w in weeks[:-2]) and weeks[-1].lead is None
+    trend = reference_digest(store, trend=True)
+    assert [(w.lead.n, w.lead.median) for w in trend.weeks[-2:] if w.lead] == [(5, 7200),
+                                                                               (8, 7200)]
+    assert trend.current == reference_digest(store).current
 
 
 def test_per_service_breakdown(store: Store) -> None:

@@ -30,8 +30,13 @@ def build_digest(
     *,
     service: str | None = None,
     days: int | None = None,
+    trend: bool = False,
 ) -> Digest:
-    """The digest that would be posted at ``at``: the whole local days before it."""
+    """The digest that would be posted at ``at``: the whole local days before it.
+
+    ``trend`` also reads lead times for every chart week (the daily post and
+    ``--chart``); on-demand stats skip that and read only the two periods.
+    """
     envs = list(cfg.environments)
     current = current_period(at.astimezone(tz).date(), days or cfg.period_days, tz)
     prior = current.previous()
@@ -39,7 +44,8 @@ def build_digest(
 
     deploys = queries.deploys(conn, envs, prior.start, current.end, service)
     week_counts = [queries.deploy_counts(conn, envs, w.start, w.end, service) for w in weeks]
-    changes = queries.lead_times(conn, envs, prior.start, current.end, service)
+    lead_from = min(prior.start, weeks[0].start) if trend else prior.start
+    changes = queries.lead_times(conn, envs, lead_from, current.end, service)
     failures = queries.failures(conn, envs, prior.start, at, service)
     incidents = queries.incidents(conn, prior.start, at, service)
     today = at.astimezone(tz).date().isoformat()
@@ -78,7 +84,7 @@ def build_digest(
         overdue_total=overdue_total,
         services=services[: cfg.max_services],
         more_services=max(0, len(services) - cfg.max_services),
-        weeks=week_points(weeks, week_counts),
+        weeks=week_points(weeks, week_counts, changes if trend else None),
         cluster=cluster,
         notes=[LEAD_TIME_NOTE] if now_metrics.lead.n else [],
     )

@@ -68,6 +68,7 @@ class WeekPoint:
     period: Period
     deploys: int
     failed: int
+    lead: Spread | None = None  # only when the trend was asked for
 
 
 @dataclass
@@ -166,9 +167,15 @@ def service_rows(
     return rows
 
 
-def week_points(weeks: list[Period], counts: list[tuple[int, int]]) -> list[WeekPoint]:
-    return [WeekPoint(week, total, failed) for week, (total, failed) in zip(weeks, counts,
-                                                                             strict=True)]
+def week_points(
+    weeks: list[Period], counts: list[tuple[int, int]], changes: list[ChangeRow] | None
+) -> list[WeekPoint]:
+    shipped = [c.shipped for c in changes] if changes is not None else []
+    return [
+        WeekPoint(week, total, failed, None if changes is None else spread(
+            c.seconds for c in between(changes, shipped, week)))
+        for week, (total, failed) in zip(weeks, counts, strict=True)
+    ]
 
 
 def _local_day(stored: str, period: Period) -> date:

@@ -52,7 +52,7 @@ def run_preview(
         return 2
     conn = open_history(settings.storage.path)
     try:
-        digest = build_digest(conn, cfg, tz, at)
+        digest = build_digest(conn, cfg, tz, at, trend=chart is not None)
     finally:
         conn.close()
     from bot.dora.text import to_text
