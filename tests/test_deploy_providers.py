@@ -136,6 +136,21 @@ async def test_github_retries_5xx_then_refuses_bad_token(make_bell: MakeBell, gi
     assert "wrong" not in thread_text(bell)
 
 
+async def test_github_rate_limit_waits_for_the_reset(make_bell: MakeBell, github: FakeGitHub,
+                                                     clock: FakeClock) -> None:
+    bell = await make_bell(gh_config(github))
+    await bell.command("/deploy", "api to production")
+    await until(lambda: row(bell)["state"] == "running")
+    github.rate_limited_until = clock.now().timestamp() + 600
+    github.runs[9000].update(status="completed", conclusion="success")
+    await tick(clock, 10)  # the poll hits the rate limit
+    await clock.until_sleeping()
+    assert row(bell)["state"] == "running", "a rate limit is not a failed deploy"
+    await tick(clock, 300)  # waits (capped at 5 min), then polls again
+    deploy = await ended(bell)
+    assert deploy["state"] == "succeeded"
+
+
 async def test_github_without_run_details_fails_clearly(make_bell: MakeBell,
                                                          github: FakeGitHub) -> None:
     github.legacy = True

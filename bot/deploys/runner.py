@@ -22,6 +22,7 @@ from bot.deploys.service import DeployService
 
 DURATION_BUCKETS = (10, 30, 60, 120, 300, 600, 1200, 1800, 3600, 7200)
 MAX_POLL_ERRORS = 5
+MAX_RATE_LIMIT_WAIT = 300.0
 SHUTDOWN_CHECK_SECONDS = 0.1  # how soon a sleeping poller notices shutdown
 BACKOFF = (1.0, 2.0, 4.0, 8.0, 16.0)
 REPORT_STATES = {"running": State.RUNNING, "succeeded": State.SUCCEEDED,
@@ -111,6 +112,9 @@ class Runner:
                 report = await provider.status(d)
                 errors = 0
             except ProviderError as exc:
+                if exc.wait is not None:  # rate limited: wait as asked; the deadline still holds
+                    await self.nap(min(exc.wait, MAX_RATE_LIMIT_WAIT))
+                    continue
                 errors += 1
                 if not exc.retryable or errors >= MAX_POLL_ERRORS:
                     self.finish(deploy_id, Report("failed", error=str(exc)), None)

@@ -18,6 +18,7 @@ class FakeGitHub:
         self.fail_next: list[int] = []  # statuses to answer on the next requests
         self.requests = 0
         self.legacy = False  # an older GitHub Enterprise: 204 and no run id
+        self.rate_limited_until = 0.0  # answer the next request with an exhausted quota
         self.url = ""
         self._runner: web.AppRunner | None = None
 
@@ -43,6 +44,12 @@ class FakeGitHub:
         self.requests += 1
         if request.headers.get("Authorization") != f"Bearer {self.token}":
             return web.json_response({"message": "Bad credentials"}, status=401)
+        if self.rate_limited_until:
+            reset = str(int(self.rate_limited_until))
+            self.rate_limited_until = 0.0
+            return web.json_response(
+                {"message": "API rate limit exceeded"}, status=403,
+                headers={"x-ratelimit-remaining": "0", "x-ratelimit-reset": reset})
         if self.fail_next:
             return web.json_response({"message": "oops"}, status=self.fail_next.pop(0))
         return None

@@ -20,7 +20,7 @@ def build(config: DeploySettings, clock: Clock) -> dict[str, Provider]:
         if pc.type == "webhook":
             out[name] = WebhookProvider(name, pc, clock)
         elif pc.type == "github":
-            out[name] = GitHubProvider(name, pc, repos)
+            out[name] = GitHubProvider(name, pc, repos, clock)
         elif pc.type == "command":
             out[name] = CommandProvider(name, pc)
         else:

@@ -15,9 +15,10 @@ from bot.deploys.models import Deploy
 class ProviderError(Exception):
     """A trigger/status failure; ``retryable`` says whether trying again is safe."""
 
-    def __init__(self, message: str, *, retryable: bool) -> None:
+    def __init__(self, message: str, *, retryable: bool, wait: float | None = None) -> None:
         super().__init__(message)
         self.retryable = retryable
+        self.wait = wait  # set when the provider said how long to back off (rate limits)
 
 
 @dataclass(frozen=True)

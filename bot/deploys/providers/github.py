@@ -12,6 +12,7 @@ from typing import Any
 
 import aiohttp
 
+from bot.clock import Clock
 from bot.deploys.config import ProviderConfig
 from bot.deploys.models import Deploy
 from bot.deploys.providers.base import Job, ProviderError, Report, Triggered
@@ -19,15 +20,30 @@ from bot.deploys.providers.base import Job, ProviderError, Report, Triggered
 CONCLUSIONS = {"success": "succeeded", "cancelled": "cancelled", "skipped": "cancelled"}
 
 
+def _rate_limit_wait(headers: Any, now: float) -> float | None:
+    """Seconds GitHub asks us to wait (Retry-After, or an exhausted quota's reset time)."""
+    if headers.get("retry-after", "").isdigit():
+        return float(headers["retry-after"])
+    reset = headers.get("x-ratelimit-reset", "")
+    if headers.get("x-ratelimit-remaining") == "0" and reset.isdigit():
+        return max(float(reset) - now, 1.0)
+    return None
+
+
 class GitHubProvider:
     polls = True
 
-    def __init__(self, name: str, config: ProviderConfig, repository: dict[str, str]) -> None:
+    def __init__(self, name: str, config: ProviderConfig, repository: dict[str, str],
+                 clock: Clock) -> None:
         self.name = name
+        self.clock = clock
         self.config = config
         self.repositories = repository  # service -> owner/name
         self.poll_seconds = config.poll_seconds
         self.retries = config.retries
+
+    def clock_now(self) -> float:
+        return self.clock.now().timestamp()
 
     def _repo(self, service: str) -> str:
         repo = self.config.repository or self.repositories.get(service, "")
@@ -50,13 +66,17 @@ class GitHubProvider:
                     s.request(method, url, json=body, headers=headers) as resp:
                 data = await resp.json(content_type=None) if resp.status != 204 else {}
                 status = resp.status
+                wait = _rate_limit_wait(resp.headers, self.clock_now())
         except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
             raise ProviderError(f"couldn't reach GitHub ({type(exc).__name__})",
                                 retryable=True) from None
+        message = str((data or {}).get("message", "")) if isinstance(data, dict) else ""
+        if status in (403, 429) and (wait is not None or "rate limit" in message.lower()):
+            raise ProviderError("GitHub rate limit reached", retryable=True,
+                                wait=wait if wait is not None else 60.0)
         if status >= 500 or status == 429:
             raise ProviderError(f"GitHub answered HTTP {status}", retryable=True)
         if status >= 400:
-            message = (data or {}).get("message", "") if isinstance(data, dict) else ""
             raise ProviderError(f"GitHub refused (HTTP {status}): {message}".rstrip(": "),
                                 retryable=False)
         return status, data if isinstance(data, dict) else {}
