@@ -52,6 +52,8 @@ class Runner:
         self.svc = svc
         self.core = svc.core
         self.repo = svc.repo
+        self._stopping: asyncio.Event | None = None
+        self._shutdown_watch: asyncio.Task[None] | None = None
         registry = svc.core.metrics.registry
         self.finished = Counter("shipbell_deploys_finished", "Deploys that ended, by outcome.",
                                 ["service", "env", "state"], registry=registry)
@@ -146,14 +148,30 @@ class Runner:
         Raising CancelledError makes the task runner keep the task pending, so the poller
         resumes at the next start instead of holding up shutdown for its whole grace period.
         """
+        stopping = self._stopping_event()
         sleeper = asyncio.ensure_future(self.core.clock.sleep(seconds))
+        stop = asyncio.ensure_future(stopping.wait())
         try:
-            while not sleeper.done():
-                if not self.core.tasks.accepting:
-                    raise asyncio.CancelledError
-                await asyncio.wait({sleeper}, timeout=SHUTDOWN_CHECK_SECONDS)
+            await asyncio.wait({sleeper, stop}, return_when=asyncio.FIRST_COMPLETED)
+            if not sleeper.done():
+                raise asyncio.CancelledError
         finally:
             sleeper.cancel()
+            stop.cancel()
+
+    def _stopping_event(self) -> asyncio.Event:
+        """One event for all sleeping pollers, set by one watcher when shutdown begins."""
+        if self._stopping is None:
+            self._stopping = asyncio.Event()
+            self._shutdown_watch = asyncio.get_running_loop().create_task(
+                self._watch_shutdown(self._stopping))
+        return self._stopping
+
+    async def _watch_shutdown(self, event: asyncio.Event) -> None:
+        # The task runner exposes shutdown only as a flag, so one loop polls it for everyone.
+        while self.core.tasks.accepting:  # noqa: ASYNC110
+            await asyncio.sleep(SHUTDOWN_CHECK_SECONDS)
+        event.set()
 
     def _note(self, deploy_id: int, note: str) -> None:
         self.repo.event(deploy_id, "note", None, self.core.clock.now(), note)
