@@ -39,6 +39,7 @@ class Runtime:
     ) -> None:
         """Bind the server, resume unfinished tasks, catch up and start the scheduler."""
         settings = self.core.settings.server
+        self.core.tasks.resume()  # before requests arrive, so nothing is started twice
         if http:
             self._runner = web.AppRunner(self.web_app, access_log=None, handle_signals=False)
             await self._runner.setup()
@@ -50,7 +51,6 @@ class Runtime:
             bound_host, bound_port = sockets[0].getsockname()[:2]
             self.url = f"http://{bound_host}:{bound_port}"
         self._auth_task = asyncio.get_running_loop().create_task(self.refresh_identity())
-        self.core.tasks.resume()
         if scheduler:
             await self.core.scheduler.start()
 

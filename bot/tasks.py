@@ -56,10 +56,14 @@ class TaskRunner:
 
     def resume(self) -> int:
         """Restart every task a previous process left unfinished."""
-        rows = self.store.all(
-            "SELECT id, kind, payload, attempts FROM tasks WHERE status IN ('pending', 'running')"
-            " ORDER BY id"
-        )
+        rows = [
+            row
+            for row in self.store.all(
+                "SELECT id, kind, payload, attempts FROM tasks"
+                " WHERE status IN ('pending', 'running') ORDER BY id"
+            )
+            if row["id"] not in self.running  # submitted by this process: already running
+        ]
         if rows:
             logs.logger.info(logs.TASK_RESUMED, len(rows))
         for row in rows:

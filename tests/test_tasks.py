@@ -102,3 +102,21 @@ async def test_same_key_never_runs_twice(bell: LocalShipbell) -> None:
     await bell.idle()
     assert first is not None and second is None
     assert len(bell.double.calls_to("chat.postMessage")) == 1
+
+
+async def test_resume_does_not_start_a_task_this_process_already_runs(
+    bell: LocalShipbell, clock: FakeClock
+) -> None:
+    runs: list[int] = []
+
+    async def parked(payload: dict[str, Any]) -> None:
+        runs.append(payload["n"])
+        await bell.core.clock.sleep(60)
+
+    bell.core.tasks.register("test.parked", parked)
+    bell.core.tasks.submit("test.parked", {"n": 1})
+    await clock.until_sleeping()
+    assert bell.core.tasks.resume() == 0
+    clock.advance(seconds=60)
+    await bell.idle()
+    assert runs == [1]
