@@ -240,3 +240,22 @@ async def test_declared_incident_gates_deploys(make_bell: MakeBell, ci: FakeCI) 
     assert "Deploying" in fix.text
     await ci.wait_jobs(1)
     await bell.idle()
+
+
+async def test_lock_holder_goes_ahead_of_older_queued_deploys(make_bell: MakeBell,
+                                                              ci: FakeCI) -> None:
+    bell = await make_bell(deploy_config(ci.url))
+    await bell.command("/deploy", "api@v1 to production")
+    await bell.command("/deploy", "api@v2 to production", user="U_BOB")  # queued, 1st
+    await bell.command("/deploy", "lock api production hotfix first", user="U_CARL")
+    mine = await bell.command("/deploy", "api@hotfix to production", user="U_CARL")
+    assert "queued, 2nd in line" in mine.text
+    await ci.wait_jobs(1)
+    await ci.callback(bell.runtime.url, 1, "succeeded")
+    jobs = await ci.wait_jobs(2)
+    assert jobs[1]["ref"] == "hotfix", "the lock holder's deploy starts; bob's waits"
+    await ci.callback(bell.runtime.url, 3, "succeeded")
+    await bell.command("/deploy", "unlock api production", user="U_CARL")
+    jobs = await ci.wait_jobs(3)
+    assert jobs[2]["ref"] == "v2"
+    await bell.idle()

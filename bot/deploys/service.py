@@ -162,10 +162,13 @@ class DeployService:
             queue = self.repo.queue(service, env)
             if not queue:
                 return None
-            first = queue[0]
             lock = self.locks.get(service, env, now)
-            if lock is not None and lock.holder != first.requester:
+            # Under a lock only the holder's deploys may start (ahead of older ones that
+            # queued before the lock was taken); otherwise first come, first served.
+            runnable = [q for q in queue if lock is None or q.requester == lock.holder]
+            if not runnable:
                 return None
+            first = runnable[0]
             env_config = self.config.services.get(service)
             if env_config is None or env not in env_config.environments:
                 return None  # removed from config: it waits until cancelled
