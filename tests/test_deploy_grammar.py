@@ -94,6 +94,7 @@ async def test_status_history_locks_and_explain(bell: LocalShipbell, clock: Fake
     for gate in ("permission", "lock", "concurrency", "freeze", "incidents", "approvals"):
         assert f"*{gate}*" in explain.text
     assert "locked by <@U_ANA>" in explain.text
+    assert explain.text.endswith("It would run with `ci` (webhook); nothing was deployed.")
     assert bell.core.store.one("SELECT COUNT(*) AS n FROM deploys")["n"] == 1  # type: ignore[index]
     await stop_watching(bell, clock)
 

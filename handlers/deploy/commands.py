@@ -97,7 +97,10 @@ class Router:
         else:
             verdict = "would start now"
         head = f"Dry run of {target.service}@{target.ref} to {target.env}: {verdict}."
-        return ephemeral(head + "\n" + messages.gate_lines(results))
+        provider = self.config.services[target.service].provider
+        kind = self.config.providers[provider].type
+        tail = f"\nIt would run with `{provider}` ({kind}); nothing was deployed."
+        return ephemeral(head + "\n" + messages.gate_lines(results) + tail)
 
     # -- looking -----------------------------------------------------------------------------
     def do_status(self, cmd: SlashCommand, words: list[str]) -> dict[str, Any]:
