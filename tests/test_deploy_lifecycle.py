@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -148,6 +149,17 @@ async def test_cancel_running_deploy_tells_the_ci(bell: LocalShipbell, ci: FakeC
     again = await bell.command("/deploy", "cancel 1")
     assert again.text == "Deploy #1 already cancelled."
     await bell.idle()
+
+
+async def test_cancel_while_the_job_is_being_sent(bell: LocalShipbell, ci: FakeCI) -> None:
+    ci.hold = asyncio.Event()
+    await bell.command("/deploy", "api to production")
+    await ci.wait_jobs(1)  # the CI has the job but hasn't answered
+    assert (await bell.command("/deploy", "cancel 1")).text == "Cancelled deploy #1."
+    ci.hold.set()
+    assert (await ci.wait_cancels(1))[0]["deploy_id"] == 1
+    await bell.idle()
+    assert row(bell, 1)["state"] == "cancelled"
 
 
 async def succeed(bell: LocalShipbell, ci: FakeCI, text: str, n: int, version: str,

@@ -79,8 +79,9 @@ class Runner:
                                                      "configured"), None)
             return
         if d.provider_ref is None:
+            service = self.svc.config.services.get(d.service)
             job = Job(d.id, d.service, d.env, d.ref, d.requester,
-                      self.svc.config.services[d.service].repository, self.callback_url(),
+                      service.repository if service else "", self.callback_url(),
                       d.is_rollback, d.reason)
             for attempt in range(provider.retries):
                 try:
@@ -98,6 +99,10 @@ class Runner:
             self.repo.update(d.id, provider_ref=sent.provider_ref,
                              **({"log_url": sent.log_url} if sent.log_url else {}))
             self._note(d.id, f"job sent to {provider.name}")
+            current = self.repo.get(d.id)
+            if current is not None and current.state in (State.CANCELLED, State.TIMED_OUT):
+                await self.provider_cancel({"deploy_id": d.id})  # ended while we triggered
+                return
         if provider.polls:
             await self.watch(d.id)
 

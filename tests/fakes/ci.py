@@ -24,6 +24,7 @@ class FakeCI:
         self.rejected: list[str] = []  # requests whose signature did not verify
         self.fail_next: list[int] = []  # HTTP statuses to answer before accepting
         self.answer: dict[str, Any] = {}
+        self.hold: asyncio.Event | None = None
         self._changed = asyncio.Event()
         self._runner: web.AppRunner | None = None
         self.url = ""
@@ -55,6 +56,8 @@ class FakeCI:
         body = json.loads(raw)
         (self.cancels if body.get("action") == "cancel" else self.jobs).append(body)
         self._changed.set()
+        if self.hold is not None and body.get("action") != "cancel":
+            await self.hold.wait()  # a slow CI: the job is in, the answer isn't yet
         return web.json_response(self.answer)
 
     async def wait_jobs(self, count: int, timeout: float = 5.0) -> list[dict[str, Any]]:
