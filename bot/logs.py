@@ -26,6 +26,13 @@ SCHEDULED_MISSED = "Scheduled run %s at %s missed by %s, beyond the grace window
 SCHEDULED_FAILED = "Scheduled run %s at %s failed"
 SLACK_CALL_FAILED = "Slack %s failed: %s"
 MIGRATED = "Applied migrations: %s (schema version %d)"
+DEPLOY_ENDED = "Deploy #%s %s/%s ended %s"
+DEPLOY_GROUPS_STALE = "Deploy: couldn't refresh user groups; keeping the old ones"
+DEPLOY_GROUPS_PENDING = "Deploy: couldn't load user groups yet; the sweep will retry"
+DEPLOY_SECRET_MISSING = (
+    "Deploy provider %s: environment variable %s is not set; its deploys fail until it is"
+)
+DIGEST_CHART_FAILED = "Digest: chart rendering failed for %s; posting without it"
 
 
 def setup(level: str = "INFO") -> None:

@@ -32,6 +32,7 @@ class TaskRunner:
         self._idle = asyncio.Event()
         self._idle.set()
         self.accepting = True
+        self.stopping = asyncio.Event()  # set when shutdown begins; long waits park on it
 
     def register(self, kind: str, handler: Handler) -> None:
         if kind in self.handlers:
@@ -128,6 +129,7 @@ class TaskRunner:
     async def shutdown(self, grace: float) -> int:
         """Stop accepting, give running tasks ``grace`` seconds, then cancel (they stay pending)."""
         self.accepting = False
+        self.stopping.set()
         pending = list(self.running.values())
         if not pending:
             return 0

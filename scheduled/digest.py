@@ -84,7 +84,7 @@ async def prepare(core: Core, when: datetime) -> str:
     try:
         chart: bytes | None = await asyncio.to_thread(render_chart, digest)
     except Exception:  # a broken chart must not cost the team its numbers
-        logs.logger.exception("digest: chart rendering failed for %s; posting without it", day)
+        logs.logger.exception(logs.DIGEST_CHART_FAILED, day)
         chart = None
     stored = core.store.execute(
         "INSERT OR IGNORE INTO digest_posts (day, channel, summary, details, chart, created_at)"

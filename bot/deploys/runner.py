@@ -23,7 +23,6 @@ from bot.deploys.service import DeployService
 DURATION_BUCKETS = (10, 30, 60, 120, 300, 600, 1200, 1800, 3600, 7200)
 MAX_POLL_ERRORS = 5
 MAX_RATE_LIMIT_WAIT = 300.0
-SHUTDOWN_CHECK_SECONDS = 0.1  # how soon a sleeping poller notices shutdown
 BACKOFF = (1.0, 2.0, 4.0, 8.0, 16.0)
 REPORT_STATES = {"running": State.RUNNING, "succeeded": State.SUCCEEDED,
                  "failed": State.FAILED, "cancelled": State.CANCELLED}
@@ -52,8 +51,6 @@ class Runner:
         self.svc = svc
         self.core = svc.core
         self.repo = svc.repo
-        self._stopping: asyncio.Event | None = None
-        self._shutdown_watch: asyncio.Task[None] | None = None
         registry = svc.core.metrics.registry
         self.finished = Counter("shipbell_deploys_finished", "Deploys that ended, by outcome.",
                                 ["service", "env", "state"], registry=registry)
@@ -153,7 +150,7 @@ class Runner:
         Raising CancelledError makes the task runner keep the task pending, so the poller
         resumes at the next start instead of holding up shutdown for its whole grace period.
         """
-        stopping = self._stopping_event()
+        stopping = self.core.tasks.stopping
         sleeper = asyncio.ensure_future(self.core.clock.sleep(seconds))
         stop = asyncio.ensure_future(stopping.wait())
         try:
@@ -163,20 +160,6 @@ class Runner:
         finally:
             sleeper.cancel()
             stop.cancel()
-
-    def _stopping_event(self) -> asyncio.Event:
-        """One event for all sleeping pollers, set by one watcher when shutdown begins."""
-        if self._stopping is None:
-            self._stopping = asyncio.Event()
-            self._shutdown_watch = asyncio.get_running_loop().create_task(
-                self._watch_shutdown(self._stopping))
-        return self._stopping
-
-    async def _watch_shutdown(self, event: asyncio.Event) -> None:
-        # The task runner exposes shutdown only as a flag, so one loop polls it for everyone.
-        while self.core.tasks.accepting:  # noqa: ASYNC110
-            await asyncio.sleep(SHUTDOWN_CHECK_SECONDS)
-        event.set()
 
     def _note(self, deploy_id: int, note: str) -> None:
         self.repo.event(deploy_id, "note", None, self.core.clock.now(), note)
@@ -225,7 +208,7 @@ class Runner:
         if d.started_at is not None and d.finished_at is not None:
             self.durations.labels(str(d.state)).observe(
                 (d.finished_at - d.started_at).total_seconds())
-        logs.logger.info("deploy #%s %s/%s ended %s", d.id, d.service, d.env, d.state)
+        logs.logger.info(logs.DEPLOY_ENDED, d.id, d.service, d.env, d.state)
         self.svc.promote(d.service, d.env)
         self.svc.notifier.changed(deploy_id)
         return True

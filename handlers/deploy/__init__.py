@@ -58,7 +58,7 @@ def register(app: AsyncApp, core: Core) -> None:
             try:
                 await refresh_groups(core, svc)
             except Exception:  # Slack down must not stop timeouts and expiries
-                logs.logger.warning("deploy: couldn't refresh user groups; keeping the old ones")
+                logs.logger.warning(logs.DEPLOY_GROUPS_STALE)
         return await runner.sweep(when)
 
     core.scheduler.add(ScheduledJob(
@@ -87,8 +87,7 @@ def _warn_missing_secrets(svc: DeployService) -> None:
     for name, pc in svc.config.providers.items():
         variable = pc.secret_env if pc.type == "webhook" else pc.token_env
         if variable and not os.environ.get(variable):
-            logs.logger.warning("deploy provider %s: environment variable %s is not set; its "
-                                "deploys will fail until it is", name, variable)
+            logs.logger.warning(logs.DEPLOY_SECRET_MISSING, name, variable)
 
 
 def _start_group_refresh(core: Core, svc: DeployService) -> None:
@@ -107,7 +106,7 @@ def _start_group_refresh(core: Core, svc: DeployService) -> None:
         try:
             await refresh_groups(core, svc)
         except Exception:
-            logs.logger.warning("deploy: couldn't load user groups yet; the sweep will retry")
+            logs.logger.warning(logs.DEPLOY_GROUPS_PENDING)
 
     task = loop.create_task(load())
     core.services.setdefault("deploy_background", set()).add(task)
