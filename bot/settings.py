@@ -13,7 +13,15 @@ from pathlib import Path
 from typing import Any, ClassVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -92,6 +100,16 @@ class Settings(BaseSettings):
     incident: IncidentSettings = IncidentSettings()
     release: ReleaseSettings = ReleaseSettings()
     digest: DigestSettings = DigestSettings()
+
+    @model_validator(mode="after")
+    def _one_notion_of_production(self) -> Settings:
+        """Features that only read deploy records default to the deploy config's production."""
+        envs = self.deploy.production_environments()
+        if self.digest.environments is None:
+            self.digest.environments = envs
+        if self.incident.production_environments is None:
+            self.incident.production_environments = envs
+        return self
 
     @field_validator("timezone")
     @classmethod

@@ -82,3 +82,18 @@ def test_serving_without_tokens_names_the_missing_variables(
     assert main([verb]) == 2
     err = capsys.readouterr().err.strip()
     assert missing in err and len(err.splitlines()) == 1
+
+
+def test_production_is_one_notion_unless_a_feature_overrides_it(tmp_path: Path) -> None:
+    path = tmp_path / "c.toml"
+    path.write_text(
+        '[deploy.providers.dry]\ntype = "dry-run"\n'
+        '[deploy.services.api]\nrepository = "x/api"\nprovider = "dry"\n'
+        "[deploy.services.api.environments.prod-eu]\nproduction = true\n"
+        "[deploy.services.api.environments.staging]\n"
+        '[incident]\nproduction_environments = ["live"]\n'
+    )
+    settings = load_config(str(path)).settings
+    assert settings.digest.environments == ["prod-eu"]
+    assert settings.incident.production_environments == ["live"]
+    assert load_config().settings.digest.environments == ["production"]

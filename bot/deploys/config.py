@@ -197,3 +197,9 @@ class DeploySettings(Section):
     def is_production(self, service: str, env: str) -> bool:
         flag = self.services[service].environments[env].production
         return env == "production" if flag is None else flag
+
+    def production_environments(self) -> list[str]:
+        """Every environment name some service marks production; ["production"] if none."""
+        names = {env for name, service in self.services.items()
+                 for env in service.environments if self.is_production(name, env)}
+        return sorted(names) or ["production"]

@@ -22,7 +22,8 @@ class DigestSettings(Section):
     time: str = "09:00"
     timezone: str | None = None  # None: the top-level `timezone`
     period_days: Literal[1, 7, 28] = 7
-    environments: list[str] = Field(default_factory=lambda: ["production"])
+    # None: every environment [deploy] marks production (filled in by the root settings).
+    environments: list[str] | None = None
     quiet: bool = False
     min_samples: int = Field(default=3, ge=1, le=100)
     chart_weeks: int = Field(default=8, ge=2, le=26)
@@ -54,8 +55,8 @@ class DigestSettings(Section):
 
     @field_validator("environments")
     @classmethod
-    def _envs(cls, value: list[str]) -> list[str]:
-        if not value or any(not e.strip() for e in value):
+    def _envs(cls, value: list[str] | None) -> list[str] | None:
+        if value is not None and (not value or any(not e.strip() for e in value)):
             raise ValueError('name at least one environment, e.g. ["production"]')
         return value
 

@@ -37,7 +37,7 @@ def build_digest(
     ``trend`` also reads lead times for every chart week (the daily post and
     ``--chart``); on-demand stats skip that and read only the two periods.
     """
-    envs = list(cfg.environments)
+    envs = list(cfg.environments or ["production"])
     current = current_period(at.astimezone(tz).date(), days or cfg.period_days, tz)
     prior = current.previous()
     weeks = weeks_before(current.end_day, cfg.chart_weeks, tz)

@@ -39,7 +39,8 @@ class IncidentSettings(Section):
     update_minutes: Cadence = Cadence()
     snooze_minutes: list[int] = Field(default_factory=lambda: [30, 60, 120])
     services: dict[str, ServiceLinks] = Field(default_factory=dict)
-    production_environments: list[str] = Field(default_factory=lambda: ["production"])
+    # None: what [deploy] marks production (filled in by the root settings).
+    production_environments: list[str] | None = None
     suspect_deploy_hours: int = Field(default=24, ge=1)
     suspect_deploy_limit: int = Field(default=3, ge=1, le=5)
     default_severity: int = Field(default=3, ge=1, le=4)

@@ -115,7 +115,8 @@ class IncidentTasks:
 
     async def _suspects(self, inc: Incident) -> None:
         envs = queries.production_environments(
-            self.core.settings.deploy, inc.service or "", self.settings.production_environments)
+            self.core.settings.deploy, inc.service or "",
+            self.settings.production_environments or ["production"])
         since = inc.declared_at - timedelta(hours=self.settings.suspect_deploy_hours)
         deploys = queries.suspect_deploys(self.core.store, inc.service or "", envs,
                                           to_db(since), self.settings.suspect_deploy_limit)
