@@ -31,7 +31,7 @@ def base(**env: Any) -> dict[str, Any]:
     (base(deployers=["ana"]), "'ana' is not a Slack user (U…/W…) or user-group (S…) id"),
     (base(channels=["#deploys"]), "'#deploys' is not a channel id (C… or G…)"),
     (base(freezes=[{"name": "x", "timezone": "Mars/Base", "days": ["fri"], "from": "10:00",
-                    "to": "12:00"}]), "unknown time zone 'Mars/Base'"),
+                    "to": "12:00"}]), "unknown time zone; use an IANA name"),
     (base(freezes=[{"name": "x", "timezone": "UTC", "days": ["fri"]}]),
      "weekly windows need days, from and to"),
     (base(freezes=[{"name": "x", "timezone": "UTC"}]), "give either start and end"),

@@ -9,11 +9,11 @@ from __future__ import annotations
 import re
 from datetime import datetime, time
 from typing import Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from pydantic import Field, field_validator, model_validator
 
-from bot.sections import Section
+from bot.sections import Section, TimeZoneName
 
 SLACK_PRINCIPAL = re.compile(r"^[UWS][A-Z0-9_]+$")
 SLACK_CHANNEL = re.compile(r"^[CG][A-Z0-9_]+$")
@@ -35,23 +35,12 @@ class FreezeWindow(Section):
     """Either a one-off window (start/end) or a weekly one (days + from/to), in `timezone`."""
 
     name: str
-    timezone: str
+    timezone: TimeZoneName
     start: datetime | None = None
     end: datetime | None = None
     days: list[str] = Field(default_factory=list)
     from_time: time | None = Field(default=None, alias="from")
     to_time: time | None = Field(default=None, alias="to")
-
-    @field_validator("timezone")
-    @classmethod
-    def _zone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(
-                f"unknown time zone {value!r}; use an IANA name such as Europe/Paris"
-            ) from None
-        return value
 
     @field_validator("days")
     @classmethod

@@ -9,18 +9,17 @@ from zoneinfo import ZoneInfo
 
 from pydantic import Field, field_validator
 
-from bot.sections import Section
+from bot.sections import ChannelId, Section, TimeZoneName
 
 HH_MM = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
-CHANNEL_ID = re.compile(r"^[CG][A-Z0-9_]+$")
 
 
 class DigestSettings(Section):
     """No channel means no scheduled post; `/deploy stats` and `shipbell digest` still work."""
 
-    channel: str | None = None
+    channel: ChannelId | None = None
     time: str = "09:00"
-    timezone: str | None = None  # None: the top-level `timezone`
+    timezone: TimeZoneName | None = None  # None: the top-level `timezone`
     period_days: Literal[1, 7, 28] = 7
     # None: every environment [deploy] marks production (filled in by the root settings).
     environments: list[str] | None = None
@@ -30,28 +29,12 @@ class DigestSettings(Section):
     max_services: int = Field(default=15, ge=1, le=40)
     catch_up_hours: float = Field(default=6.0, ge=0, le=23)
 
-    @field_validator("channel")
-    @classmethod
-    def _channel(cls, value: str | None) -> str | None:
-        if value is not None and not CHANNEL_ID.match(value):
-            raise ValueError("use a channel id such as C0123ABCD (names can change; ids don't)")
-        return value
-
     @field_validator("time")
     @classmethod
     def _time(cls, value: str) -> str:
         if not HH_MM.match(value):
             raise ValueError("use 24-hour HH:MM, e.g. 09:00")
         return value
-
-    @field_validator("timezone")
-    @classmethod
-    def _zone(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
-        from bot.settings import check_timezone  # late: bot.settings imports this module
-
-        return check_timezone(value)
 
     @field_validator("environments")
     @classmethod

@@ -9,28 +9,26 @@ from __future__ import annotations
 import re
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import holidays
 from apscheduler.triggers.cron import CronTrigger
 from pydantic import Field, field_validator, model_validator
 
 from bot.releases.durations import parse_duration
-from bot.sections import Section
+from bot.sections import ChannelId, Section, TimeZoneName
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 TRAIN_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
 USER_ID = re.compile(r"^[UW][A-Z0-9_]+$")
-CHANNEL_ID = re.compile(r"^[CG][A-Z0-9_]+$")
 
 
 class TrainSettings(Section):
     """One release train: when it leaves, what it carries, who drives it."""
 
-    channel: str
+    channel: ChannelId
     services: list[str] = Field(min_length=1)
     environment: str = "production"
-    timezone: str | None = None  # default: the top-level `timezone`
+    timezone: TimeZoneName | None = None  # default: the top-level `timezone`
     # Cadence: weekday + time [+ every_weeks + start_date], or a cron expression.
     weekday: str | None = None
     time: str | None = None
@@ -45,26 +43,6 @@ class TrainSettings(Section):
     on_holiday: Literal["next", "previous", "skip"] = "next"
     skip_when_empty: bool = False
     managers: list[str] | None = None
-
-    @field_validator("channel")
-    @classmethod
-    def _channel(cls, value: str) -> str:
-        if not CHANNEL_ID.match(value):
-            raise ValueError("must be a channel id such as C0123ABCD (not a #name)")
-        return value
-
-    @field_validator("timezone")
-    @classmethod
-    def _zone(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(
-                "is not a known time zone; use an IANA name such as Europe/Paris"
-            ) from None
-        return value
 
     @field_validator("weekday")
     @classmethod
