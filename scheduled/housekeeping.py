@@ -1,4 +1,4 @@
-"""Daily housekeeping: forget idempotency keys and finished tasks once they can't matter.
+"""Daily housekeeping: forget keys, finished tasks and ledger rows once they can't matter.
 
 Slack retries an event for minutes and a double click is over in seconds, so a key older
 than the retention window can never be needed again; finished tasks are kept as long for
@@ -25,7 +25,13 @@ def purge(core: Core, now: datetime) -> str:
         tasks = conn.execute(
             "DELETE FROM tasks WHERE status IN ('done', 'failed') AND updated_at < ?", (cutoff,)
         )
-    return f"purged {keys.rowcount} keys, {tasks.rowcount} tasks"
+        # The ledger only needs each job's latest run to know what is due next.
+        runs = conn.execute(
+            "DELETE FROM scheduled_runs WHERE scheduled_for < ? AND (job_id, scheduled_for)"
+            " NOT IN (SELECT job_id, MAX(scheduled_for) FROM scheduled_runs GROUP BY job_id)",
+            (cutoff,),
+        )
+    return f"purged {keys.rowcount} keys, {tasks.rowcount} tasks, {runs.rowcount} ledger rows"
 
 
 def register(core: Core) -> None:
