@@ -88,10 +88,7 @@ async def test_setup_outlasting_a_slack_outage_is_retried_by_the_sweep(make_bell
     assert "Declared INC-1" in ack.text
     for attempt in (1, 2):
         await bell.double.wait_for_count("conversations.create", attempt)
-        for _ in range(10_000):  # yield until the runner backs off on the fake clock
-            if clock.sleepers:
-                break
-            await asyncio.sleep(0)
+        await clock.until_sleeping()  # the runner backs off on the fake clock
         clock.advance(seconds=30)
     await bell.idle()
     assert row(bell)["channel_id"] is None
