@@ -120,3 +120,12 @@ async def test_resume_does_not_start_a_task_this_process_already_runs(
     clock.advance(seconds=60)
     await bell.idle()
     assert runs == [1]
+
+
+async def test_form_methods_go_as_form_fields(bell: LocalShipbell) -> None:
+    bell.double.add_usergroup("S_SRE", "sre", ["U_ANA", "U_BOB"])
+    data = await outbox.call(bell.core, "usergroups.users.list", {"usergroup": "S_SRE"})
+    assert data is not None and data["users"] == ["U_ANA", "U_BOB"]
+    created = await outbox.call(bell.core, "conversations.create",
+                                {"name": "form-wire", "is_private": False})
+    assert created is not None and created["channel"]["name"] == "form-wire"

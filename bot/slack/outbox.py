@@ -6,6 +6,7 @@ go through the task runner, so a post survives a restart and is retried on failu
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import aiohttp
@@ -34,10 +35,26 @@ FINAL_ERRORS = frozenset(
 )
 
 
+# Methods Slack accepts as JSON bodies; every other method takes form fields.
+JSON_METHODS = frozenset(
+    {
+        "chat.postMessage",
+        "chat.postEphemeral",
+        "chat.update",
+        "chat.delete",
+        "views.open",
+        "views.push",
+        "views.update",
+        "views.publish",
+    }
+)
+
+
 async def call(core: Core, method: str, args: dict[str, Any]) -> dict[str, Any] | None:
     """Call a Web API method; return its data, or None after logging a final error."""
+    wire = {"json": args} if method in JSON_METHODS else {"data": _form(args)}
     try:
-        response = await core.client.api_call(method, json=args)
+        response = await core.client.api_call(method, **wire)
     except SlackApiError as exc:
         error = str(exc.response.get("error", "unknown"))
         core.metrics.slack_errors.labels(method, error).inc()
@@ -46,6 +63,21 @@ async def call(core: Core, method: str, args: dict[str, Any]) -> dict[str, Any] 
             return None
         raise
     return dict(response.data) if isinstance(response.data, dict) else None
+
+
+def _form(args: dict[str, Any]) -> dict[str, Any]:
+    """Form fields are strings: lists become comma lists, structures JSON, booleans words."""
+    out: dict[str, Any] = {}
+    for key, value in args.items():
+        if isinstance(value, bool):
+            out[key] = "true" if value else "false"
+        elif isinstance(value, list | tuple) and all(isinstance(v, str) for v in value):
+            out[key] = ",".join(value)
+        elif isinstance(value, dict | list):
+            out[key] = json.dumps(value)
+        elif value is not None:
+            out[key] = value
+    return out
 
 
 async def respond(url: str, message: dict[str, Any]) -> None:

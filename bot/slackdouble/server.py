@@ -50,6 +50,11 @@ def _decode(args: dict[str, Any]) -> dict[str, Any]:
     return args
 
 
+# Methods that read JSON bodies (slack-platform.md's table); others read form or query fields.
+JSON_METHODS = frozenset({"chat.postMessage", "chat.postEphemeral", "chat.update", "chat.delete",
+                          "views.open", "views.push", "views.update", "views.publish"})
+
+
 async def _read_args(request: web.Request) -> dict[str, Any]:
     args: dict[str, Any] = dict(request.query)
     if request.method == "POST" and request.can_read_body:
@@ -338,6 +343,8 @@ class SlackDouble:
     async def _api(self, request: web.Request) -> web.Response:
         method = request.match_info["method"]
         args = await _read_args(request)
+        if request.content_type == "application/json" and method not in JSON_METHODS:
+            self.note_problems(method, ["sent as JSON; Slack reads this method's form fields"])
         auth = request.headers.get("Authorization", "")
         token = auth[7:] if auth.startswith("Bearer ") else args.pop("token", None)
         if method not in METHODS:
