@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 from pydantic import SecretStr
+from slack_sdk.errors import SlackApiError
 
 from bot.core import Identity, build_client
 from bot.settings import LoadedConfig
@@ -43,10 +44,10 @@ async def slack_identity(config: LoadedConfig) -> Identity:
         identity.team_id = response.get("team_id")
         header = response.headers.get("x-oauth-scopes") or ""
         identity.scopes = [s.strip() for s in header.split(",") if s.strip()]
-    except Exception as exc:
-        identity.ok = False
-        identity.error = getattr(getattr(exc, "response", None), "get", lambda *_: None)(
-            "error") or type(exc).__name__
+    except SlackApiError as exc:
+        identity.ok, identity.error = False, str(exc.response.get("error"))
+    except Exception as exc:  # unreachable Slack, TLS, DNS: say what kind
+        identity.ok, identity.error = False, type(exc).__name__
     finally:
         if client.session:
             await client.session.close()

@@ -95,4 +95,5 @@ class Runtime:
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
-        await self.core.client.session.close() if self.core.client.session else None
+        if self.core.client.session is not None:
+            await self.core.client.session.close()
