@@ -42,3 +42,6 @@ def setup(level: str = "INFO") -> None:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     logging.getLogger("slack_bolt").setLevel(max(logging.WARNING, logging.getLevelName(level)))
+INCIDENT_CHANNEL_ADOPTED = (
+    "Incident: channel #%s (%s) was created by an attempt that stopped before storing it; adopted"
+)

@@ -120,3 +120,45 @@ def test_config_errors_say_what_would_work():
         IncidentSettings(snooze_minutes=[])
     assert IncidentSettings().update_minutes.minutes(1) == 30
     assert IncidentSettings().update_minutes.minutes(4) == 0
+
+
+CRASH_ON_STORE = """
+CREATE TRIGGER crash_on_store BEFORE UPDATE OF channel_id ON incidents
+WHEN NEW.channel_id IS NOT NULL BEGIN SELECT RAISE(ABORT, 'simulated crash'); END
+"""
+
+
+async def test_crash_after_create_adopts_the_channel_instead_of_orphaning_it(make_bell, clock):
+    bell = await start(make_bell)
+    bell.core.store.execute(CRASH_ON_STORE)  # Slack creates the channel; storing its id dies
+    await bell.command("/incident", "open DB latency sev2 --service api")
+    await bell.double.wait_for_count("conversations.create", 1)
+    await clock.until_sleeping()  # the set-up failed and waits to be retried
+    bell.core.store.execute("DROP TRIGGER crash_on_store")
+    await bell.restart()  # the process dies; the pending set-up resumes in the new one
+    await bell.idle()
+    inc = row(bell)
+    named = [c for c in bell.double.state.channels.values() if c.name.startswith("inc-1")]
+    assert [c.name for c in named] == ["inc-1-db-latency"]
+    assert inc["channel_id"] == named[0].id and inc["channel_name"] == "inc-1-db-latency"
+    assert [c.response.get("error") for c in bell.double.calls_to("conversations.create")] == [
+        None, "name_taken"]
+    assert bell.double.state.channels[inc["channel_id"]].topic.startswith("INC-1 SEV2")
+
+
+async def test_a_taken_name_someone_else_created_is_never_adopted(make_bell, clock):
+    bell = await start(make_bell)
+    bell.core.store.execute(CRASH_ON_STORE)
+    bell.double.add_channel("inc-1-db-latency")  # a person's channel, not Shipbell's
+    await bell.command("/incident", "open DB latency sev2 --service api")
+    await bell.double.wait_for_count("conversations.create", 2)
+    await clock.until_sleeping()
+    bell.core.store.execute("DROP TRIGGER crash_on_store")
+    clock.advance(seconds=30)
+    await bell.idle()
+    inc = row(bell)
+    assert inc["channel_name"] == "inc-1-db-latency-2"  # Shipbell's own, created before the crash
+    theirs = [c for c in bell.double.state.channels.values() if c.name == "inc-1-db-latency"]
+    assert inc["channel_id"] != theirs[0].id
+    assert sorted(c.name for c in bell.double.state.channels.values()
+                  if c.name.startswith("inc-1")) == ["inc-1-db-latency", "inc-1-db-latency-2"]

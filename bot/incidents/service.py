@@ -101,6 +101,13 @@ class IncidentService:
         assert incident is not None
         return Declared(incident, created)
 
+    def intend_channel(self, incident_id: int, name: str) -> None:
+        """The name about to be asked of Slack, kept so a crashed set-up can find its channel."""
+        self.store.execute(
+            "UPDATE incidents SET channel_name = ? WHERE id = ? AND channel_id IS NULL",
+            (name, incident_id),
+        )
+
     def set_channel(self, incident_id: int, channel_id: str, name: str) -> bool:
         cursor = self.store.execute(
             "UPDATE incidents SET channel_id = ?, channel_name = ? WHERE id = ?"

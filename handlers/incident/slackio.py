@@ -8,6 +8,7 @@ raise, so the task runner retries the whole idempotent step.
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from typing import Any
 
 from slack_sdk.errors import SlackApiError
@@ -50,20 +51,51 @@ def respond(core: Core, response_url: str | None, text: str) -> None:
 
 
 async def create_channel(
-    core: Core, name: str, *, private: bool
+    core: Core, name: str, *, private: bool, previous: str | None,
+    record: Callable[[str], None], owned: Callable[[str], bool],
 ) -> tuple[str | None, str, str | None]:
-    """(channel id, name, error): a taken name gets `-2`, `-3`…, then a random suffix."""
+    """(channel id, name, error): a taken name gets `-2`, `-3`…, then a random suffix.
+
+    Each name is recorded (``record``) before Slack is asked for it. ``previous`` is the name
+    an earlier attempt recorded: if that attempt created the channel and then crashed before
+    storing its id, Slack now says name_taken for it, and we adopt that channel instead of
+    orphaning it, provided Shipbell created it and no incident ``owned`` it already.
+    """
     error: str | None = None
     tries = [*naming.candidates(name)]
     tries.append(name[: naming.MAX_NAME - 7].rstrip("-_") + "-" + secrets.token_hex(3))
+    if previous:
+        tries = [previous, *(t for t in tries if t != previous)]
     for candidate in tries:
+        record(candidate)
         data, error = await api(core, "conversations.create",
                                 {"name": candidate, "is_private": private})
         if error is None:
             return str(data["channel"]["id"]), candidate, None
         if error != "name_taken":
             break
+        if candidate == previous:
+            orphan = await _own_channel_named(core, candidate)
+            if orphan and not owned(orphan):
+                logs.logger.warning(logs.INCIDENT_CHANNEL_ADOPTED, candidate, orphan)
+                return orphan, candidate, None
     return None, name, error
+
+
+async def _own_channel_named(core: Core, name: str) -> str | None:
+    """The id of the unarchived channel called ``name`` if this bot created it."""
+    cursor = ""
+    while True:
+        data, error = await api(core, "conversations.list", {
+            "types": "public_channel,private_channel", "exclude_archived": True,
+            "limit": 1000, "cursor": cursor})
+        for channel in data.get("channels", []):
+            if channel.get("name") == name:
+                mine = channel.get("creator") == core.identity.bot_user_id
+                return str(channel["id"]) if mine else None
+        cursor = (data.get("response_metadata") or {}).get("next_cursor") or ""
+        if error or not cursor:
+            return None
 
 
 async def members_of(core: Core, ids: list[str]) -> list[str]:

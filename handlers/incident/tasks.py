@@ -53,7 +53,10 @@ class IncidentTasks:
             name = naming.channel_name(
                 self.settings.channel_template, incident_id=inc.id, title=inc.title,
                 severity=inc.severity, service=inc.service, declared=inc.declared_at)
-            cid, final, error = await create_channel(self.core, name, private=inc.private)
+            cid, final, error = await create_channel(
+                self.core, name, private=inc.private, previous=inc.channel_name,
+                record=lambda n: self.svc.intend_channel(inc.id, n),
+                owned=lambda c: self.svc.by_channel(c) is not None)
             if cid is None:
                 self._tell(inc, url, f"{inc.ref} is recorded, but Slack would not create its"
                            f" channel ({error}). Check Shipbell's channels:manage scope and"
