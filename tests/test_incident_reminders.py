@@ -19,17 +19,20 @@ async def sweep(bell) -> None:
     await bell.idle()
 
 
+async def nudges_after(bell, clock, inc, minutes: int) -> list[dict]:
+    """Let ``minutes`` pass, run the sweep, and return every reminder posted so far."""
+    clock.advance(minutes=minutes)
+    await sweep(bell)
+    return nudges(bell, inc)
+
+
 async def test_nudge_snooze_escalate_and_reset(make_bell, clock):
     bell = await start(make_bell)
     inc = await declare(bell)  # SEV2: every 60 minutes
-    clock.advance(minutes=59)
-    await sweep(bell)
-    assert nudges(bell, inc) == []
+    assert await nudges_after(bell, clock, inc, 59) == []
 
-    clock.advance(minutes=2)
-    await sweep(bell)
-    await sweep(bell)
-    first = nudges(bell, inc)
+    await nudges_after(bell, clock, inc, 2)
+    first = await nudges_after(bell, clock, inc, 0)  # a second pass in the same minute
     assert len(first) == 1
     assert first[0]["text"].startswith("<@U_ANA> INC-1 has had no status update for 1 h")
     assert "subteam" not in first[0]["text"]
@@ -44,12 +47,8 @@ async def test_nudge_snooze_escalate_and_reset(make_bell, clock):
     assert any("already snoozed" in t for t in texts)
     assert row(bell)["next_reminder_at"] == "2026-11-02T10:31:00.000000+00:00"
 
-    clock.advance(minutes=20)
-    await sweep(bell)
-    assert len(nudges(bell, inc)) == 1
-    clock.advance(minutes=11)
-    await sweep(bell)
-    second = nudges(bell, inc)
+    assert len(await nudges_after(bell, clock, inc, 20)) == 1
+    second = await nudges_after(bell, clock, inc, 11)
     assert len(second) == 2
     assert "<!subteam^S_LEADS>: 2 reminders in a row" in second[-1]["text"]
 
@@ -57,12 +56,8 @@ async def test_nudge_snooze_escalate_and_reset(make_bell, clock):
     assert row(bell)["missed_updates"] == 0
     on_time = bell.core.store.one("SELECT on_time FROM incident_updates")["on_time"]
     assert on_time == 0  # due at 10:00, went out at 10:32
-    clock.advance(minutes=59)
-    await sweep(bell)
-    assert len(nudges(bell, inc)) == 2
-    clock.advance(minutes=2)
-    await sweep(bell)
-    third = nudges(bell, inc)
+    assert len(await nudges_after(bell, clock, inc, 59)) == 2
+    third = await nudges_after(bell, clock, inc, 2)
     assert len(third) == 3 and "subteam" not in third[-1]["text"]
 
 

@@ -13,7 +13,7 @@ from bot.core import Core
 from bot.incidents import reminders, timeline
 from bot.incidents.service import IncidentService
 from handlers.incident.ids import Action
-from handlers.incident.slackio import respond
+from handlers.incident.slackio import replace, respond
 
 
 def _suffixed(action: str) -> re.Pattern[str]:
@@ -79,11 +79,8 @@ def register(app: AsyncApp, core: Core, svc: IncidentService) -> None:
         if inc is None or not svc.followup_done(inc, int(followup_id), user):
             respond(core, url, f"Follow-up #{followup_id} is already done.")
             return
-        if url:
-            core.tasks.submit("slack.respond", {"url": url, "message": {
-                "replace_original": True,
-                "text": f":white_check_mark: Follow-up #{followup_id} of {inc.ref} marked done"
-                        f" by <@{user}>."}})
+        replace(core, url, f":white_check_mark: Follow-up #{followup_id} of {inc.ref}"
+                f" marked done by <@{user}>.")
 
     @app.action(_suffixed(Action.SNOOZE))
     async def on_snooze(ack: Any, body: dict[str, Any], action: dict[str, Any]) -> None:
@@ -94,8 +91,5 @@ def register(app: AsyncApp, core: Core, svc: IncidentService) -> None:
         if until is None:
             respond(core, url, "This reminder was already snoozed, or the incident has ended.")
             return
-        if url:
-            core.tasks.submit("slack.respond", {"url": url, "message": {
-                "replace_original": True,
-                "text": f":zzz: <@{user}> snoozed update reminders for INC-{incident_id}"
-                        f" until {slack_date(until, '{time}')}."}})
+        replace(core, url, f":zzz: <@{user}> snoozed update reminders for INC-{incident_id}"
+                f" until {slack_date(until, '{time}')}.")

@@ -50,6 +50,13 @@ def respond(core: Core, response_url: str | None, text: str) -> None:
             "response_type": "ephemeral", "replace_original": False, "text": text}})
 
 
+def replace(core: Core, response_url: str | None, text: str) -> None:
+    """Replace the message the button was on (a done follow-up, a snoozed reminder)."""
+    if response_url:
+        core.tasks.submit("slack.respond", {"url": response_url, "message": {
+            "replace_original": True, "text": text}})
+
+
 async def create_channel(
     core: Core, name: str, *, private: bool, previous: str | None,
     record: Callable[[str], None], owned: Callable[[str], bool],
