@@ -4,22 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
 from conftest import MakeBell
 from fakes.ci import FakeCI
-from fakes.configs import SECRET, SECRET_ENV, deploy_config
+from fakes.configs import deploy_config
 
 from bot.clock import FakeClock
 from bot.local import LocalShipbell
 from handlers.deploy.ids import Action
 
-
-@pytest.fixture
-async def ci(clock: FakeClock, monkeypatch: pytest.MonkeyPatch) -> Any:
-    monkeypatch.setenv(SECRET_ENV, SECRET)
-    fake = await FakeCI(SECRET, clock.now).start()
-    yield fake
-    await fake.stop()
+pytest_plugins = ("fakes.fixtures",)
 
 
 def state(bell: LocalShipbell, deploy_id: int = 1) -> str:

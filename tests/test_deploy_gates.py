@@ -2,24 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 from conftest import MakeBell
 from fakes.ci import FakeCI
-from fakes.configs import SECRET, SECRET_ENV, deploy_config
+from fakes.configs import deploy_config
 
 from bot.clock import FakeClock, to_db
 from bot.local import LocalShipbell, merge
 from handlers.deploy import refresh_groups
 
-
-@pytest.fixture
-async def ci(clock: FakeClock, monkeypatch: pytest.MonkeyPatch) -> Any:
-    monkeypatch.setenv(SECRET_ENV, SECRET)
-    fake = await FakeCI(SECRET, clock.now).start()
-    yield fake
-    await fake.stop()
+pytest_plugins = ("fakes.fixtures",)
 
 
 def count(bell: LocalShipbell, where: str = "1") -> int:

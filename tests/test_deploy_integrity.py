@@ -5,25 +5,18 @@ from __future__ import annotations
 import asyncio
 import time
 from datetime import timedelta
-from typing import Any
 from urllib.parse import urlencode
 
 import aiohttp
 import pytest
 from conftest import MakeBell
 from fakes.ci import FakeCI, post
-from fakes.configs import SECRET, SECRET_ENV, deploy_config
+from fakes.configs import deploy_config
 
 from bot.clock import FakeClock
 from bot.local import PEOPLE, LocalShipbell
 
-
-@pytest.fixture
-async def ci(clock: FakeClock, monkeypatch: pytest.MonkeyPatch) -> Any:
-    monkeypatch.setenv(SECRET_ENV, SECRET)
-    fake = await FakeCI(SECRET, clock.now).start()
-    yield fake
-    await fake.stop()
+pytest_plugins = ("fakes.fixtures",)
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -15,13 +14,7 @@ from fakes.waiting import tick, until
 from bot.clock import FakeClock
 from bot.local import LocalShipbell
 
-
-@pytest.fixture
-async def ci(clock: FakeClock, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[FakeCI]:
-    monkeypatch.setenv(SECRET_ENV, SECRET)
-    fake = await FakeCI(SECRET, clock.now).start()
-    yield fake
-    await fake.stop()
+pytest_plugins = ("fakes.fixtures",)
 
 
 @pytest.fixture

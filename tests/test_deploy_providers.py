@@ -15,6 +15,8 @@ from fakes.waiting import tick, until
 from bot.clock import FakeClock
 from bot.local import LocalShipbell, merge
 
+pytest_plugins = ("fakes.fixtures",)
+
 SCRIPT = str(Path(__file__).parent / "fakes" / "scripts" / "deploy.sh")
 TOKEN_ENV = "SHIPBELL_TEST_GH_TOKEN"
 
@@ -222,14 +224,6 @@ async def test_command_missing_program(make_bell: MakeBell, tmp_path: Path) -> N
 
 
 # -- webhook -----------------------------------------------------------------------------
-@pytest.fixture
-async def ci(clock: FakeClock, monkeypatch: pytest.MonkeyPatch) -> Any:
-    monkeypatch.setenv(SECRET_ENV, SECRET)
-    fake = await FakeCI(SECRET, clock.now).start()
-    yield fake
-    await fake.stop()
-
-
 async def test_webhook_retries_5xx_and_gives_up_on_4xx(make_bell: MakeBell, ci: FakeCI,
                                                        clock: FakeClock) -> None:
     bell = await make_bell(deploy_config(ci.url))

@@ -29,16 +29,26 @@ def _may_decide(svc: DeployService, d: Deploy, user: str) -> str | None:
         return f"The approval request for #{d.id} expired; ask for a new deploy."
     return None
 
-def approve(svc: DeployService, deploy_id: int, user: str, channel: str | None) -> Outcome:
+def _record(svc: DeployService, deploy_id: int, user: str, channel: str | None,
+            decision: str) -> Deploy | Outcome:
+    """Store one person's decision once (and audit it); an Outcome says why not."""
     d = svc.repo.get(deploy_id)
     if d is None:
         return Outcome(False, f"No deploy #{deploy_id}.")
     if refusal := _may_decide(svc, d, user):
         return Outcome(False, refusal)
-    now = svc.core.clock.now()
-    if not svc.repo.record_decision(d.id, user, "approved", now, channel):
+    if not svc.repo.record_decision(d.id, user, decision, svc.core.clock.now(), channel):
         return Outcome(False, f"You already decided on #{d.id}.")
-    svc.core.audit(user, "deploy.approve", f"deploy #{d.id}", channel=channel)
+    verb = "approve" if decision == "approved" else "reject"
+    svc.core.audit(user, f"deploy.{verb}", f"deploy #{d.id}", channel=channel)
+    return d
+
+
+def approve(svc: DeployService, deploy_id: int, user: str, channel: str | None) -> Outcome:
+    d = _record(svc, deploy_id, user, channel, "approved")
+    if isinstance(d, Outcome):
+        return d
+    now = svc.core.clock.now()
     count = sum(1 for a in svc.repo.approvals(d.id) if a["decision"] == "approved")
     svc.repo.event(d.id, "approved", user, now,
                     f"approved by <@{user}> ({count}/{d.approvals_needed})")
@@ -58,16 +68,12 @@ def approve(svc: DeployService, deploy_id: int, user: str, channel: str | None) 
     svc.notifier.changed(d.id)
     return Outcome(True, f"Approved #{d.id}; it's on its way.")
 
+
 def reject(svc: DeployService, deploy_id: int, user: str, channel: str | None) -> Outcome:
-    d = svc.repo.get(deploy_id)
-    if d is None:
-        return Outcome(False, f"No deploy #{deploy_id}.")
-    if refusal := _may_decide(svc, d, user):
-        return Outcome(False, refusal)
+    d = _record(svc, deploy_id, user, channel, "rejected")
+    if isinstance(d, Outcome):
+        return d
     now = svc.core.clock.now()
-    if not svc.repo.record_decision(d.id, user, "rejected", now, channel):
-        return Outcome(False, f"You already decided on #{d.id}.")
-    svc.core.audit(user, "deploy.reject", f"deploy #{d.id}", channel=channel)
     if svc.repo.transition(d.id, State.REJECTED, user, now, f"rejected by <@{user}>",
                             error=f"rejected by <@{user}>"):
         svc.notifier.changed(d.id)

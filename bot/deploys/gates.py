@@ -41,6 +41,13 @@ class Ask:
     break_glass: str | None = None
 
 
+def _unless_break_glass(ask: Ask, gate: str, situation: str, refusal: str) -> GateResult:
+    """A gate a break-glass reason may override (loudly); without one it refuses."""
+    if ask.break_glass:
+        return GateResult(gate, OVERRIDE, f"{situation}; break-glass: {ask.break_glass}")
+    return GateResult(gate, FAIL, refusal)
+
+
 def mention(principal: str) -> str:
     return f"<!subteam^{principal}>" if principal.startswith("S") else f"<@{principal}>"
 
@@ -118,11 +125,8 @@ class Gates:
             names.append(f"{calendar[0]}: {calendar[1]}")
         if not names:
             return GateResult("freeze", PASS, "no freeze window now")
-        if ask.break_glass:
-            return GateResult("freeze", OVERRIDE,
-                              f"frozen ({'; '.join(names)}); break-glass: {ask.break_glass}")
-        return GateResult(
-            "freeze", FAIL,
+        return _unless_break_glass(
+            ask, "freeze", f"frozen ({'; '.join(names)})",
             f"{ask.env} is frozen ({'; '.join(names)}); deploy anyway with "
             f'`--break-glass "why it can\'t wait"`.',
         )
@@ -138,11 +142,8 @@ class Gates:
         first = found[0]
         title = "private incident" if first.get("private") else str(first["title"])
         listed = f"INC-{first['id']} (SEV{first['severity']}, {title})"
-        if ask.break_glass:
-            return GateResult("incidents", OVERRIDE,
-                              f"{listed} is open; break-glass: {ask.break_glass}")
-        return GateResult(
-            "incidents", FAIL,
+        return _unless_break_glass(
+            ask, "incidents", f"{listed} is open",
             f"{ask.service} has an open incident {listed}: name it with "
             f'`--incident INC-{first["id"]}` or give `--break-glass "reason"`.',
         )

@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from bot.clock import from_db, to_db
+from bot.deploys.models import stamp
 from bot.storage import Store
 
 ROLLBACK_REASON = "rolled back: fix before the next deploy"
@@ -29,10 +30,9 @@ class Lock:
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> Lock:
-        created = from_db(row["created_at"])
-        assert created is not None
         return cls(row["service"], row["env"], row["holder"], row["reason"], row["kind"],
-                   created, from_db(row["expires_at"]), from_db(row.get("reminded_at")))
+                   stamp(row, "created_at"), from_db(row["expires_at"]),
+                   from_db(row.get("reminded_at")))
 
     def live(self, now: datetime) -> bool:
         return self.expires_at is None or self.expires_at > now

@@ -73,6 +73,13 @@ TRANSITIONS: dict[State, frozenset[State]] = {
 }
 
 
+def stamp(row: dict[str, Any], column: str) -> datetime:
+    """A NOT NULL time column, parsed (the schema guarantees it is there)."""
+    when = from_db(row[column])
+    assert when is not None, column
+    return when
+
+
 def sources_for(target: State) -> list[State]:
     """The states a deploy may move to ``target`` from."""
     return [src for src, targets in TRANSITIONS.items() if target in targets]
@@ -110,8 +117,6 @@ class Deploy:
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> Deploy:
-        requested = from_db(row["requested_at"])
-        assert requested is not None
         return cls(
             id=row["id"], service=row["service"], env=row["env"], ref=row["ref"],
             version=row["version"], state=State(row["state"]), requester=row["requester"],
@@ -120,7 +125,7 @@ class Deploy:
             is_rollback=bool(row["is_rollback"]), is_hotfix=bool(row["is_hotfix"]),
             rollback_of=row["rollback_of"], break_glass=row["break_glass"],
             incident_id=row["incident_id"], message_channel=row["message_channel"],
-            message_ts=row["message_ts"], requested_at=requested,
+            message_ts=row["message_ts"], requested_at=stamp(row, "requested_at"),
             started_at=from_db(row["started_at"]), finished_at=from_db(row["finished_at"]),
             approvals_needed=row["approvals_needed"], expires_at=from_db(row["expires_at"]),
             deadline_at=from_db(row["deadline_at"]), sha=row["sha"],
