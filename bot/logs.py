@@ -45,3 +45,7 @@ def setup(level: str = "INFO") -> None:
 INCIDENT_CHANNEL_ADOPTED = (
     "Incident: channel #%s (%s) was created by an attempt that stopped before storing it; adopted"
 )
+SCHEDULED_NOTICE_FAILED = "Scheduled: telling the channel about %d missed runs failed"
+RELEASE_GROUPS_STALE = (
+    "Releases: could not refresh manager user groups from Slack; keeping the last members"
+)

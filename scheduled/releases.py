@@ -5,7 +5,9 @@ Each train gets one job per kind of post; its trigger yields the train's release
 across a daylight-saving change).  What a run posts is decided when it runs:
 a manually skipped release posts nothing, an empty train can skip itself.  Posts go through
 the persisted ``slack.call`` task keyed by job and time, so a crash after the ledger claim
-still delivers the post once.
+still delivers the post once.  Runs missed beyond the grace window (the bot was down) are
+not posted late; instead each train's channel gets one short notice per pass saying what
+was missed and what comes next.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from bot.releases.durations import format_duration
 from bot.releases.service import ReleaseBook, releases_of
 from handlers.release import messages
 from handlers.release.ids import Kind
-from scheduled.scheduler import ScheduledJob
+from scheduled.scheduler import RunOutcome, ScheduledJob
 
 PREFIX = "release:"
 
@@ -83,6 +85,8 @@ def register_jobs(core: Core) -> list[str]:
             f"{PREFIX}{name}:release", ReleaseTrigger(book, name, timedelta(0)),
             _release_run(core, name), kind=Kind.DAY.value, grace=grace,
             rerun_claimed=True)
+    if not any(getattr(listener, "releases", False) for listener in core.scheduler.on_missed):
+        core.scheduler.on_missed.append(_missed_notice(core))
     for stale in set(job_ids(core)) - set(wanted):
         core.scheduler.remove(stale)
     for job_id, job in wanted.items():
@@ -146,3 +150,37 @@ def _release_run(core: Core, name: str) -> Any:
         _post(core, name, key, messages.release_day(name, release, shipped, since, following))
         return f"release {release.day}: {len(shipped)} deploys"
     return run
+
+
+def _label(job: ScheduledJob, offset: timedelta) -> str:
+    if job.kind == Kind.FREEZE:
+        return "code freeze announcement"
+    if job.kind == Kind.DAY:
+        return "release announcement"
+    return f"{format_duration(offset)} reminder"
+
+
+def _missed_notice(core: Core) -> Any:
+    async def notice(missed: list[RunOutcome]) -> None:
+        """One notice per train: which posts were missed while down, and what comes next."""
+        book = releases_of(core)
+        by_train: dict[str, list[tuple[str, datetime]]] = {}
+        for outcome in missed:
+            job = core.scheduler.jobs.get(outcome.job_id)
+            trigger = job.trigger if job is not None else None
+            if (job is None or not isinstance(trigger, ReleaseTrigger)
+                    or trigger.train not in book.calendars):
+                continue
+            due = outcome.scheduled_for.astimezone(UTC) + trigger.offset
+            if book.release_at(trigger.train, due) is None:
+                continue  # skipped by hand since: nothing was lost
+            label = _label(job, trigger.offset)
+            by_train.setdefault(trigger.train, []).append((label, outcome.scheduled_for))
+        now = core.clock.now()
+        for name, items in by_train.items():
+            first = min(o.scheduled_for for o in missed if o.job_id.startswith(f"{PREFIX}{name}:"))
+            message = messages.missed_notice(name, items, book.freeze_window(name, now),
+                                             book.next_release(name, now), now)
+            _post(core, name, f"release:{name}:missed@{to_db(first)}", message)
+    notice.releases = True  # type: ignore[attr-defined]
+    return notice

@@ -11,6 +11,8 @@ as missed (logged and counted), never posted late and never dropped silently.
   fired still has its downtime misses counted after a restart.
 - A job marked ``rerun_claimed`` (its run is idempotent) has runs that a crashed process
   claimed but never finished run again at start-up, within the grace window.
+- Whoever claimed runs as missed hears about them once, after the pass
+  (``on_missed``): a feature can tell its channel what was missed while the bot was down.
 - Coalesced jobs (periodic sweeps) jump straight to their latest due time.
 - Daylight saving: triggers carry the time zone; a cron time in the repeated hour of a
   fall-back night fires once, and every step between fire times is taken in UTC.
@@ -78,6 +80,9 @@ class Scheduler:
         self.grace = grace
         self.instance = instance or f"{socket.gethostname()}:{os.getpid()}"
         self.jobs: dict[str, ScheduledJob] = {}
+        # Told, after each pass, about the runs this process claimed as missed (and only
+        # those: a second process sharing the database never hears of them twice).
+        self.on_missed: list[Callable[[list[RunOutcome]], Awaitable[None]]] = []
         self._aps: AsyncIOScheduler | None = None
 
     # -- registry -----------------------------------------------------------------------------
@@ -146,7 +151,16 @@ class Scheduler:
         outcomes: list[RunOutcome] = []
         for job in list(self.jobs.values()):
             outcomes.extend(await self.run_job(job, now or self.clock.now()))
+        await self._report_missed(outcomes)
         return outcomes
+
+    async def _report_missed(self, outcomes: list[RunOutcome]) -> None:
+        missed = [o for o in outcomes if o.outcome == "missed"]
+        for listener in self.on_missed if missed else []:
+            try:
+                await listener(missed)
+            except Exception:  # a failed notice never stops the schedule
+                logs.logger.exception(logs.SCHEDULED_NOTICE_FAILED, len(missed))
 
     async def run_job(self, job: ScheduledJob, now: datetime) -> list[RunOutcome]:
         grace = job.grace if job.grace is not None else self.grace
@@ -231,7 +245,7 @@ class Scheduler:
     async def _wake(self, job_id: str) -> None:
         job = self.jobs.get(job_id)
         if job is not None:
-            await self.run_job(job, self.clock.now())
+            await self._report_missed(await self.run_job(job, self.clock.now()))
 
     async def start(self) -> list[RunOutcome]:
         """Finish what a crash interrupted, catch up on what was missed, then let APScheduler

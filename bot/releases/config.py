@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Literal
+from typing import Annotated, Literal
 
 import holidays
 from apscheduler.triggers.cron import CronTrigger
-from pydantic import Field, field_validator, model_validator
+from pydantic import AfterValidator, Field, field_validator, model_validator
 
 from bot.releases.durations import parse_duration
 from bot.sections import ChannelId, Section, TimeZoneName
@@ -20,6 +20,31 @@ from bot.sections import ChannelId, Section, TimeZoneName
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 TRAIN_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
 USER_ID = re.compile(r"^[UW][A-Z0-9_]+$")
+GROUP_ID = re.compile(r"^S[A-Z0-9_]+$")
+
+
+def _duration(value: str) -> str:
+    parse_duration(value)
+    return value
+
+
+def _user(value: str) -> str:
+    if not USER_ID.match(value):
+        raise ValueError(f"{value!r} is not a Slack user id; use ids such as U0123ABCD")
+    return value
+
+
+def _principal(value: str) -> str:
+    if not (USER_ID.match(value) or GROUP_ID.match(value)):
+        raise ValueError(f"{value!r} is neither a Slack user id nor a user group id;"
+                         " use ids such as U0123ABCD or S0123ABCD")
+    return value
+
+
+# Kept as typed text (the config echoes back as written); parsed where used.
+DurationText = Annotated[str, AfterValidator(_duration)]
+UserId = Annotated[str, AfterValidator(_user)]
+Principal = Annotated[str, AfterValidator(_principal)]  # a user, or a user group (S…)
 
 
 class TrainSettings(Section):
@@ -35,14 +60,14 @@ class TrainSettings(Section):
     every_weeks: int = Field(default=1, ge=1, le=52)
     start_date: date | None = None
     cron: str | None = None
-    freeze: str = "24h"
-    reminders: list[str] = Field(default_factory=lambda: ["3d", "24h", "2h", "0"])
-    captains: list[str] = Field(default_factory=list)
+    freeze: DurationText = "24h"
+    reminders: list[DurationText] = Field(default_factory=lambda: ["3d", "24h", "2h", "0"])
+    captains: list[UserId] = Field(default_factory=list)
     holidays: str | None = None
     holiday_subdivision: str | None = None
     on_holiday: Literal["next", "previous", "skip"] = "next"
     skip_when_empty: bool = False
-    managers: list[str] | None = None
+    managers: list[Principal] | None = None
 
     @field_validator("weekday")
     @classmethod
@@ -82,27 +107,6 @@ class TrainSettings(Section):
             raise ValueError(f"is not a valid cron expression ({exc}); e.g. 0 14 * * tue") from None
         if trigger.get_next_fire_time(None, datetime.now(UTC)) is None:
             raise ValueError("never fires (a date such as 31 February?); e.g. 0 14 * * tue")
-        return value
-
-    @field_validator("freeze")
-    @classmethod
-    def _freeze(cls, value: str) -> str:
-        parse_duration(value)
-        return value
-
-    @field_validator("reminders")
-    @classmethod
-    def _reminders(cls, value: list[str]) -> list[str]:
-        for item in value:
-            parse_duration(item)
-        return value
-
-    @field_validator("captains", "managers")
-    @classmethod
-    def _users(cls, value: list[str] | None) -> list[str] | None:
-        for user in value or []:
-            if not USER_ID.match(user):
-                raise ValueError(f"{user!r} is not a Slack user id; use ids such as U0123ABCD")
         return value
 
     @field_validator("holidays")
@@ -151,21 +155,11 @@ class ReleaseSettings(Section):
     """`[release]`: the trains (`[release.trains.<name>]`) and calendar permissions."""
 
     # Runs missed while Shipbell was down are posted at start-up if at most this late.
-    catch_up_grace: str = "1h"
-    # Who may skip, freeze or swap captains; empty means everyone. A train may override it.
-    managers: list[str] = Field(default_factory=list)
+    catch_up_grace: DurationText = "1h"
+    # Who may skip, freeze or swap captains (users U…, user groups S…); empty means everyone.
+    # A train may override it.
+    managers: list[Principal] = Field(default_factory=list)
     trains: dict[str, TrainSettings] = Field(default_factory=dict)
-
-    @field_validator("catch_up_grace")
-    @classmethod
-    def _grace(cls, value: str) -> str:
-        parse_duration(value)
-        return value
-
-    @field_validator("managers")
-    @classmethod
-    def _managers(cls, value: list[str]) -> list[str]:
-        return TrainSettings._users(value) or []
 
     @field_validator("trains")
     @classmethod

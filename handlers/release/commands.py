@@ -7,6 +7,7 @@ domain first; the channel announcement is then handed to the persisted task runn
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import date, timedelta
 from typing import Any
 
@@ -42,9 +43,6 @@ def dispatch(core: Core, cmd: SlashCommand) -> dict[str, Any]:
     sub = words[0].lower() if words else Sub.NEXT.value
     if sub == Sub.HELP:
         return ephemeral(HELP)
-    handlers = {Sub.NEXT: show_next, Sub.CALENDAR: show_calendar, Sub.SKIP: skip,
-                Sub.UNSKIP: unskip, Sub.FREEZE: freeze, Sub.UNFREEZE: unfreeze,
-                Sub.CAPTAIN: captain}
     known = sub in Sub.__members__.values()
     if not known and book.find(sub) is None:
         return ephemeral(unknown_subcommand(COMMAND, sub, [s.value for s in Sub if s != Sub.HELP]))
@@ -52,7 +50,27 @@ def dispatch(core: Core, cmd: SlashCommand) -> dict[str, Any]:
         return ephemeral(NO_TRAINS)
     if not known:  # `/release web` reads as `/release next web`
         return show_next(core, cmd, [sub])
-    return handlers[Sub(sub)](core, cmd, words[1:])
+    if sub in CHANGES:
+        usage, change = CHANGES[Sub(sub)]
+        found = _guard(core, cmd, words[1:], usage)
+        if isinstance(found, dict):
+            return found
+        return change(core, cmd, found, words[2:], _example(found.name, usage))
+    return show_next(core, cmd, words[1:]) if sub == Sub.NEXT else show_calendar(
+        core, cmd, words[1:])
+
+
+Change = Callable[[Core, SlashCommand, TrainCalendar, list[str], str], dict[str, Any]]
+CHANGES: dict[Sub, tuple[str, Change]] = {}
+
+
+def _change(sub: Sub, usage: str) -> Callable[[Change], Change]:
+    """Register a calendar change: `dispatch` finds its train and checks who may change it
+    first, then calls it with the words after the train and a valid example."""
+    def register(fn: Change) -> Change:
+        CHANGES[sub] = (usage, fn)
+        return fn
+    return register
 
 
 def _train(core: Core, word: str | None, example: str) -> TrainCalendar | str:
@@ -69,17 +87,23 @@ def _example(cal_or_name: str, rest: str) -> str:
     return f"{COMMAND} {rest}".replace("<train>", cal_or_name)
 
 
+def _selected(core: Core, args: list[str], usage: str) -> list[str] | dict[str, Any]:
+    """The train named first in ``args``, or every train (at most 10 are shown)."""
+    names = list(releases_of(core).calendars)
+    if not args:
+        return names[:10]
+    found = _train(core, args[0], _example(names[0], usage))
+    return ephemeral(found) if isinstance(found, str) else [found.name]
+
+
 def show_next(core: Core, cmd: SlashCommand, args: list[str]) -> dict[str, Any]:
     book = releases_of(core)
     now = core.clock.now()
-    names = list(book.calendars)
-    if args:
-        found = _train(core, args[0], f"{COMMAND} next {names[0]}")
-        if isinstance(found, str):
-            return ephemeral(found)
-        names = [found.name]
+    names = _selected(core, args, "next <train>")
+    if isinstance(names, dict):
+        return names
     blocks: list[dict[str, Any]] = []
-    for name in names[:10]:
+    for name in names:
         release = book.next_release(name, now)
         since = book.previous_release(name, now)
         shipped = book.on_train(name, now, since)
@@ -94,14 +118,11 @@ def show_calendar(core: Core, cmd: SlashCommand, args: list[str]) -> dict[str, A
     count = DEFAULT_COUNT
     if args and args[-1].isdigit():
         count = max(1, min(int(args.pop()), MAX_COUNT))
-    names = list(book.calendars)
-    if args:
-        found = _train(core, args[0], f"{COMMAND} calendar {names[0]} 5")
-        if isinstance(found, str):
-            return ephemeral(found)
-        names = [found.name]
+    names = _selected(core, args, "calendar <train> 5")
+    if isinstance(names, dict):
+        return names
     blocks: list[dict[str, Any]] = []
-    for name in names[:10]:
+    for name in names:
         blocks += messages.calendar(name, book.upcoming(name, core.clock.now(), count))
     return ephemeral(f"Release calendar: {', '.join(names)}", blocks)
 
@@ -151,16 +172,13 @@ def _announce(core: Core, cal: TrainCalendar, text: str) -> None:
                                               **messages.announcement(text)}})
 
 
-def skip(core: Core, cmd: SlashCommand, args: list[str]) -> dict[str, Any]:
-    usage = "skip <train> 2026-12-01 waiting for the security audit"
-    cal = _guard(core, cmd, args, usage)
-    if isinstance(cal, dict):
-        return cal
-    example = _example(cal.name, usage)
-    day = _day(args[1] if len(args) > 1 else None, example)
+@_change(Sub.SKIP, "skip <train> 2026-12-01 waiting for the security audit")
+def skip(core: Core, cmd: SlashCommand, cal: TrainCalendar, args: list[str],
+         example: str) -> dict[str, Any]:
+    day = _day(args[0] if args else None, example)
     if isinstance(day, str):
         return ephemeral(day)
-    reason = messages.quiet(" ".join(args[2:]).strip())
+    reason = messages.quiet(" ".join(args[1:]).strip())
     if not reason:
         return ephemeral(f"Say why, so the channel knows: `{example}`.")
     outcome = Calendar(core).skip(cal.name, day, reason, cmd.user)
@@ -179,12 +197,10 @@ def skip(core: Core, cmd: SlashCommand, args: list[str]) -> dict[str, Any]:
                      f" <#{cal.train.channel}>.")
 
 
-def unskip(core: Core, cmd: SlashCommand, args: list[str]) -> dict[str, Any]:
-    usage = "unskip <train> 2026-12-01"
-    cal = _guard(core, cmd, args, usage)
-    if isinstance(cal, dict):
-        return cal
-    day = _day(args[1] if len(args) > 1 else None, _example(cal.name, usage))
+@_change(Sub.UNSKIP, "unskip <train> 2026-12-01")
+def unskip(core: Core, cmd: SlashCommand, cal: TrainCalendar, args: list[str],
+           example: str) -> dict[str, Any]:
+    day = _day(args[0] if args else None, example)
     if isinstance(day, str):
         return ephemeral(day)
     outcome = Calendar(core).unskip(cal.name, day, cmd.user)
@@ -200,17 +216,14 @@ def unskip(core: Core, cmd: SlashCommand, args: list[str]) -> dict[str, Any]:
     return ephemeral(f"The `{cal.name}` release of {day} is back on.")
 
 
-def freeze(core: Core, cmd: SlashCommand, args: list[str]) -> dict[str, Any]:
-    usage = "freeze <train> 2h database migration in progress"
-    cal = _guard(core, cmd, args, usage)
-    if isinstance(cal, dict):
-        return cal
-    example = _example(cal.name, usage)
+@_change(Sub.FREEZE, "freeze <train> 2h database migration in progress")
+def freeze(core: Core, cmd: SlashCommand, cal: TrainCalendar, args: list[str],
+           example: str) -> dict[str, Any]:
     try:
-        duration = parse_duration(args[1] if len(args) > 1 else "")
+        duration = parse_duration(args[0] if args else "")
     except ValueError:
         return ephemeral(f"How long? Give a duration {DURATION_EXAMPLE}: `{example}`.")
-    reason = messages.quiet(" ".join(args[2:]).strip())
+    reason = messages.quiet(" ".join(args[1:]).strip())
     if not duration or not reason:
         return ephemeral(f"A freeze needs a duration and a reason: `{example}`.")
     if duration > MAX_FREEZE:
@@ -229,10 +242,9 @@ def freeze(core: Core, cmd: SlashCommand, args: list[str]) -> dict[str, Any]:
     return ephemeral(f"Froze `{cal.name}` until {messages.when(detail['ends_at'])}.")
 
 
-def unfreeze(core: Core, cmd: SlashCommand, args: list[str]) -> dict[str, Any]:
-    cal = _guard(core, cmd, args, "unfreeze <train>")
-    if isinstance(cal, dict):
-        return cal
+@_change(Sub.UNFREEZE, "unfreeze <train>")
+def unfreeze(core: Core, cmd: SlashCommand, cal: TrainCalendar, args: list[str],
+             example: str) -> dict[str, Any]:
     outcome = Calendar(core).unfreeze(cal.name, cmd.user)
     if outcome.code == "not_frozen":
         scheduled = outcome.detail.get("scheduled")
@@ -246,14 +258,12 @@ def unfreeze(core: Core, cmd: SlashCommand, args: list[str]) -> dict[str, Any]:
     return ephemeral(f"Unfroze `{cal.name}`.")
 
 
-def captain(core: Core, cmd: SlashCommand, args: list[str]) -> dict[str, Any]:
-    usage = "captain <train> @dana"
-    cal = _guard(core, cmd, args, usage)
-    if isinstance(cal, dict):
-        return cal
-    who = _mentioned(args[1]) if len(args) > 1 else None
+@_change(Sub.CAPTAIN, "captain <train> @dana")
+def captain(core: Core, cmd: SlashCommand, cal: TrainCalendar, args: list[str],
+            example: str) -> dict[str, Any]:
+    who = _mentioned(args[0]) if args else None
     if who is None:
-        return ephemeral(f"Mention the new captain: `{_example(cal.name, usage)}`.")
+        return ephemeral(f"Mention the new captain: `{example}`.")
     outcome = Calendar(core).set_captain(cal.name, who, cmd.user)
     if outcome.code == "not_found":
         return ephemeral(f"`{cal.name}` has no upcoming release to captain.")

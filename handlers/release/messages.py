@@ -177,6 +177,24 @@ def calendar(name: str, releases: list[Release]) -> list[dict[str, Any]]:
     return blocks
 
 
+MISSED_SHOWN = 5
+
+
+def missed_notice(name: str, missed: list[tuple[str, datetime]], freeze: FreezeWindow | None,
+                  following: Release | None, now: datetime) -> dict[str, Any]:
+    """Said once after a downtime: what the channel did not hear, and where things stand."""
+    items = [f"the {label} of {when(at)}" for label, at in missed[:MISSED_SHOWN]]
+    if len(missed) > MISSED_SHOWN:
+        items.append(f"{len(missed) - MISSED_SHOWN} more")
+    count = f"{len(missed)} scheduled post{'s' if len(missed) != 1 else ''}"
+    text = (f":warning: Shipbell was down and missed {count} for *{name}*:"
+            f" {', '.join(items)}. They are too late to post now.")
+    return {"text": f"{name}: {count} missed while Shipbell was down",
+            "blocks": [_section(text, Block.SUMMARY),
+                       _section(f"{state_line(freeze, now)} {next_line(following)}",
+                                Block.NEXT)]}
+
+
 def announcement(text: str) -> dict[str, Any]:
     """A calendar change announced in the train's channel."""
     return {"text": text, "blocks": [_section(text, Block.SUMMARY)]}
