@@ -167,6 +167,9 @@ class DeploySettings(Section):
     # Base URL the CI calls back on (…/hooks/deploy); default: [slack] public_url.
     callback_url: str | None = None
     approval_ttl_minutes: int = Field(default=30, ge=1, le=24 * 60)
+    # A deploy still queued after this long is stale (its ref has likely moved on): it is
+    # dropped and its requester told, rather than shipping hours later when nobody watches.
+    queue_ttl_minutes: int = Field(default=120, ge=1, le=7 * 24 * 60)
     lock_remind_hours: float = Field(default=3.0, gt=0)
     sweep_seconds: int = Field(default=30, ge=1, le=3600)
     history_limit: int = Field(default=10, ge=1, le=50)

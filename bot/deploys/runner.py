@@ -229,7 +229,7 @@ class Runner:
     async def sweep(self, when: datetime) -> str:
         now = self.core.clock.now()
         done: list[str] = []
-        for d in self.repo.in_states((State.AWAITING_APPROVAL,)):
+        for d in self.repo.in_states((State.AWAITING_APPROVAL, State.QUEUED)):
             if d.expires_at is not None and d.expires_at <= now and self.svc.expire(d):
                 done.append(f"expired #{d.id}")
         for d in self.repo.in_states(ACTIVE):

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from bot.clock import to_db
+from bot.clock import humanize, to_db
 from bot.core import Core
 from bot.deploys import grammar
 from bot.deploys.gates import OVERRIDE, WAIT, Ask, Gates, mention
@@ -111,7 +111,7 @@ class DeployService:
                     self.repo.transition(deploy_id, State.AWAITING_APPROVAL, None, now,
                                          results[-1].detail, expires_at=to_db(expires))
                 else:
-                    self.repo.transition(deploy_id, State.QUEUED, None, now, "queued")
+                    self.queue(deploy_id, None, now)
                 self.core.audit(ask.user, "deploy.request", f"deploy #{deploy_id}",
                                 channel=ask.channel, service=ask.service, env=ask.env, ref=ref,
                                 reason=reason, incident_id=ask.incident, rollback=is_rollback)
@@ -149,9 +149,17 @@ class DeployService:
             active = self.repo.active(d.service, d.env)
             place = ordinal(queue.index(d.id) + 1) if d.id in queue else "next"
             behind = f" behind #{active.id}" if active else ""
+            ttl = humanize(timedelta(minutes=self.config.queue_ttl_minutes))
             return (f"Deploy #{d.id} of {what} is queued, {place} in line{behind}; it starts "
-                    f"by itself (`/deploy cancel {d.id}` to drop it).")
+                    f"by itself, or drops out if it hasn't started within {ttl} "
+                    f"(`/deploy cancel {d.id}` to drop it now).")
         return f"Deploying {what} (#{d.id}); follow it in the channel."
+
+    def queue(self, deploy_id: int, actor: str | None, now: datetime) -> bool:
+        """Queue a deploy; it leaves the queue by itself if it hasn't started in time."""
+        expires = now + timedelta(minutes=self.config.queue_ttl_minutes)
+        return self.repo.transition(deploy_id, State.QUEUED, actor, now, "queued",
+                                    expires_at=to_db(expires))
 
     def promote(self, service: str, env: str) -> int | None:
         """Start the oldest queued deploy if the slot is free and no one else holds the lock."""
@@ -222,11 +230,20 @@ class DeployService:
         return service is not None and d.env in service.environments
 
     def expire(self, d: Deploy) -> bool:
+        """Drop a request nobody acted on in time, telling its requester in the thread."""
         now = self.core.clock.now()
-        minutes = self.config.approval_ttl_minutes
-        if self.repo.transition(d.id, State.CANCELLED, None, now,
-                                f"approval request expired after {minutes} min",
-                                error="approval request expired"):
+        if d.state == State.QUEUED:
+            waited = humanize(timedelta(minutes=self.config.queue_ttl_minutes))
+            active = self.repo.active(d.service, d.env)
+            lock = self.locks.get(d.service, d.env, now)
+            why = (f" behind #{active.id}" if active else
+                   f" ({d.env} is locked by <@{lock.holder}>)" if lock else "")
+            error = f"expired after {waited} in the queue{why}"
+        else:
+            error = f"approval request expired after {self.config.approval_ttl_minutes} min"
+        note = (f"<@{d.requester}>: {error}; `/deploy {d.service}@{d.ref} to {d.env}` "
+                "again if it's still wanted.")
+        if self.repo.transition(d.id, State.CANCELLED, None, now, note, error=error):
             self.notifier.changed(d.id)
             return True
         return False

@@ -96,6 +96,8 @@ def deploy_message(d: Deploy, approvals: list[dict[str, Any]], changes: list[dic
         context += f" · :rotating_light: break-glass: {clip(d.break_glass, 300)}"
     if d.expires_at and d.state == State.AWAITING_APPROVAL:
         context += f" · approval expires {slack_date(d.expires_at, '{time}')}"
+    elif d.expires_at and d.state == State.QUEUED:
+        context += f" · leaves the queue {slack_date(d.expires_at, '{time}')} if not started"
     blocks.append({"type": "context", "block_id": Block.CONTEXT, "elements": [mrkdwn(context)]})
     text = (f"Deploy #{d.id}: {d.service}@{d.ref} to {d.env} — {d.state.label}")
     return {"text": text, "blocks": blocks}
