@@ -19,7 +19,9 @@ def state(bell: LocalShipbell, deploy_id: int) -> str:
 
 async def test_stale_queued_deploy_expires_and_requester_is_told(
         make_bell: MakeBell, ci: FakeCI, clock: FakeClock) -> None:
-    bell = await make_bell(merge(deploy_config(ci.url, timeout_minutes=180), {"deploy": {"queue_ttl_minutes": 60}}))
+    config = merge(deploy_config(ci.url, timeout_minutes=180),
+                   {"deploy": {"queue_ttl_minutes": 60}})
+    bell = await make_bell(config)
     await bell.command("/deploy", "api@v1 to production")
     queued = await bell.command("/deploy", "api@v2 to production", user="U_BOB")
     assert queued.text == ("Deploy #2 of api@v2 to production is queued, 1st in line behind #1;"
