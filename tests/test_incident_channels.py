@@ -16,6 +16,7 @@ def test_slug_follows_slack_rules():
     assert slugify("DB latency: p99 > 4s (EU)!") == "db-latency-p99-4s-eu"
     assert slugify("Café — déjà vu") == "cafe-deja-vu"
     assert slugify("---") == ""
+    assert slugify("<@U_BOB|bob> broke <#C_OPS|ops> <!here> <@U_ANA>") == "bob-broke-ops"
 
 
 def test_name_keeps_the_id_and_stays_within_80_chars():

@@ -31,6 +31,16 @@ def parse_ref(word: str) -> int | None:
     return int(match.group(1)) if match else None
 
 
+def cut_title(text: str, limit: int = 150) -> str:
+    """A title that fits a Slack header: cut at a word, marked with an ellipsis."""
+    if len(text) <= limit:
+        return text
+    head = text[: limit - 2]
+    if " " in head:
+        head = head[: head.rindex(" ")]
+    return head.rstrip() + " …"
+
+
 @dataclass
 class Incident:
     id: int

@@ -10,10 +10,14 @@ from datetime import datetime
 MAX_NAME = 80
 _NOT_ALLOWED = re.compile(r"[^a-z0-9_-]+")
 _DASHES = re.compile(r"-{2,}")
+_LABELLED_REF = re.compile(r"<[@#!][^>|]*\|@?([^>]*)>")  # <@U1|ana> → ana, <#C1|ops> → ops
+_BARE_REF = re.compile(r"<[@#!][^>]*>")
 
 
 def slugify(text: str, limit: int = MAX_NAME) -> str:
-    """Lowercase ASCII words joined by dashes; accents folded, everything else dropped."""
+    """Lowercase ASCII words joined by dashes; accents folded, Slack mentions and channel
+    refs reduced to their names, everything else dropped."""
+    text = _BARE_REF.sub(" ", _LABELLED_REF.sub(r"\1", text))
     folded = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
     slug = _DASHES.sub("-", _NOT_ALLOWED.sub("-", folded.lower())).strip("-_")
     return slug[:limit].rstrip("-_")

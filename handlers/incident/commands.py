@@ -17,6 +17,7 @@ from bot.incidents.models import (
     ROLES,
     SETTABLE_STATUSES,
     Incident,
+    cut_title,
     parse_ref,
     parse_severity,
 )
@@ -111,7 +112,10 @@ class Commands:
             i += 1
         if not title:
             return f"Give the incident a title, e.g. {OPEN_USAGE}."
-        return self.declare(cmd, " ".join(title)[:150], severity, service, None, private,
+        whole = " ".join(title)
+        short = cut_title(whole)
+        return self.declare(cmd, short, severity, service, None if short == whole else whole,
+                            private,
                             key=f"cmd:{cmd.trigger_id}", response_url=cmd.response_url,
                             test=test)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import datetime
 from typing import Any
 
@@ -26,6 +27,16 @@ HELP = "\n".join([
     "• `resolve <summary>` · `postmortem` · `close`",
     "Anywhere: `/incident list` · `/incident help`.",
 ])
+
+
+_BROADCAST = re.compile(r"<!(channel|here|everyone)(?:\|[^>]*)?>")
+_GROUP = re.compile(r"<!subteam\^[A-Z0-9_]+(?:\|@?([^>]*))?>")
+
+
+def quiet(text: str) -> str:
+    """`<!channel>`, `<!here>`, `<!everyone>` and group mentions as plain words: a title or
+    update reaching the announcements channel must not page everyone there."""
+    return _GROUP.sub(lambda m: f"@{m.group(1) or 'group'}", _BROADCAST.sub(r"@\1", text))
 
 
 def clip(text: str, limit: int) -> str:
@@ -62,11 +73,11 @@ def topic(inc: Incident) -> str:
     text = f"SEV{inc.severity} · {inc.status.capitalize()} · Commander {lead}"
     if inc.comms:
         text += f" · Comms <@{inc.comms}>"
-    return clip(f"{inc.ref} {text} · {inc.title}", 250)
+    return clip(f"{inc.ref} {text} · {quiet(inc.title)}", 250)
 
 
 def headline(inc: Incident) -> str:
-    return f"{inc.ref} · SEV{inc.severity} · {inc.status.capitalize()} — {inc.title}"
+    return f"{inc.ref} · SEV{inc.severity} · {inc.status.capitalize()} — {quiet(inc.title)}"
 
 
 def status_message(inc: Incident, last_update: str | None) -> tuple[str, Blocks]:
@@ -95,7 +106,7 @@ def status_message(inc: Incident, last_update: str | None) -> tuple[str, Blocks]
 
 def announcement(inc: Incident) -> tuple[str, Blocks]:
     text = f":rotating_light: {headline(inc)}"
-    lines = [f"*{clip(inc.title, 200)}*",
+    lines = [f"*{clip(quiet(inc.title), 200)}*",
              f"SEV{inc.severity} · {inc.status.capitalize()} · Commander {who(inc.commander)}"]
     if inc.service:
         lines.append(f"Service: `{inc.service}`")

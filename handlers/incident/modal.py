@@ -8,7 +8,7 @@ from typing import Any
 from slack_bolt.async_app import AsyncApp
 
 from bot.core import Core
-from bot.incidents.models import parse_severity
+from bot.incidents.models import cut_title, parse_severity
 from handlers.common import SlashCommand
 from handlers.incident import messages
 from handlers.incident.commands import Commands
@@ -54,7 +54,7 @@ def register(app: AsyncApp, core: Core, commands: Commands) -> None:
         except ValueError:
             origin = None
         commands.declare(
-            None, title[:150], severity, service.lower() or None, description.strip() or None,
+            None, cut_title(title), severity, service.lower() or None, description.strip() or None,
             private, key=f"view:{view['id']}", response_url=None,
             user=body["user"]["id"], channel=origin or "")
         await ack()

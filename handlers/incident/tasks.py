@@ -166,6 +166,8 @@ class IncidentTasks:
             _, error = await api(self.core, "chat.postMessage",
                                  {"channel": inc.channel_id, "text": text, "blocks": blocks})
         if inc.announcement_channel and inc.announcement_ts and not inc.private:
+            text, blocks = messages.update_post(inc, messages.quiet(payload["text"]),
+                                                payload["actor"], payload.get("kind", "Update"))
             await api(self.core, "chat.postMessage", {
                 "channel": inc.announcement_channel, "thread_ts": inc.announcement_ts,
                 "text": text, "blocks": blocks})

@@ -1,0 +1,55 @@
+"""Hostile and odd input: long texts, emoji-only titles, mass mentions, words out of order."""
+
+from __future__ import annotations
+
+from test_incident_support import declare, row, run, start, timeline
+
+LONG = "word " * 790 + "end!"  # with the command word: near 4,000, the most Shipbell reads
+
+
+async def test_near_limit_texts_never_break_block_kit(make_bell, clock):
+    bell = await start(make_bell)
+    inc = await declare(bell, f"open {LONG} sev1 --service api")
+    assert len(inc["title"]) <= 150 and len(inc["channel_name"]) <= 80
+    for text in (f"update {LONG}", f"note {LONG}", f"status identified {LONG}",
+                 f"followup {LONG[:3000]} <@U_BOB> due 2026-12-01", "assign comms <@U_DANA>",
+                 f"resolve {LONG}"):
+        await run(bell, text, inc)
+    clock.advance(days=40)
+    await bell.core.scheduler.run_due()
+    await bell.idle()
+    assert bell.double.problems == []
+
+
+async def test_a_long_title_is_cut_at_a_word_and_kept_whole_in_the_description(make_bell):
+    bell = await start(make_bell)
+    inc = await declare(bell, f"open {LONG} sev1")
+    assert inc["title"] == ("word " * 29).strip() + " …"
+    assert inc["description"] == LONG
+    assert inc["channel_name"].startswith("inc-1-word-word") and len(inc["channel_name"]) <= 80
+    assert not inc["channel_name"].endswith(("-", "_"))
+
+
+async def test_titles_of_only_emoji_or_punctuation_still_get_a_valid_channel(make_bell):
+    bell = await start(make_bell)
+    first = await declare(bell, "open 🔥🔥🔥 sev1")
+    second = await declare(bell, "open :fire: :fire: sev1", user="U_BOB")
+    third = await declare(bell, "open ?!… «»  — sev1", user="U_CARL")
+    fourth = await declare(bell, "open 数据库 故障 sev1", user="U_DANA")
+    assert [r["channel_name"] for r in (first, second, third, fourth)] == [
+        "inc-1", "inc-2-fire-fire", "inc-3", "inc-4"]
+    assert row(bell, 1)["title"] == "🔥🔥🔥"
+    header = bell.double.messages(first["channel_id"])[0]["blocks"][0]
+    assert header["text"]["text"] == "INC-1: 🔥🔥🔥"
+
+
+async def test_mass_mentions_in_a_title_never_ping_the_announcements_channel(make_bell):
+    bell = await start(make_bell)
+    inc = await declare(bell, "open <!channel> <!here|here> <!subteam^S_LEADS|@leads> api down")
+    await run(bell, "update <!everyone> still down", inc)
+    announced = str(bell.double.messages("C_INCIDENTS"))
+    for ping in ("<!channel>", "<!here", "<!subteam^", "<!everyone>"):
+        assert ping not in announced
+    assert "@channel @here @leads api down" in announced
+    assert timeline(bell, inc["id"])[0]["text"].endswith("<!channel> <!here|here>"
+                                                         " <!subteam^S_LEADS|@leads> api down")
