@@ -90,3 +90,31 @@ async def test_channel_is_archived_n_days_after_resolution(make_bell, clock):
     assert bell.double.state.channels[inc["channel_id"]].is_archived
     assert row(bell)["status"] == "closed"
     assert len(bell.double.calls_to("conversations.archive")) == 1
+
+
+async def test_a_resolved_incident_can_be_reopened_and_resolved_again(make_bell, clock):
+    bell = await start(make_bell)
+    inc = await declare(bell)  # SEV2: reminders every 60 minutes
+    clock.advance(minutes=10)
+    await run(bell, "resolve restarted the pool", inc)
+    clock.advance(minutes=5)
+    reply = await run(bell, "status investigating errors are back", inc)
+    assert reply == ("INC-1 is reopened and investigating; update reminders are back on."
+                     " Resolve it again with `/incident resolve <summary>`.")
+    back = row(bell)
+    assert back["status"] == "investigating" and back["resolved_at"] is None
+    assert back["mitigated_at"] is None and back["summary"] is None
+    assert back["next_reminder_at"] == "2026-11-02T10:15:00.000000+00:00"
+    assert timeline(bell, inc["id"])[-1]["text"] == \
+        "Reopened: resolved → investigating: errors are back"
+    assert "Reopened" in bell.double.messages(inc["channel_id"])[-1]["text"]
+    assert "accessory" in bell.double.messages("C_INCIDENTS")[0]["blocks"][0]  # Join is back
+    clock.advance(minutes=15)
+    await run(bell, "resolve raised the pool size", inc)
+    done = row(bell)
+    assert done["resolved_at"] == "2026-11-02T09:30:00.000000+00:00"
+    assert done["mitigated_at"] == done["resolved_at"]
+    assert len([f for f in bell.double.state.files.values() if f["name"].endswith(".md")]) == 2
+    assert "raised the pool size" in uploaded(bell)
+    await run(bell, "close", inc)
+    assert "declare a new incident" in await run(bell, "status investigating", inc)

@@ -1,4 +1,4 @@
-"""Update reminders, snoozes, overdue follow-ups and auto-archive: what the sweep decides.
+"""Update reminders, snoozes and auto-archive: what the sweep decides.
 
 Each reminder slot (incident, due time) is claimed in ``incident_reminders`` before anything
 is posted, so a restart, a second process or a duplicate sweep never nudges twice.
@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 from bot.clock import from_db, to_db
 from bot.incidents.models import OPEN_STATUSES, Incident
@@ -82,28 +81,6 @@ def snooze(
         )
     svc.audit(user, "incident.snooze", f"INC-{incident_id}", minutes=minutes, slot=slot)
     return until
-
-
-def overdue_followups(svc: IncidentService, now: datetime) -> list[dict[str, Any]]:
-    """Open follow-ups past their due date not yet reminded today; claimed as they are returned."""
-    today = now.date().isoformat()
-    day_start = to_db(datetime.combine(now.date(), datetime.min.time(), tzinfo=now.tzinfo))
-    rows = svc.store.all(
-        "SELECT f.id, f.incident_id, f.text, f.owner, f.due_date, f.reminded_at, i.private"
-        " FROM followups f JOIN incidents i ON i.id = f.incident_id"
-        " WHERE f.done_at IS NULL AND f.due_date < ? AND f.owner IS NOT NULL"
-        " AND (f.reminded_at IS NULL OR f.reminded_at < ?) ORDER BY f.id",
-        (today, day_start),
-    )
-    claimed = []
-    for row in rows:
-        cursor = svc.store.execute(
-            "UPDATE followups SET reminded_at = ? WHERE id = ? AND reminded_at IS ?",
-            (to_db(now), row["id"], row["reminded_at"]),
-        )
-        if cursor.rowcount == 1:
-            claimed.append(row)
-    return claimed
 
 
 def to_archive(svc: IncidentService, now: datetime) -> list[Incident]:

@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 from bot.clock import Clock, to_db
 from bot.incidents import timeline
@@ -178,6 +177,25 @@ class IncidentService:
         self.audit(actor, "incident.status", inc.ref, before=inc.status, after=status)
         return True
 
+    def reopen(self, inc: Incident, status: str, actor: str, message: str | None) -> bool:
+        """A resolved incident that came back: resolution (and mitigation, unless the new
+        status is itself mitigated) is undone so durations end at the real resolution."""
+        now = self.clock.now()
+        with self.store.transaction() as conn:
+            cursor = conn.execute(
+                "UPDATE incidents SET status = ?, resolved_at = NULL, summary = NULL,"
+                " mitigated_at = CASE WHEN ? THEN mitigated_at END"
+                " WHERE id = ? AND status = 'resolved'",
+                (status, status in MITIGATED, inc.id),
+            )
+            if cursor.rowcount != 1:
+                return False
+            text = f"Reopened: resolved → {status}" + (f": {message}" if message else "")
+            timeline.add(self.store, inc.id, now, "status", actor, text)
+            self._record_update(inc, status, message or text, actor, now)
+        self.audit(actor, "incident.reopen", inc.ref, after=status)
+        return True
+
     def post_update(self, inc: Incident, text: str, actor: str) -> None:
         now = self.clock.now()
         with self.store.transaction():
@@ -229,38 +247,6 @@ class IncidentService:
                      f"{'Caused by' if relation == 'caused' else 'Fixed by'} {what}")
         self.audit(actor, f"incident.link.{relation}", inc.ref, deploy_id=deploy_id)
         return "linked"
-
-    def add_followup(
-        self, inc: Incident, text: str, owner: str | None, due: str | None, actor: str
-    ) -> int:
-        now = self.clock.now()
-        cursor = self.store.execute(
-            "INSERT INTO followups (incident_id, text, owner, due_date, created_at)"
-            " VALUES (?, ?, ?, ?, ?)",
-            (inc.id, text, owner, due, to_db(now)),
-        )
-        fid = int(cursor.lastrowid or 0)
-        owner_text = f" (owner <@{owner}>" + (f", due {due})" if due else ")") if owner else ""
-        timeline.add(self.store, inc.id, now, "followup", actor, f"Follow-up #{fid}: {text}"
-                     + owner_text)
-        self.audit(actor, "incident.followup", inc.ref, followup=fid, owner=owner, due=due)
-        return fid
-
-    def followup_done(self, inc: Incident, followup_id: int, actor: str) -> bool:
-        cursor = self.store.execute(
-            "UPDATE followups SET done_at = ? WHERE id = ? AND incident_id = ? AND done_at IS NULL",
-            (to_db(self.clock.now()), followup_id, inc.id),
-        )
-        if cursor.rowcount == 1:
-            self.audit(actor, "incident.followup.done", inc.ref, followup=followup_id)
-        return cursor.rowcount == 1
-
-    def followups(self, incident_id: int) -> list[dict[str, Any]]:
-        return self.store.all(
-            "SELECT id, text, owner, due_date, done_at FROM followups WHERE incident_id = ?"
-            " ORDER BY id",
-            (incident_id,),
-        )
 
     # -- ending -----------------------------------------------------------------------------
     def resolve(self, inc: Incident, summary: str, actor: str) -> bool:

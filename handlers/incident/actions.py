@@ -10,7 +10,7 @@ from slack_bolt.async_app import AsyncApp
 
 from bot.clock import slack_date
 from bot.core import Core
-from bot.incidents import reminders, timeline
+from bot.incidents import followups, reminders, timeline
 from bot.incidents.service import IncidentService
 from handlers.incident.ids import Action
 from handlers.incident.slackio import replace, respond
@@ -76,7 +76,7 @@ def register(app: AsyncApp, core: Core, svc: IncidentService) -> None:
         incident_id, followup_id = str(action.get("value") or "0|0").split("|")
         user, url = body["user"]["id"], body.get("response_url")
         inc = svc.get(int(incident_id))
-        if inc is None or not svc.followup_done(inc, int(followup_id), user):
+        if inc is None or not followups.done(svc, inc, int(followup_id), user):
             respond(core, url, f"Follow-up #{followup_id} is already done.")
             return
         replace(core, url, f":white_check_mark: Follow-up #{followup_id} of {inc.ref}"

@@ -12,6 +12,7 @@ from typing import Any
 
 from bot.clock import humanize
 from bot.core import Core
+from bot.incidents import followups
 from bot.incidents.models import (
     RELATIONS,
     ROLES,
@@ -154,8 +155,16 @@ class Commands:
         message = rest_of(text, 1)
         if status == "resolved":
             return self.do_resolve(inc, cmd, args[1:], message or "Resolved")
-        if not inc.is_open:
-            return f"{inc.ref} is {inc.status}; it can't go back to {status}."
+        if inc.status == "closed":
+            return (f"{inc.ref} is closed and its channel archived; if it is back, declare a new"
+                    f" incident (`/incident open <title>`) and mention {inc.ref} in it.")
+        if inc.status == "resolved":
+            if not self.svc.reopen(inc, status, cmd.user, message or None):
+                return f"{inc.ref} changed meanwhile; run `/incident status` to see it."
+            self._changed(inc, cmd, f"Reopened: status is *{status}*."
+                          + (f"\n{message}" if message else ""), "Reopened")
+            return (f"{inc.ref} is reopened and {status}; update reminders are back on."
+                    " Resolve it again with `/incident resolve <summary>`.")
         if not self.svc.change_status(inc, status, cmd.user, message or None):
             return f"{inc.ref} is already {status}."
         self._changed(inc, cmd, message or f"Status is now *{status}*.", f"Status: {status}")
@@ -216,7 +225,7 @@ class Commands:
             fid = args[1].lstrip("#") if len(args) > 1 else ""
             if not fid.isdigit():
                 return "Say which follow-up is done, e.g. `/incident followup done 3`."
-            if self.svc.followup_done(inc, int(fid), cmd.user):
+            if followups.done(self.svc, inc, int(fid), cmd.user):
                 return f"Follow-up #{fid} is done."
             return f"{inc.ref} has no open follow-up #{fid}."
         owner = next((u for w in args if (u := user_id(w))), None)
@@ -235,7 +244,7 @@ class Commands:
         if not words or owner is None:
             return "Give the follow-up, an owner and optionally a date, e.g." \
                    " `/incident followup Add alert on queue depth @ana due 2026-12-01`."
-        fid = self.svc.add_followup(inc, " ".join(words), owner, due, cmd.user)
+        fid = followups.add(self.svc, inc, " ".join(words), owner, due, cmd.user)
         return f"Follow-up #{fid} recorded for <@{owner}>" + (f", due {due}." if due else ".")
 
     def do_resolve(self, inc: Incident, cmd: SlashCommand, args: list[str], text: str) -> str:
@@ -250,7 +259,7 @@ class Commands:
                     f" resolved after {humanize(done.resolved_at - done.declared_at)}.")
         self._changed(inc, cmd, f"{text}\n_{took}_" if took else text, "Resolved")
         self.submit("incident.postmortem", {"id": inc.id, "response_url": cmd.response_url},
-                    key=f"incident.postmortem:{inc.id}:resolve")
+                    key=f"incident.postmortem:{inc.id}:resolve:{done.resolved_at}")
         return f"{inc.ref} resolved. {took} Drafting the post-mortem…".replace("  ", " ")
 
     def do_postmortem(self, inc: Incident, cmd: SlashCommand, args: list[str], text: str) -> str:

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from apscheduler.triggers.interval import IntervalTrigger
 
 from bot.core import Core
-from bot.incidents import reminders
+from bot.incidents import followups, reminders
 from bot.incidents.service import IncidentService
 from handlers.incident import messages
 from scheduled import ScheduledJob
@@ -52,8 +52,8 @@ def add_sweep(core: Core, svc: IncidentService) -> None:
             core.tasks.submit("incident.remind", {"id": inc.id, "text": text, "blocks": blocks},
                               key=f"incident.remind:{inc.id}:{claimed.slot}")
             nudges += 1
-        followups = reminders.overdue_followups(svc, now)
-        for row in followups:
+        overdue = followups.overdue(svc, now)
+        for row in overdue:
             text, blocks = messages.followup_reminder(row)
             core.tasks.submit("incident.followup_remind", {
                 "id": row["incident_id"], "owner": row["owner"], "text": text, "blocks": blocks},
@@ -66,9 +66,9 @@ def add_sweep(core: Core, svc: IncidentService) -> None:
                 core.tasks.submit("incident.archive", {"id": inc.id},
                                   key=f"incident.archive:{inc.id}")
                 archived += 1
-        if not (nudges or followups or archived or retried):
+        if not (nudges or overdue or archived or retried):
             return "skipped"
-        return (f"{nudges} reminders, {len(followups)} follow-ups, {archived} archived,"
+        return (f"{nudges} reminders, {len(overdue)} follow-ups, {archived} archived,"
                 f" {retried} set-ups retried")
 
     trigger = IntervalTrigger(minutes=settings.sweep_minutes, start_date=EPOCH, timezone=UTC)

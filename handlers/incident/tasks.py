@@ -9,7 +9,7 @@ from slack_sdk.errors import SlackApiError
 
 from bot.clock import to_db
 from bot.core import Core
-from bot.incidents import naming, postmortem, queries, reminders, timeline
+from bot.incidents import followups, naming, postmortem, queries, reminders, timeline
 from bot.incidents.models import Incident
 from bot.incidents.service import IncidentService
 from handlers.incident import messages
@@ -217,7 +217,7 @@ class IncidentTasks:
     async def postmortem(self, payload: Payload) -> None:
         inc, url = self._get(payload), payload.get("response_url")
         markdown = postmortem.render(
-            inc, timeline.entries(self.core.store, inc.id), self.svc.followups(inc.id),
+            inc, timeline.entries(self.core.store, inc.id), followups.of(self.svc, inc.id),
             queries.linked_deploys(self.core.store, inc.id), now=self.core.clock.now(),
             template=postmortem.load_template(self.settings.postmortem_template))
         self.svc.save_postmortem(inc.id, markdown)
