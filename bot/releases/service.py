@@ -27,6 +27,9 @@ class ReleaseBook:
         self.settings = settings
         self.calendars = {name: TrainCalendar(name, t, default_tz)
                           for name, t in settings.trains.items()}
+        # Members of the user groups (S…) named as managers, filled from Slack off the ack
+        # path by the handlers; a group not read yet has no members (nobody gets in by it).
+        self.group_members: dict[str, set[str]] = {}
 
     # -- trains -------------------------------------------------------------------------------
     def find(self, word: str) -> TrainCalendar | None:
@@ -45,9 +48,16 @@ class ReleaseBook:
         train = self.calendars[name].train
         return train.managers if train.managers is not None else self.settings.managers
 
+    def manager_groups(self) -> list[str]:
+        """Every user group named as a manager anywhere: what the handlers keep fresh."""
+        named = {*self.settings.managers,
+                 *(m for c in self.calendars.values() for m in c.train.managers or [])}
+        return sorted(m for m in named if m.startswith("S"))
+
     def may_change(self, name: str, user: str) -> bool:
         managers = self.managers(name)
-        return not managers or user in managers
+        return not managers or user in managers or any(
+            user in self.group_members.get(m, ()) for m in managers if m.startswith("S"))
 
     # -- releases -----------------------------------------------------------------------------
     def _release(self, occ: Occurrence, skips: dict[str, Skip], swaps: dict[str, str]) -> Release:

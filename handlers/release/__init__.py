@@ -1,7 +1,8 @@
 """`/release`: the release trains' calendar in Slack, and their scheduled posts.
 
 ``register`` builds the release book from config, adds the trains' jobs to the scheduler
-(dropping jobs of trains no longer configured) and wires the slash command.
+(dropping jobs of trains no longer configured), keeps manager user groups' members fresh
+in the background, and wires the slash command.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from bot.core import Core
 from bot.releases.service import ReleaseBook
 from handlers.common import SlashCommand
 from handlers.release.commands import dispatch
+from handlers.release.groups import groups_job
 from handlers.release.ids import COMMAND
 from scheduled.releases import register_jobs
 
@@ -22,6 +24,8 @@ def register(app: AsyncApp, core: Core) -> None:
     core.services["releases"] = ReleaseBook(core.store, core.clock, core.settings.release,
                                             core.settings.timezone)
     register_jobs(core)
+    if core.services["releases"].manager_groups():
+        core.scheduler.add(groups_job(core))
 
     @app.command(COMMAND)
     async def on_command(ack: Any, body: dict[str, Any]) -> None:

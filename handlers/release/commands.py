@@ -45,7 +45,8 @@ def dispatch(core: Core, cmd: SlashCommand) -> dict[str, Any]:
         return ephemeral(HELP)
     known = sub in Sub.__members__.values()
     if not known and book.find(sub) is None:
-        return ephemeral(unknown_subcommand(COMMAND, sub, [s.value for s in Sub if s != Sub.HELP]))
+        known_subs = [s.value for s in Sub if s != Sub.HELP]
+        return ephemeral(unknown_subcommand(COMMAND, _shown(sub), known_subs))
     if not book.calendars:
         return ephemeral(NO_TRAINS)
     if not known:  # `/release web` reads as `/release next web`
@@ -80,7 +81,13 @@ def _train(core: Core, word: str | None, example: str) -> TrainCalendar | str:
     if word is None:
         return f"Which train? Try `{example}` (trains: {names})."
     cal = book.find(word)
-    return cal if cal is not None else f"No train called `{word}`; trains: {names}."
+    return cal if cal is not None else f"No train called `{_shown(word)}`; trains: {names}."
+
+
+def _shown(word: str) -> str:
+    """Echo someone's word safely: short, no backticks to break the code span, no pings."""
+    word = messages.quiet(word.replace("`", "'"))
+    return word if len(word) <= 40 else word[:39] + "…"
 
 
 def _example(cal_or_name: str, rest: str) -> str:
@@ -132,10 +139,18 @@ def _guard(core: Core, cmd: SlashCommand, args: list[str], usage: str
     book = releases_of(core)
     found = _train(core, args[0] if args else None, _example(next(iter(book.calendars)), usage))
     if isinstance(found, str):
+        later = next((w for w in args[1:] if w in book.calendars), None)
+        if later is not None:  # `/release skip 2026-12-01 web …`: the right words, wrong order
+            return ephemeral(f"Put the train first: `{_example(later, usage)}`.")
         return ephemeral(found)
     if not book.may_change(found.name, cmd.user):
-        who = ", ".join(f"<@{u}>" for u in book.managers(found.name))
-        return ephemeral(f"Only {who} may change the `{found.name}` calendar; ask one of them.")
+        managers = book.managers(found.name)
+        who = ", ".join(f"<!subteam^{m}>" if m.startswith("S") else f"<@{m}>" for m in managers)
+        unread = [m for m in managers if m.startswith("S") and m not in book.group_members]
+        wait = (" (I couldn't read who is in the group from Slack yet; try again in a few"
+                " minutes)" if unread else "")
+        return ephemeral(f"Only {who} may change the `{found.name}` calendar; ask one of"
+                         f" them{wait}.")
     return found
 
 
@@ -190,7 +205,7 @@ def skip(core: Core, cmd: SlashCommand, cal: TrainCalendar, args: list[str],
     following = releases_of(core).next_release(cal.name, outcome.release.at)
     lifted = _in_freeze(core, outcome.release)
     _announce(core, cal, f":no_entry: <@{cmd.user}> skipped the *{cal.name}* release of"
-              f" {messages.when(outcome.release.at)}: {reason}."
+              f" {messages.when(outcome.release.at)}: {messages.brief(reason)}."
               f"{' Its code freeze is lifted.' if lifted else ''}"
               f" {messages.next_line(following)}")
     return ephemeral(f"Skipped the `{cal.name}` release of {day}; announced in"
@@ -233,11 +248,12 @@ def freeze(core: Core, cmd: SlashCommand, cal: TrainCalendar, args: list[str],
     detail = outcome.detail
     if outcome.code == "already":
         return ephemeral(f"`{cal.name}` is already frozen until {messages.when(detail['ends_at'])}"
-                         f" by <@{detail['actor']}>: {detail['reason']}."
+                         f" by <@{detail['actor']}>: {messages.brief(detail['reason'])}."
                          f" `{COMMAND} unfreeze {cal.name}` first to change it.")
     services = ", ".join(f"`{s}`" for s in cal.train.services)
     _announce(core, cal, f":snowflake: <@{cmd.user}> froze *{cal.name}* ({services} in"
-              f" {cal.train.environment}) until {messages.when(detail['ends_at'])}: {reason}."
+              f" {cal.train.environment}) until {messages.when(detail['ends_at'])}:"
+              f" {messages.brief(reason)}."
               " Deploys need a break-glass reason until then.")
     return ephemeral(f"Froze `{cal.name}` until {messages.when(detail['ends_at'])}.")
 
@@ -254,7 +270,7 @@ def unfreeze(core: Core, cmd: SlashCommand, cal: TrainCalendar, args: list[str],
                              f" release: `{COMMAND} skip {cal.name} <date> <reason>`.")
         return ephemeral(f"`{cal.name}` isn't frozen.")
     _announce(core, cal, f":sunny: <@{cmd.user}> lifted the freeze on *{cal.name}*"
-              f" ({outcome.detail['reason']}).")
+              f" ({messages.brief(outcome.detail['reason'])}).")
     return ephemeral(f"Unfroze `{cal.name}`.")
 
 

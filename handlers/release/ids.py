@@ -5,6 +5,7 @@ from __future__ import annotations
 from enum import StrEnum
 
 COMMAND = "/release"
+GROUPS_JOB = "release-groups"  # refreshes manager user groups; not a "release:" train job
 
 
 class Sub(StrEnum):

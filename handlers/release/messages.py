@@ -39,6 +39,21 @@ def quiet(text: str) -> str:
     return text
 
 
+REASON_SHOWN = 500  # the full reason is stored and audited; messages show this much
+
+
+def brief(reason: str) -> str:
+    """A person's reason as messages show it: no pings, and short enough that a reason near
+    the 4,000-character command limit never pushes a date or the next release out."""
+    reason = quiet(reason)
+    if len(reason) <= REASON_SHOWN:
+        return reason
+    cut = reason[:REASON_SHOWN - 1]
+    if cut.rfind("<") > cut.rfind(">"):  # never half a <@U…|name> or <#C…> reference
+        cut = cut[:cut.rfind("<")]
+    return cut + "…"
+
+
 def mention(user: str | None) -> str:
     return f"<@{user}>" if user else "nobody (no captains configured)"
 
@@ -131,7 +146,7 @@ def state_line(freeze: FreezeWindow | None, now: datetime) -> str:
         return "State: *open*."
     until = f" until {when(freeze.ends_at)}" if freeze.ends_at else ""
     left = f" ({humanize(freeze.ends_at - now)} left)" if freeze.ends_at else ""
-    return f"State: *frozen*{until}{left}: {quiet(freeze.reason)}."
+    return f"State: *frozen*{until}{left}: {brief(freeze.reason)}."
 
 
 def next_summary(name: str, release: Release | None, freeze: FreezeWindow | None,
@@ -158,7 +173,7 @@ def calendar_line(release: Release) -> str:
     if release.occ.note:
         line += f", _{release.occ.note}_"
     if release.skip is not None:
-        line = f"~{line}~ *skipped* by <@{release.skip.actor}>: {quiet(release.skip.reason)}"
+        line = f"~{line}~ *skipped* by <@{release.skip.actor}>: {brief(release.skip.reason)}"
     return f"• {line}"
 
 

@@ -1,0 +1,103 @@
+"""`/release` with hostile and odd input: long texts, unicode, mentions, wrong word order,
+user groups as managers.  The Slack double fails the test on any Block Kit violation."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from conftest import MakeBell
+
+from bot.local import LocalShipbell
+from bot.releases.freeze import active_freeze
+from handlers.release.groups import refresh_groups
+
+TRAIN: dict[str, Any] = {
+    "channel": "C_RELEASES", "services": ["web", "api"], "timezone": "Europe/Paris",
+    "weekday": "tue", "time": "14:00", "freeze": "24h", "captains": ["U_ANA", "U_BOB"],
+}
+LONG = "🚂 “quoted” <#C_OTHER> <@U_EVE|eve> " + "x" * 3_900
+
+
+def config(**release: Any) -> dict[str, Any]:
+    return {"release": {"trains": {"web": TRAIN}, **release}}
+
+
+def said(ack: Any) -> str:
+    data = ack.json or {}
+    return data.get("text", "") + " " + " ".join(
+        b["text"]["text"] for b in data.get("blocks", []) if b.get("type") == "section")
+
+
+async def announced(bell: LocalShipbell) -> list[dict[str, Any]]:
+    await bell.idle()
+    return bell.double.messages("C_RELEASES")
+
+
+async def test_reasons_near_the_4000_limit_stay_within_block_limits(make_bell: MakeBell) -> None:
+    bell = await make_bell(config())
+    assert "Skipped" in said(await bell.command("/release", f"skip web 2026-11-03 {LONG}"))
+    assert "Froze" in said(await bell.command("/release", f"freeze web 2h {LONG}"))
+    for text in ("next", "calendar web 20"):
+        ack = await bell.command("/release", text)
+        assert all(len(b["text"]["text"]) <= 3000 for b in (ack.json or {})["blocks"])
+    skip, frozen = await announced(bell)
+    assert "Next release: <!date^" in skip["blocks"][0]["text"]["text"]  # not cut off
+    assert "break-glass" in frozen["blocks"][0]["text"]["text"]
+    cut = "<@U_ANA> " * 70  # a reason cut at 500 characters never halves a mention
+    await bell.command("/release", f"skip web 2026-11-10 {cut}")
+    shown = (await announced(bell))[-1]["blocks"][0]["text"]["text"]
+    assert shown.count("<") == shown.count(">") and "…" in shown
+    assert bell.double.problems == []
+
+
+async def test_wrong_order_and_odd_words_get_one_sentence_with_an_example(
+    make_bell: MakeBell
+) -> None:
+    bell = await make_bell(config())
+    cases = {
+        "skip 2026-11-03 web audit": "Put the train first: `/release skip web 2026-12-01",
+        "freeze 2h web migration": "Put the train first: `/release freeze web 2h",
+        "captain <@U_DANA|dana> web": "Put the train first: `/release captain web @dana`.",
+        "unskip 2026-11-03 web": "Put the train first: `/release unskip web 2026-12-01`.",
+        "skip `web` 2026-11-03 x": "No train called `'web'`",
+        "calendar " + "ü" * 300: "No train called `" + "ü" * 39 + "…`",
+        "<!channel>": "<\u200b!channel>",
+    }
+    for text, expected in cases.items():
+        answer = said(await bell.command("/release", text))
+        assert expected in answer, (text, answer)
+        assert len(answer) < 400 and "<!channel>" not in answer
+    assert await announced(bell) == []
+
+
+async def test_a_user_group_can_manage_the_calendar(make_bell: MakeBell) -> None:
+    bell = await make_bell(config(managers=["S_LEADS"]))
+    bell.double.add_usergroup("S_LEADS", "leads", ["U_CARL"])
+    early = said(await bell.command("/release", "freeze web 1h x", user="U_CARL"))
+    assert "Only <!subteam^S_LEADS> may change" in early and "try again in a few" in early
+    await refresh_groups(bell.core)
+    assert "Froze" in said(await bell.command("/release", "freeze web 1h x", user="U_CARL"))
+    refused = said(await bell.command("/release", "unfreeze web", user="U_EVE"))
+    assert refused.strip() == ("Only <!subteam^S_LEADS> may change the `web` calendar;"
+                               " ask one of them.")
+    assert active_freeze(bell.core, "web", "production", bell.core.clock.now()) is not None
+
+
+async def test_group_members_are_refreshed_off_the_ack_path(make_bell: MakeBell,
+                                                           clock: Any) -> None:
+    bell = await make_bell(config(managers=["U_ANA", "S_LEADS"]))
+    bell.double.add_usergroup("S_LEADS", "leads", ["U_CARL"])
+    await bell.core.scheduler.run_due()
+    assert "Froze" in said(await bell.command("/release", "freeze web 1h x", user="U_CARL"))
+    await bell.command("/release", "unfreeze web", user="U_CARL")
+    bell.double.add_usergroup("S_LEADS", "leads", ["U_BOB"])  # carl leaves, bob joins
+    clock.advance(minutes=11)
+    await bell.core.scheduler.run_due()
+    assert "Only <@U_ANA>, <!subteam^S_LEADS>" in said(
+        await bell.command("/release", "freeze web 1h x", user="U_CARL"))
+    assert "Froze" in said(await bell.command("/release", "freeze web 1h x", user="U_BOB"))
+    bell.double.rate_limit_next("usergroups.users.list", retry_after=0)
+    clock.advance(minutes=11)
+    await bell.core.scheduler.run_due()  # Slack refuses once: the last members stand
+    assert "isn't frozen" not in said(await bell.command("/release", "unfreeze web",
+                                                         user="U_BOB"))
