@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import SecretStr
 from slack_sdk.errors import SlackApiError
 
 from bot.core import Identity, build_client
+from bot.releases.preview import upcoming_lines
 from bot.settings import LoadedConfig
 from bot.slack.manifest import missing_scopes
 
@@ -54,9 +56,12 @@ async def slack_identity(config: LoadedConfig) -> Identity:
     return identity
 
 
-async def run_check(config: LoadedConfig) -> int:
+async def run_check(config: LoadedConfig, now: datetime | None = None) -> int:
     print(f"Config: {config.source} is valid.")
     print(json.dumps(effective(config), indent=2))
+    settings = config.settings
+    for line in upcoming_lines(settings.release, settings.timezone, now or datetime.now(UTC)):
+        print(line)
     identity = await slack_identity(config)
     if not identity.ok:
         print(f"Slack: auth.test failed: {identity.error}")

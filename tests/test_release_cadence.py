@@ -199,3 +199,24 @@ def test_cron_cache_answers_far_ahead_and_back_like_a_fresh_calendar() -> None:
         since = datetime(2026, 11, 1, tzinfo=UTC) + timedelta(days=day)
         fresh = train(cron="0 10 * * mon-fri", captains=["U_ANA", "U_BOB"])
         assert cal.upcoming(since, 4) == fresh.upcoming(since, 4), day
+
+
+async def test_shipbell_check_prints_each_trains_next_dates(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from bot.checks import run_check
+
+    path = tmp_path / "trains.toml"
+    path.write_text('[release.trains.web]\nchannel = "C1"\nservices = ["web"]\n'
+                    'timezone = "Europe/Paris"\nweekday = "fri"\ntime = "10:00"\n'
+                    'holidays = "FR"\ncaptains = ["U_ANA", "U_BOB"]\n'
+                    '[release.trains.api]\nchannel = "C1"\nservices = ["api"]\n'
+                    'cron = "0 9 * * fri"\nholidays = "FR"\non_holiday = "skip"\n')
+    await run_check(load_config(str(path)), now=datetime(2026, 12, 20, tzinfo=UTC))
+    out = capsys.readouterr().out
+    assert "Release train web (Europe/Paris): next 4 dates" in out
+    assert "  Mon 2026-12-28 10:00 CET  captain U_" in out
+    assert "(moved from Fri 25 Dec (Christmas Day))" in out
+    assert "Release train api (UTC)" in out
+    assert "  Fri 2026-12-25 09:00 UTC  skipped: Christmas Day" in out
+    assert "  Fri 2027-01-08 09:00 UTC" in out
