@@ -42,10 +42,10 @@ async def test_resolve_records_durations_and_drafts_the_postmortem(make_bell, cl
         assert heading in markdown
     assert markdown.startswith("# INC-1: Checkout errors")
     assert f"Caused by deploy #{deploy} (api v42 to production)" in markdown
-    assert "- [ ] #1 Alert on 5xx ratio — owner <@U_CARL>, due 2026-11-20" in markdown
+    assert "- [ ] #1 Alert on 5xx ratio — owner @carl, due 2026-11-20" in markdown
     assert "Mitigated: 2026-11-02 09:20 UTC (after 20 min)" in markdown
     assert "Resolved: 2026-11-02 09:45 UTC (after 45 min; 25 min after mitigation)" in markdown
-    assert "2026-11-02 09:00 UTC · declared · <@U_ANA>" in markdown
+    assert "2026-11-02 09:00 UTC · Declared · @ana" in markdown
     written = tmp_path / "postmortems" / "INC-1-checkout-errors.md"
     assert written.read_text() == markdown
     comment = bell.double.calls_to("files.completeUploadExternal")[-1].args

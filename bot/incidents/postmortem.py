@@ -6,6 +6,7 @@ teams can point ``[incident] postmortem_template`` at their own file.
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from pathlib import Path
 from string import Template
@@ -55,6 +56,40 @@ $metadata
 TODO = "_to fill in_"
 
 
+KIND_LABELS = {"declared": "Declared", "severity": "Severity", "status": "Status",
+               "role": "Role", "update": "Update", "note": "Note", "link": "Deploy",
+               "followup": "Follow-up", "pin": "Pinned", "reaction": "Pinned (:pushpin:)",
+               "resolved": "Resolved", "closed": "Closed"}
+USER_REF = re.compile(r"<@([UW][A-Z0-9_]+)(?:\|([^>]*))?>")
+LABELLED_REF = re.compile(r"<[#!](?:subteam\^)?[A-Z0-9_]+\|([^>]*)>")
+LINK_REF = re.compile(r"<(https?://[^>|]+)(?:\|([^>]*))?>")
+BROADCAST_REF = re.compile(r"<!(channel|here|everyone)>")
+
+
+def user_ids(*texts: str | None) -> list[str]:
+    """Every user mentioned in ``texts``, in order, once: whose names the draft needs."""
+    found = (m.group(1) for t in texts if t for m in USER_REF.finditer(t))
+    return list(dict.fromkeys(found))
+
+
+def readable(text: str, names: dict[str, str]) -> str:
+    """Slack's stored references as a reader of the file sees them: `@ana`, `#ops`, links."""
+    text = USER_REF.sub(lambda m: "@" + names.get(m.group(1), m.group(2) or m.group(1)), text)
+    text = LABELLED_REF.sub(lambda m: m.group(1) if m.group(1).startswith(("@", "#"))
+                            else f"#{m.group(1)}", text)
+    text = LINK_REF.sub(lambda m: f"[{m.group(2)}]({m.group(1)})" if m.group(2)
+                        else m.group(1), text)
+    return BROADCAST_REF.sub(r"@\1", text)
+
+
+def _entry(e: dict[str, Any]) -> str:
+    """One list item; continuation lines indented so a multi-line message stays in it."""
+    text = (e["text"] or "").strip().replace("\n", "\n  ")
+    link = f" ([link]({e['permalink']}))" if e.get("permalink") else ""
+    return f"- {_when(e['at'])} · {KIND_LABELS.get(e['kind'], e['kind'])} ·" \
+           f" {_who(e['actor'])}: {text}{link}"
+
+
 def _when(at: datetime | None) -> str:
     return at.strftime("%Y-%m-%d %H:%M UTC") if at else "—"
 
@@ -79,14 +114,12 @@ def render(
     *,
     now: datetime,
     template: str | None = None,
+    names: dict[str, str] | None = None,
 ) -> str:
+    """The draft; ``names`` (user id → name) turns Slack mentions into readable `@name`s."""
     caused = [d for d in deploys if d["relation"] == "caused"]
     fixed = [d for d in deploys if d["relation"] == "fixed"]
-    lines = [
-        f"- {_when(e['at'])} · {e['kind']} · {_who(e['actor'])}: {e['text'] or ''}"
-        + (f" ([link]({e['permalink']}))" if e.get("permalink") else "")
-        for e in entries
-    ]
+    lines = [_entry(e) for e in entries]
     first_pin = next((e for e in entries if e["kind"] in ("pin", "reaction")), None)
     detection = f"Declared by {_who(inc.reporter)} at {_when(inc.declared_at)}."
     if first_pin and first_pin["at"] < inc.declared_at:
@@ -128,7 +161,8 @@ def render(
         "metadata": metadata,
         "duration": _span(inc.declared_at, inc.resolved_at),
     }
-    return Template(template or DEFAULT_TEMPLATE).safe_substitute(values)
+    markdown = Template(template or DEFAULT_TEMPLATE).safe_substitute(values)
+    return readable(markdown, names or {})
 
 
 def filename(inc: Incident) -> str:

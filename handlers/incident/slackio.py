@@ -136,3 +136,16 @@ async def invite(core: Core, channel: str, users: list[str]) -> tuple[list[str],
         elif err != "already_in_channel":
             failed[user] = err
     return invited, failed
+
+
+async def names_of(core: Core, users: list[str], most: int = 40) -> dict[str, str]:
+    """Display names for a document read outside Slack; an unknown user keeps their id."""
+    names: dict[str, str] = {}
+    for user in users[:most]:
+        data, _ = await api(core, "users.info", {"user": user})
+        person = data.get("user") or {}
+        profile = person.get("profile") or {}
+        name = profile.get("display_name") or person.get("name") or person.get("real_name")
+        if name:
+            names[user] = str(name)
+    return names

@@ -13,7 +13,15 @@ from bot.incidents import followups, naming, postmortem, queries, reminders, tim
 from bot.incidents.models import Incident
 from bot.incidents.service import IncidentService
 from handlers.incident import messages
-from handlers.incident.slackio import GONE, api, create_channel, invite, members_of, respond
+from handlers.incident.slackio import (
+    GONE,
+    api,
+    create_channel,
+    invite,
+    members_of,
+    names_of,
+    respond,
+)
 
 Payload = dict[str, Any]
 
@@ -216,9 +224,14 @@ class IncidentTasks:
     # -- ending -------------------------------------------------------------------------------
     async def postmortem(self, payload: Payload) -> None:
         inc, url = self._get(payload), payload.get("response_url")
+        entries, todo = timeline.entries(self.core.store, inc.id), followups.of(self.svc, inc.id)
+        people = postmortem.user_ids(
+            *(f"<@{u}>" for u in (inc.reporter, inc.commander, inc.comms) if u),
+            *(f"<@{e['actor']}> {e['text']}" for e in entries if e["actor"]),
+            *(f"<@{f['owner']}>" for f in todo if f["owner"]))
         markdown = postmortem.render(
-            inc, timeline.entries(self.core.store, inc.id), followups.of(self.svc, inc.id),
-            queries.linked_deploys(self.core.store, inc.id), now=self.core.clock.now(),
+            inc, entries, todo, queries.linked_deploys(self.core.store, inc.id),
+            now=self.core.clock.now(), names=await names_of(self.core, people),
             template=postmortem.load_template(self.settings.postmortem_template))
         self.svc.save_postmortem(inc.id, markdown)
         where = ""

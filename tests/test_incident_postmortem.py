@@ -1,0 +1,61 @@
+"""The post-mortem Markdown of an incident that saw every kind of timeline entry."""
+
+from __future__ import annotations
+
+from test_incident_resolve import uploaded
+from test_incident_support import declare, run, seed_deploy, start
+from test_incident_timeline import pin_event, reaction_event, seed
+
+
+async def test_every_kind_of_entry_reaches_the_postmortem(make_bell, clock):
+    bell = await start(make_bell)
+    caused = seed_deploy(bell, version="v42")
+    inc = await declare(bell, "open Checkout errors sev3 --service api")
+    cid = inc["channel_id"]
+    early = seed(bell, cid, "5xx alarm fired", minutes_ago=10)
+    await bell.driver.event(pin_event(cid, early, "5xx alarm fired"), event_id="EvP")
+    clock.advance(minutes=1)
+    later = seed(bell, cid, "found it:\nthe pool is at 10", minutes_ago=0, user="U_CARL")
+    await bell.driver.event(reaction_event(cid, later), event_id="EvR")
+    await bell.idle()
+    for text in ("sev 2", "assign commander <@U_BOB>", "status identified pool exhausted",
+                 "update Rolling back\nETA 10 min", "note restarted api-3 by hand",
+                 f"link {caused} caused", "followup Alert on pool usage <@U_CARL> due 2026-11-20",
+                 "status monitoring"):
+        clock.advance(minutes=1)
+        await run(bell, text, inc)
+    fixed = seed_deploy(bell, version="v41", minutes_ago=0)
+    await run(bell, f"link {fixed} fixed", inc)
+    clock.advance(minutes=5)
+    await run(bell, "resolve Rolled back to v41", inc)
+    markdown = uploaded(bell)
+    entries = markdown.split("## Timeline (UTC)\n")[1].split("\n\n## ")[0].split("\n- ")
+    assert [e.split(" · ")[1] for e in entries] == [
+        "Pinned", "Declared", "Pinned (:pushpin:)", "Severity", "Role", "Status", "Update",
+        "Note", "Deploy", "Follow-up", "Status", "Deploy", "Resolved"]
+    assert entries[0].startswith("- 2026-11-02 08:50 UTC · Pinned · @bob: 5xx alarm fired"
+                                 " (added by @ana) ([link](https://")
+    assert "· @carl: found it:\n  the pool is at 10 (added by @carl)" in entries[2]
+    assert entries[4].endswith("Commander: @bob (was @ana)")
+    assert entries[6].endswith("Rolling back\n  ETA 10 min")  # stays inside its list item
+    assert "<@" not in markdown  # people read as names, not Slack ids
+    for part in ("## Detection\nDeclared by @ana at 2026-11-02 09:00 UTC. Earliest captured"
+                 " signal: 2026-11-02 08:50 UTC.",
+                 f"## Root cause\nCaused by deploy #{caused} (api v42 to production).",
+                 f"## Resolution\nRolled back to v41\n\nFixed by deploy #{fixed} (api v41 to"
+                 " production).",
+                 "## Follow-ups\n- [ ] #1 Alert on pool usage — owner @carl, due 2026-11-20",
+                 "- Commander: @bob · Comms: — · Reporter: @ana",
+                 "- Mitigated: 2026-11-02 09:09 UTC (after 9 min)",
+                 "- Resolved: 2026-11-02 09:14 UTC (after 14 min; 5 min after mitigation)"):
+        assert part in markdown, part
+
+
+def test_slack_references_read_as_plain_markdown():
+    from bot.incidents.postmortem import readable
+
+    text = ("<@U_ANA> and <@U_GONE|old-name> in <#C_OPS|ops> told <!subteam^S_SRE|@sre>"
+            " <!here>: see <https://status.example.com|the status page> or <https://x.io>")
+    assert readable(text, {"U_ANA": "ana"}) == (
+        "@ana and @old-name in #ops told @sre @here: see"
+        " [the status page](https://status.example.com) or https://x.io")
