@@ -21,6 +21,15 @@ CONFIG = {"timezone": "Europe/Paris", "digest": {"channel": "C_METRICS", "time":
 BEFORE_NINE = datetime(2026, 11, 25, 7, 59, tzinfo=UTC)  # 08:59 Paris
 
 
+async def seeded(make_bell: Any, clock: FakeClock, at: datetime = BEFORE_NINE,
+                 config: dict[str, Any] = CONFIG) -> LocalShipbell:
+    """A bell at ``at`` whose database holds the reference dataset."""
+    clock.set(at)
+    bell: LocalShipbell = await make_bell(config)
+    seed_reference(bell.core.store)
+    return bell
+
+
 async def due(bell: LocalShipbell) -> list[RunOutcome]:
     """Run every due job (as the scheduler would) and keep the digest's outcomes."""
     return [o for o in await bell.core.scheduler.run_due() if o.job_id == JOB_ID]
@@ -43,9 +52,7 @@ def posts(bell: LocalShipbell) -> tuple[list[dict[str, Any]], list[dict[str, Any
 
 
 async def test_posts_summary_thread_and_chart_once(make_bell: Any, clock: FakeClock) -> None:
-    clock.set(BEFORE_NINE)
-    bell = await make_bell(CONFIG)
-    seed_reference(bell.core.store)
+    bell = await seeded(make_bell, clock)
     assert await due(bell) == []
     clock.advance(minutes=1)
     outcomes = await due(bell)
@@ -84,9 +91,7 @@ async def test_posts_summary_thread_and_chart_once(make_bell: Any, clock: FakeCl
 async def test_a_failed_upload_is_retried_without_reposting(
     make_bell: Any, clock: FakeClock
 ) -> None:
-    clock.set(BEFORE_NINE + timedelta(minutes=1))
-    bell = await make_bell(CONFIG)
-    seed_reference(bell.core.store)
+    bell = await seeded(make_bell, clock, BEFORE_NINE + timedelta(minutes=1))
     bell.double.fail_next("files.getUploadURLExternal", "internal_error")
     await due(bell)
     await bell.double.wait_for("files.getUploadURLExternal")
@@ -104,9 +109,7 @@ async def test_a_failed_upload_is_retried_without_reposting(
 async def test_catch_up_inside_the_window_and_missed_outside(
     make_bell: Any, clock: FakeClock
 ) -> None:
-    clock.set(BEFORE_NINE)
-    bell = await make_bell(CONFIG)
-    seed_reference(bell.core.store)
+    bell = await seeded(make_bell, clock)
     clock.set(datetime(2026, 11, 25, 12, tzinfo=UTC))  # down from 08:59 to 13:00 Paris
     outcomes = await due(bell)
     assert [o.outcome for o in outcomes] == ["posted"]
@@ -163,9 +166,7 @@ async def test_an_archived_channel_is_logged_not_retried(make_bell: Any, clock: 
 async def test_one_post_per_day_even_if_the_posting_time_changes(
     make_bell: Any, clock: FakeClock
 ) -> None:
-    clock.set(BEFORE_NINE + timedelta(minutes=1))
-    bell = await make_bell(CONFIG)
-    seed_reference(bell.core.store)
+    bell = await seeded(make_bell, clock, BEFORE_NINE + timedelta(minutes=1))
     assert [o.detail for o in await due(bell)] == ["queued 2026-11-25"]
     await bell.idle()
     later = datetime(2026, 11, 25, 10, tzinfo=UTC)  # as if reconfigured to 11:00 Paris
@@ -177,9 +178,7 @@ async def test_one_post_per_day_even_if_the_posting_time_changes(
 async def test_a_stored_digest_whose_task_was_lost_is_posted_after_restart(
     make_bell: Any, clock: FakeClock
 ) -> None:
-    clock.set(BEFORE_NINE + timedelta(minutes=1))
-    bell = await make_bell(CONFIG)
-    seed_reference(bell.core.store)
+    bell = await seeded(make_bell, clock, BEFORE_NINE + timedelta(minutes=1))
     digest = build_digest(bell.core.store.conn, bell.core.settings.digest,
                           ZoneInfo("Europe/Paris"), clock.now())
     bell.core.store.execute(  # stored, then the process died before queueing the post

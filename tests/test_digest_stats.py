@@ -6,8 +6,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from test_digest_post import texts
-from test_digest_reference import seed_reference
+from test_digest_post import seeded, texts
 
 from bot.clock import FakeClock
 from handlers.digest.stats import parse
@@ -17,9 +16,7 @@ NOW = datetime(2026, 11, 25, 8, tzinfo=UTC)
 
 
 async def test_stats_for_a_service_answers_only_the_asker(make_bell: Any, clock: FakeClock) -> None:
-    clock.set(NOW)
-    bell = await make_bell(CONFIG)
-    seed_reference(bell.core.store)
+    bell = await seeded(make_bell, clock, NOW, CONFIG)
     ack = await bell.command("/deploy", "stats api", user="U_CARL")
     assert ack.status == 200 and ack.text == ""
     assert ack.latency < 0.5
@@ -36,9 +33,7 @@ async def test_stats_for_a_service_answers_only_the_asker(make_bell: Any, clock:
 
 
 async def test_stats_28_days_for_everything(make_bell: Any, clock: FakeClock) -> None:
-    clock.set(NOW)
-    bell = await make_bell(CONFIG)
-    seed_reference(bell.core.store)
+    bell = await seeded(make_bell, clock, NOW, CONFIG)
     await bell.command("/deploy", "stats 28d")
     call = await bell.double.wait_for("response_url")
     body = texts(call.args["blocks"])
@@ -47,9 +42,7 @@ async def test_stats_28_days_for_everything(make_bell: Any, clock: FakeClock) ->
 
 
 async def test_unknown_service_gets_the_known_ones(make_bell: Any, clock: FakeClock) -> None:
-    clock.set(NOW)
-    bell = await make_bell(CONFIG)
-    seed_reference(bell.core.store)
+    bell = await seeded(make_bell, clock, NOW, CONFIG)
     await bell.command("/deploy", "stats paymnts 7d")
     call = await bell.double.wait_for("response_url")
     assert call.args["text"] == (

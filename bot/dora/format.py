@@ -8,6 +8,7 @@ better.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -169,6 +170,28 @@ def updates_line(d: Digest) -> str | None:
     if u.den == 0:
         return "Status updates: none were due"
     return f"Status updates on time: {u.num} of {u.den} ({100 * u.num / u.den:.0f}%)"
+
+
+def incident_lines(
+    d: Digest, *, bullet: str, bold: str = "", clean: Callable[[str], str] = str,
+    max_open: int | None = None,
+) -> list[str]:
+    """Incidents opened/resolved, the open ones with their age, recovery by severity and
+    update punctuality; ``bold`` wraps headings ("*" for mrkdwn), ``clean`` escapes titles."""
+    lines = [f"{bold}Incidents:{bold} {incident_summary(d)}"]
+    open_lines = open_incident_lines(d)
+    shown = open_lines[:max_open]
+    lines += [f"{bullet}{clean(line)}" for line in shown]
+    if len(open_lines) > len(shown):
+        lines.append(f"… and {len(open_lines) - len(shown)} more open")
+    severities = severity_lines(d)
+    if severities:
+        lines.append(f"{bold}Incident recovery time{bold} (declared → resolved)")
+        lines += [f"{bullet}{line}" for line in severities]
+    updates = updates_line(d)
+    if updates:
+        lines.append(updates)
+    return lines
 
 
 def cluster_line(d: Digest, *, why: bool = False) -> str:

@@ -82,25 +82,31 @@ def _failed_sql() -> str:
     )
 
 
+def _production(
+    envs: list[str], start: datetime, end: datetime, service: str | None
+) -> tuple[str, list[object]]:
+    """The WHERE clause (and its parameters) for deploys ``d`` to production in [start, end)."""
+    sql = (f" WHERE d.env IN ({_in(envs)}) AND d.state = 'succeeded'"
+           " AND d.finished_at >= ? AND d.finished_at < ?")
+    params: list[object] = [*envs, to_db(start), to_db(end)]
+    if service:
+        sql += " AND d.service = ?"
+        params.append(service)
+    return sql, params
+
+
 def deploys(
     conn: sqlite3.Connection, envs: list[str], start: datetime, end: datetime,
     service: str | None = None,
 ) -> list[DeployRow]:
     """Successful production deploys finished in [start, end), in time order, with their
     failure flag."""
-    sql = (
-        f"SELECT d.id, d.service, d.finished_at, d.is_rollback, d.is_hotfix, {_failed_sql()}"
-        f" FROM deploys d WHERE d.env IN ({_in(envs)}) AND d.state = 'succeeded'"
-        " AND d.finished_at >= ? AND d.finished_at < ?"
-    )
-    params: list[object] = [*NOT_A_ROLLBACK, *envs, to_db(start), to_db(end)]
-    if service:
-        sql += " AND d.service = ?"
-        params.append(service)
-    sql += " ORDER BY d.finished_at"
+    where, params = _production(envs, start, end, service)
+    sql = (f"SELECT d.id, d.service, d.finished_at, d.is_rollback, d.is_hotfix, {_failed_sql()}"
+           f" FROM deploys d{where} ORDER BY d.finished_at")
     return [
         DeployRow(r[0], r[1], r[2], bool(r[3]), bool(r[4]), bool(r[5]))
-        for r in conn.execute(sql, params)
+        for r in conn.execute(sql, [*NOT_A_ROLLBACK, *params])
     ]
 
 
@@ -109,16 +115,9 @@ def deploy_counts(
     service: str | None = None,
 ) -> tuple[int, int]:
     """(deploys, failed deploys) in [start, end), counted inside SQLite for the chart."""
-    sql = (
-        f"SELECT COUNT(*), COALESCE(SUM({_failed_sql()}), 0) FROM deploys d"
-        f" WHERE d.env IN ({_in(envs)}) AND d.state = 'succeeded'"
-        " AND d.finished_at >= ? AND d.finished_at < ?"
-    )
-    params: list[object] = [*NOT_A_ROLLBACK, *envs, to_db(start), to_db(end)]
-    if service:
-        sql += " AND d.service = ?"
-        params.append(service)
-    total, failed = conn.execute(sql, params).fetchone()
+    where, params = _production(envs, start, end, service)
+    sql = f"SELECT COUNT(*), COALESCE(SUM({_failed_sql()}), 0) FROM deploys d{where}"
+    total, failed = conn.execute(sql, [*NOT_A_ROLLBACK, *params]).fetchone()
     return int(total), int(failed)
 
 
@@ -127,28 +126,23 @@ def lead_times(
     service: str | None = None,
 ) -> list[ChangeRow]:
     """One value per change first shipped (to that service) by a deploy in [start, end)."""
-    envs_in = _in(envs)
+    where, params = _production(envs, start, end, service)
     sql = (
         "SELECT d.service, d.finished_at,"
         " round((julianday(d.finished_at) - julianday(c.committed_at)) * 86400.0, 3)"
-        " FROM deploys d"
-        " JOIN deploy_changes c ON c.deploy_id = d.id"
-        f" WHERE d.env IN ({envs_in}) AND d.state = 'succeeded'"
-        " AND d.finished_at >= ? AND d.finished_at < ? AND c.committed_at IS NOT NULL"
+        f" FROM deploys d JOIN deploy_changes c ON c.deploy_id = d.id{where}"
+        " AND c.committed_at IS NOT NULL"
         # CROSS JOIN pins the order: look the sha up first (a row or two), then its
         # deploys; otherwise SQLite may walk every deploy of the service in the history.
         " AND NOT EXISTS (SELECT 1 FROM deploy_changes c2 CROSS JOIN deploys d2"
         "   ON d2.id = c2.deploy_id"
         "   WHERE c2.sha = c.sha AND c2.deploy_id != d.id AND d2.service = d.service"
-        f"   AND d2.env IN ({envs_in}) AND d2.state = 'succeeded'"
+        f"   AND d2.env IN ({_in(envs)}) AND d2.state = 'succeeded'"
         "   AND (d2.finished_at < d.finished_at"
         "        OR (d2.finished_at = d.finished_at AND d2.id < d.id)))"
+        " ORDER BY d.finished_at"
     )
-    params: list[object] = [*envs, to_db(start), to_db(end), *envs]
-    if service:
-        sql += " AND d.service = ?"
-        params.append(service)
-    sql += " ORDER BY d.finished_at"
+    params += envs
     rows = []
     for svc, shipped, seconds in conn.execute(sql, params):
         if seconds is not None and seconds > 0:  # a commit "after" its deploy: a bad record

@@ -19,15 +19,7 @@ def to_text(d: Digest) -> str:
     failing = fmt.open_failure_line(d)
     if failing:
         out.append(f"  {failing}")
-    out += ["", f"Incidents: {fmt.incident_summary(d)}"]
-    out += [f"  {line}" for line in fmt.open_incident_lines(d)]
-    severities = fmt.severity_lines(d)
-    if severities:
-        out.append("Incident recovery time (declared → resolved):")
-        out += [f"  {line}" for line in severities]
-    updates = fmt.updates_line(d)
-    if updates:
-        out.append(updates)
+    out += ["", *fmt.incident_lines(d, bullet="  ")]
     if d.overdue:
         out.append(f"Overdue post-mortem follow-ups: {d.overdue_total}")
         out += [f"  {fmt.followup_line(f)}" for f in d.overdue]

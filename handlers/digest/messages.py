@@ -77,19 +77,8 @@ def details(d: Digest, budget: int = MESSAGE_BUDGET) -> dict[str, Any]:
         _section("*Both periods*\n" + "\n".join(_key(k, with_prior=True)
                                                  for k in fmt.key_lines(d)), Block.PERIODS),
     ]
-    incident_lines = [f"*Incidents:* {fmt.incident_summary(d)}"]
-    open_lines = fmt.open_incident_lines(d)
-    incident_lines += [f"• {escape(line)}" for line in open_lines[:MAX_OPEN]]
-    if len(open_lines) > MAX_OPEN:
-        incident_lines.append(f"… and {len(open_lines) - MAX_OPEN} more open")
-    severities = fmt.severity_lines(d)
-    if severities:
-        incident_lines.append("*Incident recovery time* (declared → resolved)")
-        incident_lines += [f"• {line}" for line in severities]
-    updates = fmt.updates_line(d)
-    if updates:
-        incident_lines.append(updates)
-    blocks.append(_section("\n".join(incident_lines), Block.RECOVERY))
+    incidents = fmt.incident_lines(d, bullet="• ", bold="*", clean=escape, max_open=MAX_OPEN)
+    blocks.append(_section("\n".join(incidents), Block.RECOVERY))
     if d.overdue:
         shown = [f"• {escape(fmt.followup_line(f))}" for f in d.overdue[:MAX_FOLLOWUPS]]
         shown = [_mention(line, f.owner) for line, f in zip(shown, d.overdue, strict=False)]
