@@ -16,6 +16,7 @@ from bot.deploys.locks import Locks
 from bot.deploys.repo import DeployRepo
 
 PASS, FAIL, WAIT, OVERRIDE = "pass", "fail", "wait", "override"
+ECHO_CHARS = 200
 
 
 @dataclass(frozen=True)
@@ -41,10 +42,15 @@ class Ask:
     break_glass: str | None = None
 
 
+def echo(reason: str, limit: int = ECHO_CHARS) -> str:
+    """A user's reason quoted back in a gate's verdict: whole in the record, short here."""
+    return reason if len(reason) <= limit else reason[: limit - 1] + "…"
+
+
 def _unless_break_glass(ask: Ask, gate: str, situation: str, refusal: str) -> GateResult:
     """A gate a break-glass reason may override (loudly); without one it refuses."""
     if ask.break_glass:
-        return GateResult(gate, OVERRIDE, f"{situation}; break-glass: {ask.break_glass}")
+        return GateResult(gate, OVERRIDE, f"{situation}; break-glass: {echo(ask.break_glass)}")
     return GateResult(gate, FAIL, refusal)
 
 
@@ -100,11 +106,11 @@ class Gates:
         if lock is None:
             return GateResult("lock", PASS, "not locked")
         if lock.holder == ask.user:
-            return GateResult("lock", PASS, f"locked by you: {lock.reason}")
+            return GateResult("lock", PASS, f"locked by you: {echo(lock.reason)}")
         age = humanize(now - lock.created_at)
         return GateResult(
             "lock", FAIL,
-            f"{ask.env} is locked by <@{lock.holder}> {age} ago: {lock.reason}.",
+            f"{ask.env} is locked by <@{lock.holder}> {age} ago: {echo(lock.reason)}.",
         )
 
     # -- 3 ---------------------------------------------------------------------------------
@@ -155,7 +161,7 @@ class Gates:
             return GateResult("approvals", PASS, "no approval needed")
         if ask.break_glass and env.break_glass and self.members(ask.user, env.break_glass):
             return GateResult("approvals", OVERRIDE,
-                              f"approval skipped by break-glass: {ask.break_glass}")
+                              f"approval skipped by break-glass: {echo(ask.break_glass)}")
         who = ", ".join(mention(p) for p in env.approvers) or "another deployer"
         n = env.approvals
         plural = "s" if n > 1 else ""

@@ -120,6 +120,19 @@ def parse_incident(text: str) -> int:
     return int(match.group(1))
 
 
+def service_first(config: DeploySettings, words: list[str], usage: str) -> None:
+    """Catch `production api` (env before service); ``usage`` is e.g. "lock {service} {env}"."""
+    rest = words[1:] if words and words[0].lower() in ("to", "in") else words
+    if len(rest) < 2 or rest[0].lower() in config.services:
+        return
+    named, env = rest[1], rest[0].lower()
+    service = config.services.get(named.partition("@")[0].lower())
+    if service is None or env not in service.environments:
+        return
+    example = " ".join([usage.format(service=named, env=env), *rest[2:]])
+    raise GrammarError(f"Name the service first: `/deploy {example}`.")
+
+
 def known_services(config: DeploySettings) -> str:
     return ", ".join(config.services) or "none configured yet"
 
@@ -148,8 +161,8 @@ def target(config: DeploySettings, words: list[str], *, joiner: str = "to",
     """`<service>[@<ref>] [to] <env>`; env falls back to the service's default."""
     if not words:
         raise GrammarError(f"Which service? Known services: {known_services(config)}.")
-    head, _, ref = words[0].partition("@")
-    service = service_name(config, head)
+    head, _, ref = ("", "", "") if words[0].startswith("<") else words[0].partition("@")
+    service = service_name(config, head or words[0])
     svc = config.services[service]
     if "@" in words[0]:
         if not allow_ref:

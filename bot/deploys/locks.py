@@ -15,6 +15,7 @@ from bot.deploys.models import stamp
 from bot.storage import Store
 
 ROLLBACK_REASON = "rolled back: fix before the next deploy"
+MAX_REASON = 500  # a lock reason is quoted in refusals, reminders and takeover buttons
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,8 @@ reminds forgotten lock holders; all of it moves with the FakeClock in tests.
 from __future__ import annotations
 
 import asyncio
+import re
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -16,6 +18,7 @@ from prometheus_client import Counter, Histogram
 
 from bot import logs
 from bot.clock import humanize, to_db
+from bot.deploys import grammar
 from bot.deploys.models import ACTIVE, State
 from bot.deploys.providers import Job, ProviderError, Report
 from bot.deploys.service import DeployService
@@ -24,8 +27,23 @@ DURATION_BUCKETS = (10, 30, 60, 120, 300, 600, 1200, 1800, 3600, 7200)
 MAX_POLL_ERRORS = 5
 MAX_RATE_LIMIT_WAIT = 300.0
 BACKOFF = (1.0, 2.0, 4.0, 8.0, 16.0)
+LINK = re.compile(r"^https?://[^\s<>|]{1,2000}$")
 REPORT_STATES = {"running": State.RUNNING, "succeeded": State.SUCCEEDED,
                  "failed": State.FAILED, "cancelled": State.CANCELLED}
+
+
+def link(url: str | None) -> str | None:
+    """A log link we can put inside Slack's `<url|text>`: http(s), nothing that ends it early."""
+    return url if url and LINK.match(url) else None
+
+
+def sanitised(report: Report) -> Report:
+    """Provider text is echoed into the channel: it may not ping anyone or break a link."""
+    def calm(text: str | None) -> str | None:
+        return grammar.quiet(text) if text else text
+    return replace(report, log_url=link(report.log_url), version=calm(report.version),
+                   error=calm(report.error), output=calm(report.output),
+                   changes=normalise_changes(report.changes))
 
 
 def normalise_changes(raw: Any) -> list[dict[str, Any]]:
@@ -40,8 +58,9 @@ def normalise_changes(raw: Any) -> list[dict[str, Any]]:
             committed = to_db(when if when.tzinfo else when.replace(tzinfo=UTC))
         except ValueError:
             committed = None
-        out.append({"sha": item["sha"][:64], "title": str(item.get("title") or "")[:200],
-                    "author": str(item.get("author") or "")[:100] or None,
+        out.append({"sha": item["sha"][:64],
+                    "title": grammar.quiet(str(item.get("title") or ""))[:200],
+                    "author": grammar.quiet(str(item.get("author") or ""))[:100] or None,
                     "committed_at": committed})
     return out[:500]
 
@@ -170,6 +189,7 @@ class Runner:
         target = REPORT_STATES.get(report.state)
         if target is None:
             return False
+        report = sanitised(report)
         if target == State.RUNNING:
             d = self.repo.get(deploy_id)
             if d is None or d.state != State.TRIGGERED:
@@ -189,6 +209,7 @@ class Runner:
     def finish(self, deploy_id: int, report: Report, actor: str | None,
                target: State | None = None) -> bool:
         target = target or REPORT_STATES[report.state]
+        report = sanitised(report)
         fields: dict[str, Any] = {}
         for name in ("version", "sha", "log_url", "error"):
             if getattr(report, name):

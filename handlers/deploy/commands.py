@@ -12,6 +12,7 @@ from bot.clock import humanize
 from bot.deploys import grammar, lockops
 from bot.deploys.gates import FAIL, WAIT, Ask
 from bot.deploys.grammar import GrammarError
+from bot.deploys.locks import MAX_REASON
 from bot.deploys.models import ACTIVE, WAITING
 from bot.deploys.service import DeployService
 from handlers.common import SlashCommand, ephemeral, unknown_subcommand
@@ -64,6 +65,7 @@ class Router:
     # -- deploying ---------------------------------------------------------------------------
     def do_deploy(self, cmd: SlashCommand, words: list[str]) -> dict[str, Any]:
         positional, opts = grammar.split_options(words, DEPLOY_FLAGS)
+        grammar.service_first(self.config, positional, "{service} to {env}")
         target = grammar.target(self.config, positional)
         ask = Ask(target.service, target.env, cmd.user, cmd.channel, opts.incident,
                   opts.break_glass)
@@ -76,6 +78,7 @@ class Router:
                                                          "--break-glass"})
         if not positional:
             raise GrammarError("Roll back what? e.g. `/deploy rollback api production`.")
+        grammar.service_first(self.config, positional, "rollback {service} in {env}")
         target = grammar.target(self.config, positional, joiner="in", allow_ref=False)
         outcome = self.svc.rollback(target.service, target.env, cmd.user, cmd.channel,
                                     key=_key(cmd), incident=opts.incident,
@@ -84,6 +87,7 @@ class Router:
 
     def do_explain(self, cmd: SlashCommand, words: list[str]) -> dict[str, Any]:
         positional, opts = grammar.split_options(words, DEPLOY_FLAGS)
+        grammar.service_first(self.config, positional, "explain {service} to {env}")
         target = grammar.target(self.config, positional)
         ask = Ask(target.service, target.env, cmd.user, cmd.channel, opts.incident,
                   opts.break_glass)
@@ -133,6 +137,7 @@ class Router:
         positional, opts = grammar.split_options(words, {"--limit"})
         if not positional or len(positional) > 2:
             raise GrammarError("History of what? e.g. `/deploy history api production`.")
+        grammar.service_first(self.config, positional, "history {service} {env}")
         service = grammar.service_name(self.config, positional[0])
         env = grammar.env_name(self.config, service, positional[1]) if len(positional) > 1 else None
         limit = opts.limit or self.config.history_limit
@@ -144,6 +149,8 @@ class Router:
         return ephemeral(f"{head} of {service}:\n" + "\n".join(lines))
 
     def do_locks(self, cmd: SlashCommand, words: list[str]) -> dict[str, Any]:
+        if words:
+            raise GrammarError("`/deploy locks` takes nothing more; it lists every lock.")
         now = self.svc.core.clock.now()
         held = self.svc.locks.all(now)
         if not held:
@@ -155,12 +162,16 @@ class Router:
         positional, opts = grammar.split_options(words, {"--for", "--reason"})
         if len(positional) < 2:
             raise GrammarError("Lock what? e.g. `/deploy lock api production db migration`.")
+        grammar.service_first(self.config, positional, "lock {service} {env}")
         service = grammar.service_name(self.config, positional[0])
         env = grammar.env_name(self.config, service, positional[1])
         reason = grammar.quiet(" ".join(positional[2:]).strip()) or (opts.reason or "")
         if not reason:
             raise GrammarError(f"A lock needs a reason: `/deploy lock {service} {env} "
                                "db migration`.")
+        if len(reason) > MAX_REASON:
+            raise GrammarError(f"Keep a lock reason under {MAX_REASON} characters (yours has "
+                               f"{len(reason)}), e.g. `/deploy lock {service} {env} db migration`.")
         outcome = lockops.lock(self.svc, service, env, cmd.user, reason, opts.duration,
                                cmd.channel)
         if outcome.holder:
@@ -171,6 +182,7 @@ class Router:
 
     def do_unlock(self, cmd: SlashCommand, words: list[str]) -> dict[str, Any]:
         positional, _ = grammar.split_options(words, set())
+        grammar.service_first(self.config, positional, "unlock {service} {env}")
         if len(positional) != 2:
             raise GrammarError("Unlock what? e.g. `/deploy unlock api production`.")
         service = grammar.service_name(self.config, positional[0])

@@ -128,8 +128,9 @@ def event_text(event: dict[str, Any]) -> str:
 
 def takeover_offer(text: str, service: str, env: str, reason: str, holder: str,
                    minutes: int | None) -> dict[str, Any]:
+    # Raw UTF-8, not \u escapes: an emoji is then one character of the 2,000 a value allows.
     value = json.dumps({"s": service, "e": env, "r": clip(reason, 1000), "h": holder,
-                        "m": minutes})
+                        "m": minutes}, ensure_ascii=False)
     return {"response_type": "ephemeral", "text": text, "blocks": [
         {"type": "section", "block_id": Block.TAKE_OVER, "text": mrkdwn(text),
          "accessory": {"type": "button", "action_id": Action.TAKE_OVER,
