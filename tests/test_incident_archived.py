@@ -36,7 +36,7 @@ async def test_updates_reminders_and_postmortem_after_the_channel_was_archived(m
     announcement = bell.double.messages("C_INCIDENTS")[0]
     await bell.driver.press(announcement, Action.JOIN, user="U_DANA")
     await bell.idle()
-    assert any("<@U_DANA>: is_archived" in s for s in responses(bell))
+    assert any("<@U_DANA>: the channel is archived (is_archived)" in s for s in responses(bell))
 
     ack = await bell.command("/incident", "resolve INC-1 restarted the pool",
                              channel="C_GENERAL")
@@ -69,4 +69,23 @@ async def test_assigning_a_departed_user_is_recorded_and_explained(make_bell):
     assert await run(bell, "assign commander <@U_EVE>", inc) == \
         "<@U_EVE> is now commander of INC-1."
     assert row(bell)["commander"] == "U_EVE"
-    assert any("<@U_EVE>: user_disabled" in s for s in responses(bell))
+    assert any("<@U_EVE>: their account is deactivated (user_disabled). They stay commander"
+               " of INC-1 in its record; hand over with `/incident assign commander @someone`."
+               in s for s in responses(bell))
+
+
+async def test_a_departed_reporter_or_responder_is_named_in_the_declare_answer(make_bell):
+    bell = await start(make_bell)
+    bell.double.fail_next("conversations.invite", "account_inactive", times=2)  # batch, then ANA
+    await bell.command("/incident", "open Disk full sev3", user="U_ANA")
+    await bell.idle()
+    inc = row(bell)
+    assert inc["channel_id"] and inc["status_message_ts"]  # the rest of the set-up went on
+    assert {"U_BOB", "U_CARL"} <= set(bell.double.state.channels[inc["channel_id"]].members)
+    assert any("Could not invite <@U_ANA>: their account is deactivated (account_inactive)."
+               in s for s in responses(bell))
+    bell.double.state.users.pop("U_CARL")  # left the workspace
+    assert "now comms" in await run(bell, "assign comms <@U_CARL>", inc)
+    assert row(bell)["comms"] == "U_CARL"
+    assert any("<@U_CARL>: they are no longer in this workspace (user_not_found)" in s
+               for s in responses(bell))

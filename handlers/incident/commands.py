@@ -188,7 +188,7 @@ class Commands:
                    " (roles: commander, comms)."
         if not self.svc.assign(inc, role, user, cmd.user):
             return f"<@{user}> is already {role} of {inc.ref}."
-        self.submit("incident.invite", {"id": inc.id, "users": [user],
+        self.submit("incident.invite", {"id": inc.id, "users": [user], "role": role,
                     "response_url": cmd.response_url})
         self._changed(inc, cmd, f"<@{user}> is now {role}.", "Role")
         return f"<@{user}> is now {role} of {inc.ref}."

@@ -39,6 +39,24 @@ def quiet(text: str) -> str:
     return _GROUP.sub(lambda m: f"@{m.group(1) or 'group'}", _BROADCAST.sub(r"@\1", text))
 
 
+_REASONS = {
+    "account_inactive": "their account is deactivated",
+    "user_disabled": "their account is deactivated",
+    "user_is_inactive": "their account is deactivated",
+    "user_not_found": "they are no longer in this workspace",
+    "user_is_restricted": "guest accounts can't be added",
+    "user_is_ultra_restricted": "guest accounts can't be added",
+    "is_archived": "the channel is archived",
+    "channel_not_found": "the channel no longer exists",
+    "not_in_channel": "Shipbell was removed from the channel",
+}
+
+
+def reason(error: str) -> str:
+    """A Slack error as a person reads it, the code kept for whoever debugs it."""
+    return f"{_REASONS[error]} ({error})" if error in _REASONS else error
+
+
 def clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 

@@ -97,8 +97,8 @@ class IncidentTasks:
         note = f"{inc.ref} declared: <#{inc.channel_id}>. You lead it until you hand over with" \
                " `/incident assign commander @someone`."
         if failed:
-            note += " Could not invite " + ", ".join(
-                f"<@{u}> ({e})" for u, e in failed.items()) + "."
+            note += " Could not invite " + "; ".join(
+                f"<@{u}>: {messages.reason(e)}" for u, e in failed.items()) + "."
         self._tell(inc, url, note)
         if _shown(self._get(payload)) != _shown(inc):  # changed while we were setting up
             await self.refresh(payload)
@@ -191,9 +191,11 @@ class IncidentTasks:
             return
         invited, failed = await invite(self.core, inc.channel_id, payload["users"])
         if failed:
-            reasons = ", ".join(f"<@{u}>: {e}" for u, e in failed.items())
-            respond(self.core, url, f"Could not add to <#{inc.channel_id}> ({reasons})."
-                    " An archived channel or a deactivated account can't be joined.")
+            reasons = "; ".join(f"<@{u}>: {messages.reason(e)}" for u, e in failed.items())
+            role = payload.get("role")
+            after = (f" They stay {role} of {inc.ref} in its record; hand over with"
+                     f" `/incident assign {role} @someone`." if role else "")
+            respond(self.core, url, f"Could not add to <#{inc.channel_id}>: {reasons}.{after}")
         elif payload.get("confirm") and (invited or not failed):
             respond(self.core, url, f"You're in <#{inc.channel_id}>.")
 
