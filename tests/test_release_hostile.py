@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from conftest import MakeBell
 
 from bot.local import LocalShipbell
@@ -101,3 +102,27 @@ async def test_group_members_are_refreshed_off_the_ack_path(make_bell: MakeBell,
     await bell.core.scheduler.run_due()  # Slack refuses once: the last members stand
     assert "isn't frozen" not in said(await bell.command("/release", "unfreeze web",
                                                          user="U_BOB"))
+
+
+@pytest.mark.parametrize("error", ["is_archived", "channel_not_found", "not_in_channel"])
+async def test_a_change_slack_cannot_announce_is_kept_and_the_user_told(
+    make_bell: MakeBell, error: str
+) -> None:
+    bell = await make_bell(config())
+    bell.double.fail_next("chat.postMessage", error)
+    assert "Skipped" in said(await bell.command("/release", "skip web 2026-11-03 audit"))
+    await bell.idle()
+    told = [c.args.get("text", "") for c in bell.double.calls_to("response_url")]
+    assert told == ["The change is saved, but I couldn't announce it in <#C_RELEASES>: invite me"
+                    " there (`/invite @Shipbell`) or, if the channel is archived, point the train"
+                    " at another channel in the config."]
+    assert "*skipped* by <@U_ANA>: audit" in said(await bell.command("/release", "calendar"))
+    assert len(bell.double.calls_to("chat.postMessage")) == 1  # not retried
+
+
+async def test_a_rate_limited_announcement_lands_once(make_bell: MakeBell) -> None:
+    bell = await make_bell(config())
+    bell.double.rate_limit_next("chat.postMessage", retry_after=0)
+    await bell.command("/release", "freeze web 1h migration")
+    assert len(await announced(bell)) == 1
+    assert bell.double.calls_to("response_url") == []

@@ -14,6 +14,7 @@ from slack_bolt.async_app import AsyncApp
 from bot.core import Core
 from bot.releases.service import ReleaseBook
 from handlers.common import SlashCommand
+from handlers.release import announce
 from handlers.release.commands import dispatch
 from handlers.release.groups import groups_job
 from handlers.release.ids import COMMAND
@@ -24,6 +25,7 @@ def register(app: AsyncApp, core: Core) -> None:
     core.services["releases"] = ReleaseBook(core.store, core.clock, core.settings.release,
                                             core.settings.timezone)
     register_jobs(core)
+    announce.register(core)
     if core.services["releases"].manager_groups():
         core.scheduler.add(groups_job(core))
 

@@ -19,7 +19,7 @@ from bot.releases.durations import parse_duration
 from bot.releases.models import Release
 from bot.releases.service import releases_of
 from handlers.common import SlashCommand, ephemeral, unknown_subcommand, user_id
-from handlers.release import messages
+from handlers.release import announce, messages
 from handlers.release.ids import COMMAND, Sub
 
 MENTION = re.compile(r"^<@([UW][A-Z0-9_]+)(?:\|[^>]*)?>$")  # also the test workspace's U_ANA
@@ -167,6 +167,10 @@ def _nearby_text(outcome: Outcome, name: str, day: date) -> str:
             f"{f'; the next ones are {dates}' if dates else ''}.")
 
 
+def _announce(core: Core, cmd: SlashCommand, cal: TrainCalendar, text: str) -> None:
+    announce.submit(core, cal.train.channel, text, cmd.response_url)
+
+
 def _in_freeze(core: Core, release: Release) -> bool:
     """Is now inside this release's code-freeze lead time (whether or not it is held)?"""
     now = core.clock.now()
@@ -181,10 +185,6 @@ def _mentioned(word: str) -> str | None:
     return found
 
 
-def _announce(core: Core, cal: TrainCalendar, text: str) -> None:
-    core.tasks.submit("slack.call", {"method": "chat.postMessage",
-                                     "args": {"channel": cal.train.channel,
-                                              **messages.announcement(text)}})
 
 
 @_change(Sub.SKIP, "skip <train> 2026-12-01 waiting for the security audit")
@@ -204,11 +204,11 @@ def skip(core: Core, cmd: SlashCommand, cal: TrainCalendar, args: list[str],
     assert outcome.release is not None and outcome.release.at is not None
     following = releases_of(core).next_release(cal.name, outcome.release.at)
     lifted = _in_freeze(core, outcome.release)
-    _announce(core, cal, f":no_entry: <@{cmd.user}> skipped the *{cal.name}* release of"
+    _announce(core, cmd, cal, f":no_entry: <@{cmd.user}> skipped the *{cal.name}* release of"
               f" {messages.when(outcome.release.at)}: {messages.brief(reason)}."
               f"{' Its code freeze is lifted.' if lifted else ''}"
               f" {messages.next_line(following)}")
-    return ephemeral(f"Skipped the `{cal.name}` release of {day}; announced in"
+    return ephemeral(f"Skipped the `{cal.name}` release of {day}; announcing it in"
                      f" <#{cal.train.channel}>.")
 
 
@@ -225,7 +225,7 @@ def unskip(core: Core, cmd: SlashCommand, cal: TrainCalendar, args: list[str],
         return ephemeral(f"The `{cal.name}` release of {day} isn't skipped.")
     assert outcome.release is not None and outcome.release.at is not None
     frozen = _in_freeze(core, outcome.release)
-    _announce(core, cal, f":white_check_mark: <@{cmd.user}> put the *{cal.name}* release of"
+    _announce(core, cmd, cal, f":white_check_mark: <@{cmd.user}> put the *{cal.name}* release of"
               f" {messages.when(outcome.release.at)} back on the calendar."
               f"{' Its code freeze is on again until then.' if frozen else ''}")
     return ephemeral(f"The `{cal.name}` release of {day} is back on.")
@@ -251,7 +251,7 @@ def freeze(core: Core, cmd: SlashCommand, cal: TrainCalendar, args: list[str],
                          f" by <@{detail['actor']}>: {messages.brief(detail['reason'])}."
                          f" `{COMMAND} unfreeze {cal.name}` first to change it.")
     services = ", ".join(f"`{s}`" for s in cal.train.services)
-    _announce(core, cal, f":snowflake: <@{cmd.user}> froze *{cal.name}* ({services} in"
+    _announce(core, cmd, cal, f":snowflake: <@{cmd.user}> froze *{cal.name}* ({services} in"
               f" {cal.train.environment}) until {messages.when(detail['ends_at'])}:"
               f" {messages.brief(reason)}."
               " Deploys need a break-glass reason until then.")
@@ -269,7 +269,7 @@ def unfreeze(core: Core, cmd: SlashCommand, cal: TrainCalendar, args: list[str],
                              f" {messages.when(scheduled.ends_at)}. To lift that, skip the"
                              f" release: `{COMMAND} skip {cal.name} <date> <reason>`.")
         return ephemeral(f"`{cal.name}` isn't frozen.")
-    _announce(core, cal, f":sunny: <@{cmd.user}> lifted the freeze on *{cal.name}*"
+    _announce(core, cmd, cal, f":sunny: <@{cmd.user}> lifted the freeze on *{cal.name}*"
               f" ({messages.brief(outcome.detail['reason'])}).")
     return ephemeral(f"Unfroze `{cal.name}`.")
 
@@ -289,6 +289,6 @@ def captain(core: Core, cmd: SlashCommand, cal: TrainCalendar, args: list[str],
         return ephemeral(f"<@{who}> is already captain of the {release.day} release.")
     previous = outcome.detail.get("previous")
     was = f" (was <@{previous}>)" if previous else ""
-    _announce(core, cal, f":busts_in_silhouette: <@{cmd.user}> made <@{who}> captain of the"
+    _announce(core, cmd, cal, f":busts_in_silhouette: <@{cmd.user}> made <@{who}> captain of the"
               f" *{cal.name}* release of {messages.when(release.at)}{was}.")
     return ephemeral(f"<@{who}> is captain of the `{cal.name}` release of {release.day}.")

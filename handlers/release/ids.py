@@ -19,6 +19,12 @@ class Sub(StrEnum):
     HELP = "help"
 
 
+class Task(StrEnum):
+    """Task-runner kinds this feature registers."""
+
+    ANNOUNCE = "release.announce"
+
+
 class Block(StrEnum):
     """block_id values, so tests and later updates can find parts of a message."""
 

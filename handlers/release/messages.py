@@ -210,6 +210,12 @@ def missed_notice(name: str, missed: list[tuple[str, datetime]], freeze: FreezeW
                                 Block.NEXT)]}
 
 
+def not_announced(channel: str) -> str:
+    return (f"The change is saved, but I couldn't announce it in <#{channel}>: invite me there"
+            f" (`/invite @Shipbell`) or, if the channel is archived, point the train at another"
+            f" channel in the config.")
+
+
 def announcement(text: str) -> dict[str, Any]:
     """A calendar change announced in the train's channel."""
     return {"text": text, "blocks": [_section(text, Block.SUMMARY)]}
