@@ -220,3 +220,18 @@ async def test_shipbell_check_prints_each_trains_next_dates(
     assert "Release train api (UTC)" in out
     assert "  Fri 2026-12-25 09:00 UTC  skipped: Christmas Day" in out
     assert "  Fri 2027-01-08 09:00 UTC" in out
+
+
+@pytest.mark.parametrize("cadence", [{"weekday": "tue", "time": "14:00"},
+                                     {"cron": "0 14 * * tue"}])
+def test_weekly_and_cron_keep_local_time_when_clocks_go_forward_and_back(
+    cadence: dict[str, str]
+) -> None:
+    cal = train(**cadence)
+    spring = [o.at for o in cal.upcoming(datetime(2026, 3, 20, tzinfo=UTC), 2)]
+    autumn = [o.at for o in cal.upcoming(datetime(2026, 10, 20, tzinfo=UTC), 2)]
+    assert [a.astimezone(UTC) for a in spring if a] == [
+        datetime(2026, 3, 24, 13, tzinfo=UTC), datetime(2026, 3, 31, 12, tzinfo=UTC)]
+    assert [a.astimezone(UTC) for a in autumn if a] == [
+        datetime(2026, 10, 20, 12, tzinfo=UTC), datetime(2026, 10, 27, 13, tzinfo=UTC)]
+    assert {f"{a:%H:%M}" for a in spring + autumn if a} == {"14:00"}

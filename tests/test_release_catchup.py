@@ -1,0 +1,51 @@
+"""After a downtime: what was missed beyond the grace window is said once, per train."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from typing import Any
+
+from conftest import MakeBell
+
+from bot.clock import FakeClock
+from bot.local import LocalShipbell
+
+TRAIN: dict[str, Any] = {
+    "channel": "C_RELEASES", "services": ["web"], "timezone": "Europe/Paris",
+    "weekday": "tue", "time": "14:00", "freeze": "24h", "reminders": ["2h"],
+    "captains": ["U_ANA", "U_BOB"],
+}
+CONFIG = {"release": {"trains": {"web": TRAIN}}}
+RELEASE = datetime(2026, 11, 3, 13, tzinfo=UTC)
+
+
+def texts(bell: LocalShipbell) -> list[str]:
+    return [m["text"] for m in bell.double.messages("C_RELEASES")]
+
+
+async def test_two_processes_tell_the_channel_once(make_bell: MakeBell,
+                                                   clock: FakeClock) -> None:
+    first = await make_bell(CONFIG)
+    second = LocalShipbell(first.db_path, config=CONFIG, clock=clock)
+    await second.start()
+    try:
+        clock.set(RELEASE.replace(hour=16))  # freeze, 2 h reminder and release all missed
+        await asyncio.gather(first.core.scheduler.run_due(), second.core.scheduler.run_due())
+        await first.idle()
+        await second.idle()
+        told = texts(first) + texts(second)
+        assert told == ["web: 3 scheduled posts missed while Shipbell was down"]
+    finally:
+        await second.stop()
+
+
+async def test_a_release_skipped_by_hand_is_not_reported_missing(make_bell: MakeBell,
+                                                                 clock: FakeClock) -> None:
+    bell = await make_bell(CONFIG)
+    await bell.command("/release", "skip web 2026-11-03 audit")
+    clock.set(RELEASE.replace(hour=16))
+    outcomes = await bell.core.scheduler.run_due()
+    await bell.idle()
+    assert sum(o.outcome == "missed" for o in outcomes) == 3
+    assert len(texts(bell)) == 1 and "skipped the *web* release" in texts(bell)[0]
