@@ -1,0 +1,63 @@
+"""The trend chart says what it shows: counts under each week, gaps named, units that fit."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import pytest
+from matplotlib.image import imread
+from test_digest_reference import PARIS, POSTED, deploy, reference_digest, seed_reference
+
+from bot.dora.chart import render_chart, series, title
+from bot.dora.config import DigestSettings
+from bot.dora.digest import build_digest
+from bot.storage import Store
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Store:
+    s = Store(tmp_path / "reference.db")
+    s.migrate()
+    seed_reference(s)
+    return s
+
+
+def test_reference_series_counts_rates_and_lead(store: Store) -> None:
+    s = series(reference_digest(store, trend=True))
+    assert s.labels[0] == "Sep 30\nno deploys" and s.labels[-2:] == ["Nov 11\n4 deploys",
+                                                                       "Nov 18\n6 deploys"]
+    assert (s.ok[-2:], s.failed[-2:]) == ([3, 3], [1, 3])
+    assert s.rates == [None] * 6 + [0.25, 0.5]  # empty weeks are gaps, not 0%
+    assert s.lead_unit == "hours" and s.medians[-2:] == [2.0, 2.0] and s.p90s[-1] == 24.0
+    assert s.medians[:6] == [None] * 6 and s.lead_n[-2:] == [5, 8]
+
+
+def test_a_week_below_the_minimum_sample_has_no_rate(store: Store) -> None:
+    # web: 1 deploy the week before, 2 this week (one rolled back): a 50% rate on 2
+    # deploys would be noise, so the chart leaves a gap and the tick says why
+    s = series(reference_digest(store, service="web", trend=True))
+    assert s.rates[-2:] == [None, None] and s.labels[-1] == "Nov 18\n2 deploys"
+
+
+def test_long_lead_times_are_in_days(tmp_path: Path) -> None:
+    db = Store(tmp_path / "slow.db")
+    db.migrate()
+    for n in range(3):
+        deploy(db, n + 1, "api", f"11-2{n} 10:00", changes=((f"s{n}", f"11-1{n} 10:00"),))
+    d = build_digest(db.conn, DigestSettings(), PARIS, POSTED, trend=True)
+    s = series(d)
+    assert s.lead_unit == "days" and s.medians[-1] == 10.0
+
+
+def test_the_png_is_a_real_image_even_for_an_empty_history(
+    tmp_path: Path, store: Store
+) -> None:
+    empty = Store(tmp_path / "empty.db")
+    empty.migrate()
+    for digest, height in ((reference_digest(store, trend=True), 560),
+                           (build_digest(empty.conn, DigestSettings(), PARIS, POSTED), 380)):
+        pixels = imread(io.BytesIO(render_chart(digest)), format="png")
+        assert pixels.shape[:2] == (height, 800)
+    assert title(reference_digest(store)) == (
+        "Weekly delivery trend · production · 8 weeks to Nov 24 (Europe/Paris)")
