@@ -103,6 +103,11 @@ def deploy_message(d: Deploy, approvals: list[dict[str, Any]], changes: list[dic
     return {"text": text, "blocks": blocks}
 
 
+def rehomed(channel: str) -> str:
+    return (f"I can't post in <#{channel}> (archived, or I'm not a member there), so this "
+            "deploy's updates come here; `/invite @Shipbell` in that channel for next time.")
+
+
 def worth_posting(event: dict[str, Any], now_state: State) -> bool:
     """Thread replies for what people need; the message itself shows the rest."""
     if event["state"] == State.TRIGGERED:

@@ -12,6 +12,7 @@ from collections import defaultdict
 from typing import Any
 
 from bot.core import Core
+from bot.deploys.models import Deploy
 from bot.deploys.repo import DeployRepo
 from bot.slack import outbox
 from handlers.deploy import messages
@@ -61,16 +62,10 @@ class SlackNotifier:
             return True
         body = messages.deploy_message(d, self.repo.approvals(d.id), self.repo.changes(d.id),
                                        self.core.clock.now())
-        if d.message_ts is None:
-            sent = await outbox.call(self.core, "chat.postMessage",
-                                     {"channel": d.channel, **body, "unfurl_links": False})
-            if sent is None:
-                return d.state.final  # channel gone or bot not in it: logged by the outbox
-            self.repo.update(d.id, message_channel=sent["channel"], message_ts=sent["ts"])
-            channel, ts = str(sent["channel"]), str(sent["ts"])
-        else:
-            channel, ts = d.message_channel or d.channel, d.message_ts
-            await outbox.call(self.core, "chat.update", {"channel": channel, "ts": ts, **body})
+        home = await self._home(d, body)
+        if home is None:
+            return d.state.final  # nowhere to post, not even a DM: logged by the outbox
+        channel, ts = home
         events = self.repo.unposted_events(d.id)
         lines = [messages.event_text(e) for e in events if messages.worth_posting(e, d.state)]
         if lines:
@@ -83,3 +78,29 @@ class SlackNotifier:
         for event in events:
             self.repo.mark_posted(event["id"])
         return d.state.final
+
+    async def _home(self, d: Deploy, body: dict[str, Any]) -> tuple[str, str] | None:
+        """Where the deploy's message lives: updated in place, else posted afresh.
+
+        A message deleted by someone is posted again in its channel; a channel that was
+        archived, or that Shipbell can't post in (a private channel it isn't in, a DM between
+        people), sends the message to the requester's DM instead, saying why in its thread.
+        """
+        if d.message_ts is not None:
+            channel = d.message_channel or d.channel or ""
+            updated = await outbox.call(self.core, "chat.update",
+                                        {"channel": channel, "ts": d.message_ts, **body})
+            if updated is not None:
+                return channel, d.message_ts
+        for target in (d.channel or "", d.requester):
+            sent = await outbox.call(self.core, "chat.postMessage",
+                                     {"channel": target, **body, "unfurl_links": False})
+            if sent is None:
+                continue
+            channel, ts = str(sent["channel"]), str(sent["ts"])
+            self.repo.update(d.id, message_channel=channel, message_ts=ts)
+            if target == d.requester and target != d.channel:
+                self.repo.event(d.id, "note", None, self.core.clock.now(),
+                                messages.rehomed(d.channel or ""))
+            return channel, ts
+        return None
