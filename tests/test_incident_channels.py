@@ -163,3 +163,14 @@ async def test_a_taken_name_someone_else_created_is_never_adopted(make_bell, clo
     assert inc["channel_id"] != theirs[0].id
     assert sorted(c.name for c in bell.double.state.channels.values()
                   if c.name.startswith("inc-1")) == ["inc-1-db-latency", "inc-1-db-latency-2"]
+
+
+async def test_a_rate_limited_create_is_waited_out_and_makes_one_channel(make_bell):
+    bell = await start(make_bell)
+    bell.double.rate_limit_next("conversations.create", retry_after=0)  # the SDK sleeps ≤ 1 s
+    inc = await declare(bell)
+    assert inc["channel_name"] == "inc-1-db-latency" and inc["status_message_ts"]
+    assert len([c for c in bell.double.state.channels.values()
+                if c.name.startswith("inc-1")]) == 1
+    assert len(bell.double.messages("C_INCIDENTS")) == 1
+    assert bell.double.state.channels[inc["channel_id"]].topic.startswith("INC-1 SEV2")

@@ -105,3 +105,18 @@ async def test_rate_limited_calls_are_retried_without_duplicates(make_bell):
     assert len(bell.double.messages("C_INCIDENTS")) == 1
     assert len([c for c in bell.double.calls_to("conversations.create")
                 if c.response.get("ok")]) == 1
+
+
+async def test_a_form_that_cannot_open_says_how_to_declare_with_text(make_bell):
+    bell = await start(make_bell)
+    bell.double.rate_limit_next("views.open", retry_after=0)
+    await bell.command("/incident", "", channel="C_GENERAL")
+    await bell.idle()
+    opened = bell.double.calls_to("views.open")
+    assert opened[-1].response["ok"]  # a rate limit is waited out
+    bell.double.fail_next("views.open", "expired_trigger_id")
+    await bell.command("/incident", "", channel="C_GENERAL")
+    await bell.idle()
+    told = [c.args.get("text", "") for c in bell.double.calls_to("response_url")]
+    assert told == ["The declare form could not open (expired_trigger_id); declare with text"
+                    " instead, e.g. `/incident open API errors on checkout sev2 --service api`."]

@@ -11,8 +11,9 @@ from bot.core import Core
 from bot.incidents.models import cut_title, parse_severity
 from handlers.common import SlashCommand
 from handlers.incident import messages
-from handlers.incident.commands import Commands
+from handlers.incident.commands import OPEN_USAGE, Commands
 from handlers.incident.ids import PRIVATE_VALUE, Block, Callback, Field
+from handlers.incident.slackio import api, respond
 
 TITLE_MISSING = "Give the incident a short title, e.g. “API 500s on checkout”."
 
@@ -21,8 +22,18 @@ def open_modal(core: Core, cmd: SlashCommand) -> None:
     """views.open in a tracked task that starts right after the ack, well inside 3 s."""
     settings = core.settings.incident
     view = messages.declare_modal(cmd.channel, settings.default_severity, sorted(settings.services))
-    core.tasks.submit("slack.call", {"method": "views.open",
-                                     "args": {"trigger_id": cmd.trigger_id, "view": view}})
+    core.tasks.submit("incident.modal", {"trigger_id": cmd.trigger_id, "view": view,
+                                         "response_url": cmd.response_url})
+
+
+async def show(core: Core, payload: dict[str, Any]) -> None:
+    """Open the form; if Slack won't (an expired trigger after a slow start or a rate limit),
+    the person is told how to declare with text instead of seeing nothing happen."""
+    _, error = await api(core, "views.open",
+                         {"trigger_id": payload["trigger_id"], "view": payload["view"]})
+    if error:
+        respond(core, payload.get("response_url"), f"The declare form could not open ({error});"
+                f" declare with text instead, e.g. {OPEN_USAGE}.")
 
 
 def _value(values: dict[str, Any], block: str, field: str) -> Any:
@@ -30,6 +41,11 @@ def _value(values: dict[str, Any], block: str, field: str) -> Any:
 
 
 def register(app: AsyncApp, core: Core, commands: Commands) -> None:
+    async def run_show(payload: dict[str, Any]) -> None:
+        await show(core, payload)
+
+    core.tasks.register("incident.modal", run_show)
+
     @app.view(str(Callback.DECLARE))
     async def on_submit(ack: Any, body: dict[str, Any]) -> None:
         view = body["view"]
