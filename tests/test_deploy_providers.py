@@ -90,16 +90,25 @@ async def test_github_lists_commits_shipped_since_last_deploy(
         await until(lambda n=n: row(bell, n).get("state") == "running")  # type: ignore[misc]
         github.runs[8999 + n].update(status="completed", conclusion="success", head_sha=sha)
         if n == 2:
-            github.commits = [{"sha": "bbbb2222", "commit": {
-                "message": "Speed up search\n\nDetails", "author": {
-                    "name": "Dana", "date": "2026-11-01T08:00:00Z"}}}]
+            github.commits = [
+                {"sha": "bbbb2222", "commit": {
+                    "message": "Speed up search\n\nDetails",
+                    "author": {"name": "Dana", "date": "2026-10-30T08:00:00Z"},
+                    "committer": {"name": "GitHub", "date": "2026-11-01T08:00:00Z"}}},
+                {"sha": "cccc3333", "commit": {  # no committer: when it was written counts
+                    "message": "Tidy", "author": {"name": "Eve", "date": "2026-11-01T09:00:00Z"}}},
+            ]
         await tick(clock, 10)
         await ended(bell, n)
     assert github.compared == ["aaaa1111...bbbb2222"]
     changes = bell.core.store.all("SELECT deploy_id, sha, title, author, committed_at"
                                   " FROM deploy_changes")
-    assert changes == [{"deploy_id": 2, "sha": "bbbb2222", "title": "Speed up search",
-                        "author": "Dana", "committed_at": "2026-11-01T08:00:00.000000+00:00"}]
+    assert changes == [
+        {"deploy_id": 2, "sha": "bbbb2222", "title": "Speed up search", "author": "Dana",
+         "committed_at": "2026-11-01T08:00:00.000000+00:00"},
+        {"deploy_id": 2, "sha": "cccc3333", "title": "Tidy", "author": "Eve",
+         "committed_at": "2026-11-01T09:00:00.000000+00:00"},
+    ]
     top = next(m for m in bell.double.messages("C_DEPLOYS") if m["text"].startswith("Deploy #2"))
     assert "Speed up search (Dana)" in str(top["blocks"])
 

@@ -114,10 +114,13 @@ class GitHubProvider:
         for item in data.get("commits") or []:
             commit = item.get("commit") or {}
             author = commit.get("author") or {}
+            # Lead time runs from when the change landed: the committer's date (a rebase or a
+            # merge queue re-commits), falling back to when it was written.
+            landed = (commit.get("committer") or {}).get("date") or author.get("date")
             out.append({"sha": str(item.get("sha", ""))[:64],
                         "title": str(commit.get("message") or "").split("\n")[0][:200],
                         "author": author.get("name"),
-                        "committed_at": author.get("date")})
+                        "committed_at": landed})
         return [c for c in out if c["sha"]]
 
     async def cancel(self, deploy: Deploy) -> None:
