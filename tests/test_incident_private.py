@@ -26,6 +26,13 @@ async def test_private_incident_stays_out_of_public_places(make_bell):
     assert "Leaked" not in elsewhere.text and "1 private incident" in elsewhere.text
     inside = await bell.command("/incident", "list", channel=inc["channel_id"])
     assert "Leaked API key" in inside.text
+    for text in ("status INC-1", "update INC-1 rotated", "note INC-1 x", "resolve INC-1 done"):
+        ack = await bell.command("/incident", text, channel="C_GENERAL", user="U_BOB")
+        assert ack.text == f"INC-1 is private: run `/incident {text.split()[0]}` in its channel."
+    led = await bell.command("/incident", "status INC-1", channel="C_GENERAL", user="U_DANA")
+    assert "Leaked API key" in led.text  # comms may ask from anywhere
+    await bell.idle()
+    assert row(bell)["status"] == "investigating"
     for call in bell.double.calls:
         if call.args.get("channel") in ("C_INCIDENTS", "C_GENERAL"):
             assert "Leaked" not in str(call.args)

@@ -76,6 +76,9 @@ class Commands:
             return ephemeral(
                 f"`/incident {sub}` needs an incident: run it in the incident's channel or name"
                 f" it, e.g. `/incident {sub} INC-3 …`.\n" + self.listing(cmd.channel))
+        if inc.private and cmd.channel != inc.channel_id and \
+                cmd.user not in (inc.reporter, inc.commander, inc.comms):
+            return ephemeral(f"{inc.ref} is private: run `/incident {sub}` in its channel.")
         args = words[skip:]
         text = rest_of(cmd.text, skip)
         handler = getattr(self, f"do_{sub}")
