@@ -231,6 +231,15 @@ async def test_declared_incident_gates_deploys(make_bell: MakeBell, ci: FakeCI) 
     fix = await bell.command("/deploy", f"api@fix to production --incident {inc}")
     assert "Deploying" in fix.text
     await ci.wait_jobs(1)
+    timeline = "SELECT kind, text FROM incident_timeline WHERE kind = 'link' ORDER BY id"
+    assert bell.core.store.all(timeline) == [{
+        "kind": "link", "text": "Deploy #1 of api@fix to production requested by <@U_ANA> to "
+                                "fix this"}]
+    await ci.callback(bell.runtime.url, 1, "succeeded", version="v7")
+    await ci.callback(bell.runtime.url, 1, "succeeded", version="v7")  # a repeat links once
+    links = bell.core.store.all("SELECT incident_id, deploy_id, relation FROM incident_deploys")
+    assert links == [{"incident_id": inc, "deploy_id": 1, "relation": "fixed"}]
+    assert bell.core.store.all(timeline)[-1]["text"] == "Fixed by deploy #1 (api v7 to production)"
     await bell.idle()
 
 

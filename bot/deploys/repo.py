@@ -11,6 +11,7 @@ from typing import Any
 
 from bot.clock import to_db
 from bot.deploys.models import ACTIVE, WAITING, Deploy, State, sources_for
+from bot.incidents import timeline
 from bot.storage import Store
 
 
@@ -139,6 +140,19 @@ class DeployRepo:
                 (deploy_id, change["sha"], change.get("title"), change.get("author"),
                  change.get("committed_at")),
             )
+
+    def note_on_incident(self, incident_id: int, deploy_id: int, now: datetime,
+                         actor: str | None, text: str, *, fixed: bool = False) -> None:
+        """`--incident` is recorded on the incident too: its timeline, and once the deploy
+        succeeds, the 'fixed' link its post-mortem and metrics read."""
+        if fixed:
+            self.store.execute(
+                "INSERT OR IGNORE INTO incident_deploys"
+                " (incident_id, deploy_id, relation, actor, linked_at)"
+                " VALUES (?, ?, 'fixed', ?, ?)", (incident_id, deploy_id, actor, to_db(now)),
+            )
+        timeline.add(self.store, incident_id, now, "link", actor, text,
+                     source_key=f"deploy:{deploy_id}:{'fixed' if fixed else 'requested'}")
 
     def record_decision(self, deploy_id: int, user: str, decision: str, now: datetime,
                         channel: str | None) -> bool:

@@ -223,8 +223,13 @@ class Runner:
                 return False
             if report.changes:
                 self.repo.add_changes(deploy_id, report.changes)
-        d = self.repo.get(deploy_id)
-        assert d is not None
+            d = self.repo.get(deploy_id)
+            assert d is not None
+            if d.incident_id is not None and d.state == State.SUCCEEDED:
+                self.repo.note_on_incident(
+                    d.incident_id, d.id, self.core.clock.now(), d.requester,
+                    f"Fixed by deploy #{d.id} ({d.service} {d.version or d.ref} to {d.env})",
+                    fixed=True)
         self.finished.labels(d.service, d.env, str(d.state)).inc()
         if d.started_at is not None and d.finished_at is not None:
             self.durations.labels(str(d.state)).observe(

@@ -106,6 +106,11 @@ class DeployService:
                 deploy_id = self.repo.insert(fields, ask.user, now,
                                              f"{kind} of `{ref}` requested by <@{ask.user}>"
                                              + (f": {reason}" if reason else ""))
+                if ask.incident is not None:
+                    self.repo.note_on_incident(
+                        ask.incident, deploy_id, now, ask.user,
+                        f"{kind.capitalize()} #{deploy_id} of {ask.service}@{ref} to {ask.env}"
+                        f" requested by <@{ask.user}> to fix this")
                 if needs_approval:
                     expires = now + timedelta(minutes=self.config.approval_ttl_minutes)
                     self.repo.transition(deploy_id, State.AWAITING_APPROVAL, None, now,
