@@ -117,7 +117,9 @@ async def test_link_and_followups(make_bell):
                                                          "2026-12-01")
     assert await run(bell, "followup done 1", inc) == "Follow-up #1 is done."
     assert "no open follow-up #1" in await run(bell, "followup done 1", inc)
-    assert [e["kind"] for e in timeline(bell, inc["id"])][-3:] == ["link", "link", "followup"]
+    entries = timeline(bell, inc["id"])
+    assert [e["kind"] for e in entries][-4:] == ["link", "link", "followup", "followup"]
+    assert entries[-1]["text"] == "Follow-up #1 done"
 
 
 async def test_test_incidents_are_not_announced_nor_gate_deploys(make_bell):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from test_incident_support import declare, row, run, start, timeline
+from test_incident_support import declare, row, run, seed_deploy, start, timeline
 
 LONG = "word " * 790 + "end!"  # with the command word: near 4,000, the most Shipbell reads
 
@@ -53,3 +53,24 @@ async def test_mass_mentions_in_a_title_never_ping_the_announcements_channel(mak
     assert "@channel @here @leads api down" in announced
     assert timeline(bell, inc["id"])[0]["text"].endswith("<!channel> <!here|here>"
                                                          " <!subteam^S_LEADS|@leads> api down")
+
+
+async def test_arguments_in_the_other_order_or_with_extra_mentions(make_bell):
+    bell = await start(make_bell)
+    inc = await declare(bell)
+    deploy = seed_deploy(bell)
+    assert await run(bell, "assign <@U_BOB|bob> commander", inc) == \
+        "<@U_BOB> is now commander of INC-1."
+    assert await run(bell, f"link fixed {deploy}", inc) == \
+        f"Linked deploy #{deploy} to INC-1: fixed."
+    reply = await run(bell, "followup Pair <@U_DANA> with carl on alerts <@U_CARL>", inc)
+    assert reply == "Follow-up #1 recorded for <@U_CARL>."
+    fu = bell.core.store.one("SELECT text, owner FROM followups")
+    assert fu == {"text": "Pair <@U_DANA> with carl on alerts", "owner": "U_CARL"}
+    assert await run(bell, "followup Fix the due dates page <@U_BOB> due tomorrow", inc) == (
+        "`due tomorrow`? Give the date as YYYY-MM-DD, e.g."
+        " `/incident followup Add alert @ana due 2026-12-01`.")
+    assert await run(bell, "followup Fix the due date parser <@U_BOB>", inc) == \
+        "Follow-up #2 recorded for <@U_BOB>."
+    assert bell.core.store.one("SELECT text FROM followups WHERE id = 2")["text"] == \
+        "Fix the due date parser"

@@ -35,6 +35,8 @@ def done(svc: IncidentService, inc: Incident, followup_id: int, actor: str) -> b
         (to_db(svc.clock.now()), followup_id, inc.id),
     )
     if cursor.rowcount == 1:
+        timeline.add(svc.store, inc.id, svc.clock.now(), "followup", actor,
+                     f"Follow-up #{followup_id} done")
         svc.audit(actor, "incident.followup.done", inc.ref, followup=followup_id)
     return cursor.rowcount == 1
 

@@ -184,6 +184,8 @@ class Commands:
         return f"{inc.ref} is now SEV{severity}."
 
     def do_assign(self, inc: Incident, cmd: SlashCommand, args: list[str], text: str) -> str:
+        if len(args) > 1 and user_id(args[0]):  # `assign @ana commander` reads the same
+            args = [args[1], args[0], *args[2:]]
         role = args[0].lower() if args else ""
         user = user_id(args[1]) if len(args) > 1 else None
         if role not in ROLES or user is None:
@@ -210,6 +212,8 @@ class Commands:
         return f"Noted in {inc.ref}'s timeline."
 
     def do_link(self, inc: Incident, cmd: SlashCommand, args: list[str], text: str) -> str:
+        if len(args) > 1 and args[0].lower() in RELATIONS:  # `link fixed 12` reads the same
+            args = [args[1], args[0], *args[2:]]
         deploy = args[0].lstrip("#") if args else ""
         relation = args[1].lower() if len(args) > 1 else "caused"
         if not deploy.isdigit() or relation not in RELATIONS:
@@ -231,17 +235,23 @@ class Commands:
             if followups.done(self.svc, inc, int(fid), cmd.user):
                 return f"Follow-up #{fid} is done."
             return f"{inc.ref} has no open follow-up #{fid}."
-        owner = next((u for w in args if (u := user_id(w))), None)
+        mentions = [n for n, w in enumerate(args) if user_id(w)]
+        owner = user_id(args[mentions[-1]]) if mentions else None  # the last one owns it
         due, words, i = None, [], 0
         while i < len(args):
-            if args[i].lower() == "due" and i + 1 < len(args) and DATE.match(args[i + 1]):
+            tail = range(i + 2, len(args))
+            if args[i].lower() == "due" and i + 1 < len(args) and (
+                    DATE.match(args[i + 1]) or all(k in mentions for k in tail)):
+                if not DATE.match(args[i + 1]):
+                    return f"`due {args[i + 1]}`? Give the date as YYYY-MM-DD, e.g." \
+                           " `/incident followup Add alert @ana due 2026-12-01`."
                 try:
                     due = date.fromisoformat(args[i + 1]).isoformat()
                 except ValueError:
                     return f"`{args[i + 1]}` isn't a real date; use YYYY-MM-DD."
                 i += 2
                 continue
-            if not user_id(args[i]):
+            if not (mentions and i == mentions[-1]):
                 words.append(args[i])
             i += 1
         if not words or owner is None:
