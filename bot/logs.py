@@ -49,3 +49,7 @@ SCHEDULED_NOTICE_FAILED = "Scheduled: telling the channel about %d missed runs f
 RELEASE_GROUPS_STALE = (
     "Releases: could not refresh manager user groups from Slack; keeping the last members"
 )
+DIGEST_NOT_POSTED = (
+    "Digest: %s not posted to %s (Slack refused it, see above); it stays stored, and "
+    "`shipbell digest --as-of %s` prints it"
+)

@@ -119,6 +119,7 @@ async def _post(core: Core, day: str) -> None:
         sent = await outbox.call(core, "chat.postMessage",
                                  {"channel": channel, **json.loads(row["summary"])})
         if sent is None:  # a final error (archived, not in channel…): logged, give up
+            logs.logger.warning(logs.DIGEST_NOT_POSTED, day, channel, day)
             _finish(core, day)
             return
         _record(core, day, "summary_ts", str(sent["ts"]))

@@ -4,10 +4,12 @@ its thread, exactly once per day, caught up after downtime, silent in quiet mode
 from __future__ import annotations
 
 import json
+import logging
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import pytest
 from test_digest_reference import seed_reference
 
 from bot.clock import FakeClock
@@ -147,20 +149,51 @@ async def test_no_channel_means_no_scheduled_digest(make_bell: Any, clock: FakeC
     assert "digest.daily" not in bell.core.scheduler.jobs
 
 
-async def test_an_archived_channel_is_logged_not_retried(make_bell: Any, clock: FakeClock) -> None:
-    clock.set(BEFORE_NINE + timedelta(minutes=1))
-    bell = await make_bell({**CONFIG, "digest": {**CONFIG["digest"], "channel": "C_OLD"}})
-    bell.double.add_channel("old-metrics", channel_id="C_OLD", is_archived=True)
-    seed_reference(bell.core.store)
-    assert [o.outcome for o in await due(bell)] == ["posted"]
-    await bell.idle()
+@pytest.mark.parametrize("error", ["is_archived", "channel_not_found"])
+async def test_a_channel_slack_refuses_is_logged_not_retried(
+    make_bell: Any, clock: FakeClock, caplog: pytest.LogCaptureFixture, error: str
+) -> None:
+    config = {**CONFIG, "digest": {**CONFIG["digest"], "channel": "C_OLD"}}
+    bell = await seeded(make_bell, clock, BEFORE_NINE + timedelta(minutes=1), config)
+    if error == "is_archived":  # else C_OLD was never created, or deleted since
+        bell.double.add_channel("old-metrics", channel_id="C_OLD", is_archived=True)
+    with caplog.at_level(logging.WARNING, logger="shipbell"):
+        assert [o.outcome for o in await due(bell)] == ["posted"]
+        await bell.idle()
     call = await bell.double.wait_for("chat.postMessage", lambda c: c.args["channel"] == "C_OLD")
-    assert call.response["error"] == "is_archived"
-    row = bell.core.store.one("SELECT summary_ts, done_at FROM digest_posts")
+    assert call.response["error"] == error
+    row = bell.core.store.one("SELECT summary, summary_ts, done_at FROM digest_posts")
     assert row is not None and row["summary_ts"] is None and row["done_at"]
+    assert "Nov 18–24 vs Nov 11–17" in json.loads(row["summary"])["text"]  # kept, not lost
     assert bell.double.calls_to("files.getUploadURLExternal") == []
     task = bell.core.store.one("SELECT status, attempts FROM tasks WHERE kind = 'digest.post'")
     assert task == {"status": "done", "attempts": 1}
+    assert any("2026-11-25 not posted to C_OLD" in r.getMessage() and
+               "shipbell digest --as-of 2026-11-25" in r.getMessage() for r in caplog.records)
+
+
+async def test_a_rate_limit_delays_but_never_doubles_a_part(
+    make_bell: Any, clock: FakeClock
+) -> None:
+    bell = await seeded(make_bell, clock)
+    await due(bell)  # other features' due jobs (follow-up reminders) post first
+    await bell.idle()
+    bell.double.rate_limit_next("chat.postMessage", retry_after=0, times=2)
+    clock.advance(minutes=1)
+    await due(bell)
+    await bell.idle()
+    for _ in range(5):  # each 429 is a back-off on the FakeClock, then a retry
+        if bell.core.store.one("SELECT done_at FROM digest_posts")["done_at"]:
+            break
+        await clock.until_sleeping()
+        clock.advance(seconds=60)
+        await bell.idle()
+    statuses = [c.status for c in bell.double.calls_to("chat.postMessage")
+                if c.args["channel"] == "C_METRICS"]
+    assert statuses.count(429) == 2 and statuses.count(200) == 2
+    top, replies = posts(bell)
+    assert len(top) == 1 and len(replies) == 2
+    assert bell.double.problems == []
 
 
 async def test_one_post_per_day_even_if_the_posting_time_changes(

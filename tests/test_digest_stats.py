@@ -48,6 +48,11 @@ async def test_unknown_service_gets_the_known_ones(make_bell: Any, clock: FakeCl
     assert call.args["text"] == (
         "`paymnts`? I have no deploys of it on record. Services with deploys: `api`, `web`."
     )
+    await bell.command("/deploy", "stats API")
+    call = await bell.double.wait_for("response_url", lambda c: "API" in c.args["text"])
+    assert call.args["text"] == (
+        "`API`? I have no deploys of it on record; did you mean `/deploy stats api`?"
+    )
 
 
 @pytest.mark.parametrize(
@@ -55,7 +60,14 @@ async def test_unknown_service_gets_the_known_ones(make_bell: Any, clock: FakeCl
     [
         ("stats api 30d", "`30d` isn't a period I keep; Try `/deploy stats`"),
         ("stats api web", "One service at a time (`api` or `web`)."),
-        ("stats <@U_ANA>", "`<@U_ANA>` isn't a service name."),
+        ("stats <@U_ANA|ana>", "That's a person or a group; stats are per service. Try"),
+        ("stats <!subteam^S1|@sre>", "That's a person or a group"),
+        ("stats <#C123|general> 7d", "That's a channel; stats are per service. Try"),
+        ("stats api 7", "`7` needs a unit: `7d`."),
+        ("stats <!channel>", "`&lt;!channel&gt;` isn't a service name."),
+        ("stats 🚀 api", "`🚀` isn't a service name."),
+        ("stats '`rm -rf`'", "`'rm -rf'` isn't a service name."),
+        ("stats " + "x" * 3990 + "!", "`" + "x" * 39 + "…` isn't a service name."),
     ],
 )
 async def test_bad_input_is_answered_in_one_sentence_at_once(
@@ -63,7 +75,8 @@ async def test_bad_input_is_answered_in_one_sentence_at_once(
 ) -> None:
     bell = await make_bell()
     ack = await bell.command("/deploy", text)
-    assert answer in ack.text
+    assert answer in ack.text and "/deploy stats api 28d" in ack.text
+    assert len(ack.text) < 300 and "<!channel>" not in ack.text
     await bell.idle()
     assert bell.double.calls_to("response_url") == []
 

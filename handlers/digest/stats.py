@@ -7,6 +7,7 @@ replying through the response_url.
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -14,19 +15,37 @@ from typing import Any
 from bot.core import Core
 from bot.dora.digest import build_digest, has_service, known_services
 from bot.slack import outbox
-from handlers.common import SlashCommand, ephemeral
+from handlers.common import CHANNEL_REF, GROUP_REF, USER_REF, SlashCommand, ephemeral
 from handlers.digest import messages
 from handlers.digest.ids import SUBCOMMAND, Task
 
 PERIOD = re.compile(r"^(\d+)\s*d(ays?)?$", re.IGNORECASE)
 SERVICE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,79}$")
 ALLOWED_DAYS = (1, 7, 28)
+KNOWN_LIMIT = 200  # service names walked for a "did you mean" (one index step each)
+SHOWN_SERVICES = 12
 USAGE = (
     "Try `/deploy stats`, `/deploy stats api` or `/deploy stats api 28d` "
     "(periods: 1d, 7d, 28d)."
 )
 
 StatsFn = Callable[[Any, SlashCommand], Awaitable[None]]
+
+
+def quoted(word: str, limit: int = 40) -> str:
+    """A word echoed back safely: short, and unable to ping, link or break the code span."""
+    short = word if len(word) <= limit else word[: limit - 1] + "…"
+    return "`" + messages.escape(short).replace("`", "'") + "`"
+
+
+def _not_a_service(word: str) -> str:
+    if USER_REF.match(word) or GROUP_REF.match(word):
+        return f"That's a person or a group; stats are per service. {USAGE}"
+    if CHANNEL_REF.match(word):
+        return f"That's a channel; stats are per service. {USAGE}"
+    if word.isdigit():
+        return f"{quoted(word)} needs a unit: `{word}d`. {USAGE}"
+    return f"{quoted(word)} isn't a service name. {USAGE}"
 
 
 def parse(words: list[str]) -> tuple[str | None, int | None, str | None]:
@@ -37,14 +56,15 @@ def parse(words: list[str]) -> tuple[str | None, int | None, str | None]:
         period = PERIOD.match(word)
         if period:
             if int(period.group(1)) not in ALLOWED_DAYS:
-                return None, None, f"`{word}` isn't a period I keep; {USAGE}"
+                return None, None, f"{quoted(word)} isn't a period I keep; {USAGE}"
             days = int(period.group(1))
+        elif not SERVICE.match(word) or word.isdigit():
+            return None, None, _not_a_service(word)
         elif service is not None:
-            return None, None, f"One service at a time (`{service}` or `{word}`). {USAGE}"
-        elif SERVICE.match(word):
-            service = word
+            return None, None, (f"One service at a time ({quoted(service)} or {quoted(word)})."
+                                f" {USAGE}")
         else:
-            return None, None, f"`{word}` isn't a service name. {USAGE}"
+            service = word
     return service, days, None
 
 
@@ -80,14 +100,25 @@ async def respond_stats(core: Core, payload: dict[str, Any]) -> None:
 
     def compute(conn: Any) -> tuple[Any, list[str] | None]:
         if service and not has_service(conn, service):
-            return None, known_services(conn)
+            return None, known_services(conn, limit=KNOWN_LIMIT)
         return build_digest(conn, cfg, tz, at, service=service, days=days), None
 
     digest, known = await core.store.read(compute)
     if digest is None:
-        names = ", ".join(f"`{n}`" for n in known or [])
-        hint = f" Services with deploys: {names}." if names else " No deploys are recorded yet."
-        message = ephemeral(f"`{service}`? I have no deploys of it on record.{hint}")
+        message = ephemeral(unknown_service(str(service), known or []))
     else:
         message = messages.stats(digest)
     await outbox.respond(payload["url"], message)
+
+
+def unknown_service(service: str, known: list[str]) -> str:
+    """One sentence: the closest known name if there is one, else the names on record."""
+    close = difflib.get_close_matches(service.lower(), [k.lower() for k in known], n=1)
+    if close:
+        name = next(k for k in known if k.lower() == close[0])
+        return (f"{quoted(service)}? I have no deploys of it on record; did you mean "
+                f"`/deploy stats {name}`?")
+    names = ", ".join(f"`{n}`" for n in known[:SHOWN_SERVICES])
+    more = ", …" if len(known) > SHOWN_SERVICES else ""
+    hint = f" Services with deploys: {names}{more}." if names else " No deploys are recorded yet."
+    return f"{quoted(service)}? I have no deploys of it on record.{hint}"
