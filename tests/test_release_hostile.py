@@ -126,3 +126,24 @@ async def test_a_rate_limited_announcement_lands_once(make_bell: MakeBell) -> No
     await bell.command("/release", "freeze web 1h migration")
     assert len(await announced(bell)) == 1
     assert bell.double.calls_to("response_url") == []
+
+
+async def test_prefixes_counts_and_holiday_dates_are_read_the_way_people_mean_them(
+    make_bell: MakeBell, clock: Any
+) -> None:
+    from datetime import UTC, datetime
+
+    trains = {"web": {**TRAIN, "weekday": "fri", "time": "10:00", "holidays": "FR"},
+              "worker": TRAIN}
+    bell = await make_bell({"release": {"trains": trains}})
+    clock.set(datetime(2026, 12, 20, tzinfo=UTC))
+    assert "`w` could be `web` or `worker`; name one, e.g. `/release next web`." in said(
+        await bell.command("/release", "next w"))
+    assert "takes a train and how many dates (up to 20), e.g. `/release calendar web 5`" in said(
+        await bell.command("/release", "calendar web soon 3"))
+    assert "takes a train" in said(await bell.command("/release", "calendar web ²"))
+    # Christmas Day is named; the release it moved to (Monday 28th) is the one skipped
+    ack = said(await bell.command("/release", "skip web 2026-12-25 holidays"))
+    assert "Skipped the `web` release of 2026-12-28" in ack
+    assert "*skipped* by <@U_ANA>: holidays" in said(await bell.command("/release", "calendar web"))
+    assert "is back on" in said(await bell.command("/release", "unskip web 2026-12-28"))

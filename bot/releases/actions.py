@@ -43,8 +43,11 @@ class Calendar:
         return self.core.clock.now()
 
     def _find_day(self, name: str, day: date) -> tuple[Release | None, list[Release]]:
-        upcoming = self.book.upcoming(name, self._now(), HORIZON)
-        match = next((r for r in upcoming if r.occ.local_date == day and r.at is not None), None)
+        """The release held on ``day``, or moved away from it (people name Christmas, not the
+        Monday after), plus the next few dates for an answer when there is none."""
+        upcoming = [r for r in self.book.upcoming(name, self._now(), HORIZON) if r.at is not None]
+        match = next((r for r in upcoming if r.occ.local_date == day), None) or next(
+            (r for r in upcoming if r.occ.nominal.date() == day), None)
         return match, [r for r in upcoming if r.held][:3]
 
     def skip(self, name: str, day: date, reason: str, actor: str) -> Outcome:
@@ -55,11 +58,11 @@ class Calendar:
             cursor = conn.execute(
                 "INSERT OR IGNORE INTO release_skips"
                 " (train, release_date, reason, actor, created_at) VALUES (?, ?, ?, ?, ?)",
-                (name, day.isoformat(), reason, actor, to_db(self._now())),
+                (name, release.day, reason, actor, to_db(self._now())),
             )
             if cursor.rowcount == 0:
                 return Outcome("already", release)
-            self.core.audit(actor, "release.skip", name, day=day.isoformat(), reason=reason)
+            self.core.audit(actor, "release.skip", name, day=release.day, reason=reason)
         return Outcome("done", release)
 
     def unskip(self, name: str, day: date, actor: str) -> Outcome:
@@ -69,11 +72,11 @@ class Calendar:
         with self.core.store.transaction() as conn:
             cursor = conn.execute(
                 "DELETE FROM release_skips WHERE train = ? AND release_date = ?",
-                (name, day.isoformat()),
+                (name, release.day),
             )
             if cursor.rowcount == 0:
                 return Outcome("already", release)
-            self.core.audit(actor, "release.unskip", name, day=day.isoformat())
+            self.core.audit(actor, "release.unskip", name, day=release.day)
         return Outcome("done", release)
 
     def freeze(self, name: str, duration: timedelta, reason: str, actor: str) -> Outcome:

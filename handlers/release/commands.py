@@ -6,7 +6,6 @@ domain first; the channel announcement is then handed to the persisted task runn
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from datetime import date, timedelta
 from typing import Any
@@ -18,11 +17,11 @@ from bot.releases.durations import EXAMPLE as DURATION_EXAMPLE
 from bot.releases.durations import parse_duration
 from bot.releases.models import Release
 from bot.releases.service import releases_of
-from handlers.common import SlashCommand, ephemeral, unknown_subcommand, user_id
+from handlers.common import SlashCommand, ephemeral, unknown_subcommand
 from handlers.release import announce, messages
 from handlers.release.ids import COMMAND, Sub
+from handlers.release.words import COUNT_WORD, mentioned, read_day, shown
 
-MENTION = re.compile(r"^<@([UW][A-Z0-9_]+)(?:\|[^>]*)?>$")  # also the test workspace's U_ANA
 MAX_FREEZE = timedelta(days=30)
 DEFAULT_COUNT = 5
 MAX_COUNT = 20
@@ -46,7 +45,7 @@ def dispatch(core: Core, cmd: SlashCommand) -> dict[str, Any]:
     known = sub in Sub.__members__.values()
     if not known and book.find(sub) is None:
         known_subs = [s.value for s in Sub if s != Sub.HELP]
-        return ephemeral(unknown_subcommand(COMMAND, _shown(sub), known_subs))
+        return ephemeral(unknown_subcommand(COMMAND, shown(sub), known_subs))
     if not book.calendars:
         return ephemeral(NO_TRAINS)
     if not known:  # `/release web` reads as `/release next web`
@@ -81,13 +80,12 @@ def _train(core: Core, word: str | None, example: str) -> TrainCalendar | str:
     if word is None:
         return f"Which train? Try `{example}` (trains: {names})."
     cal = book.find(word)
-    return cal if cal is not None else f"No train called `{_shown(word)}`; trains: {names}."
-
-
-def _shown(word: str) -> str:
-    """Echo someone's word safely: short, no backticks to break the code span, no pings."""
-    word = messages.quiet(word.replace("`", "'"))
-    return word if len(word) <= 40 else word[:39] + "…"
+    if cal is not None:
+        return cal
+    alike = [f"`{n}`" for n in book.calendars if word and n.startswith(word.lower())]
+    if len(alike) > 1:
+        return f"`{shown(word)}` could be {' or '.join(alike)}; name one, e.g. `{example}`."
+    return f"No train called `{shown(word)}`; trains: {names}."
 
 
 def _example(cal_or_name: str, rest: str) -> str:
@@ -123,11 +121,14 @@ def show_next(core: Core, cmd: SlashCommand, args: list[str]) -> dict[str, Any]:
 def show_calendar(core: Core, cmd: SlashCommand, args: list[str]) -> dict[str, Any]:
     book = releases_of(core)
     count = DEFAULT_COUNT
-    if args and args[-1].isdigit():
+    if args and COUNT_WORD.fullmatch(args[-1]):
         count = max(1, min(int(args.pop()), MAX_COUNT))
     names = _selected(core, args, "calendar <train> 5")
     if isinstance(names, dict):
         return names
+    if len(args) > 1:
+        return ephemeral(f"`{COMMAND} calendar` takes a train and how many dates (up to"
+                         f" {MAX_COUNT}), e.g. `{_example(names[0], 'calendar <train> 5')}`.")
     blocks: list[dict[str, Any]] = []
     for name in names:
         blocks += messages.calendar(name, book.upcoming(name, core.clock.now(), count))
@@ -154,13 +155,6 @@ def _guard(core: Core, cmd: SlashCommand, args: list[str], usage: str
     return found
 
 
-def _day(word: str | None, example: str) -> date | str:
-    try:
-        return date.fromisoformat(word or "")
-    except ValueError:
-        return f"`{word or ''}` isn't a date; give it as YYYY-MM-DD, e.g. `{example}`."
-
-
 def _nearby_text(outcome: Outcome, name: str, day: date) -> str:
     dates = ", ".join(r.day for r in outcome.detail.get("nearby", []))
     return (f"`{name}` has no release on {day.isoformat()}"
@@ -178,57 +172,58 @@ def _in_freeze(core: Core, release: Release) -> bool:
             and release.freeze_at <= now < release.at)
 
 
-def _mentioned(word: str) -> str | None:
-    found = user_id(word)
-    if found is None and (match := MENTION.match(word)):
-        found = match.group(1)
-    return found
-
-
 
 
 @_change(Sub.SKIP, "skip <train> 2026-12-01 waiting for the security audit")
 def skip(core: Core, cmd: SlashCommand, cal: TrainCalendar, args: list[str],
          example: str) -> dict[str, Any]:
-    day = _day(args[0] if args else None, example)
-    if isinstance(day, str):
-        return ephemeral(day)
     reason = messages.quiet(" ".join(args[1:]).strip())
     if not reason:
         return ephemeral(f"Say why, so the channel knows: `{example}`.")
-    outcome = Calendar(core).skip(cal.name, day, reason, cmd.user)
-    if outcome.code == "not_found":
-        return ephemeral(_nearby_text(outcome, cal.name, day))
-    if outcome.code == "already":
-        return ephemeral(f"The `{cal.name}` release of {day} is already skipped.")
-    assert outcome.release is not None and outcome.release.at is not None
-    following = releases_of(core).next_release(cal.name, outcome.release.at)
-    lifted = _in_freeze(core, outcome.release)
+    release = _onread_day(cal.name, args, example, "is already skipped",
+                      lambda day: Calendar(core).skip(cal.name, day, reason, cmd.user))
+    if isinstance(release, dict):
+        return release
+    assert release.at is not None
+    following = releases_of(core).next_release(cal.name, release.at)
+    lifted = _in_freeze(core, release)
     _announce(core, cmd, cal, f":no_entry: <@{cmd.user}> skipped the *{cal.name}* release of"
-              f" {messages.when(outcome.release.at)}: {messages.brief(reason)}."
+              f" {messages.when(release.at)}: {messages.brief(reason)}."
               f"{' Its code freeze is lifted.' if lifted else ''}"
               f" {messages.next_line(following)}")
-    return ephemeral(f"Skipped the `{cal.name}` release of {day}; announcing it in"
+    return ephemeral(f"Skipped the `{cal.name}` release of {release.day}; announcing it in"
                      f" <#{cal.train.channel}>.")
 
 
 @_change(Sub.UNSKIP, "unskip <train> 2026-12-01")
 def unskip(core: Core, cmd: SlashCommand, cal: TrainCalendar, args: list[str],
            example: str) -> dict[str, Any]:
-    day = _day(args[0] if args else None, example)
+    release = _onread_day(cal.name, args, example, "isn't skipped",
+                      lambda day: Calendar(core).unskip(cal.name, day, cmd.user))
+    if isinstance(release, dict):
+        return release
+    assert release.at is not None
+    frozen = _in_freeze(core, release)
+    _announce(core, cmd, cal, f":white_check_mark: <@{cmd.user}> put the *{cal.name}* release"
+              f" of {messages.when(release.at)} back on the calendar."
+              f"{' Its code freeze is on again until then.' if frozen else ''}")
+    return ephemeral(f"The `{cal.name}` release of {release.day} is back on.")
+
+
+def _onread_day(name: str, args: list[str], example: str, already: str,
+            act: Callable[[date], Outcome]) -> Release | dict[str, Any]:
+    """Act on the release of the date first in ``args``: the release acted on, or the
+    answer when there was none (bad date, no release that day, nothing to change)."""
+    day = read_day(args[0] if args else None, example)
     if isinstance(day, str):
         return ephemeral(day)
-    outcome = Calendar(core).unskip(cal.name, day, cmd.user)
+    outcome = act(day)
     if outcome.code == "not_found":
-        return ephemeral(_nearby_text(outcome, cal.name, day))
+        return ephemeral(_nearby_text(outcome, name, day))
+    assert outcome.release is not None
     if outcome.code == "already":
-        return ephemeral(f"The `{cal.name}` release of {day} isn't skipped.")
-    assert outcome.release is not None and outcome.release.at is not None
-    frozen = _in_freeze(core, outcome.release)
-    _announce(core, cmd, cal, f":white_check_mark: <@{cmd.user}> put the *{cal.name}* release of"
-              f" {messages.when(outcome.release.at)} back on the calendar."
-              f"{' Its code freeze is on again until then.' if frozen else ''}")
-    return ephemeral(f"The `{cal.name}` release of {day} is back on.")
+        return ephemeral(f"The `{name}` release of {outcome.release.day} {already}.")
+    return outcome.release
 
 
 @_change(Sub.FREEZE, "freeze <train> 2h database migration in progress")
@@ -277,7 +272,7 @@ def unfreeze(core: Core, cmd: SlashCommand, cal: TrainCalendar, args: list[str],
 @_change(Sub.CAPTAIN, "captain <train> @dana")
 def captain(core: Core, cmd: SlashCommand, cal: TrainCalendar, args: list[str],
             example: str) -> dict[str, Any]:
-    who = _mentioned(args[0]) if args else None
+    who = mentioned(args[0]) if args else None
     if who is None:
         return ephemeral(f"Mention the new captain: `{example}`.")
     outcome = Calendar(core).set_captain(cal.name, who, cmd.user)
