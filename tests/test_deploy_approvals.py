@@ -48,6 +48,9 @@ async def test_two_distinct_approvers_then_it_runs(make_bell: MakeBell, ci: Fake
     assert texts[2] == "Approved #1 (1 of 2)."
     assert texts[3] == "You already decided on #1."
     assert state(bell) == "awaiting_approval" and not ci.jobs
+    thread = [m["text"] for m in bell.double.messages("C_DEPLOYS")
+              if m.get("thread_ts") == message["ts"] and m["ts"] != message["ts"]]
+    assert any("needs 2 approvals from <@U_BOB>, <@U_CARL>, <@U_DANA>" in t for t in thread)
     await bell.driver.press(message, Action.APPROVE, user="U_CARL")
     assert (await replies(bell, 5))[4] == "Approved #1; it's on its way."
     await ci.wait_jobs(1)
@@ -139,3 +142,15 @@ async def test_approval_survives_restart(make_bell: MakeBell, ci: FakeCI) -> Non
     jobs = await ci.wait_jobs(1)
     assert jobs[0]["ref"] == "v7"
     await bell.idle()
+
+
+async def test_without_approvers_the_other_deployers_are_asked(make_bell: MakeBell,
+                                                               ci: FakeCI) -> None:
+    bell = await make_bell(deploy_config(ci.url, approvals=1, deployers=["U_ANA", "U_BOB"]))
+    ack = await bell.command("/deploy", "api to production")
+    assert ack.text.startswith("Deploy #1 of api@main to production needs 1 approval from "
+                               "<@U_BOB>; the request")
+    message = await deploy_message(bell)
+    thread = [m["text"] for m in bell.double.messages("C_DEPLOYS")
+              if m.get("thread_ts") == message["ts"] and m["ts"] != message["ts"]]
+    assert any("needs 1 approval from <@U_BOB>, never the requester" in t for t in thread)

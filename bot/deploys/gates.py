@@ -58,6 +58,12 @@ def mention(principal: str) -> str:
     return f"<!subteam^{principal}>" if principal.startswith("S") else f"<@{principal}>"
 
 
+def approvers_text(env: EnvironmentConfig, requester: str) -> str:
+    """Who may approve, as mentions: posted in the deploy's thread, this is what pings them."""
+    allowed = [p for p in env.approvers or env.deployers if p != requester]
+    return ", ".join(mention(p) for p in allowed) or "anyone but the requester"
+
+
 class Gates:
     def __init__(self, config: DeploySettings, repo: DeployRepo, locks: Locks,
                  members: Callable[[str, list[str]], bool],
@@ -162,7 +168,7 @@ class Gates:
         if ask.break_glass and env.break_glass and self.members(ask.user, env.break_glass):
             return GateResult("approvals", OVERRIDE,
                               f"approval skipped by break-glass: {echo(ask.break_glass)}")
-        who = ", ".join(mention(p) for p in env.approvers) or "another deployer"
+        who = approvers_text(env, ask.user)
         n = env.approvals
         plural = "s" if n > 1 else ""
         return GateResult("approvals", WAIT,

@@ -15,7 +15,7 @@ from typing import Any
 from bot.clock import humanize, to_db
 from bot.core import Core
 from bot.deploys import grammar
-from bot.deploys.gates import OVERRIDE, WAIT, Ask, Gates, mention
+from bot.deploys.gates import OVERRIDE, WAIT, Ask, Gates, approvers_text
 from bot.deploys.locks import ROLLBACK_REASON, Locks
 from bot.deploys.models import ACTIVE, Deploy, State
 from bot.deploys.notify import Notifier
@@ -145,7 +145,7 @@ class DeployService:
         what = f"{d.service}@{d.ref} to {d.env}"
         if d.state == State.AWAITING_APPROVAL:
             env = self.env_config(d)
-            who = ", ".join(mention(p) for p in env.approvers) or "another deployer"
+            who = approvers_text(env, d.requester)
             n = d.approvals_needed
             return (f"Deploy #{d.id} of {what} needs {n} approval{'s' if n > 1 else ''} from "
                     f"{who}; the request expires in {self.config.approval_ttl_minutes} min.")
