@@ -54,6 +54,9 @@ class ScheduledJob:
     # ``run`` is idempotent (e.g. posts through a keyed task): a run a crashed process
     # claimed but never finished is run again at start-up, if still within the grace window.
     rerun_claimed: bool = False
+    # Per-process upkeep (refreshing an in-memory cache): runs in every process sharing the
+    # database, so it is not claimed in the shared ledger; its last run is kept in memory.
+    local: bool = False
 
 
 @dataclass
@@ -84,12 +87,13 @@ class Scheduler:
         # those: a second process sharing the database never hears of them twice).
         self.on_missed: list[Callable[[list[RunOutcome]], Awaitable[None]]] = []
         self._aps: AsyncIOScheduler | None = None
+        self._local_last: dict[str, datetime] = {}  # last run of each ``local`` job
 
     # -- registry -----------------------------------------------------------------------------
     def add(self, job: ScheduledJob) -> None:
         if job.id in self.jobs:
             raise ValueError(f"scheduled job {job.id!r} added twice")
-        job.first_seen = self._register(job)
+        job.first_seen = self.clock.now() if job.local else self._register(job)
         self.jobs[job.id] = job
         if self._aps is not None:
             self._schedule(job)
@@ -118,10 +122,13 @@ class Scheduler:
     # -- arithmetic -----------------------------------------------------------------------------
     def due_times(self, job: ScheduledJob, now: datetime) -> list[datetime]:
         """Fire times after the job's last ledger entry (or the grace window) up to now."""
-        row = self.store.one(
-            "SELECT MAX(scheduled_for) AS last FROM scheduled_runs WHERE job_id = ?", (job.id,)
-        )
-        last = from_db(row["last"]) if row else None
+        if job.local:
+            last = self._local_last.get(job.id)
+        else:
+            row = self.store.one(
+                "SELECT MAX(scheduled_for) AS last FROM scheduled_runs WHERE job_id = ?",
+                (job.id,))
+            last = from_db(row["last"]) if row else None
         grace = job.grace if job.grace is not None else self.grace
         since = last or min(now - grace, job.first_seen or now)
         times: list[datetime] = []
@@ -166,6 +173,10 @@ class Scheduler:
         grace = job.grace if job.grace is not None else self.grace
         outcomes = []
         for when in self.due_times(job, now):
+            if job.local:
+                self._local_last[job.id] = when
+                outcomes.append(await self._execute(job, when))
+                continue
             late = now - when
             if late > grace:
                 if self._claim(job.id, when, "missed"):
@@ -208,6 +219,7 @@ class Scheduler:
         return cursor.rowcount == 1
 
     async def _execute(self, job: ScheduledJob, when: datetime) -> RunOutcome:
+        """Run it and record how it went (a ``local`` job has no ledger row to update)."""
         try:
             detail = await job.run(when)
         except Exception as exc:

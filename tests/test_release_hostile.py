@@ -147,3 +147,20 @@ async def test_prefixes_counts_and_holiday_dates_are_read_the_way_people_mean_th
     assert "Skipped the `web` release of 2026-12-28" in ack
     assert "*skipped* by <@U_ANA>: holidays" in said(await bell.command("/release", "calendar web"))
     assert "is back on" in said(await bell.command("/release", "unskip web 2026-12-28"))
+
+
+async def test_every_process_on_one_database_knows_the_group(make_bell: MakeBell,
+                                                            clock: Any) -> None:
+    cfg = config(managers=["S_LEADS"])
+    first = await make_bell(cfg)
+    first.double.add_usergroup("S_LEADS", "leads", ["U_CARL"])
+    second = LocalShipbell(first.db_path, config=cfg, clock=clock)
+    await second.start()
+    try:
+        second.double.add_usergroup("S_LEADS", "leads", ["U_CARL"])
+        await first.core.scheduler.run_due()
+        await second.core.scheduler.run_due()  # not "already claimed" by the first process
+        assert "Froze" in said(await second.command("/release", "freeze web 1h x",
+                                                    user="U_CARL"))
+    finally:
+        await second.stop()

@@ -254,3 +254,23 @@ async def test_cron_in_the_repeated_hour_fires_once_when_clocks_go_back(
                    grace=timedelta(hours=3))
     clock.set(datetime(2026, 10, 25, 2, 0, tzinfo=UTC))  # both 02:30s are due at once
     assert len(await late.run_due()) == 1
+
+
+async def test_a_local_job_runs_in_every_process_and_leaves_no_ledger(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    one, two = Recorder(), Recorder()
+    clock.set(at(2, 9, 0))
+    store = Store(tmp_path / "s.db")
+    store.migrate()
+    trigger = CronTrigger.from_crontab("*/10 * * * *", timezone="UTC")
+    schedulers = [Scheduler(store, clock, Metrics()) for _ in (one, two)]
+    for scheduler, rec in zip(schedulers, (one, two), strict=True):
+        scheduler.add(ScheduledJob("cache", trigger, rec, kind="test", coalesce=True,
+                                   local=True))
+    clock.set(at(2, 9, 25))
+    for scheduler in schedulers:
+        await scheduler.run_due()
+        await scheduler.run_due()  # and only once per due time within a process
+    assert one.ran == two.ran == [at(2, 9, 20)]
+    assert store.all("SELECT * FROM scheduled_runs") == []

@@ -40,4 +40,5 @@ def groups_job(core: Core) -> ScheduledJob:
 
     trigger = IntervalTrigger(seconds=REFRESH_SECONDS, timezone=UTC,
                               start_date=datetime(2020, 1, 1, tzinfo=UTC))
-    return ScheduledJob(GROUPS_JOB, trigger, run, kind="release.groups", coalesce=True)
+    return ScheduledJob(GROUPS_JOB, trigger, run, kind="release.groups", coalesce=True,
+                        local=True)  # every process keeps its own members fresh
