@@ -53,3 +53,19 @@ async def test_private_from_the_modal(make_bell):
     assert inc["private"] == 1 and inc["service"] is None
     assert bell.double.state.channels[inc["channel_id"]].is_private
     assert bell.double.messages("C_INCIDENTS") == []
+
+
+async def test_a_form_sent_from_a_channel_shipbell_is_not_in_is_answered_by_dm(make_bell):
+    bell = await start(make_bell)
+    await bell.command("/incident", "", channel="C_GENERAL")
+    view = (await bell.double.wait_for("views.open")).response["view"]
+    bell.double.fail_next("chat.postEphemeral", "channel_not_found")
+    await bell.driver.submit_view(view, {
+        Block.TITLE: {Field.TITLE: SlackDriver.text_value("Suspicious logins")},
+        Block.SEVERITY: {Field.SEVERITY: SlackDriver.select_value("2")},
+        Block.PRIVATE: {Field.PRIVATE: SlackDriver.checkbox_values([PRIVATE_VALUE])},
+    })
+    await bell.idle()
+    dm = [c.args["text"] for c in bell.double.calls_to("chat.postMessage")
+          if c.args.get("channel") == "U_ANA"]
+    assert len(dm) == 1 and dm[0].startswith(f"INC-1 declared: <#{row(bell)['channel_id']}>")

@@ -66,7 +66,7 @@ class IncidentTasks:
                 record=lambda n: self.svc.intend_channel(inc.id, n),
                 owned=lambda c: self.svc.by_channel(c) is not None)
             if cid is None:
-                self._tell(inc, url, f"{inc.ref} is recorded, but Slack would not create its"
+                await self._tell(inc, url, f"{inc.ref} is recorded, but Slack would not create its"
                            f" channel ({error}). Check Shipbell's channels:manage scope and"
                            " run `/incident list` to see it.")
                 return
@@ -99,16 +99,22 @@ class IncidentTasks:
         if failed:
             note += " Could not invite " + "; ".join(
                 f"<@{u}>: {messages.reason(e)}" for u, e in failed.items()) + "."
-        self._tell(inc, url, note)
+        await self._tell(inc, url, note)
         if _shown(self._get(payload)) != _shown(inc):  # changed while we were setting up
             await self.refresh(payload)
 
-    def _tell(self, inc: Incident, url: str | None, text: str) -> None:
+    async def _tell(self, inc: Incident, url: str | None, text: str) -> None:
+        """The reporter hears back where they declared, else (the form was submitted from a
+        channel Shipbell isn't in, or a DM) in a direct message."""
         if url:
             respond(self.core, url, text)
-        elif inc.origin_channel:
-            self.core.tasks.submit("slack.call", {"method": "chat.postEphemeral", "args": {
-                "channel": inc.origin_channel, "user": inc.reporter, "text": text}})
+            return
+        if inc.origin_channel:
+            _, error = await api(self.core, "chat.postEphemeral", {
+                "channel": inc.origin_channel, "user": inc.reporter, "text": text})
+            if error is None:
+                return
+        await api(self.core, "chat.postMessage", {"channel": inc.reporter, "text": text})
 
     async def _bookmarks(self, inc: Incident) -> None:
         links = self.settings.services.get(inc.service or "")
