@@ -78,3 +78,14 @@ def test_bad_digest_config_is_named_with_a_valid_example(
     path.write_text(toml)
     assert main(["--config", str(path), "digest"]) == 2
     assert expected in capsys.readouterr().err
+
+
+def test_an_unwritable_chart_path_is_one_sentence_and_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    target = tmp_path / "no-such-dir" / "trend.png"
+    assert main(["--config", config(tmp_path, tmp_path / "x.db"), "digest",
+                 "--chart", str(target)]) == 2
+    err = capsys.readouterr().err
+    assert f"can't write the chart to {target} (No such file or directory)" in err
+    assert "e.g. --chart /tmp/trend.png" in err and "Traceback" not in err

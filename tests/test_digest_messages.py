@@ -40,3 +40,21 @@ def test_a_huge_digest_stays_within_slack_limits(tmp_path: Path) -> None:
     assert "&lt;!channel&gt; &amp;" in str(details)
     assert "… and 50 more open" in str(details) and "… and 50 more" in str(details)
     assert "more services: try `/deploy stats <service>`" in str(details)
+
+
+def test_titles_near_the_4000_character_limit_keep_every_line_readable(tmp_path: Path) -> None:
+    store = Store(tmp_path / "long.db")
+    store.migrate()
+    deploy(store, 1, "api", "11-20 10:00")
+    long = "“Ünïcode” 🚀 <!channel> <@U_ANA|ana> & " * 100  # ~3,900 characters
+    for n in range(12):
+        incident(store, n + 1, 2, "11-20 10:00", None, title=long[: 3990 - n])
+        followup(store, n + 1, long[: 3990 - n], "2026-11-21")
+    d = build_digest(store.conn, DigestSettings(), PARIS, POSTED)
+    for message in (messages.summary(d), messages.details(d), messages.stats(d)):
+        assert validate_blocks(message["blocks"]) == []
+        assert total_text_length(message["blocks"]) <= messages.MESSAGE_BUDGET
+        assert "<!channel>" not in str(message) and "<@U_ANA" not in str(message)
+    details = str(messages.details(d)["blocks"])
+    assert "… and 2 more open" in details and "… and 2 more" in details
+    assert details.count("🚀") >= 10  # each of the ten shown keeps its start, not one giant line

@@ -20,6 +20,12 @@ from bot.dora.stats import Ratio, Spread, change
 
 SAME_RELATIVE = 0.05  # counts and medians within 5% read as unchanged
 SAME_POINTS = 1.0  # rates within one percentage point read as unchanged
+TITLE_LIMIT = 150  # a title or follow-up may run to 4,000 characters: one line stays a line
+
+
+def clip(text: str, limit: int = TITLE_LIMIT) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 @dataclass(frozen=True)
@@ -133,7 +139,7 @@ def incident_name(incident_id: int, title: str, private: bool, severity: int) ->
     """Private incidents count everywhere but are never named: no id, no title."""
     if private:
         return f"a private SEV{severity} incident"
-    return f"#{incident_id} {title} (SEV{severity})"
+    return f"#{incident_id} {clip(title)} (SEV{severity})"
 
 
 def open_incident_lines(d: Digest) -> list[str]:
@@ -208,7 +214,7 @@ def followup_line(f: FollowupRow, *, mention: bool = False) -> str:
     if f.private:
         return f"a follow-up on a private incident, {due}"
     owner = f", owner {'<@' + f.owner + '>' if mention else f.owner}" if f.owner else ""
-    return f"“{f.text}” on #{f.incident_id} {f.incident_title}, {due}{owner}"
+    return f"“{clip(f.text)}” on #{f.incident_id} {clip(f.incident_title)}, {due}{owner}"
 
 
 def service_line(r: ServiceRow, minimum: int) -> str:

@@ -59,6 +59,11 @@ def run_preview(
 
     sys.stdout.write(to_text(digest))
     if chart:
-        Path(chart).write_bytes(render_chart(digest))
+        try:
+            Path(chart).write_bytes(render_chart(digest))
+        except OSError as exc:
+            print(f"shipbell: can't write the chart to {chart} ({exc.strerror}); "
+                  "pick a writable file, e.g. --chart /tmp/trend.png", file=sys.stderr)
+            return 2
         print(f"chart written to {chart}")
     return 0
