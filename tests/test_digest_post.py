@@ -66,8 +66,9 @@ async def test_posts_summary_thread_and_chart_once(make_bell: Any, clock: FakeCl
     summary = texts(top[0]["blocks"])
     assert "Delivery digest · Nov 18–24" in summary
     assert "Nov 18–24 vs Nov 11–17 · production · 6 deploys" in summary
-    assert "*Change failure rate:* 50.0% (3 of 6)  ↑ 25.0 pp :red_circle:" in summary
-    assert "*Deploys:* 6 (0.9/day, on 5 of 7 days)  ↑ 50% :large_green_circle:" in summary
+    assert "*Change failure rate:* 50.0% (3 of 6)  ↑ 25.0 pp from 25.0% :red_circle:" in summary
+    assert "*Deploys:* 6 (0.9/day, on 5 of 7 days)  ↑ 50% from 4 :large_green_circle:" in summary
+    assert "*Lead time:* median 2 h · p90 24 h (n=8 changes)  → same :white_circle:" in summary
     assert "2024 DORA cluster: low" in summary
     details = next(m for m in replies if m.get("blocks"))
     assert details["thread_ts"] == top[0]["ts"]

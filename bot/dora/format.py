@@ -35,6 +35,7 @@ class KeyLine:
     before: str
     change: str | None  # "↑ 20%", "↓ 3.1 pp", "→ same"; None when not comparable
     verdict: str | None  # "better" | "worse" | "same" | None
+    was: str | None = None  # the prior value in a word or two ("4", "2 h", "25.0%")
 
 
 def duration(seconds: float) -> str:
@@ -87,31 +88,34 @@ def key_lines(d: Digest) -> list[KeyLine]:
     """The five keys, each with both periods and a comparison when both sides are sound."""
     c, p, n = d.current, d.prior, d.min_samples
     lines = []
+    was: str | None = str(p.deploys)
     if p.deploys:
         arrow, verdict = _relative(c.deploys, p.deploys, lower_is_better=False)
     elif c.deploys:
-        arrow, verdict = "↑ from 0", "better"
+        arrow, verdict, was = "↑ from 0", "better", None
     else:
         arrow, verdict = "→ same", "same"
-    lines.append(KeyLine("Deploys", frequency_text(c), frequency_text(p), arrow, verdict))
+    lines.append(KeyLine("Deploys", frequency_text(c), frequency_text(p), arrow, verdict, was))
     for name, now, before in (
         ("Lead time", c.lead, p.lead),
         ("Failed deployment recovery", c.recovery, p.recovery),
     ):
         what = "changes" if name == "Lead time" else ""
-        cmp = None
+        cmp, was = None, None
         if now.enough(n) and before.enough(n):
             assert now.median is not None and before.median is not None
             cmp = _relative(now.median, before.median, lower_is_better=True)
+            was = duration(before.median)
         lines.append(KeyLine(name, spread_text(now, n, what=what), spread_text(before, n),
-                             *(cmp or (None, None))))
+                             *(cmp or (None, None)), was))
     for name, now_r, before_r in (
         ("Change failure rate", c.failure, p.failure),
         ("Rework rate", c.rework, p.rework),
     ):
         cmp = _points(now_r, before_r) if now_r.enough(n) and before_r.enough(n) else None
+        was = f"{100 * before_r.num / before_r.den:.1f}%" if cmp else None
         lines.append(KeyLine(name, ratio_text(now_r, n), ratio_text(before_r, n),
-                             *(cmp or (None, None))))
+                             *(cmp or (None, None)), was))
     order = ["Deploys", "Lead time", "Change failure rate", "Failed deployment recovery",
              "Rework rate"]
     return sorted(lines, key=lambda k: order.index(k.name))

@@ -39,7 +39,10 @@ def _context(text: str, block_id: str) -> dict[str, Any]:
 def _key(line: fmt.KeyLine, *, with_prior: bool) -> str:
     text = f"*{line.name}:* {line.now}"
     if line.change:
-        text += f"  {line.change} {MARKER.get(line.verdict or '', '')}".rstrip()
+        # the summary has no "before" line, so a change names what it is measured from
+        since = f" from {line.was}" if line.was and not with_prior and line.verdict != "same" \
+            else ""
+        text += f"  {line.change}{since} {MARKER.get(line.verdict or '', '')}".rstrip()
     if with_prior:
         text += f"\n      _before:_ {line.before}"
     return text
