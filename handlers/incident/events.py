@@ -6,17 +6,26 @@ timeline's unique ``source_key`` make capture idempotent on its own as well.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
 
 from bot.core import Core
+from bot.incidents import timeline
 from bot.incidents.service import IncidentService
+from handlers.incident import messages
+from handlers.incident.slackio import api
 
 PIN_REACTIONS = frozenset({"pushpin", "round_pushpin"})
 
 
 def register(app: AsyncApp, core: Core, svc: IncidentService) -> None:
+    async def run_capture(payload: dict[str, Any]) -> None:
+        await capture_message(core, payload)
+
+    core.tasks.register("incident.capture", run_capture)
+
     def capture(channel: str, ts: str, actor: str, kind: str, message: dict[str, Any]) -> None:
         inc = svc.by_channel(channel)
         if inc is None or not ts or ts == inc.status_message_ts:
@@ -41,3 +50,26 @@ def register(app: AsyncApp, core: Core, svc: IncidentService) -> None:
             return
         capture(item.get("channel", ""), str(item.get("ts") or ""), event.get("user", ""),
                 "reaction", {})
+
+
+async def capture_message(core: Core, payload: dict[str, Any]) -> None:
+    """A pinned (or :pushpin:-ed) message joins the timeline at its own time, once."""
+    channel, ts = payload["channel"], payload["ts"]
+    source_key = f"msg:{channel}:{ts}"
+    if core.store.one("SELECT 1 AS x FROM incident_timeline WHERE source_key = ?",
+                      (source_key,)):
+        return
+    message = payload.get("message") or {}
+    if not message.get("text"):
+        data, err = await api(core, "conversations.replies",
+                              {"channel": channel, "ts": ts, "limit": 50})
+        found = [m for m in data.get("messages", []) if m.get("ts") == ts]
+        if err or not found:
+            return
+        message = found[0]
+    link, _ = await api(core, "chat.getPermalink", {"channel": channel, "message_ts": ts})
+    at = datetime.fromtimestamp(float(ts), UTC)
+    text = messages.clip(message.get("text") or "(attachment)", 1000)
+    text += f" (added by <@{payload['actor']}>)"
+    timeline.add(core.store, int(payload["id"]), at, payload["kind"], message.get("user"),
+                 text, permalink=link.get("permalink"), source_key=source_key)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from slack_sdk.errors import SlackApiError
@@ -41,7 +41,7 @@ class IncidentTasks:
         for kind, handler in (
             ("incident.setup", self.setup), ("incident.refresh", self.refresh),
             ("incident.broadcast", self.broadcast), ("incident.invite", self.invite),
-            ("incident.capture", self.capture), ("incident.postmortem", self.postmortem),
+            ("incident.postmortem", self.postmortem),
             ("incident.archive", self.archive), ("incident.rollback", self.rollback),
             ("incident.remind", self.remind), ("incident.followup_remind", self.followup_remind),
         ):
@@ -204,30 +204,6 @@ class IncidentTasks:
             respond(self.core, url, f"Could not add to <#{inc.channel_id}>: {reasons}.{after}")
         elif payload.get("confirm") and (invited or not failed):
             respond(self.core, url, f"You're in <#{inc.channel_id}>.")
-
-    async def capture(self, payload: Payload) -> None:
-        """A pinned (or :pushpin:-ed) message joins the timeline at its own time, once."""
-        channel, ts = payload["channel"], payload["ts"]
-        source_key = f"msg:{channel}:{ts}"
-        if self.core.store.one("SELECT 1 AS x FROM incident_timeline WHERE source_key = ?",
-                               (source_key,)):
-            return
-        message = payload.get("message") or {}
-        if not message.get("text"):
-            data, err = await api(self.core, "conversations.replies",
-                                  {"channel": channel, "ts": ts, "limit": 50})
-            found = [m for m in data.get("messages", []) if m.get("ts") == ts]
-            if err or not found:
-                return
-            message = found[0]
-        link, _ = await api(self.core, "chat.getPermalink",
-                            {"channel": channel, "message_ts": ts})
-        at = datetime.fromtimestamp(float(ts), UTC)
-        text = messages.clip(message.get("text") or "(attachment)", 1000)
-        text += f" (added by <@{payload['actor']}>)"
-        timeline.add(self.core.store, int(payload["id"]), at, payload["kind"],
-                     message.get("user"), text, permalink=link.get("permalink"),
-                     source_key=source_key)
 
     # -- ending -------------------------------------------------------------------------------
     async def postmortem(self, payload: Payload) -> None:
