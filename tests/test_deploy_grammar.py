@@ -5,10 +5,11 @@ from __future__ import annotations
 import pytest
 from conftest import MakeBell
 from fakes.configs import SECRET, SECRET_ENV, deploy_config
-from fakes.waiting import tick
+from fakes.waiting import tick, until
 
 from bot.clock import FakeClock
 from bot.local import LocalShipbell
+from handlers.deploy.ids import Action
 
 
 @pytest.fixture
@@ -46,6 +47,8 @@ async def bell(make_bell: MakeBell, monkeypatch: pytest.MonkeyPatch) -> LocalShi
     ("status nope", "`nope`? Never heard of it."),
     ("locks", "Nothing is locked."),
     ("explain nope to production", "`nope`? Never heard of it."),
+    ("explain", "Explain what? e.g. `/deploy explain api to production`."),
+    ("explain --hotfix", "Explain what? e.g. `/deploy explain api to production`."),
 ])
 async def test_mistakes_get_one_sentence(bell: LocalShipbell, text: str, expected: str) -> None:
     ack = await bell.command("/deploy", text)
@@ -116,3 +119,52 @@ async def stop_watching(bell: LocalShipbell, clock: FakeClock) -> None:
     assert (await bell.command("/deploy", "cancel 1")).text == "Cancelled deploy #1."
     await tick(clock, 5)
     await bell.idle()
+
+
+async def test_nothing_older_to_roll_back_to(bell: LocalShipbell, clock: FakeClock) -> None:
+    for n in (1, 2):  # the same ref twice: the dry run ships the same sha
+        await bell.command("/deploy", "worker to staging")
+        await tick(clock, 31)
+        await until(lambda n=n: bell.core.store.one(  # type: ignore[misc]
+            "SELECT state FROM deploys WHERE id = ?", (n,)) == {"state": "succeeded"})
+    ack = await bell.command("/deploy", "rollback worker in staging")
+    assert ack.text.startswith("worker has nothing older than `")
+    assert ack.text.endswith("` in staging to roll back to.")
+    await bell.idle()
+
+
+async def test_takeover_button_answers(bell: LocalShipbell) -> None:
+    await bell.command("/deploy", "lock api production db migration", user="U_BOB")
+    offer = await bell.command("/deploy", "lock api production hotfix")
+    message = {"blocks": (offer.json or {})["blocks"], "ts": "1.0"}
+    await bell.driver.press(message, Action.TAKE_OVER, user="U_BOB")  # the holder
+    await bell.driver.press(message, Action.TAKE_OVER, value="{oops")  # tampered
+    await bell.command("/deploy", "unlock api production", user="U_BOB")
+    await bell.command("/deploy", "lock api production cache flush", user="U_CARL")
+    await bell.driver.press(message, Action.TAKE_OVER)  # U_CARL holds it now, not U_BOB
+    calls = await bell.double.wait_for_count("response_url", 3)
+    assert [c.args["text"] for c in calls] == [
+        "You already hold the lock on api production.",
+        "That button is out of date; run `/deploy lock` again.",
+        "The lock on api production changed hands meanwhile; look again with `/deploy locks`.",
+    ]
+    assert bell.core.store.one("SELECT holder FROM locks") == {"holder": "U_CARL"}
+
+
+async def test_button_without_a_deploy(bell: LocalShipbell, clock: FakeClock) -> None:
+    await bell.command("/deploy", "worker to staging")
+    await bell.double.wait_for("chat.postMessage", lambda c: bool(c.args.get("blocks")))
+    message = next(m for m in bell.double.messages("C_DEPLOYS") if m.get("blocks"))
+    await bell.driver.press(message, Action.CANCEL, value="../1")
+    [call] = await bell.double.wait_for_count("response_url", 1)
+    assert call.args["text"] == "That button has no deploy attached; use `/deploy status`."
+    await stop_watching(bell, clock)
+
+
+async def test_no_services_configured(make_bell: MakeBell) -> None:
+    bell = await make_bell({"deploy": {}})
+    ack = await bell.command("/deploy", "api to production")
+    assert ack.text.startswith("`/deploy api`? I don't know that one.")
+    assert ack.text.endswith("No services are configured yet (`[deploy.services]`).")
+    status = await bell.command("/deploy", "status")
+    assert status.text == "No services configured yet; add them under `[deploy.services]`."

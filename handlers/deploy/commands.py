@@ -87,6 +87,8 @@ class Router:
 
     def do_explain(self, cmd: SlashCommand, words: list[str]) -> dict[str, Any]:
         positional, opts = grammar.split_options(words, DEPLOY_FLAGS)
+        if not positional:
+            raise GrammarError("Explain what? e.g. `/deploy explain api to production`.")
         grammar.service_first(self.config, positional, "explain {service} to {env}")
         target = grammar.target(self.config, positional)
         ask = Ask(target.service, target.env, cmd.user, cmd.channel, opts.incident,
