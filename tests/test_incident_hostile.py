@@ -74,3 +74,16 @@ async def test_arguments_in_the_other_order_or_with_extra_mentions(make_bell):
         "Follow-up #2 recorded for <@U_BOB>."
     assert bell.core.store.one("SELECT text FROM followups WHERE id = 2")["text"] == \
         "Fix the due date parser"
+
+
+async def test_a_long_list_shows_the_worst_twenty(make_bell):
+    bell = await start(make_bell)
+    for n in range(23):
+        await bell.command("/incident", f"open Outage number {n} {'sev1' if n == 22 else 'sev3'}",
+                           user="U_BOB")
+    await bell.idle()
+    ack = await bell.command("/incident", "list")
+    lines = ack.text.splitlines()
+    assert lines[0] == "*Open incidents (23)*"
+    assert lines[1].startswith("• *INC-23* SEV1") and len(lines) == 22
+    assert lines[-1] == "• and 3 more (the least severe)"

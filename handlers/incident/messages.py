@@ -202,10 +202,15 @@ def incident_line(inc: Incident, now: datetime) -> str:
             f"{humanize(now - inc.declared_at)} old · lead {who(inc.commander)} · {where}")
 
 
+LIST_MOST = 20  # worst first; a reply of 20 lines is still read, one of 200 isn't
+
+
 def incident_list(incidents: list[Incident], hidden: int, now: datetime) -> str:
     if not incidents and not hidden:
         return "No open incidents. Declare one with `/incident`."
-    lines = [incident_line(i, now) for i in incidents]
+    lines = [incident_line(i, now) for i in incidents[:LIST_MOST]]
+    if len(incidents) > LIST_MOST:
+        lines.append(f"• and {len(incidents) - LIST_MOST} more (the least severe)")
     if hidden:
         lines.append(f"• and {hidden} private incident{'s' if hidden > 1 else ''}")
     return f"*Open incidents ({len(incidents) + hidden})*\n" + "\n".join(lines)
