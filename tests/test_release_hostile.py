@@ -164,3 +164,19 @@ async def test_every_process_on_one_database_knows_the_group(make_bell: MakeBell
                                                     user="U_CARL"))
     finally:
         await second.stop()
+
+
+async def test_answers_about_many_trains_are_messages_slack_accepts(make_bell: MakeBell) -> None:
+    from bot.slackdouble.blockkit import validate_blocks
+
+    names = [f"train-{n}" for n in range(12)]
+    bell = await make_bell({"release": {"trains": {name: TRAIN for name in names}}})
+    for name in names:
+        await bell.command("/release", f"skip {name} 2026-11-03 {'why ' * 900}")
+    for text in ("next", "calendar 20"):
+        blocks = ((await bell.command("/release", text)).json or {})["blocks"]
+        assert validate_blocks(blocks) == [], text
+    blocks = ((await bell.command("/release", "calendar 20")).json or {})["blocks"]
+    assert "ask for one train: `/release calendar train-0 20`" in blocks[-1]["elements"][0]["text"]
+    alone = ((await bell.command("/release", "calendar train-3 20")).json or {})["blocks"]
+    assert "*skipped* by <@U_ANA>" in alone[0]["text"]["text"] and len(alone) == 1

@@ -115,7 +115,8 @@ def show_next(core: Core, cmd: SlashCommand, args: list[str]) -> dict[str, Any]:
         freeze = book.freeze_window(name, now)
         channel = book.calendars[name].train.channel
         blocks += messages.next_summary(name, release, freeze, shipped, since, now, channel)
-    return ephemeral(f"Next release: {', '.join(names)}", blocks)
+    return ephemeral(f"Next release: {', '.join(names)}",
+                     messages.fit(blocks, _example(names[0], "next <train>")))
 
 
 def show_calendar(core: Core, cmd: SlashCommand, args: list[str]) -> dict[str, Any]:
@@ -132,7 +133,8 @@ def show_calendar(core: Core, cmd: SlashCommand, args: list[str]) -> dict[str, A
     blocks: list[dict[str, Any]] = []
     for name in names:
         blocks += messages.calendar(name, book.upcoming(name, core.clock.now(), count))
-    return ephemeral(f"Release calendar: {', '.join(names)}", blocks)
+    return ephemeral(f"Release calendar: {', '.join(names)}",
+                     messages.fit(blocks, _example(names[0], f"calendar <train> {count}")))
 
 
 def _guard(core: Core, cmd: SlashCommand, args: list[str], usage: str

@@ -16,11 +16,14 @@ from handlers.release.ids import Block
 MAX_SECTION = 2900
 
 
-def _section(text: str, block: Block | None = None) -> dict[str, Any]:
+def _section(text: str, block: Block | None = None, train: str | None = None
+             ) -> dict[str, Any]:
+    """A section; ``train`` makes its block_id unique when one message shows several trains
+    (Slack refuses a message whose block_ids repeat)."""
     out: dict[str, Any] = {"type": "section",
                            "text": {"type": "mrkdwn", "text": text[:MAX_SECTION]}}
     if block is not None:
-        out["block_id"] = block.value
+        out["block_id"] = block.value if train is None else f"{block.value}:{train}"
     return out
 
 
@@ -160,8 +163,8 @@ def next_summary(name: str, release: Release | None, freeze: FreezeWindow | None
         head = (f"*{name}* (<#{channel}>): next release {when(release.at)}"
                 f" ({humanize(release.at - now)} from now).{freeze_text}"
                 f" Captain: {mention(release.captain)}.")
-    return [_section(f"{head}\n{state_line(freeze, now)}", Block.SUMMARY),
-            _section(shipped_lines(shipped, since), Block.TRAIN)]
+    return [_section(f"{head}\n{state_line(freeze, now)}", Block.SUMMARY, name),
+            _section(shipped_lines(shipped, since), Block.TRAIN, name)]
 
 
 def calendar_line(release: Release) -> str:
@@ -188,8 +191,25 @@ def calendar(name: str, releases: list[Release]) -> list[dict[str, Any]]:
         else:
             chunks[-1] += "\n" + line
     blocks = [_section(chunk) for chunk in chunks]
-    blocks[0]["block_id"] = Block.CALENDAR.value
+    blocks[0]["block_id"] = f"{Block.CALENDAR.value}:{name}"
     return blocks
+
+
+MAX_BLOCKS = 50  # Slack's limits per message: blocks, and text across all of them
+MAX_TEXT = 11_500  # of 12,000, leaving room for the closing note
+
+
+def fit(blocks: list[dict[str, Any]], narrower: str) -> list[dict[str, Any]]:
+    """As many whole blocks as one message takes; when cut, a note says how to ask for less."""
+    kept: list[dict[str, Any]] = []
+    total = 0
+    for block in blocks:
+        total += len(block["text"]["text"])
+        if len(kept) == MAX_BLOCKS - 1 or total > MAX_TEXT:
+            note = f"That is more than one message can show; ask for one train: `{narrower}`."
+            return [*kept, _context(note)]
+        kept.append(block)
+    return kept
 
 
 MISSED_SHOWN = 5
