@@ -13,10 +13,12 @@ import aiohttp
 from aiohttp import web
 
 from bot.deploys import signing
+from fakes.server import LocalServer
 
 
-class FakeCI:
+class FakeCI(LocalServer):
     def __init__(self, secret: str, now: Callable[[], datetime]) -> None:
+        super().__init__()
         self.secret = secret
         self.now = now
         self.jobs: list[dict[str, Any]] = []
@@ -26,22 +28,13 @@ class FakeCI:
         self.answer: dict[str, Any] = {}
         self.hold: asyncio.Event | None = None
         self._changed = asyncio.Event()
-        self._runner: web.AppRunner | None = None
-        self.url = ""
+
+    def routes(self, app: web.Application) -> None:
+        app.router.add_post("/jobs", self._job)
 
     async def start(self) -> FakeCI:
-        app = web.Application()
-        app.router.add_post("/jobs", self._job)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        self.url = f"http://127.0.0.1:{self._runner.addresses[0][1]}/jobs"
+        self.url = await self.serve("/jobs")
         return self
-
-    async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
 
     async def _job(self, request: web.Request) -> web.Response:
         raw = await request.read()
@@ -60,19 +53,19 @@ class FakeCI:
             await self.hold.wait()  # a slow CI: the job is in, the answer isn't yet
         return web.json_response(self.answer)
 
-    async def wait_jobs(self, count: int, timeout: float = 5.0) -> list[dict[str, Any]]:
+    async def _wait(self, seen: list[dict[str, Any]], count: int, timeout: float
+                    ) -> list[dict[str, Any]]:
         async with asyncio.timeout(timeout):
-            while len(self.jobs) < count:
+            while len(seen) < count:
                 self._changed.clear()
                 await self._changed.wait()
-        return self.jobs
+        return seen
+
+    async def wait_jobs(self, count: int, timeout: float = 5.0) -> list[dict[str, Any]]:
+        return await self._wait(self.jobs, count, timeout)
 
     async def wait_cancels(self, count: int, timeout: float = 5.0) -> list[dict[str, Any]]:
-        async with asyncio.timeout(timeout):
-            while len(self.cancels) < count:
-                self._changed.clear()
-                await self._changed.wait()
-        return self.cancels
+        return await self._wait(self.cancels, count, timeout)
 
     def signed(self, payload: dict[str, Any], *, delivery: str | None = None,
                at: datetime | None = None, secret: str | None = None

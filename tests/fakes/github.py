@@ -6,9 +6,12 @@ from typing import Any
 
 from aiohttp import web
 
+from fakes.server import LocalServer
 
-class FakeGitHub:
+
+class FakeGitHub(LocalServer):
     def __init__(self, token: str) -> None:
+        super().__init__()
         self.token = token
         self.dispatches: list[dict[str, Any]] = []
         self.runs: dict[int, dict[str, Any]] = {}
@@ -19,26 +22,17 @@ class FakeGitHub:
         self.requests = 0
         self.legacy = False  # an older GitHub Enterprise: 204 and no run id
         self.rate_limited_until = 0.0  # answer the next request with an exhausted quota
-        self.url = ""
-        self._runner: web.AppRunner | None = None
 
-    async def start(self) -> FakeGitHub:
-        app = web.Application()
+    def routes(self, app: web.Application) -> None:
         app.router.add_post("/api/v3/repos/{owner}/{repo}/actions/workflows/{wf}/dispatches",
                             self._dispatch)
         app.router.add_get("/api/v3/repos/{owner}/{repo}/actions/runs/{run}", self._run)
         app.router.add_post("/api/v3/repos/{owner}/{repo}/actions/runs/{run}/cancel", self._cancel)
         app.router.add_get("/api/v3/repos/{owner}/{repo}/compare/{spec}", self._compare)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        self.url = f"http://127.0.0.1:{self._runner.addresses[0][1]}/api/v3"
-        return self
 
-    async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
+    async def start(self) -> FakeGitHub:
+        self.url = await self.serve("/api/v3")
+        return self
 
     def _gate(self, request: web.Request) -> web.Response | None:
         self.requests += 1
