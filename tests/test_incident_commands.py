@@ -152,3 +152,17 @@ async def test_a_change_during_setup_still_reaches_the_pinned_status(make_bell):
     assert "SEV1" in status_text(bell, inc)
     assert "SEV1" in bell.double.state.channels[inc["channel_id"]].topic
     assert "SEV1" in bell.double.messages("C_INCIDENTS")[0]["text"]
+
+
+async def test_a_deleted_status_message_is_posted_and_pinned_again(make_bell):
+    bell = await start(make_bell)
+    inc = await declare(bell)
+    bell.double.state.delete_message(inc["channel_id"], inc["status_message_ts"])
+    assert await run(bell, "sev 1", inc) == "INC-1 is now SEV1."
+    now = row(bell)["status_message_ts"]
+    assert now and now != inc["status_message_ts"]
+    assert "SEV1" in str(bell.double.state.message(inc["channel_id"], now)["blocks"])
+    pins = [c.args["timestamp"] for c in bell.double.calls_to("pins.add")]
+    assert pins == [inc["status_message_ts"], now]
+    await run(bell, "status identified", inc)
+    assert row(bell)["status_message_ts"] == now  # edited in place again

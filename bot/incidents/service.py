@@ -124,6 +124,15 @@ class IncidentService:
         )
         return cursor.rowcount == 1
 
+    def forget_message(self, incident_id: int, column: str, ts: str) -> bool:
+        """The message at ``ts`` was deleted; only one caller gets to post its replacement."""
+        assert column in ("status_message_ts", "announcement_ts")
+        cursor = self.store.execute(
+            f"UPDATE incidents SET {column} = NULL WHERE id = ? AND {column} = ?",
+            (incident_id, ts),
+        )
+        return cursor.rowcount == 1
+
     def set_topic(self, incident_id: int, topic: str) -> None:
         """The topic last set, so an update that leaves it unchanged posts no topic notice."""
         self.store.execute("UPDATE incidents SET topic = ? WHERE id = ?", (topic, incident_id))

@@ -80,12 +80,7 @@ class IncidentTasks:
         await self._topic(inc)
         await self._bookmarks(inc)
         if inc.status_message_ts is None:
-            text, blocks = messages.status_message(inc, None)
-            data, err = await api(self.core, "chat.postMessage",
-                                  {"channel": inc.channel_id, "text": text, "blocks": blocks})
-            if err is None and self.svc.set_message(inc.id, "status_message_ts", data["ts"]):
-                await api(self.core, "pins.add",
-                          {"channel": inc.channel_id, "timestamp": data["ts"]})
+            await self._post_status(inc)
         if inc.announcement_channel and inc.announcement_ts is None and not inc.private:
             text, blocks = messages.announcement(inc)
             data, err = await api(self.core, "chat.postMessage", {
@@ -102,6 +97,14 @@ class IncidentTasks:
         await self._tell(inc, url, note)
         if _shown(self._get(payload)) != _shown(inc):  # changed while we were setting up
             await self.refresh(payload)
+
+    async def _post_status(self, inc: Incident) -> None:
+        """Post and pin the status message, remembered once so a retry doesn't post another."""
+        text, blocks = messages.status_message(inc, self.last_update(inc.id))
+        data, err = await api(self.core, "chat.postMessage",
+                              {"channel": inc.channel_id, "text": text, "blocks": blocks})
+        if err is None and self.svc.set_message(inc.id, "status_message_ts", data["ts"]):
+            await api(self.core, "pins.add", {"channel": inc.channel_id, "timestamp": data["ts"]})
 
     async def _tell(self, inc: Incident, url: str | None, text: str) -> None:
         """The reporter hears back where they declared, else (the form was submitted from a
@@ -149,8 +152,11 @@ class IncidentTasks:
         await self._topic(inc)
         if inc.channel_id and inc.status_message_ts:
             text, blocks = messages.status_message(inc, self.last_update(inc.id))
-            await api(self.core, "chat.update", {"channel": inc.channel_id,
-                      "ts": inc.status_message_ts, "text": text, "blocks": blocks})
+            _, error = await api(self.core, "chat.update", {"channel": inc.channel_id,
+                                 "ts": inc.status_message_ts, "text": text, "blocks": blocks})
+            if error == "message_not_found" and self.svc.forget_message(
+                    inc.id, "status_message_ts", inc.status_message_ts):
+                await self._post_status(inc)  # someone deleted it: the channel gets it back
         if inc.announcement_channel and inc.announcement_ts and not inc.private:
             text, blocks = messages.announcement(inc)
             await api(self.core, "chat.update", {"channel": inc.announcement_channel,
