@@ -63,6 +63,8 @@ async def test_wrong_order_and_odd_words_get_one_sentence_with_an_example(
         "skip `web` 2026-11-03 x": "No train called `'web'`",
         "calendar " + "ü" * 300: "No train called `" + "ü" * 39 + "…`",
         "<!channel>": "<\u200b!channel>",
+        "freeze web 9999999999d x": "How long? Give a duration such as 30m, 2h",
+        "freeze web 99999999w x": "How long? Give a duration such as 30m, 2h",
     }
     for text, expected in cases.items():
         answer = said(await bell.command("/release", text))
@@ -180,3 +182,22 @@ async def test_answers_about_many_trains_are_messages_slack_accepts(make_bell: M
     assert "ask for one train: `/release calendar train-0 20`" in blocks[-1]["elements"][0]["text"]
     alone = ((await bell.command("/release", "calendar train-3 20")).json or {})["blocks"]
     assert "*skipped* by <@U_ANA>" in alone[0]["text"]["text"] and len(alone) == 1
+
+
+async def test_long_versions_on_the_train_keep_every_line_whole(make_bell: MakeBell,
+                                                                clock: Any) -> None:
+    from datetime import UTC, datetime
+
+    bell = await make_bell(config())
+    for n in range(15):
+        bell.core.store.execute(
+            "INSERT INTO deploys (service, env, ref, version, state, requester, requested_at,"
+            " finished_at) VALUES ('web', 'production', 'main', ?, 'succeeded', 'U_EVE', ?, ?)",
+            (f"v{n}-" + "9" * 3000, f"2026-10-30T10:{n:02d}:00.000000+00:00",
+             f"2026-10-30T10:{n:02d}:00.000000+00:00"))
+    clock.set(datetime(2026, 11, 2, 13, tzinfo=UTC))  # the freeze announcement
+    await bell.core.scheduler.run_due()
+    [post] = await announced(bell)
+    train = post["blocks"][1]["text"]["text"]
+    assert train.count("• `web` v") == 15 and train.count("<!date^") == 16  # and "since"
+    assert bell.double.problems == []

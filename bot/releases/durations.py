@@ -9,6 +9,7 @@ _PART = re.compile(r"(\d+)\s*(d|h|m|min|w)", re.IGNORECASE)
 _WHOLE = re.compile(r"^(?:\s*\d+\s*(?:d|h|m|min|w)\s*)+$", re.IGNORECASE)
 _UNITS = {"w": "weeks", "d": "days", "h": "hours", "m": "minutes", "min": "minutes"}
 EXAMPLE = "such as 30m, 2h, 1h30m or 3d"
+MAX = timedelta(days=3660)  # ten years: anything longer is a typo, and overflows date math
 
 
 def parse_duration(text: str) -> timedelta:
@@ -19,8 +20,13 @@ def parse_duration(text: str) -> timedelta:
     if not _WHOLE.match(raw):
         raise ValueError(f"{text!r} is not a duration; use a number and unit {EXAMPLE}")
     total = timedelta(0)
-    for amount, unit in _PART.findall(raw):
-        total += timedelta(**{_UNITS[unit.lower()]: int(amount)})
+    try:
+        for amount, unit in _PART.findall(raw):
+            total += timedelta(**{_UNITS[unit.lower()]: int(amount)})
+    except OverflowError:  # "9999999999d": too long for any clock, not a crash
+        raise ValueError(f"{text!r} is far too long; use a duration {EXAMPLE}") from None
+    if total > MAX:
+        raise ValueError(f"{text!r} is far too long; use a duration {EXAMPLE}")
     return total
 
 

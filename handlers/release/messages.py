@@ -70,6 +70,10 @@ def moved(release: Release) -> str:
     return f" (_{release.occ.note}_)" if release.occ.note else ""
 
 
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[:limit - 1] + "…"
+
+
 def shipped_lines(shipped: Cargo, since: datetime | None) -> str:
     """What is on the train, or that nothing changed."""
     since_text = f" since {when(since)}" if since else ""
@@ -78,8 +82,8 @@ def shipped_lines(shipped: Cargo, since: datetime | None) -> str:
     lines = [f"*On the train* ({len(shipped)} production deploy"
              f"{'s' if len(shipped) != 1 else ''}{since_text}):"]
     for item in shipped.items:
-        version = item.version or item.ref
-        lines.append(f"• `{item.service}` {version} by <@{item.requester}>,"
+        version = _clip(item.version or item.ref, 60)
+        lines.append(f"• `{_clip(item.service, 80)}` {version} by <@{item.requester}>,"
                      f" {slack_date(item.finished_at, '{date_short} {time}')}")
     if len(shipped) > len(shipped.items):
         lines.append(f"…and {len(shipped) - len(shipped.items)} more.")
