@@ -58,9 +58,17 @@ async def test_bad_open_input_gets_a_sentence_that_works(make_bell):
     assert "Give the incident a title" in ack.text
     ack = await bell.command("/incident", "open outage --servce api")
     assert "`--servce`?" in ack.text
+    ack = await bell.command("/incident", "open outage --sev 1")
+    assert ack.text == ("`--sev`? `/incident open` takes a severity word (`sev1`–`sev4`),"
+                        " `--service <name>`, `--private` and `--test`, e.g."
+                        " `/incident open API errors on checkout sev2 --service api`.")
+    ack = await bell.command("/incident", "open Login broken SEV1 --Service=Auth --PRIVATE")
+    assert ack.text.startswith("Declared private INC-1 (SEV1): Login broken")
+    await bell.idle()
+    assert bell.core.store.one("SELECT service FROM incidents")["service"] == "auth"
     ack = await bell.command("/incident", "frobnicate")
     assert "I don't know that one" in ack.text
-    assert bell.core.store.one("SELECT COUNT(*) AS n FROM incidents")["n"] == 0
+    assert bell.core.store.one("SELECT COUNT(*) AS n FROM incidents")["n"] == 1
 
 
 async def test_modal_path_field_error_then_one_incident_despite_double_submit(make_bell):

@@ -96,21 +96,22 @@ class Commands:
         i = 0
         while i < len(words):
             word = words[i]
+            flag = word.lower() if word.startswith("--") else ""
             if (m := SEV_TOKEN.match(word)) is not None:
                 severity = int(m.group(1))
-            elif word == "--private":
+            elif flag == "--private":
                 private = True
-            elif word == "--test":
+            elif flag == "--test":
                 test = True
-            elif word.startswith("--service"):
+            elif flag == "--service" or flag.startswith("--service="):
                 value = word.partition("=")[2] or (words[i + 1] if i + 1 < len(words) else "")
                 i += 0 if "=" in word else 1
                 if not value or value.startswith("--"):
                     return f"`--service` needs a name, e.g. {OPEN_USAGE}."
                 service = value.lower()
-            elif word.startswith("--"):
-                return f"`{word}`? `/incident open` knows `--service <name>`, `--private`" \
-                    " and `--test`."
+            elif flag:
+                return f"`{word}`? `/incident open` takes a severity word (`sev1`–`sev4`)," \
+                    f" `--service <name>`, `--private` and `--test`, e.g. {OPEN_USAGE}."
             else:
                 title.append(word)
             i += 1
