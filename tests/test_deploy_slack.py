@@ -100,3 +100,21 @@ async def test_rate_limited_update_is_retried_and_nothing_is_lost(
     [top] = tops(bell, "C_DEPLOYS")
     assert "succeeded" in top["text"]
     assert not bell.double.messages(dm(bell, "U_ANA"))  # a rate limit is no reason to move
+
+
+async def test_takeover_stands_when_the_holder_cannot_be_told(bell: LocalShipbell) -> None:
+    """A deactivated holder (account_inactive) can't get the DM; the takeover still holds."""
+    await bell.command("/deploy", "lock api production db migration", user="U_BOB")
+    offer = await bell.command("/deploy", "lock api production hotfix")
+    bell.double.fail_next("chat.postMessage", "account_inactive")
+    await bell.driver.press({"blocks": (offer.json or {})["blocks"], "ts": "1.0"},
+                            "deploy.lock_take_over")
+    [reply] = await bell.double.wait_for_count("response_url", 1)
+    assert reply.args["text"].startswith("You now hold the lock on api production")
+    await bell.idle()
+    told = bell.double.calls_to("chat.postMessage")
+    assert [c.response.get("error") for c in told] == ["account_inactive"]  # not retried
+    assert bell.core.store.one("SELECT holder, reason FROM locks") == {
+        "holder": "U_ANA", "reason": "hotfix"}
+    audit = bell.core.store.one("SELECT actor FROM audit_log WHERE action = 'lock.takeover'")
+    assert audit == {"actor": "U_ANA"}
