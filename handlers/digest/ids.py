@@ -16,7 +16,6 @@ class Block(StrEnum):
     FOLLOWUPS = "digest_followups"
     CLUSTER = "digest_cluster"
     SERVICES = "digest_services"  # suffixed _0, _1 … when the breakdown needs several
-    CHART = "digest_chart"
 
 
 class Task(StrEnum):
