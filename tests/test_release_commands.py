@@ -161,9 +161,21 @@ async def test_bad_input_gets_one_sentence_with_an_example(make_bell: MakeBell) 
         "captain web dana": "Mention the new captain: `/release captain web @dana`",
         "calendar mobile": "No train called `mobile`",
         "frobnicate": "`/release frobnicate`? I don't know that one",
+        # wrong order, odd words, hostile text: still one short sentence, never a ping
+        "skip 2026-11-03 web audit": "Put the train first: `/release skip web 2026-12-01",
+        "freeze 2h web migration": "Put the train first: `/release freeze web 2h",
+        "captain <@U_DANA|dana> web": "Put the train first: `/release captain web @dana`.",
+        "unskip 2026-11-03 web": "Put the train first: `/release unskip web 2026-12-01`.",
+        "skip `web` 2026-11-03 x": "No train called `'web'`",
+        "calendar " + "ü" * 300: "No train called `" + "ü" * 39 + "…`",
+        "<!channel>": "<\u200b!channel>",
+        "freeze web 9999999999d x": "How long? Give a duration such as 30m, 2h",
+        "freeze web 99999999w x": "How long? Give a duration such as 30m, 2h",
     }
     for text, expected in cases.items():
-        assert expected in said(await bell.command("/release", text)), text
+        answer = said(await bell.command("/release", text))
+        assert expected in answer, (text, answer)
+        assert len(answer) < 400 and "<!channel>" not in answer
     assert await announced(bell) == []
     assert audit(bell) == []
 

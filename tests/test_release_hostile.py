@@ -1,5 +1,6 @@
-"""`/release` with hostile and odd input: long texts, unicode, mentions, wrong word order,
-user groups as managers.  The Slack double fails the test on any Block Kit violation."""
+"""`/release` at the edges: texts near the 4,000-character limit, many trains in one answer,
+user groups as managers, and Slack refusing or rate-limiting posts.  The Slack double fails
+the test on any Block Kit violation it sees."""
 
 from __future__ import annotations
 
@@ -49,28 +50,6 @@ async def test_reasons_near_the_4000_limit_stay_within_block_limits(make_bell: M
     shown = (await announced(bell))[-1]["blocks"][0]["text"]["text"]
     assert shown.count("<") == shown.count(">") and "…" in shown
     assert bell.double.problems == []
-
-
-async def test_wrong_order_and_odd_words_get_one_sentence_with_an_example(
-    make_bell: MakeBell
-) -> None:
-    bell = await make_bell(config())
-    cases = {
-        "skip 2026-11-03 web audit": "Put the train first: `/release skip web 2026-12-01",
-        "freeze 2h web migration": "Put the train first: `/release freeze web 2h",
-        "captain <@U_DANA|dana> web": "Put the train first: `/release captain web @dana`.",
-        "unskip 2026-11-03 web": "Put the train first: `/release unskip web 2026-12-01`.",
-        "skip `web` 2026-11-03 x": "No train called `'web'`",
-        "calendar " + "ü" * 300: "No train called `" + "ü" * 39 + "…`",
-        "<!channel>": "<\u200b!channel>",
-        "freeze web 9999999999d x": "How long? Give a duration such as 30m, 2h",
-        "freeze web 99999999w x": "How long? Give a duration such as 30m, 2h",
-    }
-    for text, expected in cases.items():
-        answer = said(await bell.command("/release", text))
-        assert expected in answer, (text, answer)
-        assert len(answer) < 400 and "<!channel>" not in answer
-    assert await announced(bell) == []
 
 
 async def test_a_user_group_can_manage_the_calendar(make_bell: MakeBell) -> None:
