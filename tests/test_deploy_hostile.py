@@ -94,6 +94,15 @@ async def test_overlong_lock_reason_gets_one_sentence(bell: LocalShipbell) -> No
     assert bell.core.store.one("SELECT COUNT(*) AS n FROM locks") == {"n": 0}
 
 
+async def test_forgiving_words(bell: LocalShipbell) -> None:
+    """Habits from other tools that are unambiguous still work."""
+    ack = await bell.command("/deploy", "deploy api@v3 to staging")
+    assert ack.text.startswith("Deploying api@v3 to staging (#1)")
+    ack = await bell.command("/deploy", "rollback api to staging")
+    assert ack.text == ("api has no successful deploy to staging yet, so there is nothing to "
+                        "roll back.")
+
+
 @pytest.mark.parametrize(("text", "expected"), [
     ("production api", "Name the service first: `/deploy api to production`."),
     ("to production api@v2", "Name the service first: `/deploy api@v2 to production`."),

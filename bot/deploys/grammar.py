@@ -173,7 +173,7 @@ def target(config: DeploySettings, words: list[str], *, joiner: str = "to",
                 "such as `main` or `v1.4.2`."
             )
     rest = words[1:]
-    if rest and rest[0].lower() == joiner:
+    if rest and rest[0].lower() in ("to", "in"):  # `rollback api to prod` reads fine too
         rest = rest[1:]
     if len(rest) > 1:
         raise GrammarError(

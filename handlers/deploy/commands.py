@@ -65,6 +65,9 @@ class Router:
     # -- deploying ---------------------------------------------------------------------------
     def do_deploy(self, cmd: SlashCommand, words: list[str]) -> dict[str, Any]:
         positional, opts = grammar.split_options(words, DEPLOY_FLAGS)
+        habit = positional[0].lower() if len(positional) > 1 else ""
+        if habit in ("deploy", "ship") and habit not in self.config.services:
+            positional = positional[1:]  # `/deploy deploy api`: the hubot habit
         grammar.service_first(self.config, positional, "{service} to {env}")
         target = grammar.target(self.config, positional)
         ask = Ask(target.service, target.env, cmd.user, cmd.channel, opts.incident,
