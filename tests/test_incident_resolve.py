@@ -13,6 +13,12 @@ def uploaded(bell) -> str:
     return files[-1]["content"].decode()
 
 
+async def after(bell, clock, minutes: int, text: str, inc) -> str:
+    """``minutes`` later, a command in the incident's channel; its answer."""
+    clock.advance(minutes=minutes)
+    return await run(bell, text, inc)
+
+
 async def test_resolve_records_durations_and_drafts_the_postmortem(make_bell, clock, tmp_path):
     bell = await start(make_bell, {"postmortem_dir": str(tmp_path / "postmortems")})
     deploy = seed_deploy(bell, version="v42")
@@ -22,10 +28,8 @@ async def test_resolve_records_durations_and_drafts_the_postmortem(make_bell, cl
     await bell.driver.press(suspects, f"{Action.CAUSED}.0", user="U_BOB")
     await bell.idle()
     await run(bell, "followup Alert on 5xx ratio <@U_CARL> due 2026-11-20", inc)
-    clock.advance(minutes=20)
-    await run(bell, "status monitoring error rate back to normal", inc)
-    clock.advance(minutes=25)
-    reply = await run(bell, "resolve Rolled back api to v41", inc)
+    await after(bell, clock, 20, "status monitoring error rate back to normal", inc)
+    reply = await after(bell, clock, 25, "resolve Rolled back api to v41", inc)
     assert reply == ("INC-1 resolved. Mitigated after 20 min, resolved after 45 min."
                      " Drafting the post-mortem…")
     done = row(bell)
@@ -95,10 +99,8 @@ async def test_channel_is_archived_n_days_after_resolution(make_bell, clock):
 async def test_a_resolved_incident_can_be_reopened_and_resolved_again(make_bell, clock):
     bell = await start(make_bell)
     inc = await declare(bell)  # SEV2: reminders every 60 minutes
-    clock.advance(minutes=10)
-    await run(bell, "resolve restarted the pool", inc)
-    clock.advance(minutes=5)
-    reply = await run(bell, "status investigating errors are back", inc)
+    await after(bell, clock, 10, "resolve restarted the pool", inc)
+    reply = await after(bell, clock, 5, "status investigating errors are back", inc)
     assert reply == ("INC-1 is reopened and investigating; update reminders are back on."
                      " Resolve it again with `/incident resolve <summary>`.")
     back = row(bell)
@@ -109,8 +111,7 @@ async def test_a_resolved_incident_can_be_reopened_and_resolved_again(make_bell,
         "Reopened: resolved → investigating: errors are back"
     assert "Reopened" in bell.double.messages(inc["channel_id"])[-1]["text"]
     assert "accessory" in bell.double.messages("C_INCIDENTS")[0]["blocks"][0]  # Join is back
-    clock.advance(minutes=15)
-    await run(bell, "resolve raised the pool size", inc)
+    await after(bell, clock, 15, "resolve raised the pool size", inc)
     done = row(bell)
     assert done["resolved_at"] == "2026-11-02T09:30:00.000000+00:00"
     assert done["mitigated_at"] == done["resolved_at"]

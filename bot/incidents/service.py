@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from bot.clock import Clock, to_db
 from bot.incidents import timeline
@@ -115,21 +116,15 @@ class IncidentService:
         )
         return cursor.rowcount == 1
 
-    def set_message(self, incident_id: int, column: str, ts: str) -> bool:
-        """Remember the status message or announcement ts, once (a retried setup reuses it)."""
+    def swap_message(
+        self, incident_id: int, column: str, old: str | None, new: str | None
+    ) -> bool:
+        """Compare-and-set the status message or announcement ts: a retried set-up reuses the
+        one posted, and of two callers replacing a deleted one only the first posts."""
         assert column in ("status_message_ts", "announcement_ts")
         cursor = self.store.execute(
-            f"UPDATE incidents SET {column} = ? WHERE id = ? AND {column} IS NULL",
-            (ts, incident_id),
-        )
-        return cursor.rowcount == 1
-
-    def forget_message(self, incident_id: int, column: str, ts: str) -> bool:
-        """The message at ``ts`` was deleted; only one caller gets to post its replacement."""
-        assert column in ("status_message_ts", "announcement_ts")
-        cursor = self.store.execute(
-            f"UPDATE incidents SET {column} = NULL WHERE id = ? AND {column} = ?",
-            (incident_id, ts),
+            f"UPDATE incidents SET {column} = ? WHERE id = ? AND {column} IS ?",
+            (new, incident_id, old),
         )
         return cursor.rowcount == 1
 
@@ -167,42 +162,33 @@ class IncidentService:
         return True
 
     def change_status(self, inc: Incident, status: str, actor: str, message: str | None) -> bool:
-        """A status change is also a status update (it resets the reminder clock)."""
-        if status == inc.status:
+        """A status change is also a status update (it resets the reminder clock). From
+        resolved it reopens: the resolution (and the mitigation, unless the new status is
+        itself mitigated) is undone, so durations end at the real resolution. Closed is final."""
+        if status == inc.status or inc.status == "closed":
             return False
-        now = self.clock.now()
+        now, reopen = self.clock.now(), inc.status == "resolved"
+        if reopen:
+            sets = "resolved_at = NULL, summary = NULL, mitigated_at = CASE WHEN ? THEN" \
+                   " mitigated_at END"
+            params: tuple[Any, ...] = (status in MITIGATED,)
+        else:
+            sets = "mitigated_at = CASE WHEN ? AND mitigated_at IS NULL THEN ? ELSE" \
+                   " mitigated_at END"
+            params = (status in MITIGATED, to_db(now))
         with self.store.transaction() as conn:
             cursor = conn.execute(
-                "UPDATE incidents SET status = ?,"
-                " mitigated_at = CASE WHEN ? AND mitigated_at IS NULL THEN ? ELSE mitigated_at END"
-                " WHERE id = ? AND status = ?",
-                (status, status in MITIGATED, to_db(now), inc.id, inc.status),
+                f"UPDATE incidents SET status = ?, {sets} WHERE id = ? AND status = ?",
+                (status, *params, inc.id, inc.status),
             )
             if cursor.rowcount != 1:
                 return False
-            text = f"Status {inc.status} → {status}" + (f": {message}" if message else "")
+            text = ("Reopened: resolved" if reopen else f"Status {inc.status}") + f" → {status}"
+            text += f": {message}" if message else ""
             timeline.add(self.store, inc.id, now, "status", actor, text)
             self._record_update(inc, status, message or text, actor, now)
-        self.audit(actor, "incident.status", inc.ref, before=inc.status, after=status)
-        return True
-
-    def reopen(self, inc: Incident, status: str, actor: str, message: str | None) -> bool:
-        """A resolved incident that came back: resolution (and mitigation, unless the new
-        status is itself mitigated) is undone so durations end at the real resolution."""
-        now = self.clock.now()
-        with self.store.transaction() as conn:
-            cursor = conn.execute(
-                "UPDATE incidents SET status = ?, resolved_at = NULL, summary = NULL,"
-                " mitigated_at = CASE WHEN ? THEN mitigated_at END"
-                " WHERE id = ? AND status = 'resolved'",
-                (status, status in MITIGATED, inc.id),
-            )
-            if cursor.rowcount != 1:
-                return False
-            text = f"Reopened: resolved → {status}" + (f": {message}" if message else "")
-            timeline.add(self.store, inc.id, now, "status", actor, text)
-            self._record_update(inc, status, message or text, actor, now)
-        self.audit(actor, "incident.reopen", inc.ref, after=status)
+        self.audit(actor, "incident.reopen" if reopen else "incident.status", inc.ref,
+                   before=inc.status, after=status)
         return True
 
     def post_update(self, inc: Incident, text: str, actor: str) -> None:

@@ -163,7 +163,7 @@ class Commands:
             return (f"{inc.ref} is closed and its channel archived; if it is back, declare a new"
                     f" incident (`/incident open <title>`) and mention {inc.ref} in it.")
         if inc.status == "resolved":
-            if not self.svc.reopen(inc, status, cmd.user, message or None):
+            if not self.svc.change_status(inc, status, cmd.user, message or None):
                 return f"{inc.ref} changed meanwhile; run `/incident status` to see it."
             self._changed(inc, cmd, f"Reopened: status is *{status}*."
                           + (f"\n{message}" if message else ""), "Reopened")

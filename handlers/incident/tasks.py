@@ -86,7 +86,7 @@ class IncidentTasks:
             data, err = await api(self.core, "chat.postMessage", {
                 "channel": inc.announcement_channel, "text": text, "blocks": blocks})
             if err is None:
-                self.svc.set_message(inc.id, "announcement_ts", data["ts"])
+                self.svc.swap_message(inc.id, "announcement_ts", None, data["ts"])
         if inc.service and self.core.claim_key(f"incident:{inc.id}:suspects"):
             await self._suspects(inc)
         note = f"{inc.ref} declared: <#{inc.channel_id}>. You lead it until you hand over with" \
@@ -103,7 +103,7 @@ class IncidentTasks:
         text, blocks = messages.status_message(inc, self.last_update(inc.id))
         data, err = await api(self.core, "chat.postMessage",
                               {"channel": inc.channel_id, "text": text, "blocks": blocks})
-        if err is None and self.svc.set_message(inc.id, "status_message_ts", data["ts"]):
+        if err is None and self.svc.swap_message(inc.id, "status_message_ts", None, data["ts"]):
             await api(self.core, "pins.add", {"channel": inc.channel_id, "timestamp": data["ts"]})
 
     async def _tell(self, inc: Incident, url: str | None, text: str) -> None:
@@ -154,8 +154,8 @@ class IncidentTasks:
             text, blocks = messages.status_message(inc, self.last_update(inc.id))
             _, error = await api(self.core, "chat.update", {"channel": inc.channel_id,
                                  "ts": inc.status_message_ts, "text": text, "blocks": blocks})
-            if error == "message_not_found" and self.svc.forget_message(
-                    inc.id, "status_message_ts", inc.status_message_ts):
+            if error == "message_not_found" and self.svc.swap_message(
+                    inc.id, "status_message_ts", inc.status_message_ts, None):
                 await self._post_status(inc)  # someone deleted it: the channel gets it back
         if inc.announcement_channel and inc.announcement_ts and not inc.private:
             text, blocks = messages.announcement(inc)
