@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 from matplotlib.image import imread
-from test_digest_reference import PARIS, POSTED, deploy, reference_digest, seed_reference
+from test_digest_reference import PARIS, POSTED, deploy, reference_digest, reference_store
 
 from bot.dora.chart import render_chart, series, title
 from bot.dora.config import DigestSettings
@@ -17,10 +17,7 @@ from bot.storage import Store
 
 @pytest.fixture
 def store(tmp_path: Path) -> Store:
-    s = Store(tmp_path / "reference.db")
-    s.migrate()
-    seed_reference(s)
-    return s
+    return reference_store(tmp_path)
 
 
 def test_reference_series_counts_rates_and_lead(store: Store) -> None:

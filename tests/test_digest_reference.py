@@ -129,12 +129,16 @@ def seed_reference(store: Store) -> None:
     followup(store, 1, "Due today is not overdue", "2026-11-25")
 
 
-@pytest.fixture
-def store(tmp_path: Path) -> Store:
+def reference_store(tmp_path: Path) -> Store:
     s = Store(tmp_path / "reference.db")
     s.migrate()
     seed_reference(s)
     return s
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Store:
+    return reference_store(tmp_path)
 
 
 def reference_digest(store: Store, **kwargs: object) -> Digest:
@@ -277,41 +281,3 @@ def test_update_punctuality_is_shown_only_when_recorded(store: Store) -> None:
     assert d.current.updates is not None
     assert (d.current.updates.num, d.current.updates.den) == (2, 3)  # I4 is a test incident
     assert "Status updates on time: 2 of 3 (67%)" in to_text(d)
-
-
-def test_recovery_starts_at_the_earlier_evidence(tmp_path: Path) -> None:
-    """An incident declared mid-rollout starts the failure before the deploy finished."""
-    s = Store(tmp_path / "early.db")
-    s.migrate()
-    deploy(s, 1, "api", "11-20 10:30", started="11-20 10:00")
-    incident(s, 1, 2, "11-20 10:15", "11-20 11:15", caused_by=1)
-    deploy(s, 2, "api", "11-21 10:00")
-    incident(s, 2, 3, "11-21 10:30", "11-21 10:40", caused_by=2)
-    incident(s, 3, 3, "11-21 11:00", "11-21 13:00", caused_by=2)  # two incidents, one failure
-    c = build_digest(s.conn, DigestSettings(min_samples=1), PARIS, POSTED).current
-    assert (c.failure.num, c.failure.den) == (2, 2)  # each failed deploy counted once
-    # 10:15→11:15 = 1 h; 10:00→13:00 = 3 h (ends with the last of its incidents)
-    assert (c.recovery.n, c.recovery.median, c.recovery.p90) == (2, 7200, 10800)
-
-
-def test_recovery_keeps_minutes_and_down_is_better(store: Store) -> None:
-    """Four Keys truncates recovery to whole hours (40 min → 0 h); Shipbell keeps minutes,
-    and a shorter recovery is marked better, not worse."""
-    text = to_text(build_digest(store.conn, DigestSettings(min_samples=1), PARIS, POSTED))
-    # D2 2 h and D3 40 min: median 1 h 20 min; before: P2 1 h 30 min → 11% shorter
-    assert ("Failed deployment recovery: median 1 h 20 min · p90 2 h (n=2)  ↓ 11% (better)"
-            in text)
-    assert "SEV3: median 40 min · p90 40 min (n=1) · before: median 2 h" in text
-    assert "SEV2: median 1 h 30 min · p90 1 h 30 min (n=1) · before: median 1 h" in text
-
-
-def test_lead_time_says_each_change_counts(store: Store) -> None:
-    """A 40-change deploy weighs 40× in the median: the digest says so, and n counts changes."""
-    from bot.dora.digest import LEAD_TIME_NOTE
-
-    text = to_text(reference_digest(store))
-    assert "(n=8 changes)" in text and text.rstrip().endswith(LEAD_TIME_NOTE)
-    empty = Store(":memory:")
-    empty.migrate()
-    assert LEAD_TIME_NOTE not in to_text(build_digest(empty.conn, DigestSettings(), PARIS,
-                                                      POSTED))
