@@ -89,3 +89,14 @@ async def test_a_departed_reporter_or_responder_is_named_in_the_declare_answer(m
     assert row(bell)["comms"] == "U_CARL"
     assert any("<@U_CARL>: they are no longer in this workspace (user_not_found)" in s
                for s in responses(bell))
+
+
+async def test_an_archived_announcements_channel_is_reported_and_nothing_else_stops(make_bell):
+    bell = await start(make_bell)
+    bell.double.state.channels["C_INCIDENTS"].is_archived = True
+    inc = await declare(bell)
+    assert inc["channel_id"] and inc["status_message_ts"] and inc["announcement_ts"] is None
+    assert any("It could not be announced in <#C_INCIDENTS>: the channel is archived"
+               " (is_archived); check `announcements_channel`." in s for s in responses(bell))
+    assert "update posted" in (await run(bell, "update still digging", inc)).lower()
+    assert timeline(bell, inc["id"])[-1]["text"] == "still digging"

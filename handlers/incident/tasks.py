@@ -81,11 +81,12 @@ class IncidentTasks:
         await self._bookmarks(inc)
         if inc.status_message_ts is None:
             await self._post_status(inc)
+        unannounced = None
         if inc.announcement_channel and inc.announcement_ts is None and not inc.private:
             text, blocks = messages.announcement(inc)
-            data, err = await api(self.core, "chat.postMessage", {
+            data, unannounced = await api(self.core, "chat.postMessage", {
                 "channel": inc.announcement_channel, "text": text, "blocks": blocks})
-            if err is None:
+            if unannounced is None:
                 self.svc.swap_message(inc.id, "announcement_ts", None, data["ts"])
         if inc.service and self.core.claim_key(f"incident:{inc.id}:suspects"):
             await self._suspects(inc)
@@ -94,6 +95,9 @@ class IncidentTasks:
         if failed:
             note += " Could not invite " + "; ".join(
                 f"<@{u}>: {messages.reason(e)}" for u, e in failed.items()) + "."
+        if unannounced:
+            note += f" It could not be announced in <#{inc.announcement_channel}>:" \
+                    f" {messages.reason(unannounced)}; check `announcements_channel`."
         await self._tell(inc, url, note)
         if _shown(self._get(payload)) != _shown(inc):  # changed while we were setting up
             await self.refresh(payload)
