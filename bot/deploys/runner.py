@@ -96,9 +96,11 @@ class Runner:
             return
         if d.provider_ref is None:
             service = self.svc.config.services.get(d.service)
+            before = next(iter(self.repo.succeeded(d.service, d.env, limit=1)), None)
             job = Job(d.id, d.service, d.env, d.ref, d.requester,
                       service.repository if service else "", self.callback_url(),
-                      d.is_rollback, d.reason)
+                      d.is_rollback, d.reason, before.sha if before else None,
+                      (before.version or before.ref) if before else None)
             for attempt in range(provider.retries):
                 try:
                     sent = await provider.trigger(job)
@@ -200,8 +202,12 @@ class Runner:
             extra = {"log_url": report.log_url} if report.log_url else {}
             if report.sha:
                 extra["sha"] = report.sha
-            if self.repo.transition(deploy_id, State.RUNNING, actor, self.core.clock.now(),
-                                    "running", **extra):
+            with self.core.store.transaction():
+                moved = self.repo.transition(deploy_id, State.RUNNING, actor,
+                                             self.core.clock.now(), "running", **extra)
+                if moved and report.changes:  # a CI may list what it ships as it starts
+                    self.repo.add_changes(deploy_id, report.changes)
+            if moved:
                 self.svc.notifier.changed(deploy_id)
             return True
         return self.finish(deploy_id, report, actor)

@@ -32,13 +32,18 @@ class Job:
     callback_url: str
     is_rollback: bool
     reason: str | None
+    # What the environment ran before (the last successful deploy): a CI needs it to list
+    # the commits this deploy ships (`git log previous_sha..HEAD`) with their times.
+    previous_sha: str | None = None
+    previous_version: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "deploy_id": self.deploy_id, "service": self.service, "environment": self.env,
             "ref": self.ref, "requester": self.requester, "repository": self.repository,
             "callback_url": self.callback_url, "is_rollback": self.is_rollback,
-            "reason": self.reason,
+            "reason": self.reason, "previous_sha": self.previous_sha,
+            "previous_version": self.previous_version,
         }
 
 
