@@ -180,3 +180,21 @@ async def test_long_versions_on_the_train_keep_every_line_whole(make_bell: MakeB
     train = post["blocks"][1]["text"]["text"]
     assert train.count("• `web` v") == 15 and train.count("<!date^") == 16  # and "since"
     assert bell.double.problems == []
+
+
+async def test_a_deactivated_captain_is_flagged_until_someone_swaps_in(
+    make_bell: MakeBell, clock: Any
+) -> None:
+    from datetime import UTC, datetime
+
+    bell = await make_bell(config())
+    bell.double.add_user("U_BOB", "bob", deleted=True)  # Tuesday's captain has left
+    bell.double.add_user("U_ANA", "ana")
+    clock.set(datetime(2026, 11, 2, 13, tzinfo=UTC))  # the freeze; people are read first
+    await bell.core.scheduler.run_due()
+    [freeze] = await announced(bell)
+    assert ("Captain: <@U_BOB> (deactivated in Slack: swap in someone with"
+            " `/release captain web @user`)") in freeze["blocks"][0]["text"]["text"]
+    assert said(await bell.command("/release", "calendar web 2")).endswith("captain <@U_ANA>")
+    await bell.command("/release", "captain web <@U_ANA>")
+    assert "deactivated" not in said(await bell.command("/release", "next web"))

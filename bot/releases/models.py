@@ -31,6 +31,7 @@ class Release:
     captain_swapped: bool
     skip: Skip | None
     freeze_at: datetime | None
+    captain_gone: bool = False  # the captain's account is deactivated: someone must swap in
 
     @property
     def train(self) -> str:

@@ -30,6 +30,7 @@ class ReleaseBook:
         # Members of the user groups (S…) named as managers, filled from Slack off the ack
         # path by the handlers; a group not read yet has no members (nobody gets in by it).
         self.group_members: dict[str, set[str]] = {}
+        self.gone_users: set[str] = set()  # deactivated accounts, read the same way
 
     # -- trains -------------------------------------------------------------------------------
     def find(self, word: str) -> TrainCalendar | None:
@@ -54,6 +55,14 @@ class ReleaseBook:
                  *(m for c in self.calendars.values() for m in c.train.managers or [])}
         return sorted(m for m in named if m.startswith("S"))
 
+    def captains(self) -> list[str]:
+        """Every captain in a rotation or swapped in for an upcoming release."""
+        swapped = [r["captain"] for r in self.store.all(
+            "SELECT DISTINCT captain FROM release_captains WHERE release_date >= ?",
+            (self.clock.now().date().isoformat(),))]
+        rotations = [u for c in self.calendars.values() for u in c.train.captains]
+        return sorted({*rotations, *swapped})
+
     def may_change(self, name: str, user: str) -> bool:
         managers = self.managers(name)
         return not managers or user in managers or any(
@@ -65,10 +74,12 @@ class ReleaseBook:
         day = occ.local_date.isoformat()
         swapped = swaps.get(day)
         lead = cal.train.freeze_lead
+        captain = swapped or cal.rotation_captain(occ)
         return Release(
             occ=occ,
-            captain=swapped or cal.rotation_captain(occ),
+            captain=captain,
             captain_swapped=swapped is not None,
+            captain_gone=captain in self.gone_users,
             skip=skips.get(day) if occ.at is not None else None,
             freeze_at=occ.at.astimezone(UTC) - lead if occ.at is not None and lead else None,
         )

@@ -24,10 +24,11 @@ from scheduled.releases import register_jobs
 def register(app: AsyncApp, core: Core) -> None:
     core.services["releases"] = ReleaseBook(core.store, core.clock, core.settings.release,
                                             core.settings.timezone)
+    book = core.services["releases"]
+    if book.manager_groups() or book.calendars:  # first, so a due post knows who is who
+        core.scheduler.add(groups_job(core))
     register_jobs(core)
     announce.register(core)
-    if core.services["releases"].manager_groups():
-        core.scheduler.add(groups_job(core))
 
     @app.command(COMMAND)
     async def on_command(ack: Any, body: dict[str, Any]) -> None:

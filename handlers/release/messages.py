@@ -57,6 +57,15 @@ def brief(reason: str) -> str:
     return cut + "…"
 
 
+def captain(release: Release) -> str:
+    """The captain, mentioned; a deactivated one is flagged so someone swaps in."""
+    text = mention(release.captain)
+    if release.captain_gone:
+        text += (f" (deactivated in Slack: swap in someone with"
+                 f" `/release captain {release.train} @user`)")
+    return text
+
+
 def mention(user: str | None) -> str:
     return f"<@{user}>" if user else "nobody (no captains configured)"
 
@@ -96,7 +105,7 @@ def reminder(name: str, release: Release, now: datetime, shipped: Cargo,
     assert release.at is not None
     left = humanize(release.at - now)
     lines = [f":calendar: *{name}* releases in {left}, {when(release.at)}{moved(release)}."
-             f" Captain: {mention(release.captain)}."]
+             f" Captain: {captain(release)}."]
     if release.freeze_at is not None:
         verb = "started" if release.freeze_at <= now else "starts"
         lines.append(f"Code freeze {verb} {when(release.freeze_at)}.")
@@ -114,7 +123,7 @@ def freeze_started(name: str, release: Release, services: list[str], env: str,
     text = (f":snowflake: *Code freeze for {name}* until the release at {when(release.at)}"
             f"{moved(release)}."
             f" Deploys of {', '.join(f'`{s}`' for s in services)} to {env} need a break-glass"
-            f" reason until then. Captain: {mention(release.captain)}.")
+            f" reason until then. Captain: {captain(release)}.")
     return {"text": f"Code freeze for {name} has started",
             "blocks": [_section(text, Block.SUMMARY), _section(shipped_lines(shipped, since),
                                                               Block.TRAIN)]}
@@ -124,7 +133,7 @@ def release_day(name: str, release: Release, shipped: Cargo, since: datetime | N
                 following: Release | None) -> dict[str, Any]:
     assert release.at is not None
     text = (f":ship: *{name}* release is go, {when(release.at)}{moved(release)}."
-            f" Captain: {mention(release.captain)}. The freeze is over.")
+            f" Captain: {captain(release)}. The freeze is over.")
     return {"text": f"{name} release day",
             "blocks": [_section(text, Block.SUMMARY), _section(shipped_lines(shipped, since),
                                                               Block.TRAIN),
@@ -145,7 +154,7 @@ def next_line(following: Release | None) -> str:
     if following is None or following.at is None:
         return "No further release is scheduled."
     return (f"Next release: {when(following.at)}{moved(following)},"
-            f" captain {mention(following.captain)}.")
+            f" captain {captain(following)}.")
 
 
 def state_line(freeze: FreezeWindow | None, now: datetime) -> str:
@@ -166,7 +175,7 @@ def next_summary(name: str, release: Release | None, freeze: FreezeWindow | None
         freeze_text = (f" Freeze {when(release.freeze_at)}." if release.freeze_at else "")
         head = (f"*{name}* (<#{channel}>): next release {when(release.at)}"
                 f" ({humanize(release.at - now)} from now).{freeze_text}"
-                f" Captain: {mention(release.captain)}.")
+                f" Captain: {captain(release)}.")
     return [_section(f"{head}\n{state_line(freeze, now)}", Block.SUMMARY, name),
             _section(shipped_lines(shipped, since), Block.TRAIN, name)]
 
@@ -174,7 +183,7 @@ def next_summary(name: str, release: Release | None, freeze: FreezeWindow | None
 def calendar_line(release: Release) -> str:
     if release.at is None:
         return f"~{slack_date(release.occ.nominal, '{date_short_pretty}')}~ {release.occ.note}"
-    line = f"{when(release.at)}: captain {mention(release.captain)}"
+    line = f"{when(release.at)}: captain {captain(release)}"
     if release.captain_swapped:
         line += " (swapped)"
     if release.occ.note:
