@@ -58,3 +58,12 @@ def test_the_png_is_a_real_image_even_for_an_empty_history(
         assert pixels.shape[:2] == (height, 800)
     assert title(reference_digest(store)) == (
         "Weekly delivery trend · production · 8 weeks to Nov 24 (Europe/Paris)")
+
+
+def test_many_weeks_get_one_turned_label_each_and_a_wider_chart(store: Store) -> None:
+    cfg = DigestSettings(timezone="Europe/Paris", chart_weeks=26)
+    d = build_digest(store.conn, cfg, PARIS, POSTED, trend=True)
+    s = series(d)
+    assert s.labels[0] == "May 27 · 0" and s.labels[-1] == "Nov 18 · 6"
+    pixels = imread(io.BytesIO(render_chart(d)), format="png")
+    assert pixels.shape[1] == 1370  # 0.45 inch a week instead of 26 labels in 8 inches

@@ -12,6 +12,7 @@ from __future__ import annotations
 import io
 import math
 from dataclasses import dataclass
+from datetime import date
 
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -27,13 +28,14 @@ LEAD_COLOUR = "#1565c0"
 GAP_COLOUR = "#9e9e9e"
 NAN = math.nan
 HOUR, DAY = 3600.0, 86400.0
+ROOMY = 10  # up to this many weeks, two-line labels fit; more get one turned line each
 
 
 @dataclass(frozen=True)
 class Series:
     """What the chart draws, computed apart from drawing so it can be checked in tests."""
 
-    labels: list[str]  # "Nov 18\n6 deploys": each week's first day and its deploy count
+    labels: list[str]  # "Nov 18\n6 deploys" (or "Nov 18 · 6" turned, for many weeks)
     ok: list[int]  # deploys that caused no failure
     failed: list[int]
     rates: list[float | None]  # change failure rate; None below the minimum sample
@@ -51,7 +53,7 @@ def series(d: Digest) -> Series:
     longest = max([s.p90 or 0 for s in leads if s] + [0])
     unit, scale = ("days", DAY) if longest >= 3 * DAY else ("hours", HOUR)
     return Series(
-        labels=[f"{w.period.first_day:%b} {w.period.first_day.day}\n{_deploys_text(w.deploys)}"
+        labels=[_label(w.period.first_day, w.deploys, roomy=len(d.weeks) <= ROOMY)
                 for w in d.weeks],
         ok=[w.deploys - w.failed for w in d.weeks],
         failed=[w.failed for w in d.weeks],
@@ -65,8 +67,11 @@ def series(d: Digest) -> Series:
     )
 
 
-def _deploys_text(count: int) -> str:
-    return "no deploys" if count == 0 else f"{count} deploy{'' if count == 1 else 's'}"
+def _label(first_day: date, deploys: int, *, roomy: bool) -> str:
+    day = f"{first_day:%b} {first_day.day}"
+    if not roomy:
+        return f"{day} · {deploys}"
+    return f"{day}\n{'no deploys' if deploys == 0 else f'{deploys} deploy' + 's' * (deploys != 1)}"
 
 
 def title(d: Digest) -> str:
@@ -79,7 +84,10 @@ def title(d: Digest) -> str:
 def render_chart(d: Digest) -> bytes:
     """PNG bytes of the last weeks' trend; readable at Slack's preview size."""
     s = series(d)
-    figure = Figure(figsize=(8, 5.6 if s.with_lead else 3.8), dpi=100)
+    roomy = len(s.labels) <= ROOMY
+    width = 8 if roomy else min(14, 2 + 0.45 * len(s.labels))
+    height = (5.6 if s.with_lead else 3.8) + (0 if roomy else 0.8)
+    figure = Figure(figsize=(width, height), dpi=100)
     FigureCanvasAgg(figure)
     grid = figure.add_gridspec(2 if s.with_lead else 1, 1,
                                height_ratios=[3, 2][: 1 + s.with_lead])
@@ -88,7 +96,7 @@ def render_chart(d: Digest) -> bytes:
     if s.with_lead:
         _lead(figure.add_subplot(grid[1], sharex=top), s)
     else:
-        top.set_xlabel("week starting", fontsize=8)
+        top.set_xlabel("week starting" + ("" if roomy else " · deploys"), fontsize=8)
     top.set_title(title(d), fontsize=10)
     handles, labels = [], []
     for axes in figure.axes:
@@ -120,7 +128,8 @@ def _deploys(axes: Axes, s: Series) -> None:
     axes.bar(positions, s.failed, bottom=s.ok, color=FAILED_COLOUR,
              label="deploys that caused a failure")
     totals = [ok + failed for ok, failed in zip(s.ok, s.failed, strict=True)]
-    axes.set_xticks(positions, s.labels, fontsize=8)
+    axes.set_xticks(positions, s.labels, fontsize=8,
+                    rotation=0 if len(s.labels) <= ROOMY else 90)
     axes.yaxis.set_major_locator(MaxNLocator(integer=True))
     axes.set_ylim(0, max([1, *totals]) * 1.2)
     axes.set_ylabel("deploys per week", fontsize=9)
@@ -141,6 +150,7 @@ def _lead(axes: Axes, s: Series) -> None:
     axes.set_ylabel(f"lead time ({s.lead_unit})", fontsize=9)
     axes.set_ylim(0, max([1.0, *(v for v in s.p90s if v is not None)]) * 1.2)
     _gaps(axes, s)
-    axes.set_xlabel(f"week starting · lead time has one value per change; a week with fewer"
-                    f" than {s.minimum} is a gap", fontsize=8)
-    axes.tick_params(axis="x", labelsize=8)
+    deploys = "" if len(s.labels) <= ROOMY else " · deploys"
+    axes.set_xlabel(f"week starting{deploys} · lead time has one value per change; a week with"
+                    f" fewer than {s.minimum} is a gap", fontsize=8)
+    axes.tick_params(axis="x", labelsize=8, labelrotation=0 if len(s.labels) <= ROOMY else 90)
