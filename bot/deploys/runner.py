@@ -9,60 +9,22 @@ reminds forgotten lock holders; all of it moves with the FakeClock in tests.
 from __future__ import annotations
 
 import asyncio
-import re
-from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from prometheus_client import Counter, Histogram
 
 from bot import logs
-from bot.clock import humanize, to_db
-from bot.deploys import grammar
+from bot.clock import humanize
 from bot.deploys.models import ACTIVE, State
 from bot.deploys.providers import Job, ProviderError, Report
+from bot.deploys.reports import REPORT_STATES, normalise_changes, sanitised
 from bot.deploys.service import DeployService
 
 DURATION_BUCKETS = (10, 30, 60, 120, 300, 600, 1200, 1800, 3600, 7200)
 MAX_POLL_ERRORS = 5
 MAX_RATE_LIMIT_WAIT = 300.0
 BACKOFF = (1.0, 2.0, 4.0, 8.0, 16.0)
-LINK = re.compile(r"^https?://[^\s<>|]{1,2000}$")
-REPORT_STATES = {"running": State.RUNNING, "succeeded": State.SUCCEEDED,
-                 "failed": State.FAILED, "cancelled": State.CANCELLED}
-
-
-def link(url: str | None) -> str | None:
-    """A log link we can put inside Slack's `<url|text>`: http(s), nothing that ends it early."""
-    return url if url and LINK.match(url) else None
-
-
-def sanitised(report: Report) -> Report:
-    """Provider text is echoed into the channel: it may not ping anyone or break a link."""
-    def calm(text: str | None) -> str | None:
-        return grammar.quiet(text) if text else text
-    return replace(report, log_url=link(report.log_url), version=calm(report.version),
-                   error=calm(report.error), output=calm(report.output),
-                   changes=normalise_changes(report.changes))
-
-
-def normalise_changes(raw: Any) -> list[dict[str, Any]]:
-    """Keep well-formed changes; commit times become stored UTC text (or None)."""
-    out: list[dict[str, Any]] = []
-    for item in raw if isinstance(raw, list) else []:
-        if not isinstance(item, dict) or not isinstance(item.get("sha"), str) or not item["sha"]:
-            continue
-        committed = item.get("committed_at")
-        try:
-            when = datetime.fromisoformat(str(committed).replace("Z", "+00:00"))
-            committed = to_db(when if when.tzinfo else when.replace(tzinfo=UTC))
-        except ValueError:
-            committed = None
-        out.append({"sha": item["sha"][:64],
-                    "title": grammar.quiet(str(item.get("title") or ""))[:200],
-                    "author": grammar.quiet(str(item.get("author") or ""))[:100] or None,
-                    "committed_at": committed})
-    return out[:500]
 
 
 class Runner:

@@ -17,7 +17,8 @@ from aiohttp import web
 from bot.core import Core
 from bot.deploys import signing
 from bot.deploys.providers import Report
-from bot.deploys.runner import REPORT_STATES, Runner, normalise_changes
+from bot.deploys.reports import REPORT_STATES, normalise_changes
+from bot.deploys.runner import Runner
 
 
 def handler(core: Core, runner: Runner) -> Any:
