@@ -16,7 +16,7 @@ async def test_updates_reminders_and_postmortem_after_the_channel_was_archived(m
     assert ack.text == "Update posted to INC-1."
     await bell.idle()
     assert timeline(bell, inc["id"])[-1]["text"] == "still digging"
-    assert any("could not take the post (is_archived); nothing is lost" in s
+    assert any("could not take the post: the channel is archived (is_archived); nothing is lost" in s
                for s in responses(bell))
     thread = [m for m in bell.double.messages("C_INCIDENTS")
               if m.get("thread_ts") == inc["announcement_ts"] and m["ts"] != m["thread_ts"]]
@@ -43,8 +43,8 @@ async def test_updates_reminders_and_postmortem_after_the_channel_was_archived(m
     assert "resolved" in ack.text
     await bell.idle()
     assert row(bell)["status"] == "resolved" and row(bell)["postmortem"].startswith("# INC-1")
-    assert any("post-mortem draft is saved, but its channel could not take the file"
-               " (is_archived)" in s for s in responses(bell))
+    assert any("post-mortem draft is saved, but its channel could not take the file: the"
+               " channel is archived (is_archived)." in s for s in responses(bell))
     ack = await bell.command("/incident", "close INC-1", channel="C_GENERAL")
     await bell.idle()
     assert row(bell)["status"] == "closed"
@@ -100,3 +100,15 @@ async def test_an_archived_announcements_channel_is_reported_and_nothing_else_st
                " (is_archived); check `announcements_channel`." in s for s in responses(bell))
     assert "update posted" in (await run(bell, "update still digging", inc)).lower()
     assert timeline(bell, inc["id"])[-1]["text"] == "still digging"
+
+
+async def test_shipbell_removed_from_a_private_incident_channel_loses_nothing(make_bell):
+    bell = await start(make_bell)
+    inc = await declare(bell, "open Leaked key sev1 --private")
+    bell.double.state.channels[inc["channel_id"]].members.remove(bell.double.state.bot_user_id)
+    assert await run(bell, "update key rotated", inc) == "Update posted to INC-1."
+    assert timeline(bell, inc["id"])[-1]["text"] == "key rotated"
+    said = [s for s in responses(bell) if "could not take the post" in s]
+    assert said == ["Recorded in INC-1's timeline, but its channel could not take the post:"
+                    " Shipbell can't see the channel (deleted, or Shipbell was removed)"
+                    " (channel_not_found); nothing is lost."]

@@ -47,7 +47,7 @@ _REASONS = {
     "user_is_restricted": "guest accounts can't be added",
     "user_is_ultra_restricted": "guest accounts can't be added",
     "is_archived": "the channel is archived",
-    "channel_not_found": "the channel no longer exists",
+    "channel_not_found": "Shipbell can't see the channel (deleted, or Shipbell was removed)",
     "not_in_channel": "Shipbell was removed from the channel",
 }
 

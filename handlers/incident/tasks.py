@@ -197,7 +197,7 @@ class IncidentTasks:
                 "text": text, "blocks": blocks})
         if error:
             respond(self.core, url, f"Recorded in {inc.ref}'s timeline, but its channel"
-                    f" could not take the post ({error}); nothing is lost.")
+                    f" could not take the post: {messages.reason(error)}; nothing is lost.")
         await self.refresh(payload)
 
     async def invite(self, payload: Payload) -> None:
@@ -246,7 +246,7 @@ class IncidentTasks:
             if error not in GONE:
                 raise
             respond(self.core, url, f"{inc.ref}'s post-mortem draft is saved{where}, but its"
-                    f" channel could not take the file ({error}).")
+                    f" channel could not take the file: {messages.reason(error)}.")
 
     async def archive(self, payload: Payload) -> None:
         inc, url = self._get(payload), payload.get("response_url")
