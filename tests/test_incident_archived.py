@@ -16,8 +16,8 @@ async def test_updates_reminders_and_postmortem_after_the_channel_was_archived(m
     assert ack.text == "Update posted to INC-1."
     await bell.idle()
     assert timeline(bell, inc["id"])[-1]["text"] == "still digging"
-    assert any("could not take the post: the channel is archived (is_archived); nothing is lost" in s
-               for s in responses(bell))
+    assert any("could not take the post: the channel is archived (is_archived); nothing is"
+               " lost" in s for s in responses(bell))
     thread = [m for m in bell.double.messages("C_INCIDENTS")
               if m.get("thread_ts") == inc["announcement_ts"] and m["ts"] != m["thread_ts"]]
     assert [m["text"] for m in thread] == ["INC-1 update: still digging"]
