@@ -179,7 +179,8 @@ def _missed_notice(core: Core) -> Any:
         now = core.clock.now()
         for name, items in by_train.items():
             first = min(o.scheduled_for for o in missed if o.job_id.startswith(f"{PREFIX}{name}:"))
-            message = messages.missed_notice(name, items, book.freeze_window(name, now),
+            message = messages.missed_notice(name, sorted(items, key=lambda item: item[1]),
+                                             book.freeze_window(name, now),
                                              book.next_release(name, now), now)
             _post(core, name, f"release:{name}:missed@{to_db(first)}", message)
     notice.releases = True  # type: ignore[attr-defined]

@@ -49,3 +49,17 @@ async def test_a_release_skipped_by_hand_is_not_reported_missing(make_bell: Make
     await bell.idle()
     assert sum(o.outcome == "missed" for o in outcomes) == 3
     assert len(texts(bell)) == 1 and "skipped the *web* release" in texts(bell)[0]
+
+
+async def test_the_notice_lists_what_was_missed_in_time_order(make_bell: MakeBell,
+                                                              clock: FakeClock) -> None:
+    clock.set(datetime(2026, 10, 29, tzinfo=UTC))
+    bell = await make_bell({"release": {"trains": {"web": {**TRAIN, "reminders": ["3d"]}}}})
+    clock.set(RELEASE.replace(hour=16))
+    await bell.core.scheduler.run_due()
+    await bell.idle()
+    [notice] = bell.double.messages("C_RELEASES")
+    text = notice["blocks"][0]["text"]["text"]
+    order = [text.index(label) for label in
+             ("3d reminder", "code freeze announcement", "release announcement")]
+    assert order == sorted(order) and "missed 3 scheduled posts" in text
