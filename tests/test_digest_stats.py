@@ -64,6 +64,8 @@ async def test_unknown_service_gets_the_known_ones(make_bell: Any, clock: FakeCl
         ("stats <!subteam^S1|@sre>", "That's a person or a group"),
         ("stats <#C123|general> 7d", "That's a channel; stats are per service. Try"),
         ("stats api 7", "`7` needs a unit: `7d`."),
+        ("stats 7d api 28d", "One period at a time (`7d` or `28d`)."),
+        ("stats 2w", "`2w` isn't a period I keep"),
         ("stats <!channel>", "`&lt;!channel&gt;` isn't a service name."),
         ("stats 🚀 api", "`🚀` isn't a service name."),
         ("stats '`rm -rf`'", "`'rm -rf'` isn't a service name."),
@@ -84,4 +86,5 @@ async def test_bad_input_is_answered_in_one_sentence_at_once(
 def test_parse_accepts_any_order() -> None:
     assert parse(["28d", "api"]) == ("api", 28, None)
     assert parse(["7days"]) == (None, 7, None)
+    assert parse(["api", "4w"]) == ("api", 28, None) and parse(["1week"]) == (None, 7, None)
     assert parse([]) == (None, None, None)

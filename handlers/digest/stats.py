@@ -19,7 +19,7 @@ from handlers.common import CHANNEL_REF, GROUP_REF, USER_REF, SlashCommand, ephe
 from handlers.digest import messages
 from handlers.digest.ids import SUBCOMMAND, Task
 
-PERIOD = re.compile(r"^(\d+)\s*d(ays?)?$", re.IGNORECASE)
+PERIOD = re.compile(r"^(\d+)\s*(d|days?|w|weeks?)$", re.IGNORECASE)
 SERVICE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,79}$")
 ALLOWED_DAYS = (1, 7, 28)
 KNOWN_LIMIT = 200  # service names walked for a "did you mean" (one index step each)
@@ -55,9 +55,12 @@ def parse(words: list[str]) -> tuple[str | None, int | None, str | None]:
     for word in words:
         period = PERIOD.match(word)
         if period:
-            if int(period.group(1)) not in ALLOWED_DAYS:
+            length = int(period.group(1)) * (7 if period.group(2)[0] in "wW" else 1)
+            if length not in ALLOWED_DAYS:
                 return None, None, f"{quoted(word)} isn't a period I keep; {USAGE}"
-            days = int(period.group(1))
+            if days is not None:
+                return None, None, f"One period at a time (`{days}d` or {quoted(word)}). {USAGE}"
+            days = length
         elif not SERVICE.match(word) or word.isdigit():
             return None, None, _not_a_service(word)
         elif service is not None:
