@@ -39,7 +39,7 @@ async def bell(make_bell: MakeBell, monkeypatch: pytest.MonkeyPatch) -> LocalShi
     ("lock api production", "A lock needs a reason"),
     ("lock api production migration --for 3y", "`3y` isn't a duration"),
     ("lock api production migration --for 20d", "`20d` is out of range"),
-    ("unlock api production", "api production isn't locked."),
+    ("unlock api production", "api production isn't locked; `/deploy locks` lists what is."),
     ("unlock api", "Unlock what?"),
     ("cancel", "Cancel which deploy?"),
     ("cancel abc", "Cancel which deploy?"),

@@ -63,7 +63,7 @@ def unlock(svc: DeployService, service: str, env: str, user: str, channel: str) 
     now = svc.core.clock.now()
     current = svc.locks.get(service, env, now)
     if current is None:
-        return Outcome(False, f"{service} {env} isn't locked.")
+        return Outcome(False, f"{service} {env} isn't locked; `/deploy locks` lists what is.")
     if current.holder != user and (denied := _denied(svc, service, env, user, channel)):
         return Outcome(False, denied)
     released = svc.locks.release(service, env)
