@@ -192,9 +192,11 @@ async def test_deploy_gate_refuses_production_during_the_freeze(make_bell: MakeB
     assert "frozen" not in staging.text
     clock.set(RELEASE.replace(minute=10))  # released: open again
     assert "frozen" not in (await bell.command("/deploy", "explain api@v3 to production")).text
-    await bell.command("/release", "freeze web 1h incident follow-up", channel="C_RELEASES")
+    await bell.command("/release", "freeze web 1h incident follow-up " + "y" * 3_800,
+                       channel="C_RELEASES")
     adhoc = await bell.command("/deploy", "api@v3 to production")
     assert "release train web: incident follow-up" in adhoc.text
+    assert len(adhoc.text) < 600  # a 4,000-character reason is quoted, not pasted whole
 
 
 async def test_holiday_move_is_said_in_the_posts(make_bell: MakeBell, clock: FakeClock) -> None:

@@ -16,6 +16,7 @@ from bot.releases.models import Cargo, FreezeWindow, Release, Shipped, Skip
 from bot.storage import Store
 
 SHOWN = 15  # deploys listed per message; the rest are counted
+GATE_REASON = 300  # characters of an ad-hoc freeze reason that other features quote
 LOOKBACK_WINDOWS = (timedelta(days=35), timedelta(days=400))
 
 
@@ -161,7 +162,10 @@ class ReleaseBook:
         source = f"release train {name}"
         row = self.adhoc_freeze(name, at)
         if row is not None:
-            return FreezeWindow(source, row["reason"], from_db(row["starts_at"]) or at,
+            reason = str(row["reason"])  # gates quote it in one line; the rest is in the audit
+            if len(reason) > GATE_REASON:
+                reason = reason[:GATE_REASON - 1] + "…"
+            return FreezeWindow(source, reason, from_db(row["starts_at"]) or at,
                                 from_db(row["ends_at"]))
         lead = self.calendars[name].train.freeze_lead
         if not lead:
