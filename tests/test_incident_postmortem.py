@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from test_incident_resolve import uploaded
-from test_incident_support import declare, run, seed_deploy, start
+from test_incident_support import declare, row, run, seed_deploy, start
 from test_incident_timeline import pin_event, reaction_event, seed
 
 
@@ -59,3 +59,16 @@ def test_slack_references_read_as_plain_markdown():
     assert readable(text, {"U_ANA": "ana"}) == (
         "@ana and @old-name in #ops told @sre @here: see"
         " [the status page](https://status.example.com) or https://x.io")
+
+
+async def test_an_unwritable_postmortem_dir_still_uploads_the_draft(make_bell, tmp_path):
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("a file where the directory should be")
+    bell = await start(make_bell, {"postmortem_dir": str(blocker / "postmortems")})
+    inc = await declare(bell)
+    await run(bell, "resolve restarted the pool", inc)
+    assert "restarted the pool" in uploaded(bell)
+    assert row(bell)["postmortem"].startswith("# INC-1")
+    comment = bell.double.calls_to("files.completeUploadExternal")[-1].args["initial_comment"]
+    assert comment == (f":memo: Post-mortem draft for INC-1 (not written to"
+                       f" `{blocker / 'postmortems'}`: Not a directory).")

@@ -230,8 +230,11 @@ class IncidentTasks:
         self.svc.save_postmortem(inc.id, markdown)
         where = ""
         if self.settings.postmortem_dir:
-            path = postmortem.write(self.settings.postmortem_dir, inc, markdown)
-            where = f" and written to `{path}`"
+            try:
+                path = postmortem.write(self.settings.postmortem_dir, inc, markdown)
+                where = f" and written to `{path}`"
+            except OSError as exc:  # the draft is in SQLite and still uploaded
+                where = f" (not written to `{self.settings.postmortem_dir}`: {exc.strerror})"
         if inc.channel_id is None:
             respond(self.core, url, f"{inc.ref}'s post-mortem draft is saved{where}; it has no"
                     " channel to upload it to.")
