@@ -98,6 +98,7 @@ async def test_list_and_help(make_bell, clock):
     assert "lead <@U_ANA>" in ack.text
     ack = await bell.command("/incident", "help")
     assert "/incident resolve" in ack.text.replace("`resolve", "/incident resolve")
+    assert "reopens a resolved incident" in ack.text
 
 
 async def test_link_and_followups(make_bell):

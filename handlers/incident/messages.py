@@ -20,7 +20,8 @@ HELP = "\n".join([
     "• `/incident` opens the declare form; `/incident open <title> [sev1-4] [--service api]"
     " [--private] [--test]` skips it (test incidents stay out of metrics and announcements).",
     "In an incident channel (or name one first, e.g. `/incident update INC-3 …`):",
-    "• `status <investigating|identified|monitoring|resolved> [message]` · `sev <1-4>`",
+    "• `status <investigating|identified|monitoring|resolved> [message]` (an open status"
+    " reopens a resolved incident) · `sev <1-4>`",
     "• `assign <commander|comms> @user` · `update <text>` · `note <text>`",
     "• `link <deploy-id> [caused|fixed]` · `followup <text> @owner [due YYYY-MM-DD]`"
     " · `followup done <n>`",
