@@ -165,7 +165,9 @@ def _record(core: Core, day: str, column: str, value: str) -> None:
 
 
 def _finish(core: Core, day: str) -> None:
+    """Mark the day done and drop its PNG (70–130 kB; a year of them would be tens of MB);
+    `shipbell digest --chart` redraws any day."""
     core.store.execute(
-        "UPDATE digest_posts SET done_at = ? WHERE day = ? AND done_at IS NULL",
+        "UPDATE digest_posts SET done_at = ?, chart = NULL WHERE day = ? AND done_at IS NULL",
         (to_db(core.clock.now()), day),
     )

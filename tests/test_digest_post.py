@@ -107,6 +107,7 @@ async def test_a_failed_upload_is_retried_without_reposting(
                 if c.args["channel"] == "C_METRICS"]) == 2
     row = bell.core.store.one("SELECT * FROM digest_posts WHERE day = '2026-11-25'")
     assert row is not None and row["done_at"] and row["chart_file"].startswith("F")
+    assert row["chart"] is None  # posted: the PNG is not kept in the database
 
 
 async def test_catch_up_inside_the_window_and_missed_outside(
