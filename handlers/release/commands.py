@@ -43,12 +43,12 @@ def dispatch(core: Core, cmd: SlashCommand) -> dict[str, Any]:
     if sub == Sub.HELP:
         return ephemeral(HELP)
     known = sub in Sub.__members__.values()
-    if not known and book.find(sub) is None:
+    if not known and not any(name.startswith(sub) for name in book.calendars):
         known_subs = [s.value for s in Sub if s != Sub.HELP]
         return ephemeral(unknown_subcommand(COMMAND, shown(sub), known_subs))
     if not book.calendars:
         return ephemeral(NO_TRAINS)
-    if not known:  # `/release web` reads as `/release next web`
+    if not known:  # `/release web` reads as `/release next web` (`/release w`: which one?)
         return show_next(core, cmd, [sub])
     if sub in CHANGES:
         usage, change = CHANGES[Sub(sub)]
