@@ -113,6 +113,8 @@ def test_config_errors_say_what_would_work():
 
     with pytest.raises(ValidationError, match=r"must contain \{id\}"):
         IncidentSettings(channel_template="inc-{slug}")
+    with pytest.raises(ValidationError, match=r"keep it under 60 characters"):
+        IncidentSettings(channel_template="production-incident-war-room-" * 2 + "{id}-{slug}")
     with pytest.raises(ValidationError, match=r"use only the fields \{id\}"):
         IncidentSettings(channel_template="inc-{id}-{team}")
     with pytest.raises(ValidationError, match="user group id like S0123ABCD"):

@@ -61,6 +61,9 @@ class IncidentSettings(Section):
             ) from None
         if "{id}" not in value:
             raise ValueError("must contain {id} so every incident gets its own channel")
+        if len(value.format(**{**TEMPLATE_FIELDS, "id": 99999, "slug": ""})) > 60:
+            raise ValueError("keep it under 60 characters without the title, so {id} and some"
+                             " of the title fit Slack's 80, e.g. inc-{id}-{slug}")
         return value
 
     @field_validator("responders")
