@@ -53,3 +53,5 @@ DIGEST_NOT_POSTED = (
     "Digest: %s not posted to %s (Slack refused it, see above); it stays stored, and "
     "`shipbell digest --as-of %s` prints it"
 )
+DEPLOY_EXPIRED = "Deploy #%s %s/%s expired unstarted: %s"
+DEPLOY_REHOMED = "Deploy #%s: can't post in %s, its message moves to the requester's DM"

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import logging
+
+import pytest
 from conftest import MakeBell
 from fakes.ci import FakeCI
 from fakes.configs import deploy_config
@@ -18,7 +21,9 @@ def state(bell: LocalShipbell, deploy_id: int) -> str:
 
 
 async def test_stale_queued_deploy_expires_and_requester_is_told(
-        make_bell: MakeBell, ci: FakeCI, clock: FakeClock) -> None:
+        make_bell: MakeBell, ci: FakeCI, clock: FakeClock,
+        caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO)
     config = merge(deploy_config(ci.url, timeout_minutes=180),
                    {"deploy": {"queue_ttl_minutes": 60}})
     bell = await make_bell(config)
@@ -37,6 +42,7 @@ async def test_stale_queued_deploy_expires_and_requester_is_told(
     clock.advance(minutes=2)
     await bell.core.scheduler.run_due()
     assert state(bell, 2) == "cancelled" and state(bell, 1) == "triggered"
+    assert "Deploy #2 api/production expired unstarted: expired after 1 h" in caplog.text
     await bell.idle()
     note = ("<@U_BOB>: expired after 1 h in the queue behind #1; "
             "`/deploy api@v2 to production` again if it's still wanted.")

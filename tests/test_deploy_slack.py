@@ -39,7 +39,7 @@ def dm(bell: LocalShipbell, user: str) -> str:
 
 
 async def test_private_channel_without_the_bot_sends_the_message_to_the_requester(
-        bell: LocalShipbell, ci: FakeCI) -> None:
+        bell: LocalShipbell, ci: FakeCI, caplog: pytest.LogCaptureFixture) -> None:
     secret = bell.double.add_channel("war-room", is_private=True, members=["U_ANA"])
     ack = await bell.command("/deploy", "api to production", channel=secret)
     assert ack.text == "Deploying api@main to production (#1); follow it in the channel."
@@ -52,6 +52,7 @@ async def test_private_channel_without_the_bot_sends_the_message_to_the_requeste
     assert REHOMED.format(secret) in thread_text(bell, home, top["ts"])
     row = bell.core.store.one("SELECT state, message_channel FROM deploys WHERE id = 1")
     assert row == {"state": "succeeded", "message_channel": home}
+    assert f"Deploy #1: can't post in {secret}" in caplog.text
 
 
 async def test_channel_archived_mid_deploy_moves_the_message_to_the_requester(

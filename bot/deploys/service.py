@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from bot import logs
 from bot.clock import humanize, to_db
 from bot.core import Core
 from bot.deploys import grammar
@@ -249,6 +250,7 @@ class DeployService:
         note = (f"<@{d.requester}>: {error}; `/deploy {d.service}@{d.ref} to {d.env}` "
                 "again if it's still wanted.")
         if self.repo.transition(d.id, State.CANCELLED, None, now, note, error=error):
+            logs.logger.info(logs.DEPLOY_EXPIRED, d.id, d.service, d.env, error)
             self.notifier.changed(d.id)
             return True
         return False

@@ -11,6 +11,7 @@ import asyncio
 from collections import defaultdict
 from typing import Any
 
+from bot import logs
 from bot.core import Core
 from bot.deploys.models import Deploy
 from bot.deploys.repo import DeployRepo
@@ -100,6 +101,7 @@ class SlackNotifier:
             channel, ts = str(sent["channel"]), str(sent["ts"])
             self.repo.update(d.id, message_channel=channel, message_ts=ts)
             if target == d.requester and target != d.channel:
+                logs.logger.warning(logs.DEPLOY_REHOMED, d.id, d.channel)
                 self.repo.event(d.id, "note", None, self.core.clock.now(),
                                 messages.rehomed(d.channel or ""))
             return channel, ts
