@@ -43,6 +43,7 @@ def base(**env: Any) -> dict[str, Any]:
       "services": {"api": {"provider": "sim", "default_env": "prod",
                            "environments": {"production": {}}}}},
      "default_env 'prod' is not one of: production"),
+    ({**base(), "queue_ttl_minutes": 0}, "`deploy.queue_ttl_minutes`: Input should be greater"),
 ])
 def test_bad_config_is_explained(config: dict[str, Any], expected: str) -> None:
     assert expected in settings(**config)
