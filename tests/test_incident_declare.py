@@ -128,3 +128,17 @@ async def test_a_form_that_cannot_open_says_how_to_declare_with_text(make_bell):
     told = [c.args.get("text", "") for c in bell.double.calls_to("response_url")]
     assert told == ["The declare form could not open (expired_trigger_id); declare with text"
                     " instead, e.g. `/incident open API errors on checkout sev2 --service api`."]
+
+
+async def test_the_same_command_sent_twice_declares_once(make_bell, clock):
+    bell = await start(make_bell)
+    inc = await declare(bell)
+    clock.advance(seconds=40)
+    again = await bell.command("/incident", "open db LATENCY sev2 --service api")
+    assert again.text == (f"You declared INC-1 with this title 40 s ago (<#{inc['channel_id']}>);"
+                          " nothing new was declared. Retitle it to declare another.")
+    other = await bell.command("/incident", "open DB latency sev2", user="U_BOB")
+    assert other.text.startswith("Declared INC-2")  # someone else's report is their own
+    clock.advance(minutes=2)
+    later = await bell.command("/incident", "open DB latency sev2 --service api")
+    assert later.text.startswith("Declared INC-3")

@@ -52,6 +52,19 @@ class IncidentService:
         )
         return [Incident.from_row(r) for r in rows]
 
+    def recent_twin(self, reporter: str, title: str, key: str) -> Incident | None:
+        """The same person's open incident with the same title from the last two minutes: a
+        command sent again because Slack looked slow, not a second incident."""
+        since = to_db(self.clock.now() - timedelta(minutes=2))
+        marks = ", ".join("?" for _ in OPEN_STATUSES)
+        row = self.store.one(
+            f"SELECT * FROM incidents WHERE reporter = ? AND lower(title) = lower(?)"
+            f" AND declared_at >= ? AND idempotency_key != ? AND status IN ({marks})"
+            f" ORDER BY id DESC LIMIT 1",
+            (reporter, title, since, key, *OPEN_STATUSES),
+        )
+        return Incident.from_row(row) if row else None
+
     def cadence(self, severity: int) -> timedelta | None:
         minutes = self.settings.update_minutes.minutes(severity)
         return timedelta(minutes=minutes) if minutes else None

@@ -119,6 +119,12 @@ class Commands:
             return f"Give the incident a title, e.g. {OPEN_USAGE}."
         whole = " ".join(title)
         short = cut_title(whole)
+        twin = self.svc.recent_twin(cmd.user, short, f"cmd:{cmd.trigger_id}")
+        if twin is not None:
+            where = f"<#{twin.channel_id}>" if twin.channel_id else "its channel is on the way"
+            return (f"You declared {twin.ref} with this title"
+                    f" {humanize(self.core.clock.now() - twin.declared_at)} ago ({where});"
+                    " nothing new was declared. Retitle it to declare another.")
         return self.declare(cmd, short, severity, service, None if short == whole else whole,
                             private,
                             key=f"cmd:{cmd.trigger_id}", response_url=cmd.response_url,
