@@ -103,10 +103,10 @@ async def test_a_resolved_incident_can_be_reopened_and_resolved_again(make_bell,
     reply = await after(bell, clock, 5, "status investigating errors are back", inc)
     assert reply == ("INC-1 is reopened and investigating; update reminders are back on."
                      " Resolve it again with `/incident resolve <summary>`.")
-    back = row(bell)
-    assert back["status"] == "investigating" and back["resolved_at"] is None
-    assert back["mitigated_at"] is None and back["summary"] is None
-    assert back["next_reminder_at"] == "2026-11-02T10:15:00.000000+00:00"
+    fields = ("status", "resolved_at", "mitigated_at", "summary", "next_reminder_at")
+    assert {k: row(bell)[k] for k in fields} == {
+        "status": "investigating", "resolved_at": None, "mitigated_at": None, "summary": None,
+        "next_reminder_at": "2026-11-02T10:15:00.000000+00:00"}
     assert timeline(bell, inc["id"])[-1]["text"] == \
         "Reopened: resolved → investigating: errors are back"
     assert "Reopened" in bell.double.messages(inc["channel_id"])[-1]["text"]
