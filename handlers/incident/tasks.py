@@ -66,9 +66,9 @@ class IncidentTasks:
                 record=lambda n: self.svc.intend_channel(inc.id, n),
                 owned=lambda c: self.svc.by_channel(c) is not None)
             if cid is None:
-                await self._tell(inc, url, f"{inc.ref} is recorded, but Slack would not create its"
-                           f" channel ({error}). Check Shipbell's channels:manage scope and"
-                           " run `/incident list` to see it.")
+                await self._tell(inc, url, f"{inc.ref} is recorded, but Slack would not create"
+                                 f" its channel ({error}). Check Shipbell's channels:manage"
+                                 " scope and run `/incident list` to see it.")
                 return
             self.svc.set_channel(inc.id, cid, final)
             inc = self._get(payload)
