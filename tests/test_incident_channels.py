@@ -20,10 +20,12 @@ def test_slug_follows_slack_rules():
 
 
 def test_name_keeps_the_id_and_stays_within_80_chars():
-    name = channel_name("inc-{id}-{slug}", incident_id=12345, title="word " * 40,
+    name = channel_name("inc-{id}-{slug}", incident_id=12345, title="words " * 40,
                         severity=1, service="api", declared=WHEN)
-    assert len(name) <= 80 and name.startswith("inc-12345-word-")
-    assert not name.endswith("-")
+    assert len(name) <= 80 and name.startswith("inc-12345-words-")
+    assert set(name.split("-")[2:]) == {"words"}  # cut between words, never inside one
+    assert slugify("Database connection pool exhausted", 22) == "database-connection"
+    assert slugify("Supercalifragilistic", 10) == "supercalif"  # one long word: cut hard
     assert channel_name("{date}-{service}-sev{sev}-{id}-{slug}", incident_id=7,
                         title="Disk full", severity=2, service="db",
                         declared=WHEN) == "20261102-db-sev2-7-disk-full"

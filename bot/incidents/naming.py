@@ -20,7 +20,10 @@ def slugify(text: str, limit: int = MAX_NAME) -> str:
     text = _BARE_REF.sub(" ", _LABELLED_REF.sub(r"\1", text))
     folded = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
     slug = _DASHES.sub("-", _NOT_ALLOWED.sub("-", folded.lower())).strip("-_")
-    return slug[:limit].rstrip("-_")
+    if len(slug) > limit:  # cut at a word when there is one to cut at
+        head = slug[:limit]
+        slug = head[: head.rindex("-")] if slug[limit] not in "-_" and "-" in head else head
+    return slug.rstrip("-_")
 
 
 def channel_name(
