@@ -27,8 +27,7 @@ SCHEDULED_FAILED = "Scheduled run %s at %s failed"
 SLACK_CALL_FAILED = "Slack %s failed: %s"
 MIGRATED = "Applied migrations: %s (schema version %d)"
 DEPLOY_ENDED = "Deploy #%s %s/%s ended %s"
-DEPLOY_GROUPS_STALE = "Deploy: couldn't refresh user groups; keeping the old ones"
-DEPLOY_GROUPS_PENDING = "Deploy: couldn't load user groups yet; the sweep will retry"
+GROUPS_STALE = "Couldn't refresh user groups from Slack; keeping the last known members"
 DEPLOY_SECRET_MISSING = (
     "Deploy provider %s: environment variable %s is not set; its deploys fail until it is"
 )
@@ -46,8 +45,8 @@ INCIDENT_CHANNEL_ADOPTED = (
     "Incident: channel #%s (%s) was created by an attempt that stopped before storing it; adopted"
 )
 SCHEDULED_NOTICE_FAILED = "Scheduled: telling the channel about %d missed runs failed"
-RELEASE_GROUPS_STALE = (
-    "Releases: could not refresh manager user groups from Slack; keeping the last members"
+RELEASE_CAPTAINS_STALE = (
+    "Releases: could not check captains' accounts with Slack; keeping what was known"
 )
 DIGEST_NOT_POSTED = (
     "Digest: %s not posted to %s (Slack refused it, see above); it stays stored, and "

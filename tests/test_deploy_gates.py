@@ -9,7 +9,7 @@ from fakes.configs import deploy_config
 
 from bot.clock import FakeClock, to_db
 from bot.local import LocalShipbell, merge
-from handlers.deploy import refresh_groups
+from bot.slack.groups import groups_of
 
 pytest_plugins = ("fakes.fixtures",)
 
@@ -33,7 +33,7 @@ async def test_permission_by_user_group_and_channel(make_bell: MakeBell, ci: Fak
     config = deploy_config(ci.url, deployers=["U_ANA", "S_SRE"], channels=["C_DEPLOYS"])
     bell = await make_bell(config)
     bell.double.add_usergroup("S_SRE", "sre", ["U_CARL"])
-    await refresh_groups(bell.core, bell.core.services["deploys"])
+    await groups_of(bell.core).refresh()
     denied = await bell.command("/deploy", "api to production", user="U_BOB")
     assert denied.text == ("Only <@U_ANA>, <!subteam^S_SRE> may deploy api production; "
                            "ask one of them.")

@@ -16,7 +16,7 @@ from bot.releases.service import ReleaseBook
 from handlers.common import SlashCommand
 from handlers.release import announce
 from handlers.release.commands import dispatch
-from handlers.release.groups import groups_job
+from handlers.release.groups import groups_job, share_groups
 from handlers.release.ids import COMMAND
 from scheduled.releases import register_jobs
 
@@ -25,7 +25,8 @@ def register(app: AsyncApp, core: Core) -> None:
     core.services["releases"] = ReleaseBook(core.store, core.clock, core.settings.release,
                                             core.settings.timezone)
     book = core.services["releases"]
-    if book.manager_groups() or book.calendars:  # first, so a due post knows who is who
+    share_groups(core)  # first, so a due post knows who is who
+    if book.calendars:
         core.scheduler.add(groups_job(core))
     register_jobs(core)
     announce.register(core)

@@ -1,8 +1,8 @@
-"""What the release book needs to know about people, read from Slack in the background:
-members of manager user groups (S…), and which captains' accounts are deactivated.
+"""What the release book needs to know about people, read from Slack in the background.
 
-The ack path only reads ``ReleaseBook.group_members`` and ``gone_users``; a coalesced local
-job refreshes them every few minutes (and once at start-up), so nothing waits on Slack.
+Manager user groups (S…) come from the shared group directory (``bot.slack.groups``);
+this module checks which captains' accounts are deactivated, so a reminder can say that
+one needs a swap. The ack path only reads ``ReleaseBook.group_members`` and ``gone_users``.
 """
 
 from __future__ import annotations
@@ -15,40 +15,48 @@ from bot import logs
 from bot.core import Core
 from bot.releases.service import releases_of
 from bot.slack import outbox
+from bot.slack.groups import groups_of
 from handlers.release.ids import GROUPS_JOB
 from scheduled.scheduler import ScheduledJob
 
 REFRESH_SECONDS = 600
 
 
-async def refresh_groups(core: Core) -> None:
-    """Read each manager group's members; a group Slack can't read keeps its last members.
-
-    Captains are looked up too, so a reminder can say that a deactivated one needs a swap.
-    """
+def share_groups(core: Core) -> None:
+    """Point the book at the shared directory and ask it for the manager groups."""
     book = releases_of(core)
-    for group in book.manager_groups():
-        data = await outbox.call(core, "usergroups.users.list", {"usergroup": group})
-        if data is not None:
-            book.group_members[group] = set(data.get("users") or [])
+    directory = groups_of(core)
+    book.group_members = directory.members
+    directory.want(book.manager_groups())
+
+
+async def check_captains(core: Core) -> int:
+    """Flag deactivated captains (user_not_found is a config typo, not a departure)."""
+    book = releases_of(core)
     for user in book.captains():
         data = await outbox.call(core, "users.info", {"user": user})
-        if data is not None:  # user_not_found is a config typo, not a departure: not flagged
+        if data is not None:
             gone = bool((data.get("user") or {}).get("deleted"))
             (book.gone_users.add if gone else book.gone_users.discard)(user)
+    return len(book.gone_users)
+
+
+async def refresh_groups(core: Core) -> None:
+    """Everything this module keeps, read now: manager groups and captains."""
+    await groups_of(core).refresh()
+    await check_captains(core)
 
 
 def groups_job(core: Core) -> ScheduledJob:
     async def run(when: datetime) -> str:
         try:
-            await refresh_groups(core)
-        except Exception:  # Slack down or rate limited: keep the last members, try later
-            logs.logger.warning(logs.RELEASE_GROUPS_STALE)
+            gone = await check_captains(core)
+        except Exception:  # Slack down or rate limited: keep what was known, try later
+            logs.logger.warning(logs.RELEASE_CAPTAINS_STALE)
             return "skipped"
-        book = releases_of(core)
-        return f"{len(book.group_members)} groups, {len(book.gone_users)} captains gone"
+        return f"{gone} captains gone"
 
     trigger = IntervalTrigger(seconds=REFRESH_SECONDS, timezone=UTC,
                               start_date=datetime(2020, 1, 1, tzinfo=UTC))
-    return ScheduledJob(GROUPS_JOB, trigger, run, kind="release.groups", coalesce=True,
-                        local=True)  # every process keeps its own members fresh
+    return ScheduledJob(GROUPS_JOB, trigger, run, kind="release.captains", coalesce=True,
+                        local=True)  # every process keeps its own view fresh

@@ -1,0 +1,69 @@
+"""User-group members, read from Slack off the ack path, for every feature that names groups.
+
+Permission checks run on the ack path and must not wait on Slack, so they read this cache.
+A local scheduled job (every process keeps its own copy; no shared ledger) refreshes the
+groups features asked for; a group Slack can't read keeps its last known members.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import UTC, datetime
+
+from apscheduler.triggers.interval import IntervalTrigger
+
+from bot import logs
+from bot.core import Core
+from bot.slack import outbox
+from scheduled.scheduler import ScheduledJob
+
+JOB_ID = "slack.groups"
+REFRESH_SECONDS = 600
+
+
+class GroupDirectory:
+    def __init__(self, core: Core) -> None:
+        self.core = core
+        self.members: dict[str, set[str]] = {}  # shared by reference with the features
+        self.wanted: set[str] = set()
+        self.loaded_at: datetime | None = None
+
+    def want(self, principals: Iterable[str]) -> None:
+        """Remember the group ids (S…) among ``principals``; users (U…) need no lookup."""
+        self.wanted.update(p for p in principals if p.startswith("S"))
+
+    async def refresh(self) -> int:
+        """Read every wanted group; return how many Slack answered."""
+        read = 0
+        for group in sorted(self.wanted):
+            data = await outbox.call(self.core, "usergroups.users.list", {"usergroup": group})
+            if data is not None:
+                self.members[group] = set(data.get("users") or [])
+                read += 1
+        self.loaded_at = self.core.clock.now()
+        return read
+
+    def job(self) -> ScheduledJob:
+        async def run(when: datetime) -> str:
+            if not self.wanted:
+                return "skipped"
+            try:
+                read = await self.refresh()
+            except Exception:  # Slack down or rate limited: keep the last members
+                logs.logger.warning(logs.GROUPS_STALE)
+                return "skipped"
+            return f"{read} of {len(self.wanted)} groups read"
+
+        trigger = IntervalTrigger(seconds=REFRESH_SECONDS, timezone=UTC,
+                                  start_date=datetime(2020, 1, 1, tzinfo=UTC))
+        return ScheduledJob(JOB_ID, trigger, run, kind="slack.groups", coalesce=True,
+                            local=True)
+
+
+def groups_of(core: Core) -> GroupDirectory:
+    """The process's directory, created on first use (features register in any order)."""
+    directory = core.services.get("groups")
+    if directory is None:
+        directory = core.services["groups"] = GroupDirectory(core)
+        core.scheduler.add(directory.job())
+    return directory
