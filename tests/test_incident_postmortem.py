@@ -45,6 +45,8 @@ async def test_every_kind_of_entry_reaches_the_postmortem(make_bell, clock):
                  f"## Resolution\nRolled back to v41\n\nFixed by deploy #{fixed} (api v41 to"
                  " production).",
                  "## Follow-ups\n- [ ] #1 Alert on pool usage — owner @carl, due 2026-11-20",
+                 "## What went well\n- Every status update went out on time (4).\n- _to fill",
+                 "## What did not go well\n- _to fill in_",
                  "- Commander: @bob · Comms: — · Reporter: @ana",
                  "- Mitigated: 2026-11-02 09:09 UTC (after 9 min)",
                  "- Resolved: 2026-11-02 09:14 UTC (after 14 min; 5 min after mitigation)"):
@@ -72,3 +74,16 @@ async def test_an_unwritable_postmortem_dir_still_uploads_the_draft(make_bell, t
     comment = bell.double.calls_to("files.completeUploadExternal")[-1].args["initial_comment"]
     assert comment == (f":memo: Post-mortem draft for INC-1 (not written to"
                        f" `{blocker / 'postmortems'}`: Not a directory).")
+
+
+async def test_late_status_updates_are_named_in_what_did_not_go_well(make_bell, clock):
+    bell = await start(make_bell)
+    inc = await declare(bell, "open Login down sev1")  # an update every 30 minutes
+    clock.advance(minutes=10)
+    await run(bell, "update looking at the IdP", inc)
+    clock.advance(minutes=45)
+    await run(bell, "resolve IdP certificate renewed", inc)
+    markdown = uploaded(bell)
+    assert "## What went well\n- _to fill in_" in markdown
+    assert "## What did not go well\n- 1 of 2 status updates came later than the severity's" \
+           " update cadence.\n- _to fill in_" in markdown

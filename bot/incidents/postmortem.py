@@ -41,10 +41,10 @@ $root_cause
 $resolution
 
 ## What went well
-- _to fill in_
+$went_well- _to fill in_
 
 ## What did not go well
-- _to fill in_
+$went_badly- _to fill in_
 
 ## Follow-ups
 $followups
@@ -115,8 +115,10 @@ def render(
     now: datetime,
     template: str | None = None,
     names: dict[str, str] | None = None,
+    updates: list[dict[str, Any]] | None = None,
 ) -> str:
-    """The draft; ``names`` (user id → name) turns Slack mentions into readable `@name`s."""
+    """The draft; ``names`` (user id → name) turns Slack mentions into readable `@name`s;
+    ``updates`` (with ``on_time``) says whether status updates kept the cadence."""
     caused = [d for d in deploys if d["relation"] == "caused"]
     fixed = [d for d in deploys if d["relation"] == "fixed"]
     lines = [_entry(e) for e in entries]
@@ -146,6 +148,14 @@ def render(
         f" {_span(inc.mitigated_at, inc.resolved_at)} after mitigation)",
         f"- Private: {'yes' if inc.private else 'no'}",
     ])
+    timely = [u for u in updates or [] if u.get("on_time") is not None]
+    late = sum(1 for u in timely if not u["on_time"])
+    went_well = went_badly = ""
+    if timely and not late:
+        went_well = f"- Every status update went out on time ({len(timely)}).\n"
+    elif late:
+        went_badly = f"- {late} of {len(timely)} status updates came later than the" \
+                     " severity's update cadence.\n"
     values = {
         "ref": inc.ref,
         "title": inc.title,
@@ -160,6 +170,8 @@ def render(
         "followups": "\n".join(fups) or "- none recorded yet",
         "metadata": metadata,
         "duration": _span(inc.declared_at, inc.resolved_at),
+        "went_well": went_well,
+        "went_badly": went_badly,
     }
     markdown = Template(template or DEFAULT_TEMPLATE).safe_substitute(values)
     return readable(markdown, names or {})

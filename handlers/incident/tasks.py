@@ -226,6 +226,8 @@ class IncidentTasks:
         markdown = postmortem.render(
             inc, entries, todo, queries.linked_deploys(self.core.store, inc.id),
             now=self.core.clock.now(), names=await names_of(self.core, people),
+            updates=self.core.store.all("SELECT on_time FROM incident_updates"
+                                        " WHERE incident_id = ?", (inc.id,)),
             template=postmortem.load_template(self.settings.postmortem_template))
         self.svc.save_postmortem(inc.id, markdown)
         where = ""
