@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from test_incident_support import declare, row, run, start
+from test_incident_support import declare, row, run, seed_deploy, start
 
 from bot.slackdouble import SlackDriver
 from handlers.incident.ids import PRIVATE_VALUE, Block, Field
@@ -10,8 +10,12 @@ from handlers.incident.ids import PRIVATE_VALUE, Block, Field
 
 async def test_private_incident_stays_out_of_public_places(make_bell):
     bell = await start(make_bell)
+    seed_deploy(bell)
     inc = await declare(bell, "open Leaked API key sev1 --service api --private")
     channel = bell.double.state.channels[inc["channel_id"]]
+    suspects = [c for c in bell.double.calls_to("chat.postMessage")
+                if "Suspect deploys" in str(c.args.get("blocks"))]
+    assert [c.args["channel"] for c in suspects] == [inc["channel_id"]]  # only in its channel
     assert channel.is_private and channel.id.startswith("G")
     assert inc["private"] == 1 and inc["announcement_channel"] is None
     assert set(channel.members) == {"UBOTSHIP", "U_ANA"}  # responders are not pulled in
