@@ -64,3 +64,16 @@ def test_lead_time_says_each_change_counts(store: Store) -> None:
     empty.migrate()
     assert LEAD_TIME_NOTE not in to_text(build_digest(empty.conn, DigestSettings(), PARIS,
                                                       POSTED))
+
+
+def test_a_deploy_both_rolled_back_and_blamed_is_one_failure(tmp_path: Path) -> None:
+    s = Store(tmp_path / "both.db")
+    s.migrate()
+    deploy(s, 1, "api", "11-20 10:00")
+    deploy(s, 2, "api", "11-20 10:20", rollback_of=1)
+    incident(s, 1, 2, "11-20 10:05", "11-20 10:50", caused_by=1)
+    incident(s, 2, 3, "11-20 10:10", "11-20 10:30", caused_by=1)
+    c = build_digest(s.conn, DigestSettings(min_samples=1), PARIS, POSTED).current
+    assert (c.failure.num, c.failure.den, c.rework.num) == (1, 2, 1)  # never 3 of 2
+    # one failure, ended by the last of its incidents (10:00 → 10:50), not by the rollback
+    assert (c.recovery.n, c.recovery.median) == (1, 3000)
