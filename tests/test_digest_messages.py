@@ -58,3 +58,17 @@ def test_titles_near_the_4000_character_limit_keep_every_line_readable(tmp_path:
     details = str(messages.details(d)["blocks"])
     assert "… and 2 more open" in details and "… and 2 more" in details
     assert details.count("🚀") >= 10  # each of the ten shown keeps its start, not one giant line
+
+
+def test_an_overlong_section_is_cut_at_a_line_end(tmp_path: Path) -> None:
+    store = Store(tmp_path / "amp.db")
+    store.migrate()
+    deploy(store, 1, "api", "11-20 10:00")
+    for n in range(10):  # 150 "&" per title: 750 characters each once escaped
+        incident(store, n + 1, 2, "11-20 10:00", None, title="&" * 200)
+    d = build_digest(store.conn, DigestSettings(), PARIS, POSTED)
+    block = next(b for b in messages.details(d)["blocks"] if b["block_id"] == "digest_recovery")
+    text = block["text"]["text"]
+    assert len(text) <= 3000 and text.endswith("\n…")
+    lines = text.split("\n")
+    assert len(lines) == 5 and all(line.endswith("&amp;… (SEV2): open 4 d") for line in lines[1:4])

@@ -27,7 +27,9 @@ def escape(text: str) -> str:
 
 def _section(text: str, block_id: str) -> dict[str, Any]:
     if len(text) > SECTION_LIMIT:
-        text = text[: SECTION_LIMIT - 1] + "…"
+        # cut at a line end, so no mention, link or &amp; is left half-written
+        cut = text.rfind("\n", 0, SECTION_LIMIT - 2)
+        text = text[: cut if cut > 0 else SECTION_LIMIT - 1] + "\n…"
     return {"type": "section", "block_id": block_id, "text": {"type": "mrkdwn", "text": text}}
 
 
