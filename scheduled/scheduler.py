@@ -31,6 +31,7 @@ from datetime import UTC, datetime, timedelta
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
 
 from bot import logs
 from bot.clock import Clock, from_db, to_db
@@ -38,6 +39,15 @@ from bot.observability import Metrics
 from bot.storage import Store
 
 MAX_CATCH_UP = 200  # fire times looked at per job per pass; bounds work after long downtime
+
+
+EPOCH = datetime(2020, 1, 1, tzinfo=UTC)
+
+
+def every(seconds: float) -> IntervalTrigger:
+    """A periodic trigger anchored at a fixed epoch: slots don't depend on boot time, so
+    every process (and every restart) agrees on which run is due."""
+    return IntervalTrigger(seconds=seconds, start_date=EPOCH, timezone=UTC)
 
 
 @dataclass

@@ -8,14 +8,12 @@ groups features asked for; a group Slack can't read keeps its last known members
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import UTC, datetime
-
-from apscheduler.triggers.interval import IntervalTrigger
+from datetime import datetime
 
 from bot import logs
 from bot.core import Core
 from bot.slack import outbox
-from scheduled.scheduler import ScheduledJob
+from scheduled.scheduler import ScheduledJob, every
 
 JOB_ID = "slack.groups"
 REFRESH_SECONDS = 600
@@ -54,9 +52,7 @@ class GroupDirectory:
                 return "skipped"
             return f"{read} of {len(self.wanted)} groups read"
 
-        trigger = IntervalTrigger(seconds=REFRESH_SECONDS, timezone=UTC,
-                                  start_date=datetime(2020, 1, 1, tzinfo=UTC))
-        return ScheduledJob(JOB_ID, trigger, run, kind="slack.groups", coalesce=True,
+        return ScheduledJob(JOB_ID, every(REFRESH_SECONDS), run, kind="slack.groups", coalesce=True,
                             local=True)
 
 

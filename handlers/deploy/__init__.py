@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import os
-from datetime import UTC, datetime
 from typing import Any
 
-from apscheduler.triggers.interval import IntervalTrigger
 from slack_bolt.async_app import AsyncApp
 
 from bot import logs
@@ -20,7 +18,7 @@ from handlers.deploy.commands import Router
 from handlers.deploy.hooks import handler as hook_handler
 from handlers.deploy.ids import COMMAND, HOOK_PATH, SWEEP_JOB, Task
 from handlers.deploy.notifier import SlackNotifier
-from scheduled import ScheduledJob
+from scheduled.scheduler import ScheduledJob, every
 
 
 def register(app: AsyncApp, core: Core) -> None:
@@ -44,8 +42,7 @@ def register(app: AsyncApp, core: Core) -> None:
 
     core.scheduler.add(ScheduledJob(
         SWEEP_JOB,
-        IntervalTrigger(seconds=svc.config.sweep_seconds,
-                        start_date=datetime(2020, 1, 1, tzinfo=UTC), timezone=UTC),
+        every(svc.config.sweep_seconds),
         runner.sweep, kind="deploy", coalesce=True,
     ))
     _warn_missing_secrets(svc)

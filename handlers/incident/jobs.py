@@ -6,18 +6,15 @@ ledger runs each pass once; each reminder slot is claimed in SQLite before it is
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
-from apscheduler.triggers.interval import IntervalTrigger
+from datetime import datetime
 
 from bot.core import Core
 from bot.incidents import followups, reminders
 from bot.incidents.service import IncidentService
 from handlers.incident import messages
-from scheduled import ScheduledJob
+from scheduled.scheduler import ScheduledJob, every
 
 JOB_ID = "incident.sweep"
-EPOCH = datetime(2020, 1, 1, tzinfo=UTC)  # fixed start: slots don't depend on boot time
 SYSTEM = "shipbell"
 
 
@@ -71,5 +68,5 @@ def add_sweep(core: Core, svc: IncidentService) -> None:
         return (f"{nudges} reminders, {len(overdue)} follow-ups, {archived} archived,"
                 f" {retried} set-ups retried")
 
-    trigger = IntervalTrigger(minutes=settings.sweep_minutes, start_date=EPOCH, timezone=UTC)
+    trigger = every(settings.sweep_minutes * 60)
     core.scheduler.add(ScheduledJob(JOB_ID, trigger, sweep, kind="incident", coalesce=True))

@@ -7,9 +7,7 @@ one needs a swap. The ack path only reads ``ReleaseBook.group_members`` and ``go
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
-from apscheduler.triggers.interval import IntervalTrigger
+from datetime import datetime
 
 from bot import logs
 from bot.core import Core
@@ -17,7 +15,7 @@ from bot.releases.service import releases_of
 from bot.slack import outbox
 from bot.slack.groups import groups_of
 from handlers.release.ids import GROUPS_JOB
-from scheduled.scheduler import ScheduledJob
+from scheduled.scheduler import ScheduledJob, every
 
 REFRESH_SECONDS = 600
 
@@ -56,7 +54,5 @@ def groups_job(core: Core) -> ScheduledJob:
             return "skipped"
         return f"{gone} captains gone"
 
-    trigger = IntervalTrigger(seconds=REFRESH_SECONDS, timezone=UTC,
-                              start_date=datetime(2020, 1, 1, tzinfo=UTC))
-    return ScheduledJob(GROUPS_JOB, trigger, run, kind="release.captains", coalesce=True,
-                        local=True)  # every process keeps its own view fresh
+    return ScheduledJob(GROUPS_JOB, every(REFRESH_SECONDS), run, kind="release.captains",
+                        coalesce=True, local=True)  # every process keeps its own view fresh
