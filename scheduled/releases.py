@@ -26,6 +26,7 @@ from handlers.release.ids import Kind
 from scheduled.scheduler import RunOutcome, ScheduledJob
 
 PREFIX = "release:"
+MISSED_NOTICE = "release.missed_notice"  # core.services key of the one listener
 
 
 class ReleaseTrigger(BaseTrigger):
@@ -85,8 +86,9 @@ def register_jobs(core: Core) -> list[str]:
             f"{PREFIX}{name}:release", ReleaseTrigger(book, name, timedelta(0)),
             _release_run(core, name), kind=Kind.DAY.value, grace=grace,
             rerun_claimed=True)
-    if not any(getattr(listener, "releases", False) for listener in core.scheduler.on_missed):
-        core.scheduler.on_missed.append(_missed_notice(core))
+    if MISSED_NOTICE not in core.services:  # register_jobs may run again; one listener
+        core.services[MISSED_NOTICE] = _missed_notice(core)
+        core.scheduler.on_missed.append(core.services[MISSED_NOTICE])
     for stale in set(job_ids(core)) - set(wanted):
         core.scheduler.remove(stale)
     for job_id, job in wanted.items():
@@ -183,5 +185,4 @@ def _missed_notice(core: Core) -> Any:
                                              book.freeze_window(name, now),
                                              book.next_release(name, now), now)
             _post(core, name, f"release:{name}:missed@{to_db(first)}", message)
-    notice.releases = True  # type: ignore[attr-defined]
     return notice
