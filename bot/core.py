@@ -7,7 +7,6 @@ services on it in ``handlers.register_all``.  Nothing here talks to Slack at bui
 from __future__ import annotations
 
 import json
-import logging
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -50,7 +49,6 @@ class Core:
     client: AsyncWebClient
     identity: Identity = field(default_factory=Identity)
     services: dict[str, Any] = field(default_factory=dict)
-    log: logging.Logger = field(default_factory=lambda: logging.getLogger("shipbell"))
 
     def audit(
         self,

@@ -89,28 +89,29 @@ class LocalShipbell:
             SLACK_BOT_TOKEN=SecretStr(self.double.token),
             SLACK_SIGNING_SECRET=SecretStr(self.signing_secret),
         )
+        await self._boot(settings, secret_values)
+
+    async def _boot(self, settings: Settings, secret_values: Secrets) -> None:
+        """One Shipbell process: core, runtime on an ephemeral port, a driver aimed at it."""
         self.core = build_core(settings, secret_values, clock=self.clock)
         self.runtime = Runtime(self.core)
         await self.runtime.start("127.0.0.1", 0, scheduler=self.run_scheduler)
         await self.runtime.identity_known()
         self.driver = SlackDriver(self.runtime.slack_url, self.signing_secret, self.double)
 
-    async def stop(self, grace: float = 5.0) -> None:
+    async def _halt(self, grace: float) -> None:
         await self.runtime.stop(grace)
         await self.driver.close()
-        await self.double.stop()
         self.core.store.close()
+
+    async def stop(self, grace: float = 5.0) -> None:
+        await self._halt(grace)
+        await self.double.stop()
 
     async def restart(self) -> None:
         """Stop Shipbell (not the double) and start a fresh process on the same database."""
-        await self.runtime.stop(0)
-        await self.driver.close()
-        self.core.store.close()
-        self.core = build_core(self.core.settings, self.core.secrets, clock=self.clock)
-        self.runtime = Runtime(self.core)
-        await self.runtime.start("127.0.0.1", 0, scheduler=self.run_scheduler)
-        await self.runtime.identity_known()
-        self.driver = SlackDriver(self.runtime.slack_url, self.signing_secret, self.double)
+        await self._halt(0)
+        await self._boot(self.core.settings, self.core.secrets)
 
     # -- conversation helpers -----------------------------------------------------------
     async def command(self, command: str, text: str = "", **kwargs: Any) -> Ack:

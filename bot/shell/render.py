@@ -58,12 +58,12 @@ class Screen:
             verb = "edited" if call.method == "chat.update" else ""
             thread = " (thread)" if args.get("thread_ts") else ""
             head = f"#{where}{thread} [m{number}] {verb}".rstrip()
-            return [head, *self._message({**args, "ts": ts}, channel)]
+            return [head, *self.message_lines({**args, "ts": ts}, channel)]
         if call.method == "chat.postEphemeral":
             return [f"#{where} (only @{self.name(str(args.get('user')))} sees this)",
-                    *self._message(args, str(args.get("channel")))]
+                    *self.message_lines(args, str(args.get("channel")))]
         if call.method == "response_url":
-            return ["(only you)", *self._message(args, None)]
+            return ["(only you)", *self.message_lines(args, None)]
         if call.method in ("views.open", "views.push", "views.update"):
             return self._modal(call)
         return [f"· {call.method} {self._summary(args)}"]
@@ -88,7 +88,7 @@ class Screen:
                 shown.append(f"{key}={self.mrkdwn(self.name(value))[:80]}")
         return " ".join(dict.fromkeys(shown))
 
-    def _message(self, args: dict[str, Any], channel: str | None) -> list[str]:
+    def message_lines(self, args: dict[str, Any], channel: str | None) -> list[str]:
         blocks = args.get("blocks") or []
         if not blocks:
             return ["  " + line for line in self.mrkdwn(str(args.get("text", ""))).splitlines()]

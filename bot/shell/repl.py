@@ -73,7 +73,7 @@ class Shell:
                 self.say(f"│ {block_id}: {error}")
             return
         if data and (data.get("text") or data.get("blocks")):
-            self.say("(only you)", *self.screen._message(data, self.channel))
+            self.say("(only you)", *self.screen.message_lines(data, self.channel))
         elif ack.body and not data:
             self.say("(only you)", *("  " + line for line in ack.body.splitlines()))
 

@@ -39,18 +39,23 @@ def _max(value: Any, where: str, limit: int, out: list[str]) -> None:
         out.append(f"{where}: {len(str(value))} chars, max {limit}")
 
 
+def _unique_id(value: Any, name: str, where: str, seen: set[str], out: list[str]) -> None:
+    """block_id / action_id: at most 255 chars, and unique within the message or view."""
+    if value is None:
+        return
+    _max(value, f"{where}.{name}", 255, out)
+    if value in seen:
+        out.append(f"{where}.{name}: duplicate {name} {value!r}")
+    seen.add(value)
+
+
 def _element(el: Any, where: str, action_ids: set[str], out: list[str]) -> None:
     """Interactive elements: ids, button limits, option lists, placeholders."""
     if not isinstance(el, dict) or "type" not in el:
         out.append(f"{where}: element must be an object with a type")
         return
     kind = el["type"]
-    action_id = el.get("action_id")
-    if action_id is not None:
-        _max(action_id, f"{where}.action_id", 255, out)
-        if action_id in action_ids:
-            out.append(f"{where}.action_id: duplicate action_id {action_id!r}")
-        action_ids.add(action_id)
+    _unique_id(el.get("action_id"), "action_id", where, action_ids, out)
     if kind == "button":
         _text(el.get("text"), f"{where}.text", 75, out, plain=True)
         _max(el.get("value"), f"{where}.value", 2000, out)
@@ -85,12 +90,7 @@ def _block(block: Any, where: str, ids: tuple[set[str], set[str]], out: list[str
     if kind not in BLOCK_TYPES:
         out.append(f"{where}: unknown block type {kind!r}")
         return
-    block_id = block.get("block_id")
-    if block_id is not None:
-        _max(block_id, f"{where}.block_id", 255, out)
-        if block_id in block_ids:
-            out.append(f"{where}.block_id: duplicate block_id {block_id!r}")
-        block_ids.add(block_id)
+    _unique_id(block.get("block_id"), "block_id", where, block_ids, out)
     if kind == "section":
         if "text" not in block and "fields" not in block:
             out.append(f"{where}: section needs text or fields")
