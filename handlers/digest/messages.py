@@ -11,6 +11,7 @@ from typing import Any
 
 from bot.dora import format as fmt
 from bot.dora.metrics import Digest
+from bot.inputs import escape
 from handlers.digest.ids import Block
 
 SECTION_LIMIT = 2900  # under Slack's 3,000, leaving room for a "… and N more" line
@@ -18,11 +19,6 @@ MESSAGE_BUDGET = 11_000  # all block text of one message; Slack refuses ~12k (ms
 MAX_FOLLOWUPS = 10
 MAX_OPEN = 10
 MARKER = {"better": ":large_green_circle:", "worse": ":red_circle:", "same": ":white_circle:"}
-
-
-def escape(text: str) -> str:
-    """mrkdwn control characters, so a title can't ping a channel or forge a link."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def _section(text: str, block_id: str) -> dict[str, Any]:
