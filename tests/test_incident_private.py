@@ -18,7 +18,7 @@ async def test_private_incident_stays_out_of_public_places(make_bell):
     assert [c.args["channel"] for c in suspects] == [inc["channel_id"]]  # only in its channel
     assert channel.is_private and channel.id.startswith("G")
     assert inc["private"] == 1 and inc["announcement_channel"] is None
-    assert set(channel.members) == {"UBOTSHIP", "U_ANA"}  # responders are not pulled in
+    assert set(channel.members) == {"UBOTSHIP", "U_ANA", "U_BOB", "U_CARL"}  # privately
     assert bell.double.messages("C_INCIDENTS") == []
 
     await run(bell, "update key rotated", inc)

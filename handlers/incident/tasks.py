@@ -73,9 +73,9 @@ class IncidentTasks:
             self.svc.set_channel(inc.id, cid, final)
             inc = self._get(payload)
         assert inc.channel_id is not None
-        people = [inc.reporter, inc.commander or "", inc.comms or ""]
-        if not inc.private:
-            people += self.settings.responders
+        # Responders are pulled in whatever the visibility: a private incident is hidden from
+        # the workspace, not from the people on call (the channel itself is private).
+        people = [inc.reporter, inc.commander or "", inc.comms or "", *self.settings.responders]
         _, failed = await invite(self.core, inc.channel_id, await members_of(self.core, people))
         await self._topic(inc)
         await self._bookmarks(inc)
