@@ -141,9 +141,16 @@ class IncidentService:
         )
         return cursor.rowcount == 1
 
-    def set_topic(self, incident_id: int, topic: str) -> None:
-        """The topic last set, so an update that leaves it unchanged posts no topic notice."""
-        self.store.execute("UPDATE incidents SET topic = ? WHERE id = ?", (topic, incident_id))
+    def set_topic(self, incident_id: int, topic: str, *, replacing: str | None) -> bool:
+        """The topic last set, so an update that leaves it unchanged posts no topic notice.
+
+        Compare-and-set over the topic read before setting it: a writer that raced another
+        (another process) records nothing over the other's newer topic."""
+        cursor = self.store.execute(
+            "UPDATE incidents SET topic = ? WHERE id = ? AND topic IS ?",
+            (topic, incident_id, replacing),
+        )
+        return cursor.rowcount == 1
 
     # -- running ----------------------------------------------------------------------------
     def set_severity(self, inc: Incident, severity: int, actor: str) -> bool:

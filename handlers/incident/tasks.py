@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 from typing import Any
 
@@ -36,6 +37,7 @@ class IncidentTasks:
         self.core = core
         self.svc = svc
         self.settings = svc.settings
+        self._topic_locks: dict[int, asyncio.Lock] = {}  # one small lock per incident seen
 
     def register(self) -> None:
         for kind, handler in (
@@ -167,13 +169,19 @@ class IncidentTasks:
                       "ts": inc.announcement_ts, "text": text, "blocks": blocks})
 
     async def _topic(self, inc: Incident) -> None:
-        """Set the topic only when it changes: each change shows a notice in the channel."""
-        topic = messages.topic(inc)
-        if inc.channel_id and topic != inc.topic:
-            _, error = await api(self.core, "conversations.setTopic",
-                                 {"channel": inc.channel_id, "topic": topic})
-            if error is None:
-                self.svc.set_topic(inc.id, topic)
+        """Set the topic only when it changes: each change shows a notice in the channel.
+
+        Refreshes of one incident take turns here and re-read the stored topic once it is
+        their turn, so two quick changes whose refreshes race set the new topic once, not
+        once per refresh; the store then records it only over the topic it replaced."""
+        async with self._topic_locks.setdefault(inc.id, asyncio.Lock()):
+            fresh = self.svc.get(inc.id) or inc
+            topic = messages.topic(fresh)
+            if fresh.channel_id and topic != fresh.topic:
+                _, error = await api(self.core, "conversations.setTopic",
+                                     {"channel": fresh.channel_id, "topic": topic})
+                if error is None:
+                    self.svc.set_topic(inc.id, topic, replacing=fresh.topic)
 
     def last_update(self, incident_id: int) -> str | None:
         row = self.core.store.one("SELECT text FROM incident_updates WHERE incident_id = ?"
