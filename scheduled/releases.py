@@ -149,7 +149,12 @@ def _release_run(core: Core, name: str) -> Any:
             _post(core, name, key, messages.release_skipped_empty(name, release, since,
                                                                   following))
             return "skipped"
-        _post(core, name, key, messages.release_day(name, release, shipped, since, following))
+        # "The freeze is over" only where a code freeze ran up to now and nothing still holds
+        # the train (an ad-hoc freeze outlasting the release).
+        thawed = bool(book.calendars[name].train.freeze_lead) and \
+            book.freeze_window(name, when) is None
+        _post(core, name, key, messages.release_day(name, release, shipped, since, following,
+                                                    thawed=thawed))
         return f"release {release.day}: {len(shipped)} deploys"
     return run
 

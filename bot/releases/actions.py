@@ -35,9 +35,13 @@ class Outcome:
 
 
 class Calendar:
-    def __init__(self, core: Core) -> None:
+    def __init__(self, core: Core, channel: str | None = None) -> None:
         self.core = core
         self.book: ReleaseBook = releases_of(core)
+        self.channel = channel  # where the change was asked for
+
+    def _audit(self, actor: str, action: str, name: str, **detail: Any) -> None:
+        self.core.audit(actor, action, name, channel=self.channel, **detail)
 
     def _now(self) -> datetime:
         return self.core.clock.now()
@@ -62,7 +66,7 @@ class Calendar:
             )
             if cursor.rowcount == 0:
                 return Outcome("already", release)
-            self.core.audit(actor, "release.skip", name, day=release.day, reason=reason)
+            self._audit(actor, "release.skip", name, day=release.day, reason=reason)
         return Outcome("done", release)
 
     def unskip(self, name: str, day: date, actor: str) -> Outcome:
@@ -76,7 +80,7 @@ class Calendar:
             )
             if cursor.rowcount == 0:
                 return Outcome("already", release)
-            self.core.audit(actor, "release.unskip", name, day=release.day)
+            self._audit(actor, "release.unskip", name, day=release.day)
         return Outcome("done", release)
 
     def freeze(self, name: str, duration: timedelta, reason: str, actor: str) -> Outcome:
@@ -94,8 +98,8 @@ class Calendar:
                     " VALUES (?, ?, ?, ?, ?, ?)",
                     (name, to_db(now), to_db(now + duration), reason, actor, to_db(now)),
                 )
-                self.core.audit(actor, "release.freeze", name, until=to_db(now + duration),
-                                reason=reason)
+                self._audit(actor, "release.freeze", name, until=to_db(now + duration),
+                            reason=reason)
         except sqlite3.IntegrityError:
             return Outcome("already", detail=self._open_freeze(name) or {})
         return Outcome("done", detail={"starts_at": now, "ends_at": now + duration,
@@ -117,7 +121,7 @@ class Calendar:
                 (now, actor, name, now),
             ).fetchone()
             if row is not None:
-                self.core.audit(actor, "release.unfreeze", name, reason=row["reason"])
+                self._audit(actor, "release.unfreeze", name, reason=row["reason"])
         if row is None:
             scheduled = self.book.freeze_window(name, self._now())
             return Outcome("not_frozen", detail={"scheduled": scheduled})
@@ -137,6 +141,6 @@ class Calendar:
                 " created_at = excluded.created_at",
                 (name, release.day, captain, actor, to_db(self._now())),
             )
-            self.core.audit(actor, "release.captain", name, day=release.day, captain=captain,
-                            previous=release.captain)
+            self._audit(actor, "release.captain", name, day=release.day, captain=captain,
+                        previous=release.captain)
         return Outcome("done", release, detail={"previous": release.captain})

@@ -1,17 +1,21 @@
 """Freeze windows from the release calendar, as the deploy gates see them.
 
 A service is frozen in a train's environment during the code-freeze lead time before each
-release that will be held, and during any ad-hoc `/release freeze`.
+release that will be held, and during any ad-hoc `/release freeze`.  The reason a gate
+quotes says until when, in the train's time zone with its name (the gate's refusal is
+plain text, so every reader gets the same clock time, named).
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from bot.core import Core
 from bot.releases.models import FreezeWindow
 
-__all__ = ["FreezeWindow", "active_freeze"]
+__all__ = ["FreezeWindow", "active_freeze", "until"]
 
 
 def active_freeze(core: Core, service: str, env: str, at: datetime) -> FreezeWindow | None:
@@ -22,5 +26,16 @@ def active_freeze(core: Core, service: str, env: str, at: datetime) -> FreezeWin
     for name in book.trains_for(service, env):
         window = book.freeze_window(name, at)
         if window is not None:
-            return window
+            zone = book.calendars[name].tz
+            ends = f", until {until(window.ends_at, zone)}" if window.ends_at else \
+                ", until lifted with `/release unfreeze`"
+            return replace(window, reason=window.reason + ends)
     return None
+
+
+def until(at: datetime, zone: ZoneInfo) -> str:
+    """``Tue 3 Nov 14:00 CET``: the zone's abbreviation, or its name where it has none."""
+    local = at.astimezone(zone)
+    abbr = local.tzname() or ""
+    name = abbr if abbr[:1].isalpha() else zone.key
+    return f"{local:%a} {local.day} {local:%b %H:%M} {name}"

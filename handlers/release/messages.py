@@ -130,10 +130,11 @@ def freeze_started(name: str, release: Release, services: list[str], env: str,
 
 
 def release_day(name: str, release: Release, shipped: Cargo, since: datetime | None,
-                following: Release | None) -> dict[str, Any]:
+                following: Release | None, *, thawed: bool = True) -> dict[str, Any]:
+    """``thawed``: a code freeze ended with this release (a train without one has none)."""
     assert release.at is not None
     text = (f":ship: *{name}* release is go, {when(release.at)}{moved(release)}."
-            f" Captain: {captain(release)}. The freeze is over.")
+            f" Captain: {captain(release)}.{' The freeze is over.' if thawed else ''}")
     return {"text": f"{name} release day",
             "blocks": [_section(text, Block.SUMMARY), _section(shipped_lines(shipped, since),
                                                               Block.TRAIN),
