@@ -54,3 +54,6 @@ DIGEST_NOT_POSTED = (
 )
 DEPLOY_EXPIRED = "Deploy #%s %s/%s expired unstarted: %s"
 DEPLOY_REHOMED = "Deploy #%s: can't post in %s, its message moves to the requester's DM"
+MESSAGE_ADOPTED = (
+    "%s: its message in %s (ts %s) was posted by an attempt that stopped before storing it; adopted"
+)

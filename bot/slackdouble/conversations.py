@@ -153,11 +153,22 @@ def conversations_list(d: SlackDouble, a: dict[str, Any]) -> dict[str, Any]:
 
 @method("conversations.history")
 def conversations_history(d: SlackDouble, a: dict[str, Any]) -> dict[str, Any]:
+    """Newest first; ``oldest``/``latest`` bound the ts (exclusive unless ``inclusive``), and
+    message metadata is returned only with ``include_all_metadata``, like Slack."""
     ch = d.state.channel(a.get("channel"))
+    oldest, latest = float(a.get("oldest") or 0), float(a.get("latest") or "inf")
+    inclusive, metadata = flag(a.get("inclusive")), flag(a.get("include_all_metadata"))
+
+    def within(ts: str) -> bool:
+        t = float(ts)
+        return (oldest <= t <= latest) if inclusive else (oldest < t < latest)
+
     top = [
-        public_message(m)
+        public_message(m) if metadata else
+        {k: v for k, v in public_message(m).items() if k != "metadata"}
         for m in d.state.messages.get(ch.id, [])
-        if m.get("thread_ts") in (None, m["ts"]) or m.get("subtype") == "thread_broadcast"
+        if (m.get("thread_ts") in (None, m["ts"]) or m.get("subtype") == "thread_broadcast")
+        and within(m["ts"])
     ]
     out = _page(top[::-1], a, "messages")
     return {**out, "has_more": bool(out["response_metadata"]["next_cursor"])}

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 import secrets
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -61,6 +62,18 @@ def check_message_body(d: SlackDouble, a: dict[str, Any], method_name: str) -> N
         check_blocks(d, blocks, method_name)
         if not text:
             d.note_problems(method_name, ["blocks sent without a top-level `text` fallback"])
+    check_metadata(a.get("metadata"))
+
+
+def check_metadata(metadata: Any) -> None:
+    """Message metadata is {"event_type": "snake_case_name", "event_payload": {...}}."""
+    if metadata is None:
+        return
+    if not isinstance(metadata, dict) or not isinstance(metadata.get("event_payload"), dict):
+        raise SlackError("invalid_metadata_format")
+    event_type = metadata.get("event_type")
+    if not isinstance(event_type, str) or not re.fullmatch(r"[A-Za-z0-9_]{1,255}", event_type):
+        raise SlackError("invalid_metadata_format")
 
 
 def public_message(msg: dict[str, Any]) -> dict[str, Any]:
@@ -150,6 +163,7 @@ def chat_update(d: SlackDouble, a: dict[str, Any]) -> dict[str, Any]:
         raise SlackError("msg_too_long")
     if a.get("blocks") is not None:
         check_blocks(d, a["blocks"], "chat.update")
+    check_metadata(a.get("metadata"))
     if "text" in a:
         msg["text"] = a["text"] or ""
     for key in ("blocks", "attachments", "metadata"):  # omitted → previous content retained

@@ -96,6 +96,8 @@ class SlackDouble:
         self.problems: list[str] = []
         self.port = 0
         self._injected: dict[str, deque[tuple[int, dict[str, Any], dict[str, str]]]] = {}
+        self._lost: dict[str, int] = {}
+        self._stopping = asyncio.Event()
         self._waiters: set[asyncio.Event] = set()
         self._runner: web.AppRunner | None = None
         self.add_user(bot_user_id, "shipbell", real_name="Shipbell")
@@ -115,6 +117,7 @@ class SlackDouble:
         self.port = self._runner.addresses[0][1]
 
     async def stop(self) -> None:
+        self._stopping.set()  # lost replies stop waiting
         await self.socket.close()
         if self._runner is not None:
             await self._runner.cleanup()
@@ -222,6 +225,11 @@ class SlackDouble:
         body = {"ok": False, "error": "ratelimited"}
         for _ in range(times):
             self._inject(method, 429, body, {"Retry-After": str(retry_after)})
+
+    def lose_reply_next(self, method: str, *, times: int = 1) -> None:
+        """The next call to ``method`` takes effect, but its answer never reaches the caller
+        (the caller crashed, or the network dropped the reply): it hangs until cancelled."""
+        self._lost[method] = self._lost.get(method, 0) + times
 
     def _inject(self, method: str, status: int, body: dict[str, Any], headers: dict[str, str]):
         self._injected.setdefault(method, deque()).append((status, body, headers))
@@ -361,6 +369,11 @@ class SlackDouble:
         except SlackError as exc:
             body = {"ok": False, "error": exc.error, **exc.extra}
         headers = {"X-OAuth-Scopes": ",".join(self.scopes)} if token == self.token else None
+        if self._lost.get(method):
+            self._lost[method] -= 1
+            self._record(Call(method, args, body, 200, token))
+            await self._stopping.wait()  # the caller gives up first; nothing answers it
+            raise web.HTTPServiceUnavailable()
         return self._answer(method, args, token, 200, body, headers)
 
     async def _response_url(self, request: web.Request) -> web.Response:

@@ -15,9 +15,11 @@ from bot import logs
 from bot.core import Core
 from bot.deploys.models import Deploy
 from bot.deploys.repo import DeployRepo
-from bot.slack import outbox
+from bot.slack import outbox, tagged
 from handlers.deploy import messages
 from handlers.deploy.ids import Task
+
+MESSAGE_EVENT = "shipbell_deploy"  # metadata event_type of each deploy's one message
 
 
 class SlackNotifier:
@@ -86,7 +88,13 @@ class SlackNotifier:
         A message deleted by someone is posted again in its channel; a channel that was
         archived, or that Shipbell can't post in (a private channel it isn't in, a DM between
         people), sends the message to the requester's DM instead, saying why in its thread.
+
+        One deploy, one message: the message carries the deploy's id as metadata, and the
+        channel it is about to be posted in is stored first (``message_channel`` without a
+        ts). A render that finds such an intent (the last one stopped between posting and
+        storing the ts) adopts the message already in that channel instead of posting again.
         """
+        body = {**body, **tagged.tag(MESSAGE_EVENT, deploy_id=d.id)}
         if d.message_ts is not None:
             channel = d.message_channel or d.channel or ""
             updated = await outbox.call(self.core, "chat.update",
@@ -94,6 +102,11 @@ class SlackNotifier:
             if updated is not None:
                 return channel, d.message_ts
         for target in (d.channel or "", d.requester):
+            if d.message_ts is None and d.message_channel == target:
+                adopted = await self._adopt(d, target, body)
+                if adopted is not None:
+                    return adopted
+            self.repo.update(d.id, message_channel=target, message_ts=None)  # the intent
             sent = await outbox.call(self.core, "chat.postMessage",
                                      {"channel": target, **body, "unfurl_links": False})
             if sent is None:
@@ -106,3 +119,14 @@ class SlackNotifier:
                                 messages.rehomed(d.channel or ""))
             return channel, ts
         return None
+
+    async def _adopt(self, d: Deploy, channel: str, body: dict[str, Any]) -> tuple[str, str] | None:
+        """The message an interrupted render posted in ``channel``, brought up to date."""
+        ts = await tagged.find(self.core, channel, MESSAGE_EVENT, d.requested_at, deploy_id=d.id)
+        if ts is None:
+            return None
+        logs.logger.warning(logs.MESSAGE_ADOPTED, f"deploy #{d.id}", channel, ts)
+        self.repo.update(d.id, message_channel=channel, message_ts=ts)
+        updated = await outbox.call(self.core, "chat.update",
+                                    {"channel": channel, "ts": ts, **body})
+        return (channel, ts) if updated is not None else None

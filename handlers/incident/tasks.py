@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import asyncio
 from datetime import timedelta
+from enum import StrEnum
 from typing import Any
 
 from slack_sdk.errors import SlackApiError
 
+from bot import logs
 from bot.clock import to_db
 from bot.core import Core
 from bot.incidents import followups, naming, postmortem, queries, reminders, timeline
 from bot.incidents.models import Incident
 from bot.incidents.service import IncidentService
+from bot.slack import tagged
 from handlers.incident import messages
 from handlers.incident.slackio import (
     GONE,
@@ -25,6 +28,13 @@ from handlers.incident.slackio import (
 )
 
 Payload = dict[str, Any]
+
+
+class Posted(StrEnum):
+    """Messages kept up to date, tagged with this metadata event_type and the incident id."""
+
+    STATUS = "shipbell_incident_status"
+    ANNOUNCEMENT = "shipbell_incident_announcement"
 
 
 def _shown(inc: Incident) -> tuple[Any, ...]:
@@ -86,10 +96,10 @@ class IncidentTasks:
         unannounced = None
         if inc.announcement_channel and inc.announcement_ts is None and not inc.private:
             text, blocks = messages.announcement(inc)
-            data, unannounced = await api(self.core, "chat.postMessage", {
-                "channel": inc.announcement_channel, "text": text, "blocks": blocks})
-            if unannounced is None:
-                self.svc.swap_message(inc.id, "announcement_ts", None, data["ts"])
+            ts, unannounced = await self._post_once(inc, inc.announcement_channel,
+                                                    Posted.ANNOUNCEMENT, text, blocks)
+            if ts is not None:
+                self.svc.swap_message(inc.id, "announcement_ts", None, ts)
         if inc.service and self.core.claim_key(f"incident:{inc.id}:suspects"):
             await self._suspects(inc)
         note = f"{inc.ref} declared: <#{inc.channel_id}>. You lead it until you hand over with" \
@@ -106,11 +116,31 @@ class IncidentTasks:
 
     async def _post_status(self, inc: Incident) -> None:
         """Post and pin the status message, remembered once so a retry doesn't post another."""
+        assert inc.channel_id is not None
         text, blocks = messages.status_message(inc, self.last_update(inc.id))
-        data, err = await api(self.core, "chat.postMessage",
-                              {"channel": inc.channel_id, "text": text, "blocks": blocks})
-        if err is None and self.svc.swap_message(inc.id, "status_message_ts", None, data["ts"]):
-            await api(self.core, "pins.add", {"channel": inc.channel_id, "timestamp": data["ts"]})
+        ts, _ = await self._post_once(inc, inc.channel_id, Posted.STATUS, text, blocks)
+        if ts is not None and self.svc.swap_message(inc.id, "status_message_ts", None, ts):
+            await api(self.core, "pins.add", {"channel": inc.channel_id, "timestamp": ts})
+
+    async def _post_once(self, inc: Incident, channel: str, kind: Posted, text: str,
+                         blocks: list[dict[str, Any]]) -> tuple[str | None, str | None]:
+        """(ts, error) of the incident's ``kind`` message in ``channel``, posted at most once.
+
+        The message carries the incident's id as metadata, and each attempt is recorded
+        before it posts: an attempt that finds an earlier one recorded (it may have posted,
+        then stopped before its ts was stored) looks for that message first and adopts it."""
+        if not self.core.claim_key(f"incident:{inc.id}:{kind.value}:posting"):
+            ts = await tagged.find(self.core, channel, kind.value, inc.declared_at,
+                                   incident_id=inc.id)
+            if ts is not None:
+                logs.logger.warning(logs.MESSAGE_ADOPTED, inc.ref, channel, ts)
+                await api(self.core, "chat.update",
+                          {"channel": channel, "ts": ts, "text": text, "blocks": blocks})
+                return ts, None
+        data, error = await api(self.core, "chat.postMessage", {
+            "channel": channel, "text": text, "blocks": blocks,
+            **tagged.tag(kind.value, incident_id=inc.id)})
+        return (None, error) if error else (str(data["ts"]), None)
 
     async def _tell(self, inc: Incident, url: str | None, text: str) -> None:
         """The reporter hears back where they declared, else (the form was submitted from a

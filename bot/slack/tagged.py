@@ -1,0 +1,68 @@
+"""Messages Shipbell tags with Slack message metadata, so it can find its own posts again.
+
+Posting and storing the posted message's ts are two steps; a crash (or a lost reply) between
+them leaves a message Shipbell doesn't know about, and a retry would post a second one. So a
+post that is kept up to date (a deploy's message, an incident's status and announcement)
+carries ``metadata`` naming what it is for, the intent to post is stored first, and a retry
+that finds an intent without a ts looks the message up in the channel's history and adopts
+it instead of posting again.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from slack_sdk.errors import SlackApiError
+
+from bot import logs
+from bot.core import Core
+
+PAGE = 200  # messages per conversations.history page
+PAGES = 5  # look this far back at most; past it, post afresh
+SKEW = timedelta(minutes=1)  # Slack's clock and ours may disagree a little
+
+
+def tag(event_type: str, **payload: Any) -> dict[str, Any]:
+    """The ``metadata`` argument of chat.postMessage / chat.update, in Slack's shape."""
+    return {"metadata": {"event_type": event_type, "event_payload": payload}}
+
+
+async def find(core: Core, channel: str, event_type: str, since: datetime,
+               **payload: Any) -> str | None:
+    """The ts of Shipbell's own top-level message in ``channel`` posted after ``since``
+    whose metadata is ``event_type`` with ``payload``; None when there is none, or when
+    the history can't be read (a DM, a missing scope): then posting afresh is all we can do."""
+    cursor = ""
+    for _ in range(PAGES):
+        try:
+            me = core.identity.bot_user_id or await _whoami(core)  # resumed before start-up ends
+            response = await core.client.api_call("conversations.history", data={
+                "channel": channel, "oldest": f"{(since - SKEW).timestamp():.6f}",
+                "limit": PAGE, "include_all_metadata": "true", "cursor": cursor})
+        except SlackApiError as exc:
+            error = str(exc.response.get("error", "unknown"))
+            core.metrics.slack_errors.labels("conversations.history", error).inc()
+            logs.logger.warning(logs.SLACK_CALL_FAILED, "conversations.history", error)
+            return None
+        data = response.data if isinstance(response.data, dict) else {}
+        for message in data.get("messages") or []:
+            if _ours(me, message, event_type, payload):
+                return str(message["ts"])
+        cursor = (data.get("response_metadata") or {}).get("next_cursor") or ""
+        if not cursor:
+            return None
+    return None
+
+
+async def _whoami(core: Core) -> str:
+    response = await core.client.api_call("auth.test")
+    return str(response.get("user_id") or "")
+
+
+def _ours(me: str, message: dict[str, Any], event_type: str, payload: dict[str, Any]) -> bool:
+    """Posted by Shipbell itself (another app could copy the metadata) and tagged so."""
+    metadata = message.get("metadata") or {}
+    found = metadata.get("event_payload") or {}
+    return (bool(me) and message.get("user") == me and metadata.get("event_type") == event_type
+            and all(found.get(k) == v for k, v in payload.items()))
