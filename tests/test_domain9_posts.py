@@ -116,3 +116,37 @@ async def test_a_crash_after_announcing_an_incident_keeps_one_announcement(
                                         "event_payload": {"incident_id": inc["id"]}}
     tagged = [m for m in top_level(bell, inc["channel_id"]) if m.get("metadata")]
     assert [m["ts"] for m in tagged] == [inc["status_message_ts"]]
+
+
+async def test_the_double_keeps_metadata_like_slack() -> None:
+    """History returns metadata only when asked, bounded by ``oldest``; bad shapes refused."""
+    from slack_sdk.errors import SlackApiError
+    from slack_sdk.web.async_client import AsyncWebClient
+
+    from bot.slackdouble import SlackDouble
+
+    async with SlackDouble() as double:
+        double.add_channel("deploys", channel_id="C_DEPLOYS", members=["UBOTSHIP"])
+        client = AsyncWebClient(token=double.token, base_url=double.api_url)
+        try:
+            tag = {"event_type": "shipbell_deploy", "event_payload": {"deploy_id": 7}}
+            first = await client.chat_postMessage(channel="C_DEPLOYS", text="a", metadata=tag)
+            plain = await client.conversations_history(channel="C_DEPLOYS")
+            assert "metadata" not in plain["messages"][0]
+            full = await client.conversations_history(channel="C_DEPLOYS",
+                                                      include_all_metadata=True)
+            assert full["messages"][0]["metadata"] == tag
+            later = await client.conversations_history(channel="C_DEPLOYS",
+                                                       oldest=first["ts"])
+            assert later["messages"] == []  # oldest is exclusive unless inclusive
+            both = await client.conversations_history(channel="C_DEPLOYS", oldest=first["ts"],
+                                                      inclusive=True)
+            assert [m["ts"] for m in both["messages"]] == [first["ts"]]
+            with pytest.raises(SlackApiError) as refused:
+                await client.chat_postMessage(channel="C_DEPLOYS", text="b",
+                                              metadata={"event_type": "no spaces",
+                                                        "event_payload": {}})
+            assert refused.value.response["error"] == "invalid_metadata_format"
+        finally:
+            if client.session is not None:
+                await client.session.close()
