@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-HEAVY = ("matplotlib", "PIL")  # numpy: sqlite-utils imports it whenever it is installed
+HEAVY = ("matplotlib", "numpy", "PIL", "holidays")
 
 
 def test_serving_imports_no_charting_library() -> None:
