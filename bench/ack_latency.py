@@ -5,6 +5,8 @@ Signed slash commands over real HTTP on loopback, in one run, side by side:
   default   bare AsyncApp in Bolt's default mode (polls for the ack every 10 ms)
   shipbell  the whole Shipbell app (middleware, dedupe, metrics, handlers)
 at concurrency 1 and 50. Prints p50/p99 latency, throughput and ratios to the floor.
+Then idle memory: a `shipbell serve` process and a bare Bolt app process, each started alone,
+ready and idle; their resident set sizes and the ratio (target: Shipbell <= 1.6x).
 
     .venv/bin/python bench/ack_latency.py [--requests 400]
 """
@@ -13,7 +15,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
+import socket
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -97,7 +103,73 @@ async def main(total: int) -> None:
             await default_runner.cleanup()
 
 
+BARE_BOLT = """
+import sys
+from aiohttp import web
+from slack_bolt.async_app import AsyncApp
+app = AsyncApp(token="xoxb-test", signing_secret="s", process_before_response=True)
+@app.command("/deploy")
+async def only_ack(ack):
+    await ack(text="ok")
+web.run_app(app.web_app(path="/slack/events"), host="127.0.0.1", port=int(sys.argv[1]),
+            print=None)
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def idle_rss(argv: list[str], port: int, env: dict[str, str]) -> float:
+    """Start a server, wait until its port accepts connections, let it settle, read its RSS."""
+    proc = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            with socket.socket() as s:
+                if s.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            time.sleep(0.05)  # bench only: polling a process we started
+        time.sleep(2)  # settle: start-up work finishes, the process sits idle
+        if proc.poll() is not None:
+            raise SystemExit(f"{argv[0]} exited with {proc.returncode} before it was measured")
+        return rss_mb(proc.pid)
+    finally:
+        proc.terminate()
+        proc.wait(30)
+
+
+def memory() -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        port = free_port()
+        config = Path(tmp) / "shipbell.toml"
+        config.write_text(f'[slack]\napi_url = "http://127.0.0.1:9/api/"\n'
+                          f'[server]\nport = {port}\n[storage]\npath = "{tmp}/idle.db"\n')
+        env = {**os.environ, "SLACK_BOT_TOKEN": "xoxb-idle", "SLACK_SIGNING_SECRET": "idle"}
+        bin_dir = Path(sys.executable).parent
+        shipbell = idle_rss([str(bin_dir / "shipbell"), "--config", str(config), "serve"],
+                            port, env)
+        port = free_port()
+        bare = idle_rss([sys.executable, "-c", BARE_BOLT, str(port)], port, env)
+    print("\nidle memory (resident set, ready and idle, each process alone)")
+    print(f"{'bare Bolt':<10}{bare:>9.1f} MB\n{'shipbell':<10}{shipbell:>9.1f} MB"
+          f"   ratio {shipbell / bare:.2f}x (target <= 1.6x)")
+
+
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=400)
-    asyncio.run(main(parser.parse_args().requests))
+    parser.add_argument("--memory-only", action="store_true")
+    args = parser.parse_args()
+    if not args.memory_only:
+        asyncio.run(main(args.requests))
+    memory()

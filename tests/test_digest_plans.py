@@ -20,7 +20,8 @@ TABLES = ("deploys", "deploy_changes", "incidents", "incident_deploys", "followu
 # Walking history: a table scan, all of a service's deploys, or "declared before now".
 HISTORY_WALK = re.compile(
     rf"^SCAN (\w+ AS )?({'|'.join(TABLES)}|d|d2|c|c2|i|x|r|r2|f|u)\b"
-    r"|deploys_service_env|incidents_declared \(declared_at<\?\)"
+    r"|deploys_service(_env)? \(|deploys_service_env_state \((?!.*finished_at)"
+    r"|incidents_declared \(declared_at<\?\)"
 )
 
 

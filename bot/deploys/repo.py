@@ -34,15 +34,22 @@ class DeployRepo:
 
     def in_states(self, states: tuple[State, ...] | list[State], service: str | None = None,
                   env: str | None = None) -> list[Deploy]:
+        """Deploys in these (in-flight) states, oldest first.
+
+        Written so SQLite searches by state, never walks a service's history: with service and
+        env, (service, env, state) is one search; with a service alone, ``+service`` keeps the
+        planner on the state index (in-flight deploys are few); ``ORDER BY +id`` sorts the few
+        rows found instead of tempting the planner into an index kept in id order.
+        """
         sql = f"SELECT * FROM deploys WHERE state IN ({_marks(states)})"
         params: list[Any] = [str(s) for s in states]
         if service is not None:
-            sql += " AND service = ?"
+            sql += " AND service = ?" if env is not None else " AND +service = ?"
             params.append(service)
         if env is not None:
             sql += " AND env = ?"
             params.append(env)
-        return [Deploy.from_row(r) for r in self.store.all(sql + " ORDER BY id", params)]
+        return [Deploy.from_row(r) for r in self.store.all(sql + " ORDER BY +id", params)]
 
     def active(self, service: str, env: str) -> Deploy | None:
         found = self.in_states(ACTIVE, service, env)

@@ -28,4 +28,17 @@ MIGRATIONS: list[Migration] = [
         CREATE INDEX deploys_requested ON deploys (service, env, requested_at)
         """,
     ),
+    sql(
+        "deploys_0002_history_indexes",
+        # Every request-path read of a service's deploys is one index search, however long the
+        # history: (service, env, state, finished_at) finds the last good version of a service
+        # (it replaces (service, env, state), its prefix); (service) and (service, env) keep
+        # rowid order, so `history` reads its newest N rows without sorting the rest.
+        """
+        DROP INDEX deploys_service_env;
+        CREATE INDEX deploys_service_env_state ON deploys (service, env, state, finished_at);
+        CREATE INDEX deploys_service ON deploys (service);
+        CREATE INDEX deploys_service_env ON deploys (service, env)
+        """,
+    ),
 ]

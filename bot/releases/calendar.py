@@ -15,10 +15,9 @@ from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
-import holidays
 from apscheduler.triggers.cron import CronTrigger
 
-from bot.releases.config import WEEKDAYS, TrainSettings
+from bot.releases.config import WEEKDAYS, TrainSettings, holiday_calendars
 
 MAX_MOVE_DAYS = 14  # a release never moves further than this to find a working day
 ROTATION_ANCHOR = date(2026, 1, 1)  # cron trains count captain turns from here
@@ -50,7 +49,7 @@ class TrainCalendar:
             CronTrigger.from_crontab(train.cron, timezone=self.tz) if train.cron else None
         )
         self._holidays = (
-            holidays.country_holidays(train.holidays, subdiv=train.holiday_subdivision)
+            holiday_calendars().country_holidays(train.holidays, subdiv=train.holiday_subdivision)
             if train.holidays else None
         )
         self._cron_times: list[tuple[datetime, int]] = []

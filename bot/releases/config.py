@@ -6,16 +6,23 @@ checked here, so `shipbell check` and start-up report it naming the train and th
 
 from __future__ import annotations
 
+import importlib
 import re
 from datetime import UTC, date, datetime, time, timedelta
+from types import ModuleType
 from typing import Annotated, Literal
 
-import holidays
 from apscheduler.triggers.cron import CronTrigger
 from pydantic import AfterValidator, Field, field_validator, model_validator
 
 from bot.releases.durations import parse_duration
 from bot.sections import ChannelId, Section, TimeZoneName
+
+
+def holiday_calendars() -> ModuleType:
+    """python-holidays, loaded by the first train that names a country: its tables are ~5 MB
+    that an installation without holiday rules should not hold."""
+    return importlib.import_module("holidays")
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 TRAIN_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
@@ -115,7 +122,7 @@ class TrainSettings(Section):
         if value is None:
             return None
         code = value.strip().upper()
-        if code not in holidays.list_supported_countries():
+        if code not in holiday_calendars().list_supported_countries():
             raise ValueError("is not a supported country code; use ISO 3166 codes such as FR")
         return code
 
@@ -133,7 +140,7 @@ class TrainSettings(Section):
             raise ValueError("`every_weeks` above 1 needs a `start_date` to count weeks from")
         if self.holiday_subdivision and self.holidays:
             try:
-                holidays.country_holidays(self.holidays, subdiv=self.holiday_subdivision)
+                holiday_calendars().country_holidays(self.holidays, subdiv=self.holiday_subdivision)
             except NotImplementedError:
                 raise ValueError(f"`holiday_subdivision` {self.holiday_subdivision!r} is not"
                                  f" known for {self.holidays}") from None

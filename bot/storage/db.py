@@ -14,8 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
-import sqlite_utils
-
+from bot.storage.lite import sqlite_utils
 from bot.storage.migrations import Migration, all_migrations
 
 T = TypeVar("T")

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import sqlite_utils
+from bot.storage.lite import sqlite_utils
 
 
 @dataclass(frozen=True)
