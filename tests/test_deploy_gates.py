@@ -175,8 +175,11 @@ async def test_only_allowed_people_cancel_or_unlock(make_bell: MakeBell, ci: Fak
     assert refused.text.startswith("Only <@U_ANA>, <@U_BOB> may deploy api production")
     assert (await bell.command("/deploy", "cancel 1", user="U_ANA")).text == \
         "Cancelled deploy #1."
-    assert (await bell.command("/deploy", "unlock api production", user="U_ANA")).text == \
-        "Unlocked api production."
+    offer = await bell.command("/deploy", "unlock api production", user="U_ANA")
+    await bell.driver.press({"blocks": (offer.json or {})["blocks"]}, "deploy.lock_unlock",
+                            user="U_ANA")
+    reply = await bell.double.wait_for("response_url")
+    assert reply.args["text"] == "Unlocked api production."
     await bell.idle()
 
 

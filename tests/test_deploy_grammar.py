@@ -137,14 +137,14 @@ async def test_takeover_button_answers(bell: LocalShipbell) -> None:
     await bell.command("/deploy", "lock api production db migration", user="U_BOB")
     offer = await bell.command("/deploy", "lock api production hotfix")
     message = {"blocks": (offer.json or {})["blocks"], "ts": "1.0"}
-    await bell.driver.press(message, Action.TAKE_OVER, user="U_BOB")  # the holder
+    await bell.driver.press(message, Action.TAKE_OVER, user="U_BOB")  # not the asker
     await bell.driver.press(message, Action.TAKE_OVER, value="{oops")  # tampered
     await bell.command("/deploy", "unlock api production", user="U_BOB")
     await bell.command("/deploy", "lock api production cache flush", user="U_CARL")
     await bell.driver.press(message, Action.TAKE_OVER)  # U_CARL holds it now, not U_BOB
     calls = await bell.double.wait_for_count("response_url", 3)
     assert [c.args["text"] for c in calls] == [
-        "You already hold the lock on api production.",
+        "That button isn't yours to press; run `/deploy lock` again if you need to.",
         "That button is out of date; run `/deploy lock` again.",
         "The lock on api production changed hands meanwhile; look again with `/deploy locks`.",
     ]

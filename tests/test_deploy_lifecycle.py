@@ -176,15 +176,20 @@ async def test_rollback_redeploys_previous_and_locks(bell: LocalShipbell, ci: Fa
     assert blocked.text.startswith("production is locked by <@U_BOB>")
     assert "rolled back: fix before the next deploy" in blocked.text
     await ci.callback(bell.runtime.url, 3, "succeeded", version="v1", sha="aaa111")
-    unlock = await bell.command("/deploy", "unlock api production")
-    assert unlock.text == "Unlocked api production."
+    offer = await bell.command("/deploy", "unlock api production")  # U_BOB's lock: confirm
+    assert offer.text.endswith("Unlock it anyway? They'll be told.")
+    from handlers.deploy.ids import Action
+    await bell.driver.press({"blocks": (offer.json or {})["blocks"]}, Action.UNLOCK)
+    reply = await bell.double.wait_for("response_url")
+    assert reply.args["text"] == "Unlocked api production."
     await bell.idle()
     dm = await bell.double.wait_for("chat.postMessage", lambda c: c.args["channel"] == "U_BOB")
     assert "<@U_ANA> unlocked api production" in dm.args["text"]
     svc = bell.core.services["deploys"]
     reply = await svc.request_rollback("api", "production", user="U_CARL", channel="C_DEPLOYS",
                                        incident_id=None)
-    assert reply.startswith("Deploying api@bbb222 to production (#4)")
+    assert reply == "api has nothing older than `aaa111` in production to roll back to.", \
+        "v2 was rolled back away from: a second rollback must not re-ship it"
     assert "`prod`" in await svc.request_rollback("api", "prod", user="U_CARL",
                                                   channel="C_DEPLOYS")
 

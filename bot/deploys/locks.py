@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from enum import StrEnum
 from typing import Any
 
 from bot.clock import from_db, to_db
@@ -15,7 +16,15 @@ from bot.deploys.models import stamp
 from bot.storage import Store
 
 ROLLBACK_REASON = "rolled back: fix before the next deploy"
-MAX_REASON = 500  # a lock reason is quoted in refusals, reminders and takeover buttons
+MAX_REASON = 500  # a lock reason is quoted in refusals, reminders and takeover offers
+REQUEST_TTL = timedelta(minutes=15)  # a take-over or unlock offer left this long is stale
+
+
+class RequestKind(StrEnum):
+    """What a confirm button on someone else's lock does once pressed."""
+
+    TAKEOVER = "takeover"
+    UNLOCK = "unlock"
 
 
 @dataclass(frozen=True)
@@ -37,6 +46,33 @@ class Lock:
 
     def live(self, now: datetime) -> bool:
         return self.expires_at is None or self.expires_at > now
+
+
+@dataclass(frozen=True)
+class LockRequest:
+    """A confirmation waiting for its button: everything the press will do is stored here,
+    so the button carries only ``id`` (a pointer, never the reason, channel or expiry)."""
+
+    id: int
+    kind: RequestKind
+    service: str
+    env: str
+    requester: str
+    holder: str
+    lock_created_at: datetime
+    reason: str | None
+    ttl: timedelta | None
+    channel: str | None
+    created_at: datetime
+    used_at: datetime | None
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> LockRequest:
+        minutes = row["ttl_minutes"]
+        return cls(row["id"], RequestKind(row["kind"]), row["service"], row["env"],
+                   row["requester"], row["holder"], stamp(row, "lock_created_at"),
+                   row["reason"], timedelta(minutes=minutes) if minutes else None,
+                   row["channel"], stamp(row, "created_at"), from_db(row["used_at"]))
 
 
 class Locks:
@@ -74,9 +110,13 @@ class Locks:
             )
         return True
 
-    def release(self, service: str, env: str) -> Lock | None:
+    def release(self, service: str, env: str, *, lock: Lock | None = None) -> Lock | None:
+        """Release the current lock, or exactly ``lock`` (None if it is no longer the one)."""
         row = self.store.one("SELECT * FROM locks WHERE service = ? AND env = ?", (service, env))
         if row is None:
+            return None
+        if lock is not None and (row["holder"], row["created_at"]) != (
+                lock.holder, to_db(lock.created_at)):
             return None
         cursor = self.store.execute(
             "DELETE FROM locks WHERE service = ? AND env = ? AND created_at = ?",
@@ -107,3 +147,29 @@ class Locks:
              to_db(lock.reminded_at) if lock.reminded_at else ""),
         )
         return cursor.rowcount == 1
+
+    # -- confirmations for someone else's lock ----------------------------------------------
+    def ask(self, kind: RequestKind, lock: Lock, requester: str, now: datetime, *,
+            reason: str | None = None, ttl: timedelta | None = None,
+            channel: str | None = None) -> int:
+        """Store what a confirm button would do; its id is all the button carries."""
+        cursor = self.store.execute(
+            "INSERT INTO lock_requests (kind, service, env, requester, holder, lock_created_at,"
+            " reason, ttl_minutes, channel, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (str(kind), lock.service, lock.env, requester, lock.holder, to_db(lock.created_at),
+             reason, int(ttl.total_seconds() // 60) if ttl else None, channel, to_db(now)),
+        )
+        return int(cursor.lastrowid or 0)
+
+    def request(self, request_id: int) -> LockRequest | None:
+        row = self.store.one("SELECT * FROM lock_requests WHERE id = ?", (request_id,))
+        return LockRequest.from_row(row) if row else None
+
+    def use(self, request: LockRequest, now: datetime) -> bool:
+        """Mark a confirmation spent (compare-and-set: a double click spends it once)."""
+        cursor = self.store.execute(
+            "UPDATE lock_requests SET used_at = ? WHERE id = ? AND used_at IS NULL",
+            (to_db(now), request.id),
+        )
+        return cursor.rowcount == 1
+

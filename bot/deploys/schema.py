@@ -41,4 +41,23 @@ MIGRATIONS: list[Migration] = [
         CREATE INDEX deploys_service_env ON deploys (service, env)
         """,
     ),
+    sql(
+        "deploys_0003_lock_requests",
+        """
+        CREATE TABLE lock_requests (
+            id INTEGER PRIMARY KEY,
+            kind TEXT NOT NULL CHECK (kind IN ('takeover', 'unlock')),
+            service TEXT NOT NULL,
+            env TEXT NOT NULL,
+            requester TEXT NOT NULL,
+            holder TEXT NOT NULL,
+            lock_created_at TEXT NOT NULL,
+            reason TEXT,
+            ttl_minutes INTEGER,
+            channel TEXT,
+            created_at TEXT NOT NULL,
+            used_at TEXT
+        )
+        """,
+    ),
 ]

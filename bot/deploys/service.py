@@ -34,6 +34,7 @@ class Outcome:
     text: str
     deploy_id: int | None = None
     holder: str | None = None  # set when a lock is held by someone else (takeover offer)
+    request_id: int | None = None  # the stored confirmation a button may point at
 
 
 def ordinal(n: int) -> str:
@@ -209,7 +210,7 @@ class DeployService:
                                   "so there is nothing to roll back.")
         current = recent[0]
         shipped = current.sha or current.version or current.ref
-        target = next((d for d in recent[1:] if (d.sha or d.version or d.ref) != shipped), None)
+        target = self._rollback_target(recent)
         if target is None:
             return Outcome(False, f"{service} has nothing older than `{shipped}` in {env} "
                                   "to roll back to.")
@@ -218,6 +219,24 @@ class DeployService:
         ask = Ask(service, env, user, channel, incident, break_glass)
         return self.request(ask, ref, key=key, is_rollback=True, rollback_of=current.id,
                             reason=reason or f"roll back to #{target.id} (`{ref}`)")
+
+    def _rollback_target(self, recent: list[Deploy]) -> Deploy | None:
+        """The newest succeeded deploy older than the current one that ships something else
+        and was not rolled back away from since: a second rollback goes further back instead
+        of re-shipping what the first one removed. (Deploying a version again by hand, after
+        the rollback, makes it a candidate again.)"""
+        def shipped(d: Deploy) -> str:
+            return d.sha or d.version or d.ref
+
+        removed: set[str] = set()
+        for n, d in enumerate(recent):
+            if n and shipped(d) != shipped(recent[0]) and shipped(d) not in removed:
+                return d
+            if d.is_rollback and d.rollback_of is not None:
+                away = self.repo.get(d.rollback_of)
+                if away is not None:
+                    removed.add(shipped(away))
+        return None
 
     async def request_rollback(self, service: str, env: str, *, user: str, channel: str,
                                incident_id: int | None = None) -> str:

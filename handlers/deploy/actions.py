@@ -1,13 +1,13 @@
-"""Button clicks on deploy messages: approve, reject, cancel, take over a lock.
+"""Button clicks on deploy messages: approve, reject, cancel, take over or unlock a lock.
 
 Each click acks at once; the decision is a compare-and-set in SQLite, so a double click
 or two approvers clicking together never act twice. The clicker hears back privately.
+A button's value is only a pointer (a deploy id, a stored lock request id): what the press
+does and whether the presser may do it are read from the store and the config.
 """
 
 from __future__ import annotations
 
-import json
-from datetime import timedelta
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
@@ -15,6 +15,7 @@ from slack_bolt.async_app import AsyncApp
 from bot.core import Core
 from bot.deploys import approvals, lockops
 from bot.deploys.service import DeployService, Outcome
+from bot.inputs import parse_id
 from handlers.deploy.ids import Action
 
 
@@ -27,28 +28,31 @@ def _reply(core: Core, body: dict[str, Any], text: str, *, replace: bool = False
     core.tasks.submit("slack.respond", {"url": url, "message": message})
 
 
-def _context(body: dict[str, Any]) -> tuple[str, str, str]:
-    action = (body.get("actions") or [{}])[0]
+def _context(body: dict[str, Any]) -> tuple[int | None, str, str]:
+    """(the id the button points at, or None; who pressed; where) from Slack's own fields."""
+    actions = body.get("actions")
+    action = actions[0] if isinstance(actions, list) and actions else {}
     user = (body.get("user") or {}).get("id", "")
     channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get(
         "channel_id", "")
-    return str(action.get("value", "")), user, channel
+    value = action.get("value") if isinstance(action, dict) else None
+    return parse_id(value), str(user), str(channel)
 
 
 def register(app: AsyncApp, core: Core, svc: DeployService) -> None:
     async def decide(ack: Any, body: dict[str, Any], verb: str) -> None:
         await ack()
-        value, user, channel = _context(body)
-        if not value.isdigit():
+        deploy_id, user, channel = _context(body)
+        if deploy_id is None:
             _reply(core, body, "That button has no deploy attached; use `/deploy status`.")
             return
         outcome: Outcome
         if verb == "approve":
-            outcome = approvals.approve(svc, int(value), user, channel)
+            outcome = approvals.approve(svc, deploy_id, user, channel)
         elif verb == "reject":
-            outcome = approvals.reject(svc, int(value), user, channel)
+            outcome = approvals.reject(svc, deploy_id, user, channel)
         else:
-            outcome = svc.cancel(int(value), user, channel)
+            outcome = svc.cancel(deploy_id, user, channel)
         _reply(core, body, outcome.text)
 
     @app.action(Action.APPROVE)
@@ -66,20 +70,19 @@ def register(app: AsyncApp, core: Core, svc: DeployService) -> None:
     @app.action(Action.TAKE_OVER)
     async def on_take_over(ack: Any, body: dict[str, Any]) -> None:
         await ack()
-        value, user, channel = _context(body)
-        try:
-            data = json.loads(value)
-            service, env, reason, holder = data["s"], data["e"], data["r"], data["h"]
-        except (ValueError, KeyError, TypeError):
+        request_id, user, channel = _context(body)
+        if request_id is None:
             _reply(core, body, "That button is out of date; run `/deploy lock` again.")
             return
-        if service not in svc.config.services or env not in (
-            svc.config.services[service].environments
-        ):
-            _reply(core, body, f"{service} {env} isn't configured any more.")
+        outcome = lockops.take_over(svc, request_id, user, channel)
+        _reply(core, body, outcome.text, replace=outcome.ok)
+
+    @app.action(Action.UNLOCK)
+    async def on_unlock(ack: Any, body: dict[str, Any]) -> None:
+        await ack()
+        request_id, user, channel = _context(body)
+        if request_id is None:
+            _reply(core, body, "That button is out of date; run `/deploy unlock` again.")
             return
-        minutes = data.get("m")
-        duration = timedelta(minutes=int(minutes)) if minutes else None
-        outcome = lockops.take_over(svc, service, env, user, str(reason), duration, channel,
-                                    str(holder))
-        _reply(core, body, outcome.text, replace=True)
+        outcome = lockops.confirm_unlock(svc, request_id, user, channel)
+        _reply(core, body, outcome.text, replace=outcome.ok)

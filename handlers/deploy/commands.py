@@ -179,10 +179,8 @@ class Router:
                                f"{len(reason)}), e.g. `/deploy lock {service} {env} db migration`.")
         outcome = lockops.lock(self.svc, service, env, cmd.user, reason, opts.duration,
                                cmd.channel)
-        if outcome.holder:
-            minutes = int(opts.duration.total_seconds() // 60) if opts.duration else None
-            return messages.takeover_offer(outcome.text, service, env, reason, outcome.holder,
-                                           minutes)
+        if outcome.holder and outcome.request_id:
+            return messages.takeover_offer(outcome.text, outcome.request_id, outcome.holder)
         return ephemeral(outcome.text)
 
     def do_unlock(self, cmd: SlashCommand, words: list[str]) -> dict[str, Any]:
@@ -192,7 +190,10 @@ class Router:
             raise GrammarError("Unlock what? e.g. `/deploy unlock api production`.")
         service = grammar.service_name(self.config, positional[0])
         env = grammar.env_name(self.config, service, positional[1])
-        return ephemeral(lockops.unlock(self.svc, service, env, cmd.user, cmd.channel).text)
+        outcome = lockops.unlock(self.svc, service, env, cmd.user, cmd.channel)
+        if outcome.holder and outcome.request_id:  # someone else's lock: confirm first
+            return messages.unlock_offer(outcome.text, outcome.request_id, outcome.holder)
+        return ephemeral(outcome.text)
 
     def do_cancel(self, cmd: SlashCommand, words: list[str]) -> dict[str, Any]:
         positional, _ = grammar.split_options(words, set())

@@ -10,6 +10,7 @@ class Action(StrEnum):
     REJECT = "deploy.reject"
     CANCEL = "deploy.cancel"
     TAKE_OVER = "deploy.lock_take_over"
+    UNLOCK = "deploy.lock_unlock"
     LOG = "deploy.log"
 
 
@@ -21,6 +22,7 @@ class Block(StrEnum):
     ACTIONS = "deploy.actions"
     CONTEXT = "deploy.context"
     TAKE_OVER = "deploy.take_over"
+    UNLOCK = "deploy.unlock"
 
 
 class Task(StrEnum):

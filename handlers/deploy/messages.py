@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from typing import Any
 
@@ -131,19 +130,26 @@ def event_text(event: dict[str, Any]) -> str:
     return clip(f"{head}: {note}" if label else f"{emoji} {note}", 3000)
 
 
-def takeover_offer(text: str, service: str, env: str, reason: str, holder: str,
-                   minutes: int | None) -> dict[str, Any]:
-    # Raw UTF-8, not \u escapes: an emoji is then one character of the 2,000 a value allows.
-    value = json.dumps({"s": service, "e": env, "r": clip(reason, 1000), "h": holder,
-                        "m": minutes}, ensure_ascii=False)
+def takeover_offer(text: str, request_id: int, holder: str) -> dict[str, Any]:
+    """The button points at the stored request; what it does (reason, expiry) is stored."""
+    return _confirm_offer(text, Block.TAKE_OVER, Action.TAKE_OVER, request_id, holder,
+                          "Take over the lock", "Take over?", "Take over", "Keep theirs")
+
+
+def unlock_offer(text: str, request_id: int, holder: str) -> dict[str, Any]:
+    return _confirm_offer(text, Block.UNLOCK, Action.UNLOCK, request_id, holder,
+                          "Unlock anyway", "Unlock their lock?", "Unlock", "Leave it")
+
+
+def _confirm_offer(text: str, block: str, action: str, request_id: int, holder: str,
+                   label: str, title: str, yes: str, no: str) -> dict[str, Any]:
     return {"response_type": "ephemeral", "text": text, "blocks": [
-        {"type": "section", "block_id": Block.TAKE_OVER, "text": mrkdwn(text),
-         "accessory": {"type": "button", "action_id": Action.TAKE_OVER,
-                       "text": plain("Take over the lock"), "style": "danger",
-                       "value": value,
-                       "confirm": {"title": plain("Take over?"),
+        {"type": "section", "block_id": block, "text": mrkdwn(text),
+         "accessory": {"type": "button", "action_id": action, "text": plain(label),
+                       "style": "danger", "value": str(request_id),
+                       "confirm": {"title": plain(title),
                                    "text": mrkdwn(f"<@{holder}> will be told."),
-                                   "confirm": plain("Take over"), "deny": plain("Keep theirs")}}},
+                                   "confirm": plain(yes), "deny": plain(no)}}},
     ]}
 
 
