@@ -1,4 +1,7 @@
-"""Buttons: Join, Caused this, Roll back, Snooze. Each acks at once; clicks are idempotent."""
+"""Buttons: Join, Caused this, Roll back, Snooze, Mark done. Each acks at once; clicks are
+idempotent, and each press re-reads what it acts on by id and checks the presser first
+(bot/incidents/presses.py says who may press what). A refused press changes nothing.
+"""
 
 from __future__ import annotations
 
@@ -7,26 +10,92 @@ import re
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
+from slack_sdk.errors import SlackApiError
 
 from bot.clock import slack_date
 from bot.core import Core
-from bot.incidents import followups, reminders, timeline
+from bot.deploys.gates import Ask
+from bot.incidents import followups, presses, reminders, timeline
+from bot.incidents.models import Incident
 from bot.incidents.service import IncidentService
+from bot.inputs import parse_id, strict_int
 from handlers.incident.ids import Action
-from handlers.incident.slackio import replace, respond
+from handlers.incident.slackio import api, replace, respond
+
+STALE = "That button doesn't point at anything I know any more; `/incident list` shows what's open."
+NOT_YOURS = ("Only {ref}'s commander, comms, reporter or people in its channel can use these"
+             " buttons.")
 
 
 def _suffixed(action: str) -> re.Pattern[str]:
     return re.compile(rf"^{re.escape(action)}\.\d+$")
 
 
+def _suffix(action: dict[str, Any]) -> str:
+    return str(action.get("action_id") or "").rpartition(".")[2]
+
+
+def _value(action: dict[str, Any]) -> str:
+    value = action.get("value")
+    return value if isinstance(value, str) else ""
+
+
+def _incident_and_deploy(value: str) -> tuple[int | None, int | None]:
+    """``"<incident>|<deploy>"``; messages posted before this format carry JSON, of which
+    only the two ids are read (never its service or environment)."""
+    if value.startswith("{"):
+        try:
+            data = json.loads(value)
+        except ValueError:
+            return None, None
+        if not isinstance(data, dict):
+            return None, None
+        return strict_int(data.get("i"), lo=1), strict_int(data.get("d"), lo=1)
+    first, _, second = value.partition("|")
+    return parse_id(first), parse_id(second)
+
+
+async def _in_channel(core: Core, channel: str, user: str) -> bool | None:
+    """Whether ``user`` is in ``channel`` now, per Slack; None if Slack couldn't say."""
+    cursor = ""
+    for _ in range(100):  # 100 pages of 1,000 members: any real channel
+        try:
+            data, error = await api(core, "conversations.members",
+                                    {"channel": channel, "limit": 1000, "cursor": cursor})
+        except SlackApiError:
+            return None
+        if error:
+            return False if error in ("channel_not_found", "is_archived") else None
+        if user in (data.get("members") or []):
+            return True
+        cursor = str((data.get("response_metadata") or {}).get("next_cursor") or "")
+        if not cursor:
+            return False
+    return None
+
+
 def register(app: AsyncApp, core: Core, svc: IncidentService) -> None:
+    async def allowed(inc: Incident, user: str, url: str | None, *also: str | None) -> bool:
+        """Roles (and ``also``) may press; anyone else must be in the incident's channel.
+        A refusal is told to the presser here."""
+        if user in presses.role_holders(inc) or (user and user in also):
+            return True
+        member = await _in_channel(core, inc.channel_id, user) if inc.channel_id else False
+        if member is None:
+            respond(core, url, f"I couldn't check who is in {inc.ref}'s channel just now;"
+                    " press again in a minute.")
+            return False
+        if not member:
+            respond(core, url, NOT_YOURS.format(ref=inc.ref))
+        return member
+
     @app.action(str(Action.JOIN))
     async def on_join(ack: Any, body: dict[str, Any], action: dict[str, Any]) -> None:
         await ack()
-        inc = svc.get(int(action.get("value") or 0))
+        incident_id = parse_id(_value(action))
+        inc = svc.get(incident_id) if incident_id is not None else None
         url = body.get("response_url")
-        if inc is None or inc.private:
+        if inc is None or inc.private or not inc.is_open:
             respond(core, url, "That incident isn't open to join from here.")
             return
         core.audit(body["user"]["id"], "incident.join", inc.ref, channel=inc.channel_id)
@@ -36,60 +105,113 @@ def register(app: AsyncApp, core: Core, svc: IncidentService) -> None:
     @app.action(_suffixed(Action.CAUSED))
     async def on_caused(ack: Any, body: dict[str, Any], action: dict[str, Any]) -> None:
         await ack()
-        data = json.loads(action.get("value") or "{}")
         user, url = body["user"]["id"], body.get("response_url")
-        inc = svc.get(int(data.get("i", 0)))
-        if inc is None:
+        incident_id, deploy_id = _incident_and_deploy(_value(action))
+        inc = svc.get(incident_id) if incident_id is not None else None
+        if inc is None or deploy_id is None:
+            respond(core, url, STALE)
             return
-        outcome = svc.link_deploy(inc, int(data["d"]), "caused", user)
+        if not await allowed(inc, user, url):
+            return
+        deploy = presses.suspect(svc.store, inc, deploy_id)
+        if deploy is None:
+            respond(core, url, f"Deploy #{deploy_id} isn't a deploy of {inc.ref}'s service;"
+                    f" link others with `/incident link <deploy-id> caused`.")
+            return
+        outcome = svc.link_deploy(inc, deploy["id"], "caused", user)
         if outcome == "linked":
             core.tasks.submit("incident.broadcast", {
                 "id": inc.id, "actor": user, "kind": "Cause",
-                "text": f"Deploy #{data['d']} ({data['s']} to {data['e']}) marked as the cause."})
+                "text": f"Deploy #{deploy['id']} ({deploy['service']} to {deploy['env']})"
+                        " marked as the cause."})
         respond(core, url, {
-            "linked": f"Linked: deploy #{data['d']} caused {inc.ref}.",
-            "duplicate": f"Deploy #{data['d']} is already linked as the cause of {inc.ref}.",
-            "missing": f"Deploy #{data['d']} no longer exists.",
+            "linked": f"Linked: deploy #{deploy['id']} caused {inc.ref}.",
+            "duplicate": f"Deploy #{deploy['id']} is already linked as the cause of {inc.ref}.",
+            "missing": f"Deploy #{deploy['id']} no longer exists.",
         }[outcome])
 
     @app.action(_suffixed(Action.ROLLBACK))
     async def on_rollback(ack: Any, body: dict[str, Any], action: dict[str, Any]) -> None:
         await ack()
-        data = json.loads(action.get("value") or "{}")
         user, url = body["user"]["id"], body.get("response_url")
-        if not core.claim_key(f"incident.rollback:{data.get('i')}:{data.get('d')}"):
-            respond(core, url, f"A rollback from deploy #{data.get('d')} was already requested"
+        channel = str((body.get("channel") or {}).get("id") or "")
+        incident_id, deploy_id = _incident_and_deploy(_value(action))
+        inc = svc.get(incident_id) if incident_id is not None else None
+        if inc is None or deploy_id is None:
+            respond(core, url, STALE)
+            return
+        deploys = core.services.get("deploys")
+        if deploys is None:
+            respond(core, url, "Deploys aren't configured in this Shipbell, so I can't roll"
+                    " back; roll back by hand and link it with `/incident link <deploy-id> fixed`.")
+            return
+        if not await allowed(inc, user, url):
+            return
+        deploy = presses.suspect(svc.store, inc, deploy_id)
+        if deploy is None:
+            respond(core, url, f"Deploy #{deploy_id} isn't a deploy of {inc.ref}'s service;"
+                    " roll back with `/deploy rollback <service> <env>`.")
+            return
+        service, env = deploy["service"], deploy["env"]
+        permission = deploys.gates.permission(Ask(service, env, user, channel), core.clock.now())
+        if permission.blocks:  # refused: no timeline row, no key, no deploy
+            respond(core, url, permission.detail)
+            return
+        key = f"incident.rollback:{inc.id}:{deploy['id']}"
+        if deploys.repo.by_key(key) is not None:
+            respond(core, url, f"A rollback from deploy #{deploy['id']} was already requested"
                     " for this incident; `/deploy status` shows its progress.")
             return
-        timeline.add(core.store, int(data["i"]), core.clock.now(), "note", user,
-                     f"Rollback of {data['s']} in {data['e']} requested (suspect deploy"
-                     f" #{data['d']})")
-        core.audit(user, "incident.rollback", f"INC-{data['i']}", deploy_id=data["d"])
-        core.tasks.submit("incident.rollback", {
-            "id": data["i"], "service": data["s"], "env": data["e"], "user": user,
-            "channel": (body.get("channel") or {}).get("id", ""),
-            "response_url": url})
+        outcome = deploys.rollback(service, env, user, channel, key=key, incident=inc.id)
+        if outcome.ok and outcome.deploy_id is not None:
+            timeline.add(core.store, inc.id, core.clock.now(), "note", user,
+                         f"Rollback of {service} in {env} requested (suspect deploy"
+                         f" #{deploy['id']}, rollback #{outcome.deploy_id})")
+            core.audit(user, "incident.rollback", inc.ref, deploy_id=deploy["id"],
+                       rollback_id=outcome.deploy_id)
+        respond(core, url, outcome.text)
 
     @app.action(str(Action.FOLLOWUP_DONE))
     async def on_followup_done(ack: Any, body: dict[str, Any], action: dict[str, Any]) -> None:
         await ack()
-        incident_id, followup_id = str(action.get("value") or "0|0").split("|")
         user, url = body["user"]["id"], body.get("response_url")
-        inc = svc.get(int(incident_id))
-        if inc is None or not followups.done(svc, inc, int(followup_id), user):
-            respond(core, url, f"Follow-up #{followup_id} is already done.")
+        # "<followup>" (older messages: "<incident>|<followup>"); the incident is read back.
+        followup_id = parse_id(_value(action).rpartition("|")[2])
+        row = presses.followup(svc.store, followup_id) if followup_id is not None else None
+        inc = svc.get(row["incident_id"]) if row else None
+        if row is None or inc is None:
+            respond(core, url, STALE)
             return
-        replace(core, url, f":white_check_mark: Follow-up #{followup_id} of {inc.ref}"
+        if not await allowed(inc, user, url, row["owner"]):
+            return
+        if not followups.done(svc, inc, row["id"], user):
+            respond(core, url, f"Follow-up #{row['id']} is already done.")
+            return
+        replace(core, url, f":white_check_mark: Follow-up #{row['id']} of {inc.ref}"
                 f" marked done by <@{user}>.")
 
     @app.action(_suffixed(Action.SNOOZE))
     async def on_snooze(ack: Any, body: dict[str, Any], action: dict[str, Any]) -> None:
         await ack()
-        incident_id, slot, minutes = str(action.get("value") or "||").split("|")
         user, url = body["user"]["id"], body.get("response_url")
-        until = reminders.snooze(svc, int(incident_id), slot, int(minutes), user)
+        # "<incident>|<slot>" (older messages add "|<minutes>", which is ignored): the
+        # minutes are the configured option the action_id's suffix names.
+        first, _, rest = _value(action).partition("|")
+        slot = rest.partition("|")[0]
+        incident_id = parse_id(first)
+        inc = svc.get(incident_id) if incident_id is not None else None
+        minutes = presses.snooze_minutes(svc.settings.snooze_minutes, _suffix(action))
+        if inc is None or not slot or minutes is None:
+            respond(core, url, STALE)
+            return
+        if not inc.is_open:
+            respond(core, url, f"{inc.ref} has ended; there is nothing to snooze.")
+            return
+        if not await allowed(inc, user, url):
+            return
+        until = reminders.snooze(svc, inc.id, slot, minutes, user)
         if until is None:
             respond(core, url, "This reminder was already snoozed, or the incident has ended.")
             return
-        replace(core, url, f":zzz: <@{user}> snoozed update reminders for INC-{incident_id}"
+        replace(core, url, f":zzz: <@{user}> snoozed update reminders for {inc.ref}"
                 f" until {slack_date(until, '{time}')}.")

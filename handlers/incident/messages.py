@@ -148,7 +148,7 @@ def suspects(inc: Incident, deploys: list[dict[str, Any]]) -> tuple[str, Blocks]
         kind = " (rollback)" if d["is_rollback"] else ""
         blocks.append({"type": "section", "text": md(
             f"{label}{kind} · by <@{d['requester']}> · finished {slack_date(finished)}")})
-        value = json.dumps({"i": inc.id, "d": d["id"], "s": d["service"], "e": d["env"]})
+        value = f"{inc.id}|{d['id']}"  # pointers only: the press reads the deploy back
         blocks.append({"type": "actions", "block_id": f"{Block.SUSPECTS}.{n}", "elements": [
             button("Caused this", f"{Action.CAUSED}.{n}", value, "danger"),
             button("Roll back", f"{Action.ROLLBACK}.{n}", value),
@@ -169,7 +169,7 @@ def reminder(
         text += f" {mention}: {missed} reminders in a row without an update."
     buttons = [
         button(f"Snooze {m} min" if m < 60 or m % 60 else f"Snooze {m // 60} h",
-               snooze_action(i), f"{inc.id}|{slot}|{m}")
+               snooze_action(i), f"{inc.id}|{slot}")  # minutes: the i-th configured
         for i, m in enumerate(snoozes)
     ]
     return text, [
@@ -183,7 +183,7 @@ def followup_reminder(row: dict[str, Any]) -> tuple[str, Blocks]:
     ref = f"INC-{row['incident_id']}"
     text = (f":hourglass: Follow-up #{row['id']} of {ref} was due {row['due_date']}:"
             f" {clip(row['text'], 500)}")
-    done = button("Mark done", Action.FOLLOWUP_DONE, f"{row['incident_id']}|{row['id']}",
+    done = button("Mark done", Action.FOLLOWUP_DONE, str(row["id"]),
                   "primary")
     return text, [{"type": "section", "block_id": Block.FOLLOWUP, "text": md(text),
                    "accessory": done}]
