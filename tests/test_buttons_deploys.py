@@ -12,11 +12,11 @@ from conftest import MakeBell
 from fakes.ci import FakeCI
 from fakes.configs import SECRET, SECRET_ENV, deploy_config
 
-pytest_plugins = ("fakes.fixtures",)
-
 from bot.clock import FakeClock, to_db
 from bot.local import LocalShipbell
 from handlers.deploy.ids import Action
+
+pytest_plugins = ("fakes.fixtures",)
 
 
 @pytest.fixture

@@ -3,6 +3,8 @@ back by id and checks the presser against the incident; forged values change not
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from test_incident_support import declare, responses, row, run, seed_deploy, start, timeline
 
@@ -46,8 +48,8 @@ async def test_outsider_cannot_link_a_deploy_to_a_private_incident(make_bell):
     await bell.idle()
     assert count(bell, "incident_deploys") == 0
     assert len(timeline(bell, inc["id"])) == before
-    assert said_since(bell, heard) == ["Only INC-1's commander, comms, reporter or people in its channel"
-                               " can use these buttons."]
+    assert said_since(bell, heard) == [
+        "Only INC-1's commander, comms, reporter or people in its channel can use these buttons."]
     # the commander, pressing the real button, still can
     await bell.driver.press(suspects_message(bell, inc), f"{Action.CAUSED}.0", user="U_ANA")
     await bell.idle()
@@ -58,8 +60,8 @@ async def test_caused_this_takes_service_and_env_from_the_store_not_the_value(ma
     bell = await start(make_bell)
     deploy = seed_deploy(bell)
     inc = await declare(bell)
-    forged = ('{"i": %d, "d": %d, "s": "<!channel> pwned", "e": "<!here>"}'
-              % (inc["id"], deploy))  # the JSON older messages carried
+    forged = json.dumps({"i": inc["id"], "d": deploy, "s": "<!channel> pwned",
+                         "e": "<!here>"})  # the JSON older messages carried
     await bell.driver.action(f"{Action.CAUSED}.0", forged, user="U_ANA",
                              channel=inc["channel_id"])
     await bell.idle()
@@ -102,8 +104,9 @@ async def test_rollback_value_cannot_name_another_service(make_bell):
     seed_deploy(bell, service="web", version="w2", minutes_ago=30)
     inc = await declare(bell)  # an api incident
     await bell.driver.action(f"{Action.ROLLBACK}.0",
-                             '{"i": %d, "d": %d, "s": "web", "e": "production"}'
-                             % (inc["id"], other), user="U_ANA", channel=inc["channel_id"])
+                             json.dumps({"i": inc["id"], "d": other, "s": "web",
+                                         "e": "production"}),
+                             user="U_ANA", channel=inc["channel_id"])
     await bell.idle()
     assert bell.core.store.all("SELECT id FROM deploys WHERE is_rollback = 1") == []
     assert responses(bell)[-1].startswith(f"Deploy #{other} isn't a deploy of INC-1's service")
@@ -173,3 +176,22 @@ async def test_odd_values_get_one_sentence(make_bell, value):
     nothing_went_wrong(bell)
     assert (count(bell, "incident_deploys"), len(timeline(bell, inc["id"])),
             count(bell, "idempotency_keys"), count(bell, "deploys")) == before
+
+
+@pytest.mark.parametrize("metadata", ['[1]', '"C_GENERAL"', '{"channel": "<!channel>"}',
+                                      '{"channel": ["C1"]}', "{]"])
+async def test_declare_form_metadata_is_only_ever_a_channel_id(make_bell, metadata):
+    from bot.slackdouble import SlackDriver
+    from handlers.incident.ids import Block, Field
+
+    bell = await start(make_bell)
+    await bell.command("/incident", "", channel="C_GENERAL")
+    view = (await bell.double.wait_for("views.open")).response["view"]
+    ack = await bell.driver.submit_view({**view, "private_metadata": metadata}, {
+        Block.TITLE: {Field.TITLE: SlackDriver.text_value("Suspicious logins")},
+        Block.SEVERITY: {Field.SEVERITY: SlackDriver.select_value("3")},
+    })
+    assert ack.status == 200
+    await bell.idle()
+    assert not row(bell)["origin_channel"]
+    nothing_went_wrong(bell)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
@@ -40,6 +41,20 @@ def _value(values: dict[str, Any], block: str, field: str) -> Any:
     return (values.get(block) or {}).get(field) or {}
 
 
+CHANNEL_ID = re.compile(r"[CGD][A-Z0-9_]{2,20}")  # Slack ids (the double adds "_")
+
+
+def _origin(metadata: object) -> str | None:
+    """The channel `/incident` was typed in, as our own views.open stored it: only ever a
+    channel id (used for an ephemeral to the reporter), anything else is dropped."""
+    try:
+        data = json.loads(metadata) if isinstance(metadata, str) and metadata else {}
+    except ValueError:
+        return None
+    channel = data.get("channel") if isinstance(data, dict) else None
+    return channel if isinstance(channel, str) and CHANNEL_ID.fullmatch(channel) else None
+
+
 def register(app: AsyncApp, core: Core, commands: Commands) -> None:
     async def run_show(payload: dict[str, Any]) -> None:
         await show(core, payload)
@@ -65,10 +80,7 @@ def register(app: AsyncApp, core: Core, commands: Commands) -> None:
         description = (_value(values, Block.DESCRIPTION, Field.DESCRIPTION).get("value") or "")
         chosen = _value(values, Block.PRIVATE, Field.PRIVATE).get("selected_options") or []
         private = any(o.get("value") == PRIVATE_VALUE for o in chosen)
-        try:
-            origin = json.loads(view.get("private_metadata") or "{}").get("channel")
-        except ValueError:
-            origin = None
+        origin = _origin(view.get("private_metadata"))
         commands.declare(
             None, cut_title(title), severity, service.lower() or None, description.strip() or None,
             private, key=f"view:{view['id']}", response_url=None,
