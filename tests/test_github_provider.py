@@ -157,6 +157,24 @@ async def test_classic_204_whose_run_shows_late_is_followed_once_it_shows(
     assert len(github.dispatches) == 1
 
 
+async def test_classic_204_whose_run_never_shows_fails_with_what_to_check(
+        make_bell: MakeBell, github: FakeGitHub, clock: FakeClock) -> None:
+    github.legacy = True
+    github.on_dispatch = github.runs.pop  # accepted, but GitHub never lists a run
+    bell = await make_bell(gh_config(github))
+    await bell.command("/deploy", "api to production")
+    await until(lambda: (row(bell).get("provider_ref") or "").startswith("pending:"))
+    for _ in range(62):  # ten minutes of polls
+        await until(lambda: clock.sleepers > 0 or row(bell)["state"] == "failed")
+        if row(bell)["state"] == "failed":
+            break
+        await tick(clock, 10)
+    deploy = await ended(bell)
+    assert deploy["state"] == "failed"
+    assert "no run of it appeared within 10 min" in deploy["error"]
+    assert "acme/api" in deploy["error"] and len(github.dispatches) == 1
+
+
 @pytest.mark.parametrize("lose", ["drop", "stall"])
 async def test_lost_reply_finds_the_run_instead_of_dispatching_again(
         make_bell: MakeBell, github: FakeGitHub, clock: FakeClock, lose: str) -> None:
