@@ -140,6 +140,8 @@ class ProviderConfig(Section):
     repository: str | None = None  # owner/name; default: the service's repository
     workflow: str | None = None  # file name such as deploy.yml, or its id
     token_env: str | None = None
+    branch: str | None = None  # runs a commit-SHA deploy from here; default: the default_ref
+    request_timeout_seconds: float = Field(default=15.0, gt=0, le=120)
     poll_seconds: float = Field(default=10.0, gt=0)
     # command
     command: list[str] = Field(default_factory=list)

@@ -115,9 +115,11 @@ class DeployRepo:
         )
 
     def transition(self, deploy_id: int, target: State, actor: str | None, now: datetime,
-                   note: str | None = None, **fields: Any) -> bool:
-        """Move to ``target`` only from a state allowed to reach it; True if it happened."""
-        sources = [str(s) for s in sources_for(target)]
+                   note: str | None = None, *, sources: tuple[State, ...] | None = None,
+                   **fields: Any) -> bool:
+        """Move to ``target`` only from a state allowed to reach it (or from ``sources``, for a
+        correction the state machine doesn't otherwise allow); True if it happened."""
+        sources_ = [str(s) for s in (sources or sources_for(target))]
         values = {"state": str(target), **fields}
         if target in (State.TRIGGERED,):
             values.setdefault("started_at", to_db(now))
@@ -125,8 +127,8 @@ class DeployRepo:
             values.setdefault("finished_at", to_db(now))
         assignments = ", ".join(f"{name} = ?" for name in values)
         cursor = self.store.execute(
-            f"UPDATE deploys SET {assignments} WHERE id = ? AND state IN ({_marks(sources)})",
-            (*values.values(), deploy_id, *sources),
+            f"UPDATE deploys SET {assignments} WHERE id = ? AND state IN ({_marks(sources_)})",
+            (*values.values(), deploy_id, *sources_),
         )
         if cursor.rowcount != 1:
             return False

@@ -16,6 +16,7 @@ from prometheus_client import Counter, Histogram
 
 from bot import logs
 from bot.clock import humanize
+from bot.deploys import grammar
 from bot.deploys.models import ACTIVE, State
 from bot.deploys.providers import Job, ProviderError, Report
 from bot.deploys.reports import REPORT_STATES, normalise_changes, sanitised
@@ -73,7 +74,8 @@ class Runner:
                         self.finish(d.id, Report("failed", error=str(exc)), None)
                         return
                     self._note(d.id, f"{provider.name}: {exc}; retrying")
-                    await self.nap(BACKOFF[min(attempt, len(BACKOFF) - 1)])
+                    backoff = BACKOFF[min(attempt, len(BACKOFF) - 1)]
+                    await self.nap(min(exc.wait, MAX_RATE_LIMIT_WAIT) if exc.wait else backoff)
                     if (current := self.repo.get(d.id)) is None or current.state not in ACTIVE:
                         return
             self.repo.update(d.id, provider_ref=sent.provider_ref,
@@ -108,9 +110,12 @@ class Runner:
                     return
                 await self.nap(BACKOFF[min(errors - 1, len(BACKOFF) - 1)])
                 continue
+            if report.provider_ref and report.provider_ref != d.provider_ref:
+                self.repo.update(deploy_id, provider_ref=report.provider_ref)  # found it at last
             if report.state == "succeeded" and not report.changes:
                 report.changes = await self._changes(d, report)
-            if self.apply(deploy_id, report, None) and report.state != "running":
+            if self.apply(deploy_id, report, None) and report.state not in ("running",
+                                                                             "waiting"):
                 return
             await self.nap(provider.poll_seconds)
 
@@ -150,6 +155,8 @@ class Runner:
 
     def apply(self, deploy_id: int, report: Report, actor: str | None) -> bool:
         """Apply a provider report; False when it is stale (out of order or already final)."""
+        if report.state == "waiting":
+            return self._waiting(deploy_id, sanitised(report))
         target = REPORT_STATES.get(report.state)
         if target is None:
             return False
@@ -174,20 +181,40 @@ class Runner:
             return True
         return self.finish(deploy_id, report, actor)
 
+    def _waiting(self, deploy_id: int, report: Report) -> bool:
+        """Sent but not started (queued, held for an approval): stays `triggered` (a running
+        deploy stays running), and the thread hears why, once per change of reason."""
+        d = self.repo.get(deploy_id)
+        if d is None or d.state not in ACTIVE:
+            return False
+        if report.log_url and not d.log_url:
+            self.repo.update(deploy_id, log_url=report.log_url)
+            self.svc.notifier.changed(deploy_id)
+        notes = [e["note"] for e in self.repo.events(deploy_id) if e["state"] == "note"]
+        note = grammar.quiet(report.note) if report.note else None  # echoed into the channel
+        if note and (not notes or notes[-1] != note):
+            self._note(deploy_id, note)
+        return True
+
     def finish(self, deploy_id: int, report: Report, actor: str | None,
-               target: State | None = None) -> bool:
+               target: State | None = None, *, correcting: bool = False) -> bool:
+        """End a deploy as the report says. ``correcting``: it was recorded cancelled or timed
+        out, but the provider shows the job had already ended on its own: record that."""
         target = target or REPORT_STATES[report.state]
         report = sanitised(report)
         fields: dict[str, Any] = {}
         for name in ("version", "sha", "log_url", "error"):
             if getattr(report, name):
                 fields[name] = getattr(report, name)
+        if correcting:
+            fields["error"] = report.error  # no longer "cancelled by …"
         note = report.error or (f"shipped `{report.version}`" if report.version else None)
         if report.output:
             note = f"{note or ''}\n```{report.output[-800:]}```".strip()
+        sources = (State.CANCELLED, State.TIMED_OUT) if correcting else None
         with self.core.store.transaction():
             if not self.repo.transition(deploy_id, target, actor, self.core.clock.now(),
-                                        note, **fields):
+                                        note, sources=sources, **fields):
                 return False
             if report.changes:
                 self.repo.add_changes(deploy_id, report.changes)
@@ -215,9 +242,21 @@ class Runner:
         if provider is None:
             return
         try:
-            await provider.cancel(d)
+            ended = await provider.cancel(d)
         except ProviderError as exc:
             self._note(d.id, f"couldn't cancel at {d.provider}: {exc}")
+            return
+        if ended is None or REPORT_STATES.get(ended.state) in (None, State.RUNNING,
+                                                                State.CANCELLED):
+            return
+        # The job had already finished on its own: what it did is what happened.
+        self._note(d.id, f"{d.provider} had already finished the job when the cancel "
+                         f"reached it ({ended.state})")
+        if ended.provider_ref:
+            self.repo.update(d.id, provider_ref=ended.provider_ref)
+        if ended.state == "succeeded" and not ended.changes:
+            ended.changes = await self._changes(d, ended)
+        self.finish(d.id, ended, None, correcting=True)
 
     # -- the sweep -------------------------------------------------------------------------
     async def sweep(self, when: datetime) -> str:

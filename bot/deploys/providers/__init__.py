@@ -14,13 +14,12 @@ __all__ = ["Job", "Provider", "ProviderError", "Report", "Triggered", "build"]
 
 
 def build(config: DeploySettings, clock: Clock) -> dict[str, Provider]:
-    repos = {name: svc.repository for name, svc in config.services.items()}
     out: dict[str, Provider] = {}
     for name, pc in config.providers.items():
         if pc.type == "webhook":
             out[name] = WebhookProvider(name, pc, clock)
         elif pc.type == "github":
-            out[name] = GitHubProvider(name, pc, repos, clock)
+            out[name] = GitHubProvider(name, pc, config.services, clock)
         elif pc.type == "command":
             out[name] = CommandProvider(name, pc)
         else:

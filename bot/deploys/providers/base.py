@@ -55,7 +55,8 @@ class Triggered:
 
 @dataclass
 class Report:
-    """What a provider says about a deploy: ``state`` is running/succeeded/failed/cancelled."""
+    """What a provider says about a deploy: ``state`` is running/succeeded/failed/cancelled,
+    or waiting (sent, not started: queued, or held for an approval; ``note`` says which)."""
 
     state: str
     log_url: str | None = None
@@ -64,6 +65,8 @@ class Report:
     error: str | None = None
     output: str | None = None
     changes: list[dict[str, Any]] = field(default_factory=list)
+    note: str | None = None
+    provider_ref: str | None = None  # set when the provider only now learned its job's id
 
 
 class Provider(Protocol):
@@ -76,4 +79,6 @@ class Provider(Protocol):
 
     async def status(self, deploy: Deploy) -> Report: ...
 
-    async def cancel(self, deploy: Deploy) -> None: ...
+    async def cancel(self, deploy: Deploy) -> Report | None:
+        """None once asked; a final Report when the job had already ended on its own."""
+        ...
