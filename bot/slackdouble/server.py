@@ -94,6 +94,8 @@ class SlackDouble:
         self.calls: list[Call] = []
         self.listeners: list[Callable[[Call], None]] = []
         self.problems: list[str] = []
+        # Client connections seen (peer address and port): reuse shows as fewer of them.
+        self.connections: set[tuple[str, int]] = set()
         self.port = 0
         self._injected: dict[str, deque[tuple[int, dict[str, Any], dict[str, str]]]] = {}
         self._lost: dict[str, int] = {}
@@ -105,7 +107,7 @@ class SlackDouble:
 
     # ---- lifecycle --------------------------------------------------------------------------
     async def start(self) -> None:
-        app = web.Application()
+        app = web.Application(middlewares=[self._count_connection])
         app.router.add_route("*", "/api/{method}", self._api)
         app.router.add_post("/response/{key}", self._response_url)
         app.router.add_post("/upload/{file_id}", self._upload)
@@ -115,6 +117,14 @@ class SlackDouble:
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
         await site.start()
         self.port = self._runner.addresses[0][1]
+
+    @web.middleware
+    async def _count_connection(self, request: web.Request, handler: Any) -> web.StreamResponse:
+        peer = request.transport.get_extra_info("peername") if request.transport else None
+        if peer:
+            self.connections.add((str(peer[0]), int(peer[1])))
+        response: web.StreamResponse = await handler(request)
+        return response
 
     async def stop(self) -> None:
         self._stopping.set()  # lost replies stop waiting
