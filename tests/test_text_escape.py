@@ -214,3 +214,17 @@ def test_user_text_is_idempotent_and_keeps_people() -> None:
         assert user_text(once) == once and escape(escape(text)) == escape(text)
     assert user_text("<@U1|ana> & <!here>") == "<@U1> &amp; @here"
     assert user_text("<https://evil.example|click>") == "&lt;https://evil.example|click&gt;"
+
+
+async def test_an_open_incident_title_quoted_by_the_deploy_gate_is_inert(
+    make_bell: MakeBell,
+) -> None:
+    bell = await make_bell(CONFIG)
+    await bell.command("/incident", "open <!channel> <https://evil.example|login> sev1"
+                       " --service web", channel="C_GENERAL")
+    await bell.idle()
+    refused = await bell.command("/deploy", "web to production")
+    explained = await bell.command("/deploy", "explain web to production")
+    for ack in (refused, explained):
+        assert "has an open incident INC-1 (SEV1, @channel &lt;https://evil.example|login&gt;)" \
+            in ack.text, ack.text

@@ -15,7 +15,8 @@ HUGE = "99999999999999999999999"
 
 
 @pytest.mark.parametrize(("command", "text", "expected"), [
-    ("/deploy", f"cancel {HUGE}", "Cancel which deploy? Give its number, e.g. `/deploy cancel 12`."),
+    ("/deploy", f"cancel {HUGE}",
+     "Cancel which deploy? Give its number, e.g. `/deploy cancel 12`."),
     ("/deploy", "cancel ²", "Cancel which deploy? Give its number, e.g. `/deploy cancel 12`."),
     ("/deploy", f"cancel #{HUGE}", "Cancel which deploy? Give its number"),
     ("/deploy", f"history web --limit {HUGE}",
