@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Any
 
@@ -34,6 +35,15 @@ def code(text: str) -> str:
     return escape(text.replace("`", "'"))
 
 
+SAFE_URL = re.compile(r"^https?://[^\s<>|]+$")  # what a CI or provider may link as the log
+
+
+def log_link(url: str | None) -> str:
+    """The provider's log as a link, only when it is a plain web address (no `|`, `<`, `>`
+    or spaces that could relabel the link or smuggle a ping); otherwise a dash."""
+    return f"<{escape(url)}|open log>" if url and SAFE_URL.match(url) else "—"
+
+
 def headline(d: Deploy) -> str:
     shipped = f" → `{code(d.version)}`" if d.version and d.version != d.ref else ""
     kind = "Rollback" if d.is_rollback else ("Hotfix" if d.is_hotfix else "Deploy")
@@ -63,7 +73,7 @@ def deploy_message(d: Deploy, approvals: list[dict[str, Any]], changes: list[dic
         mrkdwn(f"*State*\n{d.state.label}"),
         mrkdwn(f"*Approvers*\n{approvers}"),
         mrkdwn(f"*Duration*\n{duration(d, now)}"),
-        mrkdwn(f"*Log*\n<{d.log_url}|open log>" if d.log_url else "*Log*\n—"),
+        mrkdwn(f"*Log*\n{log_link(d.log_url)}"),
     ]
     if d.incident_id:
         fields.append(mrkdwn(f"*Incident*\nINC-{d.incident_id}"))
