@@ -228,3 +228,12 @@ async def test_an_open_incident_title_quoted_by_the_deploy_gate_is_inert(
     for ack in (refused, explained):
         assert "has an open incident INC-1 (SEV1, @channel &lt;https://evil.example|login&gt;)" \
             in ack.text, ack.text
+
+
+def test_a_provider_log_is_linked_only_when_it_is_a_plain_address() -> None:
+    from handlers.deploy.messages import log_link
+
+    assert log_link("https://ci.example/run?id=1&try=2") == \
+        "<https://ci.example/run?id=1&amp;try=2|open log>"
+    for bad in ("https://ci.example/1|<!channel>", "javascript:alert(1)", "https://a b", None):
+        assert log_link(bad) == "—"
