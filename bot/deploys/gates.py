@@ -136,7 +136,7 @@ class Gates:
         names = [f.name for f in self.env(ask).freezes if f.covers(now)]
         calendar = self.freeze(ask.service, ask.env, now)
         if calendar is not None:
-            names.append(f"{calendar[0]}: {calendar[1]}")
+            names.append(f"{calendar[0]}: {user_text(calendar[1])}")  # a person's reason
         if not names:
             return GateResult("freeze", PASS, "no freeze window now")
         return _unless_break_glass(
