@@ -58,6 +58,13 @@ def escape(text: str) -> str:
     return _BARE_AMP.sub("&amp;", text).replace("<", "&lt;").replace(">", "&gt;")
 
 
+def inline(word: str, limit: int = 60) -> str:
+    """A word someone typed, quoted back inside a `code span`: escaped, no backtick to end
+    the span early, and cut at ``limit`` characters."""
+    word = escape(word.replace("`", "'"))
+    return word if len(word) <= limit else word[: limit - 1] + "…"
+
+
 _REF = re.compile(r"<([^<>]*)>")
 _PERSON = re.compile(r"(@[UW][A-Z0-9_]+|#[CG][A-Z0-9_]+)(?:\|[^<>]*)?")
 _LINK = re.compile(r"(?:https?|mailto):[^\s|<>]+")

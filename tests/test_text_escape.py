@@ -113,6 +113,7 @@ async def echoing_commands(bell: LocalShipbell, clock: FakeClock, words: str) ->
     await say("/release", "calendar web")
     await say("/release", f"freeze web 2h {words}")
     await say("/release", "next web")
+    await say("/deploy", "explain api to production")  # the freeze gate quotes the reason
     await say("/release", f"freeze web 2h {words}")  # "already frozen by …: <reason>"
     await say("/release", "unfreeze web")
     await say("/release", q)

@@ -80,3 +80,10 @@ async def test_when_slack_cannot_say_the_person_gets_the_benefit_of_the_doubt(
     ack = await bell.command("/incident", "assign comms <@U_BOB>", channel=channel)
     assert ack.text == "<@U_BOB> is now comms of INC-1."
     assert ack.latency < 1.5
+
+
+async def test_a_departed_follow_up_owner_gets_the_follow_up_example(make_bell: MakeBell) -> None:
+    bell = await make_bell(CONFIG)
+    channel = await incident_channel(bell)
+    ack = await bell.command("/incident", "followup INC-1 Add alert <@U_ZED>", channel=channel)
+    assert ack.text.endswith("e.g. `/incident followup Add alert on queue depth @ana`.")

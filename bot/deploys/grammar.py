@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from bot.deploys.config import DeploySettings
-from bot.inputs import escape, parse_count, parse_id, user_text
+from bot.inputs import escape, inline, parse_count, parse_id, user_text
 
 # A git ref: no shell metacharacters, no leading dash (so it can't become an option).
 REF = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._/+-]{0,199}$")
@@ -27,10 +27,7 @@ def quiet(text: str) -> str:
     return user_text(text)
 
 
-def shown(word: str) -> str:
-    """A word the user typed, echoed inside a `code span` of an answer."""
-    word = escape(word.replace("`", "'"))
-    return word if len(word) <= 60 else word[:59] + "…"
+shown = inline  # a word the user typed, echoed inside a `code span` of an answer
 
 
 class GrammarError(ValueError):

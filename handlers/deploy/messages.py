@@ -10,7 +10,7 @@ from bot.clock import humanize, slack_date
 from bot.deploys.gates import FAIL, OVERRIDE, PASS, WAIT, GateResult
 from bot.deploys.locks import Lock
 from bot.deploys.models import ACTIVE, EMOJI, WAITING, Deploy, State
-from bot.inputs import escape, user_text
+from bot.inputs import escape, inline, user_text
 from handlers.deploy.ids import Action, Block
 
 MAX_CHANGES = 10
@@ -32,7 +32,7 @@ def mrkdwn(text: str) -> dict[str, Any]:
 
 def code(text: str) -> str:
     """A ref or version inside a `code span`: escaped, and no backtick to end it early."""
-    return escape(text.replace("`", "'"))
+    return inline(text, 200)
 
 
 SAFE_URL = re.compile(r"^https?://[^\s<>|]+$")  # what a CI or provider may link as the log

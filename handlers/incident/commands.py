@@ -23,7 +23,8 @@ from bot.incidents.models import (
     parse_severity,
 )
 from bot.incidents.service import IncidentService
-from bot.inputs import escape, parse_id, user_text
+from bot.inputs import inline as shown
+from bot.inputs import parse_id, user_text
 from handlers.common import SlashCommand, absent_people, ephemeral, not_here, unknown_subcommand
 from handlers.incident import messages
 
@@ -31,24 +32,20 @@ COMMAND = "/incident"
 IN_INCIDENT = ("status", "sev", "assign", "update", "note", "link", "followup", "resolve",
                "postmortem", "close")
 KNOWN = ["open", "list", *IN_INCIDENT, "help"]
-SEV_TOKEN = re.compile(r"^sev-?([0-9]+)$", re.IGNORECASE)
+SEV_TOKEN = re.compile(r"^sev([0-9]+)$", re.IGNORECASE)
 SEVERITIES = range(1, 5)  # SEV1 (worst) … SEV4, as `[incident.update_minutes]` configures them
 INC_LIKE = re.compile(r"^INC-?[0-9]+$", re.IGNORECASE)  # a ref, though maybe out of range
 SERVICE_SLUG = re.compile(r"^[a-z0-9][a-z0-9._-]{0,39}$")
 MENTION = re.compile(r"^<@([UW][A-Z0-9_]+)(?:\|[^>]*)?>$")  # `_`: the double's ids (U_ANA)
 DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
 OPEN_USAGE = "`/incident open API errors on checkout sev2 --service api`"
+ASSIGN_EXAMPLE = "/incident assign commander @ana"
+FOLLOWUP_EXAMPLE = "/incident followup Add alert on queue depth @ana"
 
 
 def user_id(word: str) -> str | None:
     match = MENTION.match(word)
     return match.group(1) if match else None
-
-
-def shown(word: str) -> str:
-    """A word the user typed, echoed inside a `code span` of an answer."""
-    word = escape(word.replace("`", "'"))
-    return word if len(word) <= 60 else word[:59] + "…"
 
 
 def known_services(core: Core) -> list[str]:
@@ -93,10 +90,9 @@ class Commands:
         """``handle``, after asking Slack whether the people it would assign exist."""
         named = self.assignees(cmd.words)
         if named and (gone := await absent_people(self.core, named)):
-            return ephemeral(not_here(gone, self.ASSIGN_EXAMPLE))
+            example = FOLLOWUP_EXAMPLE if cmd.words[0].lower() == "followup" else ASSIGN_EXAMPLE
+            return ephemeral(not_here(gone, example))
         return self.handle(cmd)
-
-    ASSIGN_EXAMPLE = "/incident assign commander @ana"
 
     def assignees(self, words: list[str]) -> list[str]:
         """The people `assign` or `followup` would give a role or a follow-up to."""

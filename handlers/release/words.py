@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from datetime import date
 
-from bot.inputs import escape
+from bot.inputs import inline
 from handlers.common import user_id
 
 MENTION = re.compile(r"^<@([UW][A-Z0-9_]+)(?:\|[^>]*)?>$")  # also the test workspace's U_ANA
@@ -15,8 +15,7 @@ COUNT_WORD = re.compile(r"[0-9]{1,6}")  # ASCII only: "²".isdigit() is True, in
 def shown(word: str) -> str:
     """Echo someone's word safely: short, no backticks to break the code span, `&<>` escaped
     (so no pings, no links)."""
-    word = escape(word.replace("`", "'"))
-    return word if len(word) <= 40 else word[:39] + "…"
+    return inline(word, 40)
 
 
 def read_day(word: str | None, example: str) -> date | str:
