@@ -238,3 +238,15 @@ def test_a_provider_log_is_linked_only_when_it_is_a_plain_address() -> None:
         "<https://ci.example/run?id=1&amp;try=2|open log>"
     for bad in ("https://ci.example/1|<!channel>", "javascript:alert(1)", "https://a b", None):
         assert log_link(bad) == "—"
+
+
+async def test_the_group_mention_shipbell_builds_for_approvers_still_pings(
+    make_bell: MakeBell,
+) -> None:
+    bell = await make_bell(deploy_config(approvals=1, approvers=["S_ONCALL"]))
+    ack = await bell.command("/deploy", 'web to production --reason "<!subteam^S_LEADS|@leads>"')
+    assert "needs 1 approval from <!subteam^S_ONCALL>" in ack.text
+    await bell.idle()
+    thread = [m["text"] for m in bell.double.messages("C_DEPLOYS") if m.get("thread_ts")]
+    assert any("needs 1 approval from <!subteam^S_ONCALL>" in t for t in thread), thread
+    assert "<!subteam^S_LEADS" not in json.dumps(bell.double.messages("C_DEPLOYS"))

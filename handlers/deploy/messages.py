@@ -83,7 +83,7 @@ def deploy_message(d: Deploy, approvals: list[dict[str, Any]], changes: list[dic
     ]
     if d.error and d.state != State.SUCCEEDED:
         blocks.append({"type": "section", "block_id": Block.ERROR,
-                       "text": mrkdwn(f":warning: {user_text(d.error)}")})
+                       "text": mrkdwn(f":warning: {d.error}")})  # inert on the way in
     if changes:
         lines = [f"• `{code(c['sha'][:7])}` {user_text(c.get('title') or '')}"
                  + (f" ({user_text(c['author'])})" if c.get("author") else "")
@@ -144,7 +144,9 @@ def event_text(event: dict[str, Any]) -> str:
     head = f"{emoji} {label}".rstrip()
     if note in ("", label, state):
         return head
-    note = user_text(note)  # reasons and provider notes; mentions Shipbell wrote stay
+    # Shown as stored: Shipbell writes these notes (with the approvers' mentions, which must
+    # ping), and the text inside came in inert: reasons through grammar.quiet, provider
+    # output through reports.sanitised (both bot.inputs.user_text).
     return clip(f"{head}: {note}" if label else f"{emoji} {note}", 3000)
 
 
