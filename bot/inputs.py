@@ -3,7 +3,8 @@
 Every id, count or limit read from a command, a button value or a callback body goes through
 ``parse_id`` / ``parse_count``: ASCII digits only (``"²".isdigit()`` is True and ``int("²")``
 raises) and within SQLite's signed 64-bit range, so a 20-digit id is "no such thing", never an
-OverflowError.  Every piece of user text Shipbell echoes into Slack goes through ``escape``.
+OverflowError.  Every piece of user text Shipbell echoes into Slack goes through ``escape``
+(or ``user_text``, which keeps a person's mentions as mentions).
 """
 
 from __future__ import annotations
@@ -45,6 +46,55 @@ def strict_int(value: object, *, lo: int = 0, hi: int = SQLITE_MAX_INT) -> int |
     return value if lo <= value <= hi else None
 
 
+_BARE_AMP = re.compile(r"&(?!(?:amp|lt|gt);)")
+
+
 def escape(text: str) -> str:
-    """mrkdwn control characters, so user text can't ping a channel or forge a link."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    """mrkdwn control characters, so user text can't ping a channel or forge a link.
+
+    Escaping twice changes nothing: Slack delivers message text already escaped (``&amp;``),
+    and a stored text may have been escaped before, so an entity is never escaped again.
+    """
+    return _BARE_AMP.sub("&amp;", text).replace("<", "&lt;").replace(">", "&gt;")
+
+
+def inline(word: str, limit: int = 60) -> str:
+    """A word someone typed, quoted back inside a `code span`: escaped, no backtick to end
+    the span early, and cut at ``limit`` characters."""
+    word = escape(word.replace("`", "'"))
+    return word if len(word) <= limit else word[: limit - 1] + "…"
+
+
+_REF = re.compile(r"<([^<>]*)>")
+_PERSON = re.compile(r"(@[UW][A-Z0-9_]+|#[CG][A-Z0-9_]+)(?:\|[^<>]*)?")
+_LINK = re.compile(r"(?:https?|mailto):[^\s|<>]+")
+_PING = re.compile(r"!(channel|here|everyone)(?:\|[^<>]*)?|!subteam\^[A-Z0-9_]+(?:\|@?([^<>]*))?")
+
+
+def user_text(text: str) -> str:
+    """Someone's words as safe mrkdwn, to store and to echo anywhere in Slack.
+
+    A person or channel reference (``<@U123|ana>``, ``<#C1|ops>``) stays a mention, by id;
+    ``<!here>``, ``<!channel>``, ``<!everyone>`` and group pings become plain words
+    (``@here``); a bare link (``<https://x>``) stays, since it shows where it goes; anything
+    else in angle brackets (a labelled link ``<https://evil|click>``, a date token) and every
+    ``&``, ``<``, ``>`` is escaped. Idempotent: ``user_text(user_text(t)) == user_text(t)``.
+    """
+    out: list[str] = []
+    at = 0
+    for match in _REF.finditer(text):
+        out.append(escape(text[at:match.start()]))
+        out.append(_reference(match.group(1)))
+        at = match.end()
+    out.append(escape(text[at:]))
+    return "".join(out)
+
+
+def _reference(inner: str) -> str:
+    if person := _PERSON.fullmatch(inner):
+        return f"<{person.group(1)}>"
+    if _LINK.fullmatch(inner):
+        return f"<{inner}>"
+    if ping := _PING.fullmatch(inner):
+        return "@" + escape(ping.group(1) or ping.group(2) or "group")
+    return escape(f"<{inner}>")

@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 import shlex
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+import aiohttp
+from slack_sdk.errors import SlackApiError
+
+from bot.inputs import escape
+
+if TYPE_CHECKING:
+    from bot.core import Core
 
 # Slack ids are upper-case letters and digits; "_" is allowed so readable test ids work too.
 USER_REF = re.compile(r"^<@([UW][A-Z0-9_]+)(?:\|[^>]*)?>$")
@@ -71,6 +80,41 @@ def ephemeral(text: str, blocks: list[dict[str, Any]] | None = None) -> dict[str
 
 def unknown_subcommand(command: str, word: str, known: list[str]) -> str:
     return (
-        f"`{command} {word}`? I don't know that one. "
+        f"`{command} {escape(word)}`? I don't know that one. "
         f"Try {', '.join(f'`{command} {k}`' for k in known)}, or `{command} help`."
     )
+
+
+PERSON_CHECK_SECONDS = 1.0  # users.info answers in ~100 ms; the ack must leave within 3 s
+GONE_PEOPLE = frozenset({"user_not_found", "account_inactive", "user_disabled"})
+
+
+async def absent_people(core: Core, users: list[str]) -> list[str]:
+    """Which of ``users`` Slack says are not (or no longer) in the workspace.
+
+    Asked before a role, owner or captain is stored, so nobody is assigned to a ghost. The
+    check is bounded: if Slack is slow or failing, the person is given the benefit of the
+    doubt (the later invite reports a departed user), rather than refusing a real command.
+    """
+    gone: list[str] = []
+    for user in dict.fromkeys(users):
+        try:
+            reply = await asyncio.wait_for(core.client.users_info(user=user),
+                                           PERSON_CHECK_SECONDS)
+        except SlackApiError as exc:
+            if str(exc.response.get("error", "")) in GONE_PEOPLE:
+                gone.append(user)
+            continue
+        except (TimeoutError, OSError, aiohttp.ClientError):
+            continue
+        person = reply.get("user") or {}
+        if isinstance(person, dict) and person.get("deleted"):
+            gone.append(user)
+    return gone
+
+
+def not_here(users: list[str], example: str) -> str:
+    """The one sentence for a mention of someone Slack doesn't know."""
+    who = ", ".join(f"`{escape(u)}`" for u in users)
+    return (f"{who} isn't anyone in this workspace (left, or a mistyped mention); mention"
+            f" someone who is, e.g. `{example}`.")

@@ -108,7 +108,7 @@ async def test_reasons_never_ping_the_channel(bell: LocalShipbell, clock: FakeCl
     await bell.double.wait_for("chat.postMessage", lambda c: "look" in c.args.get("text", ""))
     posted = str([c.args for c in bell.double.calls_to("chat.postMessage")])
     assert "<!channel" not in posted and "<!subteam" not in posted
-    assert "@channel look @subteam" in posted
+    assert "@channel look @sre" in posted
     lock = bell.core.store.one("SELECT reason FROM locks")
     assert lock == {"reason": "@here migration"}
     await stop_watching(bell, clock)

@@ -62,10 +62,10 @@ async def test_bad_open_input_gets_a_sentence_that_works(make_bell):
     assert ack.text == ("`--sev`? `/incident open` takes a severity word (`sev1`–`sev4`),"
                         " `--service <name>`, `--private` and `--test`, e.g."
                         " `/incident open API errors on checkout sev2 --service api`.")
-    ack = await bell.command("/incident", "open Login broken SEV1 --Service=Auth --PRIVATE")
+    ack = await bell.command("/incident", "open Login broken SEV1 --Service=API --PRIVATE")
     assert ack.text.startswith("Declared private INC-1 (SEV1): Login broken")
     await bell.idle()
-    assert bell.core.store.one("SELECT service FROM incidents")["service"] == "auth"
+    assert bell.core.store.one("SELECT service FROM incidents")["service"] == "api"
     ack = await bell.command("/incident", "frobnicate")
     assert "I don't know that one" in ack.text
     assert bell.core.store.one("SELECT COUNT(*) AS n FROM incidents")["n"] == 1

@@ -60,7 +60,14 @@ def test_slack_references_read_as_plain_markdown():
             " <!here>: see <https://status.example.com|the status page> or <https://x.io>")
     assert readable(text, {"U_ANA": "ana"}) == (
         "@ana and @old-name in #ops told @sre @here: see"
-        " [the status page](https://status.example.com) or https://x.io")
+        " the status page (https://status.example.com) or https://x.io")
+
+
+def test_a_labelled_link_keeps_its_address_in_sight_and_escapes_are_undone():
+    from bot.incidents.postmortem import readable
+
+    text = "<https://evil.example|the runbook> &amp; <!here|@here> &lt;b&gt;"
+    assert readable(text, {}) == "the runbook (https://evil.example) & @here <b>"
 
 
 async def test_an_unwritable_postmortem_dir_still_uploads_the_draft(make_bell, tmp_path):

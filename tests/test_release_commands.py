@@ -168,7 +168,7 @@ async def test_bad_input_gets_one_sentence_with_an_example(make_bell: MakeBell) 
         "unskip 2026-11-03 web": "Put the train first: `/release unskip web 2026-12-01`.",
         "skip `web` 2026-11-03 x": "No train called `'web'`",
         "calendar " + "ü" * 300: "No train called `" + "ü" * 39 + "…`",
-        "<!channel>": "<\u200b!channel>",
+        "<!channel>": "`/release &lt;!channel&gt;`?",
         "freeze web 9999999999d x": "How long? Give a duration such as 30m, 2h",
         "freeze web 99999999w x": "How long? Give a duration such as 30m, 2h",
     }

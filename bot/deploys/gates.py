@@ -14,6 +14,7 @@ from bot.clock import humanize
 from bot.deploys.config import DeploySettings, EnvironmentConfig
 from bot.deploys.locks import Locks
 from bot.deploys.repo import DeployRepo
+from bot.inputs import user_text
 
 PASS, FAIL, WAIT, OVERRIDE = "pass", "fail", "wait", "override"
 ECHO_CHARS = 200
@@ -43,8 +44,9 @@ class Ask:
 
 
 def echo(reason: str, limit: int = ECHO_CHARS) -> str:
-    """A user's reason quoted back in a gate's verdict: whole in the record, short here."""
-    return reason if len(reason) <= limit else reason[: limit - 1] + "…"
+    """A user's reason or title quoted back in a gate's verdict: whole in the record, short
+    and inert here (no pings, no disguised links: ``bot.inputs.user_text``)."""
+    return user_text(reason if len(reason) <= limit else reason[: limit - 1] + "…")
 
 
 def _unless_break_glass(ask: Ask, gate: str, situation: str, refusal: str) -> GateResult:
@@ -134,7 +136,7 @@ class Gates:
         names = [f.name for f in self.env(ask).freezes if f.covers(now)]
         calendar = self.freeze(ask.service, ask.env, now)
         if calendar is not None:
-            names.append(f"{calendar[0]}: {calendar[1]}")
+            names.append(f"{calendar[0]}: {user_text(calendar[1])}")  # a person's reason
         if not names:
             return GateResult("freeze", PASS, "no freeze window now")
         return _unless_break_glass(
@@ -152,7 +154,7 @@ class Gates:
         if ask.incident in ids:
             return GateResult("incidents", PASS, f"fixes INC-{ask.incident}")
         first = found[0]
-        title = "private incident" if first.get("private") else str(first["title"])
+        title = "private incident" if first.get("private") else echo(str(first["title"]))
         listed = f"INC-{first['id']} (SEV{first['severity']}, {title})"
         return _unless_break_glass(
             ask, "incidents", f"{listed} is open",

@@ -10,21 +10,24 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from bot.deploys.config import DeploySettings
+from bot.inputs import escape, inline, parse_count, parse_id, user_text
 
 # A git ref: no shell metacharacters, no leading dash (so it can't become an option).
 REF = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._/+-]{0,199}$")
-DURATION = re.compile(r"^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m(?:in)?)?$")
-INCIDENT = re.compile(r"^(?:INC-?)?(\d{1,9})$", re.IGNORECASE)
+# ASCII digits only, few of them: `99999999999999999999d` is out of range, not an OverflowError.
+DURATION = re.compile(r"^(?:([0-9]{1,5})d)?(?:([0-9]{1,5})h)?(?:([0-9]{1,7})m(?:in)?)?$")
+INCIDENT = re.compile(r"^(?:INC-?)?([0-9]+)$", re.IGNORECASE)
 FLAGS = {"--reason": True, "--for": True, "--limit": True, "--incident": True,
          "--break-glass": True, "--hotfix": False}
 
 
-BROADCAST = re.compile(r"<!(channel|here|everyone|subteam\^[A-Z0-9]+)(\|[^>]*)?>")
-
-
 def quiet(text: str) -> str:
-    """Reasons are echoed into channels: keep their words, drop @channel/@here/group pings."""
-    return BROADCAST.sub(lambda m: "@" + m.group(1).split("^")[0], text)
+    """Reasons are stored and echoed into channels as safe mrkdwn: mentions of people stay,
+    @channel/@here/group pings become words, links can't be disguised, `&<>` are escaped."""
+    return user_text(text)
+
+
+shown = inline  # a word the user typed, echoed inside a `code span` of an answer
 
 
 class GrammarError(ValueError):
@@ -62,7 +65,7 @@ def split_options(words: list[str], allowed: set[str]) -> tuple[list[str], Optio
         name, _, inline = word.partition("=")
         if name not in FLAGS or name not in allowed:
             takes = ", ".join(f"`{f}`" for f in sorted(allowed)) or "no options"
-            raise GrammarError(f"`{name}` doesn't apply here; this takes {takes}.")
+            raise GrammarError(f"`{shown(name)}` doesn't apply here; this takes {takes}.")
         value: str | None = None
         if FLAGS[name]:
             if inline:
@@ -93,9 +96,11 @@ def _apply(opts: Options, name: str, value: str | None) -> None:
     elif name == "--for":
         opts.duration = parse_duration(value or "")
     elif name == "--limit":
-        if not (value or "").isdigit() or not 1 <= int(value or 0) <= 50:
-            raise GrammarError(f"`--limit {value}`: give a number from 1 to 50, e.g. `--limit 20`.")
-        opts.limit = int(value or 0)
+        limit = parse_count(value, 1, 50)
+        if limit is None:
+            raise GrammarError(f"`--limit {shown(value or '')}`: give a number from 1 to 50,"
+                               " e.g. `--limit 20`.")
+        opts.limit = limit
     elif name == "--incident":
         opts.incident = parse_incident(value or "")
     elif name == "--hotfix":
@@ -105,19 +110,20 @@ def _apply(opts: Options, name: str, value: str | None) -> None:
 def parse_duration(text: str) -> timedelta:
     match = DURATION.match(text.strip().lower())
     if not text or not match or not any(match.groups()):
-        raise GrammarError(f"`{text}` isn't a duration; try `30m`, `2h` or `1d`.")
+        raise GrammarError(f"`{shown(text)}` isn't a duration; try `30m`, `2h` or `1d`.")
     days, hours, minutes = (int(g or 0) for g in match.groups())
     delta = timedelta(days=days, hours=hours, minutes=minutes)
     if not timedelta(minutes=1) <= delta <= timedelta(days=14):
-        raise GrammarError(f"`{text}` is out of range; locks last from `1m` to `14d`.")
+        raise GrammarError(f"`{shown(text)}` is out of range; locks last from `1m` to `14d`.")
     return delta
 
 
 def parse_incident(text: str) -> int:
     match = INCIDENT.match(text.strip())
-    if not match:
-        raise GrammarError(f"`{text}` isn't an incident; name one like `INC-42` or `42`.")
-    return int(match.group(1))
+    number = parse_id(match.group(1)) if match else None
+    if number is None:
+        raise GrammarError(f"`{shown(text)}` isn't an incident; name one like `INC-42` or `42`.")
+    return number
 
 
 def service_first(config: DeploySettings, words: list[str], usage: str) -> None:
@@ -130,7 +136,7 @@ def service_first(config: DeploySettings, words: list[str], usage: str) -> None:
     if service is None or env not in service.environments:
         return
     example = " ".join([usage.format(service=named, env=env), *rest[2:]])
-    raise GrammarError(f"Name the service first: `/deploy {example}`.")
+    raise GrammarError(f"Name the service first: `/deploy {escape(example)}`.")
 
 
 def known_services(config: DeploySettings) -> str:
@@ -142,7 +148,7 @@ def service_name(config: DeploySettings, word: str) -> str:
         return word.lower()
     if word not in config.services:
         raise GrammarError(
-            f"`{word}`? Never heard of it. Known services: {known_services(config)}."
+            f"`{shown(word)}`? Never heard of it. Known services: {known_services(config)}."
         )
     return word
 
@@ -152,7 +158,7 @@ def env_name(config: DeploySettings, service: str, word: str) -> str:
     if word.lower() in envs:
         return word.lower()
     if word not in envs:
-        raise GrammarError(f"{service} has no `{word}` environment ({', '.join(envs)}).")
+        raise GrammarError(f"{service} has no `{shown(word)}` environment ({', '.join(envs)}).")
     return word
 
 
@@ -166,10 +172,11 @@ def target(config: DeploySettings, words: list[str], *, joiner: str = "to",
     svc = config.services[service]
     if "@" in words[0]:
         if not allow_ref:
-            raise GrammarError(f"Leave out `@{ref}` here: name the service alone, e.g. `{head}`.")
+            raise GrammarError(f"Leave out `@{shown(ref)}` here: name the service alone,"
+                               f" e.g. `{head}`.")
         if not REF.match(ref):
             raise GrammarError(
-                f"`{ref}` isn't a valid git ref; use a branch, tag or sha "
+                f"`{shown(ref)}` isn't a valid git ref; use a branch, tag or sha "
                 "such as `main` or `v1.4.2`."
             )
     rest = words[1:]
@@ -177,7 +184,7 @@ def target(config: DeploySettings, words: list[str], *, joiner: str = "to",
         rest = rest[1:]
     if len(rest) > 1:
         raise GrammarError(
-            f"I read `{' '.join(rest)}` as more than one environment; "
+            f"I read `{shown(' '.join(rest))}` as more than one environment; "
             f"quote reasons with `--reason \"…\"`."
         )
     if not rest:

@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from bot.clock import from_db
+from bot.inputs import parse_id
 
 STATUSES = ("investigating", "identified", "monitoring", "resolved", "closed")
 OPEN_STATUSES = ("investigating", "identified", "monitoring")
@@ -16,7 +17,7 @@ MITIGATED = ("monitoring", "resolved")
 ROLES = ("commander", "comms")
 RELATIONS = ("caused", "fixed")
 SEV_WORD = re.compile(r"^(?:sev)?([1-4])$", re.IGNORECASE)
-REF_WORD = re.compile(r"^INC-?(\d+)$", re.IGNORECASE)
+REF_WORD = re.compile(r"^INC-?([0-9]+)$", re.IGNORECASE)
 
 
 def parse_severity(word: str) -> int | None:
@@ -28,7 +29,7 @@ def parse_severity(word: str) -> int | None:
 def parse_ref(word: str) -> int | None:
     """`INC-12` or `inc12` → 12 (not `#12`: that is how deploys are named)."""
     match = REF_WORD.match(word.strip())
-    return int(match.group(1)) if match else None
+    return parse_id(match.group(1)) if match else None
 
 
 def cut_title(text: str, limit: int = 150) -> str:

@@ -63,7 +63,8 @@ KIND_LABELS = {"declared": "Declared", "severity": "Severity", "status": "Status
 USER_REF = re.compile(r"<@([UW][A-Z0-9_]+)(?:\|([^>]*))?>")
 LABELLED_REF = re.compile(r"<[#!](?:subteam\^)?[A-Z0-9_]+\|([^>]*)>")
 LINK_REF = re.compile(r"<(https?://[^>|]+)(?:\|([^>]*))?>")
-BROADCAST_REF = re.compile(r"<!(channel|here|everyone)>")
+BROADCAST_REF = re.compile(r"<!(channel|here|everyone)(?:\|[^>]*)?>")
+ENTITIES = {"&lt;": "<", "&gt;": ">", "&amp;": "&"}
 
 
 def user_ids(*texts: str | None) -> list[str]:
@@ -73,13 +74,18 @@ def user_ids(*texts: str | None) -> list[str]:
 
 
 def readable(text: str, names: dict[str, str]) -> str:
-    """Slack's stored references as a reader of the file sees them: `@ana`, `#ops`, links."""
+    """Slack's stored references as a reader of the file sees them: `@ana`, `#ops`, links.
+
+    A labelled link keeps its address in sight (``click (https://…)``), so text someone typed
+    can't become a disguised link in the draft; Slack's `&amp;`-style escapes become the
+    characters they stand for (the file is Markdown, not Slack mrkdwn)."""
+    text = BROADCAST_REF.sub(r"@\1", text)
     text = USER_REF.sub(lambda m: "@" + names.get(m.group(1), m.group(2) or m.group(1)), text)
     text = LABELLED_REF.sub(lambda m: m.group(1) if m.group(1).startswith(("@", "#"))
                             else f"#{m.group(1)}", text)
-    text = LINK_REF.sub(lambda m: f"[{m.group(2)}]({m.group(1)})" if m.group(2)
-                        else m.group(1), text)
-    return BROADCAST_REF.sub(r"@\1", text)
+    text = LINK_REF.sub(lambda m: f"{m.group(2)} ({m.group(1)})"
+                        if m.group(2) and m.group(2) != m.group(1) else m.group(1), text)
+    return re.sub("&(?:lt|gt|amp);", lambda m: ENTITIES[m.group(0)], text)
 
 
 def _entry(e: dict[str, Any]) -> str:

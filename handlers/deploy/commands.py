@@ -15,6 +15,7 @@ from bot.deploys.grammar import GrammarError
 from bot.deploys.locks import MAX_REASON
 from bot.deploys.models import ACTIVE, WAITING
 from bot.deploys.service import DeployService
+from bot.inputs import parse_id, user_text
 from handlers.common import SlashCommand, ephemeral, unknown_subcommand
 from handlers.deploy import messages
 from handlers.deploy.ids import COMMAND
@@ -127,14 +128,16 @@ class Router:
             lines.append(f"*{service}*")
             for env in self.config.services[service].environments:
                 current = self.svc.repo.succeeded(service, env, limit=1)
-                where = (f"`{current[0].version or current[0].ref}` (#{current[0].id}, "
+                where = (f"`{messages.code(current[0].version or current[0].ref)}`"
+                         f" (#{current[0].id}, "
                          f"{humanize(now - current[0].finished_at)} ago)"
                          if current and current[0].finished_at else "nothing deployed yet")
                 lock = self.svc.locks.get(service, env, now)
-                locked = f" · :lock: <@{lock.holder}>: {lock.reason}" if lock else ""
+                locked = f" · :lock: <@{lock.holder}>: {user_text(lock.reason)}" if lock else ""
                 flight = self.svc.repo.in_states((*WAITING, *ACTIVE), service, env)
                 moving = ("; in flight: " + ", ".join(
-                    f"#{d.id} `{d.ref}` {d.state.label}" for d in flight[:5])) if flight else ""
+                    f"#{d.id} `{messages.code(d.ref)}` {d.state.label}" for d in flight[:5])
+                          ) if flight else ""
                 lines.append(f"• {env}: {where}{locked}{moving}")
         return ephemeral("\n".join(lines))
 
@@ -197,10 +200,10 @@ class Router:
 
     def do_cancel(self, cmd: SlashCommand, words: list[str]) -> dict[str, Any]:
         positional, _ = grammar.split_options(words, set())
-        raw = positional[0].lstrip("#") if len(positional) == 1 else ""
-        if not raw.isdigit():
+        deploy_id = parse_id(positional[0]) if len(positional) == 1 else None
+        if deploy_id is None:
             raise GrammarError("Cancel which deploy? Give its number, e.g. `/deploy cancel 12`.")
-        return ephemeral(self.svc.cancel(int(raw), cmd.user, cmd.channel).text)
+        return ephemeral(self.svc.cancel(deploy_id, cmd.user, cmd.channel).text)
 
 
 def _key(cmd: SlashCommand) -> str | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Any
 
@@ -9,6 +10,7 @@ from bot.clock import humanize, slack_date
 from bot.deploys.gates import FAIL, OVERRIDE, PASS, WAIT, GateResult
 from bot.deploys.locks import Lock
 from bot.deploys.models import ACTIVE, EMOJI, WAITING, Deploy, State
+from bot.inputs import escape, inline, user_text
 from handlers.deploy.ids import Action, Block
 
 MAX_CHANGES = 10
@@ -28,10 +30,24 @@ def mrkdwn(text: str) -> dict[str, Any]:
     return {"type": "mrkdwn", "text": clip(text, 2900)}
 
 
+def code(text: str) -> str:
+    """A ref or version inside a `code span`: escaped, and no backtick to end it early."""
+    return inline(text, 200)
+
+
+SAFE_URL = re.compile(r"^https?://[^\s<>|]+$")  # what a CI or provider may link as the log
+
+
+def log_link(url: str | None) -> str:
+    """The provider's log as a link, only when it is a plain web address (no `|`, `<`, `>`
+    or spaces that could relabel the link or smuggle a ping); otherwise a dash."""
+    return f"<{escape(url)}|open log>" if url and SAFE_URL.match(url) else "—"
+
+
 def headline(d: Deploy) -> str:
-    shipped = f" → `{d.version}`" if d.version and d.version != d.ref else ""
+    shipped = f" → `{code(d.version)}`" if d.version and d.version != d.ref else ""
     kind = "Rollback" if d.is_rollback else ("Hotfix" if d.is_hotfix else "Deploy")
-    return (f"{EMOJI[d.state]} {kind} #{d.id}: *{d.service}* `{d.ref}`{shipped} to *{d.env}*"
+    return (f"{EMOJI[d.state]} {kind} #{d.id}: *{d.service}* `{code(d.ref)}`{shipped} to *{d.env}*"
             f" — {d.state.label}")
 
 
@@ -57,7 +73,7 @@ def deploy_message(d: Deploy, approvals: list[dict[str, Any]], changes: list[dic
         mrkdwn(f"*State*\n{d.state.label}"),
         mrkdwn(f"*Approvers*\n{approvers}"),
         mrkdwn(f"*Duration*\n{duration(d, now)}"),
-        mrkdwn(f"*Log*\n<{d.log_url}|open log>" if d.log_url else "*Log*\n—"),
+        mrkdwn(f"*Log*\n{log_link(d.log_url)}"),
     ]
     if d.incident_id:
         fields.append(mrkdwn(f"*Incident*\nINC-{d.incident_id}"))
@@ -67,10 +83,11 @@ def deploy_message(d: Deploy, approvals: list[dict[str, Any]], changes: list[dic
     ]
     if d.error and d.state != State.SUCCEEDED:
         blocks.append({"type": "section", "block_id": Block.ERROR,
-                       "text": mrkdwn(f":warning: {d.error}")})
+                       "text": mrkdwn(f":warning: {d.error}")})  # inert on the way in
     if changes:
-        lines = [f"• `{c['sha'][:7]}` {c.get('title') or ''}"
-                 + (f" ({c['author']})" if c.get("author") else "") for c in changes[:MAX_CHANGES]]
+        lines = [f"• `{code(c['sha'][:7])}` {user_text(c.get('title') or '')}"
+                 + (f" ({user_text(c['author'])})" if c.get("author") else "")
+                 for c in changes[:MAX_CHANGES]]
         if len(changes) > MAX_CHANGES:
             lines.append(f"…and {len(changes) - MAX_CHANGES} more")
         blocks.append({"type": "section", "block_id": Block.CHANGES,
@@ -90,9 +107,9 @@ def deploy_message(d: Deploy, approvals: list[dict[str, Any]], changes: list[dic
         blocks.append({"type": "actions", "block_id": Block.ACTIONS, "elements": buttons})
     context = f"requested {slack_date(d.requested_at)}"
     if d.reason:
-        context += f" · {clip(d.reason, 300)}"
+        context += f" · {user_text(clip(d.reason, 300))}"
     if d.break_glass:
-        context += f" · :rotating_light: break-glass: {clip(d.break_glass, 300)}"
+        context += f" · :rotating_light: break-glass: {user_text(clip(d.break_glass, 300))}"
     if d.expires_at and d.state == State.AWAITING_APPROVAL:
         context += f" · approval expires {slack_date(d.expires_at, '{time}')}"
     elif d.expires_at and d.state == State.QUEUED:
@@ -127,6 +144,9 @@ def event_text(event: dict[str, Any]) -> str:
     head = f"{emoji} {label}".rstrip()
     if note in ("", label, state):
         return head
+    # Shown as stored: Shipbell writes these notes (with the approvers' mentions, which must
+    # ping), and the text inside came in inert: reasons through grammar.quiet, provider
+    # output through reports.sanitised (both bot.inputs.user_text).
     return clip(f"{head}: {note}" if label else f"{emoji} {note}", 3000)
 
 
@@ -158,13 +178,13 @@ def gate_lines(results: list[GateResult]) -> str:
 
 
 def deploy_line(d: Deploy) -> str:
-    shipped = f" → `{d.version}`" if d.version and d.version != d.ref else ""
+    shipped = f" → `{code(d.version)}`" if d.version and d.version != d.ref else ""
     when = d.finished_at or d.started_at or d.requested_at
-    return (f"{EMOJI[d.state]} #{d.id} {d.env} `{d.ref}`{shipped} {d.state.label} "
+    return (f"{EMOJI[d.state]} #{d.id} {d.env} `{code(d.ref)}`{shipped} {d.state.label} "
             f"by <@{d.requester}> {slack_date(when)}")
 
 
 def lock_line(lock: Lock, now: datetime) -> str:
     until = f", expires in {humanize(lock.expires_at - now)}" if lock.expires_at else ""
     return (f":lock: {lock.service} {lock.env}: <@{lock.holder}> {humanize(now - lock.created_at)}"
-            f" ago: {lock.reason}{until}")
+            f" ago: {user_text(lock.reason)}{until}")

@@ -19,7 +19,8 @@ from handlers.common import CHANNEL_REF, GROUP_REF, USER_REF, SlashCommand, ephe
 from handlers.digest import messages
 from handlers.digest.ids import SUBCOMMAND, Task
 
-PERIOD = re.compile(r"^(\d+)\s*(d|days?|w|weeks?)$", re.IGNORECASE)
+PERIOD = re.compile(r"^([0-9]{1,4})\s*(d|days?|w|weeks?)$", re.IGNORECASE)  # ASCII: not "²d"
+NUMBER = re.compile(r"^[0-9]+$")
 SERVICE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,79}$")
 ALLOWED_DAYS = (1, 7, 28)
 KNOWN_LIMIT = 200  # service names walked for a "did you mean" (one index step each)
@@ -43,7 +44,7 @@ def _not_a_service(word: str) -> str:
         return f"That's a person or a group; stats are per service. {USAGE}"
     if CHANNEL_REF.match(word):
         return f"That's a channel; stats are per service. {USAGE}"
-    if word.isdigit():
+    if NUMBER.match(word) and len(word) <= 4:
         return f"{quoted(word)} needs a unit: `{word}d`. {USAGE}"
     return f"{quoted(word)} isn't a service name. {USAGE}"
 
@@ -61,7 +62,7 @@ def parse(words: list[str]) -> tuple[str | None, int | None, str | None]:
             if days is not None:
                 return None, None, f"One period at a time (`{days}d` or {quoted(word)}). {USAGE}"
             days = length
-        elif not SERVICE.match(word) or word.isdigit():
+        elif not SERVICE.match(word) or NUMBER.match(word):
             return None, None, _not_a_service(word)
         elif service is not None:
             return None, None, (f"One service at a time ({quoted(service)} or {quoted(word)})."

@@ -27,7 +27,7 @@ def register(app: AsyncApp, core: Core) -> None:
             await ack()
             modal.open_modal(core, cmd)
             return
-        await ack(**commands.handle(cmd))
+        await ack(**await commands.answer(cmd))
 
     modal.register(app, core, commands)
     actions.register(app, core, svc)

@@ -23,22 +23,53 @@ from bot.incidents.models import (
     parse_severity,
 )
 from bot.incidents.service import IncidentService
-from handlers.common import SlashCommand, ephemeral, unknown_subcommand
+from bot.inputs import inline as shown
+from bot.inputs import parse_id, user_text
+from handlers.common import SlashCommand, absent_people, ephemeral, not_here, unknown_subcommand
 from handlers.incident import messages
 
 COMMAND = "/incident"
 IN_INCIDENT = ("status", "sev", "assign", "update", "note", "link", "followup", "resolve",
                "postmortem", "close")
 KNOWN = ["open", "list", *IN_INCIDENT, "help"]
-SEV_TOKEN = re.compile(r"^sev([1-4])$", re.IGNORECASE)
+SEV_TOKEN = re.compile(r"^sev([0-9]+)$", re.IGNORECASE)
+SEVERITIES = range(1, 5)  # SEV1 (worst) … SEV4, as `[incident.update_minutes]` configures them
+INC_LIKE = re.compile(r"^INC-?[0-9]+$", re.IGNORECASE)  # a ref, though maybe out of range
+SERVICE_SLUG = re.compile(r"^[a-z0-9][a-z0-9._-]{0,39}$")
 MENTION = re.compile(r"^<@([UW][A-Z0-9_]+)(?:\|[^>]*)?>$")  # `_`: the double's ids (U_ANA)
-DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
 OPEN_USAGE = "`/incident open API errors on checkout sev2 --service api`"
+ASSIGN_EXAMPLE = "/incident assign commander @ana"
+FOLLOWUP_EXAMPLE = "/incident followup Add alert on queue depth @ana"
 
 
 def user_id(word: str) -> str | None:
     match = MENTION.match(word)
     return match.group(1) if match else None
+
+
+def known_services(core: Core) -> list[str]:
+    """Services an incident may name: those with runbooks under `[incident.services]` and
+    those `/deploy` ships (`[deploy.services]`)."""
+    return sorted({*core.settings.incident.services, *core.settings.deploy.services})
+
+
+def service_problem(core: Core, name: str, example: str) -> str | None:
+    """Why ``name`` can't be an incident's service, in one sentence; None when it can.
+
+    With services configured, only those; with none configured, any short slug (letters,
+    digits, `.`, `_`, `-`), so nothing a person types can become a mention or a link.
+    """
+    known = known_services(core)
+    if name in known:
+        return None
+    if known:
+        return (f"`{shown(name)}` isn't a configured service; use one of"
+                f" {', '.join(f'`{k}`' for k in known)}, e.g. {example}.")
+    if SERVICE_SLUG.match(name):
+        return None
+    return (f"`{shown(name)}` isn't a service name; use lower-case letters, digits, `.`, `_`"
+            f" or `-` (up to 40), e.g. {example}.")
 
 
 def rest_of(text: str, skip: int) -> str:
@@ -54,6 +85,25 @@ class Commands:
 
     def submit(self, kind: str, payload: dict[str, Any], key: str | None = None) -> None:
         self.core.tasks.submit(kind, payload, key=key)
+
+    async def answer(self, cmd: SlashCommand) -> dict[str, Any]:
+        """``handle``, after asking Slack whether the people it would assign exist."""
+        named = self.assignees(cmd.words)
+        if named and (gone := await absent_people(self.core, named)):
+            example = FOLLOWUP_EXAMPLE if cmd.words[0].lower() == "followup" else ASSIGN_EXAMPLE
+            return ephemeral(not_here(gone, example))
+        return self.handle(cmd)
+
+    def assignees(self, words: list[str]) -> list[str]:
+        """The people `assign` or `followup` would give a role or a follow-up to."""
+        sub = words[0].lower() if words else ""
+        if sub not in ("assign", "followup"):
+            return []
+        args = words[2:] if len(words) > 1 and parse_ref(words[1]) is not None else words[1:]
+        if sub == "followup" and args and args[0].lower() == "done":
+            return []
+        people = [u for u in (user_id(w) for w in args) if u]
+        return people[-1:] if sub == "followup" else people[:1]
 
     def handle(self, cmd: SlashCommand) -> dict[str, Any]:
         words = cmd.words
@@ -72,6 +122,9 @@ class Commands:
             inc, skip = self.svc.get(ref), 2
             if inc is None:
                 return ephemeral(f"There is no INC-{ref}. " + self.listing(cmd.channel))
+        elif len(words) > 1 and INC_LIKE.match(words[1]):
+            return ephemeral(f"There is no {shown(words[1])}; name an incident like `INC-3`.\n"
+                             + self.listing(cmd.channel))
         if inc is None:
             return ephemeral(
                 f"`/incident {sub}` needs an incident: run it in the incident's channel or name"
@@ -98,7 +151,11 @@ class Commands:
             word = words[i]
             flag = word.lower() if word.startswith("--") else ""
             if (m := SEV_TOKEN.match(word)) is not None:
-                severity = int(m.group(1))
+                wanted = parse_id(m.group(1))
+                if wanted not in SEVERITIES:
+                    return (f"`{shown(word)}` isn't a severity; use sev1 (worst) to sev4,"
+                            f" e.g. {OPEN_USAGE}.")
+                severity = wanted
             elif flag == "--private":
                 private = True
             elif flag == "--test":
@@ -109,8 +166,10 @@ class Commands:
                 if not value or value.startswith("--"):
                     return f"`--service` needs a name, e.g. {OPEN_USAGE}."
                 service = value.lower()
+                if problem := service_problem(self.core, service, OPEN_USAGE):
+                    return problem
             elif flag:
-                return f"`{word}`? `/incident open` takes a severity word (`sev1`–`sev4`)," \
+                return f"`{shown(word)}`? `/incident open` takes a severity word (`sev1`–`sev4`)," \
                     f" `--service <name>`, `--private` and `--test`, e.g. {OPEN_USAGE}."
             else:
                 title.append(word)
@@ -144,7 +203,8 @@ class Commands:
             self.submit("incident.setup", {"id": inc.id, "response_url": response_url},
                         key=f"incident.setup:{inc.id}")
         kind = ("private " if private else "") + ("test " if test else "")
-        return f"Declared {kind}{inc.ref} (SEV{inc.severity}): {inc.title}. Creating its channel…"
+        return (f"Declared {kind}{inc.ref} (SEV{inc.severity}): {user_text(inc.title)}."
+                " Creating its channel…")
 
     # -- inside an incident -------------------------------------------------------------------
     def _changed(self, inc: Incident, cmd: SlashCommand, broadcast: str | None = None,
@@ -160,7 +220,7 @@ class Commands:
             return f"{messages.headline(inc)}. Commander {messages.who(inc.commander)}."
         status = args[0].lower()
         if status not in SETTABLE_STATUSES:
-            return (f"`{args[0]}` isn't a status; use one of {', '.join(SETTABLE_STATUSES)},"
+            return (f"`{shown(args[0])}` isn't a status; use one of {', '.join(SETTABLE_STATUSES)},"
                     " e.g. `/incident status identified bad config in api`.")
         message = rest_of(text, 1)
         if status == "resolved":
@@ -172,12 +232,13 @@ class Commands:
             if not self.svc.change_status(inc, status, cmd.user, message or None):
                 return f"{inc.ref} changed meanwhile; run `/incident status` to see it."
             self._changed(inc, cmd, f"Reopened: status is *{status}*."
-                          + (f"\n{message}" if message else ""), "Reopened")
+                          + (f"\n{user_text(message)}" if message else ""), "Reopened")
             return (f"{inc.ref} is reopened and {status}; update reminders are back on."
                     " Resolve it again with `/incident resolve <summary>`.")
         if not self.svc.change_status(inc, status, cmd.user, message or None):
             return f"{inc.ref} is already {status}."
-        self._changed(inc, cmd, message or f"Status is now *{status}*.", f"Status: {status}")
+        self._changed(inc, cmd, user_text(message) or f"Status is now *{status}*.",
+                      f"Status: {status}")
         return f"{inc.ref} is now {status}."
 
     def do_sev(self, inc: Incident, cmd: SlashCommand, args: list[str], text: str) -> str:
@@ -209,7 +270,7 @@ class Commands:
         if not text:
             return "Say what changed, e.g. `/incident update Error rate back under 1%`."
         self.svc.post_update(inc, text, cmd.user)
-        self._changed(inc, cmd, text)
+        self._changed(inc, cmd, user_text(text))
         return f"Update posted to {inc.ref}."
 
     def do_note(self, inc: Incident, cmd: SlashCommand, args: list[str], text: str) -> str:
@@ -221,12 +282,12 @@ class Commands:
     def do_link(self, inc: Incident, cmd: SlashCommand, args: list[str], text: str) -> str:
         if len(args) > 1 and args[0].lower() in RELATIONS:  # `link fixed 12` reads the same
             args = [args[1], args[0], *args[2:]]
-        deploy = args[0].lstrip("#") if args else ""
+        deploy = parse_id(args[0]) if args else None
         relation = args[1].lower() if len(args) > 1 else "caused"
-        if not deploy.isdigit() or relation not in RELATIONS:
+        if deploy is None or relation not in RELATIONS:
             return "Give a deploy id and how it relates, e.g. `/incident link 1234 caused`" \
                    " (or `fixed`)."
-        outcome = self.svc.link_deploy(inc, int(deploy), relation, cmd.user)
+        outcome = self.svc.link_deploy(inc, deploy, relation, cmd.user)
         if outcome == "missing":
             return f"There is no deploy #{deploy}; `/deploy status` shows recent ones."
         if outcome == "duplicate":
@@ -236,10 +297,11 @@ class Commands:
 
     def do_followup(self, inc: Incident, cmd: SlashCommand, args: list[str], text: str) -> str:
         if args and args[0].lower() == "done":
-            fid = args[1].lstrip("#") if len(args) > 1 else ""
-            if not fid.isdigit():
-                return "Say which follow-up is done, e.g. `/incident followup done 3`."
-            if followups.done(self.svc, inc, int(fid), cmd.user):
+            fid = parse_id(args[1]) if len(args) > 1 else None
+            if fid is None:
+                return "Say which follow-up is done by its number, e.g." \
+                       " `/incident followup done 3`."
+            if followups.done(self.svc, inc, fid, cmd.user):
                 return f"Follow-up #{fid} is done."
             return f"{inc.ref} has no open follow-up #{fid}."
         mentions = [n for n, w in enumerate(args) if user_id(w)]
@@ -250,12 +312,12 @@ class Commands:
             if args[i].lower() == "due" and i + 1 < len(args) and (
                     DATE.match(args[i + 1]) or all(k in mentions for k in tail)):
                 if not DATE.match(args[i + 1]):
-                    return f"`due {args[i + 1]}`? Give the date as YYYY-MM-DD, e.g." \
+                    return f"`due {shown(args[i + 1])}`? Give the date as YYYY-MM-DD, e.g." \
                            " `/incident followup Add alert @ana due 2026-12-01`."
                 try:
                     due = date.fromisoformat(args[i + 1]).isoformat()
                 except ValueError:
-                    return f"`{args[i + 1]}` isn't a real date; use YYYY-MM-DD."
+                    return f"`{shown(args[i + 1])}` isn't a real date; use YYYY-MM-DD."
                 i += 2
                 continue
             if not (mentions and i == mentions[-1]):
@@ -277,7 +339,8 @@ class Commands:
         if done.resolved_at and done.mitigated_at:
             took = (f"Mitigated after {humanize(done.mitigated_at - done.declared_at)},"
                     f" resolved after {humanize(done.resolved_at - done.declared_at)}.")
-        self._changed(inc, cmd, f"{text}\n_{took}_" if took else text, "Resolved")
+        summary = user_text(text)
+        self._changed(inc, cmd, f"{summary}\n_{took}_" if took else summary, "Resolved")
         self.submit("incident.postmortem", {"id": inc.id, "response_url": cmd.response_url},
                     key=f"incident.postmortem:{inc.id}:resolve:{done.resolved_at}")
         return f"{inc.ref} resolved. {took} Drafting the post-mortem…".replace("  ", " ")

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-import re
 from datetime import datetime
 from typing import Any
 
 from bot.clock import humanize, slack_date
 from bot.incidents.models import Incident
+from bot.inputs import escape, user_text
 from handlers.incident.ids import PRIVATE_VALUE, Action, Block, Callback, Field, snooze_action
 
 Blocks = list[dict[str, Any]]
@@ -30,14 +30,11 @@ HELP = "\n".join([
 ])
 
 
-_BROADCAST = re.compile(r"<!(channel|here|everyone)(?:\|[^>]*)?>")
-_GROUP = re.compile(r"<!subteam\^[A-Z0-9_]+(?:\|@?([^>]*))?>")
-
-
 def quiet(text: str) -> str:
-    """`<!channel>`, `<!here>`, `<!everyone>` and group mentions as plain words: a title or
-    update reaching the announcements channel must not page everyone there."""
-    return _GROUP.sub(lambda m: f"@{m.group(1) or 'group'}", _BROADCAST.sub(r"@\1", text))
+    """Someone's words as safe mrkdwn: `<!channel>`, `<!here>`, `<!everyone>` and group
+    mentions as plain words (a title or update reaching the announcements channel must not
+    page everyone there), no disguised links, `&<>` escaped; mentions of people stay."""
+    return user_text(text)
 
 
 _REASONS = {
@@ -92,7 +89,7 @@ def topic(inc: Incident) -> str:
     text = f"SEV{inc.severity} · {inc.status.capitalize()} · Commander {lead}"
     if inc.comms:
         text += f" · Comms <@{inc.comms}>"
-    return clip(f"{inc.ref} {text} · {quiet(inc.title)}", 250)
+    return clip(f"{inc.ref} {text} · {quiet(inc.title)}", 250)  # a cut `&lt;` pings nobody
 
 
 def headline(inc: Incident) -> str:
@@ -106,20 +103,22 @@ def status_message(inc: Incident, last_update: str | None) -> tuple[str, Blocks]
         md(f"*Severity*\nSEV{inc.severity}"),
         md(f"*Commander*\n{who(inc.commander)}"),
         md(f"*Comms*\n{who(inc.comms)}"),
-        md(f"*Service*\n{inc.service or '—'}"),
+        md(f"*Service*\n{escape(inc.service or '—')}"),
         md(f"*Declared*\n{slack_date(inc.declared_at)} by {who(inc.reporter)}"),
     ]
     blocks: Blocks = [
-        {"type": "header", "text": plain(f"{inc.ref}: {inc.title}", 150)},
+        {"type": "header", "text": plain(f"{inc.ref}: {quiet(inc.title)}", 150)},
         {"type": "section", "block_id": Block.STATUS, "fields": fields},
     ]
     if inc.description:
-        blocks.append({"type": "section", "text": md(f"*Description*\n{inc.description}", 2000)})
+        blocks.append({"type": "section",
+                       "text": md(f"*Description*\n{quiet(inc.description)}", 2000)})
     if last_update:
         when = slack_date(inc.last_update_at) if inc.last_update_at else ""
-        blocks.append({"type": "section", "text": md(f"*Latest update* ({when})\n{last_update}")})
+        blocks.append({"type": "section",
+                       "text": md(f"*Latest update* ({when})\n{quiet(last_update)}")})
     if inc.summary:
-        blocks.append({"type": "section", "text": md(f"*Resolution*\n{inc.summary}")})
+        blocks.append({"type": "section", "text": md(f"*Resolution*\n{quiet(inc.summary)}")})
     return clip(headline(inc), 3000), blocks
 
 
@@ -128,7 +127,7 @@ def announcement(inc: Incident) -> tuple[str, Blocks]:
     lines = [f"*{clip(quiet(inc.title), 200)}*",
              f"SEV{inc.severity} · {inc.status.capitalize()} · Commander {who(inc.commander)}"]
     if inc.service:
-        lines.append(f"Service: `{inc.service}`")
+        lines.append(f"Service: `{escape(inc.service)}`")
     if inc.channel_id:
         lines.append(f"Channel: <#{inc.channel_id}>")
     section: dict[str, Any] = {"type": "section", "block_id": Block.ANNOUNCE,
@@ -140,11 +139,13 @@ def announcement(inc: Incident) -> tuple[str, Blocks]:
 
 
 def suspects(inc: Incident, deploys: list[dict[str, Any]]) -> tuple[str, Blocks]:
-    text = f"Recent production deploys of {inc.service}: did one of them cause {inc.ref}?"
+    text = (f"Recent production deploys of {escape(inc.service or '')}: did one of them cause"
+            f" {inc.ref}?")
     blocks: Blocks = [{"type": "section", "text": md(f":mag: *Suspect deploys* — {text}")}]
     for n, d in enumerate(deploys):
         finished = datetime.fromisoformat(d["finished_at"])
-        label = f"#{d['id']} {d['service']} `{d['version'] or d['ref']}` to {d['env']}"
+        label = (f"#{d['id']} {d['service']} `{escape(d['version'] or d['ref'])}`"
+                 f" to {d['env']}")
         kind = " (rollback)" if d["is_rollback"] else ""
         blocks.append({"type": "section", "text": md(
             f"{label}{kind} · by <@{d['requester']}> · finished {slack_date(finished)}")})
@@ -182,7 +183,7 @@ def followup_reminder(row: dict[str, Any]) -> tuple[str, Blocks]:
     """The DM an owner gets for an overdue follow-up, with a one-click way out."""
     ref = f"INC-{row['incident_id']}"
     text = (f":hourglass: Follow-up #{row['id']} of {ref} was due {row['due_date']}:"
-            f" {clip(row['text'], 500)}")
+            f" {quiet(clip(row['text'], 500))}")
     done = button("Mark done", Action.FOLLOWUP_DONE, str(row["id"]),
                   "primary")
     return text, [{"type": "section", "block_id": Block.FOLLOWUP, "text": md(text),
@@ -190,6 +191,7 @@ def followup_reminder(row: dict[str, Any]) -> tuple[str, Blocks]:
 
 
 def update_post(inc: Incident, text: str, actor: str, kind: str = "Update") -> tuple[str, Blocks]:
+    text = quiet(text)  # already safe when a command built it: quiet() changes it no more
     body = f"*{kind}* from {who(actor)} — {inc.ref} · SEV{inc.severity} · " \
            f"{inc.status.capitalize()}\n{text}"
     return clip(f"{inc.ref} {kind.lower()}: {text}", 3000), [
@@ -199,7 +201,7 @@ def update_post(inc: Incident, text: str, actor: str, kind: str = "Update") -> t
 def incident_line(inc: Incident, now: datetime) -> str:
     where = f"<#{inc.channel_id}>" if inc.channel_id else "(channel pending)"
     test = " (test)" if inc.test else ""
-    return (f"• *{inc.ref}*{test} SEV{inc.severity} {inc.status} · {clip(inc.title, 80)} · "
+    return (f"• *{inc.ref}*{test} SEV{inc.severity} {inc.status} · {quiet(clip(inc.title, 80))} · "
             f"{humanize(now - inc.declared_at)} old · lead {who(inc.commander)} · {where}")
 
 

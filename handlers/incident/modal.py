@@ -12,7 +12,7 @@ from bot.core import Core
 from bot.incidents.models import cut_title, parse_severity
 from handlers.common import SlashCommand
 from handlers.incident import messages
-from handlers.incident.commands import OPEN_USAGE, Commands
+from handlers.incident.commands import OPEN_USAGE, Commands, service_problem
 from handlers.incident.ids import PRIVATE_VALUE, Block, Callback, Field
 from handlers.incident.slackio import api, respond
 
@@ -73,9 +73,9 @@ def register(app: AsyncApp, core: Core, commands: Commands) -> None:
         severity = parse_severity(str(option.get("value", ""))) or \
             core.settings.incident.default_severity
         service = (_value(values, Block.SERVICE, Field.SERVICE).get("value") or "").strip()
-        if service and " " in service:
-            await ack(response_action="errors",
-                      errors={str(Block.SERVICE): "One service name, e.g. api."})
+        problem = service_problem(core, service.lower(), "`api`") if service else None
+        if problem:
+            await ack(response_action="errors", errors={str(Block.SERVICE): problem})
             return
         description = (_value(values, Block.DESCRIPTION, Field.DESCRIPTION).get("value") or "")
         chosen = _value(values, Block.PRIVATE, Field.PRIVATE).get("selected_options") or []

@@ -15,7 +15,7 @@ from bot.core import Core
 from bot.releases.service import ReleaseBook
 from handlers.common import SlashCommand
 from handlers.release import announce
-from handlers.release.commands import dispatch
+from handlers.release.commands import answer
 from handlers.release.groups import groups_job, share_groups
 from handlers.release.ids import COMMAND
 from scheduled.releases import register_jobs
@@ -33,7 +33,8 @@ def register(app: AsyncApp, core: Core) -> None:
 
     @app.command(COMMAND)
     async def on_command(ack: Any, body: dict[str, Any]) -> None:
-        # Everything below is SQLite reads/writes of a few rows and date arithmetic
-        # (well under a millisecond); Slack posts are handed to the task runner.
-        reply = dispatch(core, SlashCommand.from_body(body))
+        # SQLite reads/writes of a few rows and date arithmetic (well under a millisecond);
+        # Slack posts are handed to the task runner. Only `captain` asks Slack first
+        # (users.info, bounded at a second) whether the new captain is in the workspace.
+        reply = await answer(core, SlashCommand.from_body(body))
         await ack(**reply)

@@ -17,7 +17,7 @@ from bot.releases.durations import EXAMPLE as DURATION_EXAMPLE
 from bot.releases.durations import parse_duration
 from bot.releases.models import Release
 from bot.releases.service import releases_of
-from handlers.common import SlashCommand, ephemeral, unknown_subcommand
+from handlers.common import SlashCommand, absent_people, ephemeral, not_here, unknown_subcommand
 from handlers.release import announce, messages
 from handlers.release.ids import COMMAND, Sub
 from handlers.release.words import COUNT_WORD, mentioned, read_day, shown
@@ -34,6 +34,15 @@ HELP = "\n".join([
 ])
 NO_TRAINS = ("No release trains are configured; add one under `[release.trains.<name>]`"
              " in the config (see config.example.toml).")
+
+
+async def answer(core: Core, cmd: SlashCommand) -> dict[str, Any]:
+    """``dispatch``, after asking Slack whether a new captain is in the workspace."""
+    words = cmd.words
+    who = mentioned(words[2]) if len(words) > 2 and words[0].lower() == Sub.CAPTAIN else None
+    if who and await absent_people(core, [who]):
+        return ephemeral(not_here([who], f"{COMMAND} captain {shown(words[1])} @dana"))
+    return dispatch(core, cmd)
 
 
 def dispatch(core: Core, cmd: SlashCommand) -> dict[str, Any]:

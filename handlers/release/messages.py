@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from bot.clock import humanize, slack_date
+from bot.inputs import escape, user_text
 from bot.releases.models import Cargo, FreezeWindow, Release
 from handlers.release.ids import Block
 
@@ -32,14 +33,10 @@ def _context(text: str) -> dict[str, Any]:
             "elements": [{"type": "mrkdwn", "text": text[:MAX_SECTION]}]}
 
 
-BROADCASTS = ("<!channel", "<!here", "<!everyone", "<!subteam^")
-
-
 def quiet(text: str) -> str:
-    """People's reasons are echoed to a channel: never let them ping @channel or a group."""
-    for token in BROADCASTS:
-        text = text.replace(token, "<​!" + token[2:])
-    return text
+    """People's reasons are echoed to a channel: never let them ping @channel or a group,
+    nor disguise a link; `&<>` escaped, mentions of people kept (``bot.inputs.user_text``)."""
+    return user_text(text)
 
 
 REASON_SHOWN = 500  # the full reason is stored and audited; messages show this much
@@ -52,8 +49,10 @@ def brief(reason: str) -> str:
     if len(reason) <= REASON_SHOWN:
         return reason
     cut = reason[:REASON_SHOWN - 1]
-    if cut.rfind("<") > cut.rfind(">"):  # never half a <@U…|name> or <#C…> reference
+    if cut.rfind("<") > cut.rfind(">"):  # never half a <@U…> or <#C…> reference
         cut = cut[:cut.rfind("<")]
+    if cut.rfind("&") > cut.rfind(";"):  # nor half an `&amp;`
+        cut = cut[:cut.rfind("&")]
     return cut + "…"
 
 
@@ -91,7 +90,7 @@ def shipped_lines(shipped: Cargo, since: datetime | None) -> str:
     lines = [f"*On the train* ({len(shipped)} production deploy"
              f"{'s' if len(shipped) != 1 else ''}{since_text}):"]
     for item in shipped.items:
-        version = _clip(item.version or item.ref, 60)
+        version = _clip(escape(item.version or item.ref), 60)
         lines.append(f"• `{_clip(item.service, 80)}` {version} by <@{item.requester}>,"
                      f" {slack_date(item.finished_at, '{date_short} {time}')}")
     if len(shipped) > len(shipped.items):

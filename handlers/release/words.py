@@ -5,17 +5,17 @@ from __future__ import annotations
 import re
 from datetime import date
 
+from bot.inputs import inline
 from handlers.common import user_id
-from handlers.release.messages import quiet
 
 MENTION = re.compile(r"^<@([UW][A-Z0-9_]+)(?:\|[^>]*)?>$")  # also the test workspace's U_ANA
 COUNT_WORD = re.compile(r"[0-9]{1,6}")  # ASCII only: "²".isdigit() is True, int("²") raises
 
 
 def shown(word: str) -> str:
-    """Echo someone's word safely: short, no backticks to break the code span, no pings."""
-    word = quiet(word.replace("`", "'"))
-    return word if len(word) <= 40 else word[:39] + "…"
+    """Echo someone's word safely: short, no backticks to break the code span, `&<>` escaped
+    (so no pings, no links)."""
+    return inline(word, 40)
 
 
 def read_day(word: str | None, example: str) -> date | str:
