@@ -1,4 +1,4 @@
-"""The `shipbell` command: serve, socket, check, manifest, shell."""
+"""The `shipbell` command: shell, manifest, check, serve, socket, digest."""
 
 from __future__ import annotations
 
@@ -15,25 +15,72 @@ from bot import __version__, logs
 from bot.settings import ConfigError, LoadedConfig, load_config
 
 EXIT_CONFIG = 2
+CONFIG_HELP = "TOML config file (default: $SHIPBELL_CONFIG, else built-in defaults)"
+SECRETS = ("Tokens are read from the environment (or files of the same names in "
+           "$SHIPBELL_SECRETS_DIR), never from the config file.")
+VERBS: dict[str, tuple[str, str]] = {
+    "shell": (
+        "try Shipbell in a terminal against a simulated Slack",
+        "Needs no tokens and no network: Slack is simulated in-process.",
+    ),
+    "manifest": (
+        "print the Slack app manifest (YAML) to create or update the app with",
+        "Needs no tokens and no network. Uses [slack] app_name, public_url and request_path.",
+    ),
+    "check": (
+        "validate the config, resolve #channel/@name, test the bot token with Slack",
+        "Validates the config and prints what it resolves to. With SLACK_BOT_TOKEN set it calls "
+        "auth.test at [slack] api_url, compares the granted scopes with the manifest and "
+        "prints channel and people names beside their ids. " + SECRETS + " Exit 0: fine, "
+        "1: Slack refused something, 2: the config is invalid.",
+    ),
+    "serve": (
+        "run the bot over HTTP (Events API, commands, interactivity)",
+        "Needs SLACK_BOT_TOKEN (xoxb-…) and SLACK_SIGNING_SECRET. " + SECRETS + " Listens on "
+        "[server] host and port (default 127.0.0.1:3000; override with SHIPBELL_SERVER__HOST "
+        "and SHIPBELL_SERVER__PORT); Slack must reach [slack] public_url + request_path. "
+        "Reaches Slack's Web API at [slack] api_url; #channel and @name in the config are "
+        "resolved to ids at start.",
+    ),
+    "socket": (
+        "run the bot in Socket Mode (no public URL needed)",
+        "Needs SLACK_BOT_TOKEN (xoxb-…) and SLACK_APP_TOKEN (xapp-…, scope connections:write). "
+        + SECRETS + " Connects out to Slack; nothing needs to reach this machine. "
+        "#channel and @name in the config are resolved to ids at start.",
+    ),
+    "digest": (
+        "print the delivery (DORA) digest as text",
+        "Needs no tokens and no network. Reads the database at [storage] path read-only.",
+    ),
+}
 
 
 def parser() -> argparse.ArgumentParser:
-    top = argparse.ArgumentParser(prog="shipbell", description=__doc__)
+    top = argparse.ArgumentParser(
+        prog="shipbell",
+        description="Shipbell: deploys, incidents, release trains and delivery metrics in Slack."
+                    " Commands: " + ", ".join(VERBS) + ".",
+        epilog="Every command takes -c/--config PATH, before or after its name; "
+               "`shipbell COMMAND --help` says what it needs (tokens, host, port).",
+    )
     top.add_argument("--version", action="version", version=f"shipbell {__version__}")
-    top.add_argument("--config", metavar="PATH",
-                     help="TOML config file (default: $SHIPBELL_CONFIG, else built-in defaults)")
+    top.add_argument("-c", "--config", metavar="PATH", help=CONFIG_HELP)
     sub = top.add_subparsers(dest="verb", metavar="COMMAND")
-    sub.add_parser("serve", help="serve Slack over HTTP (Events API, commands, interactivity)")
-    sub.add_parser("socket", help="connect to Slack in Socket Mode (no public URL needed)")
-    sub.add_parser("check", help="validate config, show effective settings, test the token")
-    manifest = sub.add_parser("manifest", help="print the Slack app manifest (YAML)")
-    manifest.add_argument("--socket", action="store_true", help="a Socket Mode manifest")
-    shell = sub.add_parser("shell", help="try Shipbell locally against a simulated Slack")
+    verbs: dict[str, argparse.ArgumentParser] = {}
+    for verb, (summary, needs) in VERBS.items():
+        verbs[verb] = sub.add_parser(verb, help=summary, description=f"{summary[0].upper()}"
+                                     f"{summary[1:]}. {needs}")
+        # SUPPRESS: when only given before the verb, the subparser must not reset it to None.
+        verbs[verb].add_argument("-c", "--config", metavar="PATH", help=CONFIG_HELP,
+                                 default=argparse.SUPPRESS)
+    verbs["manifest"].add_argument("--socket", action="store_true",
+                                   help="a Socket Mode manifest")
+    shell = verbs["shell"]
     shell.add_argument("--as", dest="user", default="U_ANA", help="act as this user id")
     shell.add_argument("--in", dest="channel", default="C_DEPLOYS", help="act in this channel")
     shell.add_argument("--db", help="SQLite file (default: [storage] path if configured,"
                        " else ./shipbell-shell.db)")
-    digest = sub.add_parser("digest", help="print the delivery (DORA) digest as text")
+    digest = verbs["digest"]
     digest.add_argument("--as-of", metavar="DATE",
                         help="the digest that would be posted on DATE (YYYY-MM-DD); default now")
     digest.add_argument("--chart", metavar="FILE", help="also write the trend chart as PNG")

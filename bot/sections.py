@@ -16,9 +16,16 @@ CHANNEL_ID = re.compile(r"^[CG][A-Z0-9_]+$")
 
 
 class Section(BaseModel):
-    """A config section: unknown keys are errors, so typos never pass silently."""
+    """A config section: unknown keys are errors, so typos never pass silently.
 
-    model_config = ConfigDict(extra="forbid")
+    A field spelled differently in the file (``from`` for ``from_time``) is written back under
+    the file's spelling and read under either, so settings survive a dump and reload (the
+    shell and tests rebuild settings from a dump).
+    """
+
+    model_config = ConfigDict(
+        extra="forbid", validate_by_alias=True, validate_by_name=True, serialize_by_alias=True
+    )
 
 
 def check_timezone(value: str) -> str:

@@ -26,6 +26,7 @@ from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
+    SettingsError,
     TomlConfigSettingsSource,
 )
 
@@ -37,6 +38,8 @@ from bot.sections import Section, TimeZoneName
 
 CONFIG_ENV = "SHIPBELL_CONFIG"
 SECRETS_DIR_ENV = "SHIPBELL_SECRETS_DIR"
+ENV_PREFIX = "SHIPBELL_"
+ENV_NESTING = "__"
 
 
 class SlackSettings(Section):
@@ -87,7 +90,7 @@ class Settings(BaseSettings):
     """The whole configuration; each feature owns its section model."""
 
     model_config = SettingsConfigDict(
-        env_prefix="SHIPBELL_", env_nested_delimiter="__", extra="forbid"
+        env_prefix=ENV_PREFIX, env_nested_delimiter=ENV_NESTING, extra="forbid"
     )
     _toml_path: ClassVar[Path | None] = None
 
@@ -168,6 +171,8 @@ def load_config(explicit: str | None = None, **overrides: Any) -> LoadedConfig:
         settings = Settings(**overrides)
     except ValidationError as exc:
         raise ConfigError(format_validation_error(source, exc)) from None
+    except SettingsError as exc:  # a SHIPBELL_<SECTION> variable holding malformed JSON
+        raise ConfigError(_env_parse_error(exc)) from None
     except ValueError as exc:  # TOML syntax errors surface as ValueError subclasses
         raise ConfigError(f"{source}: not valid TOML: {exc}") from None
     finally:
@@ -177,19 +182,44 @@ def load_config(explicit: str | None = None, **overrides: Any) -> LoadedConfig:
     return LoadedConfig(settings=settings, secrets=secrets, source=source)
 
 
+def env_variable(loc: tuple[Any, ...]) -> str | None:
+    """The SHIPBELL_X__Y variable that set the value at ``loc``, if one did."""
+    present = {name.upper() for name in os.environ}
+    parts = [str(part).upper() for part in loc]
+    for end in range(len(parts), 0, -1):  # the most specific variable wins
+        name = ENV_PREFIX + ENV_NESTING.join(parts[:end])
+        if name in present:
+            return name
+    return None
+
+
+def origin(source: str, loc: tuple[Any, ...]) -> str:
+    """Where the value at ``loc`` came from: an environment variable, else the config file."""
+    variable = env_variable(loc)
+    return f"environment variable {variable}" if variable else source
+
+
 def format_validation_error(source: str, exc: ValidationError) -> str:
-    """One line per problem: file, dotted key, what was wrong and what would be valid."""
+    """One line per problem: file or variable, dotted key, what was wrong, what would be valid."""
     lines = []
     for err in exc.errors():
         key = _dotted(err["loc"])
+        where = origin(source, err["loc"])
         if err["type"] == "extra_forbidden":
-            lines.append(f"{source}: unknown key `{key}`{_valid_keys_hint(err['loc'])}")
+            lines.append(f"{where}: unknown key `{key}`{_valid_keys_hint(err['loc'])}")
             continue
         got = err.get("input")
         shown = "" if isinstance(got, dict | list) else f" (got {got!r})"
         message = err["msg"].removeprefix("Value error, ")
-        lines.append(f"{source}: `{key}`: {message}{shown}")
+        lines.append(f"{where}: `{key}`: {message}{shown}")
     return "\n".join(lines)
+
+
+def _env_parse_error(exc: SettingsError) -> str:
+    field = str(exc).split('"')[1] if str(exc).count('"') >= 2 else ""
+    variable = env_variable((field,)) or f"{ENV_PREFIX}{field.upper()}"
+    return (f"environment variable {variable}: not valid JSON; set one key instead, "
+            f"e.g. {variable}{ENV_NESTING}KEY=value")
 
 
 def _dotted(loc: tuple[Any, ...]) -> str:
