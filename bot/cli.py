@@ -87,6 +87,12 @@ def parser() -> argparse.ArgumentParser:
     return top
 
 
+def fail(exc: ConfigError) -> None:
+    """A config problem on stderr, one `shipbell: …` line per problem."""
+    for line in str(exc).splitlines():
+        print(f"shipbell: {line}", file=sys.stderr)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     if args.verb is None:
@@ -95,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         config = load_config(args.config)
     except ConfigError as exc:
-        print(f"shipbell: {exc}", file=sys.stderr)
+        fail(exc)
         return EXIT_CONFIG
     logs.setup("WARNING" if args.verb in ("shell", "manifest") else config.settings.log_level)
     verbs: dict[str, Callable[[argparse.Namespace, LoadedConfig], int]] = {
@@ -143,7 +149,20 @@ def _serve(config: LoadedConfig, *, socket_mode: bool) -> int:
         print(f"shipbell: missing {' and '.join(missing)} in the environment; "
               "set them (see README, 'Connect a workspace') and try again", file=sys.stderr)
         return EXIT_CONFIG
+    try:  # before anything reads the config: #names and @names become ids, or we stop here
+        asyncio.run(_resolve_names(config))
+    except ConfigError as exc:
+        fail(exc)
+        return EXIT_CONFIG
     return asyncio.run(_run_until_signal(config, socket_mode))
+
+
+async def _resolve_names(config: LoadedConfig) -> None:
+    from bot.slack.directory import resolve_names
+
+    token = config.secrets.slack_bot_token
+    await resolve_names(config.settings, token.get_secret_value() if token else None,
+                        source=config.source)
 
 
 async def _run_until_signal(config: LoadedConfig, socket_mode: bool) -> int:

@@ -18,6 +18,7 @@ from bot.clock import Clock
 from bot.core import Core, build_core
 from bot.runtime import Runtime
 from bot.settings import Secrets, Settings
+from bot.slack.directory import resolve_names
 from bot.slackdouble import Ack, SlackDouble, SlackDriver
 
 PEOPLE = {
@@ -85,6 +86,7 @@ class LocalShipbell:
         overrides = merge(base, {"slack": {"api_url": self.double.api_url},
                                  "storage": {"path": self.db_path}})
         settings = Settings(**merge(overrides, self.config))
+        await resolve_names(settings, self.double.token)  # #names and @names, as serve does
         secret_values = Secrets(
             SLACK_BOT_TOKEN=SecretStr(self.double.token),
             SLACK_SIGNING_SECRET=SecretStr(self.signing_secret),

@@ -28,8 +28,8 @@ def base(**env: Any) -> dict[str, Any]:
 @pytest.mark.parametrize(("config", "expected"), [
     ({"providers": {}, "services": {"api": {"provider": "ci", "environments": {"prod": {}}}}},
      "service 'api' uses provider 'ci'; known: none configured"),
-    (base(deployers=["ana"]), "'ana' is not a Slack user (U…/W…) or user-group (S…) id"),
-    (base(channels=["#deploys"]), "'#deploys' is not a channel id (C… or G…)"),
+    (base(deployers=["ana"]), "'ana' is neither a Slack user id nor a user group id"),
+    (base(channels=["deploys"]), "'deploys' is neither a channel id (C… or G…) nor a #name"),
     (base(freezes=[{"name": "x", "timezone": "Mars/Base", "days": ["fri"], "from": "10:00",
                     "to": "12:00"}]), "unknown time zone; use an IANA name"),
     (base(freezes=[{"name": "x", "timezone": "UTC", "days": ["fri"]}]),

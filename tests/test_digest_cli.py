@@ -66,7 +66,7 @@ def test_bad_date_is_one_sentence_and_exit_2(
     [
         ('[digest]\ntime = "9am"\n', "`digest.time`: use 24-hour HH:MM, e.g. 09:00"),
         ("[digest]\nperiod_days = 14\n", "`digest.period_days`"),
-        ('[digest]\nchannel = "#metrics"\n', "use an id such as C0123ABCD"),
+        ('[digest]\nchannel = "metrics"\n', "use an id such as C024BE91L or a name such as #"),
         ('[digest]\ntimezone = "Paris"\n', "use an IANA name such as Europe/Paris"),
         ("[digest]\nenvironments = []\n", "name at least one environment"),
     ],

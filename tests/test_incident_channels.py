@@ -119,8 +119,8 @@ def test_config_errors_say_what_would_work():
         IncidentSettings(channel_template="production-incident-war-room-" * 2 + "{id}-{slug}")
     with pytest.raises(ValidationError, match=r"use only the fields \{id\}"):
         IncidentSettings(channel_template="inc-{id}-{team}")
-    with pytest.raises(ValidationError, match="user group id like S0123ABCD"):
-        IncidentSettings(responders=["@oncall"])
+    with pytest.raises(ValidationError, match="ids such as U0123ABCD or S0123ABCD"):
+        IncidentSettings(responders=["oncall"])
     with pytest.raises(ValidationError, match="one to five positive"):
         IncidentSettings(snooze_minutes=[])
     assert IncidentSettings().update_minutes.minutes(1) == 30

@@ -155,9 +155,9 @@ def test_shipbell_check_exits_2_on_a_bad_cadence(
     ({"every_weeks": 2}, "start_date"),
     ({"captains": ["ana"]}, "Slack user id"),
     ({"captains": ["S0LEADS"]}, "Slack user id"),  # a rotation is people, not a group
-    ({"managers": ["@leads"]}, "nor a user group id; use ids such as U0123ABCD or S0123ABCD"),
+    ({"managers": ["leads"]}, "nor a user group id; use ids such as U0123ABCD or S0123ABCD"),
     ({"freeze": "9999999999d"}, "far too long"),
-    ({"channel": "#releases"}, "channel id"),
+    ({"channel": "releases"}, "channel id"),
     ({"freeze": "7d"}, "never opens"),
     ({"weekday": None, "time": None, "cron": "0 0 31 feb *"}, "never fires"),
     ({"weekday": None, "time": None, "cron": "0 25 * * mon"}, "not a valid cron"),

@@ -13,22 +13,11 @@ from zoneinfo import ZoneInfo
 
 from pydantic import Field, field_validator, model_validator
 
-from bot.sections import Section, TimeZoneName
+from bot.sections import ChannelRef, PrincipalRef, Section, TimeZoneName
 
-SLACK_PRINCIPAL = re.compile(r"^[UWS][A-Z0-9_]+$")
-SLACK_CHANNEL = re.compile(r"^[CG][A-Z0-9_]+$")
 NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 ProviderType = Literal["webhook", "github", "command", "dry-run"]
-
-
-def _principals(values: list[str]) -> list[str]:
-    for value in values:
-        if not SLACK_PRINCIPAL.match(value):
-            raise ValueError(
-                f"{value!r} is not a Slack user (U…/W…) or user-group (S…) id, e.g. U024BE7LH"
-            )
-    return values
 
 
 class FreezeWindow(Section):
@@ -85,27 +74,14 @@ class EnvironmentConfig(Section):
     """Who may deploy where, and what it takes."""
 
     production: bool | None = None  # default: true for an environment named `production`
-    deployers: list[str] = Field(default_factory=list)  # user/group ids; empty = anyone
-    channels: list[str] = Field(default_factory=list)  # channel ids; empty = any channel
+    deployers: list[PrincipalRef] = Field(default_factory=list)  # users/groups; empty = anyone
+    channels: list[ChannelRef] = Field(default_factory=list)  # empty = any channel
     approvals: int = Field(default=0, ge=0, le=5)
-    approvers: list[str] = Field(default_factory=list)  # empty = any allowed deployer
-    break_glass: list[str] = Field(default_factory=list)  # may skip approvals with a reason
+    approvers: list[PrincipalRef] = Field(default_factory=list)  # empty = any allowed deployer
+    break_glass: list[PrincipalRef] = Field(default_factory=list)  # may skip approvals
     lock_ttl_minutes: int = Field(default=240, ge=1, le=60 * 24 * 14)
     timeout_minutes: int = Field(default=30, ge=1, le=60 * 24)
     freezes: list[FreezeWindow] = Field(default_factory=list)
-
-    @field_validator("deployers", "approvers", "break_glass")
-    @classmethod
-    def _ids(cls, value: list[str]) -> list[str]:
-        return _principals(value)
-
-    @field_validator("channels")
-    @classmethod
-    def _channels(cls, value: list[str]) -> list[str]:
-        for channel in value:
-            if not SLACK_CHANNEL.match(channel):
-                raise ValueError(f"{channel!r} is not a channel id (C… or G…), e.g. C024BE91L")
-        return value
 
 
 class ServiceConfig(Section):

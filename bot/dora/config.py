@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 from pydantic import Field, field_validator
 
-from bot.sections import ChannelId, Section, TimeZoneName
+from bot.sections import ChannelRef, Section, TimeZoneName
 
 HH_MM = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
 
@@ -17,7 +17,7 @@ HH_MM = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
 class DigestSettings(Section):
     """No channel means no scheduled post; `/deploy stats` and `shipbell digest` still work."""
 
-    channel: ChannelId | None = None
+    channel: ChannelRef | None = None
     time: str = "09:00"
     timezone: TimeZoneName | None = None  # None: the top-level `timezone`
     period_days: Literal[1, 7, 28] = 7

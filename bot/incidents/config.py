@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import re
-
 from pydantic import Field, field_validator
 
-from bot.sections import Section
+from bot.sections import ChannelRef, PrincipalRef, Section
 
-SLACK_ID = re.compile(r"^[SUW][A-Z0-9_]+$")
 TEMPLATE_FIELDS = {"id": 42, "slug": "db-latency", "sev": 2, "service": "api", "date": "20261102"}
 
 
@@ -32,10 +29,10 @@ class Cadence(Section):
 
 
 class IncidentSettings(Section):
-    announcements_channel: str | None = None
+    announcements_channel: ChannelRef | None = None
     channel_template: str = "inc-{id}-{slug}"
-    responders: list[str] = Field(default_factory=list)
-    escalation_group: str | None = None
+    responders: list[PrincipalRef] = Field(default_factory=list)
+    escalation_group: PrincipalRef | None = None
     update_minutes: Cadence = Cadence()
     snooze_minutes: list[int] = Field(default_factory=lambda: [30, 60, 120])
     services: dict[str, ServiceLinks] = Field(default_factory=dict)
@@ -64,24 +61,6 @@ class IncidentSettings(Section):
         if len(value.format(**{**TEMPLATE_FIELDS, "id": 99999, "slug": ""})) > 60:
             raise ValueError("keep it under 60 characters without the title, so {id} and some"
                              " of the title fit Slack's 80, e.g. inc-{id}-{slug}")
-        return value
-
-    @field_validator("responders")
-    @classmethod
-    def _ids(cls, value: list[str]) -> list[str]:
-        for item in value:
-            if not SLACK_ID.match(item):
-                raise ValueError(
-                    f"{item!r} is not a Slack id; use a user group id like S0123ABCD"
-                    " or a user id like U0123ABCD"
-                )
-        return value
-
-    @field_validator("escalation_group")
-    @classmethod
-    def _group(cls, value: str | None) -> str | None:
-        if value is not None and not SLACK_ID.match(value):
-            raise ValueError("use a user group id like S0123ABCD (or a user id)")
         return value
 
     @field_validator("snooze_minutes")

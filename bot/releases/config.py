@@ -16,7 +16,7 @@ from apscheduler.triggers.cron import CronTrigger
 from pydantic import AfterValidator, Field, field_validator, model_validator
 
 from bot.releases.durations import parse_duration
-from bot.sections import ChannelId, Section, TimeZoneName
+from bot.sections import ChannelRef, PrincipalRef, Section, TimeZoneName, UserRef
 
 
 def holiday_calendars() -> ModuleType:
@@ -26,8 +26,6 @@ def holiday_calendars() -> ModuleType:
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 TRAIN_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
-USER_ID = re.compile(r"^[UW][A-Z0-9_]+$")
-GROUP_ID = re.compile(r"^S[A-Z0-9_]+$")
 
 
 def _duration(value: str) -> str:
@@ -35,29 +33,14 @@ def _duration(value: str) -> str:
     return value
 
 
-def _user(value: str) -> str:
-    if not USER_ID.match(value):
-        raise ValueError(f"{value!r} is not a Slack user id; use ids such as U0123ABCD")
-    return value
-
-
-def _principal(value: str) -> str:
-    if not (USER_ID.match(value) or GROUP_ID.match(value)):
-        raise ValueError(f"{value!r} is neither a Slack user id nor a user group id;"
-                         " use ids such as U0123ABCD or S0123ABCD")
-    return value
-
-
 # Kept as typed text (the config echoes back as written); parsed where used.
 DurationText = Annotated[str, AfterValidator(_duration)]
-UserId = Annotated[str, AfterValidator(_user)]
-Principal = Annotated[str, AfterValidator(_principal)]  # a user, or a user group (S…)
 
 
 class TrainSettings(Section):
     """One release train: when it leaves, what it carries, who drives it."""
 
-    channel: ChannelId
+    channel: ChannelRef
     services: list[str] = Field(min_length=1)
     environment: str = "production"
     timezone: TimeZoneName | None = None  # default: the top-level `timezone`
@@ -69,12 +52,12 @@ class TrainSettings(Section):
     cron: str | None = None
     freeze: DurationText = "24h"
     reminders: list[DurationText] = Field(default_factory=lambda: ["3d", "24h", "2h", "0"])
-    captains: list[UserId] = Field(default_factory=list)
+    captains: list[UserRef] = Field(default_factory=list)
     holidays: str | None = None
     holiday_subdivision: str | None = None
     on_holiday: Literal["next", "previous", "skip"] = "next"
     skip_when_empty: bool = False
-    managers: list[Principal] | None = None
+    managers: list[PrincipalRef] | None = None
 
     @field_validator("weekday")
     @classmethod
@@ -165,7 +148,7 @@ class ReleaseSettings(Section):
     catch_up_grace: DurationText = "1h"
     # Who may skip, freeze or swap captains (users U…, user groups S…); empty means everyone.
     # A train may override it.
-    managers: list[Principal] = Field(default_factory=list)
+    managers: list[PrincipalRef] = Field(default_factory=list)
     trains: dict[str, TrainSettings] = Field(default_factory=dict)
 
     @field_validator("trains")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .methods import flag, method, public_message
+from .methods import flag, method, page, public_message
 from .state import Channel, SlackError, validate_channel_name
 
 if TYPE_CHECKING:
@@ -123,17 +123,9 @@ def conversations_info(d: SlackDouble, a: dict[str, Any]) -> dict[str, Any]:
     return _info(d, d.state.channel(a.get("channel")))
 
 
-def _page(items: list[Any], a: dict[str, Any], key: str) -> dict[str, Any]:
-    """Cursor pagination; the cursor is just an offset, which is all callers need to loop."""
-    start = int(a.get("cursor") or 0)
-    limit = int(a.get("limit") or 100) or 100
-    nxt = str(start + limit) if start + limit < len(items) else ""
-    return {key: items[start : start + limit], "response_metadata": {"next_cursor": nxt}}
-
-
 @method("conversations.members")
 def conversations_members(d: SlackDouble, a: dict[str, Any]) -> dict[str, Any]:
-    return _page(list(d.state.channel(a.get("channel")).members), a, "members")
+    return page(list(d.state.channel(a.get("channel")).members), a, "members")
 
 
 @method("conversations.list")
@@ -148,7 +140,7 @@ def conversations_list(d: SlackDouble, a: dict[str, Any]) -> dict[str, Any]:
         and not (c.is_private and ws.bot_user_id not in c.members)
         and not (c.is_archived and flag(a.get("exclude_archived")))
     ]
-    return _page(chans, a, "channels")
+    return page(chans, a, "channels")
 
 
 @method("conversations.history")
@@ -170,7 +162,7 @@ def conversations_history(d: SlackDouble, a: dict[str, Any]) -> dict[str, Any]:
         if (m.get("thread_ts") in (None, m["ts"]) or m.get("subtype") == "thread_broadcast")
         and within(m["ts"])
     ]
-    out = _page(top[::-1], a, "messages")
+    out = page(top[::-1], a, "messages")
     return {**out, "has_more": bool(out["response_metadata"]["next_cursor"])}
 
 
@@ -183,7 +175,7 @@ def conversations_replies(d: SlackDouble, a: dict[str, Any]) -> dict[str, Any]:
         raise SlackError("thread_not_found") from None
     root = parent.get("thread_ts") or parent["ts"]
     msgs = [m for m in d.state.messages[ch.id] if m["ts"] == root or m.get("thread_ts") == root]
-    out = _page([public_message(m) for m in msgs], a, "messages")
+    out = page([public_message(m) for m in msgs], a, "messages")
     return {**out, "has_more": bool(out["response_metadata"]["next_cursor"])}
 
 

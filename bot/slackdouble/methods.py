@@ -6,6 +6,8 @@ Each handler takes the double and the merged request args, returns the success b
 
 from __future__ import annotations
 
+import base64
+import binascii
 import copy
 import json
 import re
@@ -80,6 +82,30 @@ def public_message(msg: dict[str, Any]) -> dict[str, Any]:
     return copy.deepcopy(msg)
 
 
+def page(items: list[Any], a: dict[str, Any], key: str, *, default_limit: int = 100
+         ) -> dict[str, Any]:
+    """Cursor pagination as Slack does it: `limit` items, then an opaque
+    `response_metadata.next_cursor` ("" on the last page); a cursor Slack never issued is
+    `invalid_cursor`, so callers must pass back what they were given, not count themselves."""
+    start = 0
+    if a.get("cursor"):
+        try:
+            raw = base64.b64decode(str(a["cursor"]), validate=True).decode()
+            kind, _, offset = raw.partition(":")
+            start = int(offset)
+        except (binascii.Error, UnicodeDecodeError, ValueError):
+            raise SlackError("invalid_cursor") from None
+        if kind != "next" or not 0 <= start <= len(items):
+            raise SlackError("invalid_cursor")
+    try:
+        limit = int(a.get("limit") or 0) or default_limit or len(items)
+    except ValueError:
+        raise SlackError("invalid_limit") from None
+    end = start + limit
+    nxt = base64.b64encode(f"next:{end}".encode()).decode() if end < len(items) else ""
+    return {key: items[start:end], "response_metadata": {"next_cursor": nxt}}
+
+
 # ---- auth, users --------------------------------------------------------------------------
 @method("auth.test")
 def auth_test(d: SlackDouble, a: dict[str, Any]) -> dict[str, Any]:
@@ -107,8 +133,10 @@ def users_info(d: SlackDouble, a: dict[str, Any]) -> dict[str, Any]:
 
 @method("users.list")
 def users_list(d: SlackDouble, a: dict[str, Any]) -> dict[str, Any]:
+    """Every member, deleted ones included (with `deleted: true`); without `limit` Slack
+    tries to send them all at once."""
     members = [copy.deepcopy(u) for u in d.state.users.values()]
-    return {"members": members, "response_metadata": {"next_cursor": ""}}
+    return page(members, a, "members", default_limit=0)
 
 
 @method("usergroups.users.list")
@@ -121,7 +149,19 @@ def usergroups_users_list(d: SlackDouble, a: dict[str, Any]) -> dict[str, Any]:
 
 @method("usergroups.list")
 def usergroups_list(d: SlackDouble, a: dict[str, Any]) -> dict[str, Any]:
-    return {"usergroups": [copy.deepcopy(g) for g in d.state.usergroups.values()]}
+    """Not paginated; `users` and `user_count` only when asked for, disabled groups
+    (`date_delete` set) only with include_disabled, as Slack documents it."""
+    groups = []
+    for group in d.state.usergroups.values():
+        if group.get("date_delete") and not flag(a.get("include_disabled")):
+            continue
+        out = {k: copy.deepcopy(v) for k, v in group.items() if k not in ("users", "user_count")}
+        if flag(a.get("include_users")):
+            out["users"] = list(group["users"])
+        if flag(a.get("include_count")):
+            out["user_count"] = len(group["users"])
+        groups.append(out)
+    return {"usergroups": groups}
 
 
 # ---- chat ---------------------------------------------------------------------------------

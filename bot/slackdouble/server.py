@@ -182,12 +182,15 @@ class SlackDouble:
             "profile": {"real_name": real, "display_name": name, "email": f"{name}@example.com"},
         }
 
-    def add_usergroup(self, group_id: str, handle: str, members: list[str]) -> None:
+    def add_usergroup(self, group_id: str, handle: str, members: list[str], *,
+                      disabled: bool = False) -> None:
         self.state.usergroups[group_id] = {
             "id": group_id,
             "team_id": self.team_id,
+            "is_usergroup": True,
             "handle": handle,
             "name": handle,
+            "date_delete": int(self.state.now()) if disabled else 0,
             "users": list(members),
             "user_count": len(members),
         }
