@@ -29,10 +29,12 @@ VERBS: dict[str, tuple[str, str]] = {
     ),
     "check": (
         "validate the config, resolve #channel/@name, test the bot token with Slack",
-        "Validates the config and prints what it resolves to. With SLACK_BOT_TOKEN set it calls "
-        "auth.test at [slack] api_url, compares the granted scopes with the manifest and "
-        "prints channel and people names beside their ids. " + SECRETS + " Exit 0: fine, "
-        "1: Slack refused something, 2: the config is invalid.",
+        "Validates the config, warns about what would fail at run time (unset provider "
+        "secrets, trains naming unknown services, an app name over 35 characters) and prints "
+        "a summary. Needs SLACK_BOT_TOKEN to call auth.test at [slack] api_url, compare the "
+        "granted scopes with the manifest and print channel and people names beside their "
+        "ids; --offline skips Slack, --json prints one JSON document. " + SECRETS +
+        " Exit 0: fine, 1: Slack refused or is unreachable, 2: the config is invalid.",
     ),
     "serve": (
         "run the bot over HTTP (Events API, commands, interactivity)",
@@ -75,6 +77,11 @@ def parser() -> argparse.ArgumentParser:
                                  default=argparse.SUPPRESS)
     verbs["manifest"].add_argument("--socket", action="store_true",
                                    help="a Socket Mode manifest")
+    check = verbs["check"]
+    check.add_argument("--offline", action="store_true",
+                       help="validate and summarise the config only; don't call Slack")
+    check.add_argument("--json", action="store_true",
+                       help="print everything as one JSON document instead of a summary")
     shell = verbs["shell"]
     shell.add_argument("--as", dest="user", default="U_ANA", help="act as this user id")
     shell.add_argument("--in", dest="channel", default="C_DEPLOYS", help="act in this channel")
@@ -103,7 +110,9 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         fail(exc)
         return EXIT_CONFIG
-    logs.setup("WARNING" if args.verb in ("shell", "manifest") else config.settings.log_level)
+    # check prints its own report; library INFO lines (retries) would only interleave with it
+    quiet = args.verb in ("shell", "manifest", "check")
+    logs.setup("WARNING" if quiet else config.settings.log_level)
     verbs: dict[str, Callable[[argparse.Namespace, LoadedConfig], int]] = {
         "serve": lambda a, c: _serve(c, socket_mode=False),
         "socket": lambda a, c: _serve(c, socket_mode=True),
@@ -140,7 +149,7 @@ def _digest(args: argparse.Namespace, config: LoadedConfig) -> int:
 def _check(args: argparse.Namespace, config: LoadedConfig) -> int:
     from bot.checks import run_check
 
-    return asyncio.run(run_check(config))
+    return asyncio.run(run_check(config, offline=args.offline, as_json=args.json))
 
 
 def _serve(config: LoadedConfig, *, socket_mode: bool) -> int:

@@ -36,3 +36,18 @@ def test_manifest_and_digest_run_on_the_example(tmp_path: Path) -> None:
     digest = shipbell("digest", "-c", str(EXAMPLE), "--as-of", "2026-11-25", cwd=tmp_path)
     assert digest.returncode == 0, digest.stderr
     assert "Traceback" not in digest.stderr
+
+
+def test_check_offline_runs_on_the_example(tmp_path: Path) -> None:
+    result = shipbell("check", "--offline", "--config", str(EXAMPLE), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith(f"Config: {EXAMPLE} is valid.")
+
+
+def test_the_shell_starts_on_a_copy_of_the_example(tmp_path: Path) -> None:
+    config = tmp_path / "shipbell.toml"
+    config.write_text(EXAMPLE.read_text())
+    result = shipbell("shell", "-c", str(config), "--db", str(tmp_path / "scratch.db"),
+                      cwd=tmp_path, stdin="/deploy help\nquit\n")
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr and "> /deploy help" in result.stdout

@@ -7,6 +7,7 @@ window's time zone fails loudly before anyone tries to ship.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from datetime import datetime, time
 from typing import Literal
 from zoneinfo import ZoneInfo
@@ -163,6 +164,15 @@ class DeploySettings(Section):
                     f"service {name!r} uses provider {service.provider!r}; known: {known}"
                 )
         return self
+
+    def missing_secrets(self, environ: Mapping[str, str]) -> list[tuple[str, str]]:
+        """(provider, variable) for each provider whose secret variable ``environ`` lacks."""
+        missing = []
+        for name, pc in self.providers.items():
+            variable = pc.secret_env if pc.type == "webhook" else pc.token_env
+            if variable and not environ.get(variable):
+                missing.append((name, variable))
+        return missing
 
     def is_production(self, service: str, env: str) -> bool:
         flag = self.services[service].environments[env].production

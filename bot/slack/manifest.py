@@ -18,12 +18,13 @@ COMMANDS = (
 )
 BOT_SCOPES = (
     "commands", "chat:write", "chat:write.public", "channels:manage", "channels:read",
-    "channels:join", "channels:write.invites", "channels:write.topic", "channels:history",
+    "channels:write.invites", "channels:write.topic", "channels:history",
     "groups:write", "groups:read", "groups:history", "pins:read", "pins:write",
     "bookmarks:read", "bookmarks:write", "files:write", "reactions:read", "users:read",
     "usergroups:read",
 )
 BOT_EVENTS = ("pin_added", "reaction_added")
+APP_NAME_MAX = 35  # Slack refuses a manifest whose display_information.name is longer
 
 
 def build_manifest(settings: Settings, *, socket_mode: bool = False) -> dict[str, Any]:

@@ -61,7 +61,5 @@ def register(app: AsyncApp, core: Core) -> None:
 
 def _warn_missing_secrets(svc: DeployService) -> None:
     """Say at start-up (by name only) which provider secrets the environment lacks."""
-    for name, pc in svc.config.providers.items():
-        variable = pc.secret_env if pc.type == "webhook" else pc.token_env
-        if variable and not os.environ.get(variable):
-            logs.logger.warning(logs.DEPLOY_SECRET_MISSING, name, variable)
+    for name, variable in svc.config.missing_secrets(os.environ):
+        logs.logger.warning(logs.DEPLOY_SECRET_MISSING, name, variable)
