@@ -148,3 +148,10 @@ async def test_no_network_is_one_line_saying_what_to_check(tmp_path: Path) -> No
 def test_no_verb_needs_a_token_it_does_not_use(tmp_path: Path, verb: str) -> None:
     result = shipbell(*verb.split(), "-c", str(EXAMPLE), cwd=tmp_path)
     assert result.returncode == 0, result.stderr
+
+
+def test_the_manifest_requests_no_scope_nothing_uses(tmp_path: Path) -> None:
+    result = shipbell("manifest", cwd=tmp_path)
+    scopes = result.stdout.split("bot:\n", 1)[1]
+    assert "channels:join" not in scopes  # nothing calls conversations.join
+    assert "channels:read" in scopes and "usergroups:read" in scopes and "users:read" in scopes

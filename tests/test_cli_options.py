@@ -8,6 +8,8 @@ import pytest
 import yaml
 from fakes.cli import shipbell
 
+ROOT = Path(__file__).resolve().parent.parent
+
 
 @pytest.fixture
 def probe(tmp_path: Path) -> Path:
@@ -77,3 +79,19 @@ def test_a_file_mistake_still_names_the_file(tmp_path: Path) -> None:
     result = shipbell("check", "--offline", "-c", str(path), cwd=tmp_path)
     assert result.returncode == 2
     assert result.stderr.startswith(f"shipbell: {path}: `server.port`")
+
+
+def test_packaging_metadata_installs_without_deprecation_warnings() -> None:
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    assert project["project"]["license"] == "MIT"  # SPDX string; a table is deprecated
+    assert "setuptools>=77" in project["build-system"]["requires"]  # first to read SPDX
+
+
+@pytest.mark.parametrize("name", ["shipbell.toml", "manifest.yaml"])
+def test_a_local_config_and_manifest_are_never_committed(name: str) -> None:
+    import subprocess
+
+    ignored = subprocess.run(["git", "check-ignore", "-q", name], cwd=ROOT, check=False)
+    assert ignored.returncode == 0, f"{name} is not in .gitignore"
