@@ -199,6 +199,13 @@ def summary(config: LoadedConfig, show: Any) -> list[str]:
     return lines
 
 
+def _captain_named(line: str, labels: dict[str, str | None]) -> str:
+    head, sep, captain = line.partition("  captain ")
+    slack_id, space, rest = captain.partition(" ")
+    label = labels.get(slack_id)
+    return f"{head}{sep}{label} ({slack_id}){space}{rest}" if sep and label else line
+
+
 async def run_check(config: LoadedConfig, now: datetime | None = None, *,
                     offline: bool = False, as_json: bool = False) -> int:
     settings = config.settings
@@ -212,6 +219,9 @@ async def run_check(config: LoadedConfig, now: datetime | None = None, *,
         code = EXIT_CONFIG
     rows = name_rows(written, settings, slack)
     releases = upcoming_lines(settings.release, settings.timezone, now or datetime.now(UTC))
+    if slack.directory is not None:  # captains by name too
+        known = {ref.value: slack.directory.label(ref.value) for ref in references(settings)}
+        releases = [_captain_named(line, known) for line in releases]
     if as_json:
         print(json.dumps({
             "source": config.source,

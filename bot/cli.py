@@ -163,6 +163,8 @@ def _serve(config: LoadedConfig, *, socket_mode: bool) -> int:
     except ConfigError as exc:
         fail(exc)
         return EXIT_CONFIG
+    except KeyboardInterrupt:  # Ctrl-C while Slack is slow to answer: stop, no traceback
+        return 130
     return asyncio.run(_run_until_signal(config, socket_mode))
 
 

@@ -105,6 +105,7 @@ async def test_names_are_printed_beside_ids(tmp_path: Path) -> None:
         "@oncall", "=", "S_ONCALL"]
     assert rows["digest.channel"] == ["C_GENERAL", "=", "#general"]
     assert "Incident  announced in #incidents (C_INCIDENTS); responders @oncall (S_ONCALL)" in out
+    assert "CET  captain @bob (U_BOB)" in out
 
 
 async def test_an_unknown_name_is_an_error_naming_file_and_key(tmp_path: Path) -> None:
