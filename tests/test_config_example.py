@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
+import signal
+import socket
+import sys
 from pathlib import Path
 
+import aiohttp
 import yaml
 from fakes.cli import shipbell
 
-from bot.local import LocalShipbell
+from bot.local import CHANNELS, GROUPS, PEOPLE, LocalShipbell
 from bot.settings import Settings, load_config
+from bot.slackdouble import SlackDouble
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "config.example.toml"
@@ -51,3 +58,38 @@ def test_the_shell_starts_on_a_copy_of_the_example(tmp_path: Path) -> None:
                       cwd=tmp_path, stdin="/deploy help\nquit\n")
     assert result.returncode == 0, result.stderr
     assert "Traceback" not in result.stderr and "> /deploy help" in result.stdout
+
+
+async def test_serve_starts_on_the_example_and_stops_on_sigterm(tmp_path: Path) -> None:
+    """The example's names resolve against a workspace that has them, and serve comes up."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    async with SlackDouble() as double, aiohttp.ClientSession() as http:
+        for user_id, name in PEOPLE.items():
+            double.add_user(user_id, name)
+        for group_id, (handle, members) in GROUPS.items():
+            double.add_usergroup(group_id, handle, members)
+        for channel_id, name in CHANNELS.items():
+            double.add_channel(name, channel_id=channel_id)
+        clean = {k: v for k, v in os.environ.items()
+                 if not k.startswith(("SLACK_", "SHIPBELL_"))}
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "bot.cli", "serve", "-c", str(EXAMPLE), cwd=tmp_path,
+            env={**clean, "SLACK_BOT_TOKEN": double.token, "SLACK_SIGNING_SECRET": "s" * 32,
+                 "SHIPBELL_SLACK__API_URL": double.api_url, "SHIPBELL_SERVER__PORT": str(port),
+                 "SHIPBELL_STORAGE__PATH": str(tmp_path / "serve.db")},
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        try:
+            await double.wait_for("auth.test", timeout=60)  # sent once the server is bound
+            async with http.get(f"http://127.0.0.1:{port}/healthz") as response:
+                status = response.status
+        finally:
+            if proc.returncode is None:
+                proc.send_signal(signal.SIGTERM)
+            _, err = await asyncio.wait_for(proc.communicate(), 60)
+        lists = sorted({c.method for c in double.calls if c.method in (
+            "conversations.list", "users.list", "usergroups.list")})
+    assert status == 200 and proc.returncode == 0, err.decode()
+    assert lists == ["conversations.list", "usergroups.list", "users.list"]
+    assert "Traceback" not in err.decode()
