@@ -17,8 +17,9 @@ from pydantic import SecretStr
 from bot.clock import Clock
 from bot.core import Core, build_core
 from bot.runtime import Runtime
+from bot.sections import RefKind, is_name
 from bot.settings import Secrets, Settings
-from bot.slack.directory import resolve_names
+from bot.slack.directory import references, resolve_names
 from bot.slackdouble import Ack, SlackDouble, SlackDriver
 
 PEOPLE = {
@@ -44,6 +45,27 @@ def merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def simulate_names(double: SlackDouble, settings: Settings) -> list[str]:
+    """Add to the simulated workspace each #channel and @person the config names that it
+    lacks, so a real config works in the shell; returns the names added."""
+    state = double.state
+    added = []
+    for ref in references(settings):
+        if not is_name(ref.value) or ref.value in added:
+            continue
+        name = ref.value[1:].lower()
+        if ref.kind is RefKind.CHANNEL:
+            if not any(c.name == name and not c.is_im for c in state.channels.values()):
+                double.add_channel(name, members=list(PEOPLE))
+                added.append(ref.value)
+        elif not any(u["name"] == name for u in state.users.values()) and not (
+                ref.kind is RefKind.PRINCIPAL
+                and any(g["handle"] == name for g in state.usergroups.values())):
+            double.add_user(state.new_id("U"), name)
+            added.append(ref.value)
+    return added
+
+
 class LocalShipbell:
     """Shipbell plus its Slack double; use as an async context manager."""
 
@@ -55,8 +77,13 @@ class LocalShipbell:
         clock: Clock | None = None,
         scheduler: bool = False,
         base: Settings | None = None,
+        simulate_names: bool = False,
     ) -> None:
         self.db_path = str(db_path)
+        # The shell: a config's #names and @names that the simulated workspace lacks are
+        # added to it rather than refused (tests keep this off so typos fail).
+        self.simulate_names = simulate_names
+        self.simulated: list[str] = []
         self.config = config or {}
         self.clock = clock
         self.run_scheduler = scheduler
@@ -86,6 +113,8 @@ class LocalShipbell:
         overrides = merge(base, {"slack": {"api_url": self.double.api_url},
                                  "storage": {"path": self.db_path}})
         settings = Settings(**merge(overrides, self.config))
+        if self.simulate_names:
+            self.simulated = simulate_names(self.double, settings)
         await resolve_names(settings, self.double.token)  # #names and @names, as serve does
         secret_values = Secrets(
             SLACK_BOT_TOKEN=SecretStr(self.double.token),

@@ -189,3 +189,32 @@ async def test_a_name_from_the_environment_is_blamed_on_its_variable(tmp_path: P
     assert err.strip() == ("shipbell: environment variable SHIPBELL_DIGEST__CHANNEL: "
                            "`digest.channel`: no channel #nowhere the bot can see (a private"
                            " channel needs the bot invited first: /invite @<bot> in it)")
+
+
+# ---- the shell: a real config's names are simulated, not refused --------------------------
+async def test_the_shell_simulates_names_its_workspace_lacks(tmp_path: Path) -> None:
+    config = {**gated(channels=["#prod-deploys"], deployers=["@alice", "@oncall"]),
+              "digest": {"channel": "#deploys"}}
+    async with LocalShipbell(tmp_path / "x.db", config=config, simulate_names=True) as bell:
+        env = bell.core.settings.deploy.services["api"].environments["production"]
+        prod = next(c.id for c in bell.double.state.channels.values()
+                    if c.name == "prod-deploys")
+        alice = next(u["id"] for u in bell.double.state.users.values() if u["name"] == "alice")
+        assert env.channels == [prod] and env.deployers == [alice, "S_ONCALL"]
+        assert bell.core.settings.digest.channel == "C_DEPLOYS"  # existing ones are reused
+        assert bell.simulated == ["@alice", "#prod-deploys"]
+        ack = await bell.command("/deploy", "api to production", user=alice, channel=prod)
+        assert ack.status == 200 and "Only" not in ack.body and "from <#" not in ack.body
+
+
+def test_the_shell_starts_on_a_config_naming_channels_it_has_never_seen(tmp_path: Path) -> None:
+    from fakes.cli import shipbell
+
+    path = tmp_path / "shipbell.toml"
+    path.write_text('[deploy.providers.sim]\ntype = "dry-run"\n[deploy.services.api]\n'
+                    'provider = "sim"\n[deploy.services.api.environments.production]\n'
+                    'channels = ["#prod-deploys"]\ndeployers = ["@alice"]\n')
+    result = shipbell("shell", "-c", str(path), "--db", str(tmp_path / "s.db"), cwd=tmp_path,
+                      stdin="/deploy help\nquit\n")
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr and "> /deploy help" in result.stdout

@@ -210,6 +210,7 @@ async def run_shell(config: LoadedConfig, *, user: str, channel: str, db: str | 
     from_file = config.source != "(environment)"
     db_path = db or (config.settings.storage.path if from_file else "shipbell-shell.db")
     bell = LocalShipbell(Path(db_path), base=config.settings, clock=SystemClock(),
+                         simulate_names=True,
                          config={} if from_file else demo_config(), scheduler=True)
     await bell.start()
     shell = Shell(bell, user, channel)
