@@ -19,6 +19,12 @@ TASK_RESUMED = "Resuming %d background task(s) left over from the last run"
 TASK_UNKNOWN_KIND = "Task #%s has unknown kind %r; marking it failed"
 LISTENER_ERROR = "Error id %s while handling %s"
 EVENT_DUPLICATE = "Event %s already handled (retry %s); acknowledged and skipped"
+MALFORMED_REQUEST = "Refused a malformed Slack request (400): %s"
+UNVERIFIED_ERROR = "Refused an unverified request that reached Bolt (%s); nothing was sent"
+CLIENT_GONE = "Client %s went away mid-body; nothing was read"
+EVENTS_RATE_LIMITED = (
+    "Slack is rate-limiting event deliveries to Shipbell (minute %s); some events are dropped"
+)
 AUTH_TEST_FAILED = "auth.test failed: %s"
 AUTH_TEST_OK = "Authenticated to Slack as %s in team %s"
 SCHEDULED_RUN = "Scheduled run %s at %s: %s"

@@ -2,8 +2,46 @@
 
 from __future__ import annotations
 
+import re
+from typing import Any
+
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+OTHER = "other"
+"""The metric label of every name no listener was registered for."""
+
+
+class KnownNames:
+    """Commands, action ids, callback ids and event types listeners are registered for.
+
+    Metric labels come from here, never from a request: a name nobody registered is `other`,
+    so no request can add a time series.  A regex constraint is one label (its readable form).
+    """
+
+    def __init__(self) -> None:
+        self.exact: dict[str, set[str]] = {}
+        self.patterns: dict[str, list[tuple[re.Pattern[str], str]]] = {}
+
+    def add(self, kind: str, constraint: Any) -> None:
+        if isinstance(constraint, dict):
+            key = {"block_actions": "action_id", "view_submission": "callback_id",
+                   "event_callback": "type"}.get(kind, "")
+            constraint = constraint.get(key)
+        if isinstance(constraint, str):
+            self.exact.setdefault(kind, set()).add(constraint)
+        elif isinstance(constraint, re.Pattern):
+            readable = re.sub(r"\\d[+*]", "N", constraint.pattern).strip("^$").replace("\\", "")
+            self.patterns.setdefault(kind, []).append((constraint, readable))
+
+    def label(self, kind: str, name: str) -> str:
+        if name in self.exact.get(kind, ()):
+            return name
+        for pattern, readable in self.patterns.get(kind, []):
+            if pattern.search(name):
+                return readable
+        return OTHER
+
 
 ACK_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 3.0)
 

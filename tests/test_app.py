@@ -116,7 +116,8 @@ async def test_metrics_count_requests_and_ack_latency(bell: LocalShipbell) -> No
     assert resp.status == 200
     assert 'shipbell_requests_total{kind="command",name="/deploy",outcome="ok"} 1.0' in text
     assert 'outcome="unauthorized"' in text
-    assert 'shipbell_ack_latency_seconds_count{kind="command"} 2.0' in text
+    assert 'shipbell_ack_latency_seconds_count{kind="command"} 1.0' in text
+    assert 'shipbell_ack_latency_seconds_count{kind="unverified"} 1.0' in text  # body unread
 
 
 async def test_secrets_never_reach_logs(

@@ -20,6 +20,8 @@ from slack_bolt.response import BoltResponse
 
 from bot import logs
 from bot.core import Core
+from bot.observability import KnownNames
+from bot.slack.payloads import VERIFIED
 
 MAX_COMMAND_TEXT = 4000
 TOO_LONG = (
@@ -27,6 +29,30 @@ TOO_LONG = (
     "Put long text in a message and link it instead."
 )
 SOMETHING_WRONG = "Something went wrong (error id {error_id}). It has been logged; try again."
+
+
+class ShipbellApp(AsyncApp):
+    """Bolt's AsyncApp, remembering what listeners are registered for (metric labels)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.known = KnownNames()
+
+    def command(self, command: Any, *args: Any, **kwargs: Any) -> Any:
+        self.known.add("command", command)
+        return super().command(command, *args, **kwargs)
+
+    def action(self, constraints: Any, *args: Any, **kwargs: Any) -> Any:
+        self.known.add("block_actions", constraints)
+        return super().action(constraints, *args, **kwargs)
+
+    def view(self, constraints: Any, *args: Any, **kwargs: Any) -> Any:
+        self.known.add("view_submission", constraints)
+        return super().view(constraints, *args, **kwargs)
+
+    def event(self, event: Any, *args: Any, **kwargs: Any) -> Any:
+        self.known.add("event_callback", event)
+        return super().event(event, *args, **kwargs)
 
 
 def build_app(core: Core, *, socket_mode: bool = False) -> AsyncApp:
@@ -44,7 +70,7 @@ def build_app(core: Core, *, socket_mode: bool = False) -> AsyncApp:
             bot_id=core.identity.bot_id,
         )
 
-    app = AsyncApp(
+    app = ShipbellApp(
         logger=_bolt_logger(),
         client=core.client,
         signing_secret=secret.get_secret_value() if secret else "socket-mode-unused",
@@ -54,15 +80,20 @@ def build_app(core: Core, *, socket_mode: bool = False) -> AsyncApp:
         raise_error_for_unhandled_request=False,
     )
     app.use(_screen(core))
-    app.error(_error_handler(core))
+    app.error(_error_handler(core, trusted_transport=socket_mode))
     return app
 
 
 class _DropTokenWarning(logging.Filter):
-    """Bolt warns that the client's token is unused when `authorize` is given; by design here."""
+    """Bolt warns that the client's token is unused when `authorize` is given; by design here.
+
+    Its multi-line "Unhandled request … [Suggestion]" warning goes too: the HTTP edge answers
+    and counts requests no listener took (events get their 200, counted by name or `other`).
+    """
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return "will be ignored" not in record.getMessage()
+        message = record.getMessage()
+        return "will be ignored" not in message and not message.startswith("Unhandled request")
 
 
 def _bolt_logger() -> logging.Logger:
@@ -89,8 +120,19 @@ def _screen(core: Core) -> Callable[..., Awaitable[Any]]:
     return middleware
 
 
-def _error_handler(core: Core) -> Callable[..., Awaitable[BoltResponse | None]]:
-    async def handle(error: Exception, body: dict[str, Any]) -> BoltResponse | None:
+def _error_handler(
+    core: Core, *, trusted_transport: bool
+) -> Callable[..., Awaitable[BoltResponse | None]]:
+    """Log with an error id and tell the user; but only ever for a request that was verified
+    (the HTTP edge marks those; Socket Mode arrives over Slack's own authenticated socket).
+    Anything else gets a bare 401: its body names a response_url nobody vouched for."""
+
+    async def handle(
+        error: Exception, body: dict[str, Any], request: AsyncBoltRequest
+    ) -> BoltResponse | None:
+        if not (trusted_transport or request.context.get(VERIFIED)):
+            logs.logger.warning(logs.UNVERIFIED_ERROR, type(error).__name__)
+            return BoltResponse(status=401, body="")
         error_id = uuid.uuid4().hex[:8]
         what = body.get("command") or body.get("type") or "request"
         logs.logger.error(logs.LISTENER_ERROR, error_id, what, exc_info=error)

@@ -1,45 +1,165 @@
-"""The aiohttp application: Slack's endpoint, health, metrics, and feature routes."""
+"""The aiohttp application: Slack's endpoint, health, metrics, and feature routes.
+
+Slack's endpoint is the trust boundary, crossed in this order and no other:
+
+1. read the body: at most ``Limits.max_body`` bytes (413), within ``Limits.read_timeout``
+   seconds (408); a client that goes away mid-body is one log line;
+2. verify ``X-Slack-Request-Timestamp`` (ASCII digits, within five minutes) and
+   ``X-Slack-Signature`` (HMAC-SHA256 over the raw bytes): else 401, and nothing was parsed,
+   stored, counted by name or sent anywhere;
+3. parse into a typed payload (bot.slack.payloads): else 400 with one log line;
+4. hand Bolt the parsed body, marked verified.  Bolt checks the signature again (a second
+   line of defence) and its error handler only answers requests marked verified.
+
+Metric labels come from a fixed set: the kinds in bot.slack.payloads and the commands,
+action ids, callback ids and event types a listener was registered for, else ``other``.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
+import hmac
 import time
+from dataclasses import dataclass
 from typing import Any
 
-from aiohttp import web
-from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
-from slack_bolt.async_app import AsyncApp
+from aiohttp import ClientPayloadError, web
+from aiohttp.http_exceptions import HttpProcessingError
+from slack_bolt.adapter.aiohttp import to_aiohttp_response
+from slack_bolt.async_app import AsyncApp, AsyncBoltRequest
+from slack_bolt.context.async_context import AsyncBoltContext
+from slack_bolt.request.async_internals import build_async_context
+from slack_bolt.response import BoltResponse
 
-from bot import __version__
+from bot import __version__, logs
 from bot.core import Core
+from bot.inputs import parse_int
+from bot.observability import OTHER, KnownNames
+from bot.slack import payloads
+
+SIGNATURE_WINDOW = 300  # seconds, as Slack documents
 
 
-def classify(body: dict[str, Any]) -> tuple[str, str]:
-    """(kind, name) of a parsed Slack request for metrics: command, action, callback or event."""
-    if "command" in body:
-        return "command", str(body["command"])
-    kind = str(body.get("type", "unknown"))
-    if kind == "event_callback":
-        return kind, str((body.get("event") or {}).get("type", ""))
-    if kind == "block_actions":
-        return kind, str(((body.get("actions") or [{}])[0]).get("action_id", ""))
-    return kind, str((body.get("view") or {}).get("callback_id", ""))
+@dataclass
+class Limits:
+    """How much and how slowly a client may send; a test may lower them on a running app."""
+
+    max_body: int = 1024 * 1024
+    read_timeout: float = 5.0  # Slack wants the ack within 3 s; a slower body is no Slack
+
+
+LIMITS = web.AppKey("limits", Limits)
+
+
+class Refused(Exception):
+    def __init__(self, status: int, outcome: str, reason: str) -> None:
+        super().__init__(reason)
+        self.status, self.outcome, self.reason = status, outcome, reason
+
+
+async def read_body(request: web.Request, limits: Limits) -> bytes:
+    """The raw body, or Refused: too large, too slow, or the client went away."""
+    if (request.content_length or 0) > limits.max_body:
+        raise Refused(413, "too_large", "body over the size limit")
+    chunks: list[bytes] = []
+    size = 0
+    try:
+        async with asyncio.timeout(limits.read_timeout):
+            async for chunk in request.content.iter_any():
+                size += len(chunk)
+                if size > limits.max_body:
+                    raise Refused(413, "too_large", "body over the size limit")
+                chunks.append(chunk)
+    except TimeoutError:
+        raise Refused(408, "timeout", "body not received in time") from None
+    except (ClientPayloadError, HttpProcessingError, ConnectionError):
+        raise Refused(400, "client_gone", "client went away mid-body") from None
+    return b"".join(chunks)
+
+
+def slack_signature_ok(secret: bytes, raw: bytes, headers: Any, now: float) -> bool:
+    """Slack's v0 signature over the raw bytes, and a timestamp within five minutes."""
+    stamp_text = headers.get("X-Slack-Request-Timestamp", "")
+    signature = headers.get("X-Slack-Signature", "")
+    stamp = parse_int(stamp_text)
+    if stamp is None or str(stamp) != stamp_text or abs(now - stamp) > SIGNATURE_WINDOW:
+        return False
+    if not signature.isascii():
+        return False
+    mac = hmac.new(secret, b"v0:" + stamp_text.encode() + b":" + raw, hashlib.sha256)
+    return hmac.compare_digest(("v0=" + mac.hexdigest()).encode(), signature.encode())
+
+
+def bolt_request(text: str, data: dict[str, Any], request: web.Request) -> AsyncBoltRequest:
+    """Bolt's request for the body we parsed and verified (Bolt keeps the raw text for its
+    own signature check; its form parser would misread any body containing "payload")."""
+    req = AsyncBoltRequest(body="", query=request.query_string,
+                           headers=request.headers)  # type: ignore[arg-type]
+    req.raw_body = text
+    req.body = data
+    req.context = build_async_context(AsyncBoltContext({payloads.VERIFIED: True}), data)
+    return req
 
 
 def outcome(status: int) -> str:
-    return {200: "ok", 401: "unauthorized", 404: "not_found"}.get(status, f"http_{status}")
+    return {200: "ok", 400: "malformed", 401: "unauthorized", 404: "not_found"}.get(
+        status, f"http_{status}")
+
+
+class RateLimitNotices:
+    """`app_rate_limited` is logged once per rate-limited minute, however often it arrives."""
+
+    def __init__(self) -> None:
+        self.minute: int | None = None
+
+    def note(self, payload: payloads.AppRateLimited) -> None:
+        if payload.minute_rate_limited != self.minute:
+            self.minute = payload.minute_rate_limited
+            logs.logger.warning(logs.EVENTS_RATE_LIMITED, payload.minute_rate_limited)
 
 
 def build_web_app(core: Core, app: AsyncApp) -> web.Application:
     path = core.settings.slack.request_path
+    secret_value = core.secrets.slack_signing_secret
+    secret = secret_value.get_secret_value().encode() if secret_value else b""
+    known: KnownNames = getattr(app, "known", None) or KnownNames()
+    notices = RateLimitNotices()
 
-    async def slack_events(request: web.Request) -> web.Response:
+    def count(kind: str, name: str, result: str, started: float) -> None:
+        core.metrics.ack_latency.labels(kind).observe(time.perf_counter() - started)
+        core.metrics.requests.labels(kind, name, result).inc()
+
+    async def slack_events(request: web.Request) -> web.StreamResponse:
         started = time.perf_counter()
-        bolt_request = await to_bolt_request(request)
-        response = await app.async_dispatch(bolt_request)
-        elapsed = time.perf_counter() - started
-        kind, name = classify(bolt_request.body)
-        core.metrics.ack_latency.labels(kind).observe(elapsed)
-        core.metrics.requests.labels(kind, name, outcome(response.status)).inc()
+        try:
+            raw = await read_body(request, request.app[LIMITS])
+            if not secret or not slack_signature_ok(secret, raw, request.headers, time.time()):
+                raise Refused(401, "unauthorized", "")
+            try:
+                data, payload = payloads.parse(raw, request.headers.get("Content-Type", ""))
+            except payloads.Malformed as exc:
+                logs.logger.info(logs.MALFORMED_REQUEST, exc)
+                raise Refused(400, "malformed", "malformed request") from None
+        except Refused as refused:
+            if refused.outcome == "client_gone":
+                logs.logger.info(logs.CLIENT_GONE, request.remote)
+            kind = "malformed" if refused.outcome == "malformed" else "unverified"
+            count(kind, OTHER, refused.outcome, started)
+            return web.Response(status=refused.status, text=refused.reason)
+        kind = payloads.kind_of(payload)
+        name = known.label(kind, payloads.name_of(payload))
+        if isinstance(payload, payloads.AppRateLimited):
+            notices.note(payload)
+            count(kind, OTHER, "ok", started)
+            return web.Response(status=200)
+        response = await app.async_dispatch(bolt_request(raw.decode(), data, request))
+        result = outcome(response.status)
+        if response.status == 404 and isinstance(payload, payloads.EventCallback):
+            # No listener (or none that matched): Slack must still get its 200, or it
+            # disables the subscription; the event is counted, not warned about.
+            response, result = BoltResponse(status=200, body=""), "ignored"
+        count(kind, name, result, started)
         return await to_aiohttp_response(response)
 
     async def healthz(_: web.Request) -> web.Response:
@@ -54,7 +174,8 @@ def build_web_app(core: Core, app: AsyncApp) -> web.Application:
         return web.Response(body=core.metrics.render(),
                             headers={"Content-Type": core.metrics.content_type})
 
-    web_app = web.Application(client_max_size=1024 * 1024)
+    web_app = web.Application(client_max_size=Limits.max_body)
+    web_app[LIMITS] = Limits()
     web_app.router.add_post(path, slack_events)
     web_app.router.add_get("/healthz", healthz)
     web_app.router.add_get("/metrics", metrics)
