@@ -1,24 +1,82 @@
 """`POST /hooks/deploy`: signed status callbacks from a webhook provider's CI.
 
-Order matters: the signature is checked (against every webhook provider's secret, in
-constant time) before the body is trusted; then the deploy must exist (404) and belong to
-the provider whose secret signed it; a delivery id seen before is ignored; the report is
-applied by compare-and-set, so an out-of-order or repeated status changes nothing.
+Order matters: the body is read within the edge's size and time limits; the signature is
+checked (against every webhook provider's secret, in constant time; the timestamp must be
+ASCII digits) before the body is trusted; the body is validated by ``Callback`` (400 naming
+the field otherwise: ``deploy_id`` is an int or a string of ASCII digits, never a bool or a
+float); then the deploy must exist (404) and belong to the provider whose secret signed it;
+a delivery id seen before is ignored; the report is applied by compare-and-set, so an
+out-of-order or repeated status changes nothing.
 """
 
 from __future__ import annotations
 
 import json
 import os
-from typing import Any
+from typing import Annotated, Any
 
 from aiohttp import web
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    StrictStr,
+    ValidationError,
+)
 
 from bot.core import Core
 from bot.deploys import signing
 from bot.deploys.providers import Report
 from bot.deploys.reports import REPORT_STATES, normalise_changes
 from bot.deploys.runner import Runner
+from bot.inputs import parse_id, parse_int, strict_int
+from bot.slack.server import LIMITS, Refused, read_body
+
+
+def _deploy_id(value: object) -> int:
+    found = parse_id(value) if isinstance(value, str) else strict_int(value, lo=1)
+    if found is None:
+        raise ValueError("must be a deploy number: a whole number from 1, as an int or digits")
+    return found
+
+
+def _status(value: str) -> str:
+    if value not in REPORT_STATES:
+        raise ValueError("not a report state")
+    return value
+
+
+class Callback(BaseModel):
+    """What a CI may report; unknown keys are ignored, known ones must have their type."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    deploy_id: Annotated[int, BeforeValidator(_deploy_id)]
+    status: Annotated[StrictStr, AfterValidator(_status)]
+    log_url: StrictStr | None = None
+    version: StrictStr | None = None
+    sha: StrictStr | None = None
+    error: StrictStr | None = None
+    changes: list[Any] | None = None
+
+
+def parse_callback(raw: bytes) -> Callback | str:
+    """The validated callback, or one sentence saying what is wrong (no body text echoed)."""
+    try:
+        body = json.loads(raw)
+    except (ValueError, RecursionError):
+        return "expected a JSON object with deploy_id and status"
+    if not isinstance(body, dict):
+        return "expected a JSON object with deploy_id and status"
+    try:
+        return Callback.model_validate(body)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "body"
+        if where == "status":
+            return f"status must be {', '.join(REPORT_STATES)}"
+        return f"{where[:60]}: {first['msg'].removeprefix('Value error, ')[:120]}"
 
 
 def handler(core: Core, runner: Runner) -> Any:
@@ -27,6 +85,8 @@ def handler(core: Core, runner: Runner) -> Any:
     def signed_by(raw: bytes, headers: Any) -> list[str]:
         stamp = headers.get(signing.TIMESTAMP_HEADER, "")
         signature = headers.get(signing.SIGNATURE_HEADER, "")
+        if str(parse_int(stamp)) != stamp or not signature.isascii():
+            return []  # "١٢", " 17", "1e3": not a timestamp; non-ASCII: not a signature
         now = core.clock.now().timestamp()
         names = []
         for name, pc in svc.config.providers.items():
@@ -36,20 +96,20 @@ def handler(core: Core, runner: Runner) -> Any:
         return names
 
     async def hook(request: web.Request) -> web.Response:
-        raw = await request.read()
+        try:
+            raw = await read_body(request, request.app[LIMITS])
+        except Refused as refused:
+            runner.callbacks.labels(refused.outcome).inc()
+            return web.json_response({"error": refused.reason}, status=refused.status)
         providers = signed_by(raw, request.headers)
         if not providers:
             runner.callbacks.labels("bad_signature").inc()
             return web.json_response({"error": "bad or expired signature"}, status=401)
-        try:
-            body = json.loads(raw)
-            deploy_id = int(body["deploy_id"])
-        except (ValueError, KeyError, TypeError):
-            return web.json_response({"error": "expected JSON with deploy_id"}, status=400)
-        status = body.get("status")
-        if status not in REPORT_STATES:
-            return web.json_response(
-                {"error": "status must be running, succeeded, failed or cancelled"}, status=400)
+        body = parse_callback(raw)
+        if isinstance(body, str):
+            runner.callbacks.labels("malformed").inc()
+            return web.json_response({"error": body}, status=400)
+        deploy_id = body.deploy_id
         deploy = svc.repo.get(deploy_id)
         if deploy is None:
             runner.callbacks.labels("unknown_deploy").inc()
@@ -63,12 +123,12 @@ def handler(core: Core, runner: Runner) -> Any:
             runner.callbacks.labels("replayed").inc()
             return web.json_response({"ok": True, "ignored": "replayed delivery"})
         report = Report(
-            state=status,
-            log_url=str(body["log_url"])[:2000] if body.get("log_url") else None,
-            version=str(body["version"])[:200] if body.get("version") else None,
-            sha=str(body["sha"])[:64] if body.get("sha") else None,
-            error=str(body["error"])[:1000] if body.get("error") else None,
-            changes=normalise_changes(body.get("changes")),
+            state=body.status,
+            log_url=body.log_url[:2000] if body.log_url else None,
+            version=body.version[:200] if body.version else None,
+            sha=body.sha[:64] if body.sha else None,
+            error=body.error[:1000] if body.error else None,
+            changes=normalise_changes(body.changes),
         )
         applied = runner.apply(deploy_id, report, f"ci:{deploy.provider}")
         runner.callbacks.labels("applied" if applied else "stale").inc()
