@@ -121,7 +121,11 @@ def main(argv: list[str] | None = None) -> int:
         "shell": _shell,
         "digest": _digest,
     }
-    return verbs[args.verb](args, config)
+    try:
+        return verbs[args.verb](args, config)
+    except ConfigError as exc:  # e.g. a [storage] path that can't be used
+        print(f"shipbell: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
 
 
 def _manifest(args: argparse.Namespace, config: LoadedConfig) -> int:

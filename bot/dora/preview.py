@@ -16,6 +16,7 @@ from bot.dora.chart import render_chart
 from bot.dora.digest import build_digest
 from bot.settings import Settings
 from bot.storage import Store
+from bot.storage.db import explain
 
 
 def parse_day(text: str) -> date:
@@ -29,7 +30,10 @@ def open_history(path: str) -> sqlite3.Connection:
     """The bot's database read-only, or an empty in-memory one with the same schema."""
     if path != ":memory:" and Path(path).is_file():
         conn = sqlite3.connect(f"file:{Path(path).resolve()}?mode=ro", uri=True)
-        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
+        try:
+            tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
+        except sqlite3.DatabaseError as exc:  # not SQLite: a config error, one line
+            raise explain(path, exc) from None
         if {"deploys", "incidents", "followups"} <= tables:
             return conn
         conn.close()

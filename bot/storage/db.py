@@ -8,12 +8,14 @@ they take microseconds. Anything that can take long (the digest) goes through
 from __future__ import annotations
 
 import asyncio
+import os
 import sqlite3
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
+from bot.settings import ConfigError
 from bot.storage.lite import sqlite_utils
 from bot.storage.migrations import Migration, all_migrations
 
@@ -32,12 +34,38 @@ def connect(path: str) -> sqlite3.Connection:
     return conn
 
 
+class StorageError(ConfigError):
+    """The configured database can't be used: a config problem, reported in one line."""
+
+
+def explain(path: str, exc: sqlite3.Error) -> StorageError:
+    """One sentence naming the file, the key, what is wrong and what would work."""
+    file, parent = Path(path), Path(path).parent
+    if file.is_dir():
+        why = "is a directory, not a database file"
+    elif not parent.is_dir():
+        why = f"its directory {parent} does not exist"
+    elif "not a database" in str(exc):
+        why = "is not an SQLite database (another file with that name?)"
+    elif ("readonly" in str(exc) or not os.access(parent, os.W_OK)
+          or os.statvfs(parent).f_flag & os.ST_RDONLY
+          or (file.exists() and not os.access(file, os.W_OK))):
+        why = "is read-only here (Shipbell writes the file and its -wal/-shm next to it)"
+    else:
+        why = f"can't be opened ({exc})"
+    return StorageError(f"[storage] path {path}: {why}; point [storage] path (or "
+                        "SHIPBELL_STORAGE__PATH) at a writable SQLite file")
+
+
 class Store:
     """Owns the database file and the schema; domain modules run their queries through it."""
 
     def __init__(self, path: str | Path) -> None:
         self.path = str(path)
-        self.conn = connect(self.path)
+        try:
+            self.conn = connect(self.path)
+        except sqlite3.Error as exc:
+            raise explain(self.path, exc) from None
         self.db = sqlite_utils.Database(self.conn)
 
     def close(self) -> None:
@@ -45,7 +73,22 @@ class Store:
 
     # -- schema -----------------------------------------------------------------------------
     def migrate(self, migrations: list[Migration] | None = None) -> list[str]:
-        """Apply, in order, every migration not applied yet; return their ids."""
+        """Apply, in order, every migration not applied yet; return their ids.
+
+        A file that can't be written (or isn't a database) is a StorageError (a config error).
+        """
+        try:
+            return self._migrate(migrations)
+        except sqlite3.OperationalError as exc:
+            if "readonly" in str(exc) or "unable to open" in str(exc):
+                raise explain(self.path, exc) from None
+            raise
+        except sqlite3.DatabaseError as exc:
+            if "not a database" in str(exc):
+                raise explain(self.path, exc) from None
+            raise
+
+    def _migrate(self, migrations: list[Migration] | None) -> list[str]:
         self.conn.execute(
             "CREATE TABLE IF NOT EXISTS schema_migrations ("
             " id TEXT PRIMARY KEY, version INTEGER NOT NULL, applied_at TEXT NOT NULL)"
