@@ -18,6 +18,7 @@ from urllib.parse import urlencode
 import aiohttp
 import pytest
 from fakes.waiting import until
+from slack_bolt.async_app import AsyncBoltRequest
 
 from bot.local import LocalShipbell
 from bot.slack.server import LIMITS
@@ -263,3 +264,20 @@ async def test_registered_event_still_reaches_its_listener(bell: LocalShipbell) 
                                    "channel": "C_GENERAL"})
     assert ack.status == 200 and seen == ["hi"]
     assert 'name="app_mention",outcome="ok"' in await metrics(bell)
+
+
+async def test_bolt_behind_the_edge_still_refuses_and_its_error_handler_sends_nothing(
+    bell: LocalShipbell, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Second line: a request that reaches Bolt unverified (not through the edge) makes
+    Bolt's own check raise on `int("abc")`; the error handler answers 401 and calls no one."""
+    request = AsyncBoltRequest(body=forged_action(bell).decode(), headers={
+        "content-type": FORM, "x-slack-request-timestamp": "abc", "x-slack-signature": "v0=0"})
+    before = len(bell.double.calls)
+    with caplog.at_level(logging.INFO, logger="shipbell"):
+        response = await bell.runtime.app.async_dispatch(request)
+        await bell.idle()
+    assert response.status == 401 and "Something went wrong" not in response.body
+    assert len(bell.double.calls) == before and rows(bell, "tasks") == 0
+    assert [r.getMessage() for r in caplog.records] == [
+        "Refused an unverified request that reached Bolt (ValueError); nothing was sent"]
