@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
+import pytest
 from pydantic import SecretStr
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 
@@ -37,3 +39,33 @@ async def test_command_over_socket_mode(tmp_path: Path) -> None:
             core.store.close()
         assert "`/deploy warp`?" in ack["text"]
         assert double.calls_to("apps.connections.open")[0].token == double.app_token
+
+
+async def test_malformed_payload_over_socket_mode_is_one_line_not_a_traceback(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    async with SlackDouble() as double:
+        settings = Settings(slack={"api_url": double.api_url},
+                            storage={"path": str(tmp_path / "s.db")})
+        secrets = Secrets(SLACK_BOT_TOKEN=SecretStr(double.token),
+                          SLACK_APP_TOKEN=SecretStr(double.app_token))
+        core = build_core(settings, secrets)
+        runtime = Runtime(core, socket_mode=True)
+        await runtime.start(http=False, scheduler=False)
+        handler = AsyncSocketModeHandler(runtime.app, double.app_token)
+        await handler.connect_async()
+        try:
+            with caplog.at_level(logging.INFO):
+                ack = await double.socket.send("interactive", {
+                    "type": "block_actions", "user": {"id": "U_ANA"}, "actions": "nope",
+                    "response_url": double.new_response_url("C_DEPLOYS", "U_ANA")})
+        finally:
+            await handler.close_async()
+            await runtime.stop(0)
+            core.store.close()
+        assert ack == {}  # acknowledged, so Slack does not redeliver it
+        assert not [r for r in caplog.records if r.exc_info]
+        assert [r.getMessage() for r in caplog.records if "malformed" in r.getMessage()] == [
+            "Refused a malformed Slack request (400): BlockActions field actions: "
+            "Input should be a valid list"]
+        assert not double.calls_to("response_url")

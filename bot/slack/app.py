@@ -21,6 +21,7 @@ from slack_bolt.response import BoltResponse
 from bot import logs
 from bot.core import Core
 from bot.observability import KnownNames
+from bot.slack import payloads
 from bot.slack.payloads import VERIFIED
 
 MAX_COMMAND_TEXT = 4000
@@ -79,6 +80,8 @@ def build_app(core: Core, *, socket_mode: bool = False) -> AsyncApp:
         request_verification_enabled=not socket_mode,
         raise_error_for_unhandled_request=False,
     )
+    if socket_mode:  # over HTTP the edge (bot.slack.server) has typed the body already
+        app.use(_typed)
     app.use(_screen(core))
     app.error(_error_handler(core, trusted_transport=socket_mode))
     return app
@@ -101,6 +104,20 @@ def _bolt_logger() -> logging.Logger:
     if not any(isinstance(f, _DropTokenWarning) for f in log.filters):
         log.addFilter(_DropTokenWarning())
     return log
+
+
+async def _typed(body: dict[str, Any], next: Any) -> Any:
+    """Socket Mode bodies get the edge's typed-payload check: malformed is one line, no 500.
+
+    The envelope is still acknowledged (a 200 without payload): unacknowledged, Slack would
+    redeliver something that will never parse.
+    """
+    try:
+        payloads.typed(body)
+    except payloads.Malformed as exc:
+        logs.logger.info(logs.MALFORMED_REQUEST, exc)
+        return BoltResponse(status=200, body="")
+    return await next()
 
 
 def _screen(core: Core) -> Callable[..., Awaitable[Any]]:

@@ -239,21 +239,24 @@ def parse(raw: bytes, content_type: str) -> tuple[dict[str, Any], Payload]:
         raise Malformed("body is not UTF-8") from None
     if media == JSON:
         data = _json_object(text, "body")
-        model = _ENVELOPES.get(str(data.get("type")))
     elif media == FORM:
         form = dict(parse_qsl(text, keep_blank_values=True))
-        if "payload" in form:
-            data = _json_object(form["payload"], "payload")
-            model = _INTERACTIVE.get(str(data.get("type")))
-        else:
-            data = form
-            model = Command if "command" in form else SslCheck if "ssl_check" in form else None
+        data = _json_object(form["payload"], "payload") if "payload" in form else form
     else:
         raise Malformed(f"content type {media[:40]!r} is neither JSON nor a form")
+    return data, typed(data)
+
+
+def typed(data: dict[str, Any]) -> Payload:
+    """The typed payload of a decoded body (HTTP, or Socket Mode where Slack sends dicts)."""
+    kind = str(data.get("type"))
+    model: type[Payload] | None = (
+        Command if "command" in data else _INTERACTIVE.get(kind) or _ENVELOPES.get(kind)
+        or (SslCheck if "ssl_check" in data else None))
     if model is None:
         raise Malformed("not a request type Shipbell handles")
     try:
-        return data, model.model_validate(data)
+        return model.model_validate(data)
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"])[:80]
