@@ -100,9 +100,7 @@ DEPLOY_ACTION_IDS = [str(a) for a in DeployAction]
 INCIDENT_ACTION_IDS = [str(a) for a in IncidentAction] + [
     f"{IncidentAction.CAUSED}.1", f"{IncidentAction.ROLLBACK}.1", f"{IncidentAction.SNOOZE}.0",
     f"{IncidentAction.SNOOZE}.99999999999999999999", f"{IncidentAction.CAUSED}.²"]
-HANDLERS_TRUST_BUTTON_VALUES = (
-    "incident buttons parse their values with int()/split()/json.loads and raise on garbage "
-    "(issue 9 item 4, handlers/incident/actions.py); see tests/test_fuzz_findings.py")
+
 
 
 def slack_headers(secret: str, body: bytes, content_type: str) -> dict[str, str]:
@@ -233,7 +231,6 @@ async def test_fuzz_deploy_buttons_and_unknown_actions(
     await press_anything(fuzz_bell, caplog, action_id, value, message)
 
 
-@pytest.mark.xfail(strict=True, reason=HANDLERS_TRUST_BUTTON_VALUES)
 @FUZZ
 @given(action_id=st.sampled_from(INCIDENT_ACTION_IDS), value=button_value(),
        message=st.booleans())
@@ -255,9 +252,8 @@ async def test_fuzz_interactive_shapes(fuzz_bell: LocalShipbell,
 
 
 @pytest.mark.xfail(strict=True, reason=(
-    "the declare modal posts its description unescaped as mrkdwn in the incident channel, and "
-    "private_metadata that is JSON but not an object raises (handlers/incident/modal.py); "
-    "see tests/test_fuzz_findings.py"))
+    "the declare modal posts its description unescaped as mrkdwn in the incident channel "
+    "(handlers/incident); see tests/test_fuzz_findings.py"))
 @FUZZ
 @given(title=hostile_text(), severity=st.one_of(hostile_text(), st.sampled_from(["1", "4"])),
        service=hostile_text(), description=hostile_text(), metadata=hostile_text(),

@@ -1,7 +1,8 @@
 """What the fuzz test found in handler code the edge does not own, one input → symptom each.
 
-Each case is ``xfail(strict=True)``: it fails today, and the lead flips it when the handler
-fix is merged (a fixed case then XPASSes, which strict mode reports as a failure).
+A case still open is ``xfail(strict=True)``: the lead flips it when the handler fix is merged
+(a fixed case XPASSes, which strict mode reports as a failure).  Fixed cases stay as
+regression tests.
 """
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ from handlers.incident.ids import Action, Block, Callback, Field
 pytest_plugins = ("fakes.fixtures",)
 __all__ = ["fuzz_bell"]  # the fixture, shared with the fuzz test
 
-ITEM_4 = "incident buttons trust their values (issue 9 item 4; handlers/incident/actions.py)"
 BUTTONS = [
     (str(Action.JOIN), "²", "int('²') at on_join"),
     (str(Action.JOIN), "{}", "int('{}') at on_join"),
@@ -35,11 +35,10 @@ BUTTONS = [
 
 @pytest.mark.parametrize(("action_id", "value", "symptom"), BUTTONS,
                          ids=[f"{a}={v!r}" for a, v, _ in BUTTONS])
-@pytest.mark.xfail(strict=True, reason=ITEM_4)
 async def test_incident_button_with_garbage_value_gets_a_sentence(
     fuzz_bell: Any, caplog: pytest.LogCaptureFixture, action_id: str, value: str, symptom: str
 ) -> None:
-    """Today: a traceback is logged and "Something went wrong" reaches the response_url."""
+    """Before the handler fix: a traceback, and "Something went wrong" via response_url."""
     bell = fuzz_bell
     channel = incident_channel(bell)
     payload = base(bell, "block_actions")
@@ -89,9 +88,6 @@ async def test_declare_modal_description_is_escaped(
 
 
 @pytest.mark.parametrize("metadata", ["0", "null", "1e30", "[]"])
-@pytest.mark.xfail(strict=True, reason=(
-    "private_metadata that is JSON but not an object raises AttributeError "
-    "(handlers/incident/modal.py: json.loads(...).get); traceback logged, modal closes"))
 async def test_declare_modal_with_odd_private_metadata_still_declares(
     fuzz_bell: Any, caplog: pytest.LogCaptureFixture, metadata: str
 ) -> None:
