@@ -124,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return verbs[args.verb](args, config)
     except ConfigError as exc:  # e.g. a [storage] path that can't be used
-        print(f"shipbell: {exc}", file=sys.stderr)
+        fail(exc)
         return EXIT_CONFIG
 
 

@@ -251,9 +251,6 @@ async def test_fuzz_interactive_shapes(fuzz_bell: LocalShipbell,
     await send_interaction(fuzz_bell, caplog, payload)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "the declare modal posts its description unescaped as mrkdwn in the incident channel "
-    "(handlers/incident); see tests/test_fuzz_findings.py"))
 @FUZZ
 @given(title=hostile_text(), severity=st.one_of(hostile_text(), st.sampled_from(["1", "4"])),
        service=hostile_text(), description=hostile_text(), metadata=hostile_text(),

@@ -1,8 +1,8 @@
 """What the fuzz test found in handler code the edge does not own, one input → symptom each.
 
-A case still open is ``xfail(strict=True)``: the lead flips it when the handler fix is merged
-(a fixed case XPASSes, which strict mode reports as a failure).  Fixed cases stay as
-regression tests.
+Each failed on the main of its day (a traceback and "Something went wrong", or a `<!channel>`
+posted unescaped); the handler fixes have since been merged, so they stay as regression
+tests.  A new finding goes here as ``xfail(strict=True)`` until its fix lands.
 """
 
 from __future__ import annotations
@@ -75,9 +75,6 @@ async def declare(bell: Any, caplog: pytest.LogCaptureFixture, *, description: s
         await watch.check(ack.status, ack.body, (description, metadata))
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "the declare modal's description is posted as mrkdwn without escaping: "
-    "'*Description*\\n<!channel|fz>' in the new incident channel (issue 9 item 6)"))
 async def test_declare_modal_description_is_escaped(
     fuzz_bell: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
