@@ -165,6 +165,22 @@ async def test_oversized_body_is_413_without_reading_it(bell: LocalShipbell) -> 
     assert ack.status == 413
 
 
+async def test_oversized_chunked_body_is_cut_off_at_the_limit(bell: LocalShipbell) -> None:
+    limits = bell.runtime.web_app[LIMITS]
+    limits.max_body = 64 * 1024
+
+    async def chunks() -> Any:  # no Content-Length: the limit must hold while reading
+        for _ in range(64):
+            yield b"x" * 4096
+
+    headers = {"Content-Type": FORM, "X-Slack-Request-Timestamp": str(int(time.time())),
+               "X-Slack-Signature": "v0=00"}
+    async with aiohttp.ClientSession() as http, http.post(
+            bell.runtime.slack_url, data=chunks(), headers=headers) as resp:
+        assert resp.status == 413
+    assert 'outcome="too_large"' in await metrics(bell)
+
+
 async def raw_http(bell: LocalShipbell, head: bytes, body: bytes, *, close: bool = False
                    ) -> bytes:
     host, port = bell.runtime.url.removeprefix("http://").split(":")
