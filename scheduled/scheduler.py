@@ -8,7 +8,8 @@ the database can never post it twice. Candidates older than the grace window are
 as missed (logged and counted), never posted late and never dropped silently.
 
 - When a job was first registered is persisted (``scheduled_jobs``), so a job that has never
-  fired still has its downtime misses counted after a restart.
+  fired still has its downtime misses counted after a restart, and nothing due before that
+  first start is ever caught up (a new database owes no runs).
 - A job marked ``rerun_claimed`` (its run is idempotent) has runs that a crashed process
   claimed but never finished run again at start-up, within the grace window.
 - Whoever claimed runs as missed hears about them once, after the pass
@@ -140,7 +141,14 @@ class Scheduler:
                 (job.id,))
             last = from_db(row["last"]) if row else None
         grace = job.grace if job.grace is not None else self.grace
-        since = last or min(now - grace, job.first_seen or now)
+        if last is not None:
+            since = last
+        elif job.local:  # per-process upkeep (a cache) runs at every start
+            since = now - grace
+        else:
+            # A job that never ran owes nothing from before it was first registered (stored
+            # in ``scheduled_jobs``): the first start on a new database is not a restart.
+            since = job.first_seen or now
         times: list[datetime] = []
         previous: datetime | None = last
         cursor = since if last is None else last + timedelta(microseconds=1)
