@@ -7,8 +7,19 @@ call site interpolates a secret by accident (only ids and names go in).
 from __future__ import annotations
 
 import logging
+import socket
+
+import aiohttp
+from slack_sdk.errors import SlackApiError
 
 logger = logging.getLogger("shipbell")
+
+# Failures of the outside world (Slack said no, the network is down, a call timed out) are
+# expected and retried: their log line says what happened, with no traceback unless the
+# logger is at DEBUG. Anything else is a bug in Shipbell and keeps its traceback.
+EXPECTED_ERRORS: tuple[type[BaseException], ...] = (
+    SlackApiError, aiohttp.ClientError, TimeoutError, ConnectionError, socket.gaierror,
+)
 
 SERVING = "Shipbell %s listening on %s"
 SOCKET_MODE = "Shipbell %s connected in Socket Mode"
@@ -40,13 +51,61 @@ DEPLOY_SECRET_MISSING = (
 DIGEST_CHART_FAILED = "Digest: chart rendering failed for %s; posting without it"
 
 
+SOCKET_CONNECTING = "Socket Mode: connecting to Slack"
+SOCKET_RETRY = "Socket Mode: can't connect (%s); retrying in %.0f s"
+SOCKET_REFUSED = (
+    "Socket Mode: Slack refused SLACK_APP_TOKEN (%s); check it is the app-level token "
+    "(xapp-…) with connections:write from the app's Basic Information page, then start again"
+)
+STOP_REQUESTED = "Stopping (%s)"
+STOP_FORCED = "Second %s: stopping now; unfinished background tasks resume at next start"
+
+# Libraries that narrate routine work at INFO (APScheduler: twenty lines at start and one
+# per run; slack_sdk: every retried connection). Their warnings still show.
+CHATTY = ("apscheduler", "slack_sdk", "slack_bolt", "shipbell.socket")
+
+
+def describe(exc: BaseException) -> str:
+    """One line for an exception: Slack's error code, or the type and first line."""
+    if isinstance(exc, SlackApiError):
+        return f"Slack answered {exc.response.get('error', 'an error')}"
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0][:200]}" if text else type(exc).__name__
+
+
+class OneLine(logging.Filter):
+    """Folds an expected error into its log line instead of a traceback (kept at DEBUG)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        if isinstance(exc, EXPECTED_ERRORS) and not logging.getLogger(
+            record.name).isEnabledFor(logging.DEBUG):
+            record.msg = f"{record.getMessage()}: {describe(exc)}"
+            record.args = None
+            record.exc_info = record.exc_text = None
+        return True
+
+
+def child(name: str) -> logging.Logger:
+    """A ``shipbell.<name>`` logger (for a library to log through) with the same policy."""
+    log = logging.getLogger(f"shipbell.{name}")
+    if not any(isinstance(f, OneLine) for f in log.filters):
+        log.addFilter(OneLine())
+    return log
+
+
+logger.addFilter(OneLine())
+
+
 def setup(level: str = "INFO") -> None:
     """One handler, one format; called once by the CLI."""
     logging.basicConfig(
         level=level,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    logging.getLogger("slack_bolt").setLevel(max(logging.WARNING, logging.getLevelName(level)))
+    quiet = max(logging.WARNING, logging.getLevelName(level))
+    for name in CHATTY:
+        logging.getLogger(name).setLevel(quiet)
 INCIDENT_CHANNEL_ADOPTED = (
     "Incident: channel #%s (%s) was created by an attempt that stopped before storing it; adopted"
 )

@@ -23,6 +23,7 @@ Tests do not start APScheduler: they move a FakeClock and call ``run_due``.
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 from collections.abc import Awaitable, Callable
@@ -248,7 +249,10 @@ class Scheduler:
         outcome = "skipped" if detail == "skipped" else "posted"
         self._set_status(job.id, when, outcome, detail)
         self.metrics.scheduled_runs.labels(job.kind, outcome).inc()
-        logs.logger.info(logs.SCHEDULED_RUN, job.id, when, outcome)
+        # A post is news; a periodic sweep's every run is not (one line per 30 s at INFO).
+        periodic = job.coalesce or job.local
+        logs.logger.log(logging.DEBUG if periodic or outcome == "skipped" else logging.INFO,
+                        logs.SCHEDULED_RUN, job.id, when, outcome)
         return RunOutcome(job.id, when, outcome, detail)
 
     def _set_status(self, job_id: str, when: datetime, status: str, detail: str | None) -> None:

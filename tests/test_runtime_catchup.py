@@ -34,7 +34,7 @@ async def test_first_start_on_a_new_database_posts_no_catch_up(
     await bell.restart()
     await bell.idle()
     assert [status for _, status in ledger(bell)] == ["posted"]
-    assert len([m for m in bell.double.messages("C_METRICS") 
+    assert len([m for m in bell.double.messages("C_METRICS")
                 if m.get("thread_ts", m["ts"]) == m["ts"]]) == 1
 
 

@@ -96,7 +96,8 @@ class _DropTokenWarning(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
-        return "will be ignored" not in message and not message.startswith("Unhandled request")
+        # "… `token` will be unused" (client given) / "… will be ignored" (authorize given)
+        return "`token`" not in message and not message.startswith("Unhandled request")
 
 
 def _bolt_logger() -> logging.Logger:
