@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
-import signal
 import sys
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable
 from typing import Any
 
 from bot import __version__, logs
@@ -182,36 +180,12 @@ async def _resolve_names(config: LoadedConfig) -> None:
 
 async def _run_until_signal(config: LoadedConfig, socket_mode: bool) -> int:
     from bot.core import build_core
-    from bot.runtime import Runtime
+    from bot.runtime import Runtime, run_until_signal
 
-    core = build_core(config.settings, config.secrets)
-    runtime = Runtime(core, socket_mode=socket_mode)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    closers: list[Callable[[], Coroutine[Any, Any, None]]] = []
-    if socket_mode:
-        from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
-
-        await runtime.start(http=False)
-        assert config.secrets.slack_app_token is not None
-        handler = AsyncSocketModeHandler(
-            runtime.app, config.secrets.slack_app_token.get_secret_value()
-        )
-        await handler.connect_async()
-        closers.append(handler.close_async)
-        logs.logger.info(logs.SOCKET_MODE, __version__)
-    else:
-        await runtime.start()
-        logs.logger.info(logs.SERVING, __version__, runtime.slack_url)
-    await stop.wait()
-    for close in closers:
-        with contextlib.suppress(Exception):
-            await close()
-    await runtime.stop()
-    core.store.close()
-    return 0
+    app_token = config.secrets.slack_app_token if socket_mode else None
+    runtime = Runtime(build_core(config.settings, config.secrets), socket_mode=socket_mode)
+    return await run_until_signal(
+        runtime, app_token=app_token.get_secret_value() if app_token else None)
 
 
 def print_json(data: Any) -> None:

@@ -23,6 +23,7 @@ EXPECTED_ERRORS: tuple[type[BaseException], ...] = (
 
 SERVING = "Shipbell %s listening on %s"
 SOCKET_MODE = "Shipbell %s connected in Socket Mode"
+SOCKET_HTTP = "Shipbell %s serving /healthz, /metrics and /hooks on %s (Slack: Socket Mode)"
 SHUTTING_DOWN = "Shutting down: %d background task(s) still running, waiting up to %.0f s"
 SHUTDOWN_LEFT = "Left %d task(s) pending; they resume at next start"
 TASK_FAILED = "Background task %s #%s failed (attempt %d)"

@@ -1,18 +1,25 @@
 """Start and stop a whole Shipbell: HTTP server, tasks, scheduler, Slack identity.
 
 ``serve``, ``shell``, the tests and the benchmarks all run Shipbell through this class, so
-they exercise the same request path.
+they exercise the same request path. ``run_until_signal`` is the process around it for
+``serve`` and ``socket``: SIGTERM or Ctrl-C stops it in every state (starting, connecting,
+retrying, connected); a second one during shutdown stops waiting for background work.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import signal
+from collections.abc import Awaitable
+from typing import Any, TypeVar
 
 from aiohttp import web
+from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
 
-from bot import logs
+from bot import __version__, logs
 from bot.core import Core
 from bot.slack.app import build_app
 from bot.slack.server import build_web_app
@@ -24,9 +31,10 @@ class Runtime:
         self.core = core
         self.app = build_app(core, socket_mode=socket_mode)
         register_all(self.app, core)
-        self.web_app = build_web_app(core, self.app)
+        self.web_app = build_web_app(core, self.app, slack_route=not socket_mode)
         self._runner: web.AppRunner | None = None
         self._auth_task: asyncio.Task[None] | None = None
+        self._scheduler_start: asyncio.Task[Any] | None = None
         self.url = ""
 
     @property
@@ -35,9 +43,13 @@ class Runtime:
 
     async def start(
         self, host: str | None = None, port: int | None = None, *, http: bool = True,
-        scheduler: bool = True,
+        scheduler: bool = True, catch_up_in_background: bool = False,
     ) -> None:
-        """Bind the server, resume unfinished tasks, catch up and start the scheduler."""
+        """Bind the server, resume unfinished tasks, catch up and start the scheduler.
+
+        ``catch_up_in_background``: don't wait for the catch-up (it may call a Slack that
+        is slow or down); the process serves and connects meanwhile.
+        """
         settings = self.core.settings.server
         self.core.tasks.resume()  # before requests arrive, so nothing is started twice
         if http:
@@ -51,7 +63,10 @@ class Runtime:
             bound_host, bound_port = sockets[0].getsockname()[:2]
             self.url = f"http://{bound_host}:{bound_port}"
         self._auth_task = asyncio.get_running_loop().create_task(self.refresh_identity())
-        if scheduler:
+        if scheduler and catch_up_in_background:
+            self._scheduler_start = asyncio.get_running_loop().create_task(
+                self.core.scheduler.start(), name="scheduler-start")
+        elif scheduler:
             await self.core.scheduler.start()
 
     async def identity_known(self) -> None:
@@ -84,6 +99,10 @@ class Runtime:
         """Stop accepting, let in-flight work finish (or persist it), close everything."""
         if self._runner is not None:
             await self._runner.shutdown()
+        if self._scheduler_start is not None:
+            self._scheduler_start.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._scheduler_start
         await self.core.scheduler.stop()
         await self.core.tasks.shutdown(
             self.core.settings.server.shutdown_grace_seconds if grace is None else grace
@@ -97,3 +116,145 @@ class Runtime:
             self._runner = None
         if self.core.client.session is not None:
             await self.core.client.session.close()
+
+    def hurry(self) -> None:
+        """Stop waiting for background work: cancelled tasks stay pending for the next start."""
+        for task in list(self.core.tasks.running.values()):
+            task.cancel()
+
+
+T = TypeVar("T")
+
+
+async def unless_stopped(stop: asyncio.Event, work: Awaitable[T]) -> tuple[bool, T | None]:
+    """Await ``work`` unless ``stop`` is set first (then cancel it): (finished, result)."""
+    task = asyncio.ensure_future(work)
+    stopper = asyncio.ensure_future(stop.wait())
+    try:
+        await asyncio.wait({task, stopper}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopper.cancel()
+    if task.done():
+        return True, task.result()
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError, Exception):
+        await task
+    return False, None
+
+
+class SocketRefused(Exception):
+    """Slack refused the app-level token: retrying cannot help."""
+
+
+class SocketConnection:
+    """Socket Mode, connected by a loop Shipbell controls.
+
+    Bolt's client retries a failed first connection forever, every 10 s, with a traceback
+    each time, and ignores a refused token. Here each attempt asks
+    ``apps.connections.open`` for a URL itself: a refused token ends the start with one
+    clear line, anything else is retried with a growing delay and one line per attempt,
+    and every wait gives way to ``stop``. Once connected, the client's own reconnection
+    (for Slack's routine disconnects) takes over.
+    """
+
+    REFUSED = frozenset({"invalid_auth", "not_authed", "account_inactive", "token_revoked",
+                         "token_expired", "not_allowed_token_type", "missing_scope"})
+    FIRST_DELAY, MAX_DELAY = 1.0, 60.0
+    ATTEMPT_SECONDS = 20.0  # one URL's WebSocket handshake, then a fresh URL
+
+    def __init__(self, runtime: Runtime, app_token: str) -> None:
+        self.app_token = app_token
+        # Its own client: no hidden retries under this loop's, and the app token, not the bot's.
+        self.web = AsyncWebClient(token=app_token, base_url=runtime.core.settings.slack.api_url,
+                                  timeout=15, retry_handlers=[])
+        self.handler = AsyncSocketModeHandler(runtime.app, app_token, web_client=self.web,
+                                              logger=logs.child("socket"))
+
+    async def connect(self, stop: asyncio.Event) -> bool:
+        """Until connected (True) or stopped (False); raises SocketRefused."""
+        delay = self.FIRST_DELAY
+        logs.logger.info(logs.SOCKET_CONNECTING)
+        while not stop.is_set():
+            finished, problem = await unless_stopped(stop, self._attempt())
+            if not finished:
+                return False
+            if problem is None:
+                return True
+            logs.logger.warning(logs.SOCKET_RETRY, problem, delay)
+            await unless_stopped(stop, asyncio.sleep(delay))
+            delay = min(delay * 2, self.MAX_DELAY)
+        return False
+
+    async def _attempt(self) -> str | None:
+        """One connection attempt: None when connected, else what went wrong."""
+        client = self.handler.client
+        try:
+            response = await self.web.apps_connections_open(app_token=self.app_token)
+        except SlackApiError as exc:
+            error = str(exc.response.get("error", "unknown"))
+            if error in self.REFUSED:
+                raise SocketRefused(error) from None
+            return logs.describe(exc)
+        except Exception as exc:  # unreachable, DNS, TLS, timeout: all worth a retry
+            return logs.describe(exc)
+        client.wss_uri = str(response["url"])
+        try:
+            async with asyncio.timeout(self.ATTEMPT_SECONDS):
+                await client.connect()
+        except TimeoutError:
+            return f"no WebSocket session within {self.ATTEMPT_SECONDS:.0f} s"
+        return None
+
+    async def close(self) -> None:
+        with contextlib.suppress(Exception):
+            async with asyncio.timeout(5):
+                await self.handler.close_async()
+
+
+async def run_until_signal(runtime: Runtime, *, app_token: str | None = None) -> int:
+    """Run ``serve`` (or ``socket``, given the app token) until SIGTERM/SIGINT; exit code.
+
+    The signal handlers go in before anything can block, so a stop request is honoured
+    while starting, while connecting or retrying, while connected and while shutting down
+    (a second signal stops waiting for background work; a third is the default action).
+    """
+    stop, loop = asyncio.Event(), asyncio.get_running_loop()
+    signals = (signal.SIGTERM, signal.SIGINT)
+
+    def on_signal(sig: signal.Signals) -> None:
+        if not stop.is_set():
+            logs.logger.info(logs.STOP_REQUESTED, sig.name)
+            stop.set()
+            return
+        logs.logger.warning(logs.STOP_FORCED, sig.name)
+        for each in signals:
+            loop.remove_signal_handler(each)
+        runtime.hurry()
+
+    for sig in signals:
+        loop.add_signal_handler(sig, on_signal, sig)
+    code, connection = 0, None
+    try:
+        started, _ = await unless_stopped(stop, runtime.start(catch_up_in_background=True))
+        if started and app_token is not None:
+            logs.logger.info(logs.SOCKET_HTTP, __version__, runtime.url)
+            connection = SocketConnection(runtime, app_token)
+            try:
+                if await connection.connect(stop):
+                    logs.logger.info(logs.SOCKET_MODE, __version__)
+            except SocketRefused as exc:
+                logs.logger.error(logs.SOCKET_REFUSED, exc)
+                code = EXIT_REFUSED
+                stop.set()
+        elif started:
+            logs.logger.info(logs.SERVING, __version__, runtime.slack_url)
+        await stop.wait()
+    finally:
+        if connection is not None:
+            await connection.close()
+        await runtime.stop()
+        runtime.core.store.close()
+    return code
+
+
+EXIT_REFUSED = 3  # Slack refused a token: restarting will not help

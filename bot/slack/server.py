@@ -119,7 +119,8 @@ class RateLimitNotices:
             logs.logger.warning(logs.EVENTS_RATE_LIMITED, payload.minute_rate_limited)
 
 
-def build_web_app(core: Core, app: AsyncApp) -> web.Application:
+def build_web_app(core: Core, app: AsyncApp, *, slack_route: bool = True) -> web.Application:
+    """``slack_route=False`` for Socket Mode: Slack arrives over the WebSocket instead."""
     path = core.settings.slack.request_path
     secret_value = core.secrets.slack_signing_secret
     secret = secret_value.get_secret_value().encode() if secret_value else b""
@@ -176,7 +177,8 @@ def build_web_app(core: Core, app: AsyncApp) -> web.Application:
 
     web_app = web.Application(client_max_size=Limits.max_body)
     web_app[LIMITS] = Limits()
-    web_app.router.add_post(path, slack_events)
+    if slack_route:
+        web_app.router.add_post(path, slack_events)
     web_app.router.add_get("/healthz", healthz)
     web_app.router.add_get("/metrics", metrics)
     for method, route, handler in core.services.get("http_routes", []):
