@@ -58,6 +58,7 @@ SOCKET_REFUSED = (
     "Socket Mode: Slack refused SLACK_APP_TOKEN (%s); check it is the app-level token "
     "(xapp-…) with connections:write from the app's Basic Information page, then start again"
 )
+LISTEN_FAILED = "Can't listen on %s:%s (%s); set [server] host/port to a free address"
 STOP_REQUESTED = "Stopping (%s)"
 STOP_FORCED = "Second %s: stopping now; unfinished background tasks resume at next start"
 

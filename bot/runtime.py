@@ -235,7 +235,13 @@ async def run_until_signal(runtime: Runtime, *, app_token: str | None = None) ->
         loop.add_signal_handler(sig, on_signal, sig)
     code, connection = 0, None
     try:
-        started, _ = await unless_stopped(stop, runtime.start(catch_up_in_background=True))
+        try:
+            started, _ = await unless_stopped(stop, runtime.start(catch_up_in_background=True))
+        except OSError as exc:  # the port is taken, or the host is not this machine's
+            server = runtime.core.settings.server
+            logs.logger.error(logs.LISTEN_FAILED, server.host, server.port,
+                              exc.strerror or exc)
+            return EXIT_LISTEN
         if started and app_token is not None:
             logs.logger.info(logs.SOCKET_HTTP, __version__, runtime.url)
             connection = SocketConnection(runtime, app_token)
@@ -257,4 +263,5 @@ async def run_until_signal(runtime: Runtime, *, app_token: str | None = None) ->
     return code
 
 
+EXIT_LISTEN = 2  # like a config error: [server] host/port must change
 EXIT_REFUSED = 3  # Slack refused a token: restarting will not help
