@@ -59,6 +59,7 @@ SOCKET_REFUSED = (
     "(xapp-…) with connections:write from the app's Basic Information page, then start again"
 )
 LISTEN_FAILED = "Can't listen on %s:%s (%s); set [server] host/port to a free address"
+START_STEP_FAILED = "Start-up step %s failed; Shipbell keeps running without it"
 STOP_REQUESTED = "Stopping (%s)"
 STOP_FORCED = "Second %s: stopping now; unfinished background tasks resume at next start"
 

@@ -66,6 +66,7 @@ class Runtime:
         if scheduler and catch_up_in_background:
             self._scheduler_start = asyncio.get_running_loop().create_task(
                 self.core.scheduler.start(), name="scheduler-start")
+            self._scheduler_start.add_done_callback(_report_crash)
         elif scheduler:
             await self.core.scheduler.start()
 
@@ -121,6 +122,12 @@ class Runtime:
         """Stop waiting for background work: cancelled tasks stay pending for the next start."""
         for task in list(self.core.tasks.running.values()):
             task.cancel()
+
+
+def _report_crash(task: asyncio.Task[Any]) -> None:
+    """A background start-up step that raised is a bug: say so now, not at shutdown."""
+    if not task.cancelled() and task.exception() is not None:
+        logs.logger.error(logs.START_STEP_FAILED, task.get_name(), exc_info=task.exception())
 
 
 T = TypeVar("T")

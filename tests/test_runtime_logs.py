@@ -10,14 +10,22 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
-from fakes.waiting import tick
+from apscheduler.triggers.base import BaseTrigger
+from fakes.waiting import tick, until
+from pydantic import SecretStr
 
 from bot import logs
 from bot.clock import FakeClock
+from bot.core import build_core
 from bot.local import MakeBell
+from bot.runtime import Runtime
+from bot.settings import Secrets, Settings
+from bot.slackdouble import SlackDouble
 from scheduled.digest import JOB_ID
+from scheduled.scheduler import ScheduledJob
 
 CONFIG = {"timezone": "Europe/Paris", "digest": {"channel": "C_METRICS", "time": "09:00"},
           "release": {"managers": ["S_ONCALL"]}}
@@ -104,3 +112,31 @@ def test_describe_says_slack_s_error_code_or_the_first_line() -> None:
     assert logs.describe(SlackApiError("long\nmessage", response)) == \
         "Slack answered not_in_channel"
     assert logs.describe(ConnectionError("refused\nmore")) == "ConnectionError: refused"
+
+
+async def test_a_crash_in_the_background_catch_up_is_reported_at_once(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """`serve` doesn't wait for the catch-up; if it crashes (a bug), the log says so now."""
+
+    class Broken(BaseTrigger):
+        def get_next_fire_time(self, previous: datetime | None, now: datetime) -> datetime:
+            raise RuntimeError("a bug in a trigger")
+
+    async def never(when: datetime) -> str:
+        return "posted"
+
+    async with SlackDouble() as double:
+        core = build_core(Settings(slack={"api_url": double.api_url},
+                                   storage={"path": str(tmp_path / "s.db")}),
+                          Secrets(SLACK_BOT_TOKEN=SecretStr(double.token)))
+        core.scheduler.add(ScheduledJob("broken", Broken(), never))
+        runtime = Runtime(core)
+        await runtime.start(http=False, catch_up_in_background=True)
+        try:
+            await until(lambda: any(r.msg == logs.START_STEP_FAILED for r in caplog.records))
+        finally:
+            await runtime.stop(0)
+            core.store.close()
+    crash = next(r for r in caplog.records if r.msg == logs.START_STEP_FAILED)
+    assert crash.exc_info is not None and "scheduler-start" in crash.getMessage()
