@@ -7,6 +7,7 @@ call site interpolates a secret by accident (only ids and names go in).
 from __future__ import annotations
 
 import logging
+import re
 import socket
 
 import aiohttp
@@ -68,12 +69,19 @@ STOP_FORCED = "Second %s: stopping now; unfinished background tasks resume at ne
 CHATTY = ("apscheduler", "slack_sdk", "slack_bolt", "shipbell.socket")
 
 
+_QUERY = re.compile(r"(\w+://[^\s'\"?]+)\?[^\s'\"]*")
+
+
 def describe(exc: BaseException) -> str:
     """One line for an exception: Slack's error code, or the type and first line."""
     if isinstance(exc, SlackApiError):
         return f"Slack answered {exc.response.get('error', 'an error')}"
     text = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[0][:200]}" if text else type(exc).__name__
+    if not text:
+        return type(exc).__name__
+    # A URL's query may carry a credential (Socket Mode's one-time ticket): keep it out.
+    first = _QUERY.sub(r"\1?…", text[0])
+    return f"{type(exc).__name__}: {first[:200]}"
 
 
 class OneLine(logging.Filter):

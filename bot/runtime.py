@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import signal
+import sys
 from collections.abc import Awaitable
 from typing import Any, TypeVar
 
@@ -153,6 +155,25 @@ class SocketRefused(Exception):
     """Slack refused the app-level token: retrying cannot help."""
 
 
+class _ClientLog(logging.LoggerAdapter):  # type: ignore[type-arg]
+    """The Socket Mode client's logger. While Shipbell makes the first connection, a
+    handshake failure the client would log with a traceback (and retry on the same URL every
+    10 s) becomes the attempt's one-line cause instead."""
+
+    def __init__(self) -> None:
+        super().__init__(logs.child("socket"), {})
+        self.watching: asyncio.Event | None = None
+        self.cause: str | None = None
+
+    def log(self, level: int, msg: object, *args: Any, **kwargs: Any) -> None:
+        exc = sys.exc_info()[1] if kwargs.get("exc_info") else None
+        if self.watching is not None and exc is not None:
+            self.cause = logs.describe(exc)
+            self.watching.set()
+            return
+        super().log(level, msg, *args, **kwargs)
+
+
 class SocketConnection:
     """Socket Mode, connected by a loop Shipbell controls.
 
@@ -166,20 +187,22 @@ class SocketConnection:
 
     REFUSED = frozenset({"invalid_auth", "not_authed", "account_inactive", "token_revoked",
                          "token_expired", "not_allowed_token_type", "missing_scope"})
-    FIRST_DELAY, MAX_DELAY = 1.0, 60.0
     ATTEMPT_SECONDS = 20.0  # one URL's WebSocket handshake, then a fresh URL
 
-    def __init__(self, runtime: Runtime, app_token: str) -> None:
+    def __init__(self, runtime: Runtime, app_token: str, *, first_delay: float = 1.0,
+                 max_delay: float = 60.0) -> None:
         self.app_token = app_token
+        self.first_delay, self.max_delay = first_delay, max_delay
         # Its own client: no hidden retries under this loop's, and the app token, not the bot's.
         self.web = AsyncWebClient(token=app_token, base_url=runtime.core.settings.slack.api_url,
                                   timeout=15, retry_handlers=[])
+        self.log = _ClientLog()
         self.handler = AsyncSocketModeHandler(runtime.app, app_token, web_client=self.web,
-                                              logger=logs.child("socket"))
+                                              logger=self.log)  # type: ignore[arg-type]
 
     async def connect(self, stop: asyncio.Event) -> bool:
         """Until connected (True) or stopped (False); raises SocketRefused."""
-        delay = self.FIRST_DELAY
+        delay = self.first_delay
         logs.logger.info(logs.SOCKET_CONNECTING)
         while not stop.is_set():
             finished, problem = await unless_stopped(stop, self._attempt())
@@ -189,7 +212,7 @@ class SocketConnection:
                 return True
             logs.logger.warning(logs.SOCKET_RETRY, problem, delay)
             await unless_stopped(stop, asyncio.sleep(delay))
-            delay = min(delay * 2, self.MAX_DELAY)
+            delay = min(delay * 2, self.max_delay)
         return False
 
     async def _attempt(self) -> str | None:
@@ -205,12 +228,23 @@ class SocketConnection:
         except Exception as exc:  # unreachable, DNS, TLS, timeout: all worth a retry
             return logs.describe(exc)
         client.wss_uri = str(response["url"])
+        self.log.watching, self.log.cause = asyncio.Event(), None
+        connecting = asyncio.ensure_future(client.connect())
+        failed = asyncio.ensure_future(self.log.watching.wait())
         try:
-            async with asyncio.timeout(self.ATTEMPT_SECONDS):
-                await client.connect()
-        except TimeoutError:
-            return f"no WebSocket session within {self.ATTEMPT_SECONDS:.0f} s"
-        return None
+            await asyncio.wait({connecting, failed}, timeout=self.ATTEMPT_SECONDS,
+                               return_when=asyncio.FIRST_COMPLETED)
+            if connecting.done():
+                connecting.result()
+                return None
+            return self.log.cause or f"no WebSocket session within {self.ATTEMPT_SECONDS:.0f} s"
+        finally:
+            self.log.watching = None
+            failed.cancel()
+            if not connecting.done():
+                connecting.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await connecting
 
     async def close(self) -> None:
         with contextlib.suppress(Exception):
