@@ -165,6 +165,10 @@ class _ClientLog(logging.LoggerAdapter):  # type: ignore[type-arg]
         self.watching: asyncio.Event | None = None
         self.cause: str | None = None
 
+    @property
+    def level(self) -> int:  # Bolt's Socket Mode adapter reads it
+        return self.logger.level
+
     def log(self, level: int, msg: object, *args: Any, **kwargs: Any) -> None:
         exc = sys.exc_info()[1] if kwargs.get("exc_info") else None
         if self.watching is not None and exc is not None:

@@ -18,6 +18,7 @@ from bot import logs
 from bot.core import build_core
 from bot.runtime import Runtime, SocketConnection
 from bot.settings import Secrets, Settings
+from bot.slackdouble import SlackDouble
 
 
 class BrokenSocketSlack(LocalServer):
@@ -76,3 +77,30 @@ async def test_a_failing_websocket_handshake_is_retried_with_one_line_each(
     assert all(r.exc_info is None for r in caplog.records)
     assert not [r for r in caplog.records
                 if r.name.startswith("shipbell.socket") and r.levelno >= logging.WARNING]
+
+
+async def test_connected_through_shipbells_loop_answers_commands(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    async with SlackDouble() as double:
+        core = build_core(Settings(slack={"api_url": double.api_url},
+                                   storage={"path": str(tmp_path / "s.db")}),
+                          Secrets(SLACK_BOT_TOKEN=SecretStr(double.token),
+                                  SLACK_APP_TOKEN=SecretStr(double.app_token)))
+        runtime = Runtime(core, socket_mode=True)
+        await runtime.start("127.0.0.1", 0, scheduler=False)
+        connection = SocketConnection(runtime, double.app_token)
+        try:
+            assert await connection.connect(asyncio.Event()) is True
+            ack = await double.socket.send("slash_commands", {
+                "command": "/deploy", "text": "warp", "user_id": "U_ANA",
+                "channel_id": "C_DEPLOYS", "team_id": double.team_id,
+                "response_url": double.new_response_url("C_DEPLOYS", "U_ANA"),
+                "trigger_id": double.new_trigger_id(),
+            })
+        finally:
+            await connection.close()
+            await runtime.stop(0)
+            core.store.close()
+    assert "`/deploy warp`?" in ack["text"]
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING], caplog.text
