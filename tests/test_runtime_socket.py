@@ -1,6 +1,8 @@
-"""Socket Mode's first connection when Slack answers but its WebSocket doesn't take us:
-one line per attempt naming the handshake error, a growing delay, a fresh URL each time,
-and a stop request honoured between and during attempts."""
+"""Socket Mode through Shipbell's own connection loop (`SocketConnection`).
+
+Connected, it answers commands over the WebSocket. When Slack answers but its WebSocket
+doesn't take us: one line per attempt naming the handshake error, a growing delay, a fresh
+URL each time, and a stop request honoured between and during attempts."""
 
 from __future__ import annotations
 
