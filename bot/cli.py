@@ -160,14 +160,11 @@ def _serve(config: LoadedConfig, *, socket_mode: bool) -> int:
         print(f"shipbell: missing {' and '.join(missing)} in the environment; "
               "set them (see README, 'Connect a workspace') and try again", file=sys.stderr)
         return EXIT_CONFIG
-    try:  # before anything reads the config: #names and @names become ids, or we stop here
-        asyncio.run(_resolve_names(config))
-    except ConfigError as exc:
+    try:
+        return asyncio.run(_run_until_signal(config, socket_mode))
+    except ConfigError as exc:  # a name the workspace doesn't have, or Slack unreachable
         fail(exc)
         return EXIT_CONFIG
-    except KeyboardInterrupt:  # Ctrl-C while Slack is slow to answer: stop, no traceback
-        return 130
-    return asyncio.run(_run_until_signal(config, socket_mode))
 
 
 async def _resolve_names(config: LoadedConfig) -> None:
@@ -182,10 +179,15 @@ async def _run_until_signal(config: LoadedConfig, socket_mode: bool) -> int:
     from bot.core import build_core
     from bot.runtime import Runtime, run_until_signal
 
+    async def prepare() -> Runtime:
+        # Before anything reads the config: #names and @names become ids, or we stop here
+        # (SIGTERM and Ctrl-C already work while Slack is slow to answer).
+        await _resolve_names(config)
+        return Runtime(build_core(config.settings, config.secrets), socket_mode=socket_mode)
+
     app_token = config.secrets.slack_app_token if socket_mode else None
-    runtime = Runtime(build_core(config.settings, config.secrets), socket_mode=socket_mode)
     return await run_until_signal(
-        runtime, app_token=app_token.get_secret_value() if app_token else None)
+        prepare, app_token=app_token.get_secret_value() if app_token else None)
 
 
 def print_json(data: Any) -> None:

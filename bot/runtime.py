@@ -13,7 +13,7 @@ import contextlib
 import logging
 import signal
 import sys
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from aiohttp import web
@@ -256,15 +256,19 @@ class SocketConnection:
                 await self.handler.close_async()
 
 
-async def run_until_signal(runtime: Runtime, *, app_token: str | None = None) -> int:
+async def run_until_signal(
+    prepare: Callable[[], Awaitable[Runtime]], *, app_token: str | None = None
+) -> int:
     """Run ``serve`` (or ``socket``, given the app token) until SIGTERM/SIGINT; exit code.
 
     The signal handlers go in before anything can block, so a stop request is honoured
-    while starting, while connecting or retrying, while connected and while shutting down
-    (a second signal stops waiting for background work; a third is the default action).
+    while preparing (``prepare`` may ask Slack for the config's names), starting,
+    connecting or retrying, connected and shutting down (a second signal stops waiting for
+    background work; a third is the default action). What ``prepare`` raises propagates.
     """
     stop, loop = asyncio.Event(), asyncio.get_running_loop()
     signals = (signal.SIGTERM, signal.SIGINT)
+    runtime: Runtime | None = None
 
     def on_signal(sig: signal.Signals) -> None:
         if not stop.is_set():
@@ -274,10 +278,22 @@ async def run_until_signal(runtime: Runtime, *, app_token: str | None = None) ->
         logs.logger.warning(logs.STOP_FORCED, sig.name)
         for each in signals:
             loop.remove_signal_handler(each)
-        runtime.hurry()
+        if runtime is not None:
+            runtime.hurry()
 
     for sig in signals:
         loop.add_signal_handler(sig, on_signal, sig)
+    try:
+        prepared, runtime = await unless_stopped(stop, prepare())
+        if not prepared or runtime is None:
+            return 0
+        return await _serve(runtime, stop, app_token)
+    finally:
+        for sig in signals:
+            loop.remove_signal_handler(sig)
+
+
+async def _serve(runtime: Runtime, stop: asyncio.Event, app_token: str | None) -> int:
     code, connection = 0, None
     try:
         try:

@@ -106,3 +106,44 @@ async def test_connected_through_shipbells_loop_answers_commands(
             core.store.close()
     assert "`/deploy warp`?" in ack["text"]
     assert not [r for r in caplog.records if r.levelno >= logging.WARNING], caplog.text
+
+
+class HangingSlack(LocalServer):
+    """`apps.connections.open` is received and never answered (Slack down, connection open)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.asked = asyncio.Event()
+        self.released = asyncio.Event()  # set at the end, so the fake itself can stop
+
+    def routes(self, app: web.Application) -> None:
+        async def open_connection(_: web.Request) -> web.Response:
+            self.asked.set()
+            await self.released.wait()
+            return web.json_response({"ok": False, "error": "fatal_error"})
+
+        app.router.add_post("/api/apps.connections.open", open_connection)
+
+
+async def test_a_stop_request_ends_a_connection_attempt_that_hangs(tmp_path: Path) -> None:
+    slack = HangingSlack()
+    api_url = await slack.serve("/api/")
+    core = build_core(Settings(slack={"api_url": api_url},
+                               storage={"path": str(tmp_path / "s.db")}),
+                      Secrets(SLACK_BOT_TOKEN=SecretStr("xoxb-x"),
+                              SLACK_APP_TOKEN=SecretStr("xapp-x")))
+    connection = SocketConnection(Runtime(core, socket_mode=True), "xapp-x")
+    stop = asyncio.Event()
+    connecting = asyncio.ensure_future(connection.connect(stop))
+    try:
+        async with asyncio.timeout(5):
+            await slack.asked.wait()
+        stop.set()
+        async with asyncio.timeout(2):  # not the client's 15 s timeout
+            assert await connecting is False
+    finally:
+        connecting.cancel()
+        await connection.close()
+        core.store.close()
+        slack.released.set()
+        await slack.stop()
