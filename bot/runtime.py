@@ -2,8 +2,9 @@
 
 ``serve``, ``shell``, the tests and the benchmarks all run Shipbell through this class, so
 they exercise the same request path. ``run_until_signal`` is the process around it for
-``serve`` and ``socket``: SIGTERM or Ctrl-C stops it in every state (starting, connecting,
-retrying, connected); a second one during shutdown stops waiting for background work.
+``serve`` and ``socket``: SIGTERM or Ctrl-C stops it in every state (looking up names,
+starting, connecting, retrying, connected); a second one during shutdown stops waiting for
+background work.
 """
 
 from __future__ import annotations
@@ -141,6 +142,9 @@ async def unless_stopped(stop: asyncio.Event, work: Awaitable[T]) -> tuple[bool,
     stopper = asyncio.ensure_future(stop.wait())
     try:
         await asyncio.wait({task, stopper}, return_when=asyncio.FIRST_COMPLETED)
+    except asyncio.CancelledError:
+        task.cancel()
+        raise
     finally:
         stopper.cancel()
     if task.done():
