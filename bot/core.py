@@ -105,7 +105,8 @@ def build_core(
         store=store,
         clock=clock,
         metrics=metrics,
-        tasks=TaskRunner(store, clock, metrics),
+        tasks=TaskRunner(store, clock, metrics,
+                         backlog_slots=settings.server.backlog_slots),
         scheduler=Scheduler(store, clock, metrics),
         client=build_client(settings, token),
     )

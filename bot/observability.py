@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 OTHER = "other"
@@ -70,6 +70,19 @@ class Metrics:
             "shipbell_background_task_failures",
             "Background tasks that raised.",
             ["kind"],
+            registry=self.registry,
+        )
+        self.background_tasks = Gauge(
+            "shipbell_background_tasks",
+            "Background tasks in flight by lane (request: handed over by a request, started at"
+            " once; backlog: scheduled, catch-up or resumed work, a bounded number at a time)"
+            " and state (waiting for a slot, running).",
+            ["lane", "state"],
+            registry=self.registry,
+        )
+        self.catching_up = Gauge(
+            "shipbell_catching_up",
+            "1 while the start-up catch-up (runs missed while down, interrupted runs) is going.",
             registry=self.registry,
         )
         self.scheduled_runs = Counter(

@@ -61,6 +61,9 @@ class ServerSettings(Section):
     host: str = "127.0.0.1"
     port: int = Field(default=3000, ge=0, le=65535)
     shutdown_grace_seconds: float = Field(default=20.0, ge=0)
+    # Scheduled, catch-up and resumed background work running at once; requests' work is
+    # never held back by it.
+    backlog_slots: int = Field(default=8, ge=1, le=256)
 
 
 class StorageSettings(Section):

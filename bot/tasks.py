@@ -4,13 +4,21 @@ A listener acks at once and hands the slow work to ``TaskRunner.submit``: the ta
 written to SQLite first, then run as an asyncio task. On shutdown the runner waits a
 grace period; whatever did not finish stays ``pending`` and is resumed at the next start.
 Task handlers must therefore be idempotent (domain code uses compare-and-set on state).
+
+Two lanes.  Work a request hands over starts at once: someone is waiting for it.  Work from a
+scheduled job (a sweep, a catch-up after downtime that may fan out thousands of reminders) and
+tasks resumed at start-up form the *backlog*: at most ``backlog_slots`` of them run at a time,
+so a long catch-up never crowds out the requests people are making, and ``/metrics`` shows
+how many are waiting and running in each lane.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 from bot import logs
@@ -20,10 +28,23 @@ from bot.storage import Store
 
 Handler = Callable[[dict[str, Any]], Awaitable[None]]
 MAX_ATTEMPTS = 3
+REQUEST, BACKLOG = "request", "backlog"
+_lane: ContextVar[str] = ContextVar("shipbell_task_lane", default=REQUEST)
+
+
+@contextmanager
+def backlog() -> Iterator[None]:
+    """Tasks submitted inside this block (a scheduled job's run) join the bounded backlog."""
+    token = _lane.set(BACKLOG)
+    try:
+        yield
+    finally:
+        _lane.reset(token)
 
 
 class TaskRunner:
-    def __init__(self, store: Store, clock: Clock, metrics: Metrics) -> None:
+    def __init__(self, store: Store, clock: Clock, metrics: Metrics, *,
+                 backlog_slots: int = 8) -> None:
         self.store = store
         self.clock = clock
         self.metrics = metrics
@@ -33,6 +54,7 @@ class TaskRunner:
         self._idle.set()
         self.accepting = True
         self.stopping = asyncio.Event()  # set when shutdown begins; long waits park on it
+        self._slots = asyncio.Semaphore(backlog_slots)
 
     def register(self, kind: str, handler: Handler) -> None:
         if kind in self.handlers:
@@ -52,7 +74,7 @@ class TaskRunner:
         if cursor.rowcount == 0:
             return None
         task_id = int(cursor.lastrowid or 0)
-        self._start(task_id, kind, payload, attempts=0)
+        self._start(task_id, kind, payload, attempts=0, lane=_lane.get())
         return task_id
 
     def resume(self) -> int:
@@ -72,17 +94,42 @@ class TaskRunner:
                 logs.logger.error(logs.TASK_UNKNOWN_KIND, row["id"], row["kind"])
                 self._finish(row["id"], "failed", f"unknown kind {row['kind']}")
                 continue
-            self._start(row["id"], row["kind"], json.loads(row["payload"]), row["attempts"])
+            self._start(row["id"], row["kind"], json.loads(row["payload"]), row["attempts"],
+                        lane=BACKLOG)
         return len(rows)
 
-    def _start(self, task_id: int, kind: str, payload: dict[str, Any], attempts: int) -> None:
+    def _start(self, task_id: int, kind: str, payload: dict[str, Any], attempts: int,
+               lane: str) -> None:
         if not self.accepting:
             return  # stays pending in SQLite; resumed at the next start
         task = asyncio.get_running_loop().create_task(
-            self._run(task_id, kind, payload, attempts), name=f"{kind}#{task_id}"
+            self._in_lane(task_id, kind, payload, attempts, lane), name=f"{kind}#{task_id}"
         )
         self.running[task_id] = task
         self._idle.clear()
+
+    async def _in_lane(self, task_id: int, kind: str, payload: dict[str, Any], attempts: int,
+                       lane: str) -> None:
+        """Run the task, first waiting for a backlog slot if it is backlog work."""
+        gauge = self.metrics.background_tasks
+        try:
+            if lane == BACKLOG:
+                gauge.labels(lane, "waiting").inc()
+                try:
+                    await self._slots.acquire()  # cancelled here: still pending in SQLite
+                finally:
+                    gauge.labels(lane, "waiting").dec()
+            gauge.labels(lane, "running").inc()
+            try:
+                await self._run(task_id, kind, payload, attempts)
+            finally:
+                gauge.labels(lane, "running").dec()
+                if lane == BACKLOG:
+                    self._slots.release()
+        finally:
+            self.running.pop(task_id, None)
+            if not self.running:
+                self._idle.set()
 
     async def _run(self, task_id: int, kind: str, payload: dict[str, Any], attempts: int) -> None:
         try:

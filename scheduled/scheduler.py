@@ -39,6 +39,7 @@ from bot import logs
 from bot.clock import Clock, from_db, to_db
 from bot.observability import Metrics
 from bot.storage import Store
+from bot.tasks import backlog
 
 MAX_CATCH_UP = 200  # fire times looked at per job per pass; bounds work after long downtime
 
@@ -240,7 +241,8 @@ class Scheduler:
     async def _execute(self, job: ScheduledJob, when: datetime) -> RunOutcome:
         """Run it and record how it went (a ``local`` job has no ledger row to update)."""
         try:
-            detail = await job.run(when)
+            with backlog():  # what a job fans out waits its turn behind requests' work
+                detail = await job.run(when)
         except Exception as exc:
             logs.logger.exception(logs.SCHEDULED_FAILED, job.id, when)
             self.metrics.scheduled_runs.labels(job.kind, "failed").inc()
@@ -284,8 +286,12 @@ class Scheduler:
     async def start(self) -> list[RunOutcome]:
         """Finish what a crash interrupted, catch up on what was missed, then let APScheduler
         wake us."""
-        caught_up = await self.rerun_interrupted()
-        caught_up += await self.run_due()
+        self.metrics.catching_up.set(1)
+        try:
+            caught_up = await self.rerun_interrupted()
+            caught_up += await self.run_due()
+        finally:
+            self.metrics.catching_up.set(0)
         self._aps = AsyncIOScheduler(timezone="UTC")
         for job in self.jobs.values():
             self._schedule(job)

@@ -23,7 +23,8 @@ def test_example_config_loads_and_covers_every_section() -> None:
 @pytest.mark.parametrize(
     ("toml", "expected"),
     [
-        ("[server]\nprot = 1\n", "unknown key `server.prot`; valid keys here: host, port"),
+        ("[server]\nprot = 1\n",
+         "unknown key `server.prot`; valid keys here: backlog_slots, host, port"),
         ('[server]\nport = "abc"\n', "`server.port`"),
         ('timezone = "Mars/Base"\n', "use an IANA name such as Europe/Paris"),
         ("[slack\n", "not valid TOML"),

@@ -99,6 +99,8 @@ class SlackDouble:
         self.port = 0
         self._injected: dict[str, deque[tuple[int, dict[str, Any], dict[str, str]]]] = {}
         self._lost: dict[str, int] = {}
+        self._gates: dict[str, asyncio.Event] = {}
+        self.waiting: dict[str, int] = {}  # calls parked at a held method, by method
         self._stopping = asyncio.Event()
         self._waiters: set[asyncio.Event] = set()
         self._runner: web.AppRunner | None = None
@@ -244,6 +246,16 @@ class SlackDouble:
         (the caller crashed, or the network dropped the reply): it hangs until cancelled."""
         self._lost[method] = self._lost.get(method, 0) + times
 
+    def hold(self, method: str) -> None:
+        """Calls to ``method`` wait (Slack is slow) until ``release(method)``; ``waiting``
+        counts them, so a test sees how many the caller has in flight at once."""
+        self._gates[method] = asyncio.Event()
+
+    def release(self, method: str) -> None:
+        gate = self._gates.pop(method, None)
+        if gate is not None:
+            gate.set()
+
     def _inject(self, method: str, status: int, body: dict[str, Any], headers: dict[str, str]):
         self._injected.setdefault(method, deque()).append((status, body, headers))
 
@@ -374,6 +386,15 @@ class SlackDouble:
         error = self._auth_error(method, token)
         if error:
             return self._answer(method, args, token, 200, {"ok": False, "error": error})
+        gate = self._gates.get(method)
+        if gate is not None:
+            self.waiting[method] = self.waiting.get(method, 0) + 1
+            try:
+                await asyncio.wait({asyncio.ensure_future(gate.wait()),
+                                    asyncio.ensure_future(self._stopping.wait())},
+                                   return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                self.waiting[method] -= 1
         if self._injected.get(method):
             status, body, headers = self._injected[method].popleft()
             return self._answer(method, args, token, status, dict(body), headers)
