@@ -49,7 +49,7 @@ class DeployService:
         self.notifier = notifier
         self.repo = DeployRepo(core.store)
         self.locks = Locks(core.store)
-        self.providers = build(self.config, core.clock)
+        self.providers = build(self.config, core.clock, core.http)
         self.group_members: dict[str, set[str]] = {}  # the shared group directory, by reference
         self.gates = Gates(self.config, self.repo, self.locks, self.is_member,
                            self._calendar_freeze, self._incidents)
