@@ -217,8 +217,10 @@ class DeployRepo:
             (deploy_id,),
         )
 
-    def mark_posted(self, event_id: int) -> bool:
-        cursor = self.store.execute(
-            "UPDATE deploy_events SET posted = 1 WHERE id = ? AND posted = 0", (event_id,)
-        )
-        return cursor.rowcount == 1
+    def mark_posted(self, event_ids: list[int]) -> None:
+        """Mark events as told in the thread: one statement for a render's batch."""
+        if event_ids:
+            self.store.execute(
+                f"UPDATE deploy_events SET posted = 1 WHERE id IN ({_marks(event_ids)})"
+                " AND posted = 0", tuple(event_ids),
+            )

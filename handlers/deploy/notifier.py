@@ -91,8 +91,7 @@ class SlackNotifier:
                 "channel": channel, "thread_ts": ts, "text": messages.clip("\n".join(lines), 3900),
                 "unfurl_links": False,
             })
-        for event in events:
-            self.repo.mark_posted(event["id"])
+        self.repo.mark_posted([event["id"] for event in events])
         return d.state.final
 
     async def _home(self, d: Deploy, body: dict[str, Any]) -> tuple[str, str] | None:
