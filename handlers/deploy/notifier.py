@@ -5,9 +5,9 @@ order the tasks run in, the last one shows the latest state. Updates are coalesc
 deploy costs few Slack calls (about six on the happy path: post, thread, and an update plus
 a thread reply for running and for the outcome):
 
-- one pending refresh per deploy: a change while a refresh is waiting to start adds
-  nothing (that refresh reads the state when it starts); a change during a render queues
-  one more refresh, which waits for the render to end;
+- one pending refresh per deploy: a change while a refresh is waiting to start (it waits
+  ``COALESCE_SECONDS``) adds nothing, as that refresh reads the state when it starts; a
+  change during a render queues one more refresh, which waits for the render to end;
 - a `chat.update` identical to what this process last showed is skipped;
 - thread replies wait while the job is being sent (triggered, no provider reference, no
   provider note yet): the run task's next change ("job sent", a retry, a failure) brings
@@ -32,6 +32,11 @@ from handlers.deploy.ids import Task
 
 MESSAGE_EVENT = "shipbell_deploy"  # metadata event_type of each deploy's one message
 NOTE = "note"  # deploy_events.state of a provider's or Shipbell's remark
+# A refresh waits this long before it reads the deploy: changes meanwhile join it, and the
+# ack of the request that asked for it goes out first (asyncio runs ready work first come
+# first served; a task a listener starts would otherwise run before anyone sharing the loop
+# reads the ack, and before requests that arrived meanwhile are handled).
+COALESCE_SECONDS = 0.001
 
 
 class SlackNotifier:
@@ -60,6 +65,7 @@ class SlackNotifier:
     # -- the task ----------------------------------------------------------------------------
     async def render(self, payload: dict[str, Any]) -> None:
         deploy_id = int(payload["deploy_id"])
+        await asyncio.sleep(COALESCE_SECONDS)
         lock = self.locks[deploy_id]
         async with lock:
             self.pending.discard(deploy_id)  # from here on, a change needs another refresh
