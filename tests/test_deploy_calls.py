@@ -198,3 +198,21 @@ async def test_an_update_is_replayed_after_a_dropped_connection() -> None:
         await http.close()
     assert response["ok"] is True
     assert api.requests == ["/api/chat.update", "/api/chat.update"]
+
+
+async def test_a_burst_of_distinct_deploys_all_reach_the_ci(make_bell: MakeBell,
+                                                            ci: FakeCI) -> None:
+    config = deploy_config(ci.url)
+    config["deploy"]["services"] = {
+        f"s{n}": {"provider": "ci", "environments": {"production": {}}} for n in range(20)}
+    bell = await make_bell(config)
+    acks = await asyncio.gather(*(bell.command("/deploy", f"s{n} to production")
+                                  for n in range(20)))
+    assert all("Deploying" in ack.text for ack in acks), [a.text for a in acks]
+    jobs = await ci.wait_jobs(20)
+    assert sorted(j["deploy_id"] for j in jobs) == list(range(1, 21))
+    await bell.idle()
+    posted = bell.double.messages("C_DEPLOYS")
+    tops = [m for m in posted if m.get("thread_ts") in (None, m["ts"])]
+    assert len(tops) == 20, "one message per deploy"
+    assert slack_calls(bell) == {"chat.postMessage": 40}, "a message and one reply each"
