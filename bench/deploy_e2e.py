@@ -4,9 +4,16 @@ One run, side by side, over real HTTP on loopback:
   floor  a signed `/deploy help`: the ack-only path through the whole Shipbell app
   e2e    a signed `/deploy sN to production` (distinct services, so none queue) until the
          signed JSON job reaches a local CI server, which checks its signature
-Deploys are sent one at a time (latency, not throughput). Prints p50/p99 and the ratios.
+  burst  50 distinct signed deploys at once (asyncio.gather): ack p50/p99, and that every
+         job reached the CI
+Deploys are sent one at a time (latency, not throughput): back to back (the next as soon as
+the job reached the CI, while the last one's Slack posts are still going out), then the
+burst, then each to an idle Shipbell (all background work of the last one finished).
+Prints p50/p99 and the ratios; the SQL statements one request runs (traced on the store's
+connection); the Slack calls per deploy by method; the HTTP connections the Slack double and
+the CI saw.
 
-    .venv/bin/python bench/deploy_e2e.py [--deploys 300] [--floor 300]
+    .venv/bin/python bench/deploy_e2e.py [--deploys 300] [--floor 300] [--burst 50]
 """
 
 from __future__ import annotations
@@ -18,6 +25,7 @@ import os
 import statistics
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -38,8 +46,12 @@ class CI:
         self.arrived: dict[int, float] = {}
         self.waiters: dict[int, asyncio.Future[float]] = {}
         self.bad = 0
+        self.connections: set[tuple[str, int]] = set()
 
     async def job(self, request: web.Request) -> web.Response:
+        peer = request.transport.get_extra_info("peername") if request.transport else None
+        if peer:
+            self.connections.add((str(peer[0]), int(peer[1])))
         raw = await request.read()
         now = time.perf_counter()
         if not signing.verify(SECRET, request.headers.get(signing.TIMESTAMP_HEADER, ""), raw,
@@ -66,7 +78,10 @@ def config(url: str, services: int) -> dict[str, Any]:
     }}
 
 
-async def run(deploys: int, floor_n: int) -> None:
+SETUP = {"auth.test", "users.info", "usergroups.list", "usergroups.users.list"}
+
+
+async def run(deploys: int, floor_n: int, burst: int) -> None:
     os.environ[SECRET_ENV] = SECRET
     ci = CI()
     app = web.Application()
@@ -77,7 +92,7 @@ async def run(deploys: int, floor_n: int) -> None:
     await site.start()
     url = f"http://127.0.0.1:{runner.addresses[0][1]}/jobs"
     with tempfile.TemporaryDirectory() as tmp:
-        bell = LocalShipbell(Path(tmp) / "bench.db", config=config(url, deploys),
+        bell = LocalShipbell(Path(tmp) / "bench.db", config=config(url, 2 * deploys + burst + 1),
                              clock=SystemClock())
         await bell.start()
         try:
@@ -91,16 +106,59 @@ async def run(deploys: int, floor_n: int) -> None:
                 assert ack.status == 200
             e2e, acks = [], []
             loop = asyncio.get_running_loop()
+            window: list[str] = []
+            calls_before = len(bell.double.calls)
             for i in range(deploys):
                 deploy_id = i + 1
                 ci.waiters[deploy_id] = loop.create_future()
+                if i == deploys - 1:  # the SQL run between sending a request and its ack
+                    bell.core.store.conn.set_trace_callback(window.append)
                 started = time.perf_counter()
                 ack = await bell.command("/deploy", f"s{i} to production")
                 acks.append(time.perf_counter() - started)
+                bell.core.store.conn.set_trace_callback(None)
                 assert "Deploying" in ack.text, ack.text
                 arrived = await asyncio.wait_for(ci.waiters[deploy_id], 10)
                 e2e.append(arrived - started)
             await bell.idle(60)
+            calls = Counter(c.method for c in bell.double.calls[calls_before:]
+                            if c.method not in SETUP)
+            slack_conns, ci_conns = len(bell.double.connections), len(ci.connections)
+            # The request's own statements: with nothing else running, all it runs before its
+            # first task starts (a task's first statement marks it running).
+            traced: list[str] = []
+            bell.core.store.conn.set_trace_callback(traced.append)
+            ci.waiters[deploys + 1] = loop.create_future()
+            await bell.command("/deploy", f"s{deploys + burst} to production")
+            bell.core.store.conn.set_trace_callback(None)
+            await asyncio.wait_for(ci.waiters[deploys + 1], 10)
+            await bell.idle(60)
+            own = next((n for n, sql in enumerate(traced)
+                        if sql.startswith("UPDATE tasks SET status = 'running'")), len(traced))
+
+            async def one(n: int) -> float:
+                started = time.perf_counter()
+                ack = await bell.command("/deploy", f"s{deploys + n} to production")
+                assert "Deploying" in ack.text, ack.text
+                return time.perf_counter() - started
+
+            first_burst = deploys + 2
+            for n in range(burst):
+                ci.waiters[first_burst + n] = loop.create_future()
+            burst_acks = list(await asyncio.gather(*(one(n) for n in range(burst))))
+            arrived_all = await asyncio.wait_for(asyncio.gather(
+                *(ci.waiters[first_burst + n] for n in range(burst))), 30)
+            await bell.idle(60)
+            quiet = []  # each request sent to an idle Shipbell: the previous deploy's posts done
+            for j in range(deploys):
+                deploy_id = first_burst + burst + j
+                ci.waiters[deploy_id] = loop.create_future()
+                await bell.idle(60)
+                started = time.perf_counter()
+                ack = await bell.command("/deploy", f"s{deploys + burst + 1 + j} to production")
+                quiet.append(time.perf_counter() - started)
+                assert "Deploying" in ack.text, ack.text
+                await asyncio.wait_for(ci.waiters[deploy_id], 10)
         finally:
             await bell.stop()
     await runner.cleanup()
@@ -112,19 +170,34 @@ async def run(deploys: int, floor_n: int) -> None:
                 f"  p99={pct(values, 99) * ms:7.2f} ms  mean={mean:6.2f} ms")
 
     print(line("floor (/deploy help ack)", floor))
-    print(line("/deploy ack", acks))
+    print(line("/deploy ack, back to back", acks))
+    print(line("/deploy ack, Shipbell idle", quiet))
     print(line("/deploy -> job at CI", e2e))
     print(f"ratio e2e/floor: p50 {pct(e2e, 50) / pct(floor, 50):.1f}x, "
           f"p99 {pct(e2e, 99) / pct(floor, 99):.1f}x; target p50 < 25 ms: "
           f"{'met' if pct(e2e, 50) < 0.025 else 'MISSED'}; bad signatures: {ci.bad}")
+    ratio, idle_ratio = pct(acks, 50) / pct(floor, 50), pct(quiet, 50) / pct(floor, 50)
+    print(f"ratio ack/floor p50: back to back {ratio:.1f}x, Shipbell idle {idle_ratio:.1f}x; "
+          f"target <= 3x: {'met' if idle_ratio <= 3 else 'MISSED'} (idle), "
+          f"{'met' if ratio <= 3 else 'MISSED'} (back to back)")
+    print(f"SQL statements of one deploy request: {own} (in its ack window, with the "
+          f"background tasks of it and the one before: {len(window)})")
+    per = {method: round(n / deploys, 2) for method, n in sorted(calls.items())}
+    print(f"Slack calls per deploy (no CI callbacks): {sum(calls.values()) / deploys:.2f} {per}")
+    print(f"client connections for {deploys} deploys: Slack double {slack_conns}, "
+          f"CI {ci_conns}")
+    print(line(f"burst of {burst} ack", burst_acks))
+    print(f"burst: {len(arrived_all)}/{burst} jobs arrived at the CI; ack p99 < 300 ms: "
+          f"{'met' if pct(burst_acks, 99) < 0.3 else 'MISSED'}")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--deploys", type=int, default=300)
     parser.add_argument("--floor", type=int, default=300)
+    parser.add_argument("--burst", type=int, default=50)
     args = parser.parse_args()
-    asyncio.run(run(args.deploys, args.floor))
+    asyncio.run(run(args.deploys, args.floor, args.burst))
 
 
 if __name__ == "__main__":

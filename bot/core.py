@@ -10,14 +10,19 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+import aiohttp
 from slack_sdk.http_retry.async_handler import AsyncRetryHandler
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
     AsyncRateLimitErrorRetryHandler,
 )
+from slack_sdk.http_retry.request import HttpRequest
+from slack_sdk.http_retry.response import HttpResponse
+from slack_sdk.http_retry.state import RetryState
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.clock import Clock, SystemClock, to_db
+from bot.http import Http, replayable
 from bot.observability import Metrics
 from bot.settings import Secrets, Settings
 from bot.storage import Store
@@ -48,6 +53,7 @@ class Core:
     scheduler: Scheduler
     client: AsyncWebClient
     identity: Identity = field(default_factory=Identity)
+    http: Http = field(default_factory=Http)
     services: dict[str, Any] = field(default_factory=dict)
 
     def audit(
@@ -75,13 +81,56 @@ class Core:
         return cursor.rowcount == 1
 
 
-def build_client(settings: Settings, token: str | None) -> AsyncWebClient:
-    """The Web API client: configurable base URL, retries on connection errors and 429."""
-    handlers: list[AsyncRetryHandler] = [AsyncConnectionErrorRetryHandler(max_retry_count=2)]
+class ReplayGuard(AsyncConnectionErrorRetryHandler):
+    """Retries a Web API call after a connection error only when sending it again is safe.
+
+    A call that never reached Slack (refused, DNS, connect timeout) is always retried. A call
+    that failed after it was written (a kept-alive connection the server had closed, a reset,
+    a read timeout) may have been acted on: only methods that don't create anything are
+    replayed; a `chat.postMessage` is not, the task behind it fails and is retried whole (the
+    deploy message's stored intent then adopts a message that was posted after all).
+    """
+
+    async def _can_retry_async(self, *, state: RetryState, request: HttpRequest,
+                               response: HttpResponse | None = None,
+                               error: Exception | None = None) -> bool:
+        if isinstance(error, aiohttp.ClientConnectorError):
+            return True
+        if not await super()._can_retry_async(state=state, request=request,
+                                              response=response, error=error):
+            return False
+        return replayable(request.url.split("?")[0].rstrip("/").rsplit("/", 1)[-1])
+
+
+class SharedSessionClient(AsyncWebClient):
+    """The Web API client on the process's one session (``bot.http``), made in the loop on
+    first use. Bolt hands ``app.client.session`` to its per-request clients, so they share it."""
+
+    def __init__(self, http: Http, **kwargs: Any) -> None:
+        self.http = http
+        super().__init__(**kwargs)
+
+    @property  # type: ignore[override]
+    def session(self) -> aiohttp.ClientSession | None:
+        return self.http.in_loop()
+
+    @session.setter
+    def session(self, value: aiohttp.ClientSession | None) -> None:
+        pass  # always the shared session
+
+
+def build_client(settings: Settings, token: str | None, http: Http | None = None
+                 ) -> AsyncWebClient:
+    """The Web API client: configurable base URL, retries on connection errors and 429;
+    with ``http``, on the shared session (without, a session per call: one-off checks)."""
+    handlers: list[AsyncRetryHandler] = [ReplayGuard(max_retry_count=2)]
     if settings.slack.retry_rate_limited:
         handlers.append(
             AsyncRateLimitErrorRetryHandler(max_retry_count=settings.slack.retry_rate_limited)
         )
+    if http is not None:
+        return SharedSessionClient(http, token=token, base_url=settings.slack.api_url,
+                                   timeout=15, retry_handlers=handlers)
     return AsyncWebClient(
         token=token, base_url=settings.slack.api_url, timeout=15, retry_handlers=handlers
     )
@@ -99,6 +148,7 @@ def build_core(
     store.migrate()
     metrics = Metrics()
     token = secrets.slack_bot_token.get_secret_value() if secrets.slack_bot_token else None
+    http = Http()
     return Core(
         settings=settings,
         secrets=secrets,
@@ -108,5 +158,6 @@ def build_core(
         tasks=TaskRunner(store, clock, metrics,
                          backlog_slots=settings.server.backlog_slots),
         scheduler=Scheduler(store, clock, metrics),
-        client=build_client(settings, token),
+        client=build_client(settings, token, http),
+        http=http,
     )

@@ -118,8 +118,7 @@ class Runtime:
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
-        if self.core.client.session is not None:
-            await self.core.client.session.close()
+        await self.core.http.close()
 
     def hurry(self) -> None:
         """Stop waiting for background work: cancelled tasks stay pending for the next start."""

@@ -368,7 +368,7 @@ async def test_secondary_rate_limit_on_dispatch_waits_retry_after(
     assert github.dispatches == [], "no dispatch before retry-after has passed"
     await tick(clock, 90)
     await until(lambda: row(bell).get("provider_ref") == "9000")
-    assert "rate limit" in thread_text(bell)
+    await until(lambda: "rate limit" in thread_text(bell))  # posted by the notify task
 
 
 async def test_missing_token_names_the_variable(make_bell: MakeBell, github: FakeGitHub,

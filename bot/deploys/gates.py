@@ -123,11 +123,12 @@ class Gates:
 
     # -- 3 ---------------------------------------------------------------------------------
     def concurrency(self, ask: Ask, now: datetime) -> GateResult:
-        active = self.repo.active(ask.service, ask.env)
-        queued = len(self.repo.queue(ask.service, ask.env))
-        if active is None and not queued:
+        slot = self.repo.slot(ask.service, ask.env)
+        queued = slot.queued
+        if slot.active_id is None and not queued:
             return GateResult("concurrency", PASS, "nothing else is deploying here")
-        busy = f"#{active.id} is {active.state.label}" if active else "the queue is waiting"
+        busy = (f"#{slot.active_id} is {slot.active_state.label}" if slot.active_state
+                else "the queue is waiting")
         return GateResult("concurrency", WAIT,
                           f"{busy}; you would be #{queued + 1} in the queue")
 

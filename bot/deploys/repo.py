@@ -6,6 +6,7 @@ same transaction, so a double click or a replayed callback simply finds nothing 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -17,6 +18,15 @@ from bot.storage import Store
 
 def _marks(values: tuple[Any, ...] | list[Any]) -> str:
     return ", ".join("?" for _ in values)
+
+
+@dataclass(frozen=True)
+class Slot:
+    """A service/env's deploy slot: who holds it, and how many wait in line (by COUNT)."""
+
+    active_id: int | None
+    active_state: State | None
+    queued: int
 
 
 class DeployRepo:
@@ -58,6 +68,22 @@ class DeployRepo:
     def queue(self, service: str, env: str) -> list[Deploy]:
         return self.in_states((State.QUEUED,), service, env)
 
+    def slot(self, service: str, env: str, upto: int | None = None) -> Slot:
+        """The oldest active deploy and the queue's length (counting ids up to ``upto``: a
+        queued deploy's place in line) in one statement, without loading the queue."""
+        row = self.store.one(
+            "SELECT q.n AS queued, a.id AS active_id, a.state AS active_state FROM"
+            " (SELECT COUNT(*) AS n FROM deploys WHERE service = ? AND env = ? AND state = ?"
+            "  AND +id <= ?) AS q"
+            " LEFT JOIN (SELECT id, state FROM deploys WHERE service = ? AND env = ?"
+            f"  AND state IN ({_marks(ACTIVE)}) ORDER BY +id LIMIT 1) AS a ON 1",
+            (service, env, str(State.QUEUED), upto if upto is not None else 2**62,
+             service, env, *(str(s) for s in ACTIVE)),
+        )
+        assert row is not None
+        state = row["active_state"]
+        return Slot(row["active_id"], State(state) if state else None, int(row["queued"]))
+
     def waiting_or_active(self) -> list[Deploy]:
         return self.in_states((*WAITING, *ACTIVE))
 
@@ -95,16 +121,29 @@ class DeployRepo:
         )
 
     # -- writes ------------------------------------------------------------------------------
-    def insert(self, fields: dict[str, Any], actor: str, now: datetime, note: str) -> int:
-        """Create a deploy (state ``requested``) and its first event; returns the id."""
+    def insert(self, fields: dict[str, Any], actor: str, now: datetime, note: str,
+               steps: tuple[tuple[State, str | None, dict[str, Any]], ...] = ()) -> int:
+        """Create a deploy (state ``requested``) and its first event; returns the id.
+
+        ``steps``: the states it moves through at once (state, note, fields), as if each were
+        a transition: the row is written in the last state, with one event per step. Only for
+        a row made in this transaction (nothing else can have seen it, so no compare-and-set).
+        """
         fields = {**fields, "state": str(State.REQUESTED), "requested_at": to_db(now)}
+        for state, _, extra in steps:
+            fields.update(extra, state=str(state))
         names = ", ".join(fields)
         cursor = self.store.execute(
             f"INSERT INTO deploys ({names}) VALUES ({_marks(list(fields))})",
             tuple(fields.values()),
         )
         deploy_id = int(cursor.lastrowid or 0)
-        self.event(deploy_id, State.REQUESTED, actor, now, note)
+        events = [(State.REQUESTED, actor, note)] + [(s, None, n) for s, n, _ in steps]
+        self.store.execute(
+            "INSERT INTO deploy_events (deploy_id, at, state, actor, note) VALUES "
+            + ", ".join("(?, ?, ?, ?, ?)" for _ in events),
+            tuple(v for s, who, n in events for v in (deploy_id, to_db(now), str(s), who, n)),
+        )
         return deploy_id
 
     def event(self, deploy_id: int, state: State | str, actor: str | None, now: datetime,
@@ -178,8 +217,10 @@ class DeployRepo:
             (deploy_id,),
         )
 
-    def mark_posted(self, event_id: int) -> bool:
-        cursor = self.store.execute(
-            "UPDATE deploy_events SET posted = 1 WHERE id = ? AND posted = 0", (event_id,)
-        )
-        return cursor.rowcount == 1
+    def mark_posted(self, event_ids: list[int]) -> None:
+        """Mark events as told in the thread: one statement for a render's batch."""
+        if event_ids:
+            self.store.execute(
+                f"UPDATE deploy_events SET posted = 1 WHERE id IN ({_marks(event_ids)})"
+                " AND posted = 0", tuple(event_ids),
+            )

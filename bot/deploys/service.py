@@ -16,7 +16,7 @@ from bot import logs
 from bot.clock import humanize, to_db
 from bot.core import Core
 from bot.deploys import grammar
-from bot.deploys.gates import OVERRIDE, WAIT, Ask, Gates, approvers_text
+from bot.deploys.gates import OVERRIDE, PASS, WAIT, Ask, Gates, approvers_text
 from bot.deploys.locks import ROLLBACK_REASON, Locks
 from bot.deploys.models import ACTIVE, Deploy, State
 from bot.deploys.notify import Notifier
@@ -49,7 +49,7 @@ class DeployService:
         self.notifier = notifier
         self.repo = DeployRepo(core.store)
         self.locks = Locks(core.store)
-        self.providers = build(self.config, core.clock)
+        self.providers = build(self.config, core.clock, core.http)
         self.group_members: dict[str, set[str]] = {}  # the shared group directory, by reference
         self.gates = Gates(self.config, self.repo, self.locks, self.is_member,
                            self._calendar_freeze, self._incidents)
@@ -91,6 +91,10 @@ class DeployService:
             return Outcome(False, failed.detail)
         overrides = [r for r in results if r.outcome == OVERRIDE]
         needs_approval = results[-1].outcome == WAIT
+        # Nothing active or queued, and no one else's lock: it starts now, in the same
+        # transaction (the request path is synchronous, so what the gates read still holds).
+        free = not needs_approval and all(r.outcome == PASS for r in results
+                                          if r.name in ("lock", "concurrency"))
         env = self.env_config(ask)
         fields = {
             "service": ask.service, "env": ask.env, "ref": ref, "requester": ask.user,
@@ -102,22 +106,26 @@ class DeployService:
             "approvals_needed": env.approvals if needs_approval else 0,
         }
         kind = "rollback" if is_rollback else "deploy"
+        if needs_approval:
+            expires = to_db(now + timedelta(minutes=self.config.approval_ttl_minutes))
+            steps = ((State.AWAITING_APPROVAL, results[-1].detail, {"expires_at": expires}),)
+        else:
+            expires = to_db(now + timedelta(minutes=self.config.queue_ttl_minutes))
+            steps = ((State.QUEUED, "queued", {"expires_at": expires}),)
+            if free:
+                steps += ((State.TRIGGERED, f"started with {fields['provider']}",
+                           {"started_at": to_db(now), "deadline_at": to_db(
+                               now + timedelta(minutes=env.timeout_minutes))}),)
         try:
             with self.core.store.transaction():
                 deploy_id = self.repo.insert(fields, ask.user, now,
                                              f"{kind} of `{ref}` requested by <@{ask.user}>"
-                                             + (f": {reason}" if reason else ""))
+                                             + (f": {reason}" if reason else ""), steps)
                 if ask.incident is not None:
                     self.repo.note_on_incident(
                         ask.incident, deploy_id, now, ask.user,
                         f"{kind.capitalize()} #{deploy_id} of {ask.service}@{ref} to {ask.env}"
                         f" requested by <@{ask.user}> to fix this")
-                if needs_approval:
-                    expires = now + timedelta(minutes=self.config.approval_ttl_minutes)
-                    self.repo.transition(deploy_id, State.AWAITING_APPROVAL, None, now,
-                                         results[-1].detail, expires_at=to_db(expires))
-                else:
-                    self.queue(deploy_id, None, now)
                 self.core.audit(ask.user, "deploy.request", f"deploy #{deploy_id}",
                                 channel=ask.channel, service=ask.service, env=ask.env, ref=ref,
                                 reason=reason, incident_id=ask.incident, rollback=is_rollback)
@@ -135,31 +143,38 @@ class DeployService:
                 f":rotating_light: *Break-glass* by <@{ask.user}>: deploy #{deploy_id} of "
                 f"{ask.service}@{ref} to {ask.env} skips {skipped}. Reason: {ask.break_glass}",
             )
-        started = None if needs_approval else self.promote(ask.service, ask.env)
-        if started != deploy_id:  # promote() already announced the one it started
+        if free:
+            self._started(deploy_id, ask.service, ask.env, ask.user, ask.channel, is_rollback)
+            state = State.TRIGGERED
+        elif needs_approval:
             self.notifier.changed(deploy_id)
-        return Outcome(True, self._request_reply(deploy_id), deploy_id)
+            state = State.AWAITING_APPROVAL
+        else:
+            started = self.promote(ask.service, ask.env)
+            if started != deploy_id:  # promote() already announced the one it started
+                self.notifier.changed(deploy_id)
+            state = State.TRIGGERED if started == deploy_id else State.QUEUED
+        what = f"{ask.service}@{ref} to {ask.env}"
+        return Outcome(True, self._request_reply(deploy_id, ask, what, state), deploy_id)
 
-    def _request_reply(self, deploy_id: int) -> str:
-        d = self.repo.get(deploy_id)
-        assert d is not None
-        what = f"{d.service}@{d.ref} to {d.env}"
-        if d.state == State.AWAITING_APPROVAL:
-            env = self.env_config(d)
-            who = approvers_text(env, d.requester)
-            n = d.approvals_needed
-            return (f"Deploy #{d.id} of {what} needs {n} approval{'s' if n > 1 else ''} from "
-                    f"{who}; the request expires in {self.config.approval_ttl_minutes} min.")
-        if d.state == State.QUEUED:
-            queue = [q.id for q in self.repo.queue(d.service, d.env)]
-            active = self.repo.active(d.service, d.env)
-            place = ordinal(queue.index(d.id) + 1) if d.id in queue else "next"
-            behind = f" behind #{active.id}" if active else ""
+    def _request_reply(self, deploy_id: int, ask: Ask, what: str, state: State) -> str:
+        """The ack's text, from what the request just stored (no re-read of the deploy)."""
+        if state == State.AWAITING_APPROVAL:
+            env = self.env_config(ask)
+            who = approvers_text(env, ask.user)
+            n = env.approvals
+            return (f"Deploy #{deploy_id} of {what} needs {n} approval{'s' if n > 1 else ''} "
+                    f"from {who}; the request expires in {self.config.approval_ttl_minutes} "
+                    "min.")
+        if state == State.QUEUED:
+            slot = self.repo.slot(ask.service, ask.env, upto=deploy_id)  # place by COUNT
+            place = ordinal(slot.queued) if slot.queued else "next"
+            behind = f" behind #{slot.active_id}" if slot.active_id else ""
             ttl = humanize(timedelta(minutes=self.config.queue_ttl_minutes))
-            return (f"Deploy #{d.id} of {what} is queued, {place} in line{behind}; it starts "
-                    f"by itself, or drops out if it hasn't started within {ttl} "
-                    f"(`/deploy cancel {d.id}` to drop it now).")
-        return f"Deploying {what} (#{d.id}); follow it in the channel."
+            return (f"Deploy #{deploy_id} of {what} is queued, {place} in line{behind}; it "
+                    f"starts by itself, or drops out if it hasn't started within {ttl} "
+                    f"(`/deploy cancel {deploy_id}` to drop it now).")
+        return f"Deploying {what} (#{deploy_id}); follow it in the channel."
 
     def queue(self, deploy_id: int, actor: str | None, now: datetime) -> bool:
         """Queue a deploy; it leaves the queue by itself if it hasn't started in time."""
@@ -192,14 +207,21 @@ class DeployService:
                 deadline_at=to_db(now + timedelta(minutes=timeout)),
             ):
                 return None
-        if first.is_rollback:
-            self.locks.take(service, env, first.requester, ROLLBACK_REASON, now, None,
-                            kind="rollback", channel=first.channel)
-            self.core.audit(first.requester, "lock.rollback", f"{service}/{env}",
-                            channel=first.channel, deploy_id=first.id)
-        self.core.tasks.submit(RUN_TASK, {"deploy_id": first.id}, key=f"{RUN_TASK}:{first.id}")
-        self.notifier.changed(first.id)
+        self._started(first.id, service, env, first.requester, first.channel,
+                      first.is_rollback)
         return first.id
+
+    def _started(self, deploy_id: int, service: str, env: str, requester: str,
+                 channel: str | None, is_rollback: bool) -> None:
+        """What follows a deploy's start: a rollback locks the env; the job is sent by a task."""
+        if is_rollback:
+            now = self.core.clock.now()
+            self.locks.take(service, env, requester, ROLLBACK_REASON, now, None,
+                            kind="rollback", channel=channel)
+            self.core.audit(requester, "lock.rollback", f"{service}/{env}",
+                            channel=channel, deploy_id=deploy_id)
+        self.core.tasks.submit(RUN_TASK, {"deploy_id": deploy_id}, key=f"{RUN_TASK}:{deploy_id}")
+        self.notifier.changed(deploy_id)
 
     def rollback(self, service: str, env: str, user: str, channel: str, *,
                  key: str | None = None, incident: int | None = None,

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import aiohttp
 from slack_sdk.errors import SlackApiError
 
 from bot import logs
@@ -80,8 +79,11 @@ def _form(args: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-async def respond(url: str, message: dict[str, Any]) -> None:
-    async with aiohttp.ClientSession() as session, session.post(url, json=message) as resp:
+async def respond(core: Core, url: str, message: dict[str, Any]) -> None:
+    """POST to a response_url on the shared session (``core.http``): one kept-alive
+    connection instead of a handshake per post."""
+    async with core.http.session.post(url, json=message) as resp:
+        await resp.read()  # drained, so the connection goes back to the pool
         if resp.status >= 500:
             raise RuntimeError(f"response_url answered {resp.status}")
 
@@ -91,7 +93,7 @@ def register(core: Core) -> None:
         await call(core, payload["method"], payload["args"])
 
     async def run_respond(payload: dict[str, Any]) -> None:
-        await respond(payload["url"], payload["message"])
+        await respond(core, payload["url"], payload["message"])
 
     core.tasks.register("slack.call", run_call)
     core.tasks.register("slack.respond", run_respond)

@@ -1,40 +1,58 @@
 """The Slack side of deploy notifications: one message per deploy, events in its thread.
 
 `changed()` only submits a task; the task re-renders the message from SQLite, so whatever
-order the tasks run in, the last one shows the latest state. Generation numbers let a
-burst of changes collapse into one update.
+order the tasks run in, the last one shows the latest state. Updates are coalesced, so a
+deploy costs few Slack calls (about six on the happy path: post, thread, and an update plus
+a thread reply for running and for the outcome):
+
+- one pending refresh per deploy: a change while a refresh is waiting to start (it waits
+  ``COALESCE_SECONDS``) adds nothing, as that refresh reads the state when it starts; a
+  change during a render queues one more refresh, which waits for the render to end;
+- a `chat.update` identical to what this process last showed is skipped;
+- thread replies wait while the job is being sent (triggered, no provider reference, no
+  provider note yet): the run task's next change ("job sent", a retry, a failure) brings
+  them in one reply.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import json
 from collections import defaultdict
 from typing import Any
 
 from bot import logs
 from bot.core import Core
-from bot.deploys.models import Deploy
+from bot.deploys.models import Deploy, State
 from bot.deploys.repo import DeployRepo
 from bot.slack import outbox, tagged
 from handlers.deploy import messages
 from handlers.deploy.ids import Task
 
 MESSAGE_EVENT = "shipbell_deploy"  # metadata event_type of each deploy's one message
+NOTE = "note"  # deploy_events.state of a provider's or Shipbell's remark
+# A refresh waits this long before it reads the deploy: changes meanwhile join it, and the
+# ack of the request that asked for it goes out first (asyncio runs ready work first come
+# first served; a task a listener starts would otherwise run before anyone sharing the loop
+# reads the ack, and before requests that arrived meanwhile are handled).
+COALESCE_SECONDS = 0.001
 
 
 class SlackNotifier:
     def __init__(self, core: Core) -> None:
         self.core = core
         self.repo = DeployRepo(core.store)
-        self.generation: dict[int, int] = defaultdict(int)
-        self.rendered: dict[int, int] = defaultdict(int)
+        self.pending: set[int] = set()  # deploys with a refresh submitted but not started
+        self.shown: dict[int, str] = {}  # digest of the body last posted or updated
         self.locks: dict[int, asyncio.Lock] = defaultdict(asyncio.Lock)
 
     # -- Notifier protocol -------------------------------------------------------------------
     def changed(self, deploy_id: int) -> None:
-        self.generation[deploy_id] += 1
-        self.core.tasks.submit(Task.NOTIFY, {"deploy_id": deploy_id,
-                                             "generation": self.generation[deploy_id]})
+        if deploy_id in self.pending:
+            return  # a refresh that hasn't started yet will render this change too
+        self.pending.add(deploy_id)
+        self.core.tasks.submit(Task.NOTIFY, {"deploy_id": deploy_id})
 
     def tell(self, user: str, text: str) -> None:
         self.core.tasks.submit("slack.call", {"method": "chat.postMessage",
@@ -47,16 +65,14 @@ class SlackNotifier:
     # -- the task ----------------------------------------------------------------------------
     async def render(self, payload: dict[str, Any]) -> None:
         deploy_id = int(payload["deploy_id"])
-        async with self.locks[deploy_id]:
-            wanted = int(payload.get("generation", 0))
-            if wanted and self.rendered[deploy_id] >= wanted:
-                return  # a later render already showed this change
-            target = self.generation[deploy_id]
+        await asyncio.sleep(COALESCE_SECONDS)
+        lock = self.locks[deploy_id]
+        async with lock:
+            self.pending.discard(deploy_id)  # from here on, a change needs another refresh
             final = await self._render(deploy_id)
-            self.rendered[deploy_id] = max(self.rendered[deploy_id], target)
-        if final and self.generation[deploy_id] == target and not self.locks[deploy_id].locked():
-            for table in (self.generation, self.rendered, self.locks):
-                table.pop(deploy_id, None)  # keep long-running processes small
+        if final and deploy_id not in self.pending and not lock.locked():
+            self.locks.pop(deploy_id, None)  # keep long-running processes small
+            self.shown.pop(deploy_id, None)
 
     async def _render(self, deploy_id: int) -> bool:
         """Post or update the message and its thread; True once the deploy is final."""
@@ -70,6 +86,9 @@ class SlackNotifier:
             return d.state.final  # nowhere to post, not even a DM: logged by the outbox
         channel, ts = home
         events = self.repo.unposted_events(d.id)
+        if (d.state == State.TRIGGERED and d.provider_ref is None
+                and all(e["state"] != NOTE for e in events)):
+            return False  # the job is being sent: its outcome brings the thread up to date
         lines = [messages.event_text(e) for e in events if messages.worth_posting(e, d.state)]
         if lines:
             # One reply for everything new (Slack allows ~1 post/s per channel). Post, then
@@ -78,8 +97,7 @@ class SlackNotifier:
                 "channel": channel, "thread_ts": ts, "text": messages.clip("\n".join(lines), 3900),
                 "unfurl_links": False,
             })
-        for event in events:
-            self.repo.mark_posted(event["id"])
+        self.repo.mark_posted([event["id"] for event in events])
         return d.state.final
 
     async def _home(self, d: Deploy, body: dict[str, Any]) -> tuple[str, str] | None:
@@ -95,11 +113,15 @@ class SlackNotifier:
         storing the ts) adopts the message already in that channel instead of posting again.
         """
         body = {**body, **tagged.tag(MESSAGE_EVENT, deploy_id=d.id)}
+        digest = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
         if d.message_ts is not None:
             channel = d.message_channel or d.channel or ""
+            if self.shown.get(d.id) == digest:
+                return channel, d.message_ts  # Slack already shows exactly this
             updated = await outbox.call(self.core, "chat.update",
                                         {"channel": channel, "ts": d.message_ts, **body})
             if updated is not None:
+                self.shown[d.id] = digest
                 return channel, d.message_ts
         for target in (d.channel or "", d.requester):
             if d.message_ts is None and d.message_channel == target:
@@ -113,9 +135,10 @@ class SlackNotifier:
                 continue
             channel, ts = str(sent["channel"]), str(sent["ts"])
             self.repo.update(d.id, message_channel=channel, message_ts=ts)
+            self.shown[d.id] = digest
             if target == d.requester and target != d.channel:
                 logs.logger.warning(logs.DEPLOY_REHOMED, d.id, d.channel)
-                self.repo.event(d.id, "note", None, self.core.clock.now(),
+                self.repo.event(d.id, NOTE, None, self.core.clock.now(),
                                 messages.rehomed(d.channel or ""))
             return channel, ts
         return None

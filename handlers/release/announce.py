@@ -26,7 +26,7 @@ def register(core: Core) -> None:
         posted = await outbox.call(core, "chat.postMessage",
                                    {"channel": channel, **messages.announcement(payload["text"])})
         if posted is None and payload.get("response_url"):
-            await outbox.respond(payload["response_url"], {
+            await outbox.respond(core, payload["response_url"], {
                 "response_type": "ephemeral", "replace_original": False,
                 "text": messages.not_announced(channel)})
 

@@ -28,6 +28,7 @@ class FakeCI(LocalServer):
         self.answer: dict[str, Any] = {}
         self.hold: asyncio.Event | None = None
         self._changed = asyncio.Event()
+        self.connections: set[tuple[str, int]] = set()  # client (address, port) seen
 
     def routes(self, app: web.Application) -> None:
         app.router.add_post("/jobs", self._job)
@@ -37,6 +38,9 @@ class FakeCI(LocalServer):
         return self
 
     async def _job(self, request: web.Request) -> web.Response:
+        peer = request.transport.get_extra_info("peername") if request.transport else None
+        if peer:
+            self.connections.add((str(peer[0]), int(peer[1])))
         raw = await request.read()
         ok = signing.verify(self.secret, request.headers.get(signing.TIMESTAMP_HEADER, ""), raw,
                             request.headers.get(signing.SIGNATURE_HEADER, ""),

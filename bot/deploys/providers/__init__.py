@@ -9,17 +9,19 @@ from bot.deploys.providers.command import CommandProvider
 from bot.deploys.providers.dryrun import DryRunProvider
 from bot.deploys.providers.github import GitHubProvider
 from bot.deploys.providers.webhook import WebhookProvider
+from bot.http import Http
 
 __all__ = ["Job", "Provider", "ProviderError", "Report", "Triggered", "build"]
 
 
-def build(config: DeploySettings, clock: Clock) -> dict[str, Provider]:
+def build(config: DeploySettings, clock: Clock, http: Http) -> dict[str, Provider]:
+    """Providers that speak HTTP share the process's session (``http``)."""
     out: dict[str, Provider] = {}
     for name, pc in config.providers.items():
         if pc.type == "webhook":
-            out[name] = WebhookProvider(name, pc, clock)
+            out[name] = WebhookProvider(name, pc, clock, http)
         elif pc.type == "github":
-            out[name] = GitHubProvider(name, pc, config.services, clock)
+            out[name] = GitHubProvider(name, pc, config.services, clock, http)
         elif pc.type == "command":
             out[name] = CommandProvider(name, pc)
         else:

@@ -26,6 +26,7 @@ from bot.clock import Clock
 from bot.deploys.config import ProviderConfig, ServiceConfig
 from bot.deploys.models import Deploy
 from bot.deploys.providers.base import Job, ProviderError, Report, Triggered
+from bot.http import Http
 from bot.inputs import parse_int
 
 API_VERSION = "2022-11-28"
@@ -86,8 +87,9 @@ class GitHubProvider:
     polls = True
 
     def __init__(self, name: str, config: ProviderConfig, services: dict[str, ServiceConfig],
-                 clock: Clock) -> None:
+                 clock: Clock, http: Http) -> None:
         self.name = name
+        self.http = http
         self.clock = clock
         self.config = config
         self.services = services
@@ -157,8 +159,8 @@ class GitHubProvider:
         url = self.config.api_url.rstrip("/") + path
         timeout = aiohttp.ClientTimeout(total=self.config.request_timeout_seconds)
         try:
-            async with aiohttp.ClientSession(timeout=timeout) as s, \
-                    s.request(method, url, json=body, params=query, headers=headers) as resp:
+            async with self.http.session.request(method, url, json=body, params=query,
+                                                 headers=headers, timeout=timeout) as resp:
                 status = resp.status
                 raw = await resp.read() if status != 204 else b""
                 wait = _rate_limit_wait(resp.headers, self.clock.now().timestamp())

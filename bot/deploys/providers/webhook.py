@@ -17,13 +17,15 @@ from bot.deploys import signing
 from bot.deploys.config import ProviderConfig
 from bot.deploys.models import Deploy
 from bot.deploys.providers.base import Job, ProviderError, Report, Triggered
+from bot.http import Http
 
 
 class WebhookProvider:
     polls = False
 
-    def __init__(self, name: str, config: ProviderConfig, clock: Clock) -> None:
+    def __init__(self, name: str, config: ProviderConfig, clock: Clock, http: Http) -> None:
         self.name = name
+        self.http = http
         self.config = config
         self.clock = clock
         self.poll_seconds = config.poll_seconds
@@ -44,8 +46,8 @@ class WebhookProvider:
         headers = signing.headers(self.secret(), stamp, body, secrets.token_hex(8))
         timeout = aiohttp.ClientTimeout(total=10)
         try:
-            async with aiohttp.ClientSession(timeout=timeout) as session, session.post(
-                self.config.url or "", data=body, headers=headers
+            async with self.http.session.post(
+                self.config.url or "", data=body, headers=headers, timeout=timeout
             ) as resp:
                 text = await resp.text()
                 if resp.status >= 500 or resp.status == 429:
