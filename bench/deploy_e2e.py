@@ -11,7 +11,9 @@ the job reached the CI, while the last one's Slack posts are still going out), t
 burst, then each to an idle Shipbell (all background work of the last one finished).
 Prints p50/p99 and the ratios; the SQL statements one request runs (traced on the store's
 connection); the Slack calls per deploy by method; the HTTP connections the Slack double and
-the CI saw.
+the CI saw.  Last, the ack as Slack sees it: `/deploy help` and real deploys sent from a
+separate process (one kept-alive connection, 20 ms apart), so the time is what the sender
+waits for, not also the background work a same-process client must let run first.
 
     .venv/bin/python bench/deploy_e2e.py [--deploys 300] [--floor 300] [--burst 50]
 """
