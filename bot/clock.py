@@ -11,6 +11,7 @@ import heapq
 import itertools
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
+from zoneinfo import ZoneInfo
 
 
 class Clock(Protocol):
@@ -108,3 +109,12 @@ def humanize(delta: timedelta) -> str:
         hours, rest = divmod(seconds, 3600)
         return f"{hours} h" if rest < 60 * 5 else f"{hours} h {rest // 60} min"
     return f"{seconds // 86400} d"
+
+
+def named_time(at: datetime, zone: ZoneInfo) -> str:
+    """``Tue 3 Nov 14:00 CET``: local time with the zone's abbreviation, or its name where it
+    has none; plain text every reader reads the same, for answers that say until when."""
+    local = at.astimezone(zone)
+    abbr = local.tzname() or ""
+    name = abbr if abbr[:1].isalpha() else zone.key
+    return f"{local:%a} {local.day} {local:%b %H:%M} {name}"

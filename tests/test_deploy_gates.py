@@ -102,8 +102,8 @@ async def test_freeze_window_needs_break_glass(make_bell: MakeBell, ci: FakeCI,
                 "start": "2026-12-24T00:00:00", "end": "2026-12-27T00:00:00"}]
     bell = await make_bell(deploy_config(ci.url, freezes=freezes))
     frozen = await bell.command("/deploy", "api to production")
-    assert frozen.text == ("production is frozen (Monday calm); deploy anyway with "
-                           "`--break-glass \"why it can't wait\"`.")
+    assert frozen.text == ("production is frozen (Monday calm, until Mon 2 Nov 12:00 CET);"
+                           " deploy anyway with `--break-glass \"why it can't wait\"`.")
     staging = await bell.command("/deploy", "api to staging")
     assert "Deploying" in staging.text
     forced = await bell.command("/deploy", 'api to production --break-glass "payments down"')
@@ -120,7 +120,19 @@ async def test_freeze_window_needs_break_glass(make_bell: MakeBell, ci: FakeCI,
     clock.set(datetime(2026, 12, 24, 4, 30, tzinfo=UTC))
     assert "would start now" in (await bell.command("/deploy", "explain web to production")).text
     clock.set(datetime(2026, 12, 24, 5, 30, tzinfo=UTC))
-    assert "Holidays" in (await bell.command("/deploy", "explain web to production")).text
+    assert "Holidays, until Sun 27 Dec 00:00 EST" in (
+        await bell.command("/deploy", "explain web to production")).text
+
+
+async def test_weekly_freeze_over_midnight_ends_next_morning(make_bell: MakeBell,
+                                                             ci: FakeCI) -> None:
+    # Monday 10:00 in Paris: a Monday window from 08:00 to 07:00 spans midnight, so it
+    # closes on Tuesday morning.
+    freezes = [{"name": "Night batch", "timezone": "Europe/Paris", "days": ["mon"],
+                "from": "08:00", "to": "07:00"}]
+    bell = await make_bell(deploy_config(ci.url, freezes=freezes))
+    frozen = await bell.command("/deploy", "api to production")
+    assert "(Night batch, until Tue 3 Nov 07:00 CET)" in frozen.text
 
 
 async def test_open_incident_needs_naming_or_break_glass(make_bell: MakeBell, ci: FakeCI) -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from datetime import datetime, time
+from datetime import datetime, time, timedelta
 from typing import Literal
 from zoneinfo import ZoneInfo
 
@@ -69,6 +69,18 @@ class FreezeWindow(Section):
         if self.from_time <= self.to_time:
             return self.from_time <= clock < self.to_time
         return clock >= self.from_time or clock < self.to_time  # spans midnight
+
+    def ends_after(self, at: datetime) -> datetime:
+        """When the window that covers ``at`` closes (a weekly one: that day's `to`)."""
+        zone = ZoneInfo(self.timezone)
+        if self.end is not None:
+            return self.end if self.end.tzinfo else self.end.replace(tzinfo=zone)
+        assert self.from_time is not None and self.to_time is not None
+        local = at.astimezone(zone)
+        day = local.date()
+        if self.from_time > self.to_time and local.time() >= self.from_time:
+            day += timedelta(days=1)  # spans midnight: it closes tomorrow morning
+        return datetime.combine(day, self.to_time, tzinfo=zone)
 
 
 class EnvironmentConfig(Section):

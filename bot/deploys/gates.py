@@ -9,8 +9,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
-from bot.clock import humanize
+from bot.clock import humanize, named_time
 from bot.deploys.config import DeploySettings, EnvironmentConfig
 from bot.deploys.locks import Locks
 from bot.deploys.repo import DeployRepo
@@ -134,7 +135,8 @@ class Gates:
 
     # -- 4 ---------------------------------------------------------------------------------
     def freeze_window(self, ask: Ask, now: datetime) -> GateResult:
-        names = [f.name for f in self.env(ask).freezes if f.covers(now)]
+        names = [f"{f.name}, until {named_time(f.ends_after(now), ZoneInfo(f.timezone))}"
+                 for f in self.env(ask).freezes if f.covers(now)]
         calendar = self.freeze(ask.service, ask.env, now)
         if calendar is not None:
             names.append(f"{calendar[0]}: {user_text(calendar[1])}")  # a person's reason

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import datetime
-from zoneinfo import ZoneInfo
 
+from bot.clock import named_time as until
 from bot.core import Core
 from bot.releases.models import FreezeWindow
 
@@ -31,11 +31,3 @@ def active_freeze(core: Core, service: str, env: str, at: datetime) -> FreezeWin
                 ", until lifted with `/release unfreeze`"
             return replace(window, reason=window.reason + ends)
     return None
-
-
-def until(at: datetime, zone: ZoneInfo) -> str:
-    """``Tue 3 Nov 14:00 CET``: the zone's abbreviation, or its name where it has none."""
-    local = at.astimezone(zone)
-    abbr = local.tzname() or ""
-    name = abbr if abbr[:1].isalpha() else zone.key
-    return f"{local:%a} {local.day} {local:%b %H:%M} {name}"
