@@ -12,23 +12,29 @@ import contextlib
 import importlib
 import shlex
 import sys
+from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from bot.clock import SystemClock
 from bot.local import CHANNELS, PEOPLE, LocalShipbell, merge
 from bot.settings import LoadedConfig
 from bot.shell.render import Screen
+from bot.shell.sandbox import Sandbox, plan_sandbox
+from bot.shell.typed import escape_references, strip_comment
+from bot.slack.manifest import COMMANDS
 from bot.slackdouble import Ack, Call
 
 DEMO_MODULES = {"bot.deploys.demo": "deploy", "bot.incidents.demo": "incident",
                 "bot.releases.demo": "release", "bot.dora.demo": "digest"}
 HELP = """Type a slash command as in Slack: /deploy help, /incident help, /release help.
+  @name, #channel, @group are sent the way Slack sends them; text after " # " is a comment.
   press N                 press button [N]
   submit KEY=VALUE …      submit the open modal (KEY is the field's block id)
   pin mN | react mN EMOJI pin or react to message [mN] (feeds incident timelines)
   as USER | in CHANNEL    act as someone else / somewhere else (names or ids)
   tick                    run scheduled jobs that are due now
+  files | file N          list the files posted (post-mortem drafts) / print file N
   who | help | quit"""
 
 
@@ -50,8 +56,15 @@ class Shell:
         self.user = user
         self.channel = channel
         self.out = out or sys.stdout
-        self.screen = Screen(names={**PEOPLE, **CHANNELS})
+        workspace = bell.double.state
+        self.screen = Screen(names={**PEOPLE, **CHANNELS,
+                                    **{u: d["name"] for u, d in workspace.users.items()},
+                                    **{c: ch.name for c, ch in workspace.channels.items()}})
         bell.double.listeners.append(self.show_call)
+
+    @property
+    def workspace(self) -> Any:
+        return self.bell.double.state
 
     def say(self, *lines: str) -> None:
         for line in lines:
@@ -83,15 +96,18 @@ class Shell:
             return word
         return next((ident for ident, name in table.items() if name == word), None)
 
+    def people(self) -> dict[str, str]:
+        return {uid: user["name"] for uid, user in self.workspace.users.items()
+                if not user.get("is_bot") and not user.get("deleted")}
+
     async def handle(self, line: str) -> bool:
         """Run one input line; False means quit."""
-        line = line.strip()
+        line = strip_comment(line.strip())
         if not line or line.startswith("#"):
             return True
         word, _, rest = line.partition(" ")
         if word.startswith("/"):
-            self.show_ack(await self.bell.driver.command(word, rest, user=self.user,
-                                                         channel=self.channel))
+            await self.command(word, rest.strip())
         elif word == "press":
             await self.press(rest)
         elif word == "submit":
@@ -101,12 +117,13 @@ class Shell:
         elif word in ("as", "in"):
             self.switch(word, rest.strip())
         elif word == "tick":
-            for outcome in await self.bell.core.scheduler.run_due():
-                self.say(f"· {outcome.job_id} @ {outcome.scheduled_for:%Y-%m-%d %H:%M}: "
-                         f"{outcome.outcome}")
+            await self.tick()
         elif word == "who":
-            self.say(f"you are @{PEOPLE.get(self.user, self.user)} in "
-                     f"#{self.screen.name(self.channel)}")
+            self.who()
+        elif word == "files" or (word == "file" and not rest.strip()):
+            self.list_files()
+        elif word in ("file", "show"):
+            self.show_file(rest.removeprefix("file").strip() if word == "show" else rest)
         elif word in ("quit", "exit"):
             return False
         else:
@@ -115,19 +132,58 @@ class Shell:
             await self.bell.idle(timeout=15)
         return True
 
+    async def command(self, word: str, rest: str) -> None:
+        known = [command for command, _, _ in COMMANDS]
+        if word not in known:  # Slack itself answers this; the app never sees the request
+            self.say(f"`{word}` is not a Shipbell command; try {', '.join(known)} "
+                     "(each has `help`).")
+            return
+        text = escape_references(rest, self.workspace)
+        self.show_ack(await self.bell.driver.command(word, text, user=self.user,
+                                                     channel=self.channel))
+        if word == "/deploy" and rest.split()[:1] == ["stats"]:
+            settings = self.bell.core.settings
+            today = self.bell.core.clock.now().astimezone(settings.digest.zone(settings.timezone))
+            yesterday = today.date() - timedelta(days=1)
+            self.say(f"(periods end yesterday, {yesterday:%b} {yesterday.day}, like the daily "
+                     "digest: today's deploys count from tomorrow)")
+
+    def where(self) -> str:
+        return (f"you are @{self.screen.name(self.user)} in "
+                f"#{self.screen.name(self.channel)}")
+
+    def who(self) -> None:
+        ws = self.workspace
+        people = ", ".join(f"@{name}" for name in self.people().values())
+        groups = ", ".join(
+            f"@{g['handle']} ({', '.join(self.screen.name(u) for u in g.get('users', []))})"
+            for g in ws.usergroups.values())
+        channels = ", ".join(f"#{c.name}" + (" (archived)" if c.is_archived else "")
+                             for c in ws.channels.values() if not c.is_im)
+        self.say(self.where(), f"people: {people}", f"groups: {groups or '—'}",
+                 f"channels: {channels}")
+
+    async def tick(self) -> None:
+        outcomes = await self.bell.core.scheduler.run_due()
+        for outcome in outcomes:
+            self.say(f"· {outcome.job_id} @ {outcome.scheduled_for:%Y-%m-%d %H:%M}: "
+                     f"{outcome.outcome}")
+        if not outcomes:
+            self.say("· tick: no scheduled job is due now")
+
     def switch(self, word: str, target: str) -> None:
-        table = PEOPLE if word == "as" else dict(self.screen.names)
+        channels = {c.id: c.name for c in self.workspace.channels.values() if not c.is_im}
+        table = self.people() if word == "as" else channels
         found = self.resolve(target, table)
         if found is None:
-            known = ", ".join(sorted(PEOPLE.values() if word == "as" else CHANNELS.values()))
+            known = ", ".join(sorted(table.values()))
             self.say(f"`{target}`? Try one of: {known}.")
             return
         if word == "as":
             self.user = found
         else:
             self.channel = found
-        self.say(f"you are @{PEOPLE.get(self.user, self.user)} in "
-                 f"#{self.screen.name(self.channel)}")
+        self.say(self.where())
 
     async def press(self, rest: str) -> None:
         number = rest.strip().lstrip("[").rstrip("]")
@@ -135,6 +191,10 @@ class Shell:
             self.say(f"press takes a button number from 1 to {len(self.screen.pressables)}.")
             return
         item = self.screen.pressables[int(number) - 1]
+        if item.gone:
+            self.say(f"Button [{number}] ({item.label}) is no longer on its message; "
+                     "press one of the buttons shown since.")
+            return
         ack = await self.bell.driver.press(item.message, item.action_id, user=self.user,
                                            channel=item.channel)
         self.show_ack(ack)
@@ -181,7 +241,7 @@ class Shell:
             chosen = [o for o in element.get("options", []) if raw and o.get("value") in raw]
             return {"type": kind, "selected_options": chosen}
         if kind == "users_select":
-            return driver.user_value(self.resolve(raw or "", PEOPLE))
+            return driver.user_value(self.resolve(raw or "", self.people()))
         if kind == "datepicker":
             return driver.date_value(raw)
         return driver.text_value(raw)
@@ -199,38 +259,121 @@ class Shell:
             event = {"type": "pin_added", "user": self.user, "channel_id": channel,
                      "item": {"type": "message", "channel": channel,
                               "message": {"ts": ts}}, "event_ts": ts}
+            done = f"· @{self.screen.name(self.user)} pinned m{ref} in #{self.screen.name(channel)}"
         else:
             emoji = parts[1].strip(":") if len(parts) > 1 else "pushpin"
             event = {"type": "reaction_added", "user": self.user, "reaction": emoji,
                      "item": item, "event_ts": ts}
-        self.show_ack(await self.bell.driver.event(event))
+            done = (f"· @{self.screen.name(self.user)} reacted :{emoji}: to m{ref} "
+                    f"in #{self.screen.name(channel)}")
+        # Event ids come from the workspace so they stay unique across shell restarts
+        # (the app drops an event id it has seen before, as a Slack retry).
+        ack = await self.bell.driver.event(event, event_id=self.workspace.new_id("Ev"))
+        if ack.status == 200:
+            self.say(done)
+        self.show_ack(ack)
+
+    def files(self) -> list[dict[str, Any]]:
+        return [f for f in self.workspace.files.values() if f.get("content") is not None]
+
+    def list_files(self) -> None:
+        files = self.files()
+        if not files:
+            self.say("No files posted yet (a resolved incident's post-mortem draft is one).")
+        for number, f in enumerate(files, 1):
+            where = ", ".join(f"#{self.screen.name(c)}" for c in f.get("channels", []))
+            self.say(f"[f{number}] {f.get('title') or f.get('name')} ({f.get('size')} bytes)"
+                     + (f" in {where}" if where else "") + f"; `file {number}` prints it")
+
+    def show_file(self, rest: str) -> None:
+        number = rest.strip().lstrip("f")
+        files = self.files()
+        if not number.isdigit() or not 1 <= int(number) <= len(files):
+            self.say(f"file takes a file number from 1 to {len(files)}; `files` lists them.")
+            return
+        f = files[int(number) - 1]
+        self.say(f"┌ {f.get('title') or f.get('name')}",
+                 *(f"│ {line}" for line in bytes(f["content"]).decode("utf-8", "replace")
+                   .splitlines()), "└")
 
 
-async def run_shell(config: LoadedConfig, *, user: str, channel: str, db: str | None) -> int:
-    from_file = config.source != "(environment)"
-    db_path = db or (config.settings.storage.path if from_file else "shipbell-shell.db")
-    bell = LocalShipbell(Path(db_path), base=config.settings, clock=SystemClock(),
-                         simulate_names=True,
-                         config={} if from_file else demo_config(), scheduler=True)
-    await bell.start()
-    shell = Shell(bell, user, channel)
-    interactive = sys.stdin.isatty()
-    shell.say(f"Shipbell shell — database {db_path}. Type help for commands, quit to leave.")
-    shell.switch("as", user)
+async def read_lines(stream: TextIO, interactive: bool, history: Path | None) -> Any:
+    """Lines from the terminal (with readline editing and history) or a pipe; daemon threads,
+    so a quit never waits for a blocked read."""
+    import threading
+
     loop = asyncio.get_running_loop()
+    edit: Any = None
+    if interactive:
+        with contextlib.suppress(ImportError):
+            import readline as edit  # absent on some platforms
+        if edit is not None and history is not None:
+            edit.set_history_length(2000)
+            with contextlib.suppress(OSError):
+                edit.read_history_file(history)
+
+    def read_one(future: asyncio.Future[str | None]) -> None:
+        try:
+            line: str | None = input("> ") + "\n" if interactive else stream.readline()
+        except (EOFError, KeyboardInterrupt, OSError, ValueError):  # end of input
+            line = None
+        loop.call_soon_threadsafe(lambda: future.done() or future.set_result(line or None))
+
     try:
         while True:
-            if interactive:
-                print("> ", end="", flush=True)
-            line = await loop.run_in_executor(None, sys.stdin.readline)
-            if not line:
-                break
+            future: asyncio.Future[str | None] = loop.create_future()
+            threading.Thread(target=read_one, args=(future,), daemon=True).start()
+            line = await future
+            if line is None:
+                return
+            yield line
+    finally:
+        if edit is not None and history is not None:
+            with contextlib.suppress(OSError):
+                edit.write_history_file(history)
+
+
+async def run_shell(config: LoadedConfig, *, user: str, channel: str, db: str | None,
+                    live: bool = False, fresh: bool = False, stdin: TextIO | None = None,
+                    out: TextIO | None = None) -> int:
+    stdin = stdin or sys.stdin
+    out = out or sys.stdout
+    interactive = stdin.isatty()
+    try:
+        sandbox = plan_sandbox(config, db=db, live=live, fresh=fresh,
+                               demo=demo_config() if config.source == "(environment)" else None)
+    except ValueError as exc:
+        print(f"shipbell shell: {exc}", file=sys.stderr)
+        return 2
+    for line in sandbox.banner():
+        print(line, file=out, flush=True)
+    if live and interactive:
+        answer = await asyncio.to_thread(input, "Type `live` to go on with the real database "
+                                         "and providers: ")
+        if answer.strip().lower() != "live":
+            print("Not started; run `shipbell shell` without --live for the sandbox.", file=out)
+            return 1
+    bell = sandbox.bell(clock=SystemClock())
+    await bell.start()
+    shell = Shell(bell, user, channel, out=out)
+    shell.say("Type help for commands, quit (or Ctrl-D) to leave.")
+    shell.switch("as", user)
+    lines = read_lines(stdin, interactive, sandbox.history_path)
+    try:
+        async for line in lines:
             if not interactive and line.strip():
                 shell.say(f"> {line.rstrip()}")
-            if not await shell.handle(line):
+            keep_going = await shell.handle(line)
+            sandbox.save(bell)
+            if not keep_going:
                 break
     finally:
+        await lines.aclose()
         with contextlib.suppress(TimeoutError):
             await bell.idle(timeout=30)
         await bell.stop(grace=5)
+        sandbox.save(bell)
     return 0
+
+
+__all__ = ["Sandbox", "Shell", "demo_config", "run_shell"]

@@ -1,0 +1,107 @@
+"""`shipbell --config x.toml shell` is a sandbox: stand-in providers, a scratch database.
+
+Driven as a person would: the real `shipbell` command in a subprocess, fed through a pipe,
+with a config whose webhook provider points at a local fake CI and whose [storage] path
+is a file the shell must never create.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from fakes.ci import FakeCI
+from fakes.configs import SECRET, SECRET_ENV
+
+CONFIG = """
+[storage]
+path = "{real_db}"
+
+[deploy.providers.ci]
+type = "webhook"
+url = "{ci_url}"
+secret_env = "{secret_env}"
+
+[deploy.services.web]
+repository = "acme/web"
+provider = "ci"
+environments.staging = {{}}
+"""
+
+
+@pytest.fixture
+async def real_ci() -> AsyncIterator[FakeCI]:
+    """A fake CI checking signatures against the wall clock (the shell runs on it)."""
+    fake = await FakeCI(SECRET, lambda: datetime.now(UTC)).start()
+    yield fake
+    await fake.stop()
+
+
+def write_config(tmp_path: Path, ci: FakeCI) -> Path:
+    path = tmp_path / "shipbell.toml"
+    path.write_text(CONFIG.format(real_db=tmp_path / "real.db", ci_url=ci.url,
+                                  secret_env=SECRET_ENV), "utf-8")
+    return path
+
+
+async def shell(tmp_path: Path, *args: str, script: str) -> tuple[int, str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "SHIPBELL_"))}
+    env[SECRET_ENV] = SECRET
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot.cli", *args, stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, cwd=tmp_path, env=env)
+    async with asyncio.timeout(60):
+        out, err = await proc.communicate(script.encode())
+    assert proc.returncode is not None
+    return proc.returncode, out.decode(), err.decode()
+
+
+async def test_a_real_config_deploys_nothing_and_leaves_the_database_alone(
+    tmp_path: Path, real_ci: FakeCI,
+) -> None:
+    config = write_config(tmp_path, real_ci)
+    code, out, err = await shell(tmp_path, "--config", str(config), "shell",
+                                 script="/deploy web to staging\nquit\n")
+    assert code == 0, err
+    assert "Deploy #1: *web* `main` to *staging* — succeeded" in out  # the stand-in ran it
+    assert real_ci.jobs == [] and real_ci.rejected == []  # nothing reached the CI
+    assert not (tmp_path / "real.db").exists()  # the [storage] path was never opened
+    assert (tmp_path / "shipbell.shell.db").is_file()
+    assert "sandbox" in out and "ci (webhook) → dry-run stand-ins" in out
+    assert f"[storage] path {tmp_path / 'real.db'} is not touched" in out
+
+
+async def test_the_real_database_is_refused_as_a_scratch_database(
+    tmp_path: Path, real_ci: FakeCI,
+) -> None:
+    config = write_config(tmp_path, real_ci)
+    code, out, err = await shell(tmp_path, "--config", str(config), "shell",
+                                 "--db", str(tmp_path / "real.db"), script="quit\n")
+    assert code == 2
+    assert "is the [storage] path" in err and "--live" in err
+    assert not (tmp_path / "real.db").exists()
+
+
+async def test_live_uses_the_real_provider_and_database_and_says_so(
+    tmp_path: Path, real_ci: FakeCI,
+) -> None:
+    config = write_config(tmp_path, real_ci)
+    code, out, err = await shell(tmp_path, "--config", str(config), "shell", "--live",
+                                 script="/deploy web to staging\nquit\n")
+    assert code == 0, err
+    assert "LIVE shell" in out and f"database  {tmp_path / 'real.db'}" in out
+    assert len(real_ci.jobs) == 1 and real_ci.jobs[0]["service"] == "web"
+    assert (tmp_path / "real.db").is_file()
+
+
+async def test_fresh_never_goes_with_live(tmp_path: Path, real_ci: FakeCI) -> None:
+    config = write_config(tmp_path, real_ci)
+    code, _, err = await shell(tmp_path, "--config", str(config), "shell", "--live", "--fresh",
+                               script="quit\n")
+    assert code == 2 and "never goes with --live" in err
