@@ -15,7 +15,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-
 from fakes.ci import FakeCI
 from fakes.configs import SECRET, SECRET_ENV
 
@@ -81,8 +80,8 @@ async def test_the_real_database_is_refused_as_a_scratch_database(
     tmp_path: Path, real_ci: FakeCI,
 ) -> None:
     config = write_config(tmp_path, real_ci)
-    code, out, err = await shell(tmp_path, "--config", str(config), "shell",
-                                 "--db", str(tmp_path / "real.db"), script="quit\n")
+    code, _, err = await shell(tmp_path, "--config", str(config), "shell",
+                               "--db", str(tmp_path / "real.db"), script="quit\n")
     assert code == 2
     assert "is the [storage] path" in err and "--live" in err
     assert not (tmp_path / "real.db").exists()
