@@ -104,3 +104,37 @@ async def test_fresh_never_goes_with_live(tmp_path: Path, real_ci: FakeCI) -> No
     code, _, err = await shell(tmp_path, "--config", str(config), "shell", "--live", "--fresh",
                                script="quit\n")
     assert code == 2 and "never goes with --live" in err
+
+
+async def test_a_restart_keeps_incidents_and_their_channels_together(tmp_path: Path) -> None:
+    db = str(tmp_path / "try.db")
+    code, out, err = await shell(tmp_path, "shell", "--db", db, script=(
+        "/incident open Checkout latency sev2 --service api\npin m1\nquit\n"))
+    assert code == 0, err
+    code, out, err = await shell(tmp_path, "shell", "--db", db, script=(
+        "in #inc-1-checkout-latency\n/incident update cache flushed\npin m1\n"
+        "/incident resolve restarted the pods\nfile 1\nquit\n"))
+    assert code == 0, err
+    assert "you are @ana in #inc-1-checkout-latency" in out
+    assert "channel_not_found" not in out + err
+    assert "· @ana pinned m1 in #inc-1-checkout-latency" in out
+    draft = out.split("> file 1")[1]
+    # the pin after the restart reached the timeline (its event id is new, not a "retry")
+    assert "Pinned · @shipbell: INC-1 update: cache flushed" in draft
+    assert "restarted the pods" in draft
+
+    code, out, err = await shell(tmp_path, "shell", "--db", db, "--fresh", script=(
+        "/incident list\nin #inc-1-checkout-latency\nquit\n"))
+    assert code == 0, err
+    assert f"--fresh: removed {db}" in out
+    assert "No open incidents" in out and "`#inc-1-checkout-latency`? Try one of" in out
+
+
+async def test_a_database_without_its_slack_state_is_pointed_out(tmp_path: Path) -> None:
+    db = tmp_path / "old.db"
+    code, _, err = await shell(tmp_path, "shell", "--db", str(db), script="/incident help\n")
+    assert code == 0, err
+    Path(f"{db}.slack.json").unlink()  # as a shell before this one left it
+    code, out, err = await shell(tmp_path, "shell", "--db", str(db), script="quit\n")
+    assert code == 0, err
+    assert "has no saved Slack state" in out and "--fresh" in out
