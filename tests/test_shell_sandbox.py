@@ -130,11 +130,15 @@ async def test_a_restart_keeps_incidents_and_their_channels_together(tmp_path: P
     assert "No open incidents" in out and "`#inc-1-checkout-latency`? Try one of" in out
 
 
+def forget_slack_state(db: Path) -> None:
+    Path(f"{db}.slack.json").unlink()
+
+
 async def test_a_database_without_its_slack_state_is_pointed_out(tmp_path: Path) -> None:
     db = tmp_path / "old.db"
     code, _, err = await shell(tmp_path, "shell", "--db", str(db), script="/incident help\n")
     assert code == 0, err
-    Path(f"{db}.slack.json").unlink()  # as a shell before this one left it
+    forget_slack_state(db)  # as the shell before this one left its databases
     code, out, err = await shell(tmp_path, "shell", "--db", str(db), script="quit\n")
     assert code == 0, err
     assert "has no saved Slack state" in out and "--fresh" in out

@@ -142,11 +142,13 @@ class Shell:
         self.show_ack(await self.bell.driver.command(word, text, user=self.user,
                                                      channel=self.channel))
         if word == "/deploy" and rest.split()[:1] == ["stats"]:
+            with contextlib.suppress(TimeoutError):  # the answer comes via response_url
+                await self.bell.idle(timeout=15)
             settings = self.bell.core.settings
             today = self.bell.core.clock.now().astimezone(settings.digest.zone(settings.timezone))
             yesterday = today.date() - timedelta(days=1)
-            self.say(f"(periods end yesterday, {yesterday:%b} {yesterday.day}, like the daily "
-                     "digest: today's deploys count from tomorrow)")
+            self.say(f"(shell: these periods end yesterday, {yesterday:%b} {yesterday.day}, like "
+                     "the daily digest; today's deploys count from tomorrow)")
 
     def where(self) -> str:
         return (f"you are @{self.screen.name(self.user)} in "
