@@ -8,6 +8,8 @@ is a file the shell must never create.
 from __future__ import annotations
 
 import asyncio
+import io
+import itertools
 import os
 import sys
 from collections.abc import AsyncIterator
@@ -17,6 +19,10 @@ from pathlib import Path
 import pytest
 from fakes.ci import FakeCI
 from fakes.configs import SECRET, SECRET_ENV
+
+from bot.settings import load_config
+from bot.shell.repl import run_shell
+from bot.slackdouble import driver as slackdouble_driver
 
 CONFIG = """
 [storage]
@@ -77,11 +83,13 @@ async def test_a_real_config_deploys_nothing_and_leaves_the_database_alone(
 
 
 async def test_the_real_database_is_refused_as_a_scratch_database(
-    tmp_path: Path, real_ci: FakeCI,
+    tmp_path: Path, real_ci: FakeCI, capsys: pytest.CaptureFixture[str],
 ) -> None:
-    config = write_config(tmp_path, real_ci)
-    code, _, err = await shell(tmp_path, "--config", str(config), "shell",
-                               "--db", str(tmp_path / "real.db"), script="quit\n")
+    config = load_config(str(write_config(tmp_path, real_ci)))
+    code = await run_shell(config, user="U_ANA", channel="C_DEPLOYS",
+                           db=str(tmp_path / "real.db"), stdin=io.StringIO("quit\n"),
+                           out=io.StringIO())
+    err = capsys.readouterr().err
     assert code == 2
     assert "is the [storage] path" in err and "--live" in err
     assert not (tmp_path / "real.db").exists()
@@ -99,46 +107,63 @@ async def test_live_uses_the_real_provider_and_database_and_says_so(
     assert (tmp_path / "real.db").is_file()
 
 
-async def test_fresh_never_goes_with_live(tmp_path: Path, real_ci: FakeCI) -> None:
-    config = write_config(tmp_path, real_ci)
-    code, _, err = await shell(tmp_path, "--config", str(config), "shell", "--live", "--fresh",
-                               script="quit\n")
-    assert code == 2 and "never goes with --live" in err
+async def test_fresh_never_goes_with_live(
+    tmp_path: Path, real_ci: FakeCI, capsys: pytest.CaptureFixture[str],
+) -> None:
+    config = load_config(str(write_config(tmp_path, real_ci)))
+    code = await run_shell(config, user="U_ANA", channel="C_DEPLOYS", db=None, live=True,
+                           fresh=True, stdin=io.StringIO("quit\n"), out=io.StringIO())
+    assert code == 2 and "never goes with --live" in capsys.readouterr().err
+    assert not (tmp_path / "real.db").exists()
 
 
-async def test_a_restart_keeps_incidents_and_their_channels_together(tmp_path: Path) -> None:
+async def shell_in_process(db: str, script: str, *, fresh: bool = False) -> str:
+    out = io.StringIO()
+    code = await run_shell(load_config(None), user="U_ANA", channel="C_DEPLOYS", db=db,
+                           fresh=fresh, stdin=io.StringIO(script), out=out)
+    assert code == 0
+    return out.getvalue()
+
+
+async def test_a_restart_keeps_incidents_and_their_channels_together(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("SHIPBELL_CONFIG", raising=False)
     db = str(tmp_path / "try.db")
-    code, out, err = await shell(tmp_path, "shell", "--db", db, script=(
-        "/incident open Checkout latency sev2 --service api\npin m1\nquit\n"))
-    assert code == 0, err
-    code, out, err = await shell(tmp_path, "shell", "--db", db, script=(
+    await shell_in_process(db, "/incident open Checkout latency sev2 --service api\npin m1\n")
+    # a new `shipbell shell` process: the driver's own event counter starts again at 1
+    monkeypatch.setattr(slackdouble_driver, "_event_ids", itertools.count(1))
+    out = await shell_in_process(db, (
         "in #inc-1-checkout-latency\n/incident update cache flushed\npin m1\n"
-        "/incident resolve restarted the pods\nfile 1\nquit\n"))
-    assert code == 0, err
+        "/incident resolve restarted the pods\nfile 1\n"))
     assert "you are @ana in #inc-1-checkout-latency" in out
-    assert "channel_not_found" not in out + err
+    assert "channel_not_found" not in out
     assert "· @ana pinned m1 in #inc-1-checkout-latency" in out
     draft = out.split("> file 1")[1]
     # the pin after the restart reached the timeline (its event id is new, not a "retry")
     assert "Pinned · @shipbell: INC-1 update: cache flushed" in draft
     assert "restarted the pods" in draft
 
-    code, out, err = await shell(tmp_path, "shell", "--db", db, "--fresh", script=(
-        "/incident list\nin #inc-1-checkout-latency\nquit\n"))
-    assert code == 0, err
+    out = await shell_in_process(db, "/incident list\nin #inc-1-checkout-latency\n",
+                                 fresh=True)
     assert f"--fresh: removed {db}" in out
     assert "No open incidents" in out and "`#inc-1-checkout-latency`? Try one of" in out
 
 
-def forget_slack_state(db: Path) -> None:
-    Path(f"{db}.slack.json").unlink()
-
-
-async def test_a_database_without_its_slack_state_is_pointed_out(tmp_path: Path) -> None:
-    db = tmp_path / "old.db"
-    code, _, err = await shell(tmp_path, "shell", "--db", str(db), script="/incident help\n")
-    assert code == 0, err
+async def test_a_database_without_its_slack_state_is_pointed_out(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("SHIPBELL_CONFIG", raising=False)
+    db = str(tmp_path / "old.db")
+    demo = load_config(None)
+    assert await run_shell(demo, user="U_ANA", channel="C_DEPLOYS", db=db,
+                           stdin=io.StringIO("/incident help\n"), out=io.StringIO()) == 0
     forget_slack_state(db)  # as the shell before this one left its databases
-    code, out, err = await shell(tmp_path, "shell", "--db", str(db), script="quit\n")
-    assert code == 0, err
-    assert "has no saved Slack state" in out and "--fresh" in out
+    out = io.StringIO()
+    assert await run_shell(demo, user="U_ANA", channel="C_DEPLOYS", db=db,
+                           stdin=io.StringIO("quit\n"), out=out) == 0
+    assert "has no saved Slack state" in out.getvalue() and "--fresh" in out.getvalue()
+
+
+def forget_slack_state(db: str) -> None:
+    Path(f"{db}.slack.json").unlink()
