@@ -139,11 +139,14 @@ def _manifest(args: argparse.Namespace, config: LoadedConfig) -> int:
 
 
 def _shell(args: argparse.Namespace, config: LoadedConfig) -> int:
-    from bot.shell import run_shell
+    from bot.shell import run_shell, run_terminal
 
+    options = {"user": args.user, "channel": args.channel, "db": args.db, "live": args.live,
+               "fresh": args.fresh}
+    if sys.stdin.isatty():
+        return run_terminal(config, **options)
     try:
-        return asyncio.run(run_shell(config, user=args.user, channel=args.channel, db=args.db,
-                                     live=args.live, fresh=args.fresh))
+        return asyncio.run(run_shell(config, **options))
     except KeyboardInterrupt:  # Ctrl-C: the shell has already stopped cleanly
         return 130
 

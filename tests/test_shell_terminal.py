@@ -7,7 +7,7 @@ import contextlib
 import os
 import pty
 import select
-import subprocess
+import signal
 import sys
 import time
 from pathlib import Path
@@ -24,12 +24,13 @@ class Terminal:
 
     def __init__(self, cwd: Path, *args: str) -> None:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "SHIPBELL_"))}
-        self.master, slave = pty.openpty()
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "bot.cli", *args], stdin=slave, stdout=slave,
-            stderr=slave, cwd=cwd, env=env, close_fds=True)
-        os.close(slave)
+        # pty.fork makes the pty the child's controlling terminal, so Ctrl-C is a SIGINT
+        self.pid, self.master = pty.fork()
+        if self.pid == 0:  # the child: become `shipbell …`
+            os.chdir(cwd)
+            os.execve(sys.executable, [sys.executable, "-m", "bot.cli", *args], env)
         self.out = b""
+        self.prompts = 0
 
     def _read(self) -> None:
         ready, _, _ = select.select([self.master], [], [], 0.1)
@@ -46,12 +47,22 @@ class Terminal:
     def type(self, keys: bytes) -> None:
         os.write(self.master, keys)
 
-    def close(self) -> int:
+    def prompt(self) -> None:
+        """Wait for the next `> ` prompt, so keys reach readline and not the line discipline."""
+        self.prompts += 1
+        self.expect(b"\n> ", count=self.prompts)  # a prompt starts a line
+
+    def close(self, timeout: float = 30.0) -> int:
+        """Wait for the exit code (reading on, so the child never blocks on a full pty)."""
+        deadline = time.monotonic() + timeout
         try:
-            return self.proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()  # the test failed half-way; don't leave the shell behind
-            return self.proc.wait()
+            while time.monotonic() < deadline:
+                pid, status = os.waitpid(self.pid, os.WNOHANG)
+                if pid:
+                    return os.waitstatus_to_exitcode(status)
+                self._read()
+            os.kill(self.pid, signal.SIGKILL)  # the test failed half-way: don't leave it behind
+            return os.waitstatus_to_exitcode(os.waitpid(self.pid, 0)[1])
         finally:
             os.close(self.master)
 
@@ -59,13 +70,15 @@ class Terminal:
 def test_history_and_line_editing(tmp_path: Path) -> None:
     term = Terminal(tmp_path, "shell", "--db", "try.db")
     try:
-        term.expect(b"> ")
+        term.prompt()
         term.type(b"/incident help\r")
-        term.expect(b"Anywhere: `/incident list`")
+        term.prompt()
         term.type(UP + b"\r")  # the previous line, recalled and run again
-        term.expect(b"Anywhere: `/incident list`", count=2)
+        term.prompt()
+        assert term.out.count(b"Anywhere: `/incident list`") == 2
         term.type(b"/deploy helq\x7fp\r")  # backspace edits the line before it is sent
-        term.expect(b"ship from Slack")
+        term.prompt()
+        assert b"ship from Slack" in term.out
         term.type(b"quit\r")
     finally:
         code = term.close()
@@ -73,6 +86,25 @@ def test_history_and_line_editing(tmp_path: Path) -> None:
     history = (tmp_path / "try.db.history").read_text("utf-8").splitlines()
     # readline keeps one copy of a repeated line
     assert history == ["/incident help", "/deploy help", "quit"]
+
+
+def test_ctrl_c_drops_the_line_and_ctrl_d_leaves(tmp_path: Path) -> None:
+    term = Terminal(tmp_path, "shell", "--db", "try.db")
+    try:
+        term.prompt()
+        term.type(b"/incident hel")
+        term.expect(b"/incident hel")
+        term.type(b"\x03")  # Ctrl-C: the line is dropped, the shell stays
+        term.expect(b"quit or Ctrl-D leaves")
+        term.prompt()
+        term.type(b"who\r")
+        term.prompt()
+        assert b"people: @ana" in term.out and b"*/incident*" not in term.out
+        term.type(b"\x04")  # Ctrl-D on an empty line: leave
+    finally:
+        code = term.close()
+    assert code == 0
+    assert b"Traceback" not in term.out
 
 
 def test_live_asks_first_and_stops_without_a_yes(tmp_path: Path) -> None:

@@ -11,7 +11,9 @@ import asyncio
 import contextlib
 import importlib
 import shlex
+import signal
 import sys
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, TextIO
@@ -56,6 +58,8 @@ class Shell:
         self.user = user
         self.channel = channel
         self.out = out or sys.stdout
+        # set while a terminal prompt waits: returns the half-typed line, to draw it again
+        self.at_prompt: Callable[[], str] | None = None
         workspace = bell.double.state
         self.screen = Screen(names={**PEOPLE, **CHANNELS,
                                     **{u: d["name"] for u, d in workspace.users.items()},
@@ -67,8 +71,12 @@ class Shell:
         return self.bell.double.state
 
     def say(self, *lines: str) -> None:
+        if self.at_prompt is not None and lines:  # output arriving while someone types
+            print("\r\x1b[K", end="", file=self.out)
         for line in lines:
             print(line, file=self.out, flush=True)
+        if self.at_prompt is not None and lines:
+            print(f"> {self.at_prompt()}", end="", file=self.out, flush=True)
 
     def show_call(self, call: Call) -> None:
         if call.method == "conversations.create" and call.response.get("ok"):
@@ -299,83 +307,174 @@ class Shell:
                    .splitlines()), "└")
 
 
-async def read_lines(stream: TextIO, interactive: bool, history: Path | None) -> Any:
-    """Lines from the terminal (with readline editing and history) or a pipe; daemon threads,
-    so a quit never waits for a blocked read."""
-    import threading
+class Session:
+    """One shell run: the sandbox plan, the local Shipbell and the Shell, started and stopped
+    once; `step` runs a typed line and saves the simulated workspace after it."""
 
-    loop = asyncio.get_running_loop()
-    edit: Any = None
-    if interactive:
-        with contextlib.suppress(ImportError):
-            import readline as edit  # absent on some platforms
-        if edit is not None and history is not None:
-            edit.set_history_length(2000)
-            with contextlib.suppress(OSError):
-                edit.read_history_file(history)
+    def __init__(self, sandbox: Sandbox, user: str, channel: str, out: TextIO) -> None:
+        self.sandbox = sandbox
+        self.user, self.channel, self.out = user, channel, out
+        self.bell: LocalShipbell | None = None
+        self.shell: Shell | None = None
 
-    def read_one(future: asyncio.Future[str | None]) -> None:
-        try:
-            line: str | None = input("> ") + "\n" if interactive else stream.readline()
-        except (EOFError, KeyboardInterrupt, OSError, ValueError):  # end of input
-            line = None
-        loop.call_soon_threadsafe(lambda: future.done() or future.set_result(line or None))
+    async def start(self) -> None:
+        self.bell = self.sandbox.bell(clock=SystemClock())
+        await self.bell.start()
+        self.shell = Shell(self.bell, self.user, self.channel, out=self.out)
+        with contextlib.suppress(TimeoutError):  # what start-up posts comes before the prompt
+            await self.bell.idle(timeout=15)
+        self.shell.say("Type help for commands, quit (or Ctrl-D) to leave.")
+        self.shell.switch("as", self.user)
 
-    try:
-        while True:
-            future: asyncio.Future[str | None] = loop.create_future()
-            threading.Thread(target=read_one, args=(future,), daemon=True).start()
-            line = await future
-            if line is None:
-                return
-            yield line
-    finally:
-        if edit is not None and history is not None:
-            with contextlib.suppress(OSError):
-                edit.write_history_file(history)
+    async def step(self, line: str, *, echo: bool = False) -> bool:
+        assert self.shell is not None and self.bell is not None
+        if echo and line.strip():
+            self.shell.say(f"> {line.rstrip()}")
+        keep_going = await self.shell.handle(line)
+        self.sandbox.save(self.bell)
+        return keep_going
+
+    async def stop(self) -> None:
+        if self.bell is None:
+            return
+        with contextlib.suppress(TimeoutError):
+            await self.bell.idle(timeout=30)
+        await self.bell.stop(grace=5)
+        self.sandbox.save(self.bell)
 
 
-async def run_shell(config: LoadedConfig, *, user: str, channel: str, db: str | None,
-                    live: bool = False, fresh: bool = False, stdin: TextIO | None = None,
-                    out: TextIO | None = None) -> int:
-    stdin = stdin or sys.stdin
-    out = out or sys.stdout
-    interactive = stdin.isatty()
+def prepare(config: LoadedConfig, *, db: str | None, live: bool, fresh: bool,
+            out: TextIO) -> Sandbox | None:
+    """Plan the sandbox and print its banner; None (after saying why) if it may not start."""
     try:
         sandbox = plan_sandbox(config, db=db, live=live, fresh=fresh,
                                demo=demo_config() if config.source == "(environment)" else None)
     except ValueError as exc:
         print(f"shipbell shell: {exc}", file=sys.stderr)
-        return 2
+        return None
     for line in sandbox.banner():
         print(line, file=out, flush=True)
-    if live and interactive:
-        answer = await asyncio.to_thread(input, "Type `live` to go on with the real database "
-                                         "and providers: ")
-        if answer.strip().lower() != "live":
-            print("Not started; run `shipbell shell` without --live for the sandbox.", file=out)
-            return 1
-    bell = sandbox.bell(clock=SystemClock())
-    await bell.start()
-    shell = Shell(bell, user, channel, out=out)
-    shell.say("Type help for commands, quit (or Ctrl-D) to leave.")
-    shell.switch("as", user)
-    lines = read_lines(stdin, interactive, sandbox.history_path)
+    return sandbox
+
+
+async def run_shell(config: LoadedConfig, *, user: str, channel: str, db: str | None,
+                    live: bool = False, fresh: bool = False, stdin: TextIO | None = None,
+                    out: TextIO | None = None) -> int:
+    """The shell fed from a pipe (or any text stream): each line is echoed, then run."""
+    stdin, out = stdin or sys.stdin, out or sys.stdout
+    sandbox = prepare(config, db=db, live=live, fresh=fresh, out=out)
+    if sandbox is None:
+        return 2
+    session = Session(sandbox, user, channel, out)
+    await session.start()
+    loop = asyncio.get_running_loop()
     try:
-        async for line in lines:
-            if not interactive and line.strip():
-                shell.say(f"> {line.rstrip()}")
-            keep_going = await shell.handle(line)
-            sandbox.save(bell)
-            if not keep_going:
+        while True:
+            # a daemon thread per line, so a quit never waits on a blocked read
+            line = await _read_in_thread(loop, stdin.readline)
+            if not line or not await session.step(line, echo=True):
                 break
     finally:
-        await lines.aclose()
-        with contextlib.suppress(TimeoutError):
-            await bell.idle(timeout=30)
-        await bell.stop(grace=5)
-        sandbox.save(bell)
+        await session.stop()
     return 0
 
 
-__all__ = ["Sandbox", "Shell", "demo_config", "run_shell"]
+async def _read_in_thread(loop: asyncio.AbstractEventLoop, read: Any) -> str:
+    import threading
+
+    future: asyncio.Future[str] = loop.create_future()
+
+    def reader() -> None:
+        try:
+            line = read()
+        except (OSError, ValueError):
+            line = ""
+        loop.call_soon_threadsafe(lambda: future.done() or future.set_result(line))
+
+    threading.Thread(target=reader, daemon=True).start()
+    return await future
+
+
+def run_terminal(config: LoadedConfig, *, user: str, channel: str, db: str | None,
+                 live: bool = False, fresh: bool = False) -> int:
+    """The shell on a terminal: readline editing and history in the main thread (where
+    Ctrl-C belongs), the app on an event loop in a second thread."""
+    import threading
+
+    out = sys.stdout
+    sandbox = prepare(config, db=db, live=live, fresh=fresh, out=out)
+    if sandbox is None:
+        return 2
+    if live:
+        try:
+            answer = input("Type `live` to go on with the real database and providers: ")
+        except (EOFError, KeyboardInterrupt):
+            answer = ""
+        if answer.strip().lower() != "live":
+            print("Not started; run `shipbell shell` without --live for the sandbox.", file=out)
+            return 1
+    edit = _readline(sandbox.history_path)
+    loop = asyncio.new_event_loop()
+
+    def serve() -> None:
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})  # Ctrl-C is the prompt's
+        loop.run_forever()
+
+    thread = threading.Thread(target=serve, name="shell-loop", daemon=True)
+    thread.start()
+
+    def run(coro: Any) -> Any:
+        future = asyncio.run_coroutine_threadsafe(coro, loop)
+        try:
+            return future.result()
+        except KeyboardInterrupt:  # Ctrl-C while a line runs: stop waiting for it
+            future.cancel()
+            print("(interrupted)", file=out, flush=True)
+            return True
+
+    session = Session(sandbox, user, channel, out)
+    try:
+        try:
+            asyncio.run_coroutine_threadsafe(session.start(), loop).result()
+        except KeyboardInterrupt:
+            return 130
+        shell = session.shell
+        assert shell is not None
+        while True:
+            try:
+                shell.at_prompt = edit.get_line_buffer if edit is not None else str
+                line = input("> ")
+            except KeyboardInterrupt:
+                print("^C (quit or Ctrl-D leaves)", file=out, flush=True)
+                continue
+            except EOFError:
+                print(file=out)
+                break
+            finally:
+                shell.at_prompt = None
+            if not run(session.step(line)):
+                break
+    finally:
+        with contextlib.suppress(KeyboardInterrupt):
+            asyncio.run_coroutine_threadsafe(session.stop(), loop).result()
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(timeout=10)
+        if edit is not None:
+            with contextlib.suppress(OSError):
+                edit.write_history_file(sandbox.history_path)
+    return 0
+
+
+def _readline(history: Path) -> Any:
+    """GNU readline (line editing, arrow-key history), loaded with the history file."""
+    try:
+        import readline as edit  # absent on some platforms: plain input() then
+    except ImportError:
+        return None
+    edit.set_history_length(2000)
+    with contextlib.suppress(OSError):
+        edit.read_history_file(history)
+    return edit
+
+
+__all__ = ["Sandbox", "Shell", "demo_config", "run_shell", "run_terminal"]
