@@ -167,3 +167,28 @@ async def test_a_database_without_its_slack_state_is_pointed_out(
 
 def forget_slack_state(db: str) -> None:
     Path(f"{db}.slack.json").unlink()
+
+
+def copy_example(tmp_path: Path) -> Path:
+    example = Path(__file__).resolve().parents[1] / "config.example.toml"
+    config = tmp_path / "shipbell.toml"
+    config.write_text(example.read_text("utf-8"), "utf-8")
+    return config
+
+
+async def test_the_example_config_runs_in_the_shell(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`cp config.example.toml shipbell.toml` then `shell`: its freeze windows (`from`/`to`)
+    validate again, and the channels it names by id exist in the stand-in Slack."""
+    monkeypatch.chdir(tmp_path)
+    config = copy_example(tmp_path)
+    out = io.StringIO()
+    code = await run_shell(load_config(str(config)), user="U_ANA", channel="C_DEPLOYS",
+                           db=None, stdin=io.StringIO("/deploy web to staging\nwho\n"), out=out)
+    text = out.getvalue()
+    assert code == 0
+    assert "channel_not_found" not in text
+    assert "#c0123abcd" in text.split("> who")[1]  # the digest channel of the example
+    assert not (tmp_path / "shipbell.db").exists()  # its [storage] path
+    assert (tmp_path / "shipbell.shell.db").is_file()

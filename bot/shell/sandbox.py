@@ -57,6 +57,7 @@ class Sandbox:
     stand_ins: list[tuple[str, str, str]] = field(default_factory=list)  # name, type, where
     removed: list[Path] = field(default_factory=list)
     stale: bool = False  # a database whose simulated Slack state was never saved
+    seeded: list[str] = field(default_factory=list)  # config ids added to the stand-in Slack
 
     @property
     def state_path(self) -> Path:
@@ -103,7 +104,7 @@ class Sandbox:
                              config=self.demo or {}, scheduler=True)
         if not self.live and self.state_path.is_file():
             bell.double.state.restore(json.loads(self.state_path.read_text("utf-8")))
-        seed_config_ids(bell.double, self.settings)
+        self.seeded = seed_config_ids(bell.double, self.settings)
         return bell
 
     def save(self, bell: LocalShipbell) -> None:
@@ -115,17 +116,22 @@ class Sandbox:
         os.replace(temp, self.state_path)
 
 
-def seed_config_ids(double: SlackDouble, settings: Settings) -> None:
+def seed_config_ids(double: SlackDouble, settings: Settings) -> list[str]:
     """Channels, people and groups the config names by id exist in the stand-in workspace
-    (named after their id), so posting to them works instead of `channel_not_found`."""
-    known = double.state
+    (named after their id), so posting to them works instead of `channel_not_found`.
+    Returns what it added, as `#name` / `@name`."""
+    known, added = double.state, []
     for value in _strings(settings.model_dump(by_alias=True)):
         if CHANNEL_ID.match(value) and value not in known.channels:
             double.add_channel(value.lower(), channel_id=value, members=list(PEOPLE))
+            added.append(f"#{value.lower()}")
         elif USER_ID.match(value) and value not in known.users:
             double.add_user(value, value.lower())
+            added.append(f"@{value.lower()}")
         elif GROUP_ID.match(value) and value not in known.usergroups:
             double.add_usergroup(value, value.lower(), [])
+            added.append(f"@{value.lower()}")
+    return added
 
 
 def plan_sandbox(config: LoadedConfig, *, db: str | None, live: bool, fresh: bool,
