@@ -58,7 +58,7 @@ async def test_a_button_of_a_closed_incident_says_so(make_bell: MakeBell) -> Non
     await run(shell, out, "/incident resolve rolled back")
     await run(shell, out, "as bob")
     pressed = await run(shell, out, f"press {join}")
-    assert f"Button [{join}] (Join) is no longer on its message" in pressed
+    assert f"Button [{join}] (Join) is no longer on its message m" in pressed
     invited = [c.args.get("users") for c in bell.double.calls_to("conversations.invite")]
     assert "U_BOB" not in invited
 

@@ -202,8 +202,12 @@ class Shell:
             return
         item = self.screen.pressables[int(number) - 1]
         if item.gone:
-            self.say(f"Button [{number}] ({item.label}) is no longer on its message; "
-                     "press one of the buttons shown since.")
+            where = (item.channel or "", str(item.message.get("ts")))
+            ref = (f" m{self.screen.messages.index(where) + 1}"
+                   if where in self.screen.messages else "")
+            self.say(f"Button [{number}] ({item.label}) is no longer on its message{ref}: it "
+                     "was edited since (a closed incident or a finished deploy drops its "
+                     "buttons), so there is nothing to press.")
             return
         ack = await self.bell.driver.press(item.message, item.action_id, user=self.user,
                                            channel=item.channel)
