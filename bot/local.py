@@ -113,8 +113,7 @@ class LocalShipbell:
         for channel_id, name in CHANNELS.items():
             if channel_id not in known.channels:
                 self.double.add_channel(name, channel_id=channel_id, members=list(PEOPLE))
-        # by_alias: fields renamed in Python (a freeze window's `from`/`to`) validate again.
-        base = self.base.model_dump(by_alias=True) if self.base else {}
+        base = self.base.model_dump() if self.base else {}
         overrides = merge(base, {"slack": {"api_url": self.double.api_url},
                                  "storage": {"path": self.db_path}})
         settings = Settings(**merge(overrides, self.config))

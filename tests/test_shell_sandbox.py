@@ -36,7 +36,7 @@ secret_env = "{secret_env}"
 [deploy.services.web]
 repository = "acme/web"
 provider = "ci"
-environments.staging = {{}}
+environments.staging = {staging}
 """
 
 
@@ -48,10 +48,10 @@ async def real_ci() -> AsyncIterator[FakeCI]:
     await fake.stop()
 
 
-def write_config(tmp_path: Path, ci: FakeCI) -> Path:
+def write_config(tmp_path: Path, ci: FakeCI, staging: str = "{}") -> Path:
     path = tmp_path / "shipbell.toml"
     path.write_text(CONFIG.format(real_db=tmp_path / "real.db", ci_url=ci.url,
-                                  secret_env=SECRET_ENV), "utf-8")
+                                  secret_env=SECRET_ENV, staging=staging), "utf-8")
     return path
 
 
@@ -179,8 +179,8 @@ def copy_example(tmp_path: Path) -> Path:
 async def test_the_example_config_runs_in_the_shell(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """`cp config.example.toml shipbell.toml` then `shell`: its freeze windows (`from`/`to`)
-    validate again, and the channels it names by id exist in the stand-in Slack."""
+    """`cp config.example.toml shipbell.toml` then `shell`: it starts, on a scratch database,
+    and its webhook provider is stood in for."""
     monkeypatch.chdir(tmp_path)
     config = copy_example(tmp_path)
     out = io.StringIO()
@@ -189,6 +189,22 @@ async def test_the_example_config_runs_in_the_shell(
     text = out.getvalue()
     assert code == 0
     assert "channel_not_found" not in text
-    assert "#c0123abcd" in text.split("> who")[1]  # the digest channel of the example
+    assert "Deploy #1: *web* `main` to *staging* — succeeded" in text
     assert not (tmp_path / "shipbell.db").exists()  # its [storage] path
     assert (tmp_path / "shipbell.shell.db").is_file()
+
+
+async def test_channels_a_config_names_by_id_exist_in_the_stand_in_slack(
+    tmp_path: Path, real_ci: FakeCI,
+) -> None:
+    config = write_config(tmp_path, real_ci, staging='{ channels = ["C0SHIPPING"] }')
+    out = io.StringIO()
+    code = await run_shell(load_config(str(config)), user="U_ANA", channel="C_DEPLOYS",
+                           db=str(tmp_path / "s.db"),
+                           stdin=io.StringIO("in #c0shipping\n/deploy web to staging\n"), out=out)
+    text = out.getvalue()
+    assert code == 0
+    assert "stand-in Slack also has what your config names: #c0shipping" in text
+    assert "you are @ana in #c0shipping" in text
+    assert "Deploy #1: *web* `main` to *staging* — succeeded" in text
+    assert real_ci.jobs == []

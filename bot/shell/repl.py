@@ -325,9 +325,10 @@ class Session:
         self.bell = self.sandbox.bell(clock=SystemClock())
         await self.bell.start()
         self.shell = Shell(self.bell, self.user, self.channel, out=self.out)
-        if self.sandbox.seeded:
-            self.shell.say(f"  stand-in Slack also has what your config names by id: "
-                           f"{', '.join(self.sandbox.seeded)}")
+        added = self.sandbox.seeded + self.bell.simulated
+        if added:
+            self.shell.say(f"  stand-in Slack also has what your config names: "
+                           f"{', '.join(added)}")
         with contextlib.suppress(TimeoutError):  # what start-up posts comes before the prompt
             await self.bell.idle(timeout=15)
         self.shell.say("Type help for commands, quit (or Ctrl-D) to leave.")

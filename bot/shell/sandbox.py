@@ -100,7 +100,7 @@ class Sandbox:
         return lines
 
     def bell(self, clock: Clock) -> LocalShipbell:
-        bell = LocalShipbell(self.db_path, base=self.settings, clock=clock,
+        bell = LocalShipbell(self.db_path, base=self.settings, clock=clock, simulate_names=True,
                              config=self.demo or {}, scheduler=True)
         if not self.live and self.state_path.is_file():
             bell.double.state.restore(json.loads(self.state_path.read_text("utf-8")))
