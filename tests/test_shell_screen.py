@@ -116,3 +116,12 @@ async def test_a_mistyped_command_gets_one_sentence_and_no_bolt_hint(
     assert "`/deplyo` is not a Shipbell command; try /deploy, /incident, /release" in text
     assert "Suggestion" not in caplog.text and "Unhandled request" not in caplog.text
     assert "HTTP 404" not in text
+
+
+async def test_output_while_someone_types_redraws_the_half_typed_line(
+    make_bell: MakeBell,
+) -> None:
+    _, shell, out = await quick_shell(make_bell)
+    shell.at_prompt = lambda: "/deploy sta"  # what a terminal's readline buffer holds
+    shell.say("#deploys [m9]", "  a reminder")
+    assert out.getvalue().endswith("\r\x1b[K#deploys [m9]\n  a reminder\n> /deploy sta")
