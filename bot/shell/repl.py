@@ -13,6 +13,7 @@ import importlib
 import shlex
 import signal
 import sys
+import threading
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
@@ -388,8 +389,6 @@ async def run_shell(config: LoadedConfig, *, user: str, channel: str, db: str | 
 
 
 async def _read_in_thread(loop: asyncio.AbstractEventLoop, read: Any) -> str:
-    import threading
-
     future: asyncio.Future[str] = loop.create_future()
 
     def reader() -> None:
@@ -407,8 +406,6 @@ def run_terminal(config: LoadedConfig, *, user: str, channel: str, db: str | Non
                  live: bool = False, fresh: bool = False) -> int:
     """The shell on a terminal: readline editing and history in the main thread (where
     Ctrl-C belongs), the app on an event loop in a second thread."""
-    import threading
-
     out = sys.stdout
     sandbox = prepare(config, db=db, live=live, fresh=fresh, out=out)
     if sandbox is None:
@@ -442,10 +439,13 @@ def run_terminal(config: LoadedConfig, *, user: str, channel: str, db: str | Non
 
     session = Session(sandbox, user, channel, out)
     try:
-        try:
-            asyncio.run_coroutine_threadsafe(session.start(), loop).result()
-        except KeyboardInterrupt:
-            return 130
+        starting = asyncio.run_coroutine_threadsafe(session.start(), loop)
+        while True:  # a half-started app can't be stopped cleanly: let it finish starting
+            try:
+                starting.result()
+                break
+            except KeyboardInterrupt:
+                print("(still starting; quit or Ctrl-D leaves once it has)", file=out, flush=True)
         shell = session.shell
         assert shell is not None
         while True:
@@ -467,21 +467,22 @@ def run_terminal(config: LoadedConfig, *, user: str, channel: str, db: str | Non
             asyncio.run_coroutine_threadsafe(session.stop(), loop).result()
         loop.call_soon_threadsafe(loop.stop)
         thread.join(timeout=10)
-        if edit is not None:
+        if edit is not None and sandbox.history_path is not None:
             with contextlib.suppress(OSError):
                 edit.write_history_file(sandbox.history_path)
     return 0
 
 
-def _readline(history: Path) -> Any:
+def _readline(history: Path | None) -> Any:
     """GNU readline (line editing, arrow-key history), loaded with the history file."""
     try:
         import readline as edit  # absent on some platforms: plain input() then
     except ImportError:
         return None
     edit.set_history_length(2000)
-    with contextlib.suppress(OSError):
-        edit.read_history_file(history)
+    if history is not None:
+        with contextlib.suppress(OSError):
+            edit.read_history_file(history)
     return edit
 
 

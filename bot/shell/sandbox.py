@@ -64,8 +64,9 @@ class Sandbox:
         return self.db_path.with_name(self.db_path.name + ".slack.json")
 
     @property
-    def history_path(self) -> Path:
-        return self.db_path.with_name(self.db_path.name + ".history")
+    def history_path(self) -> Path | None:
+        """Beside the scratch database; none with --live (nothing beside the real one)."""
+        return None if self.live else self.db_path.with_name(self.db_path.name + ".history")
 
     def banner(self) -> list[str]:
         if self.live:
