@@ -83,8 +83,13 @@ def parser() -> argparse.ArgumentParser:
     shell = verbs["shell"]
     shell.add_argument("--as", dest="user", default="U_ANA", help="act as this user id")
     shell.add_argument("--in", dest="channel", default="C_DEPLOYS", help="act in this channel")
-    shell.add_argument("--db", help="SQLite file (default: [storage] path if configured,"
-                       " else ./shipbell-shell.db)")
+    shell.add_argument("--db", help="scratch SQLite file (default: ./<config name>.shell.db,"
+                       " or ./shipbell-shell.db without a config); never [storage] path")
+    shell.add_argument("--fresh", action="store_true",
+                       help="start over: delete the scratch database and its simulated Slack")
+    shell.add_argument("--live", action="store_true",
+                       help="DANGER: use the real [storage] database and the real deploy"
+                       " providers (asks to confirm)")
     digest = verbs["digest"]
     digest.add_argument("--as-of", metavar="DATE",
                         help="the digest that would be posted on DATE (YYYY-MM-DD); default now")
@@ -134,9 +139,16 @@ def _manifest(args: argparse.Namespace, config: LoadedConfig) -> int:
 
 
 def _shell(args: argparse.Namespace, config: LoadedConfig) -> int:
-    from bot.shell import run_shell
+    from bot.shell import run_shell, run_terminal
 
-    return asyncio.run(run_shell(config, user=args.user, channel=args.channel, db=args.db))
+    options = {"user": args.user, "channel": args.channel, "db": args.db, "live": args.live,
+               "fresh": args.fresh}
+    if sys.stdin.isatty():
+        return run_terminal(config, **options)
+    try:
+        return asyncio.run(run_shell(config, **options))
+    except KeyboardInterrupt:  # Ctrl-C: the shell has already stopped cleanly
+        return 130
 
 
 def _digest(args: argparse.Namespace, config: LoadedConfig) -> int:

@@ -103,12 +103,16 @@ class LocalShipbell:
 
     async def start(self) -> None:
         await self.double.start()
+        known = self.double.state  # a restored workspace keeps what it already has
         for user_id, name in PEOPLE.items():
-            self.double.add_user(user_id, name)
+            if user_id not in known.users:
+                self.double.add_user(user_id, name)
         for group_id, (handle, members) in GROUPS.items():
-            self.double.add_usergroup(group_id, handle, members)
+            if group_id not in known.usergroups:
+                self.double.add_usergroup(group_id, handle, members)
         for channel_id, name in CHANNELS.items():
-            self.double.add_channel(name, channel_id=channel_id, members=list(PEOPLE))
+            if channel_id not in known.channels:
+                self.double.add_channel(name, channel_id=channel_id, members=list(PEOPLE))
         base = self.base.model_dump() if self.base else {}
         overrides = merge(base, {"slack": {"api_url": self.double.api_url},
                                  "storage": {"path": self.db_path}})

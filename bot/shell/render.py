@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,6 +25,7 @@ class Pressable:
     label: str
     channel: str | None
     view: dict[str, Any] | None = None
+    gone: bool = False  # the message was edited and this button is no longer on it
 
 
 @dataclass
@@ -34,6 +36,10 @@ class Screen:
     pressables: list[Pressable] = field(default_factory=list)
     messages: list[tuple[str, str]] = field(default_factory=list)  # (channel, ts)
     modal: dict[str, Any] | None = None
+    # (channel, ts, action_id, value) → button number, so an edited message keeps its numbers
+    numbers: dict[tuple[str | None, str, str, str], int] = field(default_factory=dict)
+    shown: dict[tuple[str, str], list[str]] = field(default_factory=dict)  # last render
+    fresh: set[int] = field(default_factory=set)  # buttons the current render showed
 
     def name(self, ref: str) -> str:
         return self.names.get(ref, ref)
@@ -42,7 +48,7 @@ class Screen:
         """Resolve mentions and dates the way the Slack client would show them."""
         text = re.sub(r"<@([UW][A-Z0-9_]+)(?:\|[^>]*)?>", lambda m: "@" + self.name(m[1]), text)
         text = re.sub(r"<#([CG][A-Z0-9_]+)(?:\|[^>]*)?>", lambda m: "#" + self.name(m[1]), text)
-        text = re.sub(r"<!subteam\^[A-Z0-9]+\|([^>]*)>", r"\1", text)
+        text = re.sub(r"<!subteam\^[A-Z0-9_]+\|([^>]*)>", r"\1", text)
         text = re.sub(r"<!date\^\d+\^[^|>]*\|([^>]*)>", r"\1", text)
         text = re.sub(r"<(https?://[^|>]+)\|([^>]*)>", r"\2 (\1)", text)
         return text
@@ -55,10 +61,19 @@ class Screen:
             ts = call.response.get("ts") or args.get("ts")
             channel = str(call.response.get("channel") or args.get("channel"))
             number = self._remember(channel, str(ts))
-            verb = "edited" if call.method == "chat.update" else ""
             thread = " (thread)" if args.get("thread_ts") else ""
-            head = f"#{where}{thread} [m{number}] {verb}".rstrip()
-            return [head, *self.message_lines({**args, "ts": ts}, channel)]
+            head = f"#{where}{thread} [m{number}]"
+            before = self.shown.get((channel, str(ts)))
+            self.fresh = set()
+            lines = self.message_lines({**args, "ts": ts}, channel)
+            self.shown[(channel, str(ts))] = lines
+            for key, button in self.numbers.items():
+                if key[:2] == (channel, str(ts)):
+                    self.pressables[button - 1].gone = button not in self.fresh
+            if call.method == "chat.update" and before is not None:
+                changed = self._changes(before, lines)
+                return [f"{head} edited", *changed] if changed else []
+            return [f"{head} edited" if call.method == "chat.update" else head, *lines]
         if call.method == "chat.postEphemeral":
             return [f"#{where} (only @{self.name(str(args.get('user')))} sees this)",
                     *self.message_lines(args, str(args.get("channel")))]
@@ -67,6 +82,18 @@ class Screen:
         if call.method in ("views.open", "views.push", "views.update"):
             return self._modal(call)
         return [f"· {call.method} {self._summary(args)}"]
+
+    @staticmethod
+    def _changes(before: list[str], after: list[str]) -> list[str]:
+        """An edit shows the lines that changed or appeared, and names what disappeared."""
+        out: list[str] = []
+        matcher = difflib.SequenceMatcher(a=before, b=after, autojunk=False)
+        for tag, a0, a1, b0, b1 in matcher.get_opcodes():
+            if tag in ("replace", "insert"):
+                out.extend(after[b0:b1])
+            elif tag == "delete":
+                out.extend(f"  (gone) {line.strip()}" for line in before[a0:a1] if line.strip())
+        return out
 
     def _failure(self, call: Call) -> list[str]:
         if call.method in QUIET or call.response.get("ok", True):
@@ -129,11 +156,27 @@ class Screen:
                 continue
             label = self._text(element.get("text")) or element.get("type", "")
             message = {"ts": msg.get("ts"), "blocks": msg.get("blocks")}
-            self.pressables.append(Pressable(message, element["action_id"], label, channel))
+            number = self._number(Pressable(message, element["action_id"], label, channel),
+                                  str(element.get("value", "")))
             if element.get("url"):
                 label += f" ({element['url']})"
-            labels.append(f"[{len(self.pressables)}] {label}")
+            labels.append(f"[{number}] {label}")
         return ["  ".join(labels)] if labels else []
+
+    def _number(self, item: Pressable, value: str) -> int:
+        """The same button on the same message keeps its number across edits."""
+        ts = item.message.get("ts")
+        if not ts:  # ephemerals and modals: every rendering is a new message
+            self.pressables.append(item)
+            return len(self.pressables)
+        key = (item.channel, str(ts), item.action_id, value)
+        if key not in self.numbers:
+            self.pressables.append(item)
+            self.numbers[key] = len(self.pressables)
+        else:
+            self.pressables[self.numbers[key] - 1] = item
+        self.fresh.add(self.numbers[key])
+        return self.numbers[key]
 
     def _modal(self, call: Call) -> list[str]:
         view = dict(call.args.get("view") or {})

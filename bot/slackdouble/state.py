@@ -5,12 +5,12 @@ Kept free of HTTP so tests and the local shell can seed and inspect it directly.
 
 from __future__ import annotations
 
-import itertools
+import base64
 import re
 import secrets
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 CHANNEL_NAME_RE = re.compile(r"^[a-z0-9_-]+$")
@@ -94,13 +94,14 @@ class Workspace:
         self.files: dict[str, dict[str, Any]] = {}
         self.triggers: dict[str, float] = {}
         self.response_urls: dict[str, dict[str, Any]] = {}
-        self._ids = itertools.count(1)
+        self._next_id = 1
         self._last_ts = 0
 
     # ---- ids and clocks ---------------------------------------------------------------------
     def new_id(self, prefix: str) -> str:
         """Slack-looking ids (`C…`, `V…`, `F…`), unique within the workspace."""
-        return f"{prefix}0{next(self._ids):08X}"
+        number, self._next_id = self._next_id, self._next_id + 1
+        return f"{prefix}0{number:08X}"
 
     def new_ts(self) -> str:
         """Message ts from the clock, bumped by 1 µs when needed so it is unique and increasing."""
@@ -120,6 +121,37 @@ class Workspace:
             raise SlackError("expired_trigger_id")
         if not peek:
             del self.triggers[trigger_id or ""]
+
+    # ---- persistence (the local shell keeps its workspace beside its database) -------------
+    PERSISTED = ("users", "usergroups", "messages", "pins", "bookmarks", "views", "home_views")
+
+    def snapshot(self) -> dict[str, Any]:
+        """What a workspace remembers across restarts, as JSON-ready data.
+
+        Trigger ids, response_urls and ephemerals are left out: Slack forgets them too.
+        """
+        data: dict[str, Any] = {key: getattr(self, key) for key in self.PERSISTED}
+        data["channels"] = [asdict(ch) for ch in self.channels.values()]
+        data["files"] = {
+            fid: {**f, "content": None if f.get("content") is None
+                  else base64.b64encode(f["content"]).decode("ascii")}
+            for fid, f in self.files.items()
+        }
+        data["next_id"], data["last_ts"] = self._next_id, self._last_ts
+        return data
+
+    def restore(self, data: dict[str, Any]) -> None:
+        """Load a `snapshot()`; ids and ts keep counting from where they stopped."""
+        for key in self.PERSISTED:
+            getattr(self, key).update(data.get(key) or {})
+        for raw in data.get("channels") or []:
+            self.channels[raw["id"]] = Channel(**raw)
+        for fid, f in (data.get("files") or {}).items():
+            content = f.get("content")
+            self.files[fid] = {**f, "content": None if content is None
+                               else base64.b64decode(content)}
+        self._next_id = max(self._next_id, int(data.get("next_id") or 1))
+        self._last_ts = max(self._last_ts, int(data.get("last_ts") or 0))
 
     # ---- lookups ----------------------------------------------------------------------------
     def user(self, user_id: str | None) -> dict[str, Any]:
