@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Any
+
+import pytest
 
 from bot.clock import FakeClock
 from bot.local import LocalShipbell
@@ -129,3 +132,15 @@ async def test_form_methods_go_as_form_fields(bell: LocalShipbell) -> None:
     created = await outbox.call(bell.core, "conversations.create",
                                 {"name": "form-wire", "is_private": False})
     assert created is not None and created["channel"]["name"] == "form-wire"
+
+
+async def test_an_already_done_answer_is_no_warning(bell: LocalShipbell,
+                                                   caplog: pytest.LogCaptureFixture) -> None:
+    """Inviting someone already in the channel (Join pressed twice) is not a failure."""
+    caplog.set_level(logging.DEBUG)
+    args = {"channel": "C_GENERAL", "users": "U_ANA"}
+    assert await outbox.call(bell.core, "conversations.invite", args) is None
+    assert bell.double.calls_to("conversations.invite")[0].response["error"] == \
+        "already_in_channel"
+    levels = {r.levelname for r in caplog.records if "already_in_channel" in r.getMessage()}
+    assert levels == {"DEBUG"}

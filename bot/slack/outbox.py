@@ -7,6 +7,7 @@ go through the task runner, so a post survives a restart and is retried on failu
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any
 
 from slack_sdk.errors import SlackApiError
@@ -34,6 +35,11 @@ FINAL_ERRORS = frozenset(
 )
 
 
+# Final errors that say the call's aim already holds (the person is in the channel, the
+# message is pinned): nothing failed, so they are not worth a warning.
+ALREADY_DONE = frozenset({"already_in_channel", "already_pinned", "already_reacted"})
+
+
 # Methods Slack accepts as JSON bodies; every other method takes form fields.
 JSON_METHODS = frozenset(
     {
@@ -58,7 +64,8 @@ async def call(core: Core, method: str, args: dict[str, Any]) -> dict[str, Any] 
         error = str(exc.response.get("error", "unknown"))
         core.metrics.slack_errors.labels(method, error).inc()
         if error in FINAL_ERRORS:
-            logs.logger.warning(logs.SLACK_CALL_FAILED, method, error)
+            level = logging.DEBUG if error in ALREADY_DONE else logging.WARNING
+            logs.logger.log(level, logs.SLACK_CALL_FAILED, method, error)
             return None
         raise
     return dict(response.data) if isinstance(response.data, dict) else None
