@@ -200,7 +200,9 @@ HEAD = (f"  {'history':<22} {'deploys':>9} {'7 days':>7} {'1st ms':>8} {'warm ms
         f" {'peak MB':>8} {'RSS MB':>7}")
 LEGEND = ("  1st/warm: the digest as /deploy stats and the CLI compute it (two periods);"
           " post: plus the\n  8-week lead-time trend the daily post charts; chart: PNG render;"
-          " scan: full scan of deploys;\n  warm/scan, post/scan: the digests over the scan, in the same run (target ≤ 3);\n  peak: tracemalloc peak of the post digest;"
+          " scan: full scan of deploys;\n"
+          "  warm/scan, post/scan: each digest over the scan in the same run (target ≤ 3);\n"
+          "  peak: tracemalloc peak of the post digest;"
           " RSS: process growth over the timed runs.")
 
 

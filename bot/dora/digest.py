@@ -43,7 +43,7 @@ def build_digest(
     weeks = weeks_before(current.end_day, cfg.chart_weeks, tz)
 
     deploys = queries.deploys(conn, envs, prior.start, current.end, service)
-    week_counts = [queries.deploy_counts(conn, envs, w.start, w.end, service) for w in weeks]
+    week_counts = queries.deploy_counts(conn, envs, [(w.start, w.end) for w in weeks], service)
     lead_from = min(prior.start, weeks[0].start) if trend else prior.start
     changes = queries.lead_times(conn, envs, lead_from, current.end, service)
     failures = queries.failures(conn, envs, prior.start, at, service)

@@ -16,7 +16,7 @@ from typing import TypeVar
 
 from bot.dora.clusters import Placement
 from bot.dora.periods import Period
-from bot.dora.queries import ChangeRow, DeployRow, FailureRow, FollowupRow, IncidentRow
+from bot.dora.queries import Changes, DeployRow, FailureRow, FollowupRow, IncidentRow
 from bot.dora.stats import Ratio, Spread, spread
 
 SEVERITIES = (1, 2, 3, 4)
@@ -100,7 +100,7 @@ class Digest:
 def period_metrics(
     period: Period,
     deploys: list[DeployRow],
-    changes: list[ChangeRow],
+    changes: Changes,
     failures: list[FailureRow],
     incidents: list[IncidentRow],
     updates: tuple[int, int] | None,
@@ -110,7 +110,7 @@ def period_metrics(
     days = {_local_day(d.finished, period) for d in mine}
     failed = sum(d.failed for d in mine)
     rework = sum(d.is_rollback or d.is_hotfix for d in mine)
-    lead = spread(c.seconds for c in between(changes, [c.shipped for c in changes], period))
+    lead = spread(changes.seconds[changes.between(*period.bounds)])
     recovery = spread(
         (f.recovered - f.started).total_seconds()
         for f in failures
@@ -138,7 +138,7 @@ def period_metrics(
 def service_rows(
     period: Period,
     deploys: list[DeployRow],
-    changes: list[ChangeRow],
+    changes: Changes,
     incidents: list[IncidentRow],
     open_incidents: list[IncidentRow],
 ) -> list[ServiceRow]:
@@ -147,8 +147,9 @@ def service_rows(
     for d in between(deploys, [d.finished for d in deploys], period):
         by_service[d.service].append(d)
     leads: dict[str, list[float]] = defaultdict(list)
-    for c in between(changes, [c.shipped for c in changes], period):
-        leads[c.service].append(c.seconds)
+    mine = changes.between(*period.bounds)
+    for name, seconds in zip(changes.service[mine], changes.seconds[mine], strict=True):
+        leads[name].append(seconds)
     opened = [i.service for i in incidents if i.service and period.contains(i.declared)]
     open_now = [i.service for i in open_incidents if i.service]
     rows = []
@@ -168,12 +169,11 @@ def service_rows(
 
 
 def week_points(
-    weeks: list[Period], counts: list[tuple[int, int]], changes: list[ChangeRow] | None
+    weeks: list[Period], counts: list[tuple[int, int]], changes: Changes | None
 ) -> list[WeekPoint]:
-    shipped = [c.shipped for c in changes] if changes is not None else []
     return [
         WeekPoint(week, total, failed, None if changes is None else spread(
-            c.seconds for c in between(changes, shipped, week)))
+            changes.seconds[changes.between(*week.bounds)]))
         for week, (total, failed) in zip(weeks, counts, strict=True)
     ]
 

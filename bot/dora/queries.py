@@ -8,6 +8,7 @@ kept (they count) and carry their flag so nothing downstream names them.
 from __future__ import annotations
 
 import sqlite3
+from bisect import bisect_left
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -24,13 +25,6 @@ class DeployRow:
     is_rollback: bool
     is_hotfix: bool
     failed: bool  # caused an incident, or was rolled back
-
-
-@dataclass(frozen=True)
-class ChangeRow:
-    service: str
-    shipped: str  # stored UTC text of the deploy that first shipped it
-    seconds: float  # commit → first production deploy that shipped it
 
 
 @dataclass(frozen=True)
@@ -72,16 +66,6 @@ def _dt(text: str) -> datetime:
     return value
 
 
-def _failed_sql() -> str:
-    """1 when deploy ``d`` caused a (non-test) incident or was rolled back."""
-    return (
-        "(EXISTS (SELECT 1 FROM incident_deploys x JOIN incidents i ON i.id = x.incident_id"
-        "   WHERE x.relation = 'caused' AND x.deploy_id = d.id AND i.test = 0)"
-        " OR EXISTS (SELECT 1 FROM deploys r WHERE r.rollback_of = d.id"
-        f"   AND r.state NOT IN ({_in(list(NOT_A_ROLLBACK))})))"
-    )
-
-
 def _production(
     envs: list[str], start: datetime, end: datetime, service: str | None
 ) -> tuple[str, list[object]]:
@@ -95,6 +79,32 @@ def _production(
     return sql, params
 
 
+def failed_deploys(
+    conn: sqlite3.Connection, envs: list[str], start: datetime, end: datetime,
+    service: str | None, ids: tuple[int, int],
+) -> dict[int, str]:
+    """Successful production deploys finished in [start, end) that failed (caused a non-test
+    incident, or were rolled back by a rollback that ran), by id, with their finish time.
+
+    ``ids`` is the (lowest, highest) id of the window's deploys, which the caller read with
+    them.  The failures are read from their side over that id range (the few "caused" links
+    and rollbacks there) instead of two searches per deploy of the window.
+    """
+    where, params = _production(envs, start, end, service)
+    # CROSS JOIN pins the order: the links (or rollbacks) in the id range first, then their
+    # deploy, so nothing is looked up per deploy of the window.
+    sql = (
+        "SELECT d.id, d.finished_at FROM incident_deploys x CROSS JOIN deploys d"
+        " ON d.id = x.deploy_id CROSS JOIN incidents i ON i.id = x.incident_id"
+        f"{where} AND x.relation = 'caused' AND x.deploy_id BETWEEN ? AND ? AND i.test = 0"
+        " UNION SELECT d.id, d.finished_at FROM deploys r CROSS JOIN deploys d"
+        f" ON d.id = r.rollback_of{where} AND r.rollback_of BETWEEN ? AND ?"
+        f" AND r.state NOT IN ({_in(list(NOT_A_ROLLBACK))})"
+    )
+    rows = conn.execute(sql, [*params, *ids, *params, *ids, *NOT_A_ROLLBACK])
+    return dict(rows.fetchall())
+
+
 def deploys(
     conn: sqlite3.Connection, envs: list[str], start: datetime, end: datetime,
     service: str | None = None,
@@ -102,29 +112,57 @@ def deploys(
     """Successful production deploys finished in [start, end), in time order, with their
     failure flag."""
     where, params = _production(envs, start, end, service)
-    sql = (f"SELECT d.id, d.service, d.finished_at, d.is_rollback, d.is_hotfix, {_failed_sql()}"
-           f" FROM deploys d{where} ORDER BY d.finished_at")
-    return [
-        DeployRow(r[0], r[1], r[2], bool(r[3]), bool(r[4]), bool(r[5]))
-        for r in conn.execute(sql, [*NOT_A_ROLLBACK, *params])
-    ]
+    rows = conn.execute(f"SELECT d.id, d.service, d.finished_at, d.is_rollback, d.is_hotfix"
+                        f" FROM deploys d{where} ORDER BY d.finished_at", params).fetchall()
+    if not rows:
+        return []
+    ids = [r[0] for r in rows]
+    failed = failed_deploys(conn, envs, start, end, service, (min(ids), max(ids)))
+    return [DeployRow(r[0], r[1], r[2], bool(r[3]), bool(r[4]), r[0] in failed) for r in rows]
 
 
 def deploy_counts(
-    conn: sqlite3.Connection, envs: list[str], start: datetime, end: datetime,
+    conn: sqlite3.Connection, envs: list[str], spans: list[tuple[datetime, datetime]],
     service: str | None = None,
-) -> tuple[int, int]:
-    """(deploys, failed deploys) in [start, end), counted inside SQLite for the chart."""
-    where, params = _production(envs, start, end, service)
-    sql = f"SELECT COUNT(*), COALESCE(SUM({_failed_sql()}), 0) FROM deploys d{where}"
-    total, failed = conn.execute(sql, [*NOT_A_ROLLBACK, *params]).fetchone()
-    return int(total), int(failed)
+) -> list[tuple[int, int]]:
+    """(deploys, failed deploys) for each [start, end) span (the chart's weeks, oldest
+    first, back to back): one grouped count in SQLite, then the window's failures once."""
+    if not spans:
+        return []
+    svc_sql, svc = (" AND d.service = ?", [service]) if service else ("", [])
+    bounds = [(to_db(lo), to_db(hi)) for lo, hi in spans]
+    counted = conn.execute(
+        f"WITH w(k, lo, hi) AS (VALUES {', '.join('(?, ?, ?)' for _ in bounds)})"
+        " SELECT COUNT(d.id), MIN(d.id), MAX(d.id) FROM w LEFT JOIN deploys d"
+        f" ON d.env IN ({_in(envs)}) AND d.state = 'succeeded'"
+        f" AND d.finished_at >= w.lo AND d.finished_at < w.hi{svc_sql}"
+        " GROUP BY w.k ORDER BY w.k",
+        [*(v for k, b in enumerate(bounds) for v in (k, *b)), *envs, *svc],
+    ).fetchall()
+    ids = [i for _, first, last in counted if first is not None for i in (first, last)]
+    failed = sorted(failed_deploys(conn, envs, spans[0][0], spans[-1][1], service,
+                                   (min(ids), max(ids))).values()) if ids else []
+    return [(int(total), bisect_left(failed, hi) - bisect_left(failed, lo))
+            for (total, _, _), (lo, hi) in zip(counted, bounds, strict=True)]
+
+
+@dataclass(frozen=True)
+class Changes:
+    """Lead times of the changes first shipped in a window, in ship order, as parallel
+    columns: a period is a slice found by bisection, with no object per change."""
+
+    service: list[str]
+    shipped: list[str]  # stored UTC text of the deploy that first shipped each change
+    seconds: list[float]  # commit → first production deploy that shipped it
+
+    def between(self, lo: str, hi: str) -> slice:
+        return slice(bisect_left(self.shipped, lo), bisect_left(self.shipped, hi))
 
 
 def lead_times(
     conn: sqlite3.Connection, envs: list[str], start: datetime, end: datetime,
     service: str | None = None,
-) -> list[ChangeRow]:
+) -> Changes:
     """One value per change first shipped (to that service) by a deploy in [start, end)."""
     where, params = _production(envs, start, end, service)
     sql = (
@@ -132,8 +170,8 @@ def lead_times(
         " round((julianday(d.finished_at) - julianday(c.committed_at)) * 86400.0, 3)"
         f" FROM deploys d JOIN deploy_changes c ON c.deploy_id = d.id{where}"
         " AND c.committed_at IS NOT NULL"
-        # CROSS JOIN pins the order: look the sha up first (a row or two), then its
-        # deploys; otherwise SQLite may walk every deploy of the service in the history.
+        # CROSS JOIN pins the order: look the sha up first (a row or two, deploy id in the
+        # index), then its deploys; otherwise SQLite may walk every deploy of the service.
         " AND NOT EXISTS (SELECT 1 FROM deploy_changes c2 CROSS JOIN deploys d2"
         "   ON d2.id = c2.deploy_id"
         "   WHERE c2.sha = c.sha AND c2.deploy_id != d.id AND d2.service = d.service"
@@ -143,11 +181,12 @@ def lead_times(
         " ORDER BY d.finished_at"
     )
     params += envs
-    rows = []
-    for svc, shipped, seconds in conn.execute(sql, params):
-        if seconds is not None and seconds > 0:  # a commit "after" its deploy: a bad record
-            rows.append(ChangeRow(svc, shipped, seconds))
-    return rows
+    # a commit "after" its deploy is a bad record: dropped (NULL never passes > 0)
+    rows = [r for r in conn.execute(sql, params) if r[2] is not None and r[2] > 0]
+    if not rows:
+        return Changes([], [], [])
+    services, shipped, seconds = map(list, zip(*rows, strict=True))
+    return Changes(services, shipped, seconds)
 
 
 def failures(
