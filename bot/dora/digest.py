@@ -45,7 +45,7 @@ def build_digest(
     deploys = queries.deploys(conn, envs, prior.start, current.end, service)
     week_counts = queries.deploy_counts(conn, envs, [(w.start, w.end) for w in weeks], service)
     lead_from = min(prior.start, weeks[0].start) if trend else prior.start
-    changes = queries.lead_times(conn, envs, lead_from, current.end, service)
+    changes = queries.lead_times(conn, envs, lead_from, current.end, service, current.start)
     failures = queries.failures(conn, envs, prior.start, at, service)
     incidents = queries.incidents(conn, prior.start, at, service)
     today = at.astimezone(tz).date().isoformat()

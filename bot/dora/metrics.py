@@ -149,7 +149,8 @@ def service_rows(
     leads: dict[str, list[float]] = defaultdict(list)
     mine = changes.between(*period.bounds)
     for name, seconds in zip(changes.service[mine], changes.seconds[mine], strict=True):
-        leads[name].append(seconds)
+        if name is not None:  # named for the current period, the one shown per service
+            leads[name].append(seconds)
     opened = [i.service for i in incidents if i.service and period.contains(i.declared)]
     open_now = [i.service for i in open_incidents if i.service]
     rows = []

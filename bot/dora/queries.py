@@ -151,7 +151,7 @@ class Changes:
     """Lead times of the changes first shipped in a window, in ship order, as parallel
     columns: a period is a slice found by bisection, with no object per change."""
 
-    service: list[str]
+    service: list[str | None]  # None before ``named_from`` (see ``lead_times``)
     shipped: list[str]  # stored UTC text of the deploy that first shipped each change
     seconds: list[float]  # commit → first production deploy that shipped it
 
@@ -161,12 +161,18 @@ class Changes:
 
 def lead_times(
     conn: sqlite3.Connection, envs: list[str], start: datetime, end: datetime,
-    service: str | None = None,
+    service: str | None = None, named_from: datetime | None = None,
 ) -> Changes:
-    """One value per change first shipped (to that service) by a deploy in [start, end)."""
+    """One value per change first shipped (to that service) by a deploy in [start, end).
+
+    Only changes shipped from ``named_from`` on carry their service's name (the breakdown
+    per service covers the current period); the rest of a long trend carries None, which
+    costs neither a string per change nor the time to read it.
+    """
     where, params = _production(envs, start, end, service)
+    named = [to_db(named_from or start)]
     sql = (
-        "SELECT d.service, d.finished_at,"
+        "SELECT CASE WHEN d.finished_at >= ? THEN d.service END, d.finished_at,"
         " round((julianday(d.finished_at) - julianday(c.committed_at)) * 86400.0, 3)"
         f" FROM deploys d JOIN deploy_changes c ON c.deploy_id = d.id{where}"
         " AND c.committed_at IS NOT NULL"
@@ -180,9 +186,9 @@ def lead_times(
         "        OR (d2.finished_at = d.finished_at AND d2.id < d.id)))"
         " ORDER BY d.finished_at"
     )
-    params += envs
     # a commit "after" its deploy is a bad record: dropped (NULL never passes > 0)
-    rows = [r for r in conn.execute(sql, params) if r[2] is not None and r[2] > 0]
+    rows = [r for r in conn.execute(sql, [*named, *params, *envs])
+            if r[2] is not None and r[2] > 0]
     if not rows:
         return Changes([], [], [])
     services, shipped, seconds = map(list, zip(*rows, strict=True))
