@@ -117,3 +117,30 @@ def test_an_empty_window_has_no_failures(tmp_path: Path) -> None:
     assert queries.deploys(store.conn, ENVS, start, POSTED) == []
     assert queries.deploy_counts(store.conn, ENVS, [(start, POSTED)]) == [(0, 0)]
     assert queries.deploy_counts(store.conn, ENVS, []) == []
+
+
+def test_lead_times_keep_their_rounding_to_the_millisecond(tmp_path: Path) -> None:
+    """Lead times are read as whole milliseconds over 1000: the same doubles as rounding the
+    seconds to three decimals, for microsecond times, far-apart years and sub-ms gaps."""
+    store = Store(tmp_path / "lead.db")
+    store.migrate()
+    rnd = random.Random(11)
+    start = POSTED - timedelta(days=6)
+    for did in range(1, 301):
+        finished = start + timedelta(minutes=20 * did, microseconds=rnd.randint(0, 999_999))
+        store.execute(
+            "INSERT INTO deploys (id, service, env, ref, state, requester, requested_at,"
+            " finished_at) VALUES (?, 'api', 'production', 'main', 'succeeded', 'U_ANA', ?, ?)",
+            (did, to_db(finished), to_db(finished)))
+        gap = rnd.choice([timedelta(microseconds=rnd.randint(-2_000, 2_000)),
+                          timedelta(seconds=rnd.lognormvariate(9.6, 1.4)),
+                          timedelta(days=rnd.randint(1, 3_000), microseconds=rnd.randint(0, 10**6)),
+                          timedelta(milliseconds=rnd.randint(1, 10**7))])
+        store.execute("INSERT INTO deploy_changes (deploy_id, sha, committed_at) VALUES (?,?,?)",
+                      (did, f"s{did}", to_db(finished - gap)))
+    expected = [r[0] for r in store.conn.execute(
+        "SELECT round((julianday(d.finished_at) - julianday(c.committed_at)) * 86400.0, 3)"
+        " FROM deploys d JOIN deploy_changes c ON c.deploy_id = d.id ORDER BY d.finished_at")]
+    changes = queries.lead_times(store.conn, ["production"], start, POSTED)
+    assert changes.seconds == [s for s in expected if s > 0]
+    assert len(changes.seconds) > 200  # the sub-ms and negative gaps are dropped

@@ -173,7 +173,9 @@ def lead_times(
     named = [to_db(named_from or start)]
     sql = (
         "SELECT CASE WHEN d.finished_at >= ? THEN d.service END, d.finished_at,"
-        " round((julianday(d.finished_at) - julianday(c.committed_at)) * 86400.0, 3)"
+        # Whole milliseconds (julianday's resolution), then seconds: the same double as
+        # round(…* 86400.0, 3), whose decimal round trip costs more than both julianday()s.
+        " round((julianday(d.finished_at) - julianday(c.committed_at)) * 86400000.0) / 1000.0"
         f" FROM deploys d JOIN deploy_changes c ON c.deploy_id = d.id{where}"
         " AND c.committed_at IS NOT NULL"
         # CROSS JOIN pins the order: look the sha up first (a row or two, deploy id in the
