@@ -141,6 +141,16 @@ def test_lead_times_keep_their_rounding_to_the_millisecond(tmp_path: Path) -> No
     expected = [r[0] for r in store.conn.execute(
         "SELECT round((julianday(d.finished_at) - julianday(c.committed_at)) * 86400.0, 3)"
         " FROM deploys d JOIN deploy_changes c ON c.deploy_id = d.id ORDER BY d.finished_at")]
-    changes = queries.lead_times(store.conn, ["production"], start, POSTED)
-    assert changes.seconds == [s for s in expected if s > 0]
-    assert len(changes.seconds) > 200  # the sub-ms and negative gaps are dropped
+    middle = start + timedelta(days=3)
+    for named_from in (None, middle):
+        changes = queries.lead_times(store.conn, ["production"], [start, middle, POSTED],
+                                     named_from=named_from)
+        seconds = changes.seconds(to_db(start), to_db(POSTED))
+        assert sorted(seconds) == sorted(s for s in expected if s > 0)
+        assert len(seconds) > 200  # the sub-ms and negative gaps are dropped
+        named = changes.per_service(to_db(middle), to_db(POSTED))
+        if named_from is None:  # no period asked for names: none read
+            assert named == {}
+        else:
+            assert sorted(named["api"]) == sorted(changes.seconds(to_db(middle), to_db(POSTED)))
+        assert changes.per_service(to_db(start), to_db(middle)) == {}

@@ -110,7 +110,7 @@ def period_metrics(
     days = {_local_day(d.finished, period) for d in mine}
     failed = sum(d.failed for d in mine)
     rework = sum(d.is_rollback or d.is_hotfix for d in mine)
-    lead = spread(changes.seconds[changes.between(*period.bounds)])
+    lead = spread(changes.seconds(*period.bounds))
     recovery = spread(
         (f.recovered - f.started).total_seconds()
         for f in failures
@@ -146,11 +146,7 @@ def service_rows(
     by_service: dict[str, list[DeployRow]] = defaultdict(list)
     for d in between(deploys, [d.finished for d in deploys], period):
         by_service[d.service].append(d)
-    leads: dict[str, list[float]] = defaultdict(list)
-    mine = changes.between(*period.bounds)
-    for name, seconds in zip(changes.service[mine], changes.seconds[mine], strict=True):
-        if name is not None:  # named for the current period, the one shown per service
-            leads[name].append(seconds)
+    leads = changes.per_service(*period.bounds)
     opened = [i.service for i in incidents if i.service and period.contains(i.declared)]
     open_now = [i.service for i in open_incidents if i.service]
     rows = []
@@ -174,7 +170,7 @@ def week_points(
 ) -> list[WeekPoint]:
     return [
         WeekPoint(week, total, failed, None if changes is None else spread(
-            changes.seconds[changes.between(*week.bounds)]))
+            changes.seconds(*week.bounds)))
         for week, (total, failed) in zip(weeks, counts, strict=True)
     ]
 

@@ -11,6 +11,7 @@ import sqlite3
 from bisect import bisect_left
 from dataclasses import dataclass
 from datetime import datetime
+from itertools import pairwise
 
 from bot.clock import from_db, to_db
 
@@ -148,36 +149,44 @@ def deploy_counts(
 
 @dataclass(frozen=True)
 class Changes:
-    """Lead times of the changes first shipped in a window, in ship order, as parallel
-    columns: a period is a slice found by bisection, with no object per change."""
+    """Lead times (seconds, one per change first shipped) of a window cut at ``cuts``.
 
-    service: list[str | None]  # None before ``named_from`` (see ``lead_times``)
-    shipped: list[str]  # stored UTC text of the deploy that first shipped each change
-    seconds: list[float]  # commit → first production deploy that shipped it
-
-    def between(self, lo: str, hi: str) -> slice:
-        return slice(bisect_left(self.shipped, lo), bisect_left(self.shipped, hi))
-
-
-def lead_times(
-    conn: sqlite3.Connection, envs: list[str], start: datetime, end: datetime,
-    service: str | None = None, named_from: datetime | None = None,
-) -> Changes:
-    """One value per change first shipped (to that service) by a deploy in [start, end).
-
-    Only changes shipped from ``named_from`` on carry their service's name (the breakdown
-    per service covers the current period); the rest of a long trend carries None, which
-    costs neither a string per change nor the time to read it.
+    ``spans`` maps (k, service) to the values shipped in [cuts[k], cuts[k + 1]); service is
+    None for spans before ``named_from`` (see ``lead_times``), where no breakdown per
+    service is shown.  A period or a chart week is a run of spans, so its bounds must be
+    among the cuts.
     """
-    where, params = _production(envs, start, end, service)
-    named = [to_db(named_from or start)]
-    sql = (
-        "SELECT CASE WHEN d.finished_at >= ? THEN d.service END, d.finished_at,"
-        # Whole milliseconds (julianday's resolution), then seconds: the same double as
-        # round(…* 86400.0, 3), whose decimal round trip costs more than both julianday()s.
-        " round((julianday(d.finished_at) - julianday(c.committed_at)) * 86400000.0) / 1000.0"
-        f" FROM deploys d JOIN deploy_changes c ON c.deploy_id = d.id{where}"
-        " AND c.committed_at IS NOT NULL"
+
+    cuts: list[str]  # stored UTC text, sorted
+    spans: dict[tuple[int, str | None], list[float]]
+
+    def _range(self, lo: str, hi: str) -> range:
+        return range(self.cuts.index(lo), self.cuts.index(hi))
+
+    def seconds(self, lo: str, hi: str) -> list[float]:
+        ks = self._range(lo, hi)
+        return [s for (k, _), values in self.spans.items() if k in ks for s in values]
+
+    def per_service(self, lo: str, hi: str) -> dict[str, list[float]]:
+        ks = self._range(lo, hi)
+        out: dict[str, list[float]] = {}
+        for (k, name), values in self.spans.items():
+            if k in ks and name is not None:
+                out.setdefault(name, []).extend(values)
+        return out
+
+
+def _lead_sql(source: str, envs: list[str], service: str | None) -> str:
+    """The whole milliseconds from commit to first production deploy of the changes shipped
+    by deploys ``d`` (read from ``source``) in [w.lo, w.hi), as one comma-separated line."""
+    return (
+        # Whole milliseconds (julianday's resolution): over 1000 they are the same doubles as
+        # round(… * 86400.0, 3), whose decimal round trip costs more than both julianday()s.
+        "group_concat(CAST(round((julianday(d.finished_at) - julianday(c.committed_at))"
+        f" * 86400000.0) AS INTEGER)) FROM {source} CROSS JOIN deploy_changes c"
+        f" ON c.deploy_id = d.id WHERE d.env IN ({_in(envs)}) AND d.state = 'succeeded'"
+        " AND d.finished_at >= w.lo AND d.finished_at < w.hi"
+        f"{' AND d.service = ?' if service else ''} AND c.committed_at IS NOT NULL"
         # CROSS JOIN pins the order: look the sha up first (a row or two, deploy id in the
         # index), then its deploys; otherwise SQLite may walk every deploy of the service.
         " AND NOT EXISTS (SELECT 1 FROM deploy_changes c2 CROSS JOIN deploys d2"
@@ -186,15 +195,40 @@ def lead_times(
         f"   AND d2.env IN ({_in(envs)}) AND d2.state = 'succeeded'"
         "   AND (d2.finished_at < d.finished_at"
         "        OR (d2.finished_at = d.finished_at AND d2.id < d.id)))"
-        " ORDER BY d.finished_at"
     )
-    # a commit "after" its deploy is a bad record: dropped (NULL never passes > 0)
-    rows = [r for r in conn.execute(sql, [*named, *params, *envs])
-            if r[2] is not None and r[2] > 0]
-    if not rows:
-        return Changes([], [], [])
-    services, shipped, seconds = map(list, zip(*rows, strict=True))
-    return Changes(services, shipped, seconds)
+
+
+def lead_times(
+    conn: sqlite3.Connection, envs: list[str], cuts: list[datetime],
+    service: str | None = None, named_from: datetime | None = None,
+) -> Changes:
+    """One value per change first shipped (to that service) by a deploy in
+    [cuts[0], cuts[-1]), gathered per span between consecutive cuts.
+
+    SQLite does the per-change work and hands back one line of whole milliseconds per span
+    (per span and service from ``named_from`` on, the period shown per service): no row,
+    tuple or string per change crosses into Python.
+    """
+    bounds = sorted({to_db(c) for c in cuts})
+    named = bounds.index(to_db(named_from)) if named_from is not None else len(bounds)
+    spans = [(k, lo, hi) for k, (lo, hi) in enumerate(pairwise(bounds))]
+    params = [*envs, *([service] if service else []), *envs]
+    found: list[tuple[int, str | None, str | None]] = []
+    for part, per_service in ((spans[:named], False), (spans[named:], True)):
+        if not part:
+            continue
+        sql = f"WITH w(k, lo, hi) AS (VALUES {', '.join('(?, ?, ?)' for _ in part)}) "
+        if per_service:  # sorts the named period's changes by service, no others
+            sql += (f"SELECT w.k, d.service, {_lead_sql('w CROSS JOIN deploys d', envs, service)}"
+                    " GROUP BY w.k, d.service")
+        else:  # each span in its own index range, in order: nothing to sort
+            sql += f"SELECT w.k, NULL, (SELECT {_lead_sql('deploys d', envs, service)}) FROM w"
+        found += conn.execute(sql, [*(v for span in part for v in span), *params]).fetchall()
+    # a commit "after" its deploy is a bad record: dropped (as is a time julianday can't read)
+    return Changes(bounds, {
+        (k, name): [ms / 1000 for ms in map(int, line.split(",")) if ms > 0]
+        for k, name, line in found if line
+    })
 
 
 def failures(
