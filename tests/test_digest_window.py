@@ -9,16 +9,19 @@ against the definition spelled out per deploy.
 from __future__ import annotations
 
 import random
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
+import pytest
 from test_digest_reference import PARIS, POSTED
 
 from bot.clock import to_db
 from bot.dora import queries
 from bot.dora.config import DigestSettings
 from bot.dora.digest import build_digest
-from bot.dora.periods import current_period, weeks_before
+from bot.dora.metrics import deploy_days
+from bot.dora.periods import Period, current_period, weeks_before
 from bot.storage import Store
 
 ENVS = ["production", "prod-eu"]
@@ -154,3 +157,20 @@ def test_lead_times_keep_their_rounding_to_the_millisecond(tmp_path: Path) -> No
         else:
             assert sorted(named["api"]) == sorted(changes.seconds(to_db(middle), to_db(POSTED)))
         assert changes.per_service(to_db(start), to_db(middle)) == {}
+
+
+@pytest.mark.parametrize("zone", ["Europe/Paris", "America/Santiago", "America/Havana",
+                                  "Asia/Beirut", "Pacific/Apia", "Asia/Kathmandu"])
+def test_deploy_days_are_the_local_days_seen_in_the_zone(zone: str) -> None:
+    """Days counted by bisecting at local midnights match converting each deploy, in zones
+    whose daylight-saving changes happen at midnight (and one that skipped a whole day)."""
+    tz = ZoneInfo(zone)
+    rnd = random.Random(zone)
+    for first in (date(2011, 12, 25), date(2026, 3, 25), date(2026, 9, 1), date(2026, 10, 20)):
+        period = Period(first, 14, tz)
+        lo, hi = period.start.timestamp(), period.end.timestamp()
+        for _ in range(20):
+            times = sorted(datetime.fromtimestamp(rnd.uniform(lo, hi), UTC)
+                           for _ in range(rnd.randint(0, 12)))
+            expected = {t.astimezone(tz).date() for t in times}
+            assert deploy_days([to_db(t) for t in times], period) == len(expected)

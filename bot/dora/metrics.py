@@ -11,11 +11,13 @@ from bisect import bisect_left
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import datetime, timedelta
+from itertools import pairwise
 from typing import TypeVar
 
+from bot.clock import to_db
 from bot.dora.clusters import Placement
-from bot.dora.periods import Period
+from bot.dora.periods import Period, local_midnight
 from bot.dora.queries import Changes, DeployRow, FailureRow, FollowupRow, IncidentRow
 from bot.dora.stats import Ratio, Spread, spread
 
@@ -107,7 +109,7 @@ def period_metrics(
 ) -> PeriodMetrics:
     """Figures for one period from rows that may cover more; each row is filtered here."""
     mine = between(deploys, [d.finished for d in deploys], period)
-    days = {_local_day(d.finished, period) for d in mine}
+    days = deploy_days([d.finished for d in mine], period)
     failed = sum(d.failed for d in mine)
     rework = sum(d.is_rollback or d.is_hotfix for d in mine)
     lead = spread(changes.seconds(*period.bounds))
@@ -123,7 +125,7 @@ def period_metrics(
     return PeriodMetrics(
         period=period,
         deploys=len(mine),
-        deploy_days=len(days),
+        deploy_days=days,
         failure=Ratio(failed, len(mine)),
         rework=Ratio(rework, len(mine)),
         lead=lead,
@@ -175,5 +177,13 @@ def week_points(
     ]
 
 
-def _local_day(stored: str, period: Period) -> date:
-    return datetime.fromisoformat(stored).astimezone(period.tz).date()
+def deploy_days(finished: Sequence[str], period: Period) -> int:
+    """Local days of ``period`` with at least one of these sorted in-period finish times.
+
+    Each local midnight is one stored-text bound (as the period's own are), so a day is two
+    bisections rather than a time-zone conversion per deploy.
+    """
+    bounds = [to_db(local_midnight(period.first_day + timedelta(days=i), period.tz))
+              for i in range(period.days + 1)]
+    return sum(bisect_left(finished, lo) < bisect_left(finished, hi)
+               for lo, hi in pairwise(bounds))

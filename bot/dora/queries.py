@@ -11,15 +11,16 @@ import sqlite3
 from bisect import bisect_left
 from dataclasses import dataclass
 from datetime import datetime
-from itertools import pairwise
+from itertools import pairwise, repeat
+from operator import truediv
+from typing import NamedTuple
 
 from bot.clock import from_db, to_db
 
 NOT_A_ROLLBACK = ("rejected", "cancelled")  # a rollback request that never ran
 
 
-@dataclass(frozen=True)
-class DeployRow:
+class DeployRow(NamedTuple):  # a tuple: thousands of them are made per digest
     id: int
     service: str
     finished: str  # stored UTC text: sorts and compares like the time it stands for
@@ -224,11 +225,16 @@ def lead_times(
         else:  # each span in its own index range, in order: nothing to sort
             sql += f"SELECT w.k, NULL, (SELECT {_lead_sql('deploys d', envs, service)}) FROM w"
         found += conn.execute(sql, [*(v for span in part for v in span), *params]).fetchall()
-    # a commit "after" its deploy is a bad record: dropped (as is a time julianday can't read)
-    return Changes(bounds, {
-        (k, name): [ms / 1000 for ms in map(int, line.split(",")) if ms > 0]
-        for k, name, line in found if line
-    })
+    return Changes(bounds, {(k, name): _seconds(line) for k, name, line in found if line})
+
+
+def _seconds(line: str) -> list[float]:
+    """Seconds from a line of whole milliseconds; a commit "after" its deploy is a bad record
+    and dropped (as is a time julianday can't read, which never makes it into the line)."""
+    ms = list(map(int, line.split(",")))
+    if min(ms) <= 0:
+        ms = [m for m in ms if m > 0]
+    return list(map(truediv, ms, repeat(1000)))
 
 
 def failures(
