@@ -112,7 +112,7 @@ def period_metrics(
     days = deploy_days([d.finished for d in mine], period)
     failed = sum(d.failed for d in mine)
     rework = sum(d.is_rollback or d.is_hotfix for d in mine)
-    lead = spread(changes.seconds(*period.bounds))
+    lead = changes.spread(*period.bounds)
     recovery = spread(
         (f.recovered - f.started).total_seconds()
         for f in failures
@@ -171,8 +171,7 @@ def week_points(
     weeks: list[Period], counts: list[tuple[int, int]], changes: Changes | None
 ) -> list[WeekPoint]:
     return [
-        WeekPoint(week, total, failed, None if changes is None else spread(
-            changes.seconds(*week.bounds)))
+        WeekPoint(week, total, failed, None if changes is None else changes.spread(*week.bounds))
         for week, (total, failed) in zip(weeks, counts, strict=True)
     ]
 

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import sqlite3
 from bisect import bisect_left
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import pairwise, repeat
 from operator import truediv
 from typing import NamedTuple
 
 from bot.clock import from_db, to_db
+from bot.dora.stats import Spread, spread
 
 NOT_A_ROLLBACK = ("rejected", "cancelled")  # a rollback request that never ran
 
@@ -128,24 +129,26 @@ def deploy_counts(
     service: str | None = None,
 ) -> list[tuple[int, int]]:
     """(deploys, failed deploys) for each [start, end) span (the chart's weeks, oldest
-    first, back to back): one grouped count in SQLite, then the window's failures once."""
+    first, back to back): one statement counts them all, then the window's failures once."""
     if not spans:
         return []
     svc_sql, svc = (" AND d.service = ?", [service]) if service else ("", [])
+    where = f" FROM deploys d WHERE d.env IN ({_in(envs)}) AND d.state = 'succeeded'{svc_sql}"
     bounds = [(to_db(lo), to_db(hi)) for lo, hi in spans]
-    counted = conn.execute(
+    # each span counted in its own index range (nothing to sort), then the window's id range
+    counts = conn.execute(
         f"WITH w(k, lo, hi) AS (VALUES {', '.join('(?, ?, ?)' for _ in bounds)})"
-        " SELECT COUNT(d.id), MIN(d.id), MAX(d.id) FROM w LEFT JOIN deploys d"
-        f" ON d.env IN ({_in(envs)}) AND d.state = 'succeeded'"
-        f" AND d.finished_at >= w.lo AND d.finished_at < w.hi{svc_sql}"
-        " GROUP BY w.k ORDER BY w.k",
+        f" SELECT (SELECT COUNT(*){where} AND d.finished_at >= w.lo AND d.finished_at < w.hi)"
+        f" FROM w ORDER BY w.k",
         [*(v for k, b in enumerate(bounds) for v in (k, *b)), *envs, *svc],
     ).fetchall()
-    ids = [i for _, first, last in counted if first is not None for i in (first, last)]
-    failed = sorted(failed_deploys(conn, envs, spans[0][0], spans[-1][1], service,
-                                   (min(ids), max(ids))).values()) if ids else []
+    first, last = conn.execute(
+        f"SELECT MIN(d.id), MAX(d.id){where} AND d.finished_at >= ? AND d.finished_at < ?",
+        [*envs, *svc, bounds[0][0], bounds[-1][1]]).fetchone()
+    failed = [] if first is None else sorted(failed_deploys(
+        conn, envs, spans[0][0], spans[-1][1], service, (first, last)).values())
     return [(int(total), bisect_left(failed, hi) - bisect_left(failed, lo))
-            for (total, _, _), (lo, hi) in zip(counted, bounds, strict=True)]
+            for (total,), (lo, hi) in zip(counts, bounds, strict=True)]
 
 
 @dataclass(frozen=True)
@@ -160,6 +163,14 @@ class Changes:
 
     cuts: list[str]  # stored UTC text, sorted
     spans: dict[tuple[int, str | None], list[float]]
+    _spreads: dict[tuple[str, str], Spread] = field(default_factory=dict, repr=False)
+
+    def spread(self, lo: str, hi: str) -> Spread:
+        """Median and p90 of [lo, hi), sorted once however often it is asked (the current
+        period is also the chart's last week)."""
+        if (lo, hi) not in self._spreads:
+            self._spreads[lo, hi] = spread(self.seconds(lo, hi))
+        return self._spreads[lo, hi]
 
     def _range(self, lo: str, hi: str) -> range:
         return range(self.cuts.index(lo), self.cuts.index(hi))
