@@ -43,9 +43,13 @@ def build_digest(
     weeks = weeks_before(current.end_day, cfg.chart_weeks, tz)
 
     deploys = queries.deploys(conn, envs, prior.start, current.end, service)
-    week_counts = [queries.deploy_counts(conn, envs, w.start, w.end, service) for w in weeks]
-    lead_from = min(prior.start, weeks[0].start) if trend else prior.start
-    changes = queries.lead_times(conn, envs, lead_from, current.end, service)
+    week_counts = queries.deploy_counts(conn, envs, [(w.start, w.end) for w in weeks], service)
+    # Lead times come back per span between these cuts: the periods' bounds, and the chart
+    # weeks' when the trend is drawn.
+    cuts = [prior.start, current.start, current.end]
+    if trend:
+        cuts += [b for w in weeks for b in (w.start, w.end)]
+    changes = queries.lead_times(conn, envs, cuts, service, named_from=current.start)
     failures = queries.failures(conn, envs, prior.start, at, service)
     incidents = queries.incidents(conn, prior.start, at, service)
     today = at.astimezone(tz).date().isoformat()

@@ -11,12 +11,14 @@ from bisect import bisect_left
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import datetime, timedelta
+from itertools import pairwise
 from typing import TypeVar
 
+from bot.clock import to_db
 from bot.dora.clusters import Placement
-from bot.dora.periods import Period
-from bot.dora.queries import ChangeRow, DeployRow, FailureRow, FollowupRow, IncidentRow
+from bot.dora.periods import Period, local_midnight
+from bot.dora.queries import Changes, DeployRow, FailureRow, FollowupRow, IncidentRow
 from bot.dora.stats import Ratio, Spread, spread
 
 SEVERITIES = (1, 2, 3, 4)
@@ -100,17 +102,17 @@ class Digest:
 def period_metrics(
     period: Period,
     deploys: list[DeployRow],
-    changes: list[ChangeRow],
+    changes: Changes,
     failures: list[FailureRow],
     incidents: list[IncidentRow],
     updates: tuple[int, int] | None,
 ) -> PeriodMetrics:
     """Figures for one period from rows that may cover more; each row is filtered here."""
     mine = between(deploys, [d.finished for d in deploys], period)
-    days = {_local_day(d.finished, period) for d in mine}
+    days = deploy_days([d.finished for d in mine], period)
     failed = sum(d.failed for d in mine)
     rework = sum(d.is_rollback or d.is_hotfix for d in mine)
-    lead = spread(c.seconds for c in between(changes, [c.shipped for c in changes], period))
+    lead = changes.spread(*period.bounds)
     recovery = spread(
         (f.recovered - f.started).total_seconds()
         for f in failures
@@ -123,7 +125,7 @@ def period_metrics(
     return PeriodMetrics(
         period=period,
         deploys=len(mine),
-        deploy_days=len(days),
+        deploy_days=days,
         failure=Ratio(failed, len(mine)),
         rework=Ratio(rework, len(mine)),
         lead=lead,
@@ -138,7 +140,7 @@ def period_metrics(
 def service_rows(
     period: Period,
     deploys: list[DeployRow],
-    changes: list[ChangeRow],
+    changes: Changes,
     incidents: list[IncidentRow],
     open_incidents: list[IncidentRow],
 ) -> list[ServiceRow]:
@@ -146,9 +148,7 @@ def service_rows(
     by_service: dict[str, list[DeployRow]] = defaultdict(list)
     for d in between(deploys, [d.finished for d in deploys], period):
         by_service[d.service].append(d)
-    leads: dict[str, list[float]] = defaultdict(list)
-    for c in between(changes, [c.shipped for c in changes], period):
-        leads[c.service].append(c.seconds)
+    leads = changes.per_service(*period.bounds)
     opened = [i.service for i in incidents if i.service and period.contains(i.declared)]
     open_now = [i.service for i in open_incidents if i.service]
     rows = []
@@ -168,15 +168,21 @@ def service_rows(
 
 
 def week_points(
-    weeks: list[Period], counts: list[tuple[int, int]], changes: list[ChangeRow] | None
+    weeks: list[Period], counts: list[tuple[int, int]], changes: Changes | None
 ) -> list[WeekPoint]:
-    shipped = [c.shipped for c in changes] if changes is not None else []
     return [
-        WeekPoint(week, total, failed, None if changes is None else spread(
-            c.seconds for c in between(changes, shipped, week)))
+        WeekPoint(week, total, failed, None if changes is None else changes.spread(*week.bounds))
         for week, (total, failed) in zip(weeks, counts, strict=True)
     ]
 
 
-def _local_day(stored: str, period: Period) -> date:
-    return datetime.fromisoformat(stored).astimezone(period.tz).date()
+def deploy_days(finished: Sequence[str], period: Period) -> int:
+    """Local days of ``period`` with at least one of these sorted in-period finish times.
+
+    Each local midnight is one stored-text bound (as the period's own are), so a day is two
+    bisections rather than a time-zone conversion per deploy.
+    """
+    bounds = [to_db(local_midnight(period.first_day + timedelta(days=i), period.tz))
+              for i in range(period.days + 1)]
+    return sum(bisect_left(finished, lo) < bisect_left(finished, hi)
+               for lo, hi in pairwise(bounds))

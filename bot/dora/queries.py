@@ -8,29 +8,26 @@ kept (they count) and carry their flag so nothing downstream names them.
 from __future__ import annotations
 
 import sqlite3
-from dataclasses import dataclass
+from bisect import bisect_left
+from dataclasses import dataclass, field
 from datetime import datetime
+from itertools import pairwise, repeat
+from operator import truediv
+from typing import NamedTuple
 
 from bot.clock import from_db, to_db
+from bot.dora.stats import Spread, spread
 
 NOT_A_ROLLBACK = ("rejected", "cancelled")  # a rollback request that never ran
 
 
-@dataclass(frozen=True)
-class DeployRow:
+class DeployRow(NamedTuple):  # a tuple: thousands of them are made per digest
     id: int
     service: str
     finished: str  # stored UTC text: sorts and compares like the time it stands for
     is_rollback: bool
     is_hotfix: bool
     failed: bool  # caused an incident, or was rolled back
-
-
-@dataclass(frozen=True)
-class ChangeRow:
-    service: str
-    shipped: str  # stored UTC text of the deploy that first shipped it
-    seconds: float  # commit → first production deploy that shipped it
 
 
 @dataclass(frozen=True)
@@ -72,16 +69,6 @@ def _dt(text: str) -> datetime:
     return value
 
 
-def _failed_sql() -> str:
-    """1 when deploy ``d`` caused a (non-test) incident or was rolled back."""
-    return (
-        "(EXISTS (SELECT 1 FROM incident_deploys x JOIN incidents i ON i.id = x.incident_id"
-        "   WHERE x.relation = 'caused' AND x.deploy_id = d.id AND i.test = 0)"
-        " OR EXISTS (SELECT 1 FROM deploys r WHERE r.rollback_of = d.id"
-        f"   AND r.state NOT IN ({_in(list(NOT_A_ROLLBACK))})))"
-    )
-
-
 def _production(
     envs: list[str], start: datetime, end: datetime, service: str | None
 ) -> tuple[str, list[object]]:
@@ -95,6 +82,32 @@ def _production(
     return sql, params
 
 
+def failed_deploys(
+    conn: sqlite3.Connection, envs: list[str], start: datetime, end: datetime,
+    service: str | None, ids: tuple[int, int],
+) -> dict[int, str]:
+    """Successful production deploys finished in [start, end) that failed (caused a non-test
+    incident, or were rolled back by a rollback that ran), by id, with their finish time.
+
+    ``ids`` is the (lowest, highest) id of the window's deploys, which the caller read with
+    them.  The failures are read from their side over that id range (the few "caused" links
+    and rollbacks there) instead of two searches per deploy of the window.
+    """
+    where, params = _production(envs, start, end, service)
+    # CROSS JOIN pins the order: the links (or rollbacks) in the id range first, then their
+    # deploy, so nothing is looked up per deploy of the window.
+    sql = (
+        "SELECT d.id, d.finished_at FROM incident_deploys x CROSS JOIN deploys d"
+        " ON d.id = x.deploy_id CROSS JOIN incidents i ON i.id = x.incident_id"
+        f"{where} AND x.relation = 'caused' AND x.deploy_id BETWEEN ? AND ? AND i.test = 0"
+        " UNION SELECT d.id, d.finished_at FROM deploys r CROSS JOIN deploys d"
+        f" ON d.id = r.rollback_of{where} AND r.rollback_of BETWEEN ? AND ?"
+        f" AND r.state NOT IN ({_in(list(NOT_A_ROLLBACK))})"
+    )
+    rows = conn.execute(sql, [*params, *ids, *params, *ids, *NOT_A_ROLLBACK])
+    return dict(rows.fetchall())
+
+
 def deploys(
     conn: sqlite3.Connection, envs: list[str], start: datetime, end: datetime,
     service: str | None = None,
@@ -102,52 +115,137 @@ def deploys(
     """Successful production deploys finished in [start, end), in time order, with their
     failure flag."""
     where, params = _production(envs, start, end, service)
-    sql = (f"SELECT d.id, d.service, d.finished_at, d.is_rollback, d.is_hotfix, {_failed_sql()}"
-           f" FROM deploys d{where} ORDER BY d.finished_at")
-    return [
-        DeployRow(r[0], r[1], r[2], bool(r[3]), bool(r[4]), bool(r[5]))
-        for r in conn.execute(sql, [*NOT_A_ROLLBACK, *params])
-    ]
+    rows = conn.execute(f"SELECT d.id, d.service, d.finished_at, d.is_rollback, d.is_hotfix"
+                        f" FROM deploys d{where} ORDER BY d.finished_at", params).fetchall()
+    if not rows:
+        return []
+    ids = [r[0] for r in rows]
+    failed = failed_deploys(conn, envs, start, end, service, (min(ids), max(ids)))
+    return [DeployRow(r[0], r[1], r[2], bool(r[3]), bool(r[4]), r[0] in failed) for r in rows]
 
 
 def deploy_counts(
-    conn: sqlite3.Connection, envs: list[str], start: datetime, end: datetime,
+    conn: sqlite3.Connection, envs: list[str], spans: list[tuple[datetime, datetime]],
     service: str | None = None,
-) -> tuple[int, int]:
-    """(deploys, failed deploys) in [start, end), counted inside SQLite for the chart."""
-    where, params = _production(envs, start, end, service)
-    sql = f"SELECT COUNT(*), COALESCE(SUM({_failed_sql()}), 0) FROM deploys d{where}"
-    total, failed = conn.execute(sql, [*NOT_A_ROLLBACK, *params]).fetchone()
-    return int(total), int(failed)
+) -> list[tuple[int, int]]:
+    """(deploys, failed deploys) for each [start, end) span (the chart's weeks, oldest
+    first, back to back): one statement counts them all, then the window's failures once."""
+    if not spans:
+        return []
+    svc_sql, svc = (" AND d.service = ?", [service]) if service else ("", [])
+    where = f" FROM deploys d WHERE d.env IN ({_in(envs)}) AND d.state = 'succeeded'{svc_sql}"
+    bounds = [(to_db(lo), to_db(hi)) for lo, hi in spans]
+    # each span counted in its own index range (nothing to sort), then the window's id range
+    counts = conn.execute(
+        f"WITH w(k, lo, hi) AS (VALUES {', '.join('(?, ?, ?)' for _ in bounds)})"
+        f" SELECT (SELECT COUNT(*){where} AND d.finished_at >= w.lo AND d.finished_at < w.hi)"
+        f" FROM w ORDER BY w.k",
+        [*(v for k, b in enumerate(bounds) for v in (k, *b)), *envs, *svc],
+    ).fetchall()
+    first, last = conn.execute(
+        f"SELECT MIN(d.id), MAX(d.id){where} AND d.finished_at >= ? AND d.finished_at < ?",
+        [*envs, *svc, bounds[0][0], bounds[-1][1]]).fetchone()
+    failed = [] if first is None else sorted(failed_deploys(
+        conn, envs, spans[0][0], spans[-1][1], service, (first, last)).values())
+    return [(int(total), bisect_left(failed, hi) - bisect_left(failed, lo))
+            for (total,), (lo, hi) in zip(counts, bounds, strict=True)]
 
 
-def lead_times(
-    conn: sqlite3.Connection, envs: list[str], start: datetime, end: datetime,
-    service: str | None = None,
-) -> list[ChangeRow]:
-    """One value per change first shipped (to that service) by a deploy in [start, end)."""
-    where, params = _production(envs, start, end, service)
-    sql = (
-        "SELECT d.service, d.finished_at,"
-        " round((julianday(d.finished_at) - julianday(c.committed_at)) * 86400.0, 3)"
-        f" FROM deploys d JOIN deploy_changes c ON c.deploy_id = d.id{where}"
-        " AND c.committed_at IS NOT NULL"
-        # CROSS JOIN pins the order: look the sha up first (a row or two), then its
-        # deploys; otherwise SQLite may walk every deploy of the service in the history.
+@dataclass(frozen=True)
+class Changes:
+    """Lead times (seconds, one per change first shipped) of a window cut at ``cuts``.
+
+    ``spans`` maps (k, service) to the values shipped in [cuts[k], cuts[k + 1]); service is
+    None for spans before ``named_from`` (see ``lead_times``), where no breakdown per
+    service is shown.  A period or a chart week is a run of spans, so its bounds must be
+    among the cuts.
+    """
+
+    cuts: list[str]  # stored UTC text, sorted
+    spans: dict[tuple[int, str | None], list[float]]
+    _spreads: dict[tuple[str, str], Spread] = field(default_factory=dict, repr=False)
+
+    def spread(self, lo: str, hi: str) -> Spread:
+        """Median and p90 of [lo, hi), sorted once however often it is asked (the current
+        period is also the chart's last week)."""
+        if (lo, hi) not in self._spreads:
+            self._spreads[lo, hi] = spread(self.seconds(lo, hi))
+        return self._spreads[lo, hi]
+
+    def _range(self, lo: str, hi: str) -> range:
+        return range(self.cuts.index(lo), self.cuts.index(hi))
+
+    def seconds(self, lo: str, hi: str) -> list[float]:
+        ks = self._range(lo, hi)
+        return [s for (k, _), values in self.spans.items() if k in ks for s in values]
+
+    def per_service(self, lo: str, hi: str) -> dict[str, list[float]]:
+        ks = self._range(lo, hi)
+        out: dict[str, list[float]] = {}
+        for (k, name), values in self.spans.items():
+            if k in ks and name is not None:
+                out.setdefault(name, []).extend(values)
+        return out
+
+
+def _lead_sql(source: str, envs: list[str], service: str | None) -> str:
+    """The whole milliseconds from commit to first production deploy of the changes shipped
+    by deploys ``d`` (read from ``source``) in [w.lo, w.hi), as one comma-separated line."""
+    return (
+        # Whole milliseconds (julianday's resolution): over 1000 they are the same doubles as
+        # round(… * 86400.0, 3), whose decimal round trip costs more than both julianday()s.
+        "group_concat(CAST(round((julianday(d.finished_at) - julianday(c.committed_at))"
+        f" * 86400000.0) AS INTEGER)) FROM {source} CROSS JOIN deploy_changes c"
+        f" ON c.deploy_id = d.id WHERE d.env IN ({_in(envs)}) AND d.state = 'succeeded'"
+        " AND d.finished_at >= w.lo AND d.finished_at < w.hi"
+        f"{' AND d.service = ?' if service else ''} AND c.committed_at IS NOT NULL"
+        # CROSS JOIN pins the order: look the sha up first (a row or two, deploy id in the
+        # index), then its deploys; otherwise SQLite may walk every deploy of the service.
         " AND NOT EXISTS (SELECT 1 FROM deploy_changes c2 CROSS JOIN deploys d2"
         "   ON d2.id = c2.deploy_id"
         "   WHERE c2.sha = c.sha AND c2.deploy_id != d.id AND d2.service = d.service"
         f"   AND d2.env IN ({_in(envs)}) AND d2.state = 'succeeded'"
         "   AND (d2.finished_at < d.finished_at"
         "        OR (d2.finished_at = d.finished_at AND d2.id < d.id)))"
-        " ORDER BY d.finished_at"
     )
-    params += envs
-    rows = []
-    for svc, shipped, seconds in conn.execute(sql, params):
-        if seconds is not None and seconds > 0:  # a commit "after" its deploy: a bad record
-            rows.append(ChangeRow(svc, shipped, seconds))
-    return rows
+
+
+def lead_times(
+    conn: sqlite3.Connection, envs: list[str], cuts: list[datetime],
+    service: str | None = None, named_from: datetime | None = None,
+) -> Changes:
+    """One value per change first shipped (to that service) by a deploy in
+    [cuts[0], cuts[-1]), gathered per span between consecutive cuts.
+
+    SQLite does the per-change work and hands back one line of whole milliseconds per span
+    (per span and service from ``named_from`` on, the period shown per service): no row,
+    tuple or string per change crosses into Python.
+    """
+    bounds = sorted({to_db(c) for c in cuts})
+    named = bounds.index(to_db(named_from)) if named_from is not None else len(bounds)
+    spans = [(k, lo, hi) for k, (lo, hi) in enumerate(pairwise(bounds))]
+    params = [*envs, *([service] if service else []), *envs]
+    found: list[tuple[int, str | None, str | None]] = []
+    for part, per_service in ((spans[:named], False), (spans[named:], True)):
+        if not part:
+            continue
+        sql = f"WITH w(k, lo, hi) AS (VALUES {', '.join('(?, ?, ?)' for _ in part)}) "
+        if per_service:  # sorts the named period's changes by service, no others
+            sql += (f"SELECT w.k, d.service, {_lead_sql('w CROSS JOIN deploys d', envs, service)}"
+                    " GROUP BY w.k, d.service")
+        else:  # each span in its own index range, in order: nothing to sort
+            sql += f"SELECT w.k, NULL, (SELECT {_lead_sql('deploys d', envs, service)}) FROM w"
+        found += conn.execute(sql, [*(v for span in part for v in span), *params]).fetchall()
+    return Changes(bounds, {(k, name): _seconds(line) for k, name, line in found if line})
+
+
+def _seconds(line: str) -> list[float]:
+    """Seconds from a line of whole milliseconds; a commit "after" its deploy is a bad record
+    and dropped (as is a time julianday can't read, which never makes it into the line)."""
+    ms = list(map(int, line.split(",")))
+    if min(ms) <= 0:
+        ms = [m for m in ms if m > 0]
+    return list(map(truediv, ms, repeat(1000)))
 
 
 def failures(

@@ -5,6 +5,12 @@ time), rollbacks by their target, changes by sha (the "first shipped" check) and
 by cause.  ``digest_posts`` records each day's digest before any of it reaches Slack, and
 which of its three parts (summary, thread, chart) already went out, so a retried post
 never repeats a part.
+
+``dora_0002`` makes the window reads index-only: deploys by (env, state, finish time) now
+carry what the digest shows of them (service, rollback and hotfix flags), changes are
+found by deploy with their commit time and sha, and the "first shipped" check finds a
+sha's other deploys in the sha index itself.  The deploys and sha indexes replace the ones
+they extend, so a write maintains one more index than before, not three.
 """
 
 from bot.storage.migrations import Migration, sql
@@ -29,6 +35,17 @@ MIGRATIONS: list[Migration] = [
             chart_file TEXT,
             done_at TEXT
         )
+        """,
+    ),
+    sql(
+        "dora_0002_covering_indexes",
+        """
+        DROP INDEX dora_deploys_env_state_finished;
+        CREATE INDEX dora_deploys_window ON deploys
+            (env, state, finished_at, service, is_rollback, is_hotfix);
+        DROP INDEX dora_changes_sha;
+        CREATE INDEX dora_changes_sha_deploy ON deploy_changes (sha, deploy_id);
+        CREATE INDEX dora_changes_deploy_committed ON deploy_changes (deploy_id, committed_at, sha)
         """,
     ),
 ]
