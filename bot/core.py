@@ -24,10 +24,10 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.clock import Clock, SystemClock, to_db
 from bot.http import Http, replayable
 from bot.observability import Metrics
+from bot.scheduling import Scheduler
 from bot.settings import Secrets, Settings
 from bot.storage import Store
 from bot.tasks import TaskRunner
-from scheduled import Scheduler
 
 
 @dataclass

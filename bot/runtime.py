@@ -22,6 +22,7 @@ from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+import scheduled
 from bot import __version__, logs
 from bot.core import Core
 from bot.slack.app import build_app
@@ -34,6 +35,7 @@ class Runtime:
         self.core = core
         self.app = build_app(core, socket_mode=socket_mode)
         register_all(self.app, core)
+        scheduled.register(core)
         self.web_app = build_web_app(core, self.app, slack_route=not socket_mode)
         self._runner: web.AppRunner | None = None
         self._auth_task: asyncio.Task[None] | None = None

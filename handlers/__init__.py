@@ -7,7 +7,6 @@ from slack_bolt.async_app import AsyncApp
 from bot.core import Core
 from bot.slack import outbox
 from handlers import deploy, digest, incident, release
-from scheduled import housekeeping
 
 FEATURES = (deploy, incident, release, digest)
 
@@ -15,6 +14,5 @@ FEATURES = (deploy, incident, release, digest)
 def register_all(app: AsyncApp, core: Core) -> None:
     """Register the shared tasks, then every feature's services, listeners, jobs and routes."""
     outbox.register(core)
-    housekeeping.register(core)
     for feature in FEATURES:
         feature.register(app, core)

@@ -1,5 +1,19 @@
-"""Scheduled jobs: an APScheduler loop whose runs are claimed in an SQLite ledger."""
+"""Scheduled jobs: what runs on a clock (release posts, the digest, housekeeping, reminders).
 
-from scheduled.scheduler import ScheduledJob, Scheduler
+The engine that runs them is core infrastructure (``bot.scheduling``); this package only says
+what to run and when.
+"""
 
-__all__ = ["ScheduledJob", "Scheduler"]
+from __future__ import annotations
+
+from bot.core import Core
+from scheduled import digest, housekeeping, incidents, releases
+
+
+def register(core: Core) -> None:
+    """Add every scheduled job; after the features, whose services the jobs use."""
+    housekeeping.register(core)
+    if "incidents" in core.services:
+        incidents.register(core)
+    releases.register_jobs(core)
+    digest.add_digest_job(core)

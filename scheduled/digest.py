@@ -22,10 +22,10 @@ from bot.clock import to_db
 from bot.core import Core
 from bot.dora.chart import render_chart
 from bot.dora.digest import build_digest
+from bot.scheduling import ScheduledJob
 from bot.slack import outbox
 from handlers.digest import messages
 from handlers.digest.ids import Task
-from scheduled.scheduler import ScheduledJob
 
 JOB_ID = "digest.daily"
 MIN_GRACE = timedelta(minutes=5)

@@ -13,7 +13,7 @@ from apscheduler.triggers.cron import CronTrigger
 
 from bot.clock import to_db
 from bot.core import Core
-from scheduled.scheduler import ScheduledJob
+from bot.scheduling import ScheduledJob
 
 RETENTION = timedelta(days=30)
 

@@ -21,9 +21,9 @@ from bot.clock import to_db
 from bot.core import Core
 from bot.releases.durations import format_duration
 from bot.releases.service import ReleaseBook, releases_of
+from bot.scheduling import RunOutcome, ScheduledJob
 from handlers.release import messages
 from handlers.release.ids import Kind
-from scheduled.scheduler import RunOutcome, ScheduledJob
 
 PREFIX = "release:"
 MISSED_NOTICE = "release.missed_notice"  # core.services key of the one listener

@@ -15,9 +15,9 @@ from test_digest_reference import seed_reference
 from bot.clock import FakeClock
 from bot.dora.digest import build_digest
 from bot.local import LocalShipbell
+from bot.scheduling import RunOutcome
 from handlers.digest import messages
 from scheduled.digest import JOB_ID, prepare
-from scheduled.scheduler import RunOutcome
 
 CONFIG = {"timezone": "Europe/Paris", "digest": {"channel": "C_METRICS", "time": "09:00"}}
 BEFORE_NINE = datetime(2026, 11, 25, 7, 59, tzinfo=UTC)  # 08:59 Paris

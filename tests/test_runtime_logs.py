@@ -22,10 +22,10 @@ from bot.clock import FakeClock
 from bot.core import build_core
 from bot.local import MakeBell
 from bot.runtime import Runtime
+from bot.scheduling import ScheduledJob
 from bot.settings import Secrets, Settings
 from bot.slackdouble import SlackDouble
 from scheduled.digest import JOB_ID
-from scheduled.scheduler import ScheduledJob
 
 CONFIG = {"timezone": "Europe/Paris", "digest": {"channel": "C_METRICS", "time": "09:00"},
           "release": {"managers": ["S_ONCALL"]}}

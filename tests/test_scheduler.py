@@ -13,9 +13,8 @@ from apscheduler.triggers.cron import CronTrigger
 
 from bot.clock import FakeClock, to_db
 from bot.observability import Metrics
+from bot.scheduling import ScheduledJob, Scheduler
 from bot.storage import Store
-from scheduled import Scheduler
-from scheduled.scheduler import ScheduledJob
 
 DAILY_9 = "0 9 * * *"
 

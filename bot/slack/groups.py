@@ -12,8 +12,8 @@ from datetime import datetime
 
 from bot import logs
 from bot.core import Core
+from bot.scheduling import ScheduledJob, every
 from bot.slack import outbox
-from scheduled.scheduler import ScheduledJob, every
 
 JOB_ID = "slack.groups"
 REFRESH_SECONDS = 600

@@ -11,6 +11,7 @@ from bot import logs
 from bot.core import Core
 from bot.deploys.runner import Runner
 from bot.deploys.service import DeployService
+from bot.scheduling import ScheduledJob, every
 from bot.slack.groups import groups_of
 from handlers.common import SlashCommand
 from handlers.deploy import actions
@@ -18,7 +19,6 @@ from handlers.deploy.commands import Router
 from handlers.deploy.hooks import handler as hook_handler
 from handlers.deploy.ids import COMMAND, HOOK_PATH, SWEEP_JOB, Task
 from handlers.deploy.notifier import SlackNotifier
-from scheduled.scheduler import ScheduledJob, every
 
 
 def register(app: AsyncApp, core: Core) -> None:

@@ -9,7 +9,7 @@ from slack_bolt.async_app import AsyncApp
 from bot.core import Core
 from bot.incidents.service import IncidentService
 from handlers.common import SlashCommand
-from handlers.incident import actions, events, jobs, modal
+from handlers.incident import actions, events, modal
 from handlers.incident.commands import COMMAND, Commands
 from handlers.incident.tasks import IncidentTasks
 
@@ -32,4 +32,3 @@ def register(app: AsyncApp, core: Core) -> None:
     modal.register(app, core, commands)
     actions.register(app, core, svc)
     events.register(app, core, svc)
-    jobs.add_sweep(core, svc)

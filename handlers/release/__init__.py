@@ -18,7 +18,6 @@ from handlers.release import announce
 from handlers.release.commands import answer
 from handlers.release.groups import groups_job, share_groups
 from handlers.release.ids import COMMAND
-from scheduled.releases import register_jobs
 
 
 def register(app: AsyncApp, core: Core) -> None:
@@ -28,7 +27,6 @@ def register(app: AsyncApp, core: Core) -> None:
     share_groups(core)  # first, so a due post knows who is who
     if book.calendars:
         core.scheduler.add(groups_job(core))
-    register_jobs(core)
     announce.register(core)
 
     @app.command(COMMAND)

@@ -12,10 +12,10 @@ from datetime import datetime
 from bot import logs
 from bot.core import Core
 from bot.releases.service import releases_of
+from bot.scheduling import ScheduledJob, every
 from bot.slack import outbox
 from bot.slack.groups import groups_of
 from handlers.release.ids import GROUPS_JOB
-from scheduled.scheduler import ScheduledJob, every
 
 REFRESH_SECONDS = 600
 

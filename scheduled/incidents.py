@@ -11,8 +11,8 @@ from datetime import datetime
 from bot.core import Core
 from bot.incidents import followups, reminders
 from bot.incidents.service import IncidentService
+from bot.scheduling import ScheduledJob, every
 from handlers.incident import messages
-from scheduled.scheduler import ScheduledJob, every
 
 JOB_ID = "incident.sweep"
 SYSTEM = "shipbell"
@@ -32,7 +32,10 @@ def retry_setup(core: Core, incident_id: int, now: datetime) -> bool:
     return core.tasks.submit("incident.setup", {"id": incident_id}, key=key) is not None
 
 
-def add_sweep(core: Core, svc: IncidentService) -> None:
+def register(core: Core) -> None:
+    """The incident sweep: reminders, overdue follow-ups, set-up retries, archiving."""
+    svc = core.services["incidents"]
+    assert isinstance(svc, IncidentService)
     settings = svc.settings
 
     async def sweep(when: datetime) -> str:

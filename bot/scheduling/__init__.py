@@ -1,0 +1,9 @@
+"""The scheduler engine: APScheduler wakes it, an SQLite ledger claims each run exactly once.
+
+Core infrastructure: jobs themselves live in ``scheduled/`` (and per-process upkeep with the
+feature it keeps), and register here through ``Scheduler.add``.
+"""
+
+from bot.scheduling.engine import RunOutcome, ScheduledJob, Scheduler, every
+
+__all__ = ["RunOutcome", "ScheduledJob", "Scheduler", "every"]
