@@ -11,6 +11,7 @@ from conftest import MakeBell
 from bot.clock import FakeClock
 from bot.local import LocalShipbell
 from bot.releases.freeze import active_freeze
+from bot.releases.service import releases_of
 
 TRAIN: dict[str, Any] = {
     "channel": "C_RELEASES", "services": ["web", "api"], "timezone": "Europe/Paris",
@@ -83,7 +84,7 @@ async def test_skip_and_unskip_are_stored_audited_announced_once(make_bell: Make
                             {"day": "2026-11-03", "reason": "waiting for the audit"})]
     nxt = said(await bell.command("/release", "next"))
     assert str(int(datetime(2026, 11, 10, 13, tzinfo=UTC).timestamp())) in nxt
-    assert active_freeze(bell.core, "web", "production",
+    assert active_freeze(releases_of(bell.core), "web", "production",
                          datetime(2026, 11, 2, 14, tzinfo=UTC)) is None  # nothing to freeze for
     assert "back on" in said(await bell.command("/release", "unskip web 2026-11-03"))
     assert "isn't skipped" in said(await bell.command("/release", "unskip web 2026-11-03"))
@@ -109,13 +110,13 @@ async def test_adhoc_freeze_reaches_the_gate_and_unfreeze_lifts_it(
     now = clock.now()
     ack = await bell.command("/release", "freeze web 2h database migration")
     assert "Froze `web`" in said(ack)
-    window = active_freeze(bell.core, "api", "production", now)
+    window = active_freeze(releases_of(bell.core), "api", "production", now)
     assert window is not None and window.reason.startswith("database migration, until")
     assert window.ends_at == now.replace(hour=11)
     second = said(await bell.command("/release", "freeze web 1h again", user="U_BOB"))
     assert "already frozen" in second and "<@U_ANA>" in second
     assert "Unfroze" in said(await bell.command("/release", "unfreeze web", user="U_BOB"))
-    assert active_freeze(bell.core, "api", "production", now) is None
+    assert active_freeze(releases_of(bell.core), "api", "production", now) is None
     assert "isn't frozen" in said(await bell.command("/release", "unfreeze web"))
     texts = await announced(bell)
     assert len(texts) == 2 and "froze *web*" in texts[0] and "lifted the freeze" in texts[1]
@@ -142,7 +143,7 @@ async def test_only_managers_change_the_calendar(make_bell: MakeBell) -> None:
     bell = await make_bell({"release": {"managers": ["U_ANA"], "trains": {"web": TRAIN}}})
     refused = said(await bell.command("/release", "freeze web 1h nope", user="U_EVE"))
     assert refused.strip() == "Only <@U_ANA> may change the `web` calendar; ask one of them."
-    assert active_freeze(bell.core, "web", "production", bell.core.clock.now()) is None
+    assert active_freeze(releases_of(bell.core), "web", "production", bell.core.clock.now()) is None
     assert "Froze" in said(await bell.command("/release", "freeze web 1h yes", user="U_ANA"))
     assert "the next 5 dates" in said(await bell.command("/release", "calendar", user="U_EVE"))
 
@@ -231,10 +232,10 @@ async def test_skipping_a_release_in_its_freeze_lifts_the_freeze(make_bell: Make
                                                                 clock: FakeClock) -> None:
     bell = await make_bell(config())
     clock.set(datetime(2026, 11, 2, 14, tzinfo=UTC))  # inside the 24 h freeze
-    assert active_freeze(bell.core, "web", "production", clock.now()) is not None
+    assert active_freeze(releases_of(bell.core), "web", "production", clock.now()) is not None
     await bell.command("/release", "skip web 2026-11-03 nothing worth shipping")
-    assert active_freeze(bell.core, "web", "production", clock.now()) is None
+    assert active_freeze(releases_of(bell.core), "web", "production", clock.now()) is None
     await bell.command("/release", "unskip web 2026-11-03")
-    assert active_freeze(bell.core, "web", "production", clock.now()) is not None
+    assert active_freeze(releases_of(bell.core), "web", "production", clock.now()) is not None
     skipped, back = await announced(bell)
     assert "Its code freeze is lifted." in skipped and "freeze is on again" in back

@@ -17,6 +17,7 @@ from conftest import MakeBell
 from bot.clock import FakeClock, to_db
 from bot.local import LocalShipbell
 from bot.releases.freeze import active_freeze
+from bot.releases.service import releases_of
 
 TRAIN: dict[str, Any] = {
     "channel": "C_RELEASES", "services": ["web", "api"], "timezone": "Europe/Paris",
@@ -91,14 +92,15 @@ async def test_freeze_window_is_what_the_deploy_gate_sees(make_bell: MakeBell,
                                                           clock: FakeClock) -> None:
     bell = await make_bell(config())
     core = bell.core
-    assert active_freeze(core, "web", "production", datetime(2026, 11, 2, 12, tzinfo=UTC)) is None
-    window = active_freeze(core, "web", "production", FREEZE)
+    book = releases_of(core)
+    assert active_freeze(book, "web", "production", datetime(2026, 11, 2, 12, tzinfo=UTC)) is None
+    window = active_freeze(book, "web", "production", FREEZE)
     assert window is not None and window.ends_at == RELEASE and window.starts_at == FREEZE
     assert window.source == "release train web" and "2026-11-03" in window.reason
-    assert active_freeze(core, "api", "production", RELEASE.replace(minute=59, hour=12))
-    assert active_freeze(core, "web", "staging", FREEZE) is None
-    assert active_freeze(core, "billing", "production", FREEZE) is None
-    assert active_freeze(core, "web", "production", RELEASE) is None  # released: open again
+    assert active_freeze(book, "api", "production", RELEASE.replace(minute=59, hour=12))
+    assert active_freeze(book, "web", "staging", FREEZE) is None
+    assert active_freeze(book, "billing", "production", FREEZE) is None
+    assert active_freeze(book, "web", "production", RELEASE) is None  # released: open again
 
 
 async def test_no_duplicates_after_restart(make_bell: MakeBell, clock: FakeClock) -> None:
@@ -274,9 +276,10 @@ async def test_offsets_are_real_hours_across_a_dst_change(make_bell: MakeBell,
     release = datetime(2026, 10, 26, 13, tzinfo=UTC)
     assert await tick(bell, clock, release - timedelta(hours=72, minutes=1)) == []
     assert await tick(bell, clock, release - timedelta(hours=72)) == ["release:web:t-3d:posted"]
-    window = active_freeze(bell.core, "web", "production", release - timedelta(hours=24))
+    book = releases_of(bell.core)
+    window = active_freeze(book, "web", "production", release - timedelta(hours=24))
     assert window is not None and window.starts_at == release - timedelta(hours=24)
-    assert active_freeze(bell.core, "web", "production",
+    assert active_freeze(book, "web", "production",
                          release - timedelta(hours=24, minutes=1)) is None
 
 

@@ -8,14 +8,15 @@ provider work happens in the `deploy.run` task (see runner.py).
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from bot import logs
 from bot.clock import humanize, to_db
-from bot.core import Core
 from bot.deploys import grammar
+from bot.deploys.config import DeploySettings
 from bot.deploys.gates import OVERRIDE, PASS, WAIT, Ask, Gates, approvers_text
 from bot.deploys.locks import ROLLBACK_REASON, Locks
 from bot.deploys.models import ACTIVE, Deploy, State
@@ -23,7 +24,7 @@ from bot.deploys.notify import Notifier
 from bot.deploys.providers import build
 from bot.deploys.repo import DeployRepo
 from bot.incidents.queries import open_incidents_on_service
-from bot.releases.freeze import active_freeze
+from bot.infra import Infra
 
 RUN_TASK = "deploy.run"
 
@@ -43,26 +44,23 @@ def ordinal(n: int) -> str:
 
 
 class DeployService:
-    def __init__(self, core: Core, notifier: Notifier) -> None:
+    def __init__(self, core: Infra, config: DeploySettings, notifier: Notifier, *,
+                 freeze: Callable[[str, str, datetime], tuple[str, str] | None]) -> None:
         self.core = core
-        self.config = core.settings.deploy
+        self.config = config
         self.notifier = notifier
         self.repo = DeployRepo(core.store)
         self.locks = Locks(core.store)
         self.providers = build(self.config, core.clock, core.http)
         self.group_members: dict[str, set[str]] = {}  # the shared group directory, by reference
         self.gates = Gates(self.config, self.repo, self.locks, self.is_member,
-                           self._calendar_freeze, self._incidents)
+                           freeze, self._incidents)
 
     # -- collaborators -------------------------------------------------------------------
     def is_member(self, user: str, principals: list[str]) -> bool:
         return user in principals or any(
             user in self.group_members.get(p, set()) for p in principals if p.startswith("S")
         )
-
-    def _calendar_freeze(self, service: str, env: str, at: Any) -> tuple[str, str] | None:
-        window = active_freeze(self.core, service, env, at)
-        return (window.source, window.reason) if window else None
 
     def _incidents(self, service: str) -> list[dict[str, Any]]:
         return open_incidents_on_service(self.core.store, service, max_severity=2)

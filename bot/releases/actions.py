@@ -14,9 +14,9 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from bot.clock import from_db, to_db
-from bot.core import Core
+from bot.infra import Infra
 from bot.releases.models import Release
-from bot.releases.service import ReleaseBook, releases_of
+from bot.releases.service import ReleaseBook
 
 HORIZON = 60  # how many upcoming releases a date given to skip/unskip may be
 
@@ -35,9 +35,9 @@ class Outcome:
 
 
 class Calendar:
-    def __init__(self, core: Core, channel: str | None = None) -> None:
+    def __init__(self, core: Infra, book: ReleaseBook, channel: str | None = None) -> None:
         self.core = core
-        self.book: ReleaseBook = releases_of(core)
+        self.book = book
         self.channel = channel  # where the change was asked for
 
     def _audit(self, actor: str, action: str, name: str, **detail: Any) -> None:

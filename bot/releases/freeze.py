@@ -12,17 +12,15 @@ from dataclasses import replace
 from datetime import datetime
 
 from bot.clock import named_time as until
-from bot.core import Core
 from bot.releases.models import FreezeWindow
+from bot.releases.service import ReleaseBook
 
 __all__ = ["FreezeWindow", "active_freeze", "until"]
 
 
-def active_freeze(core: Core, service: str, env: str, at: datetime) -> FreezeWindow | None:
+def active_freeze(book: ReleaseBook, service: str, env: str,
+                  at: datetime) -> FreezeWindow | None:
     """The release-calendar freeze covering ``service`` in ``env`` at ``at``, if any."""
-    from bot.releases.service import releases_of
-
-    book = releases_of(core)
     for name in book.trains_for(service, env):
         window = book.freeze_window(name, at)
         if window is not None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
@@ -11,6 +13,8 @@ from bot import logs
 from bot.core import Core
 from bot.deploys.runner import Runner
 from bot.deploys.service import DeployService
+from bot.releases.freeze import active_freeze
+from bot.releases.service import releases_of
 from bot.scheduling import ScheduledJob, every
 from bot.slack.groups import groups_of
 from handlers.common import SlashCommand
@@ -21,9 +25,19 @@ from handlers.deploy.ids import COMMAND, HOOK_PATH, SWEEP_JOB, Task
 from handlers.deploy.notifier import SlackNotifier
 
 
+def calendar_freeze(core: Core) -> Callable[[str, str, datetime], tuple[str, str] | None]:
+    """The deploy gates' view of the release calendar: (source, reason) of a freeze, if any."""
+
+    def freeze(service: str, env: str, at: datetime) -> tuple[str, str] | None:
+        window = active_freeze(releases_of(core), service, env, at)
+        return (window.source, window.reason) if window else None
+
+    return freeze
+
+
 def register(app: AsyncApp, core: Core) -> None:
     notifier = SlackNotifier(core)
-    svc = DeployService(core, notifier)
+    svc = DeployService(core, core.settings.deploy, notifier, freeze=calendar_freeze(core))
     runner = Runner(svc)
     core.services["deploys"] = svc
     extra = core.services.setdefault("deploy_subcommands", {})

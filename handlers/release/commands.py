@@ -45,6 +45,11 @@ async def answer(core: Core, cmd: SlashCommand) -> dict[str, Any]:
     return dispatch(core, cmd)
 
 
+
+def _calendar(core: Core, cmd: SlashCommand) -> Calendar:
+    """The calendar's write side, auditing changes with the channel they were asked in."""
+    return Calendar(core, releases_of(core), cmd.channel)
+
 def dispatch(core: Core, cmd: SlashCommand) -> dict[str, Any]:
     words = cmd.words
     book = releases_of(core)
@@ -192,7 +197,7 @@ def skip(core: Core, cmd: SlashCommand, cal: TrainCalendar, args: list[str],
     if not reason:
         return ephemeral(f"Say why, so the channel knows: `{example}`.")
     release = _onread_day(cal.name, args, example, "is already skipped",
-                      lambda day: Calendar(core, cmd.channel).skip(cal.name, day, reason, cmd.user))
+                      lambda day: _calendar(core, cmd).skip(cal.name, day, reason, cmd.user))
     if isinstance(release, dict):
         return release
     assert release.at is not None
@@ -210,7 +215,7 @@ def skip(core: Core, cmd: SlashCommand, cal: TrainCalendar, args: list[str],
 def unskip(core: Core, cmd: SlashCommand, cal: TrainCalendar, args: list[str],
            example: str) -> dict[str, Any]:
     release = _onread_day(cal.name, args, example, "isn't skipped",
-                      lambda day: Calendar(core, cmd.channel).unskip(cal.name, day, cmd.user))
+                      lambda day: _calendar(core, cmd).unskip(cal.name, day, cmd.user))
     if isinstance(release, dict):
         return release
     assert release.at is not None
@@ -250,7 +255,7 @@ def freeze(core: Core, cmd: SlashCommand, cal: TrainCalendar, args: list[str],
     if duration > MAX_FREEZE:
         return ephemeral(f"An ad-hoc freeze lasts at most 30d; for longer, skip releases"
                          f" instead: `{COMMAND} skip {cal.name} <YYYY-MM-DD> <reason>`.")
-    outcome = Calendar(core, cmd.channel).freeze(cal.name, duration, reason, cmd.user)
+    outcome = _calendar(core, cmd).freeze(cal.name, duration, reason, cmd.user)
     detail = outcome.detail
     if outcome.code == "already":
         return ephemeral(f"`{cal.name}` is already frozen until {messages.when(detail['ends_at'])}"
@@ -267,7 +272,7 @@ def freeze(core: Core, cmd: SlashCommand, cal: TrainCalendar, args: list[str],
 @_change(Sub.UNFREEZE, "unfreeze <train>")
 def unfreeze(core: Core, cmd: SlashCommand, cal: TrainCalendar, args: list[str],
              example: str) -> dict[str, Any]:
-    outcome = Calendar(core, cmd.channel).unfreeze(cal.name, cmd.user)
+    outcome = _calendar(core, cmd).unfreeze(cal.name, cmd.user)
     if outcome.code == "not_frozen":
         scheduled = outcome.detail.get("scheduled")
         if scheduled is not None:
@@ -286,7 +291,7 @@ def captain(core: Core, cmd: SlashCommand, cal: TrainCalendar, args: list[str],
     who = mentioned(args[0]) if args else None
     if who is None:
         return ephemeral(f"Mention the new captain: `{example}`.")
-    outcome = Calendar(core, cmd.channel).set_captain(cal.name, who, cmd.user)
+    outcome = _calendar(core, cmd).set_captain(cal.name, who, cmd.user)
     if outcome.code == "not_found":
         return ephemeral(f"`{cal.name}` has no upcoming release to captain.")
     release = outcome.release
