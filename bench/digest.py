@@ -36,8 +36,8 @@ from bot.clock import to_db
 from bot.dora.chart import render_chart
 from bot.dora.config import DigestSettings
 from bot.dora.digest import build_digest
+from bot.schema import all_migrations
 from bot.storage import Store
-from bot.storage.migrations import all_migrations
 
 CACHE = Path("/tmp/shipbell-bench")
 END = datetime(2026, 11, 25, 8, tzinfo=UTC)  # the digest is computed for this instant
@@ -137,7 +137,7 @@ def history(n: int, days: float, fresh: bool) -> Path:
         Path(f"{path}{suffix}").unlink(missing_ok=True)
     began = time.perf_counter()
     store = Store(path)
-    store.migrate()
+    store.migrate(all_migrations())
     has_updates = store.one("SELECT 1 AS x FROM sqlite_master WHERE name = 'incident_updates'")
     with store.transaction() as conn:
         for table, batch in rows(n, days):

@@ -37,6 +37,7 @@ from fakes.history import seed_history
 
 from bot.clock import SystemClock
 from bot.local import LocalShipbell
+from bot.schema import all_migrations
 from bot.storage import Store
 
 CACHE = Path("/tmp/shipbell-bench")
@@ -65,7 +66,7 @@ def history(n: int, incidents: int, fresh: bool) -> Path:
         stale.unlink()
     began = time.perf_counter()
     store = Store(path)
-    store.migrate()
+    store.migrate(all_migrations())
     with store.transaction() as conn:
         seed_history(conn, deploys=n, incidents=incidents, services=SERVICES, envs=ENVS,
                      end=datetime.now(UTC), days=3650)

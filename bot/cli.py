@@ -154,7 +154,7 @@ def _shell(args: argparse.Namespace, config: LoadedConfig) -> int:
 def _digest(args: argparse.Namespace, config: LoadedConfig) -> int:
     from datetime import UTC, datetime
 
-    from bot.dora.preview import run_preview
+    from bot.preview import run_preview
 
     return run_preview(config.settings, as_of=args.as_of, chart=args.chart,
                        now=datetime.now(UTC))

@@ -25,6 +25,7 @@ from bot.clock import Clock, SystemClock, to_db
 from bot.http import Http, replayable
 from bot.observability import Metrics
 from bot.scheduling import Scheduler
+from bot.schema import all_migrations
 from bot.settings import Secrets, Settings
 from bot.storage import Store
 from bot.tasks import TaskRunner
@@ -145,7 +146,7 @@ def build_core(
 ) -> Core:
     clock = clock or SystemClock()
     store = store or Store(settings.storage.path)
-    store.migrate()
+    store.migrate(all_migrations())
     metrics = Metrics()
     token = secrets.slack_bot_token.get_secret_value() if secrets.slack_bot_token else None
     http = Http()

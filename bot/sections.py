@@ -26,6 +26,10 @@ CHANNEL_NAME = re.compile(r"^#[^\s#@<>,]{1,80}$")
 HANDLE = re.compile(r"^@[^\s#@<>,]{1,80}$")
 
 
+class ConfigError(Exception):
+    """A configuration problem, already phrased for the person running Shipbell."""
+
+
 class Section(BaseModel):
     """A config section: unknown keys are errors, so typos never pass silently.
 

@@ -34,7 +34,7 @@ from bot.deploys.config import DeploySettings
 from bot.dora.config import DigestSettings
 from bot.incidents.config import IncidentSettings
 from bot.releases.config import ReleaseSettings
-from bot.sections import Section, TimeZoneName
+from bot.sections import ConfigError, Section, TimeZoneName
 
 CONFIG_ENV = "SHIPBELL_CONFIG"
 SECRETS_DIR_ENV = "SHIPBELL_SECRETS_DIR"
@@ -142,10 +142,6 @@ class Settings(BaseSettings):
         if cls._toml_path is not None:
             sources.append(TomlConfigSettingsSource(settings_cls, toml_file=cls._toml_path))
         return tuple(sources)
-
-
-class ConfigError(Exception):
-    """A configuration problem, already phrased for the person running Shipbell."""
 
 
 class LoadedConfig(BaseModel):

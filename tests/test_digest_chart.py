@@ -12,6 +12,7 @@ from test_digest_reference import PARIS, POSTED, deploy, reference_digest, refer
 from bot.dora.chart import render_chart, series, title
 from bot.dora.config import DigestSettings
 from bot.dora.digest import build_digest
+from bot.schema import all_migrations
 from bot.storage import Store
 
 
@@ -39,7 +40,7 @@ def test_a_week_below_the_minimum_sample_has_no_rate(store: Store) -> None:
 
 def test_long_lead_times_are_in_days(tmp_path: Path) -> None:
     db = Store(tmp_path / "slow.db")
-    db.migrate()
+    db.migrate(all_migrations())
     for n in range(3):
         deploy(db, n + 1, "api", f"11-2{n} 10:00", changes=((f"s{n}", f"11-1{n} 10:00"),))
     d = build_digest(db.conn, DigestSettings(), PARIS, POSTED, trend=True)
@@ -51,7 +52,7 @@ def test_the_png_is_a_real_image_even_for_an_empty_history(
     tmp_path: Path, store: Store
 ) -> None:
     empty = Store(tmp_path / "empty.db")
-    empty.migrate()
+    empty.migrate(all_migrations())
     for digest, height in ((reference_digest(store, trend=True), 560),
                            (build_digest(empty.conn, DigestSettings(), PARIS, POSTED), 380)):
         pixels = imread(io.BytesIO(render_chart(digest)), format="png")

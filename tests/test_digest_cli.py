@@ -8,6 +8,7 @@ import pytest
 from test_digest_reference import seed_reference
 
 from bot.cli import main
+from bot.schema import all_migrations
 from bot.storage import Store
 
 
@@ -22,7 +23,7 @@ def test_prints_the_reference_digest_and_writes_the_chart(
 ) -> None:
     db = tmp_path / "bot.db"
     store = Store(db)
-    store.migrate()
+    store.migrate(all_migrations())
     seed_reference(store)
     store.close()
     chart = tmp_path / "trend.png"

@@ -8,6 +8,7 @@ from test_digest_reference import PARIS, POSTED, deploy, followup, incident
 
 from bot.dora.config import DigestSettings
 from bot.dora.digest import build_digest
+from bot.schema import all_migrations
 from bot.slackdouble.blockkit import total_text_length, validate_blocks
 from bot.storage import Store
 from handlers.digest import messages
@@ -15,7 +16,7 @@ from handlers.digest import messages
 
 def test_a_huge_digest_stays_within_slack_limits(tmp_path: Path) -> None:
     store = Store(tmp_path / "huge.db")
-    store.migrate()
+    store.migrate(all_migrations())
     services = [f"{'payments-ledger-reconciliation-' * 2}{n:02d}"[:80] for n in range(40)]
     did = 0
     for n, service in enumerate(services):
@@ -44,7 +45,7 @@ def test_a_huge_digest_stays_within_slack_limits(tmp_path: Path) -> None:
 
 def test_titles_near_the_4000_character_limit_keep_every_line_readable(tmp_path: Path) -> None:
     store = Store(tmp_path / "long.db")
-    store.migrate()
+    store.migrate(all_migrations())
     deploy(store, 1, "api", "11-20 10:00")
     long = "“Ünïcode” 🚀 <!channel> <@U_ANA|ana> & " * 100  # ~3,900 characters
     for n in range(12):
@@ -62,7 +63,7 @@ def test_titles_near_the_4000_character_limit_keep_every_line_readable(tmp_path:
 
 def test_an_overlong_section_is_cut_at_a_line_end(tmp_path: Path) -> None:
     store = Store(tmp_path / "amp.db")
-    store.migrate()
+    store.migrate(all_migrations())
     deploy(store, 1, "api", "11-20 10:00")
     for n in range(10):  # 150 "&" per title: 750 characters each once escaped
         incident(store, n + 1, 2, "11-20 10:00", None, title="&" * 200)

@@ -13,6 +13,7 @@ from test_digest_reference import PARIS, POSTED, seed_reference
 
 from bot.dora.config import DigestSettings
 from bot.dora.digest import build_digest
+from bot.schema import all_migrations
 from bot.storage import Store
 
 TABLES = ("deploys", "deploy_changes", "incidents", "incident_deploys", "followups",
@@ -27,7 +28,7 @@ HISTORY_WALK = re.compile(
 
 def test_no_digest_query_walks_the_history(tmp_path: Path) -> None:
     store = Store(tmp_path / "plans.db")
-    store.migrate()
+    store.migrate(all_migrations())
     seed_reference(store)
     statements: list[str] = []
     store.conn.set_trace_callback(statements.append)

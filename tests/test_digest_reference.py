@@ -45,6 +45,7 @@ from bot.dora.config import DigestSettings
 from bot.dora.digest import build_digest
 from bot.dora.metrics import Digest
 from bot.dora.text import to_text
+from bot.schema import all_migrations
 from bot.storage import Store
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -131,7 +132,7 @@ def seed_reference(store: Store) -> None:
 
 def reference_store(tmp_path: Path) -> Store:
     s = Store(tmp_path / "reference.db")
-    s.migrate()
+    s.migrate(all_migrations())
     seed_reference(s)
     return s
 
@@ -252,7 +253,7 @@ def test_service_filter_and_one_day_period_without_incidents(store: Store) -> No
 
 def test_empty_history_says_no_data_not_zero(tmp_path: Path) -> None:
     s = Store(tmp_path / "empty.db")
-    s.migrate()
+    s.migrate(all_migrations())
     d = build_digest(s.conn, DigestSettings(), PARIS, POSTED)
     text = to_text(d)
     assert d.cluster is None and not d.has_news

@@ -22,6 +22,7 @@ from test_digest_reference import (
 from bot.dora.config import DigestSettings
 from bot.dora.digest import LEAD_TIME_NOTE, build_digest
 from bot.dora.text import to_text
+from bot.schema import all_migrations
 from bot.storage import Store
 
 
@@ -33,7 +34,7 @@ def store(tmp_path: Path) -> Store:
 def test_recovery_starts_at_the_earlier_evidence(tmp_path: Path) -> None:
     """An incident declared mid-rollout starts the failure before the deploy finished."""
     s = Store(tmp_path / "early.db")
-    s.migrate()
+    s.migrate(all_migrations())
     deploy(s, 1, "api", "11-20 10:30", started="11-20 10:00")
     incident(s, 1, 2, "11-20 10:15", "11-20 11:15", caused_by=1)
     deploy(s, 2, "api", "11-21 10:00")
@@ -61,14 +62,14 @@ def test_lead_time_says_each_change_counts(store: Store) -> None:
     text = to_text(reference_digest(store))
     assert "(n=8 changes)" in text and text.rstrip().endswith(LEAD_TIME_NOTE)
     empty = Store(":memory:")
-    empty.migrate()
+    empty.migrate(all_migrations())
     assert LEAD_TIME_NOTE not in to_text(build_digest(empty.conn, DigestSettings(), PARIS,
                                                       POSTED))
 
 
 def test_a_deploy_both_rolled_back_and_blamed_is_one_failure(tmp_path: Path) -> None:
     s = Store(tmp_path / "both.db")
-    s.migrate()
+    s.migrate(all_migrations())
     deploy(s, 1, "api", "11-20 10:00")
     deploy(s, 2, "api", "11-20 10:20", rollback_of=1)
     incident(s, 1, 2, "11-20 10:05", "11-20 10:50", caused_by=1)

@@ -22,6 +22,7 @@ from bot.dora.config import DigestSettings
 from bot.dora.digest import build_digest
 from bot.dora.metrics import deploy_days
 from bot.dora.periods import Period, current_period, weeks_before
+from bot.schema import all_migrations
 from bot.storage import Store
 
 ENVS = ["production", "prod-eu"]
@@ -68,7 +69,7 @@ def random_history(store: Store, seed: int) -> None:
 def test_failure_flags_and_weekly_counts_keep_the_definition(tmp_path: Path) -> None:
     for seed in range(3):
         store = Store(tmp_path / f"window{seed}.db")
-        store.migrate()
+        store.migrate(all_migrations())
         random_history(store, seed)
         cfg = DigestSettings(environments=ENVS, min_samples=1)
         current = current_period(POSTED.astimezone(PARIS).date(), 7, PARIS)
@@ -100,7 +101,7 @@ def test_failure_flags_and_weekly_counts_keep_the_definition(tmp_path: Path) -> 
 def test_the_charts_weeks_are_counted_in_one_statement(tmp_path: Path) -> None:
     """Eight weeks or twenty-six, one grouped count: the statements don't grow with the chart."""
     store = Store(tmp_path / "few.db")
-    store.migrate()
+    store.migrate(all_migrations())
     random_history(store, 7)
     ran: dict[int, list[str]] = {}
     for weeks in (8, 26):
@@ -115,7 +116,7 @@ def test_the_charts_weeks_are_counted_in_one_statement(tmp_path: Path) -> None:
 
 def test_an_empty_window_has_no_failures(tmp_path: Path) -> None:
     store = Store(tmp_path / "empty.db")
-    store.migrate()
+    store.migrate(all_migrations())
     start = datetime(2026, 11, 1, tzinfo=UTC)
     assert queries.deploys(store.conn, ENVS, start, POSTED) == []
     assert queries.deploy_counts(store.conn, ENVS, [(start, POSTED)]) == [(0, 0)]
@@ -126,7 +127,7 @@ def test_lead_times_keep_their_rounding_to_the_millisecond(tmp_path: Path) -> No
     """Lead times are read as whole milliseconds over 1000: the same doubles as rounding the
     seconds to three decimals, for microsecond times, far-apart years and sub-ms gaps."""
     store = Store(tmp_path / "lead.db")
-    store.migrate()
+    store.migrate(all_migrations())
     rnd = random.Random(11)
     start = POSTED - timedelta(days=6)
     for did in range(1, 301):

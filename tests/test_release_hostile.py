@@ -11,6 +11,7 @@ from conftest import MakeBell
 
 from bot.local import LocalShipbell
 from bot.releases.freeze import active_freeze
+from bot.releases.service import releases_of
 from handlers.release.groups import refresh_groups
 
 TRAIN: dict[str, Any] = {
@@ -62,7 +63,8 @@ async def test_a_user_group_can_manage_the_calendar(make_bell: MakeBell) -> None
     refused = said(await bell.command("/release", "unfreeze web", user="U_EVE"))
     assert refused.strip() == ("Only <!subteam^S_LEADS> may change the `web` calendar;"
                                " ask one of them.")
-    assert active_freeze(bell.core, "web", "production", bell.core.clock.now()) is not None
+    assert active_freeze(releases_of(bell.core), "web", "production",
+                         bell.core.clock.now()) is not None
 
 
 async def test_group_members_are_refreshed_off_the_ack_path(make_bell: MakeBell,

@@ -14,6 +14,7 @@ from apscheduler.triggers.cron import CronTrigger
 from bot.clock import FakeClock, to_db
 from bot.observability import Metrics
 from bot.scheduling import ScheduledJob, Scheduler
+from bot.schema import all_migrations
 from bot.storage import Store
 
 DAILY_9 = "0 9 * * *"
@@ -35,7 +36,7 @@ def make(path: Path, clock: FakeClock, recorder: Recorder, *, cron: str = DAILY_
          tz: str = "UTC", grace: timedelta = timedelta(hours=1), coalesce: bool = False,
          ) -> tuple[Scheduler, Store]:
     store = Store(path)
-    store.migrate()
+    store.migrate(all_migrations())
     scheduler = Scheduler(store, clock, Metrics(), grace=grace)
     trigger = CronTrigger.from_crontab(cron, timezone=tz)
     scheduler.add(ScheduledJob("digest", trigger, recorder, kind="test", coalesce=coalesce))
@@ -165,7 +166,7 @@ async def test_coalesced_job_runs_only_the_latest_due_time(
 
 async def test_failed_run_is_recorded_and_not_retried(tmp_path: Path, clock: FakeClock) -> None:
     store = Store(tmp_path / "s.db")
-    store.migrate()
+    store.migrate(all_migrations())
     scheduler = Scheduler(store, clock, Metrics())
 
     async def boom(when: datetime) -> str:
@@ -213,7 +214,7 @@ async def test_run_interrupted_by_a_crash_is_rerun_only_if_idempotent(
 ) -> None:
     rec, fragile = Recorder(), Recorder()
     store = Store(tmp_path / "s.db")
-    store.migrate()
+    store.migrate(all_migrations())
     crashed = Scheduler(store, clock, Metrics())
     trigger = CronTrigger.from_crontab(DAILY_9, timezone="UTC")
     crashed.add(ScheduledJob("post", trigger, rec, kind="test", rerun_claimed=True))
@@ -261,7 +262,7 @@ async def test_a_local_job_runs_in_every_process_and_leaves_no_ledger(
     one, two = Recorder(), Recorder()
     clock.set(at(2, 9, 0))
     store = Store(tmp_path / "s.db")
-    store.migrate()
+    store.migrate(all_migrations())
     trigger = CronTrigger.from_crontab("*/10 * * * *", timezone="UTC")
     schedulers = [Scheduler(store, clock, Metrics()) for _ in (one, two)]
     for scheduler, rec in zip(schedulers, (one, two), strict=True):

@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from bot.schema import all_migrations
 from bot.storage import Store
-from bot.storage.migrations import all_migrations, sql
+from bot.storage.migrations import sql
 
 
 def test_wal_and_foreign_keys(tmp_path: Path) -> None:
@@ -20,10 +21,10 @@ def test_wal_and_foreign_keys(tmp_path: Path) -> None:
 
 def test_migrations_apply_once_in_order(tmp_path: Path) -> None:
     store = Store(tmp_path / "s.db")
-    applied = store.migrate()
+    applied = store.migrate(all_migrations())
     assert applied == [m.id for m in all_migrations()]
     assert store.schema_version == len(applied)
-    assert store.migrate() == []
+    assert store.migrate(all_migrations()) == []
     extra = sql("zz_test_0001", "CREATE TABLE extra (x INTEGER)")
     assert store.migrate([*all_migrations(), extra]) == ["zz_test_0001"]
     assert store.schema_version == len(applied) + 1
@@ -31,7 +32,7 @@ def test_migrations_apply_once_in_order(tmp_path: Path) -> None:
 
 def test_failed_migration_leaves_nothing_behind(tmp_path: Path) -> None:
     store = Store(tmp_path / "s.db")
-    store.migrate()
+    store.migrate(all_migrations())
     broken = sql("zz_broken", "CREATE TABLE half (x INTEGER); CREATE TABLE half (y INTEGER)")
     with pytest.raises(sqlite3.OperationalError, match="already exists"):
         store.migrate([*all_migrations(), broken])
@@ -41,7 +42,7 @@ def test_failed_migration_leaves_nothing_behind(tmp_path: Path) -> None:
 
 async def test_read_runs_in_a_worker_thread(tmp_path: Path) -> None:
     store = Store(tmp_path / "s.db")
-    store.migrate()
+    store.migrate(all_migrations())
     loop_thread = threading.get_ident()
 
     def query(conn):  # type: ignore[no-untyped-def]

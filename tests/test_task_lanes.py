@@ -16,6 +16,7 @@ from fakes.waiting import until
 
 from bot.clock import FakeClock, to_db
 from bot.observability import Metrics
+from bot.schema import all_migrations
 from bot.storage import Store
 from bot.tasks import TaskRunner, backlog
 
@@ -50,7 +51,7 @@ def gauge(metrics: Metrics, lane: str, state: str) -> float:
 
 async def test_backlog_runs_a_few_at_a_time_and_requests_go_first(tmp_path: Path) -> None:
     store = Store(tmp_path / "lanes.db")
-    store.migrate()
+    store.migrate(all_migrations())
     clock, metrics = FakeClock(), Metrics()
     runner = TaskRunner(store, clock, metrics, backlog_slots=3)
     handler = Blocking()

@@ -17,15 +17,12 @@ action ids, callback ids and event types a listener was registered for, else ``o
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import hmac
 import time
-from dataclasses import dataclass
 from typing import Any
 
-from aiohttp import ClientPayloadError, web
-from aiohttp.http_exceptions import HttpProcessingError
+from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response
 from slack_bolt.async_app import AsyncApp, AsyncBoltRequest
 from slack_bolt.context.async_context import AsyncBoltContext
@@ -34,48 +31,12 @@ from slack_bolt.response import BoltResponse
 
 from bot import __version__, logs
 from bot.core import Core
+from bot.inbound import LIMITS, Limits, Refused, read_body
 from bot.inputs import parse_int
 from bot.observability import OTHER, KnownNames
 from bot.slack import payloads
 
 SIGNATURE_WINDOW = 300  # seconds, as Slack documents
-
-
-@dataclass
-class Limits:
-    """How much and how slowly a client may send; a test may lower them on a running app."""
-
-    max_body: int = 1024 * 1024
-    read_timeout: float = 5.0  # Slack wants the ack within 3 s; a slower body is no Slack
-
-
-LIMITS = web.AppKey("limits", Limits)
-
-
-class Refused(Exception):
-    def __init__(self, status: int, outcome: str, reason: str) -> None:
-        super().__init__(reason)
-        self.status, self.outcome, self.reason = status, outcome, reason
-
-
-async def read_body(request: web.Request, limits: Limits) -> bytes:
-    """The raw body, or Refused: too large, too slow, or the client went away."""
-    if (request.content_length or 0) > limits.max_body:
-        raise Refused(413, "too_large", "body over the size limit")
-    chunks: list[bytes] = []
-    size = 0
-    try:
-        async with asyncio.timeout(limits.read_timeout):
-            async for chunk in request.content.iter_any():
-                size += len(chunk)
-                if size > limits.max_body:
-                    raise Refused(413, "too_large", "body over the size limit")
-                chunks.append(chunk)
-    except TimeoutError:
-        raise Refused(408, "timeout", "body not received in time") from None
-    except (ClientPayloadError, HttpProcessingError, ConnectionError):
-        raise Refused(400, "client_gone", "client went away mid-body") from None
-    return b"".join(chunks)
 
 
 def slack_signature_ok(secret: bytes, raw: bytes, headers: Any, now: float) -> bool:

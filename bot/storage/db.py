@@ -15,9 +15,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
-from bot.settings import ConfigError
+from bot.sections import ConfigError
 from bot.storage.lite import sqlite_utils
-from bot.storage.migrations import Migration, all_migrations
+from bot.storage.migrations import Migration
 
 T = TypeVar("T")
 
@@ -72,7 +72,7 @@ class Store:
         self.conn.close()
 
     # -- schema -----------------------------------------------------------------------------
-    def migrate(self, migrations: list[Migration] | None = None) -> list[str]:
+    def migrate(self, migrations: list[Migration]) -> list[str]:
         """Apply, in order, every migration not applied yet; return their ids.
 
         A file that can't be written (or isn't a database) is a StorageError (a config error).
@@ -95,7 +95,7 @@ class Store:
         )
         done = {row[0] for row in self.conn.execute("SELECT id FROM schema_migrations")}
         applied = []
-        for migration in migrations or all_migrations():
+        for migration in migrations:
             if migration.id in done:
                 continue
             with self.transaction():

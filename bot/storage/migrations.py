@@ -198,13 +198,3 @@ FOUNDATION: list[Migration] = [
         """,
     ),
 ]
-
-
-def all_migrations() -> list[Migration]:
-    """The foundation's migrations, then each feature's, in a fixed order."""
-    from bot.deploys.schema import MIGRATIONS as deploys
-    from bot.dora.schema import MIGRATIONS as dora
-    from bot.incidents.schema import MIGRATIONS as incidents
-    from bot.releases.schema import MIGRATIONS as releases
-
-    return [*FOUNDATION, *deploys, *incidents, *releases, *dora]

@@ -30,8 +30,8 @@ from bot.deploys import signing
 from bot.deploys.providers import Report
 from bot.deploys.reports import REPORT_STATES, normalise_changes
 from bot.deploys.runner import Runner
+from bot.inbound import LIMITS, Refused, read_body
 from bot.inputs import parse_id, parse_int, strict_int
-from bot.slack.server import LIMITS, Refused, read_body
 
 
 def _deploy_id(value: object) -> int:

@@ -14,6 +14,8 @@ from pathlib import Path
 
 from bot.dora.chart import render_chart
 from bot.dora.digest import build_digest
+from bot.dora.text import to_text
+from bot.schema import all_migrations
 from bot.settings import Settings
 from bot.storage import Store
 from bot.storage.db import explain
@@ -38,7 +40,7 @@ def open_history(path: str) -> sqlite3.Connection:
             return conn
         conn.close()
     store = Store(":memory:")
-    store.migrate()
+    store.migrate(all_migrations())
     return store.conn
 
 
@@ -59,8 +61,6 @@ def run_preview(
         digest = build_digest(conn, cfg, tz, at, trend=chart is not None)
     finally:
         conn.close()
-    from bot.dora.text import to_text
-
     sys.stdout.write(to_text(digest))
     if chart:
         try:
