@@ -9,16 +9,16 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from datetime import datetime, time, timedelta
-from typing import Literal
+from typing import Annotated
 from zoneinfo import ZoneInfo
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, SerializeAsAny, WrapValidator, field_validator, model_validator
 
+from bot.deploys.providers import REGISTRY, ProviderConfig
 from bot.sections import ChannelRef, PrincipalRef, Section, TimeZoneName
 
 NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-ProviderType = Literal["webhook", "github", "command", "dry-run"]
 
 
 class FreezeWindow(Section):
@@ -117,44 +117,17 @@ class ServiceConfig(Section):
         return self
 
 
-class ProviderConfig(Section):
-    """One deploy backend. Secrets are named by environment variable, never written here."""
-
-    type: ProviderType
-    # webhook
-    url: str | None = None
-    secret_env: str | None = None
-    # github
-    api_url: str = "https://api.github.com"
-    repository: str | None = None  # owner/name; default: the service's repository
-    workflow: str | None = None  # file name such as deploy.yml, or its id
-    token_env: str | None = None
-    branch: str | None = None  # runs a commit-SHA deploy from here; default: the default_ref
-    request_timeout_seconds: float = Field(default=15.0, gt=0, le=120)
-    poll_seconds: float = Field(default=10.0, gt=0)
-    # command
-    command: list[str] = Field(default_factory=list)
-    timeout_seconds: float = Field(default=600.0, gt=0)
-    # dry-run
-    seconds: float = Field(default=3.0, ge=0)
-    # all: attempts for a trigger that failed in a way that is safe to repeat
-    retries: int = Field(default=3, ge=1, le=10)
-
-    @model_validator(mode="after")
-    def _fields_for_type(self) -> ProviderConfig:
-        need = {"webhook": ("url", "secret_env"), "github": ("workflow", "token_env"),
-                "command": ("command",)}.get(self.type, ())
-        missing = [name for name in need if not getattr(self, name)]
-        if missing:
-            raise ValueError(f"a {self.type} provider needs {' and '.join(missing)}")
-        return self
+# One `[deploy.providers.NAME]` table, validated by the config model its `type` picks in the
+# provider registry (WebhookConfig, GithubConfig, CommandConfig, DryRunConfig, or one added
+# there); dumped as that model, so a settings dump reloads with every key.
+ProviderSetting = Annotated[SerializeAsAny[ProviderConfig], WrapValidator(REGISTRY.validate)]
 
 
 class DeploySettings(Section):
     """`[deploy]`: services, providers and the defaults every environment shares."""
 
     services: dict[str, ServiceConfig] = Field(default_factory=dict)
-    providers: dict[str, ProviderConfig] = Field(default_factory=dict)
+    providers: dict[str, ProviderSetting] = Field(default_factory=dict)
     # Base URL the CI calls back on (…/hooks/deploy); default: [slack] public_url.
     callback_url: str | None = None
     approval_ttl_minutes: int = Field(default=30, ge=1, le=24 * 60)
@@ -181,9 +154,8 @@ class DeploySettings(Section):
         """(provider, variable) for each provider whose secret variable ``environ`` lacks."""
         missing = []
         for name, pc in self.providers.items():
-            variable = pc.secret_env if pc.type == "webhook" else pc.token_env
-            if variable and not environ.get(variable):
-                missing.append((name, variable))
+            missing += [(name, variable) for variable in pc.secret_variables()
+                        if not environ.get(variable)]
         return missing
 
     def is_production(self, service: str, env: str) -> bool:

@@ -18,7 +18,7 @@ from bot import logs
 from bot.clock import humanize
 from bot.deploys import grammar
 from bot.deploys.models import ACTIVE, State
-from bot.deploys.providers import Job, ProviderError, Report
+from bot.deploys.providers import Cancels, Job, ListsChanges, Polls, ProviderError, Report
 from bot.deploys.reports import REPORT_STATES, normalise_changes, sanitised
 from bot.deploys.service import DeployService
 
@@ -85,7 +85,7 @@ class Runner:
             if current is not None and current.state in (State.CANCELLED, State.TIMED_OUT):
                 await self.provider_cancel({"deploy_id": d.id})  # ended while we triggered
                 return
-        if provider.polls:
+        if isinstance(provider, Polls):  # else the CI calls back
             await self.watch(d.id)
 
     async def watch(self, deploy_id: int) -> None:
@@ -95,7 +95,7 @@ class Runner:
             if d is None or d.state not in ACTIVE:
                 return
             provider = self.svc.providers.get(d.provider or "")
-            if provider is None:
+            if not isinstance(provider, Polls):
                 return
             try:
                 report = await provider.status(d)
@@ -121,12 +121,13 @@ class Runner:
 
     async def _changes(self, d: Any, report: Report) -> list[dict[str, Any]]:
         """Ask a provider that can list commits what shipped since the last good deploy."""
-        lister = getattr(self.svc.providers.get(d.provider or ""), "changes", None)
+        lister = self.svc.providers.get(d.provider or "")
         previous = next((p for p in self.repo.succeeded(d.service, d.env, limit=1)), None)
-        if lister is None or previous is None or not previous.sha or not report.sha:
+        if (not isinstance(lister, ListsChanges) or previous is None or not previous.sha
+                or not report.sha):
             return []
         try:
-            found: list[dict[str, Any]] = await lister(d, previous.sha, report.sha)
+            found = await lister.changes(d, previous.sha, report.sha)
         except ProviderError as exc:
             self._note(d.id, f"couldn't list the shipped commits: {exc}")
             return []
@@ -239,7 +240,7 @@ class Runner:
         if d is None or d.provider is None or d.provider_ref is None:
             return
         provider = self.svc.providers.get(d.provider)
-        if provider is None:
+        if not isinstance(provider, Cancels):
             return
         try:
             ended = await provider.cancel(d)

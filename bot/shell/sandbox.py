@@ -18,12 +18,13 @@ from pathlib import Path
 from typing import Any
 
 from bot.clock import Clock
+from bot.deploys.providers import REGISTRY
 from bot.local import PEOPLE, LocalShipbell
 from bot.settings import LoadedConfig, Settings
 from bot.slackdouble import SlackDouble
 
 DEMO_DB = "shipbell-shell.db"
-STAND_IN = {"type": "dry-run", "seconds": 3.0}
+STAND_IN = {"type": REGISTRY.simulated_type(), "seconds": 3.0}
 # Slack ids a config names (channels, people, groups): the stand-in workspace gets them too.
 CHANNEL_ID = re.compile(r"^[CG][A-Z0-9]{6,}$")
 USER_ID = re.compile(r"^[UW][A-Z0-9]{6,}$")
@@ -142,8 +143,8 @@ def plan_sandbox(config: LoadedConfig, *, db: str | None, live: bool, fresh: boo
     storage = settings.storage.path
     data = settings.model_dump(by_alias=True)
     providers = data["deploy"]["providers"]
-    stand_ins = [(name, p["type"], p.get("url") or " ".join(p.get("command") or []))
-                 for name, p in providers.items() if p["type"] != "dry-run"]
+    stand_ins = [(name, pc.type, pc.where()) for name, pc in settings.deploy.providers.items()
+                 if not pc.simulated]
     if live:
         if fresh:
             raise ValueError("--fresh deletes the shell's database; it never goes with --live")
@@ -153,9 +154,8 @@ def plan_sandbox(config: LoadedConfig, *, db: str | None, live: bool, fresh: boo
     if _same_file(db, storage):
         raise ValueError(f"{db} is the [storage] path of {config.source}, the real database; "
                          "pick another --db, or say --live to use it on purpose")
-    for name in providers:
-        if providers[name]["type"] != "dry-run":
-            providers[name] = dict(STAND_IN)
+    for name, _, _ in stand_ins:
+        providers[name] = dict(STAND_IN)
     sandbox = Sandbox(Settings(**data), config.source, Path(db), False, demo, stand_ins)
     if fresh:
         for path in (sandbox.db_path, Path(f"{db}-wal"), Path(f"{db}-shm"), sandbox.state_path):

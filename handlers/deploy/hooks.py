@@ -12,7 +12,6 @@ out-of-order or repeated status changes nothing.
 from __future__ import annotations
 
 import json
-import os
 from typing import Annotated, Any
 
 from aiohttp import web
@@ -27,7 +26,7 @@ from pydantic import (
 
 from bot.core import Core
 from bot.deploys import signing
-from bot.deploys.providers import Report
+from bot.deploys.providers import Report, VerifiesCallbacks
 from bot.deploys.reports import REPORT_STATES, normalise_changes
 from bot.deploys.runner import Runner
 from bot.inbound import LIMITS, Refused, read_body
@@ -89,9 +88,9 @@ def handler(core: Core, runner: Runner) -> Any:
             return []  # "١٢", " 17", "1e3": not a timestamp; non-ASCII: not a signature
         now = core.clock.now().timestamp()
         names = []
-        for name, pc in svc.config.providers.items():
-            secret = os.environ.get(pc.secret_env or "") if pc.type == "webhook" else None
-            if secret and signing.verify(secret, stamp, raw, signature, now):
+        for name, provider in svc.providers.items():
+            if (isinstance(provider, VerifiesCallbacks)
+                    and provider.verifies(stamp, raw, signature, now)):
                 names.append(name)
         return names
 

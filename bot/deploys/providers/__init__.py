@@ -1,29 +1,42 @@
-"""Deploy providers by type; `build` turns the `[deploy.providers]` config into instances."""
+"""Deploy providers: the interface and capabilities (base), the shared HTTP helper (http),
+one file per type, and the registry that maps `type` to a provider (registry)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Protocol
+
 from bot.clock import Clock
-from bot.deploys.config import DeploySettings
-from bot.deploys.providers.base import Job, Provider, ProviderError, Report, Triggered
-from bot.deploys.providers.command import CommandProvider
-from bot.deploys.providers.dryrun import DryRunProvider
-from bot.deploys.providers.github import GitHubProvider
-from bot.deploys.providers.webhook import WebhookProvider
+from bot.deploys.providers.base import (
+    Cancels,
+    Job,
+    ListsChanges,
+    Polls,
+    Provider,
+    ProviderConfig,
+    ProviderContext,
+    ProviderError,
+    Report,
+    ServiceInfo,
+    Triggered,
+    VerifiesCallbacks,
+)
+from bot.deploys.providers.registry import REGISTRY, Registry
 from bot.http import Http
 
-__all__ = ["Job", "Provider", "ProviderError", "Report", "Triggered", "build"]
+__all__ = ["REGISTRY", "Cancels", "Job", "ListsChanges", "Polls", "Provider", "ProviderConfig",
+           "ProviderContext", "ProviderError", "Registry", "Report", "Triggered",
+           "VerifiesCallbacks", "build"]
 
 
-def build(config: DeploySettings, clock: Clock, http: Http) -> dict[str, Provider]:
-    """Providers that speak HTTP share the process's session (``http``)."""
-    out: dict[str, Provider] = {}
-    for name, pc in config.providers.items():
-        if pc.type == "webhook":
-            out[name] = WebhookProvider(name, pc, clock, http)
-        elif pc.type == "github":
-            out[name] = GitHubProvider(name, pc, config.services, clock, http)
-        elif pc.type == "command":
-            out[name] = CommandProvider(name, pc)
-        else:
-            out[name] = DryRunProvider(name, pc, clock)
-    return out
+class _Deploy(Protocol):
+    @property
+    def providers(self) -> Mapping[str, ProviderConfig]: ...
+
+    @property
+    def services(self) -> Mapping[str, ServiceInfo]: ...
+
+
+def build(config: _Deploy, clock: Clock, http: Http) -> dict[str, Provider]:
+    """The configured providers, by name (every type comes from the registry)."""
+    return REGISTRY.build(config.providers, config.services, clock, http)

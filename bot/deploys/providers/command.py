@@ -12,9 +12,17 @@ import contextlib
 import os
 import signal
 
-from bot.deploys.config import ProviderConfig
+from pydantic import Field, model_validator
+
 from bot.deploys.models import Deploy
-from bot.deploys.providers.base import Job, ProviderError, Report, Triggered
+from bot.deploys.providers.base import (
+    Job,
+    ProviderConfig,
+    ProviderContext,
+    ProviderError,
+    Report,
+    Triggered,
+)
 
 TAIL_CHARS = 1500
 
@@ -24,10 +32,25 @@ def tail(output: bytes) -> str:
     return text[-TAIL_CHARS:]
 
 
-class CommandProvider:
-    polls = True
+class CommandConfig(ProviderConfig):
+    command: list[str] = Field(default_factory=list)
+    timeout_seconds: float = Field(default=600.0, gt=0)
 
-    def __init__(self, name: str, config: ProviderConfig) -> None:
+    @model_validator(mode="after")
+    def _needs(self) -> CommandConfig:
+        self.require("command")
+        return self
+
+    def where(self) -> str:
+        return " ".join(self.command)
+
+
+class CommandProvider:
+    """Polls (waits for the exit code) and cancels (kills the process group)."""
+
+    Config = CommandConfig
+
+    def __init__(self, name: str, config: CommandConfig, context: ProviderContext) -> None:
         self.name = name
         self.config = config
         self.poll_seconds = 0.0

@@ -7,20 +7,30 @@ it survives a restart and moves with the FakeClock in tests.
 from __future__ import annotations
 
 import hashlib
+from typing import ClassVar
 
-from bot.clock import Clock, from_db, to_db
-from bot.deploys.config import ProviderConfig
+from pydantic import Field
+
+from bot.clock import from_db, to_db
 from bot.deploys.models import Deploy
-from bot.deploys.providers.base import Job, Report, Triggered
+from bot.deploys.providers.base import Job, ProviderConfig, ProviderContext, Report, Triggered
+
+
+class DryRunConfig(ProviderConfig):
+    seconds: float = Field(default=3.0, ge=0)
+
+    simulated: ClassVar[bool] = True
 
 
 class DryRunProvider:
-    polls = True
+    """Polls; nothing to cancel or list (it deploys nothing)."""
 
-    def __init__(self, name: str, config: ProviderConfig, clock: Clock) -> None:
+    Config = DryRunConfig
+
+    def __init__(self, name: str, config: DryRunConfig, context: ProviderContext) -> None:
         self.name = name
         self.config = config
-        self.clock = clock
+        self.clock = context.clock
         self.poll_seconds = max(min(config.seconds / 3, 1.0), 0.01)
         self.retries = 1
 
@@ -34,6 +44,3 @@ class DryRunProvider:
             return Report("running")
         sha = hashlib.sha1(f"{deploy.service}{deploy.ref}".encode()).hexdigest()
         return Report("succeeded", version=deploy.ref, sha=sha[:12])
-
-    async def cancel(self, deploy: Deploy) -> None:
-        return None

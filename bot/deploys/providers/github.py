@@ -14,19 +14,24 @@ rollback) runs the workflow from the configured branch with the SHA in the `sha`
 
 from __future__ import annotations
 
-import json
 import os
 import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import aiohttp
+from pydantic import Field, model_validator
 
-from bot.clock import Clock
-from bot.deploys.config import ProviderConfig, ServiceConfig
 from bot.deploys.models import Deploy
-from bot.deploys.providers.base import Job, ProviderError, Report, Triggered
-from bot.http import Http
+from bot.deploys.providers import http
+from bot.deploys.providers.base import (
+    Job,
+    ProviderConfig,
+    ProviderContext,
+    ProviderError,
+    Report,
+    Triggered,
+)
+from bot.deploys.providers.http import HttpError
 from bot.inputs import parse_int
 
 API_VERSION = "2022-11-28"
@@ -50,27 +55,6 @@ PENDING = "pending:"  # provider_ref of a dispatch GitHub accepted (204) whose r
 PENDING_LIMIT = timedelta(minutes=10)
 
 
-class GitHubError(ProviderError):
-    """A refusal or failure, with the HTTP status GitHub answered (0: no answer)."""
-
-    def __init__(self, message: str, *, status: int, retryable: bool,
-                 wait: float | None = None, uncertain: bool = False) -> None:
-        super().__init__(message, retryable=retryable, wait=wait)
-        self.status = status
-        self.uncertain = uncertain  # the request may have been acted on (no answer, or a 5xx)
-
-
-def _rate_limit_wait(headers: Any, now: float) -> float | None:
-    """Seconds GitHub asks us to wait (retry-after, or an exhausted quota's reset time)."""
-    after = parse_int(headers.get("retry-after", ""), hi=86_400)
-    if after is not None:
-        return float(after)
-    reset = parse_int(headers.get("x-ratelimit-reset", ""))
-    if headers.get("x-ratelimit-remaining") == "0" and reset is not None:
-        return max(float(reset) - now, 1.0)
-    return None
-
-
 def _when(text: object) -> datetime | None:
     try:
         when = datetime.fromisoformat(str(text).replace("Z", "+00:00"))
@@ -83,16 +67,35 @@ def _stamp(when: datetime) -> str:
     return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-class GitHubProvider:
-    polls = True
+class GithubConfig(ProviderConfig):
+    api_url: str = "https://api.github.com"
+    repository: str | None = None  # owner/name; default: the service's repository
+    workflow: str | None = None  # file name such as deploy.yml, or its id
+    token_env: str | None = None
+    branch: str | None = None  # runs a commit-SHA deploy from here; default: the default_ref
+    request_timeout_seconds: float = Field(default=15.0, gt=0, le=120)
+    poll_seconds: float = Field(default=10.0, gt=0)
 
-    def __init__(self, name: str, config: ProviderConfig, services: dict[str, ServiceConfig],
-                 clock: Clock, http: Http) -> None:
+    @model_validator(mode="after")
+    def _needs(self) -> GithubConfig:
+        self.require("workflow", "token_env")
+        return self
+
+    def secret_variables(self) -> list[str]:
+        return [self.token_env] if self.token_env else []
+
+
+class GitHubProvider:
+    """Polls the run, cancels it, and lists the commits a deploy shipped."""
+
+    Config = GithubConfig
+
+    def __init__(self, name: str, config: GithubConfig, context: ProviderContext) -> None:
         self.name = name
-        self.http = http
-        self.clock = clock
+        self.http = context.http
+        self.clock = context.clock
         self.config = config
-        self.services = services
+        self.services = context.services
         self.poll_seconds = config.poll_seconds
         self.retries = config.retries
         self.workflow = config.workflow or ""
@@ -156,40 +159,22 @@ class GitHubProvider:
                                 retryable=False)
         headers = {"Authorization": f"Bearer {token}", "Accept": "application/vnd.github+json",
                    "X-GitHub-Api-Version": API_VERSION, "User-Agent": USER_AGENT}
-        url = self.config.api_url.rstrip("/") + path
-        timeout = aiohttp.ClientTimeout(total=self.config.request_timeout_seconds)
         try:
-            async with self.http.session.request(method, url, json=body, params=query,
-                                                 headers=headers, timeout=timeout) as resp:
-                status = resp.status
-                raw = await resp.read() if status != 204 else b""
-                wait = _rate_limit_wait(resp.headers, self.clock.now().timestamp())
-        except aiohttp.ClientConnectorError as exc:  # never reached GitHub: nothing happened
-            raise GitHubError(f"couldn't reach GitHub ({type(exc).__name__})", status=0,
-                              retryable=True) from None
-        except (aiohttp.ClientError, TimeoutError) as exc:  # sent, but the answer was lost
-            raise GitHubError(f"no answer from GitHub ({type(exc).__name__})", status=0,
-                              retryable=True, uncertain=True) from None
-        try:
-            data = json.loads(raw) if raw else {}
-        except ValueError:
-            data = {}
-        data = data if isinstance(data, dict) else {}
-        message = str(data.get("message") or "").split("\n")[0][:200]
-        if status in (403, 429) and (wait is not None or "rate limit" in message.lower()):
-            # Primary: x-ratelimit-reset; secondary: retry-after, else at least a minute.
-            raise GitHubError("GitHub rate limit reached", status=status, retryable=True,
-                              wait=wait if wait is not None else 60.0)
-        if status >= 500:
-            raise GitHubError(f"GitHub answered HTTP {status}", status=status, retryable=True,
-                              uncertain=True)
-        if status == 429:
-            raise GitHubError("GitHub answered HTTP 429", status=status, retryable=True,
-                              wait=60.0)
-        if status >= 400:
-            raise GitHubError(self._refusal(status, message, repo), status=status,
-                              retryable=False)
-        return status, data
+            answer = await http.call(
+                self.http, self.clock, method, self.config.api_url.rstrip("/") + path,
+                who="GitHub", timeout=self.config.request_timeout_seconds, json_body=body,
+                params=query, headers=headers,
+                refusal=lambda status, message: self._refusal(status, message, repo))
+        except HttpError as exc:
+            # GitHub's rate limits: a 403 or 429 naming a wait or saying so; at least a minute.
+            limited = exc.wait is not None or "rate limit" in exc.message.lower()
+            if exc.status in (403, 429) and limited:
+                raise HttpError("GitHub rate limit reached", status=exc.status, retryable=True,
+                                wait=exc.wait if exc.wait is not None else 60.0) from None
+            if exc.status == 429:
+                raise HttpError(str(exc), status=429, retryable=True, wait=60.0) from None
+            raise
+        return answer.status, answer.data
 
     async def _actor(self, repo: str) -> str | None:
         """The login the token acts as (runs it dispatches carry it); None if it can't say
@@ -197,7 +182,7 @@ class GitHubProvider:
         if not self._login_known:
             try:
                 _, me = await self._call("GET", "/user", repo)
-            except GitHubError as exc:
+            except HttpError as exc:
                 if exc.retryable:
                     raise
                 me = {}
@@ -286,7 +271,7 @@ class GitHubProvider:
             status, data = await self._call(
                 "POST", f"/repos/{repo}/actions/workflows/{self.workflow}/dispatches", repo,
                 body)
-        except GitHubError as exc:
+        except HttpError as exc:
             if not exc.uncertain:
                 self._unanswered.pop(job.deploy_id, None)
                 raise
@@ -400,7 +385,7 @@ class GitHubProvider:
         run_id = str(run.get("id"))
         try:
             await self._call("POST", f"/repos/{repo}/actions/runs/{run_id}/cancel", repo)
-        except GitHubError as exc:
+        except HttpError as exc:
             if exc.status != 409:
                 raise
             _, run = await self._call("GET", f"/repos/{repo}/actions/runs/{run_id}", repo)

@@ -10,29 +10,54 @@ import json
 import os
 import secrets
 
-import aiohttp
+from pydantic import model_validator
 
-from bot.clock import Clock
 from bot.deploys import signing
-from bot.deploys.config import ProviderConfig
 from bot.deploys.models import Deploy
-from bot.deploys.providers.base import Job, ProviderError, Report, Triggered
-from bot.http import Http
+from bot.deploys.providers import http
+from bot.deploys.providers.base import (
+    Job,
+    ProviderConfig,
+    ProviderContext,
+    ProviderError,
+    Triggered,
+)
+
+REQUEST_TIMEOUT = 10.0
+
+
+class WebhookConfig(ProviderConfig):
+    url: str | None = None
+    secret_env: str | None = None
+
+    @model_validator(mode="after")
+    def _needs(self) -> WebhookConfig:
+        self.require("url", "secret_env")
+        return self
+
+    def secret_variables(self) -> list[str]:
+        return [self.secret_env] if self.secret_env else []
+
+    def where(self) -> str:
+        return self.url or ""
 
 
 class WebhookProvider:
-    polls = False
+    """Triggers, cancels and verifies callbacks; never polls (the CI calls back)."""
 
-    def __init__(self, name: str, config: ProviderConfig, clock: Clock, http: Http) -> None:
+    Config = WebhookConfig
+
+    def __init__(self, name: str, config: WebhookConfig, context: ProviderContext) -> None:
         self.name = name
-        self.http = http
         self.config = config
-        self.clock = clock
-        self.poll_seconds = config.poll_seconds
+        self.context = context
         self.retries = config.retries
 
+    def _secret(self) -> str | None:
+        return os.environ.get(self.config.secret_env or "") or None
+
     def secret(self) -> str:
-        value = os.environ.get(self.config.secret_env or "")
+        value = self._secret()
         if not value:
             raise ProviderError(
                 f"the webhook secret variable {self.config.secret_env} is not set",
@@ -42,27 +67,13 @@ class WebhookProvider:
 
     async def _post(self, payload: dict[str, object]) -> dict[str, object]:
         body = json.dumps(payload).encode()
-        stamp = int(self.clock.now().timestamp())
+        stamp = int(self.context.clock.now().timestamp())
         headers = signing.headers(self.secret(), stamp, body, secrets.token_hex(8))
-        timeout = aiohttp.ClientTimeout(total=10)
-        try:
-            async with self.http.session.post(
-                self.config.url or "", data=body, headers=headers, timeout=timeout
-            ) as resp:
-                text = await resp.text()
-                if resp.status >= 500 or resp.status == 429:
-                    raise ProviderError(f"the CI answered HTTP {resp.status}", retryable=True)
-                if resp.status >= 400:
-                    raise ProviderError(f"the CI refused the job (HTTP {resp.status})",
-                                        retryable=False)
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            raise ProviderError(f"couldn't reach the CI ({type(exc).__name__})",
-                                retryable=True) from None
-        try:
-            data = json.loads(text) if text else {}
-        except ValueError:
-            data = {}
-        return data if isinstance(data, dict) else {}
+        answer = await http.call(
+            self.context.http, self.context.clock, "POST", self.config.url or "",
+            who="the CI", timeout=REQUEST_TIMEOUT, data=body, headers=headers,
+            refusal=lambda status, _: f"the CI refused the job (HTTP {status})")
+        return answer.data
 
     async def trigger(self, job: Job) -> Triggered:
         data = await self._post({"action": "deploy", **job.as_dict()})
@@ -70,8 +81,9 @@ class WebhookProvider:
         return Triggered(str(data.get("id") or f"webhook:{job.deploy_id}"),
                          str(log_url) if log_url else None)
 
-    async def status(self, deploy: Deploy) -> Report:
-        raise ProviderError("the webhook provider reports by callback", retryable=False)
-
     async def cancel(self, deploy: Deploy) -> None:
         await self._post({"action": "cancel", "deploy_id": deploy.id})
+
+    def verifies(self, stamp: str, raw: bytes, signature: str, now: float) -> bool:
+        secret = self._secret()
+        return secret is not None and signing.verify(secret, stamp, raw, signature, now)
