@@ -26,7 +26,8 @@ from bot.http import Http
 class ProviderClass(Protocol):
     """A provider class: built as ``cls(name, config, context)``; ``Config`` is its model."""
 
-    Config: type[ProviderConfig]
+    @property
+    def Config(self) -> type[ProviderConfig]: ...  # the class attribute naming its model
 
     def __call__(self, name: str, config: Any, context: ProviderContext) -> Provider: ...
 
