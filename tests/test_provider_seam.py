@@ -243,3 +243,11 @@ async def test_providers_share_the_process_session(relay_type: None, clock: Fake
         assert isinstance(built["rl"], RelayProvider) and built["rl"].context.http is http
     finally:
         await http.close()
+
+
+async def test_a_type_the_registry_lost_is_never_built_as_a_stand_in(clock: FakeClock) -> None:
+    REGISTRY.add("relay", RelayProvider)
+    settings = Settings(**relay_config("http://127.0.0.1:9/run"))
+    REGISTRY.remove("relay")
+    with pytest.raises(ValueError, match=r"not registered: rl \(relay\); valid types: webhook"):
+        build(settings.deploy, clock, Http())

@@ -80,6 +80,11 @@ class Registry:
               clock: Clock, http: Http) -> dict[str, Provider]:
         """Providers that speak HTTP share the process's session (``http``)."""
         context = ProviderContext(clock, http, services)
+        unknown = [f"{name} ({pc.type})" for name, pc in providers.items()
+                   if pc.type not in self._classes]
+        if unknown:  # never a silent stand-in that "succeeds"
+            raise ValueError(f"provider type not registered: {', '.join(unknown)}; valid "
+                             f"types: {', '.join(self._classes)}")
         return {name: self._classes[pc.type](name, pc, context)
                 for name, pc in providers.items()}
 
