@@ -251,3 +251,24 @@ async def test_a_type_the_registry_lost_is_never_built_as_a_stand_in(clock: Fake
     REGISTRY.remove("relay")
     with pytest.raises(ValueError, match=r"not registered: rl \(relay\); valid types: webhook"):
         build(settings.deploy, clock, Http())
+
+
+async def test_the_built_in_types_and_their_capabilities(clock: FakeClock) -> None:
+    settings = Settings(deploy={"providers": {
+        "ci": {"type": "webhook", "url": "https://ci", "secret_env": "X"},
+        "gh": {"type": "github", "workflow": "d.yml", "token_env": "Y"},
+        "sh": {"type": "command", "command": ["/bin/true"]},
+        "sim": {"type": "dry-run"},
+    }})
+    http = Http()
+    built = build(settings.deploy, clock, http)
+    capabilities = (Polls, Cancels, ListsChanges, VerifiesCallbacks)
+    assert {name: [c.__name__ for c in capabilities if isinstance(p, c)]
+            for name, p in built.items()} == {
+        "ci": ["Cancels", "VerifiesCallbacks"],
+        "gh": ["Polls", "Cancels", "ListsChanges"],
+        "sh": ["Polls", "Cancels"],
+        "sim": ["Polls"],
+    }
+    assert settings.deploy.missing_secrets({"Y": "set"}) == [("ci", "X")]
+    assert REGISTRY.types() == ["webhook", "github", "command", "dry-run"]
