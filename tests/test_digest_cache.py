@@ -205,8 +205,10 @@ def test_days_kept_by_another_version_of_the_computation_are_not_read(
     h.digest(POSTED, POSTED)
     h.store.execute("UPDATE dora_lead_days SET ms = '1,2,3'")  # a wrong value kept...
     assert h.digest(POSTED, POSTED) != expected  # ...is read (the test can tell)
-    h.store.execute("UPDATE dora_lead_days SET version = ?", (leadcache.VERSION - 1,))
-    assert h.digest(POSTED, POSTED) == expected  # but not once it is another version's
+    for other in (leadcache.VERSION - 1, leadcache.VERSION + 1):  # older, or after a downgrade
+        h.store.execute("UPDATE dora_lead_days SET version = ?, ms = '1,2,3'", (other,))
+        assert h.digest(POSTED, POSTED) == expected  # not read: another version's
+        h.store.execute("DELETE FROM dora_lead_days WHERE version = ?", (leadcache.VERSION,))
 
 
 async def test_the_scheduled_post_keeps_its_days(make_bell: Any, clock: FakeClock) -> None:
