@@ -205,10 +205,22 @@ def test_days_kept_by_another_version_of_the_computation_are_not_read(
     h.digest(POSTED, POSTED)
     h.store.execute("UPDATE dora_lead_days SET ms = '1,2,3'")  # a wrong value kept...
     assert h.digest(POSTED, POSTED) != expected  # ...is read (the test can tell)
+    wrong = h.store.conn.execute("SELECT scope, lo, hi, ms FROM dora_lead_days").fetchall()
     for other in (leadcache.VERSION - 1, leadcache.VERSION + 1):  # older, or after a downgrade
-        h.store.execute("UPDATE dora_lead_days SET version = ?, ms = '1,2,3'", (other,))
+        h.forget()
+        h.store.conn.executemany(
+            "INSERT INTO dora_lead_days (scope, version, lo, hi, ms) VALUES (?, ?, ?, ?, ?)",
+            [(scope, other, lo, hi, ms) for scope, lo, hi, ms in wrong])
         assert h.digest(POSTED, POSTED) == expected  # not read: another version's
-        h.store.execute("DELETE FROM dora_lead_days WHERE version = ?", (leadcache.VERSION,))
+        left = h.store.conn.execute("SELECT DISTINCT version FROM dora_lead_days").fetchall()
+        assert [tuple(r) for r in left] == [(leadcache.VERSION,)]  # and dropped when today's days were kept
+
+
+def test_the_table_holds_only_the_days_a_post_reads(tmp_path: Path) -> None:
+    h = History(tmp_path, 10)
+    daily_posts(h, POSTED, 20)
+    first, count = h.store.conn.execute("SELECT MIN(lo), COUNT(*) FROM dora_lead_days").fetchone()
+    assert count == 8 * 7 and first == to_db(h.digest(POSTED).weeks[0].period.start)
 
 
 async def test_the_scheduled_post_keeps_its_days(make_bell: Any, clock: FakeClock) -> None:

@@ -15,7 +15,8 @@ keyed by:
   * the span's UTC bounds, which carry the time zone (a local day is a different span in
     another zone, or across a daylight-saving change).
 ``min_samples`` and the chart's length only decide what is shown of the values, so they are
-not part of the key.
+not part of the key.  Only the daily post keeps days (it passes ``now``); each time it adds
+one it drops the days older than those it reads, so the table holds about 56 rows.
 """
 
 from __future__ import annotations
@@ -75,16 +76,23 @@ def lead_times(
             new[k].append(line)
     if new:
         store(conn, key, [(spans[k][1], spans[k][2], ",".join(parts))
-                          for k, parts in new.items()])
+                          for k, parts in new.items()], oldest=bounds[0])
     return changes_from(bounds, found + list(computed))
 
 
-def store(conn: sqlite3.Connection, key: str, rows: list[tuple[str, str, str]]) -> None:
-    """Keep (lo, hi, line) rows for ``key``, in one transaction; a row already there stays."""
+def store(conn: sqlite3.Connection, key: str, rows: list[tuple[str, str, str]], *,
+          oldest: str) -> None:
+    """Keep (lo, hi, line) rows for ``key``, in one transaction; a row already there stays.
+
+    What no post will read again goes: days that ended by ``oldest`` (the first day the
+    digest reads, so the table holds about the chart's days), and other versions' rows.
+    """
     began = not conn.in_transaction
     if began:
-        conn.execute("BEGIN")
+        conn.execute("BEGIN IMMEDIATE")
     try:
+        conn.execute("DELETE FROM dora_lead_days WHERE hi <= ? OR version != ?",
+                     (oldest, VERSION))
         conn.executemany(
             "INSERT OR IGNORE INTO dora_lead_days (scope, version, lo, hi, ms)"
             " VALUES (?, ?, ?, ?, ?)", [(key, VERSION, *row) for row in rows])
