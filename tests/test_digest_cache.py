@@ -213,7 +213,7 @@ def test_days_kept_by_another_version_of_the_computation_are_not_read(
             [(scope, other, lo, hi, ms) for scope, lo, hi, ms in wrong])
         assert h.digest(POSTED, POSTED) == expected  # not read: another version's
         left = h.store.conn.execute("SELECT DISTINCT version FROM dora_lead_days").fetchall()
-        assert [tuple(r) for r in left] == [(leadcache.VERSION,)]  # and dropped when today's days were kept
+        assert [tuple(r) for r in left] == [(leadcache.VERSION,)]  # dropped on today's write
 
 
 def test_the_table_holds_only_the_days_a_post_reads(tmp_path: Path) -> None:
