@@ -22,6 +22,7 @@ from bot.dora import leadcache
 from bot.dora.config import DigestSettings
 from bot.dora.digest import build_digest
 from bot.dora.metrics import Digest
+from bot.schema import all_migrations
 from bot.storage import Store
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -38,7 +39,7 @@ class History:
 
     def __init__(self, tmp_path: Path, seed: int, until: datetime = POSTED) -> None:
         self.store = Store(tmp_path / f"history-{seed}.db")
-        self.store.migrate()
+        self.store.migrate(all_migrations())
         self.rnd = random.Random(seed)
         self.next_id = 1
         self.shas: list[tuple[str, str]] = []  # (service, sha) already shipped somewhere
