@@ -77,7 +77,9 @@ async def prepare(core: Core, when: datetime) -> str:
     cfg = core.settings.digest
     assert cfg.channel is not None
     tz = cfg.zone(core.settings.timezone)
-    digest = await core.store.read(lambda conn: build_digest(conn, cfg, tz, when, trend=True))
+    now = core.clock.now()  # days over by now are kept for tomorrow's post (bot.dora.leadcache)
+    digest = await core.store.read(
+        lambda conn: build_digest(conn, cfg, tz, when, trend=True, now=now))
     day = when.astimezone(tz).date().isoformat()
     if cfg.quiet and not digest.has_news:
         return "skipped"

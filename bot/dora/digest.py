@@ -7,14 +7,14 @@
 from __future__ import annotations
 
 import sqlite3
-from datetime import datetime
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from bot.dora import queries
+from bot.dora import leadcache, queries
 from bot.dora.clusters import place
 from bot.dora.config import DigestSettings
 from bot.dora.metrics import Digest, period_metrics, service_rows, week_points
-from bot.dora.periods import current_period, weeks_before
+from bot.dora.periods import current_period, local_midnight, weeks_before
 
 LEAD_TIME_NOTE = (
     "Lead time has one value per change, so a deploy carrying 40 changes weighs 40×; "
@@ -31,11 +31,15 @@ def build_digest(
     service: str | None = None,
     days: int | None = None,
     trend: bool = False,
+    now: datetime | None = None,
 ) -> Digest:
     """The digest that would be posted at ``at``: the whole local days before it.
 
     ``trend`` also reads lead times for every chart week (the daily post and
     ``--chart``); on-demand stats skip that and read only the two periods.
+    ``now`` (the real time; the daily post passes it, on a writable connection) cuts the
+    lead times by local day and keeps those of days that are over in ``dora_lead_days``,
+    so tomorrow's post computes only what it has not seen (see ``leadcache``).
     """
     envs = list(cfg.environments or ["production"])
     current = current_period(at.astimezone(tz).date(), days or cfg.period_days, tz)
@@ -49,7 +53,14 @@ def build_digest(
     cuts = [prior.start, current.start, current.end]
     if trend:
         cuts += [b for w in weeks for b in (w.start, w.end)]
-    changes = queries.lead_times(conn, envs, cuts, service, named_from=current.start)
+    if now is None:
+        changes = queries.lead_times(conn, envs, cuts, service, named_from=current.start)
+    else:
+        first = min(cuts).astimezone(tz).date()
+        cuts += [local_midnight(first + timedelta(days=i), tz)
+                 for i in range((current.end_day - first).days)]
+        changes = leadcache.lead_times(conn, envs, cuts, service, current.start,
+                                       leadcache.settled(at, now))
     failures = queries.failures(conn, envs, prior.start, at, service)
     incidents = queries.incidents(conn, prior.start, at, service)
     today = at.astimezone(tz).date().isoformat()

@@ -224,18 +224,30 @@ def lead_times(
     bounds = sorted({to_db(c) for c in cuts})
     named = bounds.index(to_db(named_from)) if named_from is not None else len(bounds)
     spans = [(k, lo, hi) for k, (lo, hi) in enumerate(pairwise(bounds))]
+    found = lead_lines(conn, envs, spans[:named], service, per_service=False)
+    found += lead_lines(conn, envs, spans[named:], service, per_service=True)
+    return changes_from(bounds, found)
+
+
+def lead_lines(
+    conn: sqlite3.Connection, envs: list[str], spans: list[tuple[int, str, str]],
+    service: str | None, *, per_service: bool,
+) -> list[tuple[int, str | None, str | None]]:
+    """(k, service or None, line of whole milliseconds or None) for each span (k, lo, hi);
+    per service only when asked (the period shown per service)."""
+    if not spans:
+        return []
     params = [*envs, *([service] if service else []), *envs]
-    found: list[tuple[int, str | None, str | None]] = []
-    for part, per_service in ((spans[:named], False), (spans[named:], True)):
-        if not part:
-            continue
-        sql = f"WITH w(k, lo, hi) AS (VALUES {', '.join('(?, ?, ?)' for _ in part)}) "
-        if per_service:  # sorts the named period's changes by service, no others
-            sql += (f"SELECT w.k, d.service, {_lead_sql('w CROSS JOIN deploys d', envs, service)}"
-                    " GROUP BY w.k, d.service")
-        else:  # each span in its own index range, in order: nothing to sort
-            sql += f"SELECT w.k, NULL, (SELECT {_lead_sql('deploys d', envs, service)}) FROM w"
-        found += conn.execute(sql, [*(v for span in part for v in span), *params]).fetchall()
+    sql = f"WITH w(k, lo, hi) AS (VALUES {', '.join('(?, ?, ?)' for _ in spans)}) "
+    if per_service:  # sorts the named period's changes by service, no others
+        sql += (f"SELECT w.k, d.service, {_lead_sql('w CROSS JOIN deploys d', envs, service)}"
+                " GROUP BY w.k, d.service")
+    else:  # each span in its own index range, in order: nothing to sort
+        sql += f"SELECT w.k, NULL, (SELECT {_lead_sql('deploys d', envs, service)}) FROM w"
+    return conn.execute(sql, [*(v for span in spans for v in span), *params]).fetchall()
+
+
+def changes_from(bounds: list[str], found: list[tuple[int, str | None, str | None]]) -> Changes:
     return Changes(bounds, {(k, name): _seconds(line) for k, name, line in found if line})
 
 

@@ -11,6 +11,9 @@ carry what the digest shows of them (service, rollback and hotfix flags), change
 found by deploy with their commit time and sha, and the "first shipped" check finds a
 sha's other deploys in the sha index itself.  The deploys and sha indexes replace the ones
 they extend, so a write maintains one more index than before, not three.
+
+``dora_0003`` keeps the lead times of days that are over (``bot.dora.leadcache``), so the
+daily post computes the 8-week trend's days once, not every morning.
 """
 
 from bot.storage.migrations import Migration, sql
@@ -46,6 +49,19 @@ MIGRATIONS: list[Migration] = [
         DROP INDEX dora_changes_sha;
         CREATE INDEX dora_changes_sha_deploy ON deploy_changes (sha, deploy_id);
         CREATE INDEX dora_changes_deploy_committed ON deploy_changes (deploy_id, committed_at, sha)
+        """,
+    ),
+    sql(
+        "dora_0003_lead_days",
+        """
+        CREATE TABLE dora_lead_days (
+            scope TEXT NOT NULL,
+            version INTEGER NOT NULL,
+            lo TEXT NOT NULL,
+            hi TEXT NOT NULL,
+            ms TEXT NOT NULL,
+            PRIMARY KEY (scope, version, lo, hi)
+        ) WITHOUT ROWID
         """,
     ),
 ]
