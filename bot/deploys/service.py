@@ -45,8 +45,10 @@ def ordinal(n: int) -> str:
 
 class DeployService:
     def __init__(self, core: Infra, config: DeploySettings, notifier: Notifier, *,
-                 freeze: Callable[[str, str, datetime], tuple[str, str] | None]) -> None:
+                 freeze: Callable[[str, str, datetime], tuple[str, str] | None],
+                 public_url: str = "") -> None:
         self.core = core
+        self.public_url = public_url  # [slack] public_url: CI callbacks' default base
         self.config = config
         self.notifier = notifier
         self.repo = DeployRepo(core.store)
@@ -106,7 +108,8 @@ class DeployService:
         kind = "rollback" if is_rollback else "deploy"
         if needs_approval:
             expires = to_db(now + timedelta(minutes=self.config.approval_ttl_minutes))
-            steps = ((State.AWAITING_APPROVAL, results[-1].detail, {"expires_at": expires}),)
+            steps: tuple[tuple[State, str, dict[str, str]], ...] = (
+                (State.AWAITING_APPROVAL, results[-1].detail, {"expires_at": expires}),)
         else:
             expires = to_db(now + timedelta(minutes=self.config.queue_ttl_minutes))
             steps = ((State.QUEUED, "queued", {"expires_at": expires}),)

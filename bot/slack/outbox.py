@@ -57,9 +57,11 @@ JSON_METHODS = frozenset(
 
 async def call(core: Core, method: str, args: dict[str, Any]) -> dict[str, Any] | None:
     """Call a Web API method; return its data, or None after logging a final error."""
-    wire = {"json": args} if method in JSON_METHODS else {"data": _form(args)}
     try:
-        response = await core.client.api_call(method, **wire)
+        if method in JSON_METHODS:
+            response = await core.client.api_call(method, json=args)
+        else:
+            response = await core.client.api_call(method, data=_form(args))
     except SlackApiError as exc:
         error = str(exc.response.get("error", "unknown"))
         core.metrics.slack_errors.labels(method, error).inc()

@@ -37,7 +37,8 @@ def calendar_freeze(core: Core) -> Callable[[str, str, datetime], tuple[str, str
 
 def register(app: AsyncApp, core: Core) -> None:
     notifier = SlackNotifier(core)
-    svc = DeployService(core, core.settings.deploy, notifier, freeze=calendar_freeze(core))
+    svc = DeployService(core, core.settings.deploy, notifier, freeze=calendar_freeze(core),
+                        public_url=core.settings.slack.public_url)
     runner = Runner(svc)
     core.services["deploys"] = svc
     extra = core.services.setdefault("deploy_subcommands", {})

@@ -223,7 +223,7 @@ class IncidentTasks:
         inc, url = self._get(payload), payload.get("response_url")
         text, blocks = messages.update_post(inc, payload["text"], payload["actor"],
                                             payload.get("kind", "Update"))
-        error = "no channel yet"
+        error: str | None = "no channel yet"
         if inc.channel_id:
             _, error = await api(self.core, "chat.postMessage",
                                  {"channel": inc.channel_id, "text": text, "blocks": blocks})
