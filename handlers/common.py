@@ -6,12 +6,13 @@ import asyncio
 import re
 import shlex
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import aiohttp
 from slack_sdk.errors import SlackApiError
 
 from bot.inputs import escape
+from bot.people import PERSON
 
 if TYPE_CHECKING:
     from bot.core import Core
@@ -118,3 +119,23 @@ def not_here(users: list[str], example: str) -> str:
     who = ", ".join(f"`{escape(u)}`" for u in users)
     return (f"{who} isn't anyone in this workspace (left, or a mistyped mention); mention"
             f" someone who is, e.g. `{example}`.")
+
+
+def mention(principal: str) -> str:
+    """A person pings as ``<@U…>``, a user group as ``<!subteam^S…>``."""
+    return f"<!subteam^{principal}>" if principal.startswith("S") else f"<@{principal}>"
+
+
+T = TypeVar("T")
+
+
+def mentions(message: T) -> T:
+    """A domain's people (``bot.people``) as Slack mentions, in a text or
+    anywhere in a message's strings. Text stored with mentions already is left as it is."""
+    if isinstance(message, str):
+        return PERSON.sub(lambda m: mention(m.group(1)), message)  # type: ignore[return-value]
+    if isinstance(message, dict):
+        return {k: mentions(v) for k, v in message.items()}  # type: ignore[return-value]
+    if isinstance(message, list):
+        return [mentions(v) for v in message]  # type: ignore[return-value]
+    return message

@@ -17,11 +17,12 @@ from bot.deploys import approvals, lockops
 from bot.deploys.service import DeployService, Outcome
 from bot.inputs import parse_id
 from bot.slack import gateway
+from handlers.deploy import messages
 from handlers.deploy.ids import Action
 
 
 def _reply(core: Core, body: dict[str, Any], text: str, *, replace: bool = False) -> None:
-    gateway.reply(core, body.get("response_url"), text, replace=replace)
+    gateway.reply(core, body.get("response_url"), messages.mentions(text), replace=replace)
 
 
 def _context(body: dict[str, Any]) -> tuple[int | None, str, str]:

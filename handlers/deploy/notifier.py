@@ -55,10 +55,12 @@ class SlackNotifier:
         self.core.tasks.submit(Task.NOTIFY, {"deploy_id": deploy_id})
 
     def tell(self, user: str, text: str) -> None:
-        gateway.enqueue(self.core, "chat.postMessage", {"channel": user, "text": text})
+        gateway.enqueue(self.core, "chat.postMessage",
+                        {"channel": user, "text": messages.mentions(text)})
 
     def announce(self, channel: str, text: str) -> None:
-        gateway.enqueue(self.core, "chat.postMessage", {"channel": channel, "text": text})
+        gateway.enqueue(self.core, "chat.postMessage",
+                        {"channel": channel, "text": messages.mentions(text)})
 
     # -- the task ----------------------------------------------------------------------------
     async def render(self, payload: dict[str, Any]) -> None:
@@ -77,8 +79,8 @@ class SlackNotifier:
         d = self.repo.get(deploy_id)
         if d is None or not d.channel:
             return True
-        body = messages.deploy_message(d, self.repo.approvals(d.id), self.repo.changes(d.id),
-                                       self.core.clock.now())
+        body = messages.mentions(messages.deploy_message(
+            d, self.repo.approvals(d.id), self.repo.changes(d.id), self.core.clock.now()))
         home = await self._home(d, body)
         if home is None:
             return d.state.final  # nowhere to post, not even a DM: logged by the gateway

@@ -20,6 +20,7 @@ from bot.incidents.models import Incident
 from bot.incidents.service import IncidentService
 from bot.inputs import parse_id, strict_int
 from bot.slack import gateway
+from handlers.common import mentions
 from handlers.incident.ids import Action
 
 STALE = "That button doesn't point at anything I know any more; `/incident list` shows what's open."
@@ -157,7 +158,7 @@ def register(app: AsyncApp, core: Core, svc: IncidentService) -> None:
         service, env = deploy["service"], deploy["env"]
         permission = deploys.gates.permission(Ask(service, env, user, channel), core.clock.now())
         if permission.blocks:  # refused: no timeline row, no key, no deploy
-            gateway.reply(core, url, permission.detail)
+            gateway.reply(core, url, mentions(permission.detail))
             return
         key = f"incident.rollback:{inc.id}:{deploy['id']}"
         if deploys.repo.by_key(key) is not None:
@@ -171,7 +172,7 @@ def register(app: AsyncApp, core: Core, svc: IncidentService) -> None:
                          f" #{deploy['id']}, rollback #{outcome.deploy_id})")
             core.audit(user, "incident.rollback", inc.ref, deploy_id=deploy["id"],
                        rollback_id=outcome.deploy_id)
-        gateway.reply(core, url, outcome.text)
+        gateway.reply(core, url, mentions(outcome.text))
 
     @app.action(str(Action.FOLLOWUP_DONE))
     async def on_followup_done(ack: Any, body: dict[str, Any], action: dict[str, Any]) -> None:

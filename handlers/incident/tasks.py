@@ -14,6 +14,7 @@ from bot.incidents import followups, naming, postmortem, queries, reminders, tim
 from bot.incidents.models import Incident
 from bot.incidents.service import IncidentService
 from bot.slack import gateway, tagged
+from handlers.common import mentions
 from handlers.incident import messages
 from handlers.incident.channels import create_channel, members_of, names_of
 
@@ -236,10 +237,7 @@ class IncidentTasks:
     async def postmortem(self, payload: Payload) -> None:
         inc, url = self._get(payload), payload.get("response_url")
         entries, todo = timeline.entries(self.core.store, inc.id), followups.of(self.svc, inc.id)
-        people = postmortem.user_ids(
-            *(f"<@{u}>" for u in (inc.reporter, inc.commander, inc.comms) if u),
-            *(f"<@{e['actor']}> {e['text']}" for e in entries if e["actor"]),
-            *(f"<@{f['owner']}>" for f in todo if f["owner"]))
+        people = postmortem.people(inc, entries, todo)
         markdown = postmortem.render(
             inc, entries, todo, queries.linked_deploys(self.core.store, inc.id),
             now=self.core.clock.now(), names=await names_of(self.core, people),
@@ -288,7 +286,7 @@ class IncidentTasks:
         reply = await deploys.request_rollback(
             payload["service"], payload["env"], user=payload["user"],
             channel=payload["channel"], incident_id=int(payload["id"]))
-        gateway.reply(self.core, url, str(reply))
+        gateway.reply(self.core, url, mentions(str(reply)))
 
     async def remind(self, payload: Payload) -> None:
         inc = self._get(payload)
