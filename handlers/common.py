@@ -13,6 +13,7 @@ from slack_sdk.errors import SlackApiError
 
 from bot.inputs import escape
 from bot.people import PERSON
+from bot.slack import gateway
 
 if TYPE_CHECKING:
     from bot.core import Core
@@ -87,7 +88,6 @@ def unknown_subcommand(command: str, word: str, known: list[str]) -> str:
 
 
 PERSON_CHECK_SECONDS = 1.0  # users.info answers in ~100 ms; the ack must leave within 3 s
-GONE_PEOPLE = frozenset({"user_not_found", "account_inactive", "user_disabled"})
 
 
 async def absent_people(core: Core, users: list[str]) -> list[str]:
@@ -100,15 +100,13 @@ async def absent_people(core: Core, users: list[str]) -> list[str]:
     gone: list[str] = []
     for user in dict.fromkeys(users):
         try:
-            reply = await asyncio.wait_for(core.client.users_info(user=user),
+            reply = await asyncio.wait_for(gateway.call(core, "users.info", {"user": user}),
                                            PERSON_CHECK_SECONDS)
-        except SlackApiError as exc:
-            if str(exc.response.get("error", "")) in GONE_PEOPLE:
-                gone.append(user)
-            continue
-        except (TimeoutError, OSError, aiohttp.ClientError):
-            continue
-        person = reply.get("user") or {}
+        except (SlackApiError, TimeoutError, OSError, aiohttp.ClientError):
+            continue  # transient: the benefit of the doubt
+        if reply.gone:
+            gone.append(user)
+        person = reply.data.get("user") or {}
         if isinstance(person, dict) and person.get("deleted"):
             gone.append(user)
     return gone

@@ -21,7 +21,7 @@ from bot.core import build_client
 from bot.http import Http
 from bot.local import LocalShipbell
 from bot.settings import Settings
-from bot.slack import gateway
+from bot.slack import gateway, tagged
 from bot.slack.gateway import Kind
 
 
@@ -195,3 +195,16 @@ async def test_tasks_stored_before_the_upgrade_still_run(bell: LocalShipbell) ->
     assert [s for _, s, _ in tasks(bell)] == ["done", "done"]
     assert [m["text"] for m in bell.double.messages("C_GENERAL")] == ["from before"]
     assert [c.args["text"] for c in bell.double.calls_to("response_url")] == ["answered"]
+
+
+async def test_looking_for_an_own_post_does_not_post_afresh_on_a_transient_error(
+    bell: LocalShipbell,
+) -> None:
+    """An interrupted post is looked up before posting again; if Slack can't answer right
+    now the task is retried, since "not found" would post a second message."""
+    since = bell.core.clock.now()
+    bell.double.fail_next("conversations.history", "internal_error")
+    with pytest.raises(SlackApiError):
+        await tagged.find(bell.core, "C_GENERAL", "shipbell_test", since, n=1)
+    bell.double.fail_next("conversations.history", "missing_scope")  # final: post afresh
+    assert await tagged.find(bell.core, "C_GENERAL", "shipbell_test", since, n=1) is None
