@@ -251,9 +251,9 @@ async def tell(core: Core, user: str, text: str, *, response_url: str | None = N
 
 
 async def respond(core: Core, url: str, message: dict[str, Any]) -> Result:
-    """POST to a response_url on the shared session (``core.http``): one kept-alive
-    connection instead of a handshake per post. A 5xx raises (transient); a refused URL
-    (expired, used up) is gone."""
+    """The ``slack.respond`` task's work (callers use ``reply``): POST to a response_url on
+    the shared session (``core.http``), one kept-alive connection instead of a handshake per
+    post. A 5xx raises (transient); a refused URL (expired, used up) is gone."""
     async with core.http.session.post(url, json=message) as resp:
         await resp.read()  # drained, so the connection goes back to the pool
         if resp.status >= 500:

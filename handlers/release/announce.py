@@ -25,9 +25,7 @@ def register(core: Core) -> None:
         channel = payload["channel"]
         posted = await gateway.call(core, "chat.postMessage",
                                     {"channel": channel, **messages.announcement(payload["text"])})
-        if not posted.ok and payload.get("response_url"):
-            await gateway.respond(core, payload["response_url"], {
-                "response_type": "ephemeral", "replace_original": False,
-                "text": messages.not_announced(channel)})
+        if not posted.ok:
+            gateway.reply(core, payload.get("response_url"), messages.not_announced(channel))
 
     core.tasks.register(Task.ANNOUNCE, run)
