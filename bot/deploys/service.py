@@ -25,6 +25,7 @@ from bot.deploys.providers import build
 from bot.deploys.repo import DeployRepo
 from bot.incidents.queries import open_incidents_on_service
 from bot.infra import Infra
+from bot.people import person
 
 RUN_TASK = "deploy.run"
 
@@ -120,7 +121,7 @@ class DeployService:
         try:
             with self.core.store.transaction():
                 deploy_id = self.repo.insert(fields, ask.user, now,
-                                             f"{kind} of `{ref}` requested by <@{ask.user}>"
+                                             f"{kind} of `{ref}` requested by {person(ask.user)}"
                                              + (f": {reason}" if reason else ""), steps)
                 if ask.incident is not None:
                     self.repo.note_on_incident(
@@ -141,7 +142,7 @@ class DeployService:
             skipped = ", ".join(r.name for r in overrides)
             self.notifier.announce(
                 ask.channel,
-                f":rotating_light: *Break-glass* by <@{ask.user}>: deploy #{deploy_id} of "
+                f":rotating_light: *Break-glass* by {person(ask.user)}: deploy #{deploy_id} of "
                 f"{ask.service}@{ref} to {ask.env} skips {skipped}. Reason: {ask.break_glass}",
             )
         if free:
@@ -284,11 +285,11 @@ class DeployService:
             active = self.repo.active(d.service, d.env)
             lock = self.locks.get(d.service, d.env, now)
             why = (f" behind #{active.id}" if active else
-                   f" ({d.env} is locked by <@{lock.holder}>)" if lock else "")
+                   f" ({d.env} is locked by {person(lock.holder)})" if lock else "")
             error = f"expired after {waited} in the queue{why}"
         else:
             error = f"approval request expired after {self.config.approval_ttl_minutes} min"
-        note = (f"<@{d.requester}>: {error}; `/deploy {d.service}@{d.ref} to {d.env}` "
+        note = (f"{person(d.requester)}: {error}; `/deploy {d.service}@{d.ref} to {d.env}` "
                 "again if it's still wanted.")
         if self.repo.transition(d.id, State.CANCELLED, None, now, note, error=error):
             logs.logger.info(logs.DEPLOY_EXPIRED, d.id, d.service, d.env, error)
@@ -307,12 +308,13 @@ class DeployService:
             allowed = self.gates.permission(Ask(d.service, d.env, user, channel),
                                             self.core.clock.now())
             if allowed.blocks:
-                return Outcome(False, f"Only <@{d.requester}> or someone who may deploy "
+                return Outcome(False, f"Only {person(d.requester)} or someone who may deploy "
                                       f"{d.service} {d.env} can cancel #{d.id}.")
         now = self.core.clock.now()
         was_active = d.state in ACTIVE
         if not self.repo.transition(d.id, State.CANCELLED, user, now,
-                                    f"cancelled by <@{user}>", error=f"cancelled by <@{user}>"):
+                                    f"cancelled by {person(user)}",
+                                    error=f"cancelled by {person(user)}"):
             return Outcome(False, f"Deploy #{d.id} just moved on; look again with "
                                   f"`/deploy status {d.service}`.")
         self.core.audit(user, "deploy.cancel", f"deploy #{d.id}", channel=channel,

@@ -14,7 +14,7 @@ from typing import Any
 
 from bot.core import Core
 from bot.dora.digest import build_digest, has_service, known_services
-from bot.slack import outbox
+from bot.slack import gateway
 from handlers.common import CHANNEL_REF, GROUP_REF, USER_REF, SlashCommand, ephemeral
 from handlers.digest import messages
 from handlers.digest.ids import SUBCOMMAND, Task
@@ -112,7 +112,7 @@ async def respond_stats(core: Core, payload: dict[str, Any]) -> None:
         message = ephemeral(unknown_service(str(service), known or []))
     else:
         message = messages.stats(digest)
-    await outbox.respond(core, payload["url"], message)
+    gateway.reply(core, payload["url"], message)
 
 
 def unknown_service(service: str, known: list[str]) -> str:
