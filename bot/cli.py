@@ -45,8 +45,9 @@ VERBS: dict[str, tuple[str, str]] = {
     "socket": (
         "run the bot in Socket Mode (no public URL needed)",
         "Needs SLACK_BOT_TOKEN (xoxb-…) and SLACK_APP_TOKEN (xapp-…, scope connections:write). "
-        + SECRETS + " Connects out to Slack; nothing needs to reach this machine. "
-        "#channel and @name in the config are resolved to ids at start.",
+        + SECRETS + " Connects out to Slack; Slack needs nothing to reach this machine. "
+        "Still serves /healthz, /metrics and the CI callbacks (/hooks/deploy) on [server] "
+        "host:port. #channel and @name in the config are resolved to ids at start.",
     ),
     "digest": (
         "print the delivery (DORA) digest as text",
