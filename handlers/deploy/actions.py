@@ -8,6 +8,7 @@ does and whether the presser may do it are read from the store and the config.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
@@ -64,22 +65,22 @@ def register(app: AsyncApp, core: Core, svc: DeployService) -> None:
     async def on_cancel(ack: Any, body: dict[str, Any]) -> None:
         await decide(ack, body, "cancel")
 
+    async def confirm(body: dict[str, Any], again: str,
+                      act: Callable[[DeployService, int, str, str], Any]) -> None:
+        """A lock request's confirmation: the button names the stored request, nothing else."""
+        request_id, user, channel = _context(body)
+        if request_id is None:
+            _reply(core, body, f"That button is out of date; run `{again}` again.")
+            return
+        outcome = act(svc, request_id, user, channel)
+        _reply(core, body, outcome.text, replace=outcome.ok)
+
     @app.action(Action.TAKE_OVER)
     async def on_take_over(ack: Any, body: dict[str, Any]) -> None:
         await ack()
-        request_id, user, channel = _context(body)
-        if request_id is None:
-            _reply(core, body, "That button is out of date; run `/deploy lock` again.")
-            return
-        outcome = lockops.take_over(svc, request_id, user, channel)
-        _reply(core, body, outcome.text, replace=outcome.ok)
+        await confirm(body, "/deploy lock", lockops.take_over)
 
     @app.action(Action.UNLOCK)
     async def on_unlock(ack: Any, body: dict[str, Any]) -> None:
         await ack()
-        request_id, user, channel = _context(body)
-        if request_id is None:
-            _reply(core, body, "That button is out of date; run `/deploy unlock` again.")
-            return
-        outcome = lockops.confirm_unlock(svc, request_id, user, channel)
-        _reply(core, body, outcome.text, replace=outcome.ok)
+        await confirm(body, "/deploy unlock", lockops.confirm_unlock)
