@@ -1,4 +1,9 @@
-"""Slack listeners, one module per feature; ``register_all`` wires them to the app."""
+"""Slack listeners, one package per feature; ``FEATURES`` lists them, ``register_all`` wires them.
+
+Adding a feature: give its package a ``FEATURE = Feature(...)`` record (``handlers/feature.py``)
+and add it to ``FEATURES`` below. The manifest's commands, the shell's demo config and the
+registration come from this list; tests check ``bot.schema`` and ``bot.settings`` against it.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +12,15 @@ from slack_bolt.async_app import AsyncApp
 from bot.core import Core
 from bot.slack import gateway
 from handlers import deploy, digest, incident, release
+from handlers.feature import Command, Feature
 
-FEATURES = (deploy, incident, release, digest)
+# In order: registration, the manifest's commands and the migrations follow it.
+FEATURES: tuple[Feature, ...] = (deploy.FEATURE, incident.FEATURE, release.FEATURE, digest.FEATURE)
+
+
+def commands() -> list[Command]:
+    """Every feature's slash commands, in the features' order."""
+    return [command for feature in FEATURES for command in feature.commands]
 
 
 def register_all(app: AsyncApp, core: Core) -> None:

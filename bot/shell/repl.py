@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib
 import shlex
 import signal
 import sys
@@ -27,10 +26,9 @@ from bot.shell.sandbox import Sandbox, plan_sandbox
 from bot.shell.typed import escape_references, strip_comment
 from bot.slack.manifest import COMMANDS
 from bot.slackdouble import Ack, Call
+from handlers import FEATURES
 
-DEMO_MODULES = {"bot.deploys.demo": "deploy", "bot.incidents.demo": "incident",
-                "bot.releases.demo": "release", "bot.dora.demo": "digest"}
-HELP = """Type a slash command as in Slack: /deploy help, /incident help, /release help.
+HELP = f"""Type a slash command as in Slack: {", ".join(f"{c} help" for c, _, _ in COMMANDS)}.
   @name, #channel, @group are sent the way Slack sends them; text after " # " is a comment.
   press N                 press button [N]
   submit KEY=VALUE …      submit the open modal (KEY is the field's block id)
@@ -44,12 +42,9 @@ HELP = """Type a slash command as in Slack: /deploy help, /incident help, /relea
 def demo_config() -> dict[str, Any]:
     """Each feature's demo section, so a bare `shipbell shell` has something to play with."""
     config: dict[str, Any] = {}
-    for name, section in DEMO_MODULES.items():
-        try:
-            module = importlib.import_module(name)
-        except ImportError:
-            continue
-        config = merge(config, {section: getattr(module, "DEMO_CONFIG", {})})
+    for feature in FEATURES:
+        if feature.demo_config:
+            config = merge(config, {feature.name: dict(feature.demo_config)})
     return config
 
 

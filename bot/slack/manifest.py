@@ -7,15 +7,10 @@ from typing import Any
 import yaml
 
 from bot.settings import Settings
+from handlers import commands
 
-COMMANDS = (
-    ("/deploy", "Ship a service, roll back, lock, or see what runs where",
-     "api@main to production · rollback api production · status · help"),
-    ("/incident", "Declare and run an incident",
-     "open <title> sev2 --service api · status · update <text> · help"),
-    ("/release", "Release trains: next date, calendar, freezes, captain",
-     "next [train] · calendar [train] · help"),
-)
+# Derived from the features' records (handlers/feature.py): (command, description, usage hint).
+COMMANDS = tuple((c.command, c.description, c.usage_hint) for c in commands())
 BOT_SCOPES = (
     "commands", "chat:write", "chat:write.public", "channels:manage", "channels:read",
     "channels:write.invites", "channels:write.topic", "channels:history",

@@ -11,7 +11,9 @@ from slack_bolt.async_app import AsyncApp
 
 from bot import logs
 from bot.core import Core
+from bot.deploys.demo import DEMO_CONFIG
 from bot.deploys.runner import Runner
+from bot.deploys.schema import MIGRATIONS
 from bot.deploys.service import DeployService
 from bot.releases.freeze import active_freeze
 from bot.releases.service import releases_of
@@ -23,6 +25,7 @@ from handlers.deploy.commands import Router
 from handlers.deploy.hooks import handler as hook_handler
 from handlers.deploy.ids import COMMAND, HOOK_PATH, SWEEP_JOB, Task
 from handlers.deploy.notifier import SlackNotifier
+from handlers.feature import Command, Feature
 
 
 def calendar_freeze(core: Core) -> Callable[[str, str, datetime], tuple[str, str] | None]:
@@ -78,3 +81,14 @@ def _warn_missing_secrets(svc: DeployService) -> None:
     """Say at start-up (by name only) which provider secrets the environment lacks."""
     for name, variable in svc.config.missing_secrets(os.environ):
         logs.logger.warning(logs.DEPLOY_SECRET_MISSING, name, variable)
+
+
+FEATURE = Feature(
+    name="deploy",
+    register=register,
+    commands=(Command(COMMAND, "Ship a service, roll back, lock, or see what runs where",
+                      "api@main to production · rollback api production · status · help"),),
+    migrations=tuple(MIGRATIONS),
+    demo_config=DEMO_CONFIG,
+    config_section="deploy",
+)

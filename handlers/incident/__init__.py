@@ -7,8 +7,11 @@ from typing import Any
 from slack_bolt.async_app import AsyncApp
 
 from bot.core import Core
+from bot.incidents.demo import DEMO_CONFIG
+from bot.incidents.schema import MIGRATIONS
 from bot.incidents.service import IncidentService
 from handlers.common import SlashCommand
+from handlers.feature import Command, Feature
 from handlers.incident import actions, events, modal
 from handlers.incident.commands import COMMAND, Commands
 from handlers.incident.tasks import IncidentTasks
@@ -32,3 +35,14 @@ def register(app: AsyncApp, core: Core) -> None:
     modal.register(app, core, commands)
     actions.register(app, core, svc)
     events.register(app, core, svc)
+
+
+FEATURE = Feature(
+    name="incident",
+    register=register,
+    commands=(Command(COMMAND, "Declare and run an incident",
+                      "open <title> sev2 --service api · status · update <text> · help"),),
+    migrations=tuple(MIGRATIONS),
+    demo_config=DEMO_CONFIG,
+    config_section="incident",
+)

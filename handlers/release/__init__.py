@@ -12,8 +12,11 @@ from typing import Any
 from slack_bolt.async_app import AsyncApp
 
 from bot.core import Core
+from bot.releases.demo import DEMO_CONFIG
+from bot.releases.schema import MIGRATIONS
 from bot.releases.service import ReleaseBook
 from handlers.common import SlashCommand
+from handlers.feature import Command, Feature
 from handlers.release import announce
 from handlers.release.commands import answer
 from handlers.release.groups import groups_job, share_groups
@@ -36,3 +39,14 @@ def register(app: AsyncApp, core: Core) -> None:
         # (users.info, bounded at a second) whether the new captain is in the workspace.
         reply = await answer(core, SlashCommand.from_body(body))
         await ack(**reply)
+
+
+FEATURE = Feature(
+    name="release",
+    register=register,
+    commands=(Command(COMMAND, "Release trains: next date, calendar, freezes, captain",
+                      "next [train] · calendar [train] · help"),),
+    migrations=tuple(MIGRATIONS),
+    demo_config=DEMO_CONFIG,
+    config_section="release",
+)
