@@ -13,6 +13,7 @@ from typing import Any
 from bot.clock import to_db
 from bot.deploys.models import ACTIVE, WAITING, Deploy, State, sources_for
 from bot.incidents import timeline
+from bot.incidents.timeline import Entry
 from bot.storage import Store
 
 
@@ -199,7 +200,7 @@ class DeployRepo:
                 " (incident_id, deploy_id, relation, actor, linked_at)"
                 " VALUES (?, ?, 'fixed', ?, ?)", (incident_id, deploy_id, actor, to_db(now)),
             )
-        timeline.add(self.store, incident_id, now, "link", actor, text,
+        timeline.add(self.store, incident_id, now, Entry.LINK, actor, text,
                      source_key=f"deploy:{deploy_id}:{'fixed' if fixed else 'requested'}")
 
     def record_decision(self, deploy_id: int, user: str, decision: str, now: datetime,

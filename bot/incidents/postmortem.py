@@ -15,6 +15,7 @@ from typing import Any
 from bot.clock import humanize
 from bot.incidents.models import Incident
 from bot.incidents.naming import slugify
+from bot.incidents.timeline import Entry
 
 DEFAULT_TEMPLATE = """\
 # $ref: $title
@@ -56,10 +57,11 @@ $metadata
 TODO = "_to fill in_"
 
 
-KIND_LABELS = {"declared": "Declared", "severity": "Severity", "status": "Status",
-               "role": "Role", "update": "Update", "note": "Note", "link": "Deploy",
-               "followup": "Follow-up", "pin": "Pinned", "reaction": "Pinned (:pushpin:)",
-               "resolved": "Resolved", "closed": "Closed"}
+KIND_LABELS = {Entry.DECLARED: "Declared", Entry.SEVERITY: "Severity", Entry.STATUS: "Status",
+               Entry.ROLE: "Role", Entry.UPDATE: "Update", Entry.NOTE: "Note",
+               Entry.LINK: "Deploy", Entry.FOLLOWUP: "Follow-up", Entry.PIN: "Pinned",
+               Entry.REACTION: "Pinned (:pushpin:)", Entry.RESOLVED: "Resolved",
+               Entry.CLOSED: "Closed"}
 USER_REF = re.compile(r"<@([UW][A-Z0-9_]+)(?:\|([^>]*))?>")
 LABELLED_REF = re.compile(r"<[#!](?:subteam\^)?[A-Z0-9_]+\|([^>]*)>")
 LINK_REF = re.compile(r"<(https?://[^>|]+)(?:\|([^>]*))?>")
@@ -128,7 +130,7 @@ def render(
     caused = [d for d in deploys if d["relation"] == "caused"]
     fixed = [d for d in deploys if d["relation"] == "fixed"]
     lines = [_entry(e) for e in entries]
-    first_pin = next((e for e in entries if e["kind"] in ("pin", "reaction")), None)
+    first_pin = next((e for e in entries if e["kind"] in (Entry.PIN, Entry.REACTION)), None)
     detection = f"Declared by {_who(inc.reporter)} at {_when(inc.declared_at)}."
     if first_pin and first_pin["at"] < inc.declared_at:
         detection += f" Earliest captured signal: {_when(first_pin['at'])}."

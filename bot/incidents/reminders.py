@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from bot.clock import from_db, to_db
-from bot.incidents.models import OPEN_STATUSES, Incident
+from bot.incidents.models import OPEN_STATUSES, Incident, Status
 from bot.incidents.service import IncidentService
 
 
@@ -90,8 +90,8 @@ def to_archive(svc: IncidentService, now: datetime) -> list[Incident]:
         return []
     cutoff = to_db(now - timedelta(days=days))
     rows = svc.store.all(
-        "SELECT * FROM incidents WHERE status = 'resolved' AND resolved_at <= ? ORDER BY id",
-        (cutoff,),
+        "SELECT * FROM incidents WHERE status = ? AND resolved_at <= ? ORDER BY id",
+        (Status.RESOLVED, cutoff),
     )
     return [Incident.from_row(r) for r in rows]
 

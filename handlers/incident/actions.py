@@ -18,6 +18,7 @@ from bot.deploys.gates import Ask
 from bot.incidents import followups, presses, reminders, timeline
 from bot.incidents.models import Incident
 from bot.incidents.service import IncidentService
+from bot.incidents.timeline import Entry
 from bot.inputs import parse_id, strict_int
 from handlers.incident.ids import Action
 from handlers.incident.slackio import api, replace, respond
@@ -164,7 +165,7 @@ def register(app: AsyncApp, core: Core, svc: IncidentService) -> None:
             return
         outcome = deploys.rollback(service, env, user, channel, key=key, incident=inc.id)
         if outcome.ok and outcome.deploy_id is not None:
-            timeline.add(core.store, inc.id, core.clock.now(), "note", user,
+            timeline.add(core.store, inc.id, core.clock.now(), Entry.NOTE, user,
                          f"Rollback of {service} in {env} requested (suspect deploy"
                          f" #{deploy['id']}, rollback #{outcome.deploy_id})")
             core.audit(user, "incident.rollback", inc.ref, deploy_id=deploy["id"],

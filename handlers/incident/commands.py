@@ -18,6 +18,7 @@ from bot.incidents.models import (
     ROLES,
     SETTABLE_STATUSES,
     Incident,
+    Status,
     cut_title,
     parse_ref,
     parse_severity,
@@ -218,17 +219,16 @@ class Commands:
     def do_status(self, inc: Incident, cmd: SlashCommand, args: list[str], text: str) -> str:
         if not args:
             return f"{messages.headline(inc)}. Commander {messages.who(inc.commander)}."
-        status = args[0].lower()
-        if status not in SETTABLE_STATUSES:
+        if args[0].lower() not in SETTABLE_STATUSES:
             return (f"`{shown(args[0])}` isn't a status; use one of {', '.join(SETTABLE_STATUSES)},"
                     " e.g. `/incident status identified bad config in api`.")
-        message = rest_of(text, 1)
-        if status == "resolved":
+        status, message = Status(args[0].lower()), rest_of(text, 1)
+        if status == Status.RESOLVED:
             return self.do_resolve(inc, cmd, args[1:], message or "Resolved")
-        if inc.status == "closed":
+        if inc.status == Status.CLOSED:
             return (f"{inc.ref} is closed and its channel archived; if it is back, declare a new"
                     f" incident (`/incident open <title>`) and mention {inc.ref} in it.")
-        if inc.status == "resolved":
+        if inc.status == Status.RESOLVED:
             if not self.svc.change_status(inc, status, cmd.user, message or None):
                 return f"{inc.ref} changed meanwhile; run `/incident status` to see it."
             self._changed(inc, cmd, f"Reopened: status is *{status}*."
@@ -350,7 +350,7 @@ class Commands:
         return f"Drafting {inc.ref}'s post-mortem from its timeline…"
 
     def do_close(self, inc: Incident, cmd: SlashCommand, args: list[str], text: str) -> str:
-        if inc.status == "closed":
+        if inc.status == Status.CLOSED:
             return f"{inc.ref} is already closed."
         if not self.svc.close(inc, cmd.user):
             return f"{inc.ref} is still {inc.status}; resolve it first with" \

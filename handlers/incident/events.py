@@ -14,6 +14,7 @@ from slack_bolt.async_app import AsyncApp
 from bot.core import Core
 from bot.incidents import timeline
 from bot.incidents.service import IncidentService
+from bot.incidents.timeline import Entry
 from handlers.incident import messages
 from handlers.incident.slackio import api
 
@@ -41,7 +42,7 @@ def register(app: AsyncApp, core: Core, svc: IncidentService) -> None:
             return
         message = item.get("message") or {}
         channel = item.get("channel") or event.get("channel_id") or ""
-        capture(channel, str(message.get("ts") or ""), event.get("user", ""), "pin", message)
+        capture(channel, str(message.get("ts") or ""), event.get("user", ""), Entry.PIN, message)
 
     @app.event("reaction_added")
     async def on_reaction(event: dict[str, Any]) -> None:
@@ -49,7 +50,7 @@ def register(app: AsyncApp, core: Core, svc: IncidentService) -> None:
         if event.get("reaction") not in PIN_REACTIONS or item.get("type") != "message":
             return
         capture(item.get("channel", ""), str(item.get("ts") or ""), event.get("user", ""),
-                "reaction", {})
+                Entry.REACTION, {})
 
 
 async def capture_message(core: Core, payload: dict[str, Any]) -> None:
