@@ -22,6 +22,7 @@ from bot.core import Core
 from bot.releases.durations import format_duration
 from bot.releases.service import ReleaseBook, releases_of
 from bot.scheduling import RunOutcome, ScheduledJob
+from bot.slack.kinds import SlackTask
 from handlers.release import messages
 from handlers.release.ids import Kind
 
@@ -99,7 +100,7 @@ def register_jobs(core: Core) -> list[str]:
 
 def _post(core: Core, name: str, key: str, message: dict[str, Any]) -> None:
     channel = releases_of(core).calendars[name].train.channel
-    core.tasks.submit("slack.call", {"method": "chat.postMessage",
+    core.tasks.submit(SlackTask.CALL, {"method": "chat.postMessage",
                                      "args": {"channel": channel, **message}}, key=key)
 
 

@@ -10,6 +10,14 @@ from typing import Any
 from bot.clock import from_db
 
 
+class Task(StrEnum):
+    """Task-runner kinds of deploys (stored in ``tasks.kind``); handlers register them."""
+
+    RUN = "deploy.run"
+    NOTIFY = "deploy.notify"
+    PROVIDER_CANCEL = "deploy.provider_cancel"
+
+
 class State(StrEnum):
     REQUESTED = "requested"
     AWAITING_APPROVAL = "awaiting_approval"

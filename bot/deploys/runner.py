@@ -17,7 +17,7 @@ from prometheus_client import Counter, Histogram
 from bot import logs
 from bot.clock import humanize
 from bot.deploys import grammar
-from bot.deploys.models import ACTIVE, State
+from bot.deploys.models import ACTIVE, State, Task
 from bot.deploys.providers import Cancels, Job, ListsChanges, Polls, ProviderError, Report
 from bot.deploys.reports import REPORT_STATES, normalise_changes, sanitised
 from bot.deploys.service import DeployService
@@ -272,7 +272,7 @@ class Runner:
                               // 60)
                 report = Report("failed", error=f"no result within {minutes} min")
                 if self.finish(d.id, report, None, target=State.TIMED_OUT):
-                    self.core.tasks.submit("deploy.provider_cancel", {"deploy_id": d.id},
+                    self.core.tasks.submit(Task.PROVIDER_CANCEL, {"deploy_id": d.id},
                                            key=f"deploy.provider_cancel:{d.id}")
                     done.append(f"timed out #{d.id}")
         for lock in self.svc.locks.expired(now):

@@ -14,6 +14,7 @@ from slack_sdk.errors import SlackApiError
 
 from bot import logs
 from bot.core import Core
+from bot.slack.kinds import SlackTask
 
 # Errors that retrying cannot fix: the call is logged and dropped, not retried.
 FINAL_ERRORS = frozenset(
@@ -102,5 +103,5 @@ def register(core: Core) -> None:
     async def run_respond(payload: dict[str, Any]) -> None:
         await respond(core, payload["url"], payload["message"])
 
-    core.tasks.register("slack.call", run_call)
-    core.tasks.register("slack.respond", run_respond)
+    core.tasks.register(SlackTask.CALL, run_call)
+    core.tasks.register(SlackTask.RESPOND, run_respond)

@@ -16,6 +16,7 @@ from bot.core import Core
 from bot.deploys import approvals, lockops
 from bot.deploys.service import DeployService, Outcome
 from bot.inputs import parse_id
+from bot.slack.kinds import SlackTask
 from handlers.deploy.ids import Action
 
 
@@ -25,7 +26,7 @@ def _reply(core: Core, body: dict[str, Any], text: str, *, replace: bool = False
         return
     message: dict[str, Any] = {"response_type": "ephemeral", "text": text,
                                "replace_original": replace}
-    core.tasks.submit("slack.respond", {"url": url, "message": message})
+    core.tasks.submit(SlackTask.RESPOND, {"url": url, "message": message})
 
 
 def _context(body: dict[str, Any]) -> tuple[int | None, str, str]:

@@ -27,6 +27,7 @@ from bot.core import Core
 from bot.deploys.models import Deploy, State
 from bot.deploys.repo import DeployRepo
 from bot.slack import outbox, tagged
+from bot.slack.kinds import SlackTask
 from handlers.deploy import messages
 from handlers.deploy.ids import Task
 
@@ -55,11 +56,11 @@ class SlackNotifier:
         self.core.tasks.submit(Task.NOTIFY, {"deploy_id": deploy_id})
 
     def tell(self, user: str, text: str) -> None:
-        self.core.tasks.submit("slack.call", {"method": "chat.postMessage",
+        self.core.tasks.submit(SlackTask.CALL, {"method": "chat.postMessage",
                                               "args": {"channel": user, "text": text}})
 
     def announce(self, channel: str, text: str) -> None:
-        self.core.tasks.submit("slack.call", {"method": "chat.postMessage",
+        self.core.tasks.submit(SlackTask.CALL, {"method": "chat.postMessage",
                                               "args": {"channel": channel, "text": text}})
 
     # -- the task ----------------------------------------------------------------------------

@@ -20,7 +20,7 @@ from bot.incidents.models import Incident
 from bot.incidents.service import IncidentService
 from bot.incidents.timeline import Entry
 from bot.inputs import parse_id, strict_int
-from handlers.incident.ids import Action
+from handlers.incident.ids import Action, Task
 from handlers.incident.slackio import api, replace, respond
 
 STALE = "That button doesn't point at anything I know any more; `/incident list` shows what's open."
@@ -100,7 +100,7 @@ def register(app: AsyncApp, core: Core, svc: IncidentService) -> None:
             respond(core, url, "That incident isn't open to join from here.")
             return
         core.audit(body["user"]["id"], "incident.join", inc.ref, channel=inc.channel_id)
-        core.tasks.submit("incident.invite", {"id": inc.id, "users": [body["user"]["id"]],
+        core.tasks.submit(Task.INVITE, {"id": inc.id, "users": [body["user"]["id"]],
                           "response_url": url, "confirm": True})
 
     @app.action(_suffixed(Action.CAUSED))
@@ -121,7 +121,7 @@ def register(app: AsyncApp, core: Core, svc: IncidentService) -> None:
             return
         outcome = svc.link_deploy(inc, deploy["id"], "caused", user)
         if outcome == "linked":
-            core.tasks.submit("incident.broadcast", {
+            core.tasks.submit(Task.BROADCAST, {
                 "id": inc.id, "actor": user, "kind": "Cause",
                 "text": f"Deploy #{deploy['id']} ({deploy['service']} to {deploy['env']})"
                         " marked as the cause."})
@@ -158,7 +158,7 @@ def register(app: AsyncApp, core: Core, svc: IncidentService) -> None:
         if permission.blocks:  # refused: no timeline row, no key, no deploy
             respond(core, url, permission.detail)
             return
-        key = f"incident.rollback:{inc.id}:{deploy['id']}"
+        key = f"{Task.ROLLBACK}:{inc.id}:{deploy['id']}"
         if deploys.repo.by_key(key) is not None:
             respond(core, url, f"A rollback from deploy #{deploy['id']} was already requested"
                     " for this incident; `/deploy status` shows its progress.")

@@ -28,6 +28,7 @@ from bot.inputs import inline as shown
 from bot.inputs import parse_id, user_text
 from handlers.common import SlashCommand, absent_people, ephemeral, not_here, unknown_subcommand
 from handlers.incident import messages
+from handlers.incident.ids import Task
 
 COMMAND = "/incident"
 IN_INCIDENT = ("status", "sev", "assign", "update", "note", "link", "followup", "resolve",
@@ -201,8 +202,8 @@ class Commands:
             origin_channel=cmd.channel if cmd else channel)
         inc = declared.incident
         if declared.created:
-            self.submit("incident.setup", {"id": inc.id, "response_url": response_url},
-                        key=f"incident.setup:{inc.id}")
+            self.submit(Task.SETUP, {"id": inc.id, "response_url": response_url},
+                        key=f"{Task.SETUP}:{inc.id}")
         kind = ("private " if private else "") + ("test " if test else "")
         return (f"Declared {kind}{inc.ref} (SEV{inc.severity}): {user_text(inc.title)}."
                 " Creating its channel…")
@@ -211,10 +212,10 @@ class Commands:
     def _changed(self, inc: Incident, cmd: SlashCommand, broadcast: str | None = None,
                  kind: str = "Update") -> None:
         if broadcast is not None:
-            self.submit("incident.broadcast", {"id": inc.id, "text": broadcast, "kind": kind,
+            self.submit(Task.BROADCAST, {"id": inc.id, "text": broadcast, "kind": kind,
                         "actor": cmd.user, "response_url": cmd.response_url})
         else:
-            self.submit("incident.refresh", {"id": inc.id})
+            self.submit(Task.REFRESH, {"id": inc.id})
 
     def do_status(self, inc: Incident, cmd: SlashCommand, args: list[str], text: str) -> str:
         if not args:
@@ -261,7 +262,7 @@ class Commands:
                    " (roles: commander, comms)."
         if not self.svc.assign(inc, role, user, cmd.user):
             return f"<@{user}> is already {role} of {inc.ref}."
-        self.submit("incident.invite", {"id": inc.id, "users": [user], "role": role,
+        self.submit(Task.INVITE, {"id": inc.id, "users": [user], "role": role,
                     "response_url": cmd.response_url})
         self._changed(inc, cmd, f"<@{user}> is now {role}.", "Role")
         return f"<@{user}> is now {role} of {inc.ref}."
@@ -341,12 +342,12 @@ class Commands:
                     f" resolved after {humanize(done.resolved_at - done.declared_at)}.")
         summary = user_text(text)
         self._changed(inc, cmd, f"{summary}\n_{took}_" if took else summary, "Resolved")
-        self.submit("incident.postmortem", {"id": inc.id, "response_url": cmd.response_url},
-                    key=f"incident.postmortem:{inc.id}:resolve:{done.resolved_at}")
+        self.submit(Task.POSTMORTEM, {"id": inc.id, "response_url": cmd.response_url},
+                    key=f"{Task.POSTMORTEM}:{inc.id}:resolve:{done.resolved_at}")
         return f"{inc.ref} resolved. {took} Drafting the post-mortem…".replace("  ", " ")
 
     def do_postmortem(self, inc: Incident, cmd: SlashCommand, args: list[str], text: str) -> str:
-        self.submit("incident.postmortem", {"id": inc.id, "response_url": cmd.response_url})
+        self.submit(Task.POSTMORTEM, {"id": inc.id, "response_url": cmd.response_url})
         return f"Drafting {inc.ref}'s post-mortem from its timeline…"
 
     def do_close(self, inc: Incident, cmd: SlashCommand, args: list[str], text: str) -> str:
@@ -355,6 +356,6 @@ class Commands:
         if not self.svc.close(inc, cmd.user):
             return f"{inc.ref} is still {inc.status}; resolve it first with" \
                    " `/incident resolve <summary>`."
-        self.submit("incident.archive", {"id": inc.id, "response_url": cmd.response_url},
-                    key=f"incident.archive:{inc.id}")
+        self.submit(Task.ARCHIVE, {"id": inc.id, "response_url": cmd.response_url},
+                    key=f"{Task.ARCHIVE}:{inc.id}")
         return f"{inc.ref} closed; archiving its channel. The timeline stays in Shipbell."

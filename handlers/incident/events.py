@@ -16,6 +16,7 @@ from bot.incidents import timeline
 from bot.incidents.service import IncidentService
 from bot.incidents.timeline import Entry
 from handlers.incident import messages
+from handlers.incident.ids import Task
 from handlers.incident.slackio import api
 
 PIN_REACTIONS = frozenset({"pushpin", "round_pushpin"})
@@ -25,15 +26,15 @@ def register(app: AsyncApp, core: Core, svc: IncidentService) -> None:
     async def run_capture(payload: dict[str, Any]) -> None:
         await capture_message(core, payload)
 
-    core.tasks.register("incident.capture", run_capture)
+    core.tasks.register(Task.CAPTURE, run_capture)
 
     def capture(channel: str, ts: str, actor: str, kind: str, message: dict[str, Any]) -> None:
         inc = svc.by_channel(channel)
         if inc is None or not ts or ts == inc.status_message_ts:
             return
-        core.tasks.submit("incident.capture", {
+        core.tasks.submit(Task.CAPTURE, {
             "id": inc.id, "channel": channel, "ts": ts, "actor": actor, "kind": kind,
-            "message": message}, key=f"incident.capture:{channel}:{ts}")
+            "message": message}, key=f"{Task.CAPTURE}:{channel}:{ts}")
 
     @app.event("pin_added")
     async def on_pin(event: dict[str, Any]) -> None:

@@ -13,7 +13,7 @@ from bot.incidents.models import cut_title, parse_severity
 from handlers.common import SlashCommand
 from handlers.incident import messages
 from handlers.incident.commands import OPEN_USAGE, Commands, service_problem
-from handlers.incident.ids import PRIVATE_VALUE, Block, Callback, Field
+from handlers.incident.ids import PRIVATE_VALUE, Block, Callback, Field, Task
 from handlers.incident.slackio import api, respond
 
 TITLE_MISSING = "Give the incident a short title, e.g. “API 500s on checkout”."
@@ -23,7 +23,7 @@ def open_modal(core: Core, cmd: SlashCommand) -> None:
     """views.open in a tracked task that starts right after the ack, well inside 3 s."""
     settings = core.settings.incident
     view = messages.declare_modal(cmd.channel, settings.default_severity, sorted(settings.services))
-    core.tasks.submit("incident.modal", {"trigger_id": cmd.trigger_id, "view": view,
+    core.tasks.submit(Task.MODAL, {"trigger_id": cmd.trigger_id, "view": view,
                                          "response_url": cmd.response_url})
 
 
@@ -59,7 +59,7 @@ def register(app: AsyncApp, core: Core, commands: Commands) -> None:
     async def run_show(payload: dict[str, Any]) -> None:
         await show(core, payload)
 
-    core.tasks.register("incident.modal", run_show)
+    core.tasks.register(Task.MODAL, run_show)
 
     @app.view(str(Callback.DECLARE))
     async def on_submit(ack: Any, body: dict[str, Any]) -> None:

@@ -16,6 +16,7 @@ from slack_sdk.errors import SlackApiError
 from bot import logs
 from bot.core import Core
 from bot.incidents import naming
+from bot.slack.kinds import SlackTask
 
 TRANSIENT = frozenset({"ratelimited", "internal_error", "fatal_error", "service_unavailable",
                        "request_timeout"})
@@ -46,14 +47,14 @@ async def api(core: Core, method: str, args: dict[str, Any]) -> tuple[dict[str, 
 def respond(core: Core, response_url: str | None, text: str) -> None:
     """An ephemeral answer through the (persisted) generic response task."""
     if response_url:
-        core.tasks.submit("slack.respond", {"url": response_url, "message": {
+        core.tasks.submit(SlackTask.RESPOND, {"url": response_url, "message": {
             "response_type": "ephemeral", "replace_original": False, "text": text}})
 
 
 def replace(core: Core, response_url: str | None, text: str) -> None:
     """Replace the message the button was on (a done follow-up, a snoozed reminder)."""
     if response_url:
-        core.tasks.submit("slack.respond", {"url": response_url, "message": {
+        core.tasks.submit(SlackTask.RESPOND, {"url": response_url, "message": {
             "replace_original": True, "text": text}})
 
 

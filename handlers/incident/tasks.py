@@ -17,6 +17,7 @@ from bot.incidents.models import Incident
 from bot.incidents.service import IncidentService
 from bot.slack import tagged
 from handlers.incident import messages
+from handlers.incident.ids import Task
 from handlers.incident.slackio import (
     GONE,
     api,
@@ -51,11 +52,11 @@ class IncidentTasks:
 
     def register(self) -> None:
         for kind, handler in (
-            ("incident.setup", self.setup), ("incident.refresh", self.refresh),
-            ("incident.broadcast", self.broadcast), ("incident.invite", self.invite),
-            ("incident.postmortem", self.postmortem),
-            ("incident.archive", self.archive), ("incident.rollback", self.rollback),
-            ("incident.remind", self.remind), ("incident.followup_remind", self.followup_remind),
+            (Task.SETUP, self.setup), (Task.REFRESH, self.refresh),
+            (Task.BROADCAST, self.broadcast), (Task.INVITE, self.invite),
+            (Task.POSTMORTEM, self.postmortem),
+            (Task.ARCHIVE, self.archive), (Task.ROLLBACK, self.rollback),
+            (Task.REMIND, self.remind), (Task.FOLLOWUP_REMIND, self.followup_remind),
         ):
             self.core.tasks.register(kind, handler)
 
