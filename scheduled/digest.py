@@ -22,6 +22,7 @@ from bot.clock import to_db
 from bot.core import Core
 from bot.dora.chart import render_chart
 from bot.dora.digest import build_digest
+from bot.runs import RunStatus
 from bot.scheduling import ScheduledJob
 from bot.slack import outbox
 from handlers.digest import messages
@@ -82,7 +83,7 @@ async def prepare(core: Core, when: datetime) -> str:
         lambda conn: build_digest(conn, cfg, tz, when, trend=True, now=now))
     day = when.astimezone(tz).date().isoformat()
     if cfg.quiet and not digest.has_news:
-        return "skipped"
+        return RunStatus.SKIPPED
     try:
         chart: bytes | None = await asyncio.to_thread(render_chart, digest)
     except Exception:  # a broken chart must not cost the team its numbers

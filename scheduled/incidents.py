@@ -11,6 +11,7 @@ from datetime import datetime
 from bot.core import Core
 from bot.incidents import followups, reminders
 from bot.incidents.service import IncidentService
+from bot.runs import RunStatus
 from bot.scheduling import ScheduledJob, every
 from bot.tasks import TaskStatus
 from handlers.incident import messages
@@ -69,7 +70,7 @@ def register(core: Core) -> None:
                                   key=f"{Task.ARCHIVE}:{inc.id}")
                 archived += 1
         if not (nudges or overdue or archived or retried):
-            return "skipped"
+            return RunStatus.SKIPPED
         return (f"{nudges} reminders, {len(overdue)} follow-ups, {archived} archived,"
                 f" {retried} set-ups retried")
 

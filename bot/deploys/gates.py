@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 from zoneinfo import ZoneInfo
 
 from bot.clock import humanize, named_time
@@ -17,14 +18,22 @@ from bot.deploys.locks import Locks
 from bot.deploys.repo import DeployRepo
 from bot.inputs import user_text
 
-PASS, FAIL, WAIT, OVERRIDE = "pass", "fail", "wait", "override"
+
+class Outcome(StrEnum):
+    PASS = "pass"
+    FAIL = "fail"
+    WAIT = "wait"
+    OVERRIDE = "override"
+
+
+PASS, FAIL, WAIT, OVERRIDE = Outcome.PASS, Outcome.FAIL, Outcome.WAIT, Outcome.OVERRIDE
 ECHO_CHARS = 200
 
 
 @dataclass(frozen=True)
 class GateResult:
     name: str
-    outcome: str
+    outcome: Outcome
     detail: str
 
     @property

@@ -21,6 +21,7 @@ from bot.deploys.models import ACTIVE, State, Task
 from bot.deploys.providers import Cancels, Job, ListsChanges, Polls, ProviderError, Report
 from bot.deploys.reports import REPORT_STATES, normalise_changes, sanitised
 from bot.deploys.service import DeployService
+from bot.runs import RunStatus
 
 DURATION_BUCKETS = (10, 30, 60, 120, 300, 600, 1200, 1800, 3600, 7200)
 MAX_POLL_ERRORS = 5
@@ -293,4 +294,4 @@ class Runner:
                     f"`/deploy unlock {lock.service} {lock.env}` when you're done.",
                 )
                 done.append(f"reminded {lock.holder}")
-        return "; ".join(done) or "skipped"
+        return "; ".join(done) or RunStatus.SKIPPED

@@ -12,6 +12,7 @@ from datetime import datetime
 
 from bot import logs
 from bot.core import Core
+from bot.runs import RunStatus
 from bot.scheduling import ScheduledJob, every
 from bot.slack import outbox
 
@@ -44,12 +45,12 @@ class GroupDirectory:
     def job(self) -> ScheduledJob:
         async def run(when: datetime) -> str:
             if not self.wanted:
-                return "skipped"
+                return RunStatus.SKIPPED
             try:
                 read = await self.refresh()
             except Exception:  # Slack down or rate limited: keep the last members
                 logs.logger.warning(logs.GROUPS_STALE)
-                return "skipped"
+                return RunStatus.SKIPPED
             return f"{read} of {len(self.wanted)} groups read"
 
         return ScheduledJob(JOB_ID, every(REFRESH_SECONDS), run, kind="slack.groups", coalesce=True,

@@ -12,6 +12,7 @@ from datetime import datetime
 from bot import logs
 from bot.core import Core
 from bot.releases.service import releases_of
+from bot.runs import RunStatus
 from bot.scheduling import ScheduledJob, every
 from bot.slack import outbox
 from bot.slack.groups import groups_of
@@ -51,7 +52,7 @@ def groups_job(core: Core) -> ScheduledJob:
             gone = await check_captains(core)
         except Exception:  # Slack down or rate limited: keep what was known, try later
             logs.logger.warning(logs.RELEASE_CAPTAINS_STALE)
-            return "skipped"
+            return RunStatus.SKIPPED
         return f"{gone} captains gone"
 
     return ScheduledJob(GROUPS_JOB, every(REFRESH_SECONDS), run, kind="release.captains",
