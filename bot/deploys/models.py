@@ -18,6 +18,16 @@ class Task(StrEnum):
     PROVIDER_CANCEL = "deploy.provider_cancel"
 
 
+class ReportState(StrEnum):
+    """What a provider (or a CI calling back) says a job is doing: ``Report.state``."""
+
+    WAITING = "waiting"  # sent, not started: queued, or held for an approval
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
 class State(StrEnum):
     REQUESTED = "requested"
     AWAITING_APPROVAL = "awaiting_approval"
