@@ -16,6 +16,7 @@ from bot.clock import humanize
 from bot.incidents.models import Incident
 from bot.incidents.naming import slugify
 from bot.incidents.timeline import Entry
+from bot.inputs import USER_MENTION
 
 DEFAULT_TEMPLATE = """\
 # $ref: $title
@@ -62,7 +63,6 @@ KIND_LABELS = {Entry.DECLARED: "Declared", Entry.SEVERITY: "Severity", Entry.STA
                Entry.LINK: "Deploy", Entry.FOLLOWUP: "Follow-up", Entry.PIN: "Pinned",
                Entry.REACTION: "Pinned (:pushpin:)", Entry.RESOLVED: "Resolved",
                Entry.CLOSED: "Closed"}
-USER_REF = re.compile(r"<@([UW][A-Z0-9_]+)(?:\|([^>]*))?>")
 LABELLED_REF = re.compile(r"<[#!](?:subteam\^)?[A-Z0-9_]+\|([^>]*)>")
 LINK_REF = re.compile(r"<(https?://[^>|]+)(?:\|([^>]*))?>")
 BROADCAST_REF = re.compile(r"<!(channel|here|everyone)(?:\|[^>]*)?>")
@@ -71,7 +71,7 @@ ENTITIES = {"&lt;": "<", "&gt;": ">", "&amp;": "&"}
 
 def user_ids(*texts: str | None) -> list[str]:
     """Every user mentioned in ``texts``, in order, once: whose names the draft needs."""
-    found = (m.group(1) for t in texts if t for m in USER_REF.finditer(t))
+    found = (m.group(1) for t in texts if t for m in USER_MENTION.finditer(t))
     return list(dict.fromkeys(found))
 
 
@@ -82,7 +82,7 @@ def readable(text: str, names: dict[str, str]) -> str:
     can't become a disguised link in the draft; Slack's `&amp;`-style escapes become the
     characters they stand for (the file is Markdown, not Slack mrkdwn)."""
     text = BROADCAST_REF.sub(r"@\1", text)
-    text = USER_REF.sub(lambda m: "@" + names.get(m.group(1), m.group(2) or m.group(1)), text)
+    text = USER_MENTION.sub(lambda m: "@" + names.get(m.group(1), m.group(2) or m.group(1)), text)
     text = LABELLED_REF.sub(lambda m: m.group(1) if m.group(1).startswith(("@", "#"))
                             else f"#{m.group(1)}", text)
     text = LINK_REF.sub(lambda m: f"{m.group(2)} ({m.group(1)})"

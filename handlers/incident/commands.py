@@ -25,8 +25,15 @@ from bot.incidents.models import (
 )
 from bot.incidents.service import IncidentService
 from bot.inputs import inline as shown
+from bot.inputs import mentioned_user as user_id
 from bot.inputs import parse_id, user_text
-from handlers.common import SlashCommand, absent_people, ephemeral, not_here, unknown_subcommand
+from handlers.common import (
+    SlashCommand,
+    absent_people,
+    ephemeral,
+    not_here,
+    unknown_subcommand,
+)
 from handlers.incident import messages
 from handlers.incident.ids import Task
 
@@ -38,16 +45,10 @@ SEV_TOKEN = re.compile(r"^sev([0-9]+)$", re.IGNORECASE)
 SEVERITIES = range(1, 5)  # SEV1 (worst) … SEV4, as `[incident.update_minutes]` configures them
 INC_LIKE = re.compile(r"^INC-?[0-9]+$", re.IGNORECASE)  # a ref, though maybe out of range
 SERVICE_SLUG = re.compile(r"^[a-z0-9][a-z0-9._-]{0,39}$")
-MENTION = re.compile(r"^<@([UW][A-Z0-9_]+)(?:\|[^>]*)?>$")  # `_`: the double's ids (U_ANA)
 DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
 OPEN_USAGE = "`/incident open API errors on checkout sev2 --service api`"
 ASSIGN_EXAMPLE = "/incident assign commander @ana"
 FOLLOWUP_EXAMPLE = "/incident followup Add alert on queue depth @ana"
-
-
-def user_id(word: str) -> str | None:
-    match = MENTION.match(word)
-    return match.group(1) if match else None
 
 
 def known_services(core: Core) -> list[str]:

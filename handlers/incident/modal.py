@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
 
 from bot.core import Core
 from bot.incidents.models import cut_title, parse_severity
+from bot.inputs import CONVERSATION_ID
 from handlers.common import SlashCommand
 from handlers.incident import messages
 from handlers.incident.commands import OPEN_USAGE, Commands, service_problem
@@ -41,9 +41,6 @@ def _value(values: dict[str, Any], block: str, field: str) -> Any:
     return (values.get(block) or {}).get(field) or {}
 
 
-CHANNEL_ID = re.compile(r"[CGD][A-Z0-9_]{2,20}")  # Slack ids (the double adds "_")
-
-
 def _origin(metadata: object) -> str | None:
     """The channel `/incident` was typed in, as our own views.open stored it: only ever a
     channel id (used for an ephemeral to the reporter), anything else is dropped."""
@@ -52,7 +49,7 @@ def _origin(metadata: object) -> str | None:
     except ValueError:
         return None
     channel = data.get("channel") if isinstance(data, dict) else None
-    return channel if isinstance(channel, str) and CHANNEL_ID.fullmatch(channel) else None
+    return channel if isinstance(channel, str) and CONVERSATION_ID.fullmatch(channel) else None
 
 
 def register(app: AsyncApp, core: Core, commands: Commands) -> None:
