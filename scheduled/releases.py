@@ -19,7 +19,7 @@ from apscheduler.triggers.base import BaseTrigger
 
 from bot.clock import to_db
 from bot.core import Core
-from bot.releases.durations import format_duration
+from bot.durations import format_duration
 from bot.releases.service import ReleaseBook, releases_of
 from bot.runs import RunStatus
 from bot.scheduling import RunOutcome, ScheduledJob

@@ -11,11 +11,11 @@ from datetime import date, timedelta
 from typing import Any
 
 from bot.core import Core
+from bot.durations import EXAMPLE as DURATION_EXAMPLE
+from bot.durations import parse_duration
 from bot.inputs import mentioned_user
 from bot.releases.actions import Calendar, Outcome
 from bot.releases.calendar import TrainCalendar
-from bot.releases.durations import EXAMPLE as DURATION_EXAMPLE
-from bot.releases.durations import parse_duration
 from bot.releases.models import Release
 from bot.releases.service import releases_of
 from handlers.common import SlashCommand, absent_people, ephemeral, not_here, unknown_subcommand
