@@ -39,12 +39,6 @@ def mentioned_user(word: str) -> str | None:
     return match.group(1) if match else None
 
 
-def mentioned_group(word: str) -> str | None:
-    """The user-group id in a group mention word (``<!subteam^S123|oncall>``), or None."""
-    match = GROUP_MENTION.fullmatch(word)
-    return match.group(1) if match else None
-
-
 def parse_int(text: object, *, lo: int = 0, hi: int = SQLITE_MAX_INT) -> int | None:
     """An integer in [lo, hi] written in ASCII digits (an optional leading '#'), else None.
 

@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from bot.clock import to_db
-from bot.deploys.models import ACTIVE, WAITING, Deploy, State, sources_for
+from bot.deploys.models import ACTIVE, Deploy, State, sources_for
 from bot.incidents import timeline
 from bot.incidents.timeline import Entry
 from bot.storage import Store
@@ -84,9 +84,6 @@ class DeployRepo:
         assert row is not None
         state = row["active_state"]
         return Slot(row["active_id"], State(state) if state else None, int(row["queued"]))
-
-    def waiting_or_active(self) -> list[Deploy]:
-        return self.in_states((*WAITING, *ACTIVE))
 
     def succeeded(self, service: str, env: str, limit: int = 2) -> list[Deploy]:
         rows = self.store.all(

@@ -22,7 +22,6 @@ class Status(StrEnum):
     CLOSED = "closed"
 
 
-STATUSES = tuple(Status)
 OPEN_STATUSES = (Status.INVESTIGATING, Status.IDENTIFIED, Status.MONITORING)
 SETTABLE_STATUSES = (*OPEN_STATUSES, Status.RESOLVED)
 MITIGATED = (Status.MONITORING, Status.RESOLVED)
@@ -40,10 +39,6 @@ TRANSITIONS: dict[Status, frozenset[Status]] = {
 def sources_for(target: Status) -> tuple[Status, ...]:
     """The statuses from which ``target`` may be reached (for a compare-and-set)."""
     return tuple(s for s in Status if target in TRANSITIONS[s])
-
-
-def can_move(source: str, target: str) -> bool:
-    return Status(target) in TRANSITIONS[Status(source)]
 ROLES = ("commander", "comms")
 RELATIONS = ("caused", "fixed")
 SEV_WORD = re.compile(r"^(?:sev)?([1-4])$", re.IGNORECASE)

@@ -27,9 +27,6 @@ class Entry(StrEnum):
     CLOSED = "closed"
 
 
-KINDS = tuple(Entry)
-
-
 def add(
     store: Store,
     incident_id: int,

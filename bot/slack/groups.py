@@ -25,7 +25,6 @@ class GroupDirectory:
         self.core = core
         self.members: dict[str, set[str]] = {}  # shared by reference with the features
         self.wanted: set[str] = set()
-        self.loaded_at: datetime | None = None
 
     def want(self, principals: Iterable[str]) -> None:
         """Remember the group ids (S…) among ``principals``; users (U…) need no lookup."""
@@ -39,7 +38,6 @@ class GroupDirectory:
             if data is not None:
                 self.members[group] = set(data.get("users") or [])
                 read += 1
-        self.loaded_at = self.core.clock.now()
         return read
 
     def job(self) -> ScheduledJob:

@@ -15,7 +15,6 @@ class Action(StrEnum):
     CANCEL = "deploy.cancel"
     TAKE_OVER = "deploy.lock_take_over"
     UNLOCK = "deploy.lock_unlock"
-    LOG = "deploy.log"
 
 
 class Block(StrEnum):
