@@ -71,10 +71,11 @@ class TaskRunner:
         self._slots = asyncio.Semaphore(backlog_slots)
 
     def register(self, kind: str, handler: Handler) -> None:
-        """``kind`` is a feature's task-kind enum member; its value is what rows store."""
+        """``kind`` is a member of the feature's task-kind StrEnum; rows store its value (and
+        a row's plain string finds it: a StrEnum member equals and hashes as its value)."""
         if kind in self.handlers:
             raise ValueError(f"task kind {kind!r} registered twice")
-        self.handlers[str(kind)] = handler
+        self.handlers[kind] = handler
 
     def submit(self, kind: str, payload: dict[str, Any], *, key: str | None = None) -> int | None:
         """Persist then start a task; a repeated ``key`` is ignored and returns None."""
