@@ -22,8 +22,8 @@ from bot.clock import to_db
 from bot.core import Core
 from bot.dora.chart import render_chart
 from bot.dora.digest import build_digest
-from bot.runs import RunStatus
 from bot.scheduling import ScheduledJob
+from bot.scheduling.runs import RunStatus
 from bot.slack import outbox
 from handlers.digest import messages
 from handlers.digest.ids import Task

@@ -11,8 +11,8 @@ from datetime import datetime
 from bot.core import Core
 from bot.incidents import followups, reminders
 from bot.incidents.service import IncidentService
-from bot.runs import RunStatus
 from bot.scheduling import ScheduledJob, every
+from bot.scheduling.runs import RunStatus
 from bot.tasks import TaskStatus
 from handlers.incident import messages
 from handlers.incident.ids import Task

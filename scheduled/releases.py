@@ -21,8 +21,8 @@ from bot.clock import to_db
 from bot.core import Core
 from bot.durations import format_duration
 from bot.releases.service import ReleaseBook, releases_of
-from bot.runs import RunStatus
 from bot.scheduling import RunOutcome, ScheduledJob
+from bot.scheduling.runs import RunStatus
 from bot.slack.kinds import SlackTask
 from handlers.release import messages
 from handlers.release.ids import Kind

@@ -21,7 +21,7 @@ from bot.deploys.models import ACTIVE, ReportState, State, Task
 from bot.deploys.providers import Cancels, Job, ListsChanges, Polls, ProviderError, Report
 from bot.deploys.reports import REPORT_STATES, normalise_changes, sanitised
 from bot.deploys.service import DeployService
-from bot.runs import RunStatus
+from bot.scheduling.runs import RunStatus
 
 DURATION_BUCKETS = (10, 30, 60, 120, 300, 600, 1200, 1800, 3600, 7200)
 MAX_POLL_ERRORS = 5

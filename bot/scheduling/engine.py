@@ -38,7 +38,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from bot import logs
 from bot.clock import Clock, from_db, to_db
 from bot.observability import Metrics
-from bot.runs import RunStatus
+from bot.scheduling.runs import RunStatus
 from bot.storage import Store
 from bot.tasks import backlog
 

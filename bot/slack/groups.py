@@ -12,8 +12,8 @@ from datetime import datetime
 
 from bot import logs
 from bot.core import Core
-from bot.runs import RunStatus
 from bot.scheduling import ScheduledJob, every
+from bot.scheduling.runs import RunStatus
 from bot.slack import outbox
 
 JOB_ID = "slack.groups"

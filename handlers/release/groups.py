@@ -12,8 +12,8 @@ from datetime import datetime
 from bot import logs
 from bot.core import Core
 from bot.releases.service import releases_of
-from bot.runs import RunStatus
 from bot.scheduling import ScheduledJob, every
+from bot.scheduling.runs import RunStatus
 from bot.slack import outbox
 from bot.slack.groups import groups_of
 from handlers.release.ids import GROUPS_JOB

@@ -1,8 +1,8 @@
 """What became of a scheduled run: the ``scheduled_runs.status`` ledger values and the
 outcomes the scheduler counts (the ``outcome`` label of shipbell_scheduled_runs).
 
-Core vocabulary, so a job anywhere (a domain sweep, a handler's job) can answer
-``RunStatus.SKIPPED`` without importing the scheduler.
+Apart from the engine so a job anywhere (a domain sweep, a feature's upkeep) can answer
+``RunStatus.SKIPPED`` without importing APScheduler.
 """
 
 from __future__ import annotations
