@@ -11,13 +11,14 @@ from bot.clock import FakeClock
 from bot.incidents.config import IncidentSettings
 from bot.incidents.models import OPEN_STATUSES, TRANSITIONS, Incident, Status, sources_for
 from bot.incidents.service import IncidentService
+from bot.schema import all_migrations
 from bot.storage.db import Store
 
 
 @pytest.fixture
 def svc(tmp_path: Path, clock: FakeClock) -> IncidentService:
     store = Store(tmp_path / "t.db")
-    store.migrate()
+    store.migrate(all_migrations())
     return IncidentService(store, clock, IncidentSettings(), lambda *a, **k: None)
 
 

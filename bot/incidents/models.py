@@ -39,6 +39,8 @@ TRANSITIONS: dict[Status, frozenset[Status]] = {
 def sources_for(target: Status) -> tuple[Status, ...]:
     """The statuses from which ``target`` may be reached (for a compare-and-set)."""
     return tuple(s for s in Status if target in TRANSITIONS[s])
+
+
 ROLES = ("commander", "comms")
 RELATIONS = ("caused", "fixed")
 SEV_WORD = re.compile(r"^(?:sev)?([1-4])$", re.IGNORECASE)
