@@ -1,10 +1,10 @@
 """Durations as people type them: one grammar for config values and every command.
 
-A duration is one or more parts, each ASCII digits then a unit: ``w`` (weeks), ``d`` (days),
-``h`` (hours), ``m`` or ``min`` (minutes). Case doesn't matter, parts may come in any order
-and may be separated by spaces: ``30m``, ``2h``, ``1h30m``, ``1h 30min``, ``1d12h``, ``2w``.
-``0`` alone means "no time" (a reminder at the time itself). Each use then checks its own
-range: `/deploy lock --for` takes 1m to 14d, `/release freeze` up to 30d.
+A duration is one or more parts, each ASCII digits (twelve at most) then a unit: ``w``
+(weeks), ``d`` (days), ``h`` (hours), ``m`` or ``min`` (minutes). Case doesn't matter, parts
+may come in any order and may be separated by spaces: ``30m``, ``2h``, ``1h30m``,
+``1h 30min``, ``1d12h``, ``2w``. ``0`` alone means "no time" (a reminder at the time itself).
+Each use checks its own range: `/deploy lock --for` takes 1m to 14d, `/release freeze` to 30d.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from datetime import timedelta
 _PART = re.compile(r"([0-9]+)\s*(min|[wdhm])", re.IGNORECASE)
 _WHOLE = re.compile(r"\s*(?:[0-9]+\s*(?:min|[wdhm])\s*)+", re.IGNORECASE)
 _UNITS = {"w": "weeks", "d": "days", "h": "hours", "m": "minutes", "min": "minutes"}
-_MAX_DIGITS = 12  # more than any clock can hold, few enough that int() is instant
+_MAX_DIGITS = 12  # per part: more than any clock holds, few enough for int(); more is a typo
 EXAMPLE = "such as 30m, 2h, 1h30m or 3d"
 MAX = timedelta(days=3660)  # ten years: anything longer is a typo, and overflows date math
 
@@ -36,11 +36,13 @@ def parse_duration(text: str) -> timedelta:
     if not _WHOLE.fullmatch(raw):
         raise DurationError(f"{text!r} is not a duration; use a number and unit {EXAMPLE}",
                             too_long=False)
+    parts = _PART.findall(raw)
+    if any(len(amount) > _MAX_DIGITS for amount, _ in parts):
+        raise DurationError(f"{text!r} is not a duration; use a number and unit {EXAMPLE}",
+                            too_long=False)
     total = timedelta(0)
     try:
-        for amount, unit in _PART.findall(raw):
-            if len(amount.lstrip("0")) > _MAX_DIGITS:
-                raise OverflowError
+        for amount, unit in parts:
             total += timedelta(**{_UNITS[unit.lower()]: int(amount)})
     except OverflowError:  # "9999999999d": too long for any clock, not a crash
         raise DurationError(f"{text!r} is far too long; use a duration {EXAMPLE}",
