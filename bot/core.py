@@ -111,7 +111,7 @@ class SharedSessionClient(AsyncWebClient):
         self.http = http
         super().__init__(**kwargs)
 
-    @property  # type: ignore[override]
+    @property
     def session(self) -> aiohttp.ClientSession | None:
         return self.http.in_loop()
 

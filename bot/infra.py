@@ -11,6 +11,7 @@ from typing import Any, Protocol
 
 from bot.clock import Clock
 from bot.http import Http
+from bot.observability import Metrics
 from bot.storage import Store
 from bot.tasks import TaskRunner
 
@@ -27,6 +28,9 @@ class Infra(Protocol):
 
     @property
     def http(self) -> Http: ...
+
+    @property
+    def metrics(self) -> Metrics: ...
 
     def audit(self, actor: str, action: str, subject: str | None = None, *,
               channel: str | None = None, **detail: Any) -> None: ...

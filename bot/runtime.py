@@ -160,7 +160,7 @@ class SocketRefused(Exception):
     """Slack refused the app-level token: retrying cannot help."""
 
 
-class _ClientLog(logging.LoggerAdapter):  # type: ignore[type-arg]
+class _ClientLog(logging.LoggerAdapter):  # type: ignore[type-arg,unused-ignore]
     """The Socket Mode client's logger. While Shipbell makes the first connection, a
     handshake failure the client would log with a traceback (and retry on the same URL every
     10 s) becomes the attempt's one-line cause instead."""

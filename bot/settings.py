@@ -177,7 +177,8 @@ def load_config(explicit: str | None = None, **overrides: Any) -> LoadedConfig:
     finally:
         Settings._toml_path = None
     secrets_dir = os.environ.get(SECRETS_DIR_ENV)
-    secrets = Secrets(_secrets_dir=secrets_dir) if secrets_dir else Secrets()
+    # pydantic-settings' init keyword; its type stubs don't declare it.
+    secrets = Secrets(_secrets_dir=secrets_dir) if secrets_dir else Secrets()  # type: ignore[call-arg]
     return LoadedConfig(settings=settings, secrets=secrets, source=source)
 
 

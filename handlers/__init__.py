@@ -5,7 +5,7 @@ from __future__ import annotations
 from slack_bolt.async_app import AsyncApp
 
 from bot.core import Core
-from bot.slack import outbox
+from bot.slack import gateway
 from handlers import deploy, digest, incident, release
 
 FEATURES = (deploy, incident, release, digest)
@@ -13,6 +13,6 @@ FEATURES = (deploy, incident, release, digest)
 
 def register_all(app: AsyncApp, core: Core) -> None:
     """Register the shared tasks, then every feature's services, listeners, jobs and routes."""
-    outbox.register(core)
+    gateway.register(core)
     for feature in FEATURES:
         feature.register(app, core)

@@ -5,12 +5,14 @@ from __future__ import annotations
 import asyncio
 import shlex
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import aiohttp
 from slack_sdk.errors import SlackApiError
 
 from bot.inputs import escape
+from bot.people import PERSON
+from bot.slack import gateway
 
 if TYPE_CHECKING:
     from bot.core import Core
@@ -69,7 +71,6 @@ def unknown_subcommand(command: str, word: str, known: list[str]) -> str:
 
 
 PERSON_CHECK_SECONDS = 1.0  # users.info answers in ~100 ms; the ack must leave within 3 s
-GONE_PEOPLE = frozenset({"user_not_found", "account_inactive", "user_disabled"})
 
 
 async def absent_people(core: Core, users: list[str]) -> list[str]:
@@ -82,15 +83,13 @@ async def absent_people(core: Core, users: list[str]) -> list[str]:
     gone: list[str] = []
     for user in dict.fromkeys(users):
         try:
-            reply = await asyncio.wait_for(core.client.users_info(user=user),
+            reply = await asyncio.wait_for(gateway.call(core, "users.info", {"user": user}),
                                            PERSON_CHECK_SECONDS)
-        except SlackApiError as exc:
-            if str(exc.response.get("error", "")) in GONE_PEOPLE:
-                gone.append(user)
-            continue
-        except (TimeoutError, OSError, aiohttp.ClientError):
-            continue
-        person = reply.get("user") or {}
+        except (SlackApiError, TimeoutError, OSError, aiohttp.ClientError):
+            continue  # transient: the benefit of the doubt
+        if reply.gone:
+            gone.append(user)
+        person = reply.data.get("user") or {}
         if isinstance(person, dict) and person.get("deleted"):
             gone.append(user)
     return gone
@@ -101,3 +100,23 @@ def not_here(users: list[str], example: str) -> str:
     who = ", ".join(f"`{escape(u)}`" for u in users)
     return (f"{who} isn't anyone in this workspace (left, or a mistyped mention); mention"
             f" someone who is, e.g. `{example}`.")
+
+
+def mention(principal: str) -> str:
+    """A person pings as ``<@U…>``, a user group as ``<!subteam^S…>``."""
+    return f"<!subteam^{principal}>" if principal.startswith("S") else f"<@{principal}>"
+
+
+T = TypeVar("T")
+
+
+def mentions(message: T) -> T:
+    """A domain's people (``bot.people``) as Slack mentions, in a text or
+    anywhere in a message's strings. Text stored with mentions already is left as it is."""
+    if isinstance(message, str):
+        return PERSON.sub(lambda m: mention(m.group(1)), message)  # type: ignore[return-value]
+    if isinstance(message, dict):
+        return {k: mentions(v) for k, v in message.items()}  # type: ignore[return-value]
+    if isinstance(message, list):
+        return [mentions(v) for v in message]  # type: ignore[return-value]
+    return message

@@ -12,10 +12,8 @@ from __future__ import annotations
 import asyncio
 import json
 from datetime import datetime, timedelta
-from typing import Any
 
 from apscheduler.triggers.cron import CronTrigger
-from slack_sdk.errors import SlackApiError
 
 from bot import logs
 from bot.clock import to_db
@@ -24,7 +22,7 @@ from bot.dora.chart import render_chart
 from bot.dora.digest import build_digest
 from bot.scheduling import ScheduledJob
 from bot.scheduling.runs import RunStatus
-from bot.slack import outbox
+from bot.slack import gateway
 from handlers.digest import messages
 from handlers.digest.ids import Task
 
@@ -119,21 +117,21 @@ async def _post(core: Core, day: str) -> None:
         return
     channel = row["channel"]
     if not row["summary_ts"]:
-        sent = await outbox.call(core, "chat.postMessage",
-                                 {"channel": channel, **json.loads(row["summary"])})
-        if sent is None:  # a final error (archived, not in channel…): logged, give up
+        sent = await gateway.call(core, "chat.postMessage",
+                                  {"channel": channel, **json.loads(row["summary"])})
+        if not sent.ok:  # a final error (archived, not in channel…): logged, give up
             logs.logger.warning(logs.DIGEST_NOT_POSTED, day, channel, day)
             _finish(core, day)
             return
-        _record(core, day, "summary_ts", str(sent["ts"]))
-        row["summary_ts"] = sent["ts"]
+        _record(core, day, "summary_ts", str(sent.data["ts"]))
+        row["summary_ts"] = sent.data["ts"]
     details = json.loads(row["details"])
     chart_title = details.pop("chart_title", "Delivery trend")
     if not row["details_ts"]:
-        sent = await outbox.call(core, "chat.postMessage",
-                                 {"channel": channel, "thread_ts": row["summary_ts"], **details})
-        if sent is not None:
-            _record(core, day, "details_ts", str(sent["ts"]))
+        sent = await gateway.call(core, "chat.postMessage",
+                                  {"channel": channel, "thread_ts": row["summary_ts"], **details})
+        if sent.ok:
+            _record(core, day, "details_ts", str(sent.data["ts"]))
     if row["chart"] and not row["chart_file"]:
         file_id = await _upload(core, channel, row["summary_ts"], day, row["chart"], chart_title)
         _record(core, day, "chart_file", file_id or "-")
@@ -144,19 +142,11 @@ async def _upload(
     core: Core, channel: str, thread_ts: str, day: str, png: bytes, title: str
 ) -> str | None:
     """files_upload_v2: get an upload URL, send the bytes, complete into the thread."""
-    try:
-        response: Any = await core.client.files_upload_v2(
-            channel=channel, thread_ts=thread_ts, file=png, filename=f"dora-{day}.png",
-            title=title,
-        )
-    except SlackApiError as exc:
-        error = str(exc.response.get("error", "unknown"))
-        core.metrics.slack_errors.labels("files.completeUploadExternal", error).inc()
-        if error in outbox.FINAL_ERRORS:
-            logs.logger.warning(logs.SLACK_CALL_FAILED, "files_upload_v2", error)
-            return None
-        raise
-    files = response.get("files") or [{}]
+    uploaded = await gateway.upload(core, channel, thread_ts=thread_ts, file=png,
+                                    filename=f"dora-{day}.png", title=title)
+    if not uploaded.ok:
+        return None
+    files = uploaded.data.get("files") or [{}]
     return str(files[0].get("id") or "")
 
 

@@ -23,7 +23,7 @@ from bot.durations import format_duration
 from bot.releases.service import ReleaseBook, releases_of
 from bot.scheduling import RunOutcome, ScheduledJob
 from bot.scheduling.runs import RunStatus
-from bot.slack.kinds import SlackTask
+from bot.slack import gateway
 from handlers.release import messages
 from handlers.release.ids import Kind
 
@@ -101,8 +101,7 @@ def register_jobs(core: Core) -> list[str]:
 
 def _post(core: Core, name: str, key: str, message: dict[str, Any]) -> None:
     channel = releases_of(core).calendars[name].train.channel
-    core.tasks.submit(SlackTask.CALL, {"method": "chat.postMessage",
-                                     "args": {"channel": channel, **message}}, key=key)
+    gateway.enqueue(core, "chat.postMessage", {"channel": channel, **message}, key=key)
 
 
 def _reminder_run(core: Core, name: str, offset: timedelta) -> Any:

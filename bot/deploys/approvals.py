@@ -7,9 +7,10 @@ deploy once.
 
 from __future__ import annotations
 
-from bot.deploys.gates import Ask, mention
+from bot.deploys.gates import Ask
 from bot.deploys.models import Deploy, State
 from bot.deploys.service import DeployService, Outcome
+from bot.people import people, person
 
 
 def _may_decide(svc: DeployService, d: Deploy, user: str) -> str | None:
@@ -22,7 +23,7 @@ def _may_decide(svc: DeployService, d: Deploy, user: str) -> str | None:
         return "You can't approve or reject your own deploy; ask another approver."
     allowed = env.approvers or env.deployers
     if allowed and not svc.is_member(user, allowed):
-        who = ", ".join(mention(p) for p in allowed)
+        who = people(allowed)
         return f"Only {who} can approve deploys to {d.env}."
     if d.expires_at is not None and d.expires_at <= svc.core.clock.now():
         svc.expire(d)
@@ -51,7 +52,7 @@ def approve(svc: DeployService, deploy_id: int, user: str, channel: str | None) 
     now = svc.core.clock.now()
     count = sum(1 for a in svc.repo.approvals(d.id) if a["decision"] == "approved")
     svc.repo.event(d.id, "approved", user, now,
-                    f"approved by <@{user}> ({count}/{d.approvals_needed})")
+                    f"approved by {person(user)} ({count}/{d.approvals_needed})")
     if count < d.approvals_needed:
         svc.notifier.changed(d.id)
         return Outcome(True, f"Approved #{d.id} ({count} of {d.approvals_needed}).")
@@ -74,9 +75,9 @@ def reject(svc: DeployService, deploy_id: int, user: str, channel: str | None) -
     if isinstance(d, Outcome):
         return d
     now = svc.core.clock.now()
-    if svc.repo.transition(d.id, State.REJECTED, user, now, f"rejected by <@{user}>",
-                            error=f"rejected by <@{user}>"):
+    if svc.repo.transition(d.id, State.REJECTED, user, now, f"rejected by {person(user)}",
+                            error=f"rejected by {person(user)}"):
         svc.notifier.changed(d.id)
-        svc.notifier.tell(d.requester, f"<@{user}> rejected deploy #{d.id} of "
+        svc.notifier.tell(d.requester, f"{person(user)} rejected deploy #{d.id} of "
                                         f"{d.service}@{d.ref} to {d.env}.")
     return Outcome(True, f"Rejected #{d.id}.")

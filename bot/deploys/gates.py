@@ -17,6 +17,7 @@ from bot.deploys.config import DeploySettings, EnvironmentConfig
 from bot.deploys.locks import Locks
 from bot.deploys.repo import DeployRepo
 from bot.inputs import user_text
+from bot.people import people, person
 
 
 class Outcome(StrEnum):
@@ -66,14 +67,10 @@ def _unless_break_glass(ask: Ask, gate: str, situation: str, refusal: str) -> Ga
     return GateResult(gate, FAIL, refusal)
 
 
-def mention(principal: str) -> str:
-    return f"<!subteam^{principal}>" if principal.startswith("S") else f"<@{principal}>"
-
-
 def approvers_text(env: EnvironmentConfig, requester: str) -> str:
-    """Who may approve, as mentions: posted in the deploy's thread, this is what pings them."""
+    """Who may approve, as people: posted in the deploy's thread, this is what pings them."""
     allowed = [p for p in env.approvers or env.deployers if p != requester]
-    return ", ".join(mention(p) for p in allowed) or "anyone but the requester"
+    return people(allowed) or "anyone but the requester"
 
 
 class Gates:
@@ -110,7 +107,7 @@ class Gates:
         env = self.env(ask)
         where = f"{ask.service} {ask.env}"
         if env.deployers and not self.members(ask.user, env.deployers):
-            who = ", ".join(mention(p) for p in env.deployers)
+            who = people(env.deployers)
             return GateResult("permission", FAIL,
                               f"Only {who} may deploy {where}; ask one of them.")
         if env.channels and ask.channel not in env.channels:
@@ -128,7 +125,7 @@ class Gates:
         age = humanize(now - lock.created_at)
         return GateResult(
             "lock", FAIL,
-            f"{ask.env} is locked by <@{lock.holder}> {age} ago: {echo(lock.reason)}.",
+            f"{ask.env} is locked by {person(lock.holder)} {age} ago: {echo(lock.reason)}.",
         )
 
     # -- 3 ---------------------------------------------------------------------------------

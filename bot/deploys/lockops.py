@@ -14,6 +14,7 @@ from bot.clock import humanize
 from bot.deploys.gates import Ask
 from bot.deploys.locks import REQUEST_TTL, Lock, LockRequest, RequestKind
 from bot.deploys.service import DeployService, Outcome
+from bot.people import person
 
 
 def _denied(svc: DeployService, service: str, env: str, user: str, channel: str) -> str | None:
@@ -42,7 +43,7 @@ def lock(svc: DeployService, service: str, env: str, user: str, reason: str,
         age = humanize(now - current.created_at)
         request = svc.locks.ask(RequestKind.TAKEOVER, current, user, now, reason=reason,
                                 ttl=duration, channel=channel)
-        return Outcome(False, f"{env} is locked by <@{current.holder}> {age} ago: "
+        return Outcome(False, f"{env} is locked by {person(current.holder)} {age} ago: "
                               f"{current.reason}.", holder=current.holder, request_id=request)
     if not svc.locks.take(service, env, user, reason, now, ttl, channel=channel):
         return Outcome(False, f"Someone locked {service} {env} a moment ago; look with "
@@ -92,8 +93,8 @@ def take_over(svc: DeployService, request_id: int, user: str, channel: str) -> O
     svc.locks.use(request, now)
     svc.core.audit(user, "lock.takeover", f"{service}/{env}", channel=channel, reason=reason,
                    previous_holder=holder)
-    svc.notifier.tell(holder, f"<@{user}> took over your lock on {service} {env}: {reason}.")
-    return Outcome(True, f"You now hold the lock on {service} {env} (was <@{holder}>'s); "
+    svc.notifier.tell(holder, f"{person(user)} took over your lock on {service} {env}: {reason}.")
+    return Outcome(True, f"You now hold the lock on {service} {env} (was {person(holder)}'s); "
                          "they've been told.")
 
 
@@ -109,7 +110,7 @@ def unlock(svc: DeployService, service: str, env: str, user: str, channel: str) 
         return Outcome(False, denied)
     request = svc.locks.ask(RequestKind.UNLOCK, current, user, now, channel=channel)
     age = humanize(now - current.created_at)
-    return Outcome(False, f"{service} {env} is locked by <@{current.holder}> {age} ago: "
+    return Outcome(False, f"{service} {env} is locked by {person(current.holder)} {age} ago: "
                           f"{current.reason}. Unlock it anyway? They'll be told.",
                    holder=current.holder, request_id=request)
 
@@ -142,7 +143,7 @@ def _release(svc: DeployService, current: Lock, user: str, channel: str) -> Outc
     svc.core.audit(user, "lock.release", f"{service}/{env}", channel=channel,
                    holder=released.holder, kind=released.kind)
     if released.holder != user:
-        svc.notifier.tell(released.holder, f"<@{user}> unlocked {service} {env} "
+        svc.notifier.tell(released.holder, f"{person(user)} unlocked {service} {env} "
                                            f"(your lock: {released.reason}).")
     svc.promote(service, env)
     return Outcome(True, f"Unlocked {service} {env}.")

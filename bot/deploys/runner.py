@@ -45,7 +45,7 @@ class Runner:
                                  registry=registry)
 
     def callback_url(self) -> str:
-        base = self.svc.config.callback_url or self.core.settings.slack.public_url
+        base = self.svc.config.callback_url or self.svc.public_url
         return base.rstrip("/") + "/hooks/deploy"
 
     async def run(self, payload: dict[str, Any]) -> None:
@@ -170,7 +170,7 @@ class Runner:
                     self.repo.update(deploy_id, log_url=report.log_url)
                     self.svc.notifier.changed(deploy_id)
                 return d is not None and d.state == State.RUNNING
-            extra = {"log_url": report.log_url} if report.log_url else {}
+            extra: dict[str, Any] = {"log_url": report.log_url} if report.log_url else {}
             if report.sha:
                 extra["sha"] = report.sha
             with self.core.store.transaction():

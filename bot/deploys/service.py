@@ -25,6 +25,7 @@ from bot.deploys.providers import build
 from bot.deploys.repo import DeployRepo
 from bot.incidents.queries import open_incidents_on_service
 from bot.infra import Infra
+from bot.people import person
 
 
 @dataclass(frozen=True)
@@ -43,8 +44,10 @@ def ordinal(n: int) -> str:
 
 class DeployService:
     def __init__(self, core: Infra, config: DeploySettings, notifier: Notifier, *,
-                 freeze: Callable[[str, str, datetime], tuple[str, str] | None]) -> None:
+                 freeze: Callable[[str, str, datetime], tuple[str, str] | None],
+                 public_url: str = "") -> None:
         self.core = core
+        self.public_url = public_url  # [slack] public_url: CI callbacks' default base
         self.config = config
         self.notifier = notifier
         self.repo = DeployRepo(core.store)
@@ -104,7 +107,8 @@ class DeployService:
         kind = "rollback" if is_rollback else "deploy"
         if needs_approval:
             expires = to_db(now + timedelta(minutes=self.config.approval_ttl_minutes))
-            steps = ((State.AWAITING_APPROVAL, results[-1].detail, {"expires_at": expires}),)
+            steps: tuple[tuple[State, str, dict[str, str]], ...] = (
+                (State.AWAITING_APPROVAL, results[-1].detail, {"expires_at": expires}),)
         else:
             expires = to_db(now + timedelta(minutes=self.config.queue_ttl_minutes))
             steps = ((State.QUEUED, "queued", {"expires_at": expires}),)
@@ -115,7 +119,7 @@ class DeployService:
         try:
             with self.core.store.transaction():
                 deploy_id = self.repo.insert(fields, ask.user, now,
-                                             f"{kind} of `{ref}` requested by <@{ask.user}>"
+                                             f"{kind} of `{ref}` requested by {person(ask.user)}"
                                              + (f": {reason}" if reason else ""), steps)
                 if ask.incident is not None:
                     self.repo.note_on_incident(
@@ -136,7 +140,7 @@ class DeployService:
             skipped = ", ".join(r.name for r in overrides)
             self.notifier.announce(
                 ask.channel,
-                f":rotating_light: *Break-glass* by <@{ask.user}>: deploy #{deploy_id} of "
+                f":rotating_light: *Break-glass* by {person(ask.user)}: deploy #{deploy_id} of "
                 f"{ask.service}@{ref} to {ask.env} skips {skipped}. Reason: {ask.break_glass}",
             )
         if free:
@@ -279,11 +283,11 @@ class DeployService:
             active = self.repo.active(d.service, d.env)
             lock = self.locks.get(d.service, d.env, now)
             why = (f" behind #{active.id}" if active else
-                   f" ({d.env} is locked by <@{lock.holder}>)" if lock else "")
+                   f" ({d.env} is locked by {person(lock.holder)})" if lock else "")
             error = f"expired after {waited} in the queue{why}"
         else:
             error = f"approval request expired after {self.config.approval_ttl_minutes} min"
-        note = (f"<@{d.requester}>: {error}; `/deploy {d.service}@{d.ref} to {d.env}` "
+        note = (f"{person(d.requester)}: {error}; `/deploy {d.service}@{d.ref} to {d.env}` "
                 "again if it's still wanted.")
         if self.repo.transition(d.id, State.CANCELLED, None, now, note, error=error):
             logs.logger.info(logs.DEPLOY_EXPIRED, d.id, d.service, d.env, error)
@@ -302,12 +306,13 @@ class DeployService:
             allowed = self.gates.permission(Ask(d.service, d.env, user, channel),
                                             self.core.clock.now())
             if allowed.blocks:
-                return Outcome(False, f"Only <@{d.requester}> or someone who may deploy "
+                return Outcome(False, f"Only {person(d.requester)} or someone who may deploy "
                                       f"{d.service} {d.env} can cancel #{d.id}.")
         now = self.core.clock.now()
         was_active = d.state in ACTIVE
         if not self.repo.transition(d.id, State.CANCELLED, user, now,
-                                    f"cancelled by <@{user}>", error=f"cancelled by <@{user}>"):
+                                    f"cancelled by {person(user)}",
+                                    error=f"cancelled by {person(user)}"):
             return Outcome(False, f"Deploy #{d.id} just moved on; look again with "
                                   f"`/deploy status {d.service}`.")
         self.core.audit(user, "deploy.cancel", f"deploy #{d.id}", channel=channel,

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
-from datetime import time
 from typing import Literal
 from zoneinfo import ZoneInfo
 
@@ -44,9 +44,9 @@ class DigestSettings(Section):
         return value
 
     @property
-    def post_time(self) -> time:
+    def post_time(self) -> dt.time:  # `time` is a field of this model, so the module's name
         hour, minute = self.time.split(":")
-        return time(int(hour), int(minute))
+        return dt.time(int(hour), int(minute))
 
     def zone(self, default: str) -> ZoneInfo:
         """The digest's own zone, else the bot-wide one."""

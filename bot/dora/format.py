@@ -89,6 +89,8 @@ def key_lines(d: Digest) -> list[KeyLine]:
     c, p, n = d.current, d.prior, d.min_samples
     lines = []
     was: str | None = str(p.deploys)
+    change: str | None
+    verdict: str | None
     if p.deploys:
         arrow, verdict = _relative(c.deploys, p.deploys, lower_is_better=False)
     elif c.deploys:
@@ -101,21 +103,24 @@ def key_lines(d: Digest) -> list[KeyLine]:
         ("Failed deployment recovery", c.recovery, p.recovery),
     ):
         what = "changes" if name == "Lead time" else ""
-        cmp, was = None, None
+        cmp: tuple[str, str] | None = None
+        was = None
         if now.enough(n) and before.enough(n):
             assert now.median is not None and before.median is not None
             cmp = _relative(now.median, before.median, lower_is_better=True)
             was = duration(before.median)
+        change, verdict = cmp if cmp else (None, None)
         lines.append(KeyLine(name, spread_text(now, n, what=what), spread_text(before, n),
-                             *(cmp or (None, None)), was))
+                             change, verdict, was))
     for name, now_r, before_r in (
         ("Change failure rate", c.failure, p.failure),
         ("Rework rate", c.rework, p.rework),
     ):
         cmp = _points(now_r, before_r) if now_r.enough(n) and before_r.enough(n) else None
         was = f"{100 * before_r.num / before_r.den:.1f}%" if cmp else None
+        change, verdict = cmp if cmp else (None, None)
         lines.append(KeyLine(name, ratio_text(now_r, n), ratio_text(before_r, n),
-                             *(cmp or (None, None)), was))
+                             change, verdict, was))
     order = ["Deploys", "Lead time", "Change failure rate", "Failed deployment recovery",
              "Rework rate"]
     return sorted(lines, key=lambda k: order.index(k.name))

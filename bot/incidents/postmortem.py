@@ -70,8 +70,20 @@ ENTITIES = {"&lt;": "<", "&gt;": ">", "&amp;": "&"}
 
 
 def user_ids(*texts: str | None) -> list[str]:
-    """Every user mentioned in ``texts``, in order, once: whose names the draft needs."""
+    """Every user mentioned in ``texts``, in order, once."""
     found = (m.group(1) for t in texts if t for m in USER_MENTION.finditer(t))
+    return list(dict.fromkeys(found))
+
+
+def people(inc: Incident, entries: list[dict[str, Any]],
+           followups: list[dict[str, Any]]) -> list[str]:
+    """Whose names the draft needs, in order, once: the roles, each entry's actor and the
+    people mentioned in what they wrote, the follow-ups' owners. Ids, not mentions."""
+    found = [u for u in (inc.reporter, inc.commander, inc.comms) if u]
+    for e in entries:
+        if e["actor"]:
+            found += [e["actor"], *user_ids(e["text"])]
+    found += [f["owner"] for f in followups if f["owner"]]
     return list(dict.fromkeys(found))
 
 
@@ -90,12 +102,12 @@ def readable(text: str, names: dict[str, str]) -> str:
     return re.sub("&(?:lt|gt|amp);", lambda m: ENTITIES[m.group(0)], text)
 
 
-def _entry(e: dict[str, Any]) -> str:
+def _entry(e: dict[str, Any], names: dict[str, str]) -> str:
     """One list item; continuation lines indented so a multi-line message stays in it."""
     text = (e["text"] or "").strip().replace("\n", "\n  ")
     link = f" ([link]({e['permalink']}))" if e.get("permalink") else ""
     return f"- {_when(e['at'])} · {KIND_LABELS.get(e['kind'], e['kind'])} ·" \
-           f" {_who(e['actor'])}: {text}{link}"
+           f" {_who(e['actor'], names)}: {text}{link}"
 
 
 def _when(at: datetime | None) -> str:
@@ -106,8 +118,9 @@ def _span(start: datetime | None, end: datetime | None) -> str:
     return humanize(end - start) if start and end else "—"
 
 
-def _who(user: str | None) -> str:
-    return f"<@{user}>" if user else "—"
+def _who(user: str | None, names: dict[str, str]) -> str:
+    """A person by name (the file is read outside Slack); their id when Slack didn't say."""
+    return "@" + names.get(user, user) if user else "—"
 
 
 def _deploy(d: dict[str, Any]) -> str:
@@ -125,13 +138,15 @@ def render(
     names: dict[str, str] | None = None,
     updates: list[dict[str, Any]] | None = None,
 ) -> str:
-    """The draft; ``names`` (user id → name) turns Slack mentions into readable `@name`s;
-    ``updates`` (with ``on_time``) says whether status updates kept the cadence."""
+    """The draft; ``names`` (user id → name) names the people it refers to by id and turns
+    Slack mentions inside stored texts into readable `@name`s; ``updates`` (with ``on_time``)
+    says whether status updates kept the cadence."""
+    names = names or {}
     caused = [d for d in deploys if d["relation"] == "caused"]
     fixed = [d for d in deploys if d["relation"] == "fixed"]
-    lines = [_entry(e) for e in entries]
+    lines = [_entry(e, names) for e in entries]
     first_pin = next((e for e in entries if e["kind"] in (Entry.PIN, Entry.REACTION)), None)
-    detection = f"Declared by {_who(inc.reporter)} at {_when(inc.declared_at)}."
+    detection = f"Declared by {_who(inc.reporter, names)} at {_when(inc.declared_at)}."
     if first_pin and first_pin["at"] < inc.declared_at:
         detection += f" Earliest captured signal: {_when(first_pin['at'])}."
     root = "Caused by " + ", ".join(_deploy(d) for d in caused) + "." if caused else TODO
@@ -139,16 +154,16 @@ def render(
     if fixed:
         resolution += "\n\nFixed by " + ", ".join(_deploy(d) for d in fixed) + "."
     fups = [
-        f"- [{'x' if f['done_at'] else ' '}] #{f['id']} {f['text']} — owner {_who(f['owner'])},"
-        f" due {f['due_date'] or '—'}"
+        f"- [{'x' if f['done_at'] else ' '}] #{f['id']} {f['text']}"
+        f" — owner {_who(f['owner'], names)}, due {f['due_date'] or '—'}"
         for f in followups
     ]
     metadata = "\n".join([
         f"- Severity: SEV{inc.severity}",
         f"- Service: {inc.service or '—'}",
         f"- Status: {inc.status}",
-        f"- Commander: {_who(inc.commander)} · Comms: {_who(inc.comms)}"
-        f" · Reporter: {_who(inc.reporter)}",
+        f"- Commander: {_who(inc.commander, names)} · Comms: {_who(inc.comms, names)}"
+        f" · Reporter: {_who(inc.reporter, names)}",
         f"- Declared: {_when(inc.declared_at)}",
         f"- Mitigated: {_when(inc.mitigated_at)}"
         f" (after {_span(inc.declared_at, inc.mitigated_at)})",
@@ -182,7 +197,7 @@ def render(
         "went_badly": went_badly,
     }
     markdown = Template(template or DEFAULT_TEMPLATE).safe_substitute(values)
-    return readable(markdown, names or {})
+    return readable(markdown, names)
 
 
 def filename(inc: Incident) -> str:
@@ -203,4 +218,4 @@ def load_template(path: str | None) -> str | None:
     return Path(path).read_text(encoding="utf-8") if path else None
 
 
-__all__ = ["DEFAULT_TEMPLATE", "filename", "load_template", "render", "write"]
+__all__ = ["DEFAULT_TEMPLATE", "filename", "load_template", "people", "render", "write"]

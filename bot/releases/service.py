@@ -181,7 +181,7 @@ def _shipped(row: dict[str, Any]) -> Shipped:
 def releases_of(core: Any) -> ReleaseBook:
     """The core's release book, built from its settings on first use."""
     book = core.services.get("releases")
-    if book is None:
+    if not isinstance(book, ReleaseBook):
         book = ReleaseBook(core.store, core.clock, core.settings.release,
                            core.settings.timezone)
         core.services["releases"] = book

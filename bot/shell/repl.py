@@ -396,7 +396,11 @@ async def _read_in_thread(loop: asyncio.AbstractEventLoop, read: Any) -> str:
             line = read()
         except (OSError, ValueError):
             line = ""
-        loop.call_soon_threadsafe(lambda: future.done() or future.set_result(line))
+        def deliver() -> None:
+            if not future.done():
+                future.set_result(line)
+
+        loop.call_soon_threadsafe(deliver)
 
     threading.Thread(target=reader, daemon=True).start()
     return await future

@@ -21,8 +21,7 @@ from slack_bolt.response import BoltResponse
 from bot import logs
 from bot.core import Core
 from bot.observability import KnownNames
-from bot.slack import payloads
-from bot.slack.kinds import SlackTask
+from bot.slack import gateway, payloads
 from bot.slack.payloads import VERIFIED
 
 MAX_COMMAND_TEXT = 4000
@@ -159,7 +158,7 @@ def _error_handler(
         if body.get("type") == "view_submission":
             return BoltResponse(status=200, body="")
         if body.get("response_url") and not body.get("command"):
-            core.tasks.submit(SlackTask.RESPOND, {"url": body["response_url"], "message": message})
+            gateway.reply(core, body["response_url"], message)
             return BoltResponse(status=200, body="")
         return BoltResponse(
             status=200, body=json.dumps(message), headers={"content-type": "application/json"}

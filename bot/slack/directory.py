@@ -49,6 +49,7 @@ class Ref:
 
     def set(self, value: str) -> None:
         if isinstance(self.holder, list):
+            assert isinstance(self.key, int)
             self.holder[self.key] = value
         else:
             setattr(self.holder, str(self.key), value)

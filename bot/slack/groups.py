@@ -14,7 +14,7 @@ from bot import logs
 from bot.core import Core
 from bot.scheduling import ScheduledJob, every
 from bot.scheduling.runs import RunStatus
-from bot.slack import outbox
+from bot.slack import gateway
 
 JOB_ID = "slack.groups"
 REFRESH_SECONDS = 600
@@ -34,9 +34,9 @@ class GroupDirectory:
         """Read every wanted group; return how many Slack answered."""
         read = 0
         for group in sorted(self.wanted):
-            data = await outbox.call(self.core, "usergroups.users.list", {"usergroup": group})
-            if data is not None:
-                self.members[group] = set(data.get("users") or [])
+            answer = await gateway.call(self.core, "usergroups.users.list", {"usergroup": group})
+            if answer.ok:
+                self.members[group] = set(answer.data.get("users") or [])
                 read += 1
         return read
 

@@ -169,7 +169,7 @@ class Event(_Ids):
     event_ts: StrictStr | None = None
     ts: StrictStr | None = None
     text: StrictStr | None = None
-    team: StrictStr | None = None  # type: ignore[assignment]
+    team: StrictStr | None = None
 
 
 class EventCallback(_Ids):

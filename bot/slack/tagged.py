@@ -13,10 +13,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from slack_sdk.errors import SlackApiError
-
-from bot import logs
 from bot.core import Core
+from bot.slack import gateway
 
 PAGE = 200  # messages per conversations.history page
 PAGES = 5  # look this far back at most; past it, post afresh
@@ -32,20 +30,17 @@ async def find(core: Core, channel: str, event_type: str, since: datetime,
                **payload: Any) -> str | None:
     """The ts of Shipbell's own top-level message in ``channel`` posted after ``since``
     whose metadata is ``event_type`` with ``payload``; None when there is none, or when
-    the history can't be read (a DM, a missing scope): then posting afresh is all we can do."""
+    the history can't be read (a DM, a missing scope): then posting afresh is all we can do.
+    A transient error raises: the task is retried rather than risk a second post."""
     cursor = ""
     for _ in range(PAGES):
-        try:
-            me = core.identity.bot_user_id or await _whoami(core)  # resumed before start-up ends
-            response = await core.client.api_call("conversations.history", data={
-                "channel": channel, "oldest": f"{(since - SKEW).timestamp():.6f}",
-                "limit": PAGE, "include_all_metadata": "true", "cursor": cursor})
-        except SlackApiError as exc:
-            error = str(exc.response.get("error", "unknown"))
-            core.metrics.slack_errors.labels("conversations.history", error).inc()
-            logs.logger.warning(logs.SLACK_CALL_FAILED, "conversations.history", error)
+        me = core.identity.bot_user_id or await _whoami(core)  # resumed before start-up ends
+        history = await gateway.call(core, "conversations.history", {
+            "channel": channel, "oldest": f"{(since - SKEW).timestamp():.6f}",
+            "limit": PAGE, "include_all_metadata": True, "cursor": cursor})
+        if not history.ok:
             return None
-        data = response.data if isinstance(response.data, dict) else {}
+        data = history.data
         for message in data.get("messages") or []:
             if _ours(me, message, event_type, payload):
                 return str(message["ts"])
@@ -56,8 +51,7 @@ async def find(core: Core, channel: str, event_type: str, since: datetime,
 
 
 async def _whoami(core: Core) -> str:
-    response = await core.client.api_call("auth.test")
-    return str(response.get("user_id") or "")
+    return str((await gateway.call(core, "auth.test", {})).data.get("user_id") or "")
 
 
 def _ours(me: str, message: dict[str, Any], event_type: str, payload: dict[str, Any]) -> bool:

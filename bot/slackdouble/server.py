@@ -402,13 +402,13 @@ class SlackDouble:
             body = {"ok": True, **METHODS[method](self, args)}
         except SlackError as exc:
             body = {"ok": False, "error": exc.error, **exc.extra}
-        headers = {"X-OAuth-Scopes": ",".join(self.scopes)} if token == self.token else None
+        scopes = {"X-OAuth-Scopes": ",".join(self.scopes)} if token == self.token else None
         if self._lost.get(method):
             self._lost[method] -= 1
             self._record(Call(method, args, body, 200, token))
             await self._stopping.wait()  # the caller gives up first; nothing answers it
             raise web.HTTPServiceUnavailable()
-        return self._answer(method, args, token, 200, body, headers)
+        return self._answer(method, args, token, 200, body, scopes)
 
     async def _response_url(self, request: web.Request) -> web.Response:
         try:
@@ -440,7 +440,8 @@ class SlackDouble:
         """Mirror what the client would show: replace/delete the original, or post anew."""
         ws, channel, ts = self.state, entry["channel"], entry["message_ts"]
         original = ws.find_message(ts) if ts else None
-        content = {k: args[k] for k in ("text", "blocks", "attachments") if k in args}
+        content: dict[str, Any] = {k: args[k] for k in ("text", "blocks", "attachments")
+                                   if k in args}
         if original and args.get("delete_original"):
             ws.delete_message(original[0], ts)
         elif original and args.get("replace_original"):
@@ -448,7 +449,8 @@ class SlackDouble:
                 original[1].pop(key, None)
             original[1].update({"text": "", **content})
         elif args.get("response_type") == "in_channel" and channel in ws.channels:
-            msg = {"user": ws.bot_user_id, "bot_id": ws.bot_id, "text": "", **content}
+            msg: dict[str, Any] = {"user": ws.bot_user_id, "bot_id": ws.bot_id, "text": "",
+                                   **content}
             if args.get("thread_ts"):
                 msg["thread_ts"] = args["thread_ts"]
             ws.add_message(channel, msg)

@@ -88,7 +88,7 @@ class Store:
                 raise explain(self.path, exc) from None
             raise
 
-    def _migrate(self, migrations: list[Migration] | None) -> list[str]:
+    def _migrate(self, migrations: list[Migration]) -> list[str]:
         self.conn.execute(
             "CREATE TABLE IF NOT EXISTS schema_migrations ("
             " id TEXT PRIMARY KEY, version INTEGER NOT NULL, applied_at TEXT NOT NULL)"

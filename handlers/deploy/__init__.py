@@ -18,7 +18,7 @@ from bot.releases.service import releases_of
 from bot.scheduling import ScheduledJob, every
 from bot.slack.groups import groups_of
 from handlers.common import SlashCommand
-from handlers.deploy import actions
+from handlers.deploy import actions, messages
 from handlers.deploy.commands import Router
 from handlers.deploy.hooks import handler as hook_handler
 from handlers.deploy.ids import COMMAND, HOOK_PATH, SWEEP_JOB, Task
@@ -37,7 +37,8 @@ def calendar_freeze(core: Core) -> Callable[[str, str, datetime], tuple[str, str
 
 def register(app: AsyncApp, core: Core) -> None:
     notifier = SlackNotifier(core)
-    svc = DeployService(core, core.settings.deploy, notifier, freeze=calendar_freeze(core))
+    svc = DeployService(core, core.settings.deploy, notifier, freeze=calendar_freeze(core),
+                        public_url=core.settings.slack.public_url)
     runner = Runner(svc)
     core.services["deploys"] = svc
     extra = core.services.setdefault("deploy_subcommands", {})
@@ -68,7 +69,7 @@ def register(app: AsyncApp, core: Core) -> None:
         if words and words[0] in extra and words[0] not in ("help",):
             await extra[words[0]](ack, cmd)
             return
-        await ack(**router.route(cmd))
+        await ack(**messages.mentions(router.route(cmd)))
 
     actions.register(app, core, svc)
 

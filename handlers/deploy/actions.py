@@ -16,17 +16,13 @@ from bot.core import Core
 from bot.deploys import approvals, lockops
 from bot.deploys.service import DeployService, Outcome
 from bot.inputs import parse_id
-from bot.slack.kinds import SlackTask
+from bot.slack import gateway
+from handlers.deploy import messages
 from handlers.deploy.ids import Action
 
 
 def _reply(core: Core, body: dict[str, Any], text: str, *, replace: bool = False) -> None:
-    url = body.get("response_url")
-    if not url:
-        return
-    message: dict[str, Any] = {"response_type": "ephemeral", "text": text,
-                               "replace_original": replace}
-    core.tasks.submit(SlackTask.RESPOND, {"url": url, "message": message})
+    gateway.reply(core, body.get("response_url"), messages.mentions(text), replace=replace)
 
 
 def _context(body: dict[str, Any]) -> tuple[int | None, str, str]:

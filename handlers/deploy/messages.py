@@ -11,6 +11,7 @@ from bot.deploys.gates import FAIL, OVERRIDE, PASS, WAIT, GateResult
 from bot.deploys.locks import Lock
 from bot.deploys.models import ACTIVE, EMOJI, WAITING, Deploy, State
 from bot.inputs import escape, inline, user_text
+from handlers.common import mentions
 from handlers.deploy.ids import Action, Block
 
 MAX_CHANGES = 10
@@ -147,7 +148,7 @@ def event_text(event: dict[str, Any]) -> str:
     # Shown as stored: Shipbell writes these notes (with the approvers' mentions, which must
     # ping), and the text inside came in inert: reasons through grammar.quiet, provider
     # output through reports.sanitised (both bot.inputs.user_text).
-    return clip(f"{head}: {note}" if label else f"{emoji} {note}", 3000)
+    return clip(mentions(f"{head}: {note}" if label else f"{emoji} {note}"), 3000)
 
 
 def takeover_offer(text: str, request_id: int, holder: str) -> dict[str, Any]:

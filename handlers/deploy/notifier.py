@@ -26,8 +26,7 @@ from bot import logs
 from bot.core import Core
 from bot.deploys.models import Deploy, State
 from bot.deploys.repo import DeployRepo
-from bot.slack import outbox, tagged
-from bot.slack.kinds import SlackTask
+from bot.slack import gateway, tagged
 from handlers.deploy import messages
 from handlers.deploy.ids import Task
 
@@ -56,12 +55,12 @@ class SlackNotifier:
         self.core.tasks.submit(Task.NOTIFY, {"deploy_id": deploy_id})
 
     def tell(self, user: str, text: str) -> None:
-        self.core.tasks.submit(SlackTask.CALL, {"method": "chat.postMessage",
-                                              "args": {"channel": user, "text": text}})
+        gateway.enqueue(self.core, "chat.postMessage",
+                        {"channel": user, "text": messages.mentions(text)})
 
     def announce(self, channel: str, text: str) -> None:
-        self.core.tasks.submit(SlackTask.CALL, {"method": "chat.postMessage",
-                                              "args": {"channel": channel, "text": text}})
+        gateway.enqueue(self.core, "chat.postMessage",
+                        {"channel": channel, "text": messages.mentions(text)})
 
     # -- the task ----------------------------------------------------------------------------
     async def render(self, payload: dict[str, Any]) -> None:
@@ -80,11 +79,11 @@ class SlackNotifier:
         d = self.repo.get(deploy_id)
         if d is None or not d.channel:
             return True
-        body = messages.deploy_message(d, self.repo.approvals(d.id), self.repo.changes(d.id),
-                                       self.core.clock.now())
+        body = messages.mentions(messages.deploy_message(
+            d, self.repo.approvals(d.id), self.repo.changes(d.id), self.core.clock.now()))
         home = await self._home(d, body)
         if home is None:
-            return d.state.final  # nowhere to post, not even a DM: logged by the outbox
+            return d.state.final  # nowhere to post, not even a DM: logged by the gateway
         channel, ts = home
         events = self.repo.unposted_events(d.id)
         if (d.state == State.TRIGGERED and d.provider_ref is None
@@ -94,7 +93,7 @@ class SlackNotifier:
         if lines:
             # One reply for everything new (Slack allows ~1 post/s per channel). Post, then
             # mark: a failed post is retried with the task; renders of a deploy never overlap.
-            await outbox.call(self.core, "chat.postMessage", {
+            await gateway.call(self.core, "chat.postMessage", {
                 "channel": channel, "thread_ts": ts, "text": messages.clip("\n".join(lines), 3900),
                 "unfurl_links": False,
             })
@@ -119,9 +118,8 @@ class SlackNotifier:
             channel = d.message_channel or d.channel or ""
             if self.shown.get(d.id) == digest:
                 return channel, d.message_ts  # Slack already shows exactly this
-            updated = await outbox.call(self.core, "chat.update",
-                                        {"channel": channel, "ts": d.message_ts, **body})
-            if updated is not None:
+            updated = await gateway.update(self.core, channel, d.message_ts, **body)
+            if updated.ok:
                 self.shown[d.id] = digest
                 return channel, d.message_ts
         for target in (d.channel or "", d.requester):
@@ -130,11 +128,11 @@ class SlackNotifier:
                 if adopted is not None:
                     return adopted
             self.repo.update(d.id, message_channel=target, message_ts=None)  # the intent
-            sent = await outbox.call(self.core, "chat.postMessage",
-                                     {"channel": target, **body, "unfurl_links": False})
-            if sent is None:
+            sent = await gateway.call(self.core, "chat.postMessage",
+                                      {"channel": target, **body, "unfurl_links": False})
+            if not sent.ok:
                 continue
-            channel, ts = str(sent["channel"]), str(sent["ts"])
+            channel, ts = str(sent.data["channel"]), str(sent.data["ts"])
             self.repo.update(d.id, message_channel=channel, message_ts=ts)
             self.shown[d.id] = digest
             if target == d.requester and target != d.channel:
@@ -151,6 +149,5 @@ class SlackNotifier:
             return None
         logs.logger.warning(logs.MESSAGE_ADOPTED, f"deploy #{d.id}", channel, ts)
         self.repo.update(d.id, message_channel=channel, message_ts=ts)
-        updated = await outbox.call(self.core, "chat.update",
-                                    {"channel": channel, "ts": ts, **body})
-        return (channel, ts) if updated is not None else None
+        updated = await gateway.update(self.core, channel, ts, **body)
+        return (channel, ts) if updated.ok else None

@@ -15,7 +15,7 @@ from typing import Any
 from bot.core import Core
 from bot.dora.digest import build_digest, has_service, known_services
 from bot.inputs import CHANNEL_MENTION, GROUP_MENTION, USER_MENTION
-from bot.slack import outbox
+from bot.slack import gateway
 from handlers.common import SlashCommand, ephemeral
 from handlers.digest import messages
 from handlers.digest.ids import SUBCOMMAND, Task
@@ -113,7 +113,7 @@ async def respond_stats(core: Core, payload: dict[str, Any]) -> None:
         message = ephemeral(unknown_service(str(service), known or []))
     else:
         message = messages.stats(digest)
-    await outbox.respond(core, payload["url"], message)
+    gateway.reply(core, payload["url"], message)
 
 
 def unknown_service(service: str, known: list[str]) -> str:

@@ -20,8 +20,9 @@ from bot.incidents.models import Incident
 from bot.incidents.service import IncidentService
 from bot.incidents.timeline import Entry
 from bot.inputs import parse_id, strict_int
+from bot.slack import gateway
+from handlers.common import mentions
 from handlers.incident.ids import Action, Task
-from handlers.incident.slackio import api, replace, respond
 
 STALE = "That button doesn't point at anything I know any more; `/incident list` shows what's open."
 NOT_YOURS = ("Only {ref}'s commander, comms, reporter or people in its channel can use these"
@@ -61,12 +62,13 @@ async def _in_channel(core: Core, channel: str, user: str) -> bool | None:
     cursor = ""
     for _ in range(100):  # 100 pages of 1,000 members: any real channel
         try:
-            data, error = await api(core, "conversations.members",
-                                    {"channel": channel, "limit": 1000, "cursor": cursor})
+            page = await gateway.call(core, "conversations.members",
+                                      {"channel": channel, "limit": 1000, "cursor": cursor})
         except SlackApiError:
             return None
-        if error:
-            return False if error in ("channel_not_found", "is_archived") else None
+        data = page.data
+        if page.failed:
+            return False if page.failed in ("channel_not_found", "is_archived") else None
         if user in (data.get("members") or []):
             return True
         cursor = str((data.get("response_metadata") or {}).get("next_cursor") or "")
@@ -83,11 +85,11 @@ def register(app: AsyncApp, core: Core, svc: IncidentService) -> None:
             return True
         member = await _in_channel(core, inc.channel_id, user) if inc.channel_id else False
         if member is None:
-            respond(core, url, f"I couldn't check who is in {inc.ref}'s channel just now;"
-                    " press again in a minute.")
+            gateway.reply(core, url, f"I couldn't check who is in {inc.ref}'s channel just now;"
+                          " press again in a minute.")
             return False
         if not member:
-            respond(core, url, NOT_YOURS.format(ref=inc.ref))
+            gateway.reply(core, url, NOT_YOURS.format(ref=inc.ref))
         return member
 
     @app.action(str(Action.JOIN))
@@ -97,7 +99,7 @@ def register(app: AsyncApp, core: Core, svc: IncidentService) -> None:
         inc = svc.get(incident_id) if incident_id is not None else None
         url = body.get("response_url")
         if inc is None or inc.private or not inc.is_open:
-            respond(core, url, "That incident isn't open to join from here.")
+            gateway.reply(core, url, "That incident isn't open to join from here.")
             return
         core.audit(body["user"]["id"], "incident.join", inc.ref, channel=inc.channel_id)
         core.tasks.submit(Task.INVITE, {"id": inc.id, "users": [body["user"]["id"]],
@@ -110,14 +112,14 @@ def register(app: AsyncApp, core: Core, svc: IncidentService) -> None:
         incident_id, deploy_id = _incident_and_deploy(_value(action))
         inc = svc.get(incident_id) if incident_id is not None else None
         if inc is None or deploy_id is None:
-            respond(core, url, STALE)
+            gateway.reply(core, url, STALE)
             return
         if not await allowed(inc, user, url):
             return
         deploy = presses.suspect(svc.store, inc, deploy_id)
         if deploy is None:
-            respond(core, url, f"Deploy #{deploy_id} isn't a deploy of {inc.ref}'s service;"
-                    f" link others with `/incident link <deploy-id> caused`.")
+            gateway.reply(core, url, f"Deploy #{deploy_id} isn't a deploy of {inc.ref}'s service;"
+                          f" link others with `/incident link <deploy-id> caused`.")
             return
         outcome = svc.link_deploy(inc, deploy["id"], "caused", user)
         if outcome == "linked":
@@ -125,7 +127,7 @@ def register(app: AsyncApp, core: Core, svc: IncidentService) -> None:
                 "id": inc.id, "actor": user, "kind": "Cause",
                 "text": f"Deploy #{deploy['id']} ({deploy['service']} to {deploy['env']})"
                         " marked as the cause."})
-        respond(core, url, {
+        gateway.reply(core, url, {
             "linked": f"Linked: deploy #{deploy['id']} caused {inc.ref}.",
             "duplicate": f"Deploy #{deploy['id']} is already linked as the cause of {inc.ref}.",
             "missing": f"Deploy #{deploy['id']} no longer exists.",
@@ -139,29 +141,30 @@ def register(app: AsyncApp, core: Core, svc: IncidentService) -> None:
         incident_id, deploy_id = _incident_and_deploy(_value(action))
         inc = svc.get(incident_id) if incident_id is not None else None
         if inc is None or deploy_id is None:
-            respond(core, url, STALE)
+            gateway.reply(core, url, STALE)
             return
         deploys = core.services.get("deploys")
         if deploys is None:
-            respond(core, url, "Deploys aren't configured in this Shipbell, so I can't roll"
-                    " back; roll back by hand and link it with `/incident link <deploy-id> fixed`.")
+            gateway.reply(core, url, "Deploys aren't configured in this Shipbell, so I can't"
+                          " roll back; roll back by hand and link it with"
+                          " `/incident link <deploy-id> fixed`.")
             return
         if not await allowed(inc, user, url):
             return
         deploy = presses.suspect(svc.store, inc, deploy_id)
         if deploy is None:
-            respond(core, url, f"Deploy #{deploy_id} isn't a deploy of {inc.ref}'s service;"
-                    " roll back with `/deploy rollback <service> <env>`.")
+            gateway.reply(core, url, f"Deploy #{deploy_id} isn't a deploy of {inc.ref}'s service;"
+                          " roll back with `/deploy rollback <service> <env>`.")
             return
         service, env = deploy["service"], deploy["env"]
         permission = deploys.gates.permission(Ask(service, env, user, channel), core.clock.now())
         if permission.blocks:  # refused: no timeline row, no key, no deploy
-            respond(core, url, permission.detail)
+            gateway.reply(core, url, mentions(permission.detail))
             return
         key = f"{Task.ROLLBACK}:{inc.id}:{deploy['id']}"
         if deploys.repo.by_key(key) is not None:
-            respond(core, url, f"A rollback from deploy #{deploy['id']} was already requested"
-                    " for this incident; `/deploy status` shows its progress.")
+            gateway.reply(core, url, f"A rollback from deploy #{deploy['id']} was already requested"
+                          " for this incident; `/deploy status` shows its progress.")
             return
         outcome = deploys.rollback(service, env, user, channel, key=key, incident=inc.id)
         if outcome.ok and outcome.deploy_id is not None:
@@ -170,7 +173,7 @@ def register(app: AsyncApp, core: Core, svc: IncidentService) -> None:
                          f" #{deploy['id']}, rollback #{outcome.deploy_id})")
             core.audit(user, "incident.rollback", inc.ref, deploy_id=deploy["id"],
                        rollback_id=outcome.deploy_id)
-        respond(core, url, outcome.text)
+        gateway.reply(core, url, mentions(outcome.text))
 
     @app.action(str(Action.FOLLOWUP_DONE))
     async def on_followup_done(ack: Any, body: dict[str, Any], action: dict[str, Any]) -> None:
@@ -181,15 +184,15 @@ def register(app: AsyncApp, core: Core, svc: IncidentService) -> None:
         row = presses.followup(svc.store, followup_id) if followup_id is not None else None
         inc = svc.get(row["incident_id"]) if row else None
         if row is None or inc is None:
-            respond(core, url, STALE)
+            gateway.reply(core, url, STALE)
             return
         if not await allowed(inc, user, url, row["owner"]):
             return
         if not followups.done(svc, inc, row["id"], user):
-            respond(core, url, f"Follow-up #{row['id']} is already done.")
+            gateway.reply(core, url, f"Follow-up #{row['id']} is already done.")
             return
-        replace(core, url, f":white_check_mark: Follow-up #{row['id']} of {inc.ref}"
-                f" marked done by <@{user}>.")
+        gateway.reply(core, url, f":white_check_mark: Follow-up #{row['id']} of {inc.ref}"
+                      f" marked done by <@{user}>.", replace=True)
 
     @app.action(_suffixed(Action.SNOOZE))
     async def on_snooze(ack: Any, body: dict[str, Any], action: dict[str, Any]) -> None:
@@ -203,16 +206,17 @@ def register(app: AsyncApp, core: Core, svc: IncidentService) -> None:
         inc = svc.get(incident_id) if incident_id is not None else None
         minutes = presses.snooze_minutes(svc.settings.snooze_minutes, _suffix(action))
         if inc is None or not slot or minutes is None:
-            respond(core, url, STALE)
+            gateway.reply(core, url, STALE)
             return
         if not inc.is_open:
-            respond(core, url, f"{inc.ref} has ended; there is nothing to snooze.")
+            gateway.reply(core, url, f"{inc.ref} has ended; there is nothing to snooze.")
             return
         if not await allowed(inc, user, url):
             return
         until = reminders.snooze(svc, inc.id, slot, minutes, user)
         if until is None:
-            respond(core, url, "This reminder was already snoozed, or the incident has ended.")
+            gateway.reply(core, url,
+                          "This reminder was already snoozed, or the incident has ended.")
             return
-        replace(core, url, f":zzz: <@{user}> snoozed update reminders for {inc.ref}"
-                f" until {slack_date(until, '{time}')}.")
+        gateway.reply(core, url, f":zzz: <@{user}> snoozed update reminders for {inc.ref}"
+                      f" until {slack_date(until, '{time}')}.", replace=True)

@@ -155,7 +155,7 @@ class Commands:
             flag = word.lower() if word.startswith("--") else ""
             if (m := SEV_TOKEN.match(word)) is not None:
                 wanted = parse_id(m.group(1))
-                if wanted not in SEVERITIES:
+                if wanted is None or wanted not in SEVERITIES:
                     return (f"`{shown(word)}` isn't a severity; use sev1 (worst) to sev4,"
                             f" e.g. {OPEN_USAGE}.")
                 severity = wanted

@@ -15,9 +15,9 @@ from bot.core import Core
 from bot.incidents import timeline
 from bot.incidents.service import IncidentService
 from bot.incidents.timeline import Entry
+from bot.slack import gateway
 from handlers.incident import messages
 from handlers.incident.ids import Task
-from handlers.incident.slackio import api
 
 PIN_REACTIONS = frozenset({"pushpin", "round_pushpin"})
 
@@ -63,13 +63,14 @@ async def capture_message(core: Core, payload: dict[str, Any]) -> None:
         return
     message = payload.get("message") or {}
     if not message.get("text"):
-        data, err = await api(core, "conversations.replies",
-                              {"channel": channel, "ts": ts, "limit": 50})
-        found = [m for m in data.get("messages", []) if m.get("ts") == ts]
-        if err or not found:
+        replies = await gateway.call(core, "conversations.replies",
+                                     {"channel": channel, "ts": ts, "limit": 50})
+        found = [m for m in replies.data.get("messages", []) if m.get("ts") == ts]
+        if replies.failed or not found:
             return
         message = found[0]
-    link, _ = await api(core, "chat.getPermalink", {"channel": channel, "message_ts": ts})
+    link = (await gateway.call(core, "chat.getPermalink",
+                               {"channel": channel, "message_ts": ts})).data
     at = datetime.fromtimestamp(float(ts), UTC)
     text = messages.clip(message.get("text") or "(attachment)", 1000)
     text += f" (added by <@{payload['actor']}>)"

@@ -10,11 +10,11 @@ from slack_bolt.async_app import AsyncApp
 from bot.core import Core
 from bot.incidents.models import cut_title, parse_severity
 from bot.inputs import CONVERSATION_ID
+from bot.slack import gateway
 from handlers.common import SlashCommand
 from handlers.incident import messages
 from handlers.incident.commands import OPEN_USAGE, Commands, service_problem
 from handlers.incident.ids import PRIVATE_VALUE, Block, Callback, Field, Task
-from handlers.incident.slackio import api, respond
 
 TITLE_MISSING = "Give the incident a short title, e.g. “API 500s on checkout”."
 
@@ -30,11 +30,10 @@ def open_modal(core: Core, cmd: SlashCommand) -> None:
 async def show(core: Core, payload: dict[str, Any]) -> None:
     """Open the form; if Slack won't (an expired trigger after a slow start or a rate limit),
     the person is told how to declare with text instead of seeing nothing happen."""
-    _, error = await api(core, "views.open",
-                         {"trigger_id": payload["trigger_id"], "view": payload["view"]})
+    error = (await gateway.open_view(core, payload["trigger_id"], payload["view"])).failed
     if error:
-        respond(core, payload.get("response_url"), f"The declare form could not open ({error});"
-                f" declare with text instead, e.g. {OPEN_USAGE}.")
+        gateway.reply(core, payload.get("response_url"), f"The declare form could not open"
+                      f" ({error}); declare with text instead, e.g. {OPEN_USAGE}.")
 
 
 def _value(values: dict[str, Any], block: str, field: str) -> Any:

@@ -7,26 +7,17 @@ from datetime import timedelta
 from enum import StrEnum
 from typing import Any
 
-from slack_sdk.errors import SlackApiError
-
 from bot import logs
 from bot.clock import to_db
 from bot.core import Core
 from bot.incidents import followups, naming, postmortem, queries, reminders, timeline
 from bot.incidents.models import Incident
 from bot.incidents.service import IncidentService
-from bot.slack import tagged
+from bot.slack import gateway, tagged
+from handlers.common import mentions
 from handlers.incident import messages
+from handlers.incident.channels import create_channel, members_of, names_of
 from handlers.incident.ids import Task
-from handlers.incident.slackio import (
-    GONE,
-    api,
-    create_channel,
-    invite,
-    members_of,
-    names_of,
-    respond,
-)
 
 Payload = dict[str, Any]
 
@@ -89,7 +80,8 @@ class IncidentTasks:
         # Responders are pulled in whatever the visibility: a private incident is hidden from
         # the workspace, not from the people on call (the channel itself is private).
         people = [inc.reporter, inc.commander or "", inc.comms or "", *self.settings.responders]
-        _, failed = await invite(self.core, inc.channel_id, await members_of(self.core, people))
+        failed = (await gateway.invite(self.core, inc.channel_id,
+                                       await members_of(self.core, people))).failed
         await self._topic(inc)
         await self._bookmarks(inc)
         if inc.status_message_ts is None:
@@ -121,7 +113,7 @@ class IncidentTasks:
         text, blocks = messages.status_message(inc, self.last_update(inc.id))
         ts, _ = await self._post_once(inc, inc.channel_id, Posted.STATUS, text, blocks)
         if ts is not None and self.svc.swap_message(inc.id, "status_message_ts", None, ts):
-            await api(self.core, "pins.add", {"channel": inc.channel_id, "timestamp": ts})
+            await gateway.pin(self.core, inc.channel_id, ts)
 
     async def _post_once(self, inc: Incident, channel: str, kind: Posted, text: str,
                          blocks: list[dict[str, Any]]) -> tuple[str | None, str | None]:
@@ -135,40 +127,30 @@ class IncidentTasks:
                                    incident_id=inc.id)
             if ts is not None:
                 logs.logger.warning(logs.MESSAGE_ADOPTED, inc.ref, channel, ts)
-                await api(self.core, "chat.update",
-                          {"channel": channel, "ts": ts, "text": text, "blocks": blocks})
+                await gateway.update(self.core, channel, ts, text=text, blocks=blocks)
                 return ts, None
-        data, error = await api(self.core, "chat.postMessage", {
-            "channel": channel, "text": text, "blocks": blocks,
-            **tagged.tag(kind.value, incident_id=inc.id)})
-        return (None, error) if error else (str(data["ts"]), None)
+        posted = await gateway.post(self.core, channel, text, blocks=blocks,
+                                    **tagged.tag(kind.value, incident_id=inc.id))
+        return (None, posted.failed) if posted.failed else (posted.ts, None)
 
     async def _tell(self, inc: Incident, url: str | None, text: str) -> None:
         """The reporter hears back where they declared, else (the form was submitted from a
         channel Shipbell isn't in, or a DM) in a direct message."""
-        if url:
-            respond(self.core, url, text)
-            return
-        if inc.origin_channel:
-            _, error = await api(self.core, "chat.postEphemeral", {
-                "channel": inc.origin_channel, "user": inc.reporter, "text": text})
-            if error is None:
-                return
-        await api(self.core, "chat.postMessage", {"channel": inc.reporter, "text": text})
+        await gateway.tell(self.core, inc.reporter, text, response_url=url,
+                           channel=inc.origin_channel)
 
     async def _bookmarks(self, inc: Incident) -> None:
         links = self.settings.services.get(inc.service or "")
         if links is None or inc.channel_id is None:
             return
-        data, err = await api(self.core, "bookmarks.list", {"channel_id": inc.channel_id})
-        if err:
+        listed = await gateway.call(self.core, "bookmarks.list", {"channel_id": inc.channel_id})
+        if listed.failed:
             return
-        have = {b.get("link") for b in data.get("bookmarks", [])}
+        have = {b.get("link") for b in listed.data.get("bookmarks", [])}
         for title, link in (("Runbook", links.runbook), ("Dashboard", links.dashboard)):
             if link and link not in have:
-                await api(self.core, "bookmarks.add", {"channel_id": inc.channel_id,
-                          "title": f"{inc.service} {title.lower()}", "type": "link",
-                          "link": link})
+                await gateway.bookmark(self.core, inc.channel_id,
+                                       f"{inc.service} {title.lower()}", link)
 
     async def _suspects(self, inc: Incident) -> None:
         envs = queries.production_environments(
@@ -179,8 +161,7 @@ class IncidentTasks:
                                           to_db(since), self.settings.suspect_deploy_limit)
         if deploys and inc.channel_id:
             text, blocks = messages.suspects(inc, deploys)
-            await api(self.core, "chat.postMessage",
-                      {"channel": inc.channel_id, "text": text, "blocks": blocks})
+            await gateway.post(self.core, inc.channel_id, text, blocks=blocks)
 
     # -- running ------------------------------------------------------------------------------
     async def refresh(self, payload: Payload) -> None:
@@ -189,15 +170,15 @@ class IncidentTasks:
         await self._topic(inc)
         if inc.channel_id and inc.status_message_ts:
             text, blocks = messages.status_message(inc, self.last_update(inc.id))
-            _, error = await api(self.core, "chat.update", {"channel": inc.channel_id,
-                                 "ts": inc.status_message_ts, "text": text, "blocks": blocks})
+            error = (await gateway.update(self.core, inc.channel_id, inc.status_message_ts,
+                                          text=text, blocks=blocks)).failed
             if error == "message_not_found" and self.svc.swap_message(
                     inc.id, "status_message_ts", inc.status_message_ts, None):
                 await self._post_status(inc)  # someone deleted it: the channel gets it back
         if inc.announcement_channel and inc.announcement_ts and not inc.private:
             text, blocks = messages.announcement(inc)
-            await api(self.core, "chat.update", {"channel": inc.announcement_channel,
-                      "ts": inc.announcement_ts, "text": text, "blocks": blocks})
+            await gateway.update(self.core, inc.announcement_channel, inc.announcement_ts,
+                                 text=text, blocks=blocks)
 
     async def _topic(self, inc: Incident) -> None:
         """Set the topic only when it changes: each change shows a notice in the channel.
@@ -208,11 +189,9 @@ class IncidentTasks:
         async with self._topic_locks.setdefault(inc.id, asyncio.Lock()):
             fresh = self.svc.get(inc.id) or inc
             topic = messages.topic(fresh)
-            if fresh.channel_id and topic != fresh.topic:
-                _, error = await api(self.core, "conversations.setTopic",
-                                     {"channel": fresh.channel_id, "topic": topic})
-                if error is None:
-                    self.svc.set_topic(inc.id, topic, replacing=fresh.topic)
+            if (fresh.channel_id and topic != fresh.topic
+                    and (await gateway.set_topic(self.core, fresh.channel_id, topic)).ok):
+                self.svc.set_topic(inc.id, topic, replacing=fresh.topic)
 
     def last_update(self, incident_id: int) -> str | None:
         row = self.core.store.one("SELECT text FROM incident_updates WHERE incident_id = ?"
@@ -224,44 +203,42 @@ class IncidentTasks:
         inc, url = self._get(payload), payload.get("response_url")
         text, blocks = messages.update_post(inc, payload["text"], payload["actor"],
                                             payload.get("kind", "Update"))
-        error = "no channel yet"
+        error: str | None = "no channel yet"
         if inc.channel_id:
-            _, error = await api(self.core, "chat.postMessage",
-                                 {"channel": inc.channel_id, "text": text, "blocks": blocks})
+            error = (await gateway.post(self.core, inc.channel_id, text, blocks=blocks)).failed
         if inc.announcement_channel and inc.announcement_ts and not inc.private:
             text, blocks = messages.update_post(inc, messages.quiet(payload["text"]),
                                                 payload["actor"], payload.get("kind", "Update"))
-            await api(self.core, "chat.postMessage", {
-                "channel": inc.announcement_channel, "thread_ts": inc.announcement_ts,
-                "text": text, "blocks": blocks})
+            await gateway.post(self.core, inc.announcement_channel, text,
+                               thread_ts=inc.announcement_ts, blocks=blocks)
         if error:
-            respond(self.core, url, f"Recorded in {inc.ref}'s timeline, but its channel"
-                    f" could not take the post: {messages.reason(error)}; nothing is lost.")
+            gateway.reply(self.core, url, f"Recorded in {inc.ref}'s timeline, but its channel"
+                          f" could not take the post: {messages.reason(error)}; nothing is lost.")
         await self.refresh(payload)
 
     async def invite(self, payload: Payload) -> None:
         inc, url = self._get(payload), payload.get("response_url")
         if not inc.channel_id:
-            respond(self.core, url, f"{inc.ref}'s channel is still being created; try in a moment.")
+            gateway.reply(self.core, url,
+                          f"{inc.ref}'s channel is still being created; try in a moment.")
             return
-        invited, failed = await invite(self.core, inc.channel_id, payload["users"])
+        invited = await gateway.invite(self.core, inc.channel_id, payload["users"])
+        failed = invited.failed
         if failed:
             reasons = "; ".join(f"<@{u}>: {messages.reason(e)}" for u, e in failed.items())
             role = payload.get("role")
             after = (f" They stay {role} of {inc.ref} in its record; hand over with"
                      f" `/incident assign {role} @someone`." if role else "")
-            respond(self.core, url, f"Could not add to <#{inc.channel_id}>: {reasons}.{after}")
-        elif payload.get("confirm") and (invited or not failed):
-            respond(self.core, url, f"You're in <#{inc.channel_id}>.")
+            gateway.reply(self.core, url,
+                          f"Could not add to <#{inc.channel_id}>: {reasons}.{after}")
+        elif payload.get("confirm") and (invited.invited or not failed):
+            gateway.reply(self.core, url, f"You're in <#{inc.channel_id}>.")
 
     # -- ending -------------------------------------------------------------------------------
     async def postmortem(self, payload: Payload) -> None:
         inc, url = self._get(payload), payload.get("response_url")
         entries, todo = timeline.entries(self.core.store, inc.id), followups.of(self.svc, inc.id)
-        people = postmortem.user_ids(
-            *(f"<@{u}>" for u in (inc.reporter, inc.commander, inc.comms) if u),
-            *(f"<@{e['actor']}> {e['text']}" for e in entries if e["actor"]),
-            *(f"<@{f['owner']}>" for f in todo if f["owner"]))
+        people = postmortem.people(inc, entries, todo)
         markdown = postmortem.render(
             inc, entries, todo, queries.linked_deploys(self.core.store, inc.id),
             now=self.core.clock.now(), names=await names_of(self.core, people),
@@ -277,49 +254,48 @@ class IncidentTasks:
             except OSError as exc:  # the draft is in SQLite and still uploaded
                 where = f" (not written to `{self.settings.postmortem_dir}`: {exc.strerror})"
         if inc.channel_id is None:
-            respond(self.core, url, f"{inc.ref}'s post-mortem draft is saved{where}; it has no"
-                    " channel to upload it to.")
+            gateway.reply(self.core, url, f"{inc.ref}'s post-mortem draft is saved{where};"
+                          " it has no channel to upload it to.")
             return
-        try:
-            await self.core.client.files_upload_v2(
-                channel=inc.channel_id, content=markdown, filename=postmortem.filename(inc),
-                title=f"{inc.ref} post-mortem draft",
-                initial_comment=f":memo: Post-mortem draft for {inc.ref}{where}.")
-        except SlackApiError as exc:
-            error = str(exc.response.get("error", "unknown"))
-            if error not in GONE:
-                raise
-            respond(self.core, url, f"{inc.ref}'s post-mortem draft is saved{where}, but its"
-                    f" channel could not take the file: {messages.reason(error)}.")
+        uploaded = await gateway.upload(
+            self.core, inc.channel_id, content=markdown, filename=postmortem.filename(inc),
+            title=f"{inc.ref} post-mortem draft",
+            initial_comment=f":memo: Post-mortem draft for {inc.ref}{where}.")
+        if uploaded.failed:
+            error = uploaded.failed
+            gateway.reply(self.core, url, f"{inc.ref}'s post-mortem draft is saved{where}, but its"
+                          f" channel could not take the file: {messages.reason(error)}.")
 
     async def archive(self, payload: Payload) -> None:
         inc, url = self._get(payload), payload.get("response_url")
         if inc.channel_id:
             await self.refresh(payload)
-            _, error = await api(self.core, "conversations.archive", {"channel": inc.channel_id})
-            if error and error != "already_archived":
-                respond(self.core, url, f"{inc.ref} is closed, but Slack would not archive"
-                        f" <#{inc.channel_id}> ({error}); archive it by hand.")
+            error = (await gateway.call(self.core, "conversations.archive",
+                                        {"channel": inc.channel_id})).failed
+            if error:
+                gateway.reply(self.core, url, f"{inc.ref} is closed, but Slack would not archive"
+                              f" <#{inc.channel_id}> ({error}); archive it by hand.")
 
     async def rollback(self, payload: Payload) -> None:
         url = payload.get("response_url")
         deploys = self.core.services.get("deploys")
         if deploys is None:
-            respond(self.core, url, "Deploys aren't configured in this Shipbell, so I can't roll"
-                    " back; roll back by hand and link it with `/incident link <deploy-id> fixed`.")
+            gateway.reply(self.core, url, "Deploys aren't configured in this Shipbell, so I"
+                          " can't roll back; roll back by hand and link it with"
+                          " `/incident link <deploy-id> fixed`.")
             return
         reply = await deploys.request_rollback(
             payload["service"], payload["env"], user=payload["user"],
             channel=payload["channel"], incident_id=int(payload["id"]))
-        respond(self.core, url, str(reply))
+        gateway.reply(self.core, url, mentions(str(reply)))
 
     async def remind(self, payload: Payload) -> None:
         inc = self._get(payload)
         if not inc.channel_id:
             return
-        _, error = await api(self.core, "chat.postMessage", {
-            "channel": inc.channel_id, "text": payload["text"], "blocks": payload["blocks"]})
-        if error in GONE:
+        posted = await gateway.post(self.core, inc.channel_id, payload["text"],
+                                    blocks=payload["blocks"])
+        if posted.gone:
             reminders.stop(self.svc, inc.id)
 
     async def followup_remind(self, payload: Payload) -> None:
@@ -327,8 +303,9 @@ class IncidentTasks:
         args = {"channel": payload["owner"], "text": text}
         if payload.get("blocks"):
             args["blocks"] = payload["blocks"]
-        _, error = await api(self.core, "chat.postMessage", args)
+        error = (await gateway.call(self.core, "chat.postMessage", args)).failed
         inc = self.svc.get(int(payload["id"]))
         if error and inc and inc.commander and inc.commander != payload["owner"]:
-            await api(self.core, "chat.postMessage", {"channel": inc.commander, "text":
-                      f"{text} (its owner <@{payload['owner']}> could not be reached: {error})"})
+            await gateway.post(self.core, inc.commander,
+                               f"{text} (its owner <@{payload['owner']}> could not be reached:"
+                               f" {error})")

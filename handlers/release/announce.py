@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from bot.core import Core
-from bot.slack import outbox
+from bot.slack import gateway
 from handlers.release import messages
 from handlers.release.ids import Task
 
@@ -23,11 +23,9 @@ def submit(core: Core, channel: str, text: str, response_url: str | None) -> Non
 def register(core: Core) -> None:
     async def run(payload: dict[str, Any]) -> None:
         channel = payload["channel"]
-        posted = await outbox.call(core, "chat.postMessage",
-                                   {"channel": channel, **messages.announcement(payload["text"])})
-        if posted is None and payload.get("response_url"):
-            await outbox.respond(core, payload["response_url"], {
-                "response_type": "ephemeral", "replace_original": False,
-                "text": messages.not_announced(channel)})
+        posted = await gateway.call(core, "chat.postMessage",
+                                    {"channel": channel, **messages.announcement(payload["text"])})
+        if not posted.ok:
+            gateway.reply(core, payload.get("response_url"), messages.not_announced(channel))
 
     core.tasks.register(Task.ANNOUNCE, run)

@@ -14,7 +14,7 @@ from bot.core import Core
 from bot.releases.service import releases_of
 from bot.scheduling import ScheduledJob, every
 from bot.scheduling.runs import RunStatus
-from bot.slack import outbox
+from bot.slack import gateway
 from bot.slack.groups import groups_of
 from handlers.release.ids import GROUPS_JOB
 
@@ -33,9 +33,9 @@ async def check_captains(core: Core) -> int:
     """Flag deactivated captains (user_not_found is a config typo, not a departure)."""
     book = releases_of(core)
     for user in book.captains():
-        data = await outbox.call(core, "users.info", {"user": user})
-        if data is not None:
-            gone = bool((data.get("user") or {}).get("deleted"))
+        answer = await gateway.call(core, "users.info", {"user": user})
+        if answer.ok:
+            gone = bool((answer.data.get("user") or {}).get("deleted"))
             (book.gone_users.add if gone else book.gone_users.discard)(user)
     return len(book.gone_users)
 
