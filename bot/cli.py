@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import sys
 from collections.abc import Callable
-from typing import Any
 
 from bot import __version__, logs
 from bot.settings import ConfigError, LoadedConfig, load_config
@@ -201,10 +199,6 @@ async def _run_until_signal(config: LoadedConfig, socket_mode: bool) -> int:
     app_token = config.secrets.slack_app_token if socket_mode else None
     return await run_until_signal(
         prepare, app_token=app_token.get_secret_value() if app_token else None)
-
-
-def print_json(data: Any) -> None:
-    print(json.dumps(data, indent=2, default=str))
 
 
 if __name__ == "__main__":

@@ -14,6 +14,30 @@ import re
 SQLITE_MAX_INT = 2**63 - 1
 _DIGITS = re.compile(r"[0-9]{1,19}")
 
+# Slack ids and mentions, defined once. An id is a kind letter then upper-case letters and
+# digits; "_" is accepted too so the Slack double's readable ids (U_ANA, C_OPS) work, though
+# real Slack never issues one. Use ``fullmatch`` on a word; the mention patterns also work
+# with ``finditer``/``sub`` inside a text.
+_ID_BODY = r"[A-Z0-9_]+"
+USER_ID = re.compile(rf"[UW]{_ID_BODY}")
+CHANNEL_ID = re.compile(rf"[CG]{_ID_BODY}")
+CONVERSATION_ID = re.compile(rf"[CGD]{_ID_BODY}")  # a channel or a DM
+GROUP_ID = re.compile(rf"S{_ID_BODY}")
+# As Slack issues them (no "_", seven characters or more): to tell an id from a word.
+ISSUED_USER_ID = re.compile(r"[UW][A-Z0-9]{6,}")
+ISSUED_CHANNEL_ID = re.compile(r"[CG][A-Z0-9]{6,}")
+ISSUED_GROUP_ID = re.compile(r"S[A-Z0-9]{6,}")
+# `<@U123>` or `<@U123|ana>`: group 1 the id, group 2 the label (if any).
+USER_MENTION = re.compile(rf"<@({USER_ID.pattern})(?:\|([^>]*))?>")
+CHANNEL_MENTION = re.compile(rf"<#({CHANNEL_ID.pattern})(?:\|[^>]*)?>")
+GROUP_MENTION = re.compile(rf"<!subteam\^({GROUP_ID.pattern})(?:\|[^>]*)?>")
+
+
+def mentioned_user(word: str) -> str | None:
+    """The user id in a mention word (``<@U123|ana>``), or None."""
+    match = USER_MENTION.fullmatch(word)
+    return match.group(1) if match else None
+
 
 def parse_int(text: object, *, lo: int = 0, hi: int = SQLITE_MAX_INT) -> int | None:
     """An integer in [lo, hi] written in ASCII digits (an optional leading '#'), else None.
@@ -66,7 +90,7 @@ def inline(word: str, limit: int = 60) -> str:
 
 
 _REF = re.compile(r"<([^<>]*)>")
-_PERSON = re.compile(r"(@[UW][A-Z0-9_]+|#[CG][A-Z0-9_]+)(?:\|[^<>]*)?")
+_PERSON = re.compile(rf"(@{USER_ID.pattern}|#{CHANNEL_ID.pattern})(?:\|[^<>]*)?")
 _LINK = re.compile(r"(?:https?|mailto):[^\s|<>]+")
 _PING = re.compile(r"!(channel|here|everyone)(?:\|[^<>]*)?|!subteam\^[A-Z0-9_]+(?:\|@?([^<>]*))?")
 

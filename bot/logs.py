@@ -44,7 +44,6 @@ SCHEDULED_RUN = "Scheduled run %s at %s: %s"
 SCHEDULED_MISSED = "Scheduled run %s at %s missed by %s, beyond the grace window; not posted"
 SCHEDULED_FAILED = "Scheduled run %s at %s failed"
 SLACK_CALL_FAILED = "Slack %s failed: %s"
-MIGRATED = "Applied migrations: %s (schema version %d)"
 DEPLOY_ENDED = "Deploy #%s %s/%s ended %s"
 GROUPS_STALE = "Couldn't refresh user groups from Slack; keeping the last known members"
 DEPLOY_SECRET_MISSING = (

@@ -19,9 +19,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AfterValidator, BaseModel, ConfigDict
 
-CHANNEL_ID = re.compile(r"^[CG][A-Z0-9_]+$")
-USER_ID = re.compile(r"^[UW][A-Z0-9_]+$")
-GROUP_ID = re.compile(r"^S[A-Z0-9_]+$")
+from bot.inputs import CHANNEL_ID, GROUP_ID, USER_ID
+
 CHANNEL_NAME = re.compile(r"^#[^\s#@<>,]{1,80}$")
 HANDLE = re.compile(r"^@[^\s#@<>,]{1,80}$")
 
@@ -73,24 +72,24 @@ def is_name(value: str) -> bool:
 
 
 def check_channel(value: str) -> str:
-    if not (CHANNEL_ID.match(value) or CHANNEL_NAME.match(value)):
+    if not (CHANNEL_ID.fullmatch(value) or CHANNEL_NAME.match(value)):
         raise ValueError(f"{value!r} is neither a channel id (C… or G…) nor a #name;"
                          " use an id such as C024BE91L or a name such as #deploys")
     return value
 
 
 def check_user(value: str) -> str:
-    if GROUP_ID.match(value):
+    if GROUP_ID.fullmatch(value):
         raise ValueError(f"{value!r} is a user group; this takes people: a Slack user id"
                          " such as U024BE7LH or a name such as @ana")
-    if not (USER_ID.match(value) or HANDLE.match(value)):
+    if not (USER_ID.fullmatch(value) or HANDLE.match(value)):
         raise ValueError(f"{value!r} is neither a Slack user id nor an @name;"
                          " use an id such as U024BE7LH or a name such as @ana")
     return value
 
 
 def check_principal(value: str) -> str:
-    if not (USER_ID.match(value) or GROUP_ID.match(value) or HANDLE.match(value)):
+    if not (USER_ID.fullmatch(value) or GROUP_ID.fullmatch(value) or HANDLE.match(value)):
         raise ValueError(f"{value!r} is neither a Slack user id nor a user group id;"
                          " use ids such as U0123ABCD or S0123ABCD, or names such as @ana"
                          " or @oncall (a user group's handle)")

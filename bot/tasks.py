@@ -19,6 +19,7 @@ import json
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
+from enum import StrEnum
 from typing import Any
 
 from bot import logs
@@ -30,6 +31,19 @@ Handler = Callable[[dict[str, Any]], Awaitable[None]]
 MAX_ATTEMPTS = 3
 REQUEST, BACKLOG = "request", "backlog"
 _lane: ContextVar[str] = ContextVar("shipbell_task_lane", default=REQUEST)
+
+
+class TaskStatus(StrEnum):
+    """A stored task's status (the ``tasks.status`` column holds the value)."""
+
+    PENDING = "pending"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+
+
+UNFINISHED = (TaskStatus.PENDING, TaskStatus.RUNNING)
+FINISHED = (TaskStatus.DONE, TaskStatus.FAILED)
 
 
 @contextmanager
@@ -57,6 +71,8 @@ class TaskRunner:
         self._slots = asyncio.Semaphore(backlog_slots)
 
     def register(self, kind: str, handler: Handler) -> None:
+        """``kind`` is a member of the feature's task-kind StrEnum; rows store its value (and
+        a row's plain string finds it: a StrEnum member equals and hashes as its value)."""
         if kind in self.handlers:
             raise ValueError(f"task kind {kind!r} registered twice")
         self.handlers[kind] = handler
@@ -69,7 +85,7 @@ class TaskRunner:
         cursor = self.store.execute(
             "INSERT OR IGNORE INTO tasks (kind, payload, key, created_at, updated_at)"
             " VALUES (?, ?, ?, ?, ?)",
-            (kind, json.dumps(payload), key, now, now),
+            (str(kind), json.dumps(payload), key, now, now),
         )
         if cursor.rowcount == 0:
             return None
@@ -82,8 +98,8 @@ class TaskRunner:
         rows = [
             row
             for row in self.store.all(
-                "SELECT id, kind, payload, attempts FROM tasks"
-                " WHERE status IN ('pending', 'running') ORDER BY id"
+                "SELECT id, kind, payload, attempts FROM tasks WHERE status IN (?, ?) ORDER BY id",
+                UNFINISHED,
             )
             if row["id"] not in self.running  # submitted by this process: already running
         ]
@@ -92,7 +108,7 @@ class TaskRunner:
         for row in rows:
             if row["kind"] not in self.handlers:
                 logs.logger.error(logs.TASK_UNKNOWN_KIND, row["id"], row["kind"])
-                self._finish(row["id"], "failed", f"unknown kind {row['kind']}")
+                self._finish(row["id"], TaskStatus.FAILED, f"unknown kind {row['kind']}")
                 continue
             self._start(row["id"], row["kind"], json.loads(row["payload"]), row["attempts"],
                         lane=BACKLOG)
@@ -136,31 +152,30 @@ class TaskRunner:
             while True:
                 attempts += 1
                 self.store.execute(
-                    "UPDATE tasks SET status = 'running', attempts = ?, updated_at = ?"
-                    " WHERE id = ?",
-                    (attempts, to_db(self.clock.now()), task_id),
+                    "UPDATE tasks SET status = ?, attempts = ?, updated_at = ? WHERE id = ?",
+                    (TaskStatus.RUNNING, attempts, to_db(self.clock.now()), task_id),
                 )
                 try:
                     await self.handlers[kind](payload)
                 except asyncio.CancelledError:
-                    self._finish(task_id, "pending", "interrupted by shutdown")
+                    self._finish(task_id, TaskStatus.PENDING, "interrupted by shutdown")
                     raise
                 except Exception as exc:
                     self.metrics.task_failures.labels(kind).inc()
                     logs.logger.exception(logs.TASK_FAILED, kind, task_id, attempts)
                     if attempts >= MAX_ATTEMPTS:
-                        self._finish(task_id, "failed", f"{type(exc).__name__}: {exc}")
+                        self._finish(task_id, TaskStatus.FAILED, f"{type(exc).__name__}: {exc}")
                         return
                     await self.clock.sleep(min(2**attempts, 30))
                     continue
-                self._finish(task_id, "done", None)
+                self._finish(task_id, TaskStatus.DONE, None)
                 return
         finally:
             self.running.pop(task_id, None)
             if not self.running:
                 self._idle.set()
 
-    def _finish(self, task_id: int, status: str, error: str | None) -> None:
+    def _finish(self, task_id: int, status: TaskStatus, error: str | None) -> None:
         self.store.execute(
             "UPDATE tasks SET status = ?, last_error = ?, updated_at = ? WHERE id = ?",
             (status, error, to_db(self.clock.now()), task_id),

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import re
 import shlex
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -17,11 +16,6 @@ from bot.slack import gateway
 
 if TYPE_CHECKING:
     from bot.core import Core
-
-# Slack ids are upper-case letters and digits; "_" is allowed so readable test ids work too.
-USER_REF = re.compile(r"^<@([UW][A-Z0-9_]+)(?:\|[^>]*)?>$")
-CHANNEL_REF = re.compile(r"^<#([CG][A-Z0-9_]+)(?:\|[^>]*)?>$")
-GROUP_REF = re.compile(r"^<!subteam\^(S[A-Z0-9_]+)(?:\|[^>]*)?>$")
 
 
 @dataclass(frozen=True)
@@ -60,17 +54,6 @@ def split_words(text: str) -> list[str]:
         return shlex.split(normalised)
     except ValueError:
         return normalised.split()
-
-
-def user_id(word: str) -> str | None:
-    """The id in an escaped mention (``<@U123|ana>``), or None."""
-    match = USER_REF.match(word)
-    return match.group(1) if match else None
-
-
-def group_id(word: str) -> str | None:
-    match = GROUP_REF.match(word)
-    return match.group(1) if match else None
 
 
 def ephemeral(text: str, blocks: list[dict[str, Any]] | None = None) -> dict[str, Any]:

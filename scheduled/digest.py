@@ -21,6 +21,7 @@ from bot.core import Core
 from bot.dora.chart import render_chart
 from bot.dora.digest import build_digest
 from bot.scheduling import ScheduledJob
+from bot.scheduling.runs import RunStatus
 from bot.slack import gateway
 from handlers.digest import messages
 from handlers.digest.ids import Task
@@ -80,7 +81,7 @@ async def prepare(core: Core, when: datetime) -> str:
         lambda conn: build_digest(conn, cfg, tz, when, trend=True, now=now))
     day = when.astimezone(tz).date().isoformat()
     if cfg.quiet and not digest.has_news:
-        return "skipped"
+        return RunStatus.SKIPPED
     try:
         chart: bytes | None = await asyncio.to_thread(render_chart, digest)
     except Exception:  # a broken chart must not cost the team its numbers

@@ -14,6 +14,7 @@ from apscheduler.triggers.cron import CronTrigger
 from bot.clock import to_db
 from bot.core import Core
 from bot.scheduling import ScheduledJob
+from bot.tasks import FINISHED
 
 RETENTION = timedelta(days=30)
 
@@ -23,7 +24,7 @@ def purge(core: Core, now: datetime) -> str:
     with core.store.transaction() as conn:
         keys = conn.execute("DELETE FROM idempotency_keys WHERE created_at < ?", (cutoff,))
         tasks = conn.execute(
-            "DELETE FROM tasks WHERE status IN ('done', 'failed') AND updated_at < ?", (cutoff,)
+            "DELETE FROM tasks WHERE status IN (?, ?) AND updated_at < ?", (*FINISHED, cutoff)
         )
         # The ledger only needs each job's latest run to know what is due next.
         runs = conn.execute(

@@ -12,7 +12,10 @@ from bot.core import Core
 from bot.incidents import followups, reminders
 from bot.incidents.service import IncidentService
 from bot.scheduling import ScheduledJob, every
+from bot.scheduling.runs import RunStatus
+from bot.tasks import TaskStatus
 from handlers.incident import messages
+from handlers.incident.ids import Task
 
 JOB_ID = "incident.sweep"
 SYSTEM = "shipbell"
@@ -21,15 +24,15 @@ SYSTEM = "shipbell"
 def retry_setup(core: Core, incident_id: int, now: datetime) -> bool:
     """Resubmit a set-up whose retries a Slack outage outlasted (at most every 10 minutes)."""
     latest = core.store.one(
-        "SELECT status FROM tasks WHERE kind = 'incident.setup' AND (key = ? OR key LIKE ?)"
+        "SELECT status FROM tasks WHERE kind = ? AND (key = ? OR key LIKE ?)"
         " ORDER BY id DESC LIMIT 1",
-        (f"incident.setup:{incident_id}", f"incident.setup:{incident_id}:%"),
+        (Task.SETUP, f"{Task.SETUP}:{incident_id}", f"{Task.SETUP}:{incident_id}:%"),
     )
-    if latest is None or latest["status"] != "failed":
+    if latest is None or latest["status"] != TaskStatus.FAILED:
         return False
     window = now.replace(minute=now.minute - now.minute % 10, second=0, microsecond=0)
-    key = f"incident.setup:{incident_id}:{window.isoformat()}"
-    return core.tasks.submit("incident.setup", {"id": incident_id}, key=key) is not None
+    key = f"{Task.SETUP}:{incident_id}:{window.isoformat()}"
+    return core.tasks.submit(Task.SETUP, {"id": incident_id}, key=key) is not None
 
 
 def register(core: Core) -> None:
@@ -49,13 +52,13 @@ def register(core: Core) -> None:
             text, blocks = messages.reminder(
                 inc, claimed.slot, claimed.missed, escalate, settings.snooze_minutes,
                 inc.last_update_at or inc.declared_at, now)
-            core.tasks.submit("incident.remind", {"id": inc.id, "text": text, "blocks": blocks},
-                              key=f"incident.remind:{inc.id}:{claimed.slot}")
+            core.tasks.submit(Task.REMIND, {"id": inc.id, "text": text, "blocks": blocks},
+                              key=f"{Task.REMIND}:{inc.id}:{claimed.slot}")
             nudges += 1
         overdue = followups.overdue(svc, now)
         for row in overdue:
             text, blocks = messages.followup_reminder(row)
-            core.tasks.submit("incident.followup_remind", {
+            core.tasks.submit(Task.FOLLOWUP_REMIND, {
                 "id": row["incident_id"], "owner": row["owner"], "text": text, "blocks": blocks},
                 key=f"incident.followup:{row['id']}:{now.date().isoformat()}")
         retried = sum(retry_setup(core, inc.id, now)
@@ -63,11 +66,11 @@ def register(core: Core) -> None:
         archived = 0
         for inc in reminders.to_archive(svc, now):
             if svc.close(inc, SYSTEM):
-                core.tasks.submit("incident.archive", {"id": inc.id},
-                                  key=f"incident.archive:{inc.id}")
+                core.tasks.submit(Task.ARCHIVE, {"id": inc.id},
+                                  key=f"{Task.ARCHIVE}:{inc.id}")
                 archived += 1
         if not (nudges or overdue or archived or retried):
-            return "skipped"
+            return RunStatus.SKIPPED
         return (f"{nudges} reminders, {len(overdue)} follow-ups, {archived} archived,"
                 f" {retried} set-ups retried")
 

@@ -19,9 +19,10 @@ from apscheduler.triggers.base import BaseTrigger
 
 from bot.clock import to_db
 from bot.core import Core
-from bot.releases.durations import format_duration
+from bot.durations import format_duration
 from bot.releases.service import ReleaseBook, releases_of
 from bot.scheduling import RunOutcome, ScheduledJob
+from bot.scheduling.runs import RunStatus
 from bot.slack import gateway
 from handlers.release import messages
 from handlers.release.ids import Kind
@@ -108,7 +109,7 @@ def _reminder_run(core: Core, name: str, offset: timedelta) -> Any:
         book = releases_of(core)
         release = book.release_at(name, when.astimezone(UTC) + offset)
         if release is None or release.at is None:
-            return "skipped"
+            return RunStatus.SKIPPED
         since = book.previous_release(name, release.at)
         shipped = book.on_train(name, core.clock.now(), since)
         train = book.calendars[name].train
@@ -124,7 +125,7 @@ def _freeze_run(core: Core, name: str, lead: timedelta) -> Any:
         book = releases_of(core)
         release = book.release_at(name, when.astimezone(UTC) + lead)
         if release is None:
-            return "skipped"
+            return RunStatus.SKIPPED
         train = book.calendars[name].train
         since = book.previous_release(name, when.astimezone(UTC) + lead)
         shipped = book.on_train(name, core.clock.now(), since)
@@ -140,7 +141,7 @@ def _release_run(core: Core, name: str) -> Any:
         book = releases_of(core)
         release = book.release_at(name, when)
         if release is None or release.at is None:
-            return "skipped"
+            return RunStatus.SKIPPED
         since = book.previous_release(name, when)
         shipped = book.on_train(name, when, since)
         following = book.next_release(name, when)
@@ -148,7 +149,7 @@ def _release_run(core: Core, name: str) -> Any:
         if not shipped and book.calendars[name].train.skip_when_empty:
             _post(core, name, key, messages.release_skipped_empty(name, release, since,
                                                                   following))
-            return "skipped"
+            return RunStatus.SKIPPED
         # "The freeze is over" only where a code freeze ran up to now and nothing still holds
         # the train (an ad-hoc freeze outlasting the release).
         thawed = bool(book.calendars[name].train.freeze_lead) and \

@@ -10,9 +10,9 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bot.cli import EXIT_CONFIG, main
+from bot.durations import format_duration, parse_duration
 from bot.releases.calendar import TrainCalendar
 from bot.releases.config import TrainSettings
-from bot.releases.durations import format_duration, parse_duration
 from bot.settings import ConfigError, load_config
 
 PARIS = ZoneInfo("Europe/Paris")

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 from zoneinfo import ZoneInfo
 
 from bot.clock import humanize, named_time
@@ -18,14 +19,22 @@ from bot.deploys.repo import DeployRepo
 from bot.inputs import user_text
 from bot.people import people, person
 
-PASS, FAIL, WAIT, OVERRIDE = "pass", "fail", "wait", "override"
+
+class Outcome(StrEnum):
+    PASS = "pass"
+    FAIL = "fail"
+    WAIT = "wait"
+    OVERRIDE = "override"
+
+
+PASS, FAIL, WAIT, OVERRIDE = Outcome.PASS, Outcome.FAIL, Outcome.WAIT, Outcome.OVERRIDE
 ECHO_CHARS = 200
 
 
 @dataclass(frozen=True)
 class GateResult:
     name: str
-    outcome: str
+    outcome: Outcome
     detail: str
 
     @property

@@ -9,13 +9,12 @@ import re
 from dataclasses import dataclass
 from datetime import timedelta
 
+from bot import durations
 from bot.deploys.config import DeploySettings
 from bot.inputs import escape, inline, parse_count, parse_id, user_text
 
 # A git ref: no shell metacharacters, no leading dash (so it can't become an option).
 REF = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._/+-]{0,199}$")
-# ASCII digits only, few of them: `99999999999999999999d` is out of range, not an OverflowError.
-DURATION = re.compile(r"^(?:([0-9]{1,5})d)?(?:([0-9]{1,5})h)?(?:([0-9]{1,7})m(?:in)?)?$")
 INCIDENT = re.compile(r"^(?:INC-?)?([0-9]+)$", re.IGNORECASE)
 FLAGS = {"--reason": True, "--for": True, "--limit": True, "--incident": True,
          "--break-glass": True, "--hotfix": False}
@@ -108,13 +107,15 @@ def _apply(opts: Options, name: str, value: str | None) -> None:
 
 
 def parse_duration(text: str) -> timedelta:
-    match = DURATION.match(text.strip().lower())
-    if not text or not match or not any(match.groups()):
-        raise GrammarError(f"`{shown(text)}` isn't a duration; try `30m`, `2h` or `1d`.")
-    days, hours, minutes = (int(g or 0) for g in match.groups())
-    delta = timedelta(days=days, hours=hours, minutes=minutes)
+    """A lock's length in the shared grammar (``bot.durations``), from 1m to 14d."""
+    out_of_range = f"`{shown(text)}` is out of range; locks last from `1m` to `14d`."
+    try:
+        delta = durations.parse_duration(text)
+    except durations.DurationError as exc:
+        raise GrammarError(out_of_range if exc.too_long else
+                           f"`{shown(text)}` isn't a duration; try `30m`, `2h` or `1d`.") from None
     if not timedelta(minutes=1) <= delta <= timedelta(days=14):
-        raise GrammarError(f"`{shown(text)}` is out of range; locks last from `1m` to `14d`.")
+        raise GrammarError(out_of_range)
     return delta
 
 

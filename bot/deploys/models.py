@@ -10,6 +10,24 @@ from typing import Any
 from bot.clock import from_db
 
 
+class Task(StrEnum):
+    """Task-runner kinds of deploys (stored in ``tasks.kind``); handlers register them."""
+
+    RUN = "deploy.run"
+    NOTIFY = "deploy.notify"
+    PROVIDER_CANCEL = "deploy.provider_cancel"
+
+
+class ReportState(StrEnum):
+    """What a provider (or a CI calling back) says a job is doing: ``Report.state``."""
+
+    WAITING = "waiting"  # sent, not started: queued, or held for an approval
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
 class State(StrEnum):
     REQUESTED = "requested"
     AWAITING_APPROVAL = "awaiting_approval"

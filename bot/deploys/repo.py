@@ -11,8 +11,9 @@ from datetime import datetime
 from typing import Any
 
 from bot.clock import to_db
-from bot.deploys.models import ACTIVE, WAITING, Deploy, State, sources_for
+from bot.deploys.models import ACTIVE, Deploy, State, sources_for
 from bot.incidents import timeline
+from bot.incidents.timeline import Entry
 from bot.storage import Store
 
 
@@ -83,9 +84,6 @@ class DeployRepo:
         assert row is not None
         state = row["active_state"]
         return Slot(row["active_id"], State(state) if state else None, int(row["queued"]))
-
-    def waiting_or_active(self) -> list[Deploy]:
-        return self.in_states((*WAITING, *ACTIVE))
 
     def succeeded(self, service: str, env: str, limit: int = 2) -> list[Deploy]:
         rows = self.store.all(
@@ -199,7 +197,7 @@ class DeployRepo:
                 " (incident_id, deploy_id, relation, actor, linked_at)"
                 " VALUES (?, ?, 'fixed', ?, ?)", (incident_id, deploy_id, actor, to_db(now)),
             )
-        timeline.add(self.store, incident_id, now, "link", actor, text,
+        timeline.add(self.store, incident_id, now, Entry.LINK, actor, text,
                      source_key=f"deploy:{deploy_id}:{'fixed' if fixed else 'requested'}")
 
     def record_decision(self, deploy_id: int, user: str, decision: str, now: datetime,

@@ -13,12 +13,12 @@ from typing import Any
 
 from bot.clock import to_db
 from bot.deploys import grammar
-from bot.deploys.models import State
+from bot.deploys.models import ReportState, State
 from bot.deploys.providers import Report
 
 LINK = re.compile(r"^https?://[^\s<>|]{1,2000}$")
-REPORT_STATES = {"running": State.RUNNING, "succeeded": State.SUCCEEDED,
-                 "failed": State.FAILED, "cancelled": State.CANCELLED}
+REPORT_STATES = {ReportState.RUNNING: State.RUNNING, ReportState.SUCCEEDED: State.SUCCEEDED,
+                 ReportState.FAILED: State.FAILED, ReportState.CANCELLED: State.CANCELLED}
 
 
 def link(url: str | None) -> str | None:

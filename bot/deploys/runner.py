@@ -17,10 +17,11 @@ from prometheus_client import Counter, Histogram
 from bot import logs
 from bot.clock import humanize
 from bot.deploys import grammar
-from bot.deploys.models import ACTIVE, State
+from bot.deploys.models import ACTIVE, ReportState, State, Task
 from bot.deploys.providers import Cancels, Job, ListsChanges, Polls, ProviderError, Report
 from bot.deploys.reports import REPORT_STATES, normalise_changes, sanitised
 from bot.deploys.service import DeployService
+from bot.scheduling.runs import RunStatus
 
 DURATION_BUCKETS = (10, 30, 60, 120, 300, 600, 1200, 1800, 3600, 7200)
 MAX_POLL_ERRORS = 5
@@ -54,8 +55,8 @@ class Runner:
             return
         provider = self.svc.providers.get(d.provider)
         if provider is None:
-            self.finish(d.id, Report("failed", error=f"provider {d.provider} is no longer "
-                                                     "configured"), None)
+            self.finish(d.id, Report(ReportState.FAILED,
+                                     error=f"provider {d.provider} is no longer configured"), None)
             return
         if d.provider_ref is None:
             service = self.svc.config.services.get(d.service)
@@ -71,7 +72,7 @@ class Runner:
                 except ProviderError as exc:
                     last = attempt + 1 >= provider.retries or not exc.retryable
                     if last:
-                        self.finish(d.id, Report("failed", error=str(exc)), None)
+                        self.finish(d.id, Report(ReportState.FAILED, error=str(exc)), None)
                         return
                     self._note(d.id, f"{provider.name}: {exc}; retrying")
                     backoff = BACKOFF[min(attempt, len(BACKOFF) - 1)]
@@ -106,16 +107,16 @@ class Runner:
                     continue
                 errors += 1
                 if not exc.retryable or errors >= MAX_POLL_ERRORS:
-                    self.finish(deploy_id, Report("failed", error=str(exc)), None)
+                    self.finish(deploy_id, Report(ReportState.FAILED, error=str(exc)), None)
                     return
                 await self.nap(BACKOFF[min(errors - 1, len(BACKOFF) - 1)])
                 continue
             if report.provider_ref and report.provider_ref != d.provider_ref:
                 self.repo.update(deploy_id, provider_ref=report.provider_ref)  # found it at last
-            if report.state == "succeeded" and not report.changes:
+            if report.state == ReportState.SUCCEEDED and not report.changes:
                 report.changes = await self._changes(d, report)
-            if self.apply(deploy_id, report, None) and report.state not in ("running",
-                                                                             "waiting"):
+            if self.apply(deploy_id, report, None) and report.state not in (
+                    ReportState.RUNNING, ReportState.WAITING):
                 return
             await self.nap(provider.poll_seconds)
 
@@ -156,7 +157,7 @@ class Runner:
 
     def apply(self, deploy_id: int, report: Report, actor: str | None) -> bool:
         """Apply a provider report; False when it is stale (out of order or already final)."""
-        if report.state == "waiting":
+        if report.state == ReportState.WAITING:
             return self._waiting(deploy_id, sanitised(report))
         target = REPORT_STATES.get(report.state)
         if target is None:
@@ -255,7 +256,7 @@ class Runner:
                          f"reached it ({ended.state})")
         if ended.provider_ref:
             self.repo.update(d.id, provider_ref=ended.provider_ref)
-        if ended.state == "succeeded" and not ended.changes:
+        if ended.state == ReportState.SUCCEEDED and not ended.changes:
             ended.changes = await self._changes(d, ended)
         self.finish(d.id, ended, None, correcting=True)
 
@@ -270,9 +271,9 @@ class Runner:
             if d.deadline_at is not None and d.deadline_at <= now:
                 minutes = int((d.deadline_at - (d.started_at or d.requested_at)).total_seconds()
                               // 60)
-                report = Report("failed", error=f"no result within {minutes} min")
+                report = Report(ReportState.FAILED, error=f"no result within {minutes} min")
                 if self.finish(d.id, report, None, target=State.TIMED_OUT):
-                    self.core.tasks.submit("deploy.provider_cancel", {"deploy_id": d.id},
+                    self.core.tasks.submit(Task.PROVIDER_CANCEL, {"deploy_id": d.id},
                                            key=f"deploy.provider_cancel:{d.id}")
                     done.append(f"timed out #{d.id}")
         for lock in self.svc.locks.expired(now):
@@ -293,4 +294,4 @@ class Runner:
                     f"`/deploy unlock {lock.service} {lock.env}` when you're done.",
                 )
                 done.append(f"reminded {lock.holder}")
-        return "; ".join(done) or "skipped"
+        return "; ".join(done) or RunStatus.SKIPPED

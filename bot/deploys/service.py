@@ -19,15 +19,13 @@ from bot.deploys import grammar
 from bot.deploys.config import DeploySettings
 from bot.deploys.gates import OVERRIDE, PASS, WAIT, Ask, Gates, approvers_text
 from bot.deploys.locks import ROLLBACK_REASON, Locks
-from bot.deploys.models import ACTIVE, Deploy, State
+from bot.deploys.models import ACTIVE, Deploy, State, Task
 from bot.deploys.notify import Notifier
 from bot.deploys.providers import build
 from bot.deploys.repo import DeployRepo
 from bot.incidents.queries import open_incidents_on_service
 from bot.infra import Infra
 from bot.people import person
-
-RUN_TASK = "deploy.run"
 
 
 @dataclass(frozen=True)
@@ -222,7 +220,7 @@ class DeployService:
                             kind="rollback", channel=channel)
             self.core.audit(requester, "lock.rollback", f"{service}/{env}",
                             channel=channel, deploy_id=deploy_id)
-        self.core.tasks.submit(RUN_TASK, {"deploy_id": deploy_id}, key=f"{RUN_TASK}:{deploy_id}")
+        self.core.tasks.submit(Task.RUN, {"deploy_id": deploy_id}, key=f"{Task.RUN}:{deploy_id}")
         self.notifier.changed(deploy_id)
 
     def rollback(self, service: str, env: str, user: str, channel: str, *,
@@ -320,7 +318,7 @@ class DeployService:
         self.core.audit(user, "deploy.cancel", f"deploy #{d.id}", channel=channel,
                         state=str(d.state))
         if was_active:
-            self.core.tasks.submit("deploy.provider_cancel", {"deploy_id": d.id},
+            self.core.tasks.submit(Task.PROVIDER_CANCEL, {"deploy_id": d.id},
                                    key=f"deploy.provider_cancel:{d.id}")
             self.promote(d.service, d.env)
         self.notifier.changed(d.id)

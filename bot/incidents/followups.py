@@ -9,6 +9,7 @@ from bot.clock import to_db
 from bot.incidents import timeline
 from bot.incidents.models import Incident
 from bot.incidents.service import IncidentService
+from bot.incidents.timeline import Entry
 
 
 def add(
@@ -23,7 +24,7 @@ def add(
     )
     fid = int(cursor.lastrowid or 0)
     owner_text = f" (owner <@{owner}>" + (f", due {due})" if due else ")") if owner else ""
-    timeline.add(svc.store, inc.id, now, "followup", actor, f"Follow-up #{fid}: {text}"
+    timeline.add(svc.store, inc.id, now, Entry.FOLLOWUP, actor, f"Follow-up #{fid}: {text}"
                  + owner_text)
     svc.audit(actor, "incident.followup", inc.ref, followup=fid, owner=owner, due=due)
     return fid
@@ -35,7 +36,7 @@ def done(svc: IncidentService, inc: Incident, followup_id: int, actor: str) -> b
         (to_db(svc.clock.now()), followup_id, inc.id),
     )
     if cursor.rowcount == 1:
-        timeline.add(svc.store, inc.id, svc.clock.now(), "followup", actor,
+        timeline.add(svc.store, inc.id, svc.clock.now(), Entry.FOLLOWUP, actor,
                      f"Follow-up #{followup_id} done")
         svc.audit(actor, "incident.followup.done", inc.ref, followup=followup_id)
     return cursor.rowcount == 1

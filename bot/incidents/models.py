@@ -5,15 +5,42 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, fields
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from bot.clock import from_db
 from bot.inputs import parse_id
 
-STATUSES = ("investigating", "identified", "monitoring", "resolved", "closed")
-OPEN_STATUSES = ("investigating", "identified", "monitoring")
-SETTABLE_STATUSES = ("investigating", "identified", "monitoring", "resolved")
-MITIGATED = ("monitoring", "resolved")
+
+class Status(StrEnum):
+    """An incident's status; the values are what the database stores."""
+
+    INVESTIGATING = "investigating"
+    IDENTIFIED = "identified"
+    MONITORING = "monitoring"
+    RESOLVED = "resolved"
+    CLOSED = "closed"
+
+
+OPEN_STATUSES = (Status.INVESTIGATING, Status.IDENTIFIED, Status.MONITORING)
+SETTABLE_STATUSES = (*OPEN_STATUSES, Status.RESOLVED)
+MITIGATED = (Status.MONITORING, Status.RESOLVED)
+
+# Every allowed move; anything else is refused by the compare-and-set in the service. Open
+# statuses move freely among themselves and to resolved; resolved reopens or closes; closed is
+# final (its channel is archived).
+TRANSITIONS: dict[Status, frozenset[Status]] = {
+    **{s: frozenset(SETTABLE_STATUSES) - {s} for s in OPEN_STATUSES},
+    Status.RESOLVED: frozenset({*OPEN_STATUSES, Status.CLOSED}),
+    Status.CLOSED: frozenset(),
+}
+
+
+def sources_for(target: Status) -> tuple[Status, ...]:
+    """The statuses from which ``target`` may be reached (for a compare-and-set)."""
+    return tuple(s for s in Status if target in TRANSITIONS[s])
+
+
 ROLES = ("commander", "comms")
 RELATIONS = ("caused", "fixed")
 SEV_WORD = re.compile(r"^(?:sev)?([1-4])$", re.IGNORECASE)
@@ -47,7 +74,7 @@ class Incident:
     id: int
     title: str
     severity: int
-    status: str
+    status: Status
     service: str | None
     description: str | None
     private: bool
@@ -79,6 +106,7 @@ class Incident:
         for key in ("declared_at", "mitigated_at", "resolved_at", "closed_at",
                     "last_update_at", "next_reminder_at"):
             data[key] = from_db(data.get(key))
+        data["status"] = Status(data["status"])
         data["private"] = bool(data.get("private"))
         data["test"] = bool(data.get("test"))
         return cls(**data)

@@ -15,6 +15,8 @@ from typing import Any
 from bot.clock import humanize
 from bot.incidents.models import Incident
 from bot.incidents.naming import slugify
+from bot.incidents.timeline import Entry
+from bot.inputs import USER_MENTION
 
 DEFAULT_TEMPLATE = """\
 # $ref: $title
@@ -56,11 +58,11 @@ $metadata
 TODO = "_to fill in_"
 
 
-KIND_LABELS = {"declared": "Declared", "severity": "Severity", "status": "Status",
-               "role": "Role", "update": "Update", "note": "Note", "link": "Deploy",
-               "followup": "Follow-up", "pin": "Pinned", "reaction": "Pinned (:pushpin:)",
-               "resolved": "Resolved", "closed": "Closed"}
-USER_REF = re.compile(r"<@([UW][A-Z0-9_]+)(?:\|([^>]*))?>")
+KIND_LABELS = {Entry.DECLARED: "Declared", Entry.SEVERITY: "Severity", Entry.STATUS: "Status",
+               Entry.ROLE: "Role", Entry.UPDATE: "Update", Entry.NOTE: "Note",
+               Entry.LINK: "Deploy", Entry.FOLLOWUP: "Follow-up", Entry.PIN: "Pinned",
+               Entry.REACTION: "Pinned (:pushpin:)", Entry.RESOLVED: "Resolved",
+               Entry.CLOSED: "Closed"}
 LABELLED_REF = re.compile(r"<[#!](?:subteam\^)?[A-Z0-9_]+\|([^>]*)>")
 LINK_REF = re.compile(r"<(https?://[^>|]+)(?:\|([^>]*))?>")
 BROADCAST_REF = re.compile(r"<!(channel|here|everyone)(?:\|[^>]*)?>")
@@ -69,7 +71,7 @@ ENTITIES = {"&lt;": "<", "&gt;": ">", "&amp;": "&"}
 
 def user_ids(*texts: str | None) -> list[str]:
     """Every user mentioned in ``texts``, in order, once."""
-    found = (m.group(1) for t in texts if t for m in USER_REF.finditer(t))
+    found = (m.group(1) for t in texts if t for m in USER_MENTION.finditer(t))
     return list(dict.fromkeys(found))
 
 
@@ -92,7 +94,7 @@ def readable(text: str, names: dict[str, str]) -> str:
     can't become a disguised link in the draft; Slack's `&amp;`-style escapes become the
     characters they stand for (the file is Markdown, not Slack mrkdwn)."""
     text = BROADCAST_REF.sub(r"@\1", text)
-    text = USER_REF.sub(lambda m: "@" + names.get(m.group(1), m.group(2) or m.group(1)), text)
+    text = USER_MENTION.sub(lambda m: "@" + names.get(m.group(1), m.group(2) or m.group(1)), text)
     text = LABELLED_REF.sub(lambda m: m.group(1) if m.group(1).startswith(("@", "#"))
                             else f"#{m.group(1)}", text)
     text = LINK_REF.sub(lambda m: f"{m.group(2)} ({m.group(1)})"
@@ -143,7 +145,7 @@ def render(
     caused = [d for d in deploys if d["relation"] == "caused"]
     fixed = [d for d in deploys if d["relation"] == "fixed"]
     lines = [_entry(e, names) for e in entries]
-    first_pin = next((e for e in entries if e["kind"] in ("pin", "reaction")), None)
+    first_pin = next((e for e in entries if e["kind"] in (Entry.PIN, Entry.REACTION)), None)
     detection = f"Declared by {_who(inc.reporter, names)} at {_when(inc.declared_at)}."
     if first_pin and first_pin["at"] < inc.declared_at:
         detection += f" Earliest captured signal: {_when(first_pin['at'])}."

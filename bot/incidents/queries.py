@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from bot.incidents.models import OPEN_STATUSES
 from bot.storage import Store
-
-OPEN_STATUSES = ("investigating", "identified", "monitoring")
 
 
 def open_incidents_on_service(

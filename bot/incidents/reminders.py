@@ -9,8 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from bot.clock import from_db, to_db
-from bot.incidents.models import OPEN_STATUSES, Incident
+from bot.clock import to_db
+from bot.incidents.models import OPEN_STATUSES, Incident, Status
 from bot.incidents.service import IncidentService
 
 
@@ -90,8 +90,8 @@ def to_archive(svc: IncidentService, now: datetime) -> list[Incident]:
         return []
     cutoff = to_db(now - timedelta(days=days))
     rows = svc.store.all(
-        "SELECT * FROM incidents WHERE status = 'resolved' AND resolved_at <= ? ORDER BY id",
-        (cutoff,),
+        "SELECT * FROM incidents WHERE status = ? AND resolved_at <= ? ORDER BY id",
+        (Status.RESOLVED, cutoff),
     )
     return [Incident.from_row(r) for r in rows]
 
@@ -106,9 +106,3 @@ def without_channel(svc: IncidentService, now: datetime) -> list[Incident]:
     )
     return [Incident.from_row(r) for r in rows]
 
-
-def last_slot(svc: IncidentService, incident_id: int) -> datetime | None:
-    row = svc.store.one(
-        "SELECT MAX(slot) AS slot FROM incident_reminders WHERE incident_id = ?", (incident_id,)
-    )
-    return from_db(row["slot"]) if row else None

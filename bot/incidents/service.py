@@ -14,7 +14,15 @@ from typing import Any
 from bot.clock import Clock, to_db
 from bot.incidents import timeline
 from bot.incidents.config import IncidentSettings
-from bot.incidents.models import MITIGATED, OPEN_STATUSES, Incident
+from bot.incidents.models import (
+    MITIGATED,
+    OPEN_STATUSES,
+    TRANSITIONS,
+    Incident,
+    Status,
+    sources_for,
+)
+from bot.incidents.timeline import Entry
 from bot.storage import Store
 
 Audit = Callable[..., None]
@@ -91,9 +99,9 @@ class IncidentService:
                 "INSERT OR IGNORE INTO incidents (title, severity, status, service, description,"
                 " private, test, reporter, commander, idempotency_key, declared_at,"
                 " last_update_at, next_reminder_at, origin_channel, announcement_channel)"
-                " VALUES (?, ?, 'investigating', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (title, severity, service, description, int(private), int(test), reporter,
-                 reporter, key,
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (title, severity, Status.INVESTIGATING, service, description, int(private),
+                 int(test), reporter, reporter, key,
                  to_db(now), to_db(now), to_db(now + cadence) if cadence else None,
                  origin_channel,
                  None if private or test else self.settings.announcements_channel),
@@ -104,7 +112,7 @@ class IncidentService:
             ).fetchone()
             incident_id = int(row[0])
             if created:
-                timeline.add(self.store, incident_id, now, "declared", reporter,
+                timeline.add(self.store, incident_id, now, Entry.DECLARED, reporter,
                              f"Declared SEV{severity}: {title}")
         if created:
             self.audit(reporter, "incident.declare", f"INC-{incident_id}",
@@ -164,7 +172,7 @@ class IncidentService:
         )
         if cursor.rowcount != 1:
             return False
-        timeline.add(self.store, inc.id, now, "severity", actor,
+        timeline.add(self.store, inc.id, now, Entry.SEVERITY, actor,
                      f"Severity SEV{inc.severity} → SEV{severity}")
         self.audit(actor, "incident.severity", inc.ref, before=inc.severity, after=severity)
         return True
@@ -176,18 +184,20 @@ class IncidentService:
             return False
         self.store.execute(f"UPDATE incidents SET {role} = ? WHERE id = ?", (user, inc.id))
         label = "Commander" if role == "commander" else "Comms"
-        timeline.add(self.store, inc.id, self.clock.now(), "role", actor,
+        timeline.add(self.store, inc.id, self.clock.now(), Entry.ROLE, actor,
                      f"{label}: <@{user}>" + (f" (was <@{before}>)" if before else ""))
         self.audit(actor, f"incident.assign.{role}", inc.ref, user=user, before=before)
         return True
 
-    def change_status(self, inc: Incident, status: str, actor: str, message: str | None) -> bool:
+    def change_status(
+        self, inc: Incident, status: Status, actor: str, message: str | None
+    ) -> bool:
         """A status change is also a status update (it resets the reminder clock). From
         resolved it reopens: the resolution (and the mitigation, unless the new status is
         itself mitigated) is undone, so durations end at the real resolution. Closed is final."""
-        if status == inc.status or inc.status == "closed":
+        if status not in TRANSITIONS[inc.status]:
             return False
-        now, reopen = self.clock.now(), inc.status == "resolved"
+        now, reopen = self.clock.now(), inc.status == Status.RESOLVED
         if reopen:
             sets = "resolved_at = NULL, summary = NULL, mitigated_at = CASE WHEN ? THEN" \
                    " mitigated_at END"
@@ -205,7 +215,7 @@ class IncidentService:
                 return False
             text = ("Reopened: resolved" if reopen else f"Status {inc.status}") + f" → {status}"
             text += f": {message}" if message else ""
-            timeline.add(self.store, inc.id, now, "status", actor, text)
+            timeline.add(self.store, inc.id, now, Entry.STATUS, actor, text)
             self._record_update(inc, status, message or text, actor, now)
         self.audit(actor, "incident.reopen" if reopen else "incident.status", inc.ref,
                    before=inc.status, after=status)
@@ -214,12 +224,12 @@ class IncidentService:
     def post_update(self, inc: Incident, text: str, actor: str) -> None:
         now = self.clock.now()
         with self.store.transaction():
-            timeline.add(self.store, inc.id, now, "update", actor, text)
+            timeline.add(self.store, inc.id, now, Entry.UPDATE, actor, text)
             self._record_update(inc, inc.status, text, actor, now)
         self.audit(actor, "incident.update", inc.ref)
 
     def _record_update(
-        self, inc: Incident, status: str, text: str, actor: str, now: datetime
+        self, inc: Incident, status: Status, text: str, actor: str, now: datetime
     ) -> None:
         """Store whether the update went out on time, then restart the reminder clock."""
         cadence = self.cadence(inc.severity)
@@ -238,7 +248,7 @@ class IncidentService:
         )
 
     def note(self, inc: Incident, text: str, actor: str) -> None:
-        timeline.add(self.store, inc.id, self.clock.now(), "note", actor, text)
+        timeline.add(self.store, inc.id, self.clock.now(), Entry.NOTE, actor, text)
         self.audit(actor, "incident.note", inc.ref)
 
     def link_deploy(self, inc: Incident, deploy_id: int, relation: str, actor: str) -> str:
@@ -258,7 +268,7 @@ class IncidentService:
             return "duplicate"
         what = f"deploy #{deploy_id} ({deploy['service']} {deploy['version'] or deploy['ref']}"
         what += f" to {deploy['env']})"
-        timeline.add(self.store, inc.id, now, "link", actor,
+        timeline.add(self.store, inc.id, now, Entry.LINK, actor,
                      f"{'Caused by' if relation == 'caused' else 'Fixed by'} {what}")
         self.audit(actor, f"incident.link.{relation}", inc.ref, deploy_id=deploy_id)
         return "linked"
@@ -266,32 +276,32 @@ class IncidentService:
     # -- ending -----------------------------------------------------------------------------
     def resolve(self, inc: Incident, summary: str, actor: str) -> bool:
         """Record resolution and durations; the reminder clock stops (next_reminder_at NULL)."""
-        if not inc.is_open:
+        if Status.RESOLVED not in TRANSITIONS[inc.status]:
             return False
         now = self.clock.now()
         with self.store.transaction():
             cursor = self.store.execute(
-                "UPDATE incidents SET status = 'resolved', resolved_at = ?, summary = ?,"
+                "UPDATE incidents SET status = ?, resolved_at = ?, summary = ?,"
                 " mitigated_at = COALESCE(mitigated_at, ?) WHERE id = ? AND status = ?",
-                (to_db(now), summary, to_db(now), inc.id, inc.status),
+                (Status.RESOLVED, to_db(now), summary, to_db(now), inc.id, inc.status),
             )
             if cursor.rowcount != 1:
                 return False
-            timeline.add(self.store, inc.id, now, "resolved", actor, f"Resolved: {summary}")
-            self._record_update(inc, "resolved", summary, actor, now)
+            timeline.add(self.store, inc.id, now, Entry.RESOLVED, actor, f"Resolved: {summary}")
+            self._record_update(inc, Status.RESOLVED, summary, actor, now)
         self.audit(actor, "incident.resolve", inc.ref)
         return True
 
     def close(self, inc: Incident, actor: str) -> bool:
-        now = self.clock.now()
+        now, sources = self.clock.now(), sources_for(Status.CLOSED)
         cursor = self.store.execute(
-            "UPDATE incidents SET status = 'closed', closed_at = ?, next_reminder_at = NULL"
-            " WHERE id = ? AND status = 'resolved'",
-            (to_db(now), inc.id),
+            "UPDATE incidents SET status = ?, closed_at = ?, next_reminder_at = NULL"
+            f" WHERE id = ? AND status IN ({', '.join('?' for _ in sources)})",
+            (Status.CLOSED, to_db(now), inc.id, *sources),
         )
         if cursor.rowcount != 1:
             return False
-        timeline.add(self.store, inc.id, now, "closed", actor, "Closed; channel archived")
+        timeline.add(self.store, inc.id, now, Entry.CLOSED, actor, "Closed; channel archived")
         self.audit(actor, "incident.close", inc.ref)
         return True
 

@@ -3,13 +3,28 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from bot.clock import from_db, to_db
 from bot.storage import Store
 
-KINDS = ("declared", "severity", "status", "role", "update", "note", "link", "followup",
-         "pin", "reaction", "resolved", "closed")
+
+class Entry(StrEnum):
+    """The kind of a timeline entry (stored as its value)."""
+
+    DECLARED = "declared"
+    SEVERITY = "severity"
+    STATUS = "status"
+    ROLE = "role"
+    UPDATE = "update"
+    NOTE = "note"
+    LINK = "link"
+    FOLLOWUP = "followup"
+    PIN = "pin"
+    REACTION = "reaction"
+    RESOLVED = "resolved"
+    CLOSED = "closed"
 
 
 def add(

@@ -15,7 +15,7 @@ from typing import Annotated, Literal
 from apscheduler.triggers.cron import CronTrigger
 from pydantic import AfterValidator, Field, field_validator, model_validator
 
-from bot.releases.durations import parse_duration
+from bot.durations import parse_duration
 from bot.sections import ChannelRef, PrincipalRef, Section, TimeZoneName, UserRef
 
 

@@ -112,13 +112,6 @@ class ReleaseBook:
         release = self.next_release(name, when, strictly=False)
         return release if release is not None and release.at == when else None
 
-    def occurrence_at(self, name: str, when: datetime) -> Release | None:
-        """The occurrence at ``when`` whether held or skipped (for skip announcements)."""
-        for release in self.upcoming(name, when, 1):
-            if release.at == when:
-                return release
-        return None
-
     def previous_release(self, name: str, before: datetime) -> datetime | None:
         """When the last held release before ``before`` was: the start of what is on the train."""
         skips, swaps = self._overrides(name)

@@ -5,5 +5,6 @@ feature it keeps), and register here through ``Scheduler.add``.
 """
 
 from bot.scheduling.engine import RunOutcome, ScheduledJob, Scheduler, every
+from bot.scheduling.runs import RunStatus
 
-__all__ = ["RunOutcome", "ScheduledJob", "Scheduler", "every"]
+__all__ = ["RunOutcome", "RunStatus", "ScheduledJob", "Scheduler", "every"]

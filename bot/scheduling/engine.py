@@ -38,6 +38,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from bot import logs
 from bot.clock import Clock, from_db, to_db
 from bot.observability import Metrics
+from bot.scheduling.runs import RunStatus
 from bot.storage import Store
 from bot.tasks import backlog
 
@@ -76,7 +77,7 @@ class ScheduledJob:
 class RunOutcome:
     job_id: str
     scheduled_for: datetime
-    outcome: str  # posted | duplicate | missed | failed | skipped
+    outcome: RunStatus
     detail: str | None = None
 
 
@@ -182,7 +183,7 @@ class Scheduler:
         return outcomes
 
     async def _report_missed(self, outcomes: list[RunOutcome]) -> None:
-        missed = [o for o in outcomes if o.outcome == "missed"]
+        missed = [o for o in outcomes if o.outcome == RunStatus.MISSED]
         for listener in self.on_missed if missed else []:
             try:
                 await listener(missed)
@@ -199,14 +200,14 @@ class Scheduler:
                 continue
             late = now - when
             if late > grace:
-                if self._claim(job.id, when, "missed"):
+                if self._claim(job.id, when, RunStatus.MISSED):
                     logs.logger.warning(logs.SCHEDULED_MISSED, job.id, when, late)
-                    self.metrics.scheduled_runs.labels(job.kind, "missed").inc()
-                    outcomes.append(RunOutcome(job.id, when, "missed"))
+                    self.metrics.scheduled_runs.labels(job.kind, RunStatus.MISSED).inc()
+                    outcomes.append(RunOutcome(job.id, when, RunStatus.MISSED))
                 continue
-            if not self._claim(job.id, when, "claimed"):
-                self.metrics.scheduled_runs.labels(job.kind, "duplicate").inc()
-                outcomes.append(RunOutcome(job.id, when, "duplicate"))
+            if not self._claim(job.id, when, RunStatus.CLAIMED):
+                self.metrics.scheduled_runs.labels(job.kind, RunStatus.DUPLICATE).inc()
+                outcomes.append(RunOutcome(job.id, when, RunStatus.DUPLICATE))
                 continue
             outcomes.append(await self._execute(job, when))
         return outcomes
@@ -220,9 +221,9 @@ class Scheduler:
                 continue
             grace = job.grace if job.grace is not None else self.grace
             rows = self.store.all(
-                "SELECT scheduled_for FROM scheduled_runs WHERE job_id = ? AND status = 'claimed'"
+                "SELECT scheduled_for FROM scheduled_runs WHERE job_id = ? AND status = ?"
                 " AND scheduled_for >= ? ORDER BY scheduled_for",
-                (job.id, to_db(now - grace)),
+                (job.id, RunStatus.CLAIMED, to_db(now - grace)),
             )
             for row in rows:
                 when = from_db(row["scheduled_for"])
@@ -230,7 +231,7 @@ class Scheduler:
                 outcomes.append(await self._execute(job, when))
         return outcomes
 
-    def _claim(self, job_id: str, when: datetime, status: str) -> bool:
+    def _claim(self, job_id: str, when: datetime, status: RunStatus) -> bool:
         cursor = self.store.execute(
             "INSERT OR IGNORE INTO scheduled_runs"
             " (job_id, scheduled_for, claimed_at, claimed_by, status) VALUES (?, ?, ?, ?, ?)",
@@ -245,19 +246,21 @@ class Scheduler:
                 detail = await job.run(when)
         except Exception as exc:
             logs.logger.exception(logs.SCHEDULED_FAILED, job.id, when)
-            self.metrics.scheduled_runs.labels(job.kind, "failed").inc()
-            self._set_status(job.id, when, "failed", f"{type(exc).__name__}: {exc}")
-            return RunOutcome(job.id, when, "failed", str(exc))
-        outcome = "skipped" if detail == "skipped" else "posted"
+            self.metrics.scheduled_runs.labels(job.kind, RunStatus.FAILED).inc()
+            self._set_status(job.id, when, RunStatus.FAILED, f"{type(exc).__name__}: {exc}")
+            return RunOutcome(job.id, when, RunStatus.FAILED, str(exc))
+        outcome = RunStatus.SKIPPED if detail == RunStatus.SKIPPED else RunStatus.POSTED
         self._set_status(job.id, when, outcome, detail)
         self.metrics.scheduled_runs.labels(job.kind, outcome).inc()
         # A post is news; a periodic sweep's every run is not (one line per 30 s at INFO).
         periodic = job.coalesce or job.local
-        logs.logger.log(logging.DEBUG if periodic or outcome == "skipped" else logging.INFO,
+        logs.logger.log(logging.DEBUG if periodic or outcome == RunStatus.SKIPPED else logging.INFO,
                         logs.SCHEDULED_RUN, job.id, when, outcome)
         return RunOutcome(job.id, when, outcome, detail)
 
-    def _set_status(self, job_id: str, when: datetime, status: str, detail: str | None) -> None:
+    def _set_status(
+        self, job_id: str, when: datetime, status: RunStatus, detail: str | None
+    ) -> None:
         self.store.execute(
             "UPDATE scheduled_runs SET status = ?, detail = ?"
             " WHERE job_id = ? AND scheduled_for = ?",

@@ -7,6 +7,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from bot.inputs import CHANNEL_MENTION, USER_MENTION
 from bot.slackdouble import Call
 
 INTERACTIVE = ("button", "static_select", "overflow", "users_select", "datepicker")
@@ -46,8 +47,8 @@ class Screen:
 
     def mrkdwn(self, text: str) -> str:
         """Resolve mentions and dates the way the Slack client would show them."""
-        text = re.sub(r"<@([UW][A-Z0-9_]+)(?:\|[^>]*)?>", lambda m: "@" + self.name(m[1]), text)
-        text = re.sub(r"<#([CG][A-Z0-9_]+)(?:\|[^>]*)?>", lambda m: "#" + self.name(m[1]), text)
+        text = USER_MENTION.sub(lambda m: "@" + self.name(m[1]), text)
+        text = CHANNEL_MENTION.sub(lambda m: "#" + self.name(m[1]), text)
         text = re.sub(r"<!subteam\^[A-Z0-9_]+\|([^>]*)>", r"\1", text)
         text = re.sub(r"<!date\^\d+\^[^|>]*\|([^>]*)>", r"\1", text)
         text = re.sub(r"<(https?://[^|>]+)\|([^>]*)>", r"\2 (\1)", text)

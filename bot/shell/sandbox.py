@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,16 +18,13 @@ from typing import Any
 
 from bot.clock import Clock
 from bot.deploys.providers import REGISTRY
+from bot.inputs import ISSUED_CHANNEL_ID, ISSUED_GROUP_ID, ISSUED_USER_ID
 from bot.local import PEOPLE, LocalShipbell
 from bot.settings import LoadedConfig, Settings
 from bot.slackdouble import SlackDouble
 
 DEMO_DB = "shipbell-shell.db"
 STAND_IN = {"type": REGISTRY.simulated_type(), "seconds": 3.0}
-# Slack ids a config names (channels, people, groups): the stand-in workspace gets them too.
-CHANNEL_ID = re.compile(r"^[CG][A-Z0-9]{6,}$")
-USER_ID = re.compile(r"^[UW][A-Z0-9]{6,}$")
-GROUP_ID = re.compile(r"^S[A-Z0-9]{6,}$")
 
 
 def _same_file(a: str | Path, b: str | Path) -> bool:
@@ -124,13 +120,13 @@ def seed_config_ids(double: SlackDouble, settings: Settings) -> list[str]:
     Returns what it added, as `#name` / `@name`."""
     known, added = double.state, []
     for value in _strings(settings.model_dump(by_alias=True)):
-        if CHANNEL_ID.match(value) and value not in known.channels:
+        if ISSUED_CHANNEL_ID.fullmatch(value) and value not in known.channels:
             double.add_channel(value.lower(), channel_id=value, members=list(PEOPLE))
             added.append(f"#{value.lower()}")
-        elif USER_ID.match(value) and value not in known.users:
+        elif ISSUED_USER_ID.fullmatch(value) and value not in known.users:
             double.add_user(value, value.lower())
             added.append(f"@{value.lower()}")
-        elif GROUP_ID.match(value) and value not in known.usergroups:
+        elif ISSUED_GROUP_ID.fullmatch(value) and value not in known.usergroups:
             double.add_usergroup(value, value.lower(), [])
             added.append(f"@{value.lower()}")
     return added

@@ -22,9 +22,10 @@ final           everything else: invalid_blocks, msg_too_long,         ``Result`
 ==============  =====================================================  ======================
 
 An error nobody listed is final: retrying what Slack refused for a reason we don't know only
-repeats the refusal (three times, with back-off). The persisted task kinds ``slack.call`` (one
-Web API method) and ``slack.respond`` (one response_url post) carry a call that must survive a
-restart; their names are stored in the tasks table and never change.
+repeats the refusal (three times, with back-off). The persisted task kinds ``SlackTask.CALL``
+(one Web API method) and ``SlackTask.RESPOND`` (one response_url post, ``bot/slack/kinds.py``)
+carry a call that must survive a restart; their values are stored in the tasks table and never
+change.
 """
 
 from __future__ import annotations
@@ -39,9 +40,7 @@ from slack_sdk.errors import SlackApiError
 
 from bot import logs
 from bot.core import Core
-
-CALL_TASK = "slack.call"  # stored task kinds: tasks persisted before an upgrade still run
-RESPOND_TASK = "slack.respond"
+from bot.slack.kinds import SlackTask
 
 
 class Kind(StrEnum):
@@ -222,7 +221,7 @@ async def invite(core: Core, channel: str, users: list[str]) -> Invited:
 # -- persisted calls and ephemeral replies ----------------------------------------------------
 def enqueue(core: Core, method: str, args: dict[str, Any], *, key: str | None = None) -> None:
     """A call that must survive a restart: stored, then run (and retried) by the task runner."""
-    core.tasks.submit(CALL_TASK, {"method": method, "args": args}, key=key)
+    core.tasks.submit(SlackTask.CALL, {"method": method, "args": args}, key=key)
 
 
 def reply(core: Core, response_url: str | None, text: str | dict[str, Any], *,
@@ -236,7 +235,7 @@ def reply(core: Core, response_url: str | None, text: str | dict[str, Any], *,
         message = {"replace_original": True, **message}
     else:
         message = {"response_type": "ephemeral", "replace_original": False, **message}
-    core.tasks.submit(RESPOND_TASK, {"url": response_url, "message": message})
+    core.tasks.submit(SlackTask.RESPOND, {"url": response_url, "message": message})
 
 
 async def tell(core: Core, user: str, text: str, *, response_url: str | None = None,
@@ -273,5 +272,5 @@ def register(core: Core) -> None:
     async def run_respond(payload: dict[str, Any]) -> None:
         await respond(core, payload["url"], payload["message"])
 
-    core.tasks.register(CALL_TASK, run_call)
-    core.tasks.register(RESPOND_TASK, run_respond)
+    core.tasks.register(SlackTask.CALL, run_call)
+    core.tasks.register(SlackTask.RESPOND, run_respond)

@@ -13,6 +13,7 @@ from datetime import datetime
 from bot import logs
 from bot.core import Core
 from bot.scheduling import ScheduledJob, every
+from bot.scheduling.runs import RunStatus
 from bot.slack import gateway
 
 JOB_ID = "slack.groups"
@@ -24,7 +25,6 @@ class GroupDirectory:
         self.core = core
         self.members: dict[str, set[str]] = {}  # shared by reference with the features
         self.wanted: set[str] = set()
-        self.loaded_at: datetime | None = None
 
     def want(self, principals: Iterable[str]) -> None:
         """Remember the group ids (S…) among ``principals``; users (U…) need no lookup."""
@@ -38,18 +38,17 @@ class GroupDirectory:
             if answer.ok:
                 self.members[group] = set(answer.data.get("users") or [])
                 read += 1
-        self.loaded_at = self.core.clock.now()
         return read
 
     def job(self) -> ScheduledJob:
         async def run(when: datetime) -> str:
             if not self.wanted:
-                return "skipped"
+                return RunStatus.SKIPPED
             try:
                 read = await self.refresh()
             except Exception:  # Slack down or rate limited: keep the last members
                 logs.logger.warning(logs.GROUPS_STALE)
-                return "skipped"
+                return RunStatus.SKIPPED
             return f"{read} of {len(self.wanted)} groups read"
 
         return ScheduledJob(JOB_ID, every(REFRESH_SECONDS), run, kind="slack.groups", coalesce=True,

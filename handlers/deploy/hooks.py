@@ -26,6 +26,7 @@ from pydantic import (
 
 from bot.core import Core
 from bot.deploys import signing
+from bot.deploys.models import ReportState
 from bot.deploys.providers import Report, VerifiesCallbacks
 from bot.deploys.reports import REPORT_STATES, normalise_changes
 from bot.deploys.runner import Runner
@@ -122,7 +123,7 @@ def handler(core: Core, runner: Runner) -> Any:
             runner.callbacks.labels("replayed").inc()
             return web.json_response({"ok": True, "ignored": "replayed delivery"})
         report = Report(
-            state=body.status,
+            state=ReportState(body.status),
             log_url=body.log_url[:2000] if body.log_url else None,
             version=body.version[:200] if body.version else None,
             sha=body.sha[:64] if body.sha else None,

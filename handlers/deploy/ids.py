@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from bot.deploys.models import Task  # the domain submits these too
+
+__all__ = ["COMMAND", "HOOK_PATH", "SWEEP_JOB", "Action", "Block", "Task"]
+
 
 class Action(StrEnum):
     APPROVE = "deploy.approve"
@@ -11,7 +15,6 @@ class Action(StrEnum):
     CANCEL = "deploy.cancel"
     TAKE_OVER = "deploy.lock_take_over"
     UNLOCK = "deploy.lock_unlock"
-    LOG = "deploy.log"
 
 
 class Block(StrEnum):
@@ -23,12 +26,6 @@ class Block(StrEnum):
     CONTEXT = "deploy.context"
     TAKE_OVER = "deploy.take_over"
     UNLOCK = "deploy.unlock"
-
-
-class Task(StrEnum):
-    RUN = "deploy.run"
-    NOTIFY = "deploy.notify"
-    PROVIDER_CANCEL = "deploy.provider_cancel"
 
 
 COMMAND = "/deploy"

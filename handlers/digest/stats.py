@@ -14,8 +14,9 @@ from typing import Any
 
 from bot.core import Core
 from bot.dora.digest import build_digest, has_service, known_services
+from bot.inputs import CHANNEL_MENTION, GROUP_MENTION, USER_MENTION
 from bot.slack import gateway
-from handlers.common import CHANNEL_REF, GROUP_REF, USER_REF, SlashCommand, ephemeral
+from handlers.common import SlashCommand, ephemeral
 from handlers.digest import messages
 from handlers.digest.ids import SUBCOMMAND, Task
 
@@ -40,9 +41,9 @@ def quoted(word: str, limit: int = 40) -> str:
 
 
 def _not_a_service(word: str) -> str:
-    if USER_REF.match(word) or GROUP_REF.match(word):
+    if USER_MENTION.fullmatch(word) or GROUP_MENTION.fullmatch(word):
         return f"That's a person or a group; stats are per service. {USAGE}"
-    if CHANNEL_REF.match(word):
+    if CHANNEL_MENTION.fullmatch(word):
         return f"That's a channel; stats are per service. {USAGE}"
     if NUMBER.match(word) and len(word) <= 4:
         return f"{quoted(word)} needs a unit: `{word}d`. {USAGE}"

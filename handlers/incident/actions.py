@@ -18,10 +18,11 @@ from bot.deploys.gates import Ask
 from bot.incidents import followups, presses, reminders, timeline
 from bot.incidents.models import Incident
 from bot.incidents.service import IncidentService
+from bot.incidents.timeline import Entry
 from bot.inputs import parse_id, strict_int
 from bot.slack import gateway
 from handlers.common import mentions
-from handlers.incident.ids import Action
+from handlers.incident.ids import Action, Task
 
 STALE = "That button doesn't point at anything I know any more; `/incident list` shows what's open."
 NOT_YOURS = ("Only {ref}'s commander, comms, reporter or people in its channel can use these"
@@ -101,7 +102,7 @@ def register(app: AsyncApp, core: Core, svc: IncidentService) -> None:
             gateway.reply(core, url, "That incident isn't open to join from here.")
             return
         core.audit(body["user"]["id"], "incident.join", inc.ref, channel=inc.channel_id)
-        core.tasks.submit("incident.invite", {"id": inc.id, "users": [body["user"]["id"]],
+        core.tasks.submit(Task.INVITE, {"id": inc.id, "users": [body["user"]["id"]],
                           "response_url": url, "confirm": True})
 
     @app.action(_suffixed(Action.CAUSED))
@@ -122,7 +123,7 @@ def register(app: AsyncApp, core: Core, svc: IncidentService) -> None:
             return
         outcome = svc.link_deploy(inc, deploy["id"], "caused", user)
         if outcome == "linked":
-            core.tasks.submit("incident.broadcast", {
+            core.tasks.submit(Task.BROADCAST, {
                 "id": inc.id, "actor": user, "kind": "Cause",
                 "text": f"Deploy #{deploy['id']} ({deploy['service']} to {deploy['env']})"
                         " marked as the cause."})
@@ -160,14 +161,14 @@ def register(app: AsyncApp, core: Core, svc: IncidentService) -> None:
         if permission.blocks:  # refused: no timeline row, no key, no deploy
             gateway.reply(core, url, mentions(permission.detail))
             return
-        key = f"incident.rollback:{inc.id}:{deploy['id']}"
+        key = f"{Task.ROLLBACK}:{inc.id}:{deploy['id']}"
         if deploys.repo.by_key(key) is not None:
             gateway.reply(core, url, f"A rollback from deploy #{deploy['id']} was already requested"
                           " for this incident; `/deploy status` shows its progress.")
             return
         outcome = deploys.rollback(service, env, user, channel, key=key, incident=inc.id)
         if outcome.ok and outcome.deploy_id is not None:
-            timeline.add(core.store, inc.id, core.clock.now(), "note", user,
+            timeline.add(core.store, inc.id, core.clock.now(), Entry.NOTE, user,
                          f"Rollback of {service} in {env} requested (suspect deploy"
                          f" #{deploy['id']}, rollback #{outcome.deploy_id})")
             core.audit(user, "incident.rollback", inc.ref, deploy_id=deploy["id"],

@@ -18,15 +18,24 @@ from bot.incidents.models import (
     ROLES,
     SETTABLE_STATUSES,
     Incident,
+    Status,
     cut_title,
     parse_ref,
     parse_severity,
 )
 from bot.incidents.service import IncidentService
 from bot.inputs import inline as shown
+from bot.inputs import mentioned_user as user_id
 from bot.inputs import parse_id, user_text
-from handlers.common import SlashCommand, absent_people, ephemeral, not_here, unknown_subcommand
+from handlers.common import (
+    SlashCommand,
+    absent_people,
+    ephemeral,
+    not_here,
+    unknown_subcommand,
+)
 from handlers.incident import messages
+from handlers.incident.ids import Task
 
 COMMAND = "/incident"
 IN_INCIDENT = ("status", "sev", "assign", "update", "note", "link", "followup", "resolve",
@@ -36,16 +45,10 @@ SEV_TOKEN = re.compile(r"^sev([0-9]+)$", re.IGNORECASE)
 SEVERITIES = range(1, 5)  # SEV1 (worst) … SEV4, as `[incident.update_minutes]` configures them
 INC_LIKE = re.compile(r"^INC-?[0-9]+$", re.IGNORECASE)  # a ref, though maybe out of range
 SERVICE_SLUG = re.compile(r"^[a-z0-9][a-z0-9._-]{0,39}$")
-MENTION = re.compile(r"^<@([UW][A-Z0-9_]+)(?:\|[^>]*)?>$")  # `_`: the double's ids (U_ANA)
 DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
 OPEN_USAGE = "`/incident open API errors on checkout sev2 --service api`"
 ASSIGN_EXAMPLE = "/incident assign commander @ana"
 FOLLOWUP_EXAMPLE = "/incident followup Add alert on queue depth @ana"
-
-
-def user_id(word: str) -> str | None:
-    match = MENTION.match(word)
-    return match.group(1) if match else None
 
 
 def known_services(core: Core) -> list[str]:
@@ -200,8 +203,8 @@ class Commands:
             origin_channel=cmd.channel if cmd else channel)
         inc = declared.incident
         if declared.created:
-            self.submit("incident.setup", {"id": inc.id, "response_url": response_url},
-                        key=f"incident.setup:{inc.id}")
+            self.submit(Task.SETUP, {"id": inc.id, "response_url": response_url},
+                        key=f"{Task.SETUP}:{inc.id}")
         kind = ("private " if private else "") + ("test " if test else "")
         return (f"Declared {kind}{inc.ref} (SEV{inc.severity}): {user_text(inc.title)}."
                 " Creating its channel…")
@@ -210,25 +213,24 @@ class Commands:
     def _changed(self, inc: Incident, cmd: SlashCommand, broadcast: str | None = None,
                  kind: str = "Update") -> None:
         if broadcast is not None:
-            self.submit("incident.broadcast", {"id": inc.id, "text": broadcast, "kind": kind,
+            self.submit(Task.BROADCAST, {"id": inc.id, "text": broadcast, "kind": kind,
                         "actor": cmd.user, "response_url": cmd.response_url})
         else:
-            self.submit("incident.refresh", {"id": inc.id})
+            self.submit(Task.REFRESH, {"id": inc.id})
 
     def do_status(self, inc: Incident, cmd: SlashCommand, args: list[str], text: str) -> str:
         if not args:
             return f"{messages.headline(inc)}. Commander {messages.who(inc.commander)}."
-        status = args[0].lower()
-        if status not in SETTABLE_STATUSES:
+        if args[0].lower() not in SETTABLE_STATUSES:
             return (f"`{shown(args[0])}` isn't a status; use one of {', '.join(SETTABLE_STATUSES)},"
                     " e.g. `/incident status identified bad config in api`.")
-        message = rest_of(text, 1)
-        if status == "resolved":
+        status, message = Status(args[0].lower()), rest_of(text, 1)
+        if status == Status.RESOLVED:
             return self.do_resolve(inc, cmd, args[1:], message or "Resolved")
-        if inc.status == "closed":
+        if inc.status == Status.CLOSED:
             return (f"{inc.ref} is closed and its channel archived; if it is back, declare a new"
                     f" incident (`/incident open <title>`) and mention {inc.ref} in it.")
-        if inc.status == "resolved":
+        if inc.status == Status.RESOLVED:
             if not self.svc.change_status(inc, status, cmd.user, message or None):
                 return f"{inc.ref} changed meanwhile; run `/incident status` to see it."
             self._changed(inc, cmd, f"Reopened: status is *{status}*."
@@ -261,7 +263,7 @@ class Commands:
                    " (roles: commander, comms)."
         if not self.svc.assign(inc, role, user, cmd.user):
             return f"<@{user}> is already {role} of {inc.ref}."
-        self.submit("incident.invite", {"id": inc.id, "users": [user], "role": role,
+        self.submit(Task.INVITE, {"id": inc.id, "users": [user], "role": role,
                     "response_url": cmd.response_url})
         self._changed(inc, cmd, f"<@{user}> is now {role}.", "Role")
         return f"<@{user}> is now {role} of {inc.ref}."
@@ -341,20 +343,20 @@ class Commands:
                     f" resolved after {humanize(done.resolved_at - done.declared_at)}.")
         summary = user_text(text)
         self._changed(inc, cmd, f"{summary}\n_{took}_" if took else summary, "Resolved")
-        self.submit("incident.postmortem", {"id": inc.id, "response_url": cmd.response_url},
-                    key=f"incident.postmortem:{inc.id}:resolve:{done.resolved_at}")
+        self.submit(Task.POSTMORTEM, {"id": inc.id, "response_url": cmd.response_url},
+                    key=f"{Task.POSTMORTEM}:{inc.id}:resolve:{done.resolved_at}")
         return f"{inc.ref} resolved. {took} Drafting the post-mortem…".replace("  ", " ")
 
     def do_postmortem(self, inc: Incident, cmd: SlashCommand, args: list[str], text: str) -> str:
-        self.submit("incident.postmortem", {"id": inc.id, "response_url": cmd.response_url})
+        self.submit(Task.POSTMORTEM, {"id": inc.id, "response_url": cmd.response_url})
         return f"Drafting {inc.ref}'s post-mortem from its timeline…"
 
     def do_close(self, inc: Incident, cmd: SlashCommand, args: list[str], text: str) -> str:
-        if inc.status == "closed":
+        if inc.status == Status.CLOSED:
             return f"{inc.ref} is already closed."
         if not self.svc.close(inc, cmd.user):
             return f"{inc.ref} is still {inc.status}; resolve it first with" \
                    " `/incident resolve <summary>`."
-        self.submit("incident.archive", {"id": inc.id, "response_url": cmd.response_url},
-                    key=f"incident.archive:{inc.id}")
+        self.submit(Task.ARCHIVE, {"id": inc.id, "response_url": cmd.response_url},
+                    key=f"{Task.ARCHIVE}:{inc.id}")
         return f"{inc.ref} closed; archiving its channel. The timeline stays in Shipbell."

@@ -14,8 +14,10 @@ from slack_bolt.async_app import AsyncApp
 from bot.core import Core
 from bot.incidents import timeline
 from bot.incidents.service import IncidentService
+from bot.incidents.timeline import Entry
 from bot.slack import gateway
 from handlers.incident import messages
+from handlers.incident.ids import Task
 
 PIN_REACTIONS = frozenset({"pushpin", "round_pushpin"})
 
@@ -24,15 +26,15 @@ def register(app: AsyncApp, core: Core, svc: IncidentService) -> None:
     async def run_capture(payload: dict[str, Any]) -> None:
         await capture_message(core, payload)
 
-    core.tasks.register("incident.capture", run_capture)
+    core.tasks.register(Task.CAPTURE, run_capture)
 
     def capture(channel: str, ts: str, actor: str, kind: str, message: dict[str, Any]) -> None:
         inc = svc.by_channel(channel)
         if inc is None or not ts or ts == inc.status_message_ts:
             return
-        core.tasks.submit("incident.capture", {
+        core.tasks.submit(Task.CAPTURE, {
             "id": inc.id, "channel": channel, "ts": ts, "actor": actor, "kind": kind,
-            "message": message}, key=f"incident.capture:{channel}:{ts}")
+            "message": message}, key=f"{Task.CAPTURE}:{channel}:{ts}")
 
     @app.event("pin_added")
     async def on_pin(event: dict[str, Any]) -> None:
@@ -41,7 +43,7 @@ def register(app: AsyncApp, core: Core, svc: IncidentService) -> None:
             return
         message = item.get("message") or {}
         channel = item.get("channel") or event.get("channel_id") or ""
-        capture(channel, str(message.get("ts") or ""), event.get("user", ""), "pin", message)
+        capture(channel, str(message.get("ts") or ""), event.get("user", ""), Entry.PIN, message)
 
     @app.event("reaction_added")
     async def on_reaction(event: dict[str, Any]) -> None:
@@ -49,7 +51,7 @@ def register(app: AsyncApp, core: Core, svc: IncidentService) -> None:
         if event.get("reaction") not in PIN_REACTIONS or item.get("type") != "message":
             return
         capture(item.get("channel", ""), str(item.get("ts") or ""), event.get("user", ""),
-                "reaction", {})
+                Entry.REACTION, {})
 
 
 async def capture_message(core: Core, payload: dict[str, Any]) -> None:

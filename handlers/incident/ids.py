@@ -13,6 +13,22 @@ class Action(StrEnum):
     FOLLOWUP_DONE = "incident.followup.done"
 
 
+class Task(StrEnum):
+    """Task-runner kinds this feature registers (stored in ``tasks.kind``)."""
+
+    SETUP = "incident.setup"
+    REFRESH = "incident.refresh"
+    BROADCAST = "incident.broadcast"
+    INVITE = "incident.invite"
+    POSTMORTEM = "incident.postmortem"
+    ARCHIVE = "incident.archive"
+    ROLLBACK = "incident.rollback"
+    REMIND = "incident.remind"
+    FOLLOWUP_REMIND = "incident.followup_remind"
+    CAPTURE = "incident.capture"
+    MODAL = "incident.modal"
+
+
 class Callback(StrEnum):
     DECLARE = "incident.declare"
 

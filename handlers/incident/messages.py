@@ -7,13 +7,14 @@ from datetime import datetime
 from typing import Any
 
 from bot.clock import humanize, slack_date
-from bot.incidents.models import Incident
+from bot.incidents.models import Incident, Status
 from bot.inputs import escape, user_text
 from handlers.incident.ids import PRIVATE_VALUE, Action, Block, Callback, Field, snooze_action
 
 Blocks = list[dict[str, Any]]
-STATUS_EMOJI = {"investigating": ":mag:", "identified": ":dart:", "monitoring": ":eyes:",
-                "resolved": ":white_check_mark:", "closed": ":lock:"}
+STATUS_EMOJI = {Status.INVESTIGATING: ":mag:", Status.IDENTIFIED: ":dart:",
+                Status.MONITORING: ":eyes:", Status.RESOLVED: ":white_check_mark:",
+                Status.CLOSED: ":lock:"}
 
 HELP = "\n".join([
     "*/incident* — declare and run incidents.",

@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
 
 from bot.core import Core
 from bot.incidents.models import cut_title, parse_severity
+from bot.inputs import CONVERSATION_ID
 from bot.slack import gateway
 from handlers.common import SlashCommand
 from handlers.incident import messages
 from handlers.incident.commands import OPEN_USAGE, Commands, service_problem
-from handlers.incident.ids import PRIVATE_VALUE, Block, Callback, Field
+from handlers.incident.ids import PRIVATE_VALUE, Block, Callback, Field, Task
 
 TITLE_MISSING = "Give the incident a short title, e.g. “API 500s on checkout”."
 
@@ -23,7 +23,7 @@ def open_modal(core: Core, cmd: SlashCommand) -> None:
     """views.open in a tracked task that starts right after the ack, well inside 3 s."""
     settings = core.settings.incident
     view = messages.declare_modal(cmd.channel, settings.default_severity, sorted(settings.services))
-    core.tasks.submit("incident.modal", {"trigger_id": cmd.trigger_id, "view": view,
+    core.tasks.submit(Task.MODAL, {"trigger_id": cmd.trigger_id, "view": view,
                                          "response_url": cmd.response_url})
 
 
@@ -40,9 +40,6 @@ def _value(values: dict[str, Any], block: str, field: str) -> Any:
     return (values.get(block) or {}).get(field) or {}
 
 
-CHANNEL_ID = re.compile(r"[CGD][A-Z0-9_]{2,20}")  # Slack ids (the double adds "_")
-
-
 def _origin(metadata: object) -> str | None:
     """The channel `/incident` was typed in, as our own views.open stored it: only ever a
     channel id (used for an ephemeral to the reporter), anything else is dropped."""
@@ -51,14 +48,14 @@ def _origin(metadata: object) -> str | None:
     except ValueError:
         return None
     channel = data.get("channel") if isinstance(data, dict) else None
-    return channel if isinstance(channel, str) and CHANNEL_ID.fullmatch(channel) else None
+    return channel if isinstance(channel, str) and CONVERSATION_ID.fullmatch(channel) else None
 
 
 def register(app: AsyncApp, core: Core, commands: Commands) -> None:
     async def run_show(payload: dict[str, Any]) -> None:
         await show(core, payload)
 
-    core.tasks.register("incident.modal", run_show)
+    core.tasks.register(Task.MODAL, run_show)
 
     @app.view(str(Callback.DECLARE))
     async def on_submit(ack: Any, body: dict[str, Any]) -> None:

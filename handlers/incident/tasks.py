@@ -17,6 +17,7 @@ from bot.slack import gateway, tagged
 from handlers.common import mentions
 from handlers.incident import messages
 from handlers.incident.channels import create_channel, members_of, names_of
+from handlers.incident.ids import Task
 
 Payload = dict[str, Any]
 
@@ -42,11 +43,11 @@ class IncidentTasks:
 
     def register(self) -> None:
         for kind, handler in (
-            ("incident.setup", self.setup), ("incident.refresh", self.refresh),
-            ("incident.broadcast", self.broadcast), ("incident.invite", self.invite),
-            ("incident.postmortem", self.postmortem),
-            ("incident.archive", self.archive), ("incident.rollback", self.rollback),
-            ("incident.remind", self.remind), ("incident.followup_remind", self.followup_remind),
+            (Task.SETUP, self.setup), (Task.REFRESH, self.refresh),
+            (Task.BROADCAST, self.broadcast), (Task.INVITE, self.invite),
+            (Task.POSTMORTEM, self.postmortem),
+            (Task.ARCHIVE, self.archive), (Task.ROLLBACK, self.rollback),
+            (Task.REMIND, self.remind), (Task.FOLLOWUP_REMIND, self.followup_remind),
         ):
             self.core.tasks.register(kind, handler)
 

@@ -11,16 +11,17 @@ from datetime import date, timedelta
 from typing import Any
 
 from bot.core import Core
+from bot.durations import EXAMPLE as DURATION_EXAMPLE
+from bot.durations import parse_duration
+from bot.inputs import mentioned_user
 from bot.releases.actions import Calendar, Outcome
 from bot.releases.calendar import TrainCalendar
-from bot.releases.durations import EXAMPLE as DURATION_EXAMPLE
-from bot.releases.durations import parse_duration
 from bot.releases.models import Release
 from bot.releases.service import releases_of
 from handlers.common import SlashCommand, absent_people, ephemeral, not_here, unknown_subcommand
 from handlers.release import announce, messages
 from handlers.release.ids import COMMAND, Sub
-from handlers.release.words import COUNT_WORD, mentioned, read_day, shown
+from handlers.release.words import COUNT_WORD, read_day, shown
 
 MAX_FREEZE = timedelta(days=30)
 DEFAULT_COUNT = 5
@@ -39,7 +40,7 @@ NO_TRAINS = ("No release trains are configured; add one under `[release.trains.<
 async def answer(core: Core, cmd: SlashCommand) -> dict[str, Any]:
     """``dispatch``, after asking Slack whether a new captain is in the workspace."""
     words = cmd.words
-    who = mentioned(words[2]) if len(words) > 2 and words[0].lower() == Sub.CAPTAIN else None
+    who = mentioned_user(words[2]) if len(words) > 2 and words[0].lower() == Sub.CAPTAIN else None
     if who and await absent_people(core, [who]):
         return ephemeral(not_here([who], f"{COMMAND} captain {shown(words[1])} @dana"))
     return dispatch(core, cmd)
@@ -288,7 +289,7 @@ def unfreeze(core: Core, cmd: SlashCommand, cal: TrainCalendar, args: list[str],
 @_change(Sub.CAPTAIN, "captain <train> @dana")
 def captain(core: Core, cmd: SlashCommand, cal: TrainCalendar, args: list[str],
             example: str) -> dict[str, Any]:
-    who = mentioned(args[0]) if args else None
+    who = mentioned_user(args[0]) if args else None
     if who is None:
         return ephemeral(f"Mention the new captain: `{example}`.")
     outcome = _calendar(core, cmd).set_captain(cal.name, who, cmd.user)

@@ -13,6 +13,7 @@ from bot import logs
 from bot.core import Core
 from bot.releases.service import releases_of
 from bot.scheduling import ScheduledJob, every
+from bot.scheduling.runs import RunStatus
 from bot.slack import gateway
 from bot.slack.groups import groups_of
 from handlers.release.ids import GROUPS_JOB
@@ -51,7 +52,7 @@ def groups_job(core: Core) -> ScheduledJob:
             gone = await check_captains(core)
         except Exception:  # Slack down or rate limited: keep what was known, try later
             logs.logger.warning(logs.RELEASE_CAPTAINS_STALE)
-            return "skipped"
+            return RunStatus.SKIPPED
         return f"{gone} captains gone"
 
     return ScheduledJob(GROUPS_JOB, every(REFRESH_SECONDS), run, kind="release.captains",

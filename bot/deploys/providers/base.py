@@ -18,7 +18,7 @@ from typing import Any, ClassVar, Protocol, runtime_checkable
 from pydantic import Field
 
 from bot.clock import Clock
-from bot.deploys.models import Deploy
+from bot.deploys.models import Deploy, ReportState
 from bot.http import Http
 from bot.sections import Section
 
@@ -116,7 +116,7 @@ class Report:
     """What a provider says about a deploy: ``state`` is running/succeeded/failed/cancelled,
     or waiting (sent, not started: queued, or held for an approval; ``note`` says which)."""
 
-    state: str
+    state: ReportState
     log_url: str | None = None
     version: str | None = None
     sha: str | None = None

@@ -14,7 +14,7 @@ import signal
 
 from pydantic import Field, model_validator
 
-from bot.deploys.models import Deploy
+from bot.deploys.models import Deploy, ReportState
 from bot.deploys.providers.base import (
     Job,
     ProviderConfig,
@@ -79,7 +79,7 @@ class CommandProvider:
     async def status(self, deploy: Deploy) -> Report:
         entry = self.running.get(deploy.id)
         if entry is None:
-            return Report("failed", error="Shipbell restarted while the command ran; "
+            return Report(ReportState.FAILED, error="Shipbell restarted while the command ran; "
                           "check the target before deploying again")
         proc, buffer = entry
         reader = asyncio.get_running_loop().create_task(self._collect(proc, buffer))
@@ -90,14 +90,14 @@ class CommandProvider:
         except TimeoutError:
             self._kill(proc)
             await proc.wait()
-            return Report("failed", output=tail(bytes(buffer)),
+            return Report(ReportState.FAILED, output=tail(bytes(buffer)),
                           error=f"the command ran over {self.config.timeout_seconds:g} s")
         finally:
             reader.cancel()
             self.running.pop(deploy.id, None)
         if proc.returncode == 0:
-            return Report("succeeded", output=tail(bytes(buffer)), version=deploy.ref)
-        return Report("failed", output=tail(bytes(buffer)),
+            return Report(ReportState.SUCCEEDED, output=tail(bytes(buffer)), version=deploy.ref)
+        return Report(ReportState.FAILED, output=tail(bytes(buffer)),
                       error=f"the command exited with {proc.returncode}")
 
     @staticmethod

@@ -12,7 +12,7 @@ from typing import ClassVar
 from pydantic import Field
 
 from bot.clock import from_db, to_db
-from bot.deploys.models import Deploy
+from bot.deploys.models import Deploy, ReportState
 from bot.deploys.providers.base import Job, ProviderConfig, ProviderContext, Report, Triggered
 
 
@@ -41,6 +41,6 @@ class DryRunProvider:
         started = from_db(deploy.provider_ref)
         assert started is not None
         if (self.clock.now() - started).total_seconds() < self.config.seconds:
-            return Report("running")
+            return Report(ReportState.RUNNING)
         sha = hashlib.sha1(f"{deploy.service}{deploy.ref}".encode()).hexdigest()
-        return Report("succeeded", version=deploy.ref, sha=sha[:12])
+        return Report(ReportState.SUCCEEDED, version=deploy.ref, sha=sha[:12])

@@ -21,7 +21,7 @@ from typing import Any
 
 from pydantic import Field, model_validator
 
-from bot.deploys.models import Deploy
+from bot.deploys.models import Deploy, ReportState
 from bot.deploys.providers import http
 from bot.deploys.providers.base import (
     Job,
@@ -36,7 +36,8 @@ from bot.inputs import parse_int
 
 API_VERSION = "2022-11-28"
 USER_AGENT = "Shipbell (deploy provider)"
-CONCLUSIONS = {"success": "succeeded", "cancelled": "cancelled", "skipped": "cancelled"}
+CONCLUSIONS = {"success": ReportState.SUCCEEDED, "cancelled": ReportState.CANCELLED,
+               "skipped": ReportState.CANCELLED}
 # Statuses of a run that was created but does not run yet: shown as waiting, never running.
 WAITING = {
     "queued": "queued at GitHub, waiting for a runner",
@@ -314,12 +315,12 @@ class GitHubProvider:
             since = datetime.fromtimestamp(stamp, UTC)
             if self.clock.now() - since > PENDING_LIMIT:
                 ref, _ = self._target(deploy.service, deploy.ref)
-                return Report("failed", error=(
+                return Report(ReportState.FAILED, error=(
                     f"GitHub accepted the dispatch of {self.workflow} on {ref} at "
                     f"{since:%H:%M} UTC, but no run of it appeared within "
                     f"{int(PENDING_LIMIT.total_seconds() // 60)} min; {self._where(repo)}"))
-            return Report("waiting", note="GitHub accepted the dispatch; waiting for its run "
-                                          "to show")
+            return Report(ReportState.WAITING,
+                          note="GitHub accepted the dispatch; waiting for its run to show")
         return self._report(deploy, run)
 
     def _report(self, deploy: Deploy, run: dict[str, Any]) -> Report:
@@ -332,13 +333,13 @@ class GitHubProvider:
         sha = sha if isinstance(sha, str) and sha else None
         status = str(run.get("status") or "")
         if status in WAITING:
-            return Report("waiting", log_url=log_url, note=f"run {run_id} {WAITING[status]}",
-                          provider_ref=found)
+            return Report(ReportState.WAITING, log_url=log_url,
+                          note=f"run {run_id} {WAITING[status]}", provider_ref=found)
         if status != "completed":
-            return Report("running", log_url=log_url, sha=sha, provider_ref=found)
+            return Report(ReportState.RUNNING, log_url=log_url, sha=sha, provider_ref=found)
         conclusion = str(run.get("conclusion") or "failure")
-        state = CONCLUSIONS.get(conclusion, "failed")
-        error = None if state == "succeeded" else f"the workflow run ended: {conclusion}"
+        state = CONCLUSIONS.get(conclusion, ReportState.FAILED)
+        error = None if state == ReportState.SUCCEEDED else f"the workflow run ended: {conclusion}"
         return Report(state, log_url=log_url, sha=sha, version=(sha or "")[:12] or None,
                       error=error, provider_ref=found)
 
