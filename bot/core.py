@@ -22,6 +22,7 @@ from slack_sdk.http_retry.state import RetryState
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.clock import Clock, SystemClock, to_db
+from bot.events import Bus
 from bot.http import Http, replayable
 from bot.observability import Metrics
 from bot.scheduling import Scheduler
@@ -56,6 +57,10 @@ class Core:
     identity: Identity = field(default_factory=Identity)
     http: Http = field(default_factory=Http)
     services: dict[str, Any] = field(default_factory=dict)
+    events: Bus = field(init=False)  # domain events -> subscribed tasks (bot/events.py)
+
+    def __post_init__(self) -> None:
+        self.events = Bus(self.tasks)
 
     def audit(
         self,

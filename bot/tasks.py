@@ -78,7 +78,10 @@ class TaskRunner:
         self.handlers[kind] = handler
 
     def submit(self, kind: str, payload: dict[str, Any], *, key: str | None = None) -> int | None:
-        """Persist then start a task; a repeated ``key`` is ignored and returns None."""
+        """Persist then start a task; a repeated ``key`` is ignored and returns None.
+
+        Submitted inside ``store.transaction()``, the task is written in that transaction and
+        starts after its commit; a rollback leaves neither row nor run."""
         if kind not in self.handlers:
             raise KeyError(f"no handler for task kind {kind!r}")
         now = to_db(self.clock.now())
@@ -89,8 +92,10 @@ class TaskRunner:
         )
         if cursor.rowcount == 0:
             return None
-        task_id = int(cursor.lastrowid or 0)
-        self._start(task_id, kind, payload, attempts=0, lane=_lane.get())
+        task_id, lane = int(cursor.lastrowid or 0), _lane.get()
+        # Inside a transaction the row exists only once it commits: start it then (a
+        # rollback removes the row and drops the start), never before.
+        self.store.after_commit(lambda: self._start(task_id, kind, payload, attempts=0, lane=lane))
         return task_id
 
     def resume(self) -> int:

@@ -22,6 +22,16 @@ class Status(StrEnum):
     CLOSED = "closed"
 
 
+class Event(StrEnum):
+    """What the incident service records (``bot.events``); data: ``id``, ``actor`` and below."""
+
+    DECLARED = "incident.declared"  # severity, title, service, private, test
+    SEVERITY_CHANGED = "incident.severity_changed"  # before, after
+    STATUS_CHANGED = "incident.status_changed"  # before, after, message, reopened
+    RESOLVED = "incident.resolved"  # before, summary, declared_at, mitigated_at, resolved_at
+    ROLE_ASSIGNED = "incident.role_assigned"  # role, user, before
+
+
 OPEN_STATUSES = (Status.INVESTIGATING, Status.IDENTIFIED, Status.MONITORING)
 SETTABLE_STATUSES = (*OPEN_STATUSES, Status.RESOLVED)
 MITIGATED = (Status.MONITORING, Status.RESOLVED)

@@ -12,12 +12,14 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from bot.clock import Clock, to_db
+from bot.events import Publish, no_events
 from bot.incidents import timeline
 from bot.incidents.config import IncidentSettings
 from bot.incidents.models import (
     MITIGATED,
     OPEN_STATUSES,
     TRANSITIONS,
+    Event,
     Incident,
     Status,
     sources_for,
@@ -36,12 +38,14 @@ class Declared:
 
 class IncidentService:
     def __init__(
-        self, store: Store, clock: Clock, settings: IncidentSettings, audit: Audit
+        self, store: Store, clock: Clock, settings: IncidentSettings, audit: Audit,
+        publish: Publish = no_events,
     ) -> None:
         self.store = store
         self.clock = clock
         self.settings = settings
         self.audit = audit
+        self.publish = publish  # records an Event in the open transaction (bot/events.py)
 
     # -- reading ----------------------------------------------------------------------------
     def get(self, incident_id: int) -> Incident | None:
@@ -114,6 +118,9 @@ class IncidentService:
             if created:
                 timeline.add(self.store, incident_id, now, Entry.DECLARED, reporter,
                              f"Declared SEV{severity}: {title}")
+                self.publish(Event.DECLARED, {
+                    "id": incident_id, "actor": reporter, "severity": severity, "title": title,
+                    "service": service, "private": private, "test": test})
         if created:
             self.audit(reporter, "incident.declare", f"INC-{incident_id}",
                        channel=origin_channel, severity=severity, service=service,
@@ -166,14 +173,18 @@ class IncidentService:
         cadence = self.cadence(severity)
         base = inc.last_update_at or inc.declared_at
         due = to_db(base + cadence) if cadence and inc.is_open else None
-        cursor = self.store.execute(
-            "UPDATE incidents SET severity = ?, next_reminder_at = ? WHERE id = ? AND severity = ?",
-            (severity, due, inc.id, inc.severity),
-        )
-        if cursor.rowcount != 1:
-            return False
-        timeline.add(self.store, inc.id, now, Entry.SEVERITY, actor,
-                     f"Severity SEV{inc.severity} → SEV{severity}")
+        with self.store.transaction():
+            cursor = self.store.execute(
+                "UPDATE incidents SET severity = ?, next_reminder_at = ? WHERE id = ?"
+                " AND severity = ?",
+                (severity, due, inc.id, inc.severity),
+            )
+            if cursor.rowcount != 1:
+                return False
+            timeline.add(self.store, inc.id, now, Entry.SEVERITY, actor,
+                         f"Severity SEV{inc.severity} → SEV{severity}")
+            self.publish(Event.SEVERITY_CHANGED, {
+                "id": inc.id, "actor": actor, "before": inc.severity, "after": severity})
         self.audit(actor, "incident.severity", inc.ref, before=inc.severity, after=severity)
         return True
 
@@ -182,10 +193,13 @@ class IncidentService:
         before = getattr(inc, role)
         if before == user:
             return False
-        self.store.execute(f"UPDATE incidents SET {role} = ? WHERE id = ?", (user, inc.id))
         label = "Commander" if role == "commander" else "Comms"
-        timeline.add(self.store, inc.id, self.clock.now(), Entry.ROLE, actor,
-                     f"{label}: <@{user}>" + (f" (was <@{before}>)" if before else ""))
+        with self.store.transaction():
+            self.store.execute(f"UPDATE incidents SET {role} = ? WHERE id = ?", (user, inc.id))
+            timeline.add(self.store, inc.id, self.clock.now(), Entry.ROLE, actor,
+                         f"{label}: <@{user}>" + (f" (was <@{before}>)" if before else ""))
+            self.publish(Event.ROLE_ASSIGNED, {
+                "id": inc.id, "actor": actor, "role": role, "user": user, "before": before})
         self.audit(actor, f"incident.assign.{role}", inc.ref, user=user, before=before)
         return True
 
@@ -217,6 +231,9 @@ class IncidentService:
             text += f": {message}" if message else ""
             timeline.add(self.store, inc.id, now, Entry.STATUS, actor, text)
             self._record_update(inc, status, message or text, actor, now)
+            self.publish(Event.STATUS_CHANGED, {
+                "id": inc.id, "actor": actor, "before": inc.status, "after": status,
+                "message": message, "reopened": reopen})
         self.audit(actor, "incident.reopen" if reopen else "incident.status", inc.ref,
                    before=inc.status, after=status)
         return True
@@ -289,6 +306,11 @@ class IncidentService:
                 return False
             timeline.add(self.store, inc.id, now, Entry.RESOLVED, actor, f"Resolved: {summary}")
             self._record_update(inc, Status.RESOLVED, summary, actor, now)
+            done = self.store.one("SELECT mitigated_at FROM incidents WHERE id = ?", (inc.id,))
+            self.publish(Event.RESOLVED, {
+                "id": inc.id, "actor": actor, "before": inc.status, "summary": summary,
+                "declared_at": to_db(inc.declared_at), "resolved_at": to_db(now),
+                "mitigated_at": done["mitigated_at"] if done else None})
         self.audit(actor, "incident.resolve", inc.ref)
         return True
 

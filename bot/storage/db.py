@@ -67,6 +67,7 @@ class Store:
         except sqlite3.Error as exc:
             raise explain(self.path, exc) from None
         self.db = sqlite_utils.Database(self.conn)
+        self._after_commit: list[Callable[[], None]] = []
 
     def close(self) -> None:
         self.conn.close()
@@ -121,9 +122,21 @@ class Store:
         try:
             yield self.conn
         except BaseException:
+            self._after_commit.clear()  # what the transaction would have started never starts
             self.conn.execute("ROLLBACK")
             raise
         self.conn.execute("COMMIT")
+        hooks, self._after_commit = self._after_commit, []
+        for hook in hooks:
+            hook()
+
+    def after_commit(self, hook: Callable[[], None]) -> None:
+        """Run ``hook`` once the open transaction commits (at once if none is open); a
+        rollback drops it.  The task runner starts tasks submitted in a transaction this way."""
+        if self.conn.in_transaction:
+            self._after_commit.append(hook)
+        else:
+            hook()
 
     def execute(self, sql: str, params: Any = ()) -> sqlite3.Cursor:
         return self.conn.execute(sql, params)

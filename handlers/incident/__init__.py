@@ -12,15 +12,17 @@ from bot.incidents.schema import MIGRATIONS
 from bot.incidents.service import IncidentService
 from handlers.common import SlashCommand
 from handlers.feature import Command, Feature
-from handlers.incident import actions, events, modal
+from handlers.incident import actions, events, modal, subscribers
 from handlers.incident.commands import COMMAND, Commands
 from handlers.incident.tasks import IncidentTasks
 
 
 def register(app: AsyncApp, core: Core) -> None:
-    svc = IncidentService(core.store, core.clock, core.settings.incident, core.audit)
+    svc = IncidentService(core.store, core.clock, core.settings.incident, core.audit,
+                          core.events.publish)
     core.services["incidents"] = svc
     IncidentTasks(core, svc).register()
+    subscribers.subscribe(core.events)
     commands = Commands(core, svc)
 
     @app.command(COMMAND)

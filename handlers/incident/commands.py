@@ -197,14 +197,12 @@ class Commands:
         description: str | None, private: bool, *, key: str, response_url: str | None,
         user: str = "", channel: str = "", test: bool = False,
     ) -> str:
-        declared = self.svc.declare(
-            title=title, severity=severity, service=service, description=description,
-            private=private, test=test, reporter=cmd.user if cmd else user, key=key,
-            origin_channel=cmd.channel if cmd else channel)
+        with self.core.events.origin(response_url=response_url):  # set-up: a subscriber
+            declared = self.svc.declare(
+                title=title, severity=severity, service=service, description=description,
+                private=private, test=test, reporter=cmd.user if cmd else user, key=key,
+                origin_channel=cmd.channel if cmd else channel)
         inc = declared.incident
-        if declared.created:
-            self.submit(Task.SETUP, {"id": inc.id, "response_url": response_url},
-                        key=f"{Task.SETUP}:{inc.id}")
         kind = ("private " if private else "") + ("test " if test else "")
         return (f"Declared {kind}{inc.ref} (SEV{inc.severity}): {user_text(inc.title)}."
                 " Creating its channel…")
@@ -247,10 +245,9 @@ class Commands:
         severity = parse_severity(args[0]) if args else None
         if severity is None:
             return "Severity goes from 1 (worst) to 4, e.g. `/incident sev 2`."
-        if not self.svc.set_severity(inc, severity, cmd.user):
-            return f"{inc.ref} is already SEV{severity}."
-        self._changed(inc, cmd, f"Severity changed SEV{inc.severity} → *SEV{severity}*.",
-                      "Severity")
+        with self.core.events.origin(response_url=cmd.response_url):  # broadcast: a subscriber
+            if not self.svc.set_severity(inc, severity, cmd.user):
+                return f"{inc.ref} is already SEV{severity}."
         return f"{inc.ref} is now SEV{severity}."
 
     def do_assign(self, inc: Incident, cmd: SlashCommand, args: list[str], text: str) -> str:
@@ -334,17 +331,15 @@ class Commands:
     def do_resolve(self, inc: Incident, cmd: SlashCommand, args: list[str], text: str) -> str:
         if not text:
             return "Say what fixed it, e.g. `/incident resolve rolled back api to v41`."
-        if not self.svc.resolve(inc, text, cmd.user):
-            return f"{inc.ref} is already {inc.status}."
+        # The broadcast and the post-mortem draft are subscribers of Event.RESOLVED.
+        with self.core.events.origin(response_url=cmd.response_url):
+            if not self.svc.resolve(inc, text, cmd.user):
+                return f"{inc.ref} is already {inc.status}."
         done = self.svc.get(inc.id) or inc
         took = ""
         if done.resolved_at and done.mitigated_at:
             took = (f"Mitigated after {humanize(done.mitigated_at - done.declared_at)},"
                     f" resolved after {humanize(done.resolved_at - done.declared_at)}.")
-        summary = user_text(text)
-        self._changed(inc, cmd, f"{summary}\n_{took}_" if took else summary, "Resolved")
-        self.submit(Task.POSTMORTEM, {"id": inc.id, "response_url": cmd.response_url},
-                    key=f"{Task.POSTMORTEM}:{inc.id}:resolve:{done.resolved_at}")
         return f"{inc.ref} resolved. {took} Drafting the post-mortem…".replace("  ", " ")
 
     def do_postmortem(self, inc: Incident, cmd: SlashCommand, args: list[str], text: str) -> str:
