@@ -8,7 +8,7 @@ double.  Nothing here is a mock; only Slack itself is replaced.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -78,6 +78,7 @@ class LocalShipbell:
         scheduler: bool = False,
         base: Settings | None = None,
         simulate_names: bool = False,
+        plugins: Sequence[Callable[[Core], None]] = (),
     ) -> None:
         self.db_path = str(db_path)
         # The shell: a config's #names and @names that the simulated workspace lacks are
@@ -88,6 +89,7 @@ class LocalShipbell:
         self.clock = clock
         self.run_scheduler = scheduler
         self.base = base
+        self.plugins = plugins  # extra task kinds and subscribers, registered at each boot
         self.signing_secret = secrets.token_hex(16)
         self.double = SlackDouble()
         self.core: Core
@@ -129,6 +131,8 @@ class LocalShipbell:
     async def _boot(self, settings: Settings, secret_values: Secrets) -> None:
         """One Shipbell process: core, runtime on an ephemeral port, a driver aimed at it."""
         self.core = build_core(settings, secret_values, clock=self.clock)
+        for plugin in self.plugins:
+            plugin(self.core)
         self.runtime = Runtime(self.core)
         await self.runtime.start("127.0.0.1", 0, scheduler=self.run_scheduler)
         await self.runtime.identity_known()
