@@ -228,17 +228,15 @@ class Commands:
         if inc.status == Status.CLOSED:
             return (f"{inc.ref} is closed and its channel archived; if it is back, declare a new"
                     f" incident (`/incident open <title>`) and mention {inc.ref} in it.")
+        with self.core.events.origin(response_url=cmd.response_url):  # broadcast: a subscriber
+            changed = self.svc.change_status(inc, status, cmd.user, message or None)
         if inc.status == Status.RESOLVED:
-            if not self.svc.change_status(inc, status, cmd.user, message or None):
+            if not changed:
                 return f"{inc.ref} changed meanwhile; run `/incident status` to see it."
-            self._changed(inc, cmd, f"Reopened: status is *{status}*."
-                          + (f"\n{user_text(message)}" if message else ""), "Reopened")
             return (f"{inc.ref} is reopened and {status}; update reminders are back on."
                     " Resolve it again with `/incident resolve <summary>`.")
-        if not self.svc.change_status(inc, status, cmd.user, message or None):
+        if not changed:
             return f"{inc.ref} is already {status}."
-        self._changed(inc, cmd, user_text(message) or f"Status is now *{status}*.",
-                      f"Status: {status}")
         return f"{inc.ref} is now {status}."
 
     def do_sev(self, inc: Incident, cmd: SlashCommand, args: list[str], text: str) -> str:
@@ -258,11 +256,9 @@ class Commands:
         if role not in ROLES or user is None:
             return "Name a role and a person, e.g. `/incident assign commander @ana`" \
                    " (roles: commander, comms)."
-        if not self.svc.assign(inc, role, user, cmd.user):
-            return f"<@{user}> is already {role} of {inc.ref}."
-        self.submit(Task.INVITE, {"id": inc.id, "users": [user], "role": role,
-                    "response_url": cmd.response_url})
-        self._changed(inc, cmd, f"<@{user}> is now {role}.", "Role")
+        with self.core.events.origin(response_url=cmd.response_url):  # invite: a subscriber
+            if not self.svc.assign(inc, role, user, cmd.user):
+                return f"<@{user}> is already {role} of {inc.ref}."
         return f"<@{user}> is now {role} of {inc.ref}."
 
     def do_update(self, inc: Incident, cmd: SlashCommand, args: list[str], text: str) -> str:

@@ -31,6 +31,27 @@ def severity_broadcast(data: Data) -> dict[str, Any]:
             "response_url": _url(data)}
 
 
+def status_broadcast(data: Data) -> dict[str, Any]:
+    status, message = data["after"], data["message"] or ""
+    if data["reopened"]:
+        text, kind = f"Reopened: status is *{status}*." + (
+            f"\n{user_text(message)}" if message else ""), "Reopened"
+    else:
+        text, kind = user_text(message) or f"Status is now *{status}*.", f"Status: {status}"
+    return {"id": data["id"], "text": text, "kind": kind, "actor": data["actor"],
+            "response_url": _url(data)}
+
+
+def invite(data: Data) -> dict[str, Any]:
+    return {"id": data["id"], "users": [data["user"]], "role": data["role"],
+            "response_url": _url(data)}
+
+
+def role_broadcast(data: Data) -> dict[str, Any]:
+    return {"id": data["id"], "text": f"<@{data['user']}> is now {data['role']}.",
+            "kind": "Role", "actor": data["actor"], "response_url": _url(data)}
+
+
 def took(data: Data) -> str:
     """"Mitigated after …, resolved after …." from a resolved event ('' without both)."""
     declared, mitigated = from_db(data["declared_at"]), from_db(data["mitigated_at"])
@@ -55,6 +76,9 @@ def subscribe(bus: Bus) -> None:
     bus.subscribe(Event.DECLARED, Task.SETUP, payload=setup,
                   key=lambda d: f"{Task.SETUP}:{d['id']}")
     bus.subscribe(Event.SEVERITY_CHANGED, Task.BROADCAST, payload=severity_broadcast)
+    bus.subscribe(Event.STATUS_CHANGED, Task.BROADCAST, payload=status_broadcast)
+    bus.subscribe(Event.ROLE_ASSIGNED, Task.INVITE, payload=invite)
+    bus.subscribe(Event.ROLE_ASSIGNED, Task.BROADCAST, payload=role_broadcast)
     bus.subscribe(Event.RESOLVED, Task.BROADCAST, payload=resolved_broadcast)
     bus.subscribe(Event.RESOLVED, Task.POSTMORTEM, payload=postmortem,
                   key=lambda d: f"{Task.POSTMORTEM}:{d['id']}:resolve:{d['resolved_at']}")
