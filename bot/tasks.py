@@ -153,32 +153,28 @@ class TaskRunner:
                 self._idle.set()
 
     async def _run(self, task_id: int, kind: str, payload: dict[str, Any], attempts: int) -> None:
-        try:
-            while True:
-                attempts += 1
-                self.store.execute(
-                    "UPDATE tasks SET status = ?, attempts = ?, updated_at = ? WHERE id = ?",
-                    (TaskStatus.RUNNING, attempts, to_db(self.clock.now()), task_id),
-                )
-                try:
-                    await self.handlers[kind](payload)
-                except asyncio.CancelledError:
-                    self._finish(task_id, TaskStatus.PENDING, "interrupted by shutdown")
-                    raise
-                except Exception as exc:
-                    self.metrics.task_failures.labels(kind).inc()
-                    logs.logger.exception(logs.TASK_FAILED, kind, task_id, attempts)
-                    if attempts >= MAX_ATTEMPTS:
-                        self._finish(task_id, TaskStatus.FAILED, f"{type(exc).__name__}: {exc}")
-                        return
-                    await self.clock.sleep(min(2**attempts, 30))
-                    continue
-                self._finish(task_id, TaskStatus.DONE, None)
-                return
-        finally:
-            self.running.pop(task_id, None)
-            if not self.running:
-                self._idle.set()
+        """Attempts with back-off; ``_in_lane`` keeps the in-flight bookkeeping."""
+        while True:
+            attempts += 1
+            self.store.execute(
+                "UPDATE tasks SET status = ?, attempts = ?, updated_at = ? WHERE id = ?",
+                (TaskStatus.RUNNING, attempts, to_db(self.clock.now()), task_id),
+            )
+            try:
+                await self.handlers[kind](payload)
+            except asyncio.CancelledError:
+                self._finish(task_id, TaskStatus.PENDING, "interrupted by shutdown")
+                raise
+            except Exception as exc:
+                self.metrics.task_failures.labels(kind).inc()
+                logs.logger.exception(logs.TASK_FAILED, kind, task_id, attempts)
+                if attempts >= MAX_ATTEMPTS:
+                    self._finish(task_id, TaskStatus.FAILED, f"{type(exc).__name__}: {exc}")
+                    return
+                await self.clock.sleep(min(2**attempts, 30))
+                continue
+            self._finish(task_id, TaskStatus.DONE, None)
+            return
 
     def _finish(self, task_id: int, status: TaskStatus, error: str | None) -> None:
         self.store.execute(

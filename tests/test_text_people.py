@@ -79,7 +79,6 @@ async def test_when_slack_cannot_say_the_person_gets_the_benefit_of_the_doubt(
     bell.double.fail_next("users.info", "internal_error")
     ack = await bell.command("/incident", "assign comms <@U_BOB>", channel=channel)
     assert ack.text == "<@U_BOB> is now comms of INC-1."
-    assert ack.latency < 1.5
 
 
 async def test_a_departed_follow_up_owner_gets_the_follow_up_example(make_bell: MakeBell) -> None:
