@@ -19,7 +19,15 @@ $(VENV)/.installed: pyproject.toml
 shell: install
 	$(BIN)/shipbell shell
 
-lint: install
+# mypy finds modules by path, so it reads the source through links named as installed
+# (shipbell/bot -> bot, ...); pyproject.toml points mypy_path here.
+TYPECHECK := $(VENV)/typecheck/shipbell
+
+$(TYPECHECK):
+	mkdir -p $@
+	for folder in bot handlers scheduled; do ln -sfn $(CURDIR)/$$folder $@/$$folder; done
+
+lint: install $(TYPECHECK)
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
 	$(BIN)/mypy

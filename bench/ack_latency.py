@@ -26,10 +26,9 @@ from pathlib import Path
 from typing import Any
 
 from aiohttp import web
+from shipbell.bot.local import LocalShipbell
+from shipbell.bot.slackdouble import SlackDriver
 from slack_bolt.async_app import AsyncApp
-
-from bot.local import LocalShipbell
-from bot.slackdouble import SlackDriver
 
 
 async def bare_app(double_api: str, secret: str, pbr: bool) -> tuple[web.AppRunner, str]:

@@ -34,10 +34,9 @@ from typing import Any
 from urllib.parse import urlencode
 
 from aiohttp import web
-
-from bot.clock import SystemClock
-from bot.deploys import signing
-from bot.local import LocalShipbell
+from shipbell.bot.clock import SystemClock
+from shipbell.bot.deploys import signing
+from shipbell.bot.local import LocalShipbell
 
 SECRET_ENV = "SHIPBELL_BENCH_CI_SECRET"
 SECRET = "bench-secret-0123456789abcdef"

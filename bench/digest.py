@@ -33,12 +33,12 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from bot.clock import to_db
-from bot.dora.chart import render_chart
-from bot.dora.config import DigestSettings
-from bot.dora.digest import build_digest
-from bot.schema import all_migrations
-from bot.storage import Store
+from shipbell.bot.clock import to_db
+from shipbell.bot.dora.chart import render_chart
+from shipbell.bot.dora.config import DigestSettings
+from shipbell.bot.dora.digest import build_digest
+from shipbell.bot.schema import all_migrations
+from shipbell.bot.storage import Store
 
 CACHE = Path("/tmp/shipbell-bench")
 END = datetime(2026, 11, 25, 8, tzinfo=UTC)  # the digest is computed for this instant

@@ -34,11 +34,10 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
 from fakes.history import seed_history
-
-from bot.clock import SystemClock
-from bot.local import LocalShipbell
-from bot.schema import all_migrations
-from bot.storage import Store
+from shipbell.bot.clock import SystemClock
+from shipbell.bot.local import LocalShipbell
+from shipbell.bot.schema import all_migrations
+from shipbell.bot.storage import Store
 
 CACHE = Path("/tmp/shipbell-bench")
 SERVICES = [f"svc-{i:02d}" for i in range(20)]

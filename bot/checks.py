@@ -17,14 +17,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import SecretStr
-from slack_sdk.errors import SlackApiError
-
-from bot import logs
-from bot.core import build_client
-from bot.releases.preview import upcoming_lines
-from bot.sections import is_name
-from bot.settings import LoadedConfig, Settings
-from bot.slack.directory import (
+from shipbell.bot import logs
+from shipbell.bot.core import build_client
+from shipbell.bot.releases.preview import upcoming_lines
+from shipbell.bot.sections import is_name
+from shipbell.bot.settings import LoadedConfig, Settings
+from shipbell.bot.slack.directory import (
     TOKEN_HINT,
     Directory,
     SlackUnreachable,
@@ -35,7 +33,8 @@ from bot.slack.directory import (
     slack_refusal,
     unreachable,
 )
-from bot.slack.manifest import APP_NAME_MAX, missing_scopes
+from shipbell.bot.slack.manifest import APP_NAME_MAX, missing_scopes
+from slack_sdk.errors import SlackApiError
 
 EXIT_OK, EXIT_SLACK, EXIT_CONFIG = 0, 1, 2
 AUTH_ERRORS = ("invalid_auth", "not_authed", "token_revoked", "account_inactive",

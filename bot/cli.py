@@ -7,8 +7,8 @@ import asyncio
 import sys
 from collections.abc import Callable
 
-from bot import __version__, logs
-from bot.settings import ConfigError, LoadedConfig, load_config
+from shipbell.bot import __version__, logs
+from shipbell.bot.settings import ConfigError, LoadedConfig, load_config
 
 EXIT_CONFIG = 2
 CONFIG_HELP = "TOML config file (default: $SHIPBELL_CONFIG, else built-in defaults)"
@@ -131,14 +131,14 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _manifest(args: argparse.Namespace, config: LoadedConfig) -> int:
-    from bot.slack.manifest import manifest_yaml
+    from shipbell.bot.slack.manifest import manifest_yaml
 
     print(manifest_yaml(config.settings, socket_mode=args.socket), end="")
     return 0
 
 
 def _shell(args: argparse.Namespace, config: LoadedConfig) -> int:
-    from bot.shell import run_shell, run_terminal
+    from shipbell.bot.shell import run_shell, run_terminal
 
     options = {"user": args.user, "channel": args.channel, "db": args.db, "live": args.live,
                "fresh": args.fresh}
@@ -153,14 +153,14 @@ def _shell(args: argparse.Namespace, config: LoadedConfig) -> int:
 def _digest(args: argparse.Namespace, config: LoadedConfig) -> int:
     from datetime import UTC, datetime
 
-    from bot.preview import run_preview
+    from shipbell.bot.preview import run_preview
 
     return run_preview(config.settings, as_of=args.as_of, chart=args.chart,
                        now=datetime.now(UTC))
 
 
 def _check(args: argparse.Namespace, config: LoadedConfig) -> int:
-    from bot.checks import run_check
+    from shipbell.bot.checks import run_check
 
     return asyncio.run(run_check(config, offline=args.offline, as_json=args.json))
 
@@ -179,7 +179,7 @@ def _serve(config: LoadedConfig, *, socket_mode: bool) -> int:
 
 
 async def _resolve_names(config: LoadedConfig) -> None:
-    from bot.slack.directory import resolve_names
+    from shipbell.bot.slack.directory import resolve_names
 
     token = config.secrets.slack_bot_token
     await resolve_names(config.settings, token.get_secret_value() if token else None,
@@ -187,8 +187,8 @@ async def _resolve_names(config: LoadedConfig) -> None:
 
 
 async def _run_until_signal(config: LoadedConfig, socket_mode: bool) -> int:
-    from bot.core import build_core
-    from bot.runtime import Runtime, run_until_signal
+    from shipbell.bot.core import build_core
+    from shipbell.bot.runtime import Runtime, run_until_signal
 
     async def prepare() -> Runtime:
         # Before anything reads the config: #names and @names become ids, or we stop here

@@ -11,6 +11,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import aiohttp
+from shipbell.bot.clock import Clock, SystemClock, to_db
+from shipbell.bot.events import Bus
+from shipbell.bot.http import Http, replayable
+from shipbell.bot.observability import Metrics
+from shipbell.bot.scheduling import Scheduler
+from shipbell.bot.schema import all_migrations
+from shipbell.bot.settings import Secrets, Settings
+from shipbell.bot.storage import Store
+from shipbell.bot.tasks import TaskRunner
 from slack_sdk.http_retry.async_handler import AsyncRetryHandler
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
@@ -20,16 +29,6 @@ from slack_sdk.http_retry.request import HttpRequest
 from slack_sdk.http_retry.response import HttpResponse
 from slack_sdk.http_retry.state import RetryState
 from slack_sdk.web.async_client import AsyncWebClient
-
-from bot.clock import Clock, SystemClock, to_db
-from bot.events import Bus
-from bot.http import Http, replayable
-from bot.observability import Metrics
-from bot.scheduling import Scheduler
-from bot.schema import all_migrations
-from bot.settings import Secrets, Settings
-from bot.storage import Store
-from bot.tasks import TaskRunner
 
 
 @dataclass

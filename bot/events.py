@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from bot.tasks import TaskRunner
+from shipbell.bot.tasks import TaskRunner
 
 Data = Mapping[str, Any]
 Publish = Callable[[StrEnum, dict[str, Any]], None]

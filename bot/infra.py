@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from bot.clock import Clock
-from bot.http import Http
-from bot.observability import Metrics
-from bot.storage import Store
-from bot.tasks import TaskRunner
+from shipbell.bot.clock import Clock
+from shipbell.bot.http import Http
+from shipbell.bot.observability import Metrics
+from shipbell.bot.storage import Store
+from shipbell.bot.tasks import TaskRunner
 
 
 class Infra(Protocol):

@@ -13,14 +13,13 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import SecretStr
-
-from bot.clock import Clock
-from bot.core import Core, build_core
-from bot.runtime import Runtime
-from bot.sections import RefKind, is_name
-from bot.settings import Secrets, Settings
-from bot.slack.directory import references, resolve_names
-from bot.slackdouble import Ack, SlackDouble, SlackDriver
+from shipbell.bot.clock import Clock
+from shipbell.bot.core import Core, build_core
+from shipbell.bot.runtime import Runtime
+from shipbell.bot.sections import RefKind, is_name
+from shipbell.bot.settings import Secrets, Settings
+from shipbell.bot.slack.directory import references, resolve_names
+from shipbell.bot.slackdouble import Ack, SlackDouble, SlackDriver
 
 PEOPLE = {
     "U_ANA": "ana",

@@ -12,13 +12,13 @@ import sys
 from datetime import date, datetime
 from pathlib import Path
 
-from bot.dora.chart import render_chart
-from bot.dora.digest import build_digest
-from bot.dora.text import to_text
-from bot.schema import all_migrations
-from bot.settings import Settings
-from bot.storage import Store
-from bot.storage.db import explain
+from shipbell.bot.dora.chart import render_chart
+from shipbell.bot.dora.digest import build_digest
+from shipbell.bot.dora.text import to_text
+from shipbell.bot.schema import all_migrations
+from shipbell.bot.settings import Settings
+from shipbell.bot.storage import Store
+from shipbell.bot.storage.db import explain
 
 
 def parse_day(text: str) -> date:

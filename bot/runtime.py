@@ -18,16 +18,15 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from aiohttp import web
+from shipbell import scheduled
+from shipbell.bot import __version__, logs
+from shipbell.bot.core import Core
+from shipbell.bot.slack.app import build_app
+from shipbell.bot.slack.server import build_web_app
+from shipbell.handlers import register_all
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
-
-import scheduled
-from bot import __version__, logs
-from bot.core import Core
-from bot.slack.app import build_app
-from bot.slack.server import build_web_app
-from handlers import register_all
 
 
 class Runtime:

@@ -6,11 +6,11 @@ the features; this module is where the features' schemas are gathered.
 
 from __future__ import annotations
 
-from bot.deploys.schema import MIGRATIONS as DEPLOYS
-from bot.dora.schema import MIGRATIONS as DORA
-from bot.incidents.schema import MIGRATIONS as INCIDENTS
-from bot.releases.schema import MIGRATIONS as RELEASES
-from bot.storage.migrations import FOUNDATION, Migration
+from shipbell.bot.deploys.schema import MIGRATIONS as DEPLOYS
+from shipbell.bot.dora.schema import MIGRATIONS as DORA
+from shipbell.bot.incidents.schema import MIGRATIONS as INCIDENTS
+from shipbell.bot.releases.schema import MIGRATIONS as RELEASES
+from shipbell.bot.storage.migrations import FOUNDATION, Migration
 
 
 def all_migrations() -> list[Migration]:

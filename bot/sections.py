@@ -18,8 +18,7 @@ from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AfterValidator, BaseModel, ConfigDict
-
-from bot.inputs import CHANNEL_ID, GROUP_ID, USER_ID
+from shipbell.bot.inputs import CHANNEL_ID, GROUP_ID, USER_ID
 
 CHANNEL_NAME = re.compile(r"^#[^\s#@<>,]{1,80}$")
 HANDLE = re.compile(r"^@[^\s#@<>,]{1,80}$")

@@ -29,12 +29,11 @@ from pydantic_settings import (
     SettingsError,
     TomlConfigSettingsSource,
 )
-
-from bot.deploys.config import DeploySettings
-from bot.dora.config import DigestSettings
-from bot.incidents.config import IncidentSettings
-from bot.releases.config import ReleaseSettings
-from bot.sections import ConfigError, Section, TimeZoneName
+from shipbell.bot.deploys.config import DeploySettings
+from shipbell.bot.dora.config import DigestSettings
+from shipbell.bot.incidents.config import IncidentSettings
+from shipbell.bot.releases.config import ReleaseSettings
+from shipbell.bot.sections import ConfigError, Section, TimeZoneName
 
 CONFIG_ENV = "SHIPBELL_CONFIG"
 SECRETS_DIR_ENV = "SHIPBELL_SECRETS_DIR"

@@ -22,10 +22,10 @@ from contextvars import ContextVar
 from enum import StrEnum
 from typing import Any
 
-from bot import logs
-from bot.clock import Clock, to_db
-from bot.observability import Metrics
-from bot.storage import Store
+from shipbell.bot import logs
+from shipbell.bot.clock import Clock, to_db
+from shipbell.bot.observability import Metrics
+from shipbell.bot.storage import Store
 
 Handler = Callable[[dict[str, Any]], Awaitable[None]]
 MAX_ATTEMPTS = 3

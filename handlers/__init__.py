@@ -7,12 +7,11 @@ registration come from this list; tests check ``bot.schema`` and ``bot.settings`
 
 from __future__ import annotations
 
+from shipbell.bot.core import Core
+from shipbell.bot.slack import gateway
+from shipbell.handlers import deploy, digest, incident, release
+from shipbell.handlers.feature import Command, Feature
 from slack_bolt.async_app import AsyncApp
-
-from bot.core import Core
-from bot.slack import gateway
-from handlers import deploy, digest, incident, release
-from handlers.feature import Command, Feature
 
 # In order: registration, the manifest's commands and the migrations follow it.
 FEATURES: tuple[Feature, ...] = (deploy.FEATURE, incident.FEATURE, release.FEATURE, digest.FEATURE)

@@ -8,14 +8,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import aiohttp
+from shipbell.bot.inputs import escape
+from shipbell.bot.people import PERSON
+from shipbell.bot.slack import gateway
 from slack_sdk.errors import SlackApiError
 
-from bot.inputs import escape
-from bot.people import PERSON
-from bot.slack import gateway
-
 if TYPE_CHECKING:
-    from bot.core import Core
+    from shipbell.bot.core import Core
 
 
 @dataclass(frozen=True)

@@ -14,10 +14,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from shipbell.bot.core import Core
+from shipbell.bot.storage.migrations import Migration
 from slack_bolt.async_app import AsyncApp
-
-from bot.core import Core
-from bot.storage.migrations import Migration
 
 
 @dataclass(frozen=True)

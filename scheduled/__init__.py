@@ -6,8 +6,8 @@ what to run and when.
 
 from __future__ import annotations
 
-from bot.core import Core
-from scheduled import digest, housekeeping, incidents, releases
+from shipbell.bot.core import Core
+from shipbell.scheduled import digest, housekeeping, incidents, releases
 
 
 def register(core: Core) -> None:

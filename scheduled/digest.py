@@ -14,17 +14,16 @@ import json
 from datetime import datetime, timedelta
 
 from apscheduler.triggers.cron import CronTrigger
-
-from bot import logs
-from bot.clock import to_db
-from bot.core import Core
-from bot.dora.chart import render_chart
-from bot.dora.digest import build_digest
-from bot.scheduling import ScheduledJob
-from bot.scheduling.runs import RunStatus
-from bot.slack import gateway
-from handlers.digest import messages
-from handlers.digest.ids import Task
+from shipbell.bot import logs
+from shipbell.bot.clock import to_db
+from shipbell.bot.core import Core
+from shipbell.bot.dora.chart import render_chart
+from shipbell.bot.dora.digest import build_digest
+from shipbell.bot.scheduling import ScheduledJob
+from shipbell.bot.scheduling.runs import RunStatus
+from shipbell.bot.slack import gateway
+from shipbell.handlers.digest import messages
+from shipbell.handlers.digest.ids import Task
 
 JOB_ID = "digest.daily"
 MIN_GRACE = timedelta(minutes=5)

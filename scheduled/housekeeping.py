@@ -10,11 +10,10 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from apscheduler.triggers.cron import CronTrigger
-
-from bot.clock import to_db
-from bot.core import Core
-from bot.scheduling import ScheduledJob
-from bot.tasks import FINISHED
+from shipbell.bot.clock import to_db
+from shipbell.bot.core import Core
+from shipbell.bot.scheduling import ScheduledJob
+from shipbell.bot.tasks import FINISHED
 
 RETENTION = timedelta(days=30)
 

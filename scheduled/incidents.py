@@ -8,14 +8,14 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from bot.core import Core
-from bot.incidents import followups, reminders
-from bot.incidents.service import IncidentService
-from bot.scheduling import ScheduledJob, every
-from bot.scheduling.runs import RunStatus
-from bot.tasks import TaskStatus
-from handlers.incident import messages
-from handlers.incident.ids import Task
+from shipbell.bot.core import Core
+from shipbell.bot.incidents import followups, reminders
+from shipbell.bot.incidents.service import IncidentService
+from shipbell.bot.scheduling import ScheduledJob, every
+from shipbell.bot.scheduling.runs import RunStatus
+from shipbell.bot.tasks import TaskStatus
+from shipbell.handlers.incident import messages
+from shipbell.handlers.incident.ids import Task
 
 JOB_ID = "incident.sweep"
 SYSTEM = "shipbell"

@@ -16,16 +16,15 @@ from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 
 from apscheduler.triggers.base import BaseTrigger
-
-from bot.clock import to_db
-from bot.core import Core
-from bot.durations import format_duration
-from bot.releases.service import ReleaseBook, releases_of
-from bot.scheduling import RunOutcome, ScheduledJob
-from bot.scheduling.runs import RunStatus
-from bot.slack import gateway
-from handlers.release import messages
-from handlers.release.ids import Kind
+from shipbell.bot.clock import to_db
+from shipbell.bot.core import Core
+from shipbell.bot.durations import format_duration
+from shipbell.bot.releases.service import ReleaseBook, releases_of
+from shipbell.bot.scheduling import RunOutcome, ScheduledJob
+from shipbell.bot.scheduling.runs import RunStatus
+from shipbell.bot.slack import gateway
+from shipbell.handlers.release import messages
+from shipbell.handlers.release.ids import Kind
 
 PREFIX = "release:"
 MISSED_NOTICE = "release.missed_notice"  # core.services key of the one listener

@@ -11,9 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from bot.clock import FakeClock
-from bot.local import LocalShipbell, MakeBell
+from shipbell.bot.clock import FakeClock
+from shipbell.bot.local import LocalShipbell, MakeBell
 
 
 @pytest.fixture

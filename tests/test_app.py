@@ -9,8 +9,7 @@ from typing import Any
 
 import aiohttp
 import pytest
-
-from bot.local import LocalShipbell
+from shipbell.bot.local import LocalShipbell
 
 
 def task_count(bell: LocalShipbell) -> int:

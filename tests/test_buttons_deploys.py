@@ -11,10 +11,9 @@ import pytest
 from conftest import MakeBell
 from fakes.ci import FakeCI
 from fakes.configs import SECRET, SECRET_ENV, deploy_config
-
-from bot.clock import FakeClock, to_db
-from bot.local import LocalShipbell
-from handlers.deploy.ids import Action
+from shipbell.bot.clock import FakeClock, to_db
+from shipbell.bot.local import LocalShipbell
+from shipbell.handlers.deploy.ids import Action
 
 pytest_plugins = ("fakes.fixtures",)
 

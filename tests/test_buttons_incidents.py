@@ -6,11 +6,10 @@ from __future__ import annotations
 import json
 
 import pytest
+from shipbell.bot.deploys.demo import DEMO_CONFIG as DEPLOY_DEMO
+from shipbell.bot.local import merge
+from shipbell.handlers.incident.ids import Action, snooze_action
 from test_incident_support import declare, responses, row, run, seed_deploy, start, timeline
-
-from bot.deploys.demo import DEMO_CONFIG as DEPLOY_DEMO
-from bot.local import merge
-from handlers.incident.ids import Action, snooze_action
 
 ONLY_ANA = merge(DEPLOY_DEMO, {"services": {"api": {"environments": {
     "production": {"deployers": ["U_ANA"]}}}}})
@@ -149,7 +148,7 @@ async def test_snooze_minutes_come_from_config_not_the_value(make_bell, clock):
     now = bell.core.clock.now()
     from datetime import timedelta
 
-    from bot.clock import to_db
+    from shipbell.bot.clock import to_db
     assert row(bell)["next_reminder_at"] == to_db(now + timedelta(minutes=30))
     nothing_went_wrong(bell)
 
@@ -181,8 +180,8 @@ async def test_odd_values_get_one_sentence(make_bell, value):
 @pytest.mark.parametrize("metadata", ['[1]', '"C_GENERAL"', '{"channel": "<!channel>"}',
                                       '{"channel": ["C1"]}', "{]"])
 async def test_declare_form_metadata_is_only_ever_a_channel_id(make_bell, metadata):
-    from bot.slackdouble import SlackDriver
-    from handlers.incident.ids import Block, Field
+    from shipbell.bot.slackdouble import SlackDriver
+    from shipbell.handlers.incident.ids import Block, Field
 
     bell = await start(make_bell)
     await bell.command("/incident", "", channel="C_GENERAL")

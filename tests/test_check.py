@@ -11,9 +11,8 @@ from pathlib import Path
 
 import pytest
 from fakes.cli import shipbell
-
-from bot.local import CHANNELS, GROUPS, PEOPLE
-from bot.slackdouble import SlackDouble
+from shipbell.bot.local import CHANNELS, GROUPS, PEOPLE
+from shipbell.bot.slackdouble import SlackDouble
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "config.example.toml"
@@ -35,7 +34,8 @@ async def check(tmp_path: Path, *args: str, env: dict[str, str] | None = None
     """`shipbell check ARGS` in a subprocess that doesn't block the double's event loop."""
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "SHIPBELL_"))}
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot.cli", "check", *args, cwd=tmp_path, env={**clean, **(env or {})},
+        sys.executable, "-m", "shipbell.bot.cli", "check", *args, cwd=tmp_path,
+        env={**clean, **(env or {})},
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
     out, err = await asyncio.wait_for(proc.communicate(), 60)
     return proc.returncode or 0, out.decode(), err.decode()

@@ -10,14 +10,13 @@ from pathlib import Path
 
 import pytest
 import yaml
-
-from bot import __version__
-from bot.checks import run_check
-from bot.cli import main
-from bot.local import LocalShipbell, MakeBell
-from bot.settings import load_config
-from bot.shell.repl import Shell, demo_config
-from bot.slackdouble import SlackDouble
+from shipbell.bot import __version__
+from shipbell.bot.checks import run_check
+from shipbell.bot.cli import main
+from shipbell.bot.local import LocalShipbell, MakeBell
+from shipbell.bot.settings import load_config
+from shipbell.bot.shell.repl import Shell, demo_config
+from shipbell.bot.slackdouble import SlackDouble
 
 
 def test_version(capsys: pytest.CaptureFixture[str]) -> None:
@@ -127,7 +126,7 @@ async def test_shell_fills_a_modal_and_presses_a_button(make_bell: MakeBell) -> 
 def test_shell_reads_a_pipe(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "SHIPBELL_"))}
     result = subprocess.run(
-        [sys.executable, "-m", "bot.cli", "shell", "--db", str(tmp_path / "shell.db")],
+        [sys.executable, "-m", "shipbell.bot.cli", "shell", "--db", str(tmp_path / "shell.db")],
         input="/deploy help\n/incident help\nquit\n", capture_output=True, text=True,
         timeout=60, env=env, cwd=tmp_path, check=False,
     )

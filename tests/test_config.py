@@ -5,9 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
-from bot.cli import main
-from bot.settings import ConfigError, load_config
+from shipbell.bot.cli import main
+from shipbell.bot.settings import ConfigError, load_config
 
 ROOT = Path(__file__).resolve().parent.parent
 

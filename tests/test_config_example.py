@@ -12,10 +12,9 @@ from pathlib import Path
 import aiohttp
 import yaml
 from fakes.cli import shipbell
-
-from bot.local import CHANNELS, GROUPS, PEOPLE, LocalShipbell
-from bot.settings import Settings, load_config
-from bot.slackdouble import SlackDouble
+from shipbell.bot.local import CHANNELS, GROUPS, PEOPLE, LocalShipbell
+from shipbell.bot.settings import Settings, load_config
+from shipbell.bot.slackdouble import SlackDouble
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "config.example.toml"
@@ -75,7 +74,7 @@ async def test_serve_starts_on_the_example_and_stops_on_sigterm(tmp_path: Path) 
         clean = {k: v for k, v in os.environ.items()
                  if not k.startswith(("SLACK_", "SHIPBELL_"))}
         proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "bot.cli", "serve", "-c", str(EXAMPLE), cwd=tmp_path,
+            sys.executable, "-m", "shipbell.bot.cli", "serve", "-c", str(EXAMPLE), cwd=tmp_path,
             env={**clean, "SLACK_BOT_TOKEN": double.token, "SLACK_SIGNING_SECRET": "s" * 32,
                  "SHIPBELL_SLACK__API_URL": double.api_url, "SHIPBELL_SERVER__PORT": str(port),
                  "SHIPBELL_STORAGE__PATH": str(tmp_path / "serve.db")},

@@ -10,12 +10,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from shipbell.bot.local import LocalShipbell, MakeBell
+from shipbell.bot.settings import ConfigError
+from shipbell.bot.slackdouble import SlackDouble
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
-
-from bot.local import LocalShipbell, MakeBell
-from bot.settings import ConfigError
-from bot.slackdouble import SlackDouble
 
 DEPLOY = {"providers": {"sim": {"type": "dry-run", "seconds": 0}},
           "services": {"api": {"provider": "sim", "environments": {"production": {}}}}}
@@ -156,7 +155,7 @@ async def serve(tmp_path: Path, double: SlackDouble, toml: str,
     path.write_text(f'[slack]\napi_url = "{double.api_url}"\n[server]\nport = 0\n' + toml)
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "SHIPBELL_"))}
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot.cli", "serve", "-c", str(path), cwd=tmp_path,
+        sys.executable, "-m", "shipbell.bot.cli", "serve", "-c", str(path), cwd=tmp_path,
         env={**clean, "SLACK_BOT_TOKEN": double.token, "SLACK_SIGNING_SECRET": "x" * 32,
              **(env or {})},
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)

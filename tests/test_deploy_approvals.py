@@ -7,10 +7,9 @@ from typing import Any
 from conftest import MakeBell
 from fakes.ci import FakeCI
 from fakes.configs import deploy_config
-
-from bot.clock import FakeClock
-from bot.local import LocalShipbell
-from handlers.deploy.ids import Action
+from shipbell.bot.clock import FakeClock
+from shipbell.bot.local import LocalShipbell
+from shipbell.handlers.deploy.ids import Action
 
 pytest_plugins = ("fakes.fixtures",)
 

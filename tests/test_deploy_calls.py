@@ -12,13 +12,12 @@ import pytest
 from conftest import MakeBell
 from fakes.ci import FakeCI
 from fakes.configs import deploy_config
+from shipbell.bot.clock import FakeClock
+from shipbell.bot.core import build_client
+from shipbell.bot.http import Http
+from shipbell.bot.local import LocalShipbell
+from shipbell.bot.settings import Settings
 from slack_sdk.web.async_client import AsyncWebClient
-
-from bot.clock import FakeClock
-from bot.core import build_client
-from bot.http import Http
-from bot.local import LocalShipbell
-from bot.settings import Settings
 
 pytest_plugins = ("fakes.fixtures",)
 

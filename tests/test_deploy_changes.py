@@ -11,8 +11,7 @@ from typing import Any
 from conftest import MakeBell
 from fakes.ci import FakeCI
 from fakes.configs import deploy_config
-
-from bot.local import LocalShipbell
+from shipbell.bot.local import LocalShipbell
 
 pytest_plugins = ("fakes.fixtures",)
 

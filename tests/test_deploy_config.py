@@ -6,10 +6,9 @@ from typing import Any
 
 import pytest
 from pydantic import ValidationError
-
-from bot.deploys.config import DeploySettings
-from bot.deploys.demo import DEMO_CONFIG
-from bot.settings import Settings, format_validation_error
+from shipbell.bot.deploys.config import DeploySettings
+from shipbell.bot.deploys.demo import DEMO_CONFIG
+from shipbell.bot.settings import Settings, format_validation_error
 
 
 def settings(**deploy: Any) -> str:

@@ -6,10 +6,9 @@ import pytest
 from conftest import MakeBell
 from fakes.ci import FakeCI
 from fakes.configs import deploy_config
-
-from bot.clock import FakeClock, to_db
-from bot.local import LocalShipbell, merge
-from bot.slack.groups import groups_of
+from shipbell.bot.clock import FakeClock, to_db
+from shipbell.bot.local import LocalShipbell, merge
+from shipbell.bot.slack.groups import groups_of
 
 pytest_plugins = ("fakes.fixtures",)
 

@@ -6,10 +6,9 @@ import pytest
 from conftest import MakeBell
 from fakes.configs import SECRET, SECRET_ENV, deploy_config
 from fakes.waiting import tick, until
-
-from bot.clock import FakeClock
-from bot.local import LocalShipbell
-from handlers.deploy.ids import Action
+from shipbell.bot.clock import FakeClock
+from shipbell.bot.local import LocalShipbell
+from shipbell.handlers.deploy.ids import Action
 
 
 @pytest.fixture

@@ -10,10 +10,9 @@ import pytest
 from conftest import MakeBell
 from fakes.ci import FakeCI
 from fakes.configs import deploy_config
-
-from bot.local import LocalShipbell
-from bot.slackdouble.blockkit import validate_blocks
-from handlers.deploy.ids import Action
+from shipbell.bot.local import LocalShipbell
+from shipbell.bot.slackdouble.blockkit import validate_blocks
+from shipbell.handlers.deploy.ids import Action
 
 pytest_plugins = ("fakes.fixtures",)
 

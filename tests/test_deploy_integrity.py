@@ -12,9 +12,8 @@ import pytest
 from conftest import MakeBell
 from fakes.ci import FakeCI, post
 from fakes.configs import deploy_config
-
-from bot.clock import FakeClock
-from bot.local import PEOPLE, LocalShipbell
+from shipbell.bot.clock import FakeClock
+from shipbell.bot.local import PEOPLE, LocalShipbell
 
 pytest_plugins = ("fakes.fixtures",)
 
@@ -122,7 +121,7 @@ async def test_double_click_cancel_acts_once(bell: LocalShipbell, ci: FakeCI) ->
     await bell.idle()
     message = next(m for m in bell.double.messages("C_DEPLOYS")
                    if m.get("blocks") and m["text"].startswith("Deploy #2"))
-    from handlers.deploy.ids import Action
+    from shipbell.handlers.deploy.ids import Action
     await asyncio.gather(bell.driver.press(message, Action.CANCEL, user="U_BOB"),
                          bell.driver.press(message, Action.CANCEL, user="U_BOB"))
     calls = await bell.double.wait_for_count("response_url", 2)

@@ -10,9 +10,8 @@ from conftest import MakeBell
 from fakes.ci import FakeCI
 from fakes.configs import SECRET, SECRET_ENV, deploy_config
 from fakes.waiting import tick, until
-
-from bot.clock import FakeClock
-from bot.local import LocalShipbell
+from shipbell.bot.clock import FakeClock
+from shipbell.bot.local import LocalShipbell
 
 pytest_plugins = ("fakes.fixtures",)
 
@@ -178,7 +177,7 @@ async def test_rollback_redeploys_previous_and_locks(bell: LocalShipbell, ci: Fa
     await ci.callback(bell.runtime.url, 3, "succeeded", version="v1", sha="aaa111")
     offer = await bell.command("/deploy", "unlock api production")  # U_BOB's lock: confirm
     assert offer.text.endswith("Unlock it anyway? They'll be told.")
-    from handlers.deploy.ids import Action
+    from shipbell.handlers.deploy.ids import Action
     await bell.driver.press({"blocks": (offer.json or {})["blocks"]}, Action.UNLOCK)
     reply = await bell.double.wait_for("response_url")
     assert reply.args["text"] == "Unlocked api production."
@@ -201,7 +200,7 @@ async def test_lock_takeover_needs_confirmation_and_tells_holder(bell: LocalShip
     offer = await bell.command("/deploy", "lock web production hotfix --for 30m", user="U_BOB")
     assert offer.text == "production is locked by <@U_ANA> 2 h ago: load test."
     assert offer.json is not None and offer.json["blocks"]
-    from handlers.deploy.ids import Action
+    from shipbell.handlers.deploy.ids import Action
     await bell.driver.press({"blocks": offer.json["blocks"]}, Action.TAKE_OVER, user="U_BOB")
     reply = await bell.double.wait_for("response_url")
     assert reply.args["text"].startswith("You now hold the lock on web production")

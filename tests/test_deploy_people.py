@@ -11,14 +11,13 @@ from datetime import UTC, datetime
 from conftest import MakeBell
 from fakes.ci import FakeCI
 from fakes.configs import deploy_config
-
-from bot.incidents import postmortem
-from bot.incidents.models import Incident
-from bot.local import LocalShipbell
-from bot.people import person
-from handlers.common import mentions
-from handlers.deploy import messages
-from handlers.deploy.ids import Action
+from shipbell.bot.incidents import postmortem
+from shipbell.bot.incidents.models import Incident
+from shipbell.bot.local import LocalShipbell
+from shipbell.bot.people import person
+from shipbell.handlers.common import mentions
+from shipbell.handlers.deploy import messages
+from shipbell.handlers.deploy.ids import Action
 
 pytest_plugins = ("fakes.fixtures",)
 

@@ -10,9 +10,8 @@ from conftest import MakeBell
 from fakes.ci import FakeCI
 from fakes.configs import SECRET, SECRET_ENV, deploy_config
 from fakes.waiting import tick, until
-
-from bot.clock import FakeClock
-from bot.local import LocalShipbell, merge
+from shipbell.bot.clock import FakeClock
+from shipbell.bot.local import LocalShipbell, merge
 
 pytest_plugins = ("fakes.fixtures",)
 

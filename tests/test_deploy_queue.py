@@ -8,9 +8,8 @@ import pytest
 from conftest import MakeBell
 from fakes.ci import FakeCI
 from fakes.configs import deploy_config
-
-from bot.clock import FakeClock
-from bot.local import LocalShipbell, merge
+from shipbell.bot.clock import FakeClock
+from shipbell.bot.local import LocalShipbell, merge
 
 pytest_plugins = ("fakes.fixtures",)
 

@@ -12,8 +12,7 @@ import pytest
 from conftest import MakeBell
 from fakes.ci import FakeCI
 from fakes.configs import deploy_config
-
-from bot.local import LocalShipbell
+from shipbell.bot.local import LocalShipbell
 
 pytest_plugins = ("fakes.fixtures",)
 

@@ -15,15 +15,14 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from shipbell.bot.clock import FakeClock, to_db
+from shipbell.bot.dora import leadcache
+from shipbell.bot.dora.config import DigestSettings
+from shipbell.bot.dora.digest import build_digest
+from shipbell.bot.dora.metrics import Digest
+from shipbell.bot.schema import all_migrations
+from shipbell.bot.storage import Store
 from test_digest_post import CONFIG, due, seeded
-
-from bot.clock import FakeClock, to_db
-from bot.dora import leadcache
-from bot.dora.config import DigestSettings
-from bot.dora.digest import build_digest
-from bot.dora.metrics import Digest
-from bot.schema import all_migrations
-from bot.storage import Store
 
 PARIS = ZoneInfo("Europe/Paris")
 NEW_YORK = ZoneInfo("America/New_York")

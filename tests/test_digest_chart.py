@@ -7,13 +7,12 @@ from pathlib import Path
 
 import pytest
 from matplotlib.image import imread
+from shipbell.bot.dora.chart import render_chart, series, title
+from shipbell.bot.dora.config import DigestSettings
+from shipbell.bot.dora.digest import build_digest
+from shipbell.bot.schema import all_migrations
+from shipbell.bot.storage import Store
 from test_digest_reference import PARIS, POSTED, deploy, reference_digest, reference_store
-
-from bot.dora.chart import render_chart, series, title
-from bot.dora.config import DigestSettings
-from bot.dora.digest import build_digest
-from bot.schema import all_migrations
-from bot.storage import Store
 
 
 @pytest.fixture

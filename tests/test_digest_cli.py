@@ -5,11 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from shipbell.bot.cli import main
+from shipbell.bot.schema import all_migrations
+from shipbell.bot.storage import Store
 from test_digest_reference import seed_reference
-
-from bot.cli import main
-from bot.schema import all_migrations
-from bot.storage import Store
 
 
 def config(tmp_path: Path, db: Path) -> str:
@@ -21,7 +20,7 @@ def config(tmp_path: Path, db: Path) -> str:
 def test_prints_the_reference_digest_and_writes_the_chart(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    db = tmp_path / "bot.db"
+    db = tmp_path / "shipbell.bot.db"
     store = Store(db)
     store.migrate(all_migrations())
     seed_reference(store)

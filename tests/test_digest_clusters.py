@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import pytest
-
-from bot.dora.clusters import HOUR, place
+from shipbell.bot.dora.clusters import HOUR, place
 
 DAY = 24 * HOUR
 

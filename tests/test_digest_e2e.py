@@ -7,9 +7,8 @@ from typing import Any
 
 from fakes.configs import deploy_config
 from fakes.waiting import tick, until
+from shipbell.bot.clock import FakeClock
 from test_digest_post import texts
-
-from bot.clock import FakeClock
 
 
 async def test_a_deploy_made_through_slash_deploy_is_counted(

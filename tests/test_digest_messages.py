@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from shipbell.bot.dora.config import DigestSettings
+from shipbell.bot.dora.digest import build_digest
+from shipbell.bot.schema import all_migrations
+from shipbell.bot.slackdouble.blockkit import total_text_length, validate_blocks
+from shipbell.bot.storage import Store
+from shipbell.handlers.digest import messages
 from test_digest_reference import PARIS, POSTED, deploy, followup, incident
-
-from bot.dora.config import DigestSettings
-from bot.dora.digest import build_digest
-from bot.schema import all_migrations
-from bot.slackdouble.blockkit import total_text_length, validate_blocks
-from bot.storage import Store
-from handlers.digest import messages
 
 
 def test_a_huge_digest_stays_within_slack_limits(tmp_path: Path) -> None:

@@ -9,12 +9,11 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from shipbell.bot.dora.config import DigestSettings
+from shipbell.bot.dora.digest import build_digest
+from shipbell.bot.schema import all_migrations
+from shipbell.bot.storage import Store
 from test_digest_reference import PARIS, POSTED, seed_reference
-
-from bot.dora.config import DigestSettings
-from bot.dora.digest import build_digest
-from bot.schema import all_migrations
-from bot.storage import Store
 
 TABLES = ("deploys", "deploy_changes", "incidents", "incident_deploys", "followups",
           "incident_updates")

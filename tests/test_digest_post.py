@@ -10,14 +10,13 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from shipbell.bot.clock import FakeClock
+from shipbell.bot.dora.digest import build_digest
+from shipbell.bot.local import LocalShipbell
+from shipbell.bot.scheduling import RunOutcome
+from shipbell.handlers.digest import messages
+from shipbell.scheduled.digest import JOB_ID, prepare
 from test_digest_reference import seed_reference
-
-from bot.clock import FakeClock
-from bot.dora.digest import build_digest
-from bot.local import LocalShipbell
-from bot.scheduling import RunOutcome
-from handlers.digest import messages
-from scheduled.digest import JOB_ID, prepare
 
 CONFIG = {"timezone": "Europe/Paris", "digest": {"channel": "C_METRICS", "time": "09:00"}}
 BEFORE_NINE = datetime(2026, 11, 25, 7, 59, tzinfo=UTC)  # 08:59 Paris

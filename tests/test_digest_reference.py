@@ -40,13 +40,12 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-
-from bot.dora.config import DigestSettings
-from bot.dora.digest import build_digest
-from bot.dora.metrics import Digest
-from bot.dora.text import to_text
-from bot.schema import all_migrations
-from bot.storage import Store
+from shipbell.bot.dora.config import DigestSettings
+from shipbell.bot.dora.digest import build_digest
+from shipbell.bot.dora.metrics import Digest
+from shipbell.bot.dora.text import to_text
+from shipbell.bot.schema import all_migrations
+from shipbell.bot.storage import Store
 
 PARIS = ZoneInfo("Europe/Paris")
 POSTED = datetime(2026, 11, 25, 8, 0, tzinfo=UTC)  # 09:00 Paris
@@ -155,7 +154,7 @@ def test_periods_are_local_calendar_days(store: Store) -> None:
 
 
 def test_a_period_across_the_clocks_going_back_is_169_hours() -> None:
-    from bot.dora.periods import current_period
+    from shipbell.bot.dora.periods import current_period
 
     week = current_period(date(2026, 10, 26), 7, PARIS)  # Oct 19–25; DST ends Oct 25
     assert week.label == "Oct 19–25" and week.end - week.start == timedelta(hours=169)
@@ -263,8 +262,8 @@ def test_empty_history_says_no_data_not_zero(tmp_path: Path) -> None:
 
 
 def test_update_punctuality_is_shown_only_when_recorded(store: Store) -> None:
-    from bot.dora.queries import updates_on_time
-    from bot.storage.migrations import FOUNDATION
+    from shipbell.bot.dora.queries import updates_on_time
+    from shipbell.bot.storage.migrations import FOUNDATION
 
     bare = Store(":memory:")
     bare.migrate(FOUNDATION)  # a database from before the incident feature recorded it

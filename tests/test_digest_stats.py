@@ -6,10 +6,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from shipbell.bot.clock import FakeClock
+from shipbell.handlers.digest.stats import parse
 from test_digest_post import seeded, texts
-
-from bot.clock import FakeClock
-from handlers.digest.stats import parse
 
 CONFIG = {"timezone": "Europe/Paris"}
 NOW = datetime(2026, 11, 25, 8, tzinfo=UTC)

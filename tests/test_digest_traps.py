@@ -10,6 +10,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from shipbell.bot.dora.config import DigestSettings
+from shipbell.bot.dora.digest import LEAD_TIME_NOTE, build_digest
+from shipbell.bot.dora.text import to_text
+from shipbell.bot.schema import all_migrations
+from shipbell.bot.storage import Store
 from test_digest_reference import (
     PARIS,
     POSTED,
@@ -18,12 +23,6 @@ from test_digest_reference import (
     reference_digest,
     reference_store,
 )
-
-from bot.dora.config import DigestSettings
-from bot.dora.digest import LEAD_TIME_NOTE, build_digest
-from bot.dora.text import to_text
-from bot.schema import all_migrations
-from bot.storage import Store
 
 
 @pytest.fixture

@@ -14,16 +14,15 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+from shipbell.bot.clock import to_db
+from shipbell.bot.dora import queries
+from shipbell.bot.dora.config import DigestSettings
+from shipbell.bot.dora.digest import build_digest
+from shipbell.bot.dora.metrics import deploy_days
+from shipbell.bot.dora.periods import Period, current_period, weeks_before
+from shipbell.bot.schema import all_migrations
+from shipbell.bot.storage import Store
 from test_digest_reference import PARIS, POSTED
-
-from bot.clock import to_db
-from bot.dora import queries
-from bot.dora.config import DigestSettings
-from bot.dora.digest import build_digest
-from bot.dora.metrics import deploy_days
-from bot.dora.periods import Period, current_period, weeks_before
-from bot.schema import all_migrations
-from bot.storage import Store
 
 ENVS = ["production", "prod-eu"]
 # The definition, one deploy at a time (what the digest computed before reading the window).

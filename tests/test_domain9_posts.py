@@ -14,10 +14,9 @@ import pytest
 from conftest import MakeBell
 from fakes.ci import FakeCI
 from fakes.configs import deploy_config
+from shipbell.bot.local import LocalShipbell
 from test_incident_support import row as incident_row
 from test_incident_support import start
-
-from bot.local import LocalShipbell
 
 pytest_plugins = ("fakes.fixtures",)
 
@@ -120,10 +119,9 @@ async def test_a_crash_after_announcing_an_incident_keeps_one_announcement(
 
 async def test_the_double_keeps_metadata_like_slack() -> None:
     """History returns metadata only when asked, bounded by ``oldest``; bad shapes refused."""
+    from shipbell.bot.slackdouble import SlackDouble
     from slack_sdk.errors import SlackApiError
     from slack_sdk.web.async_client import AsyncWebClient
-
-    from bot.slackdouble import SlackDouble
 
     async with SlackDouble() as double:
         double.add_channel("deploys", channel_id="C_DEPLOYS", members=["UBOTSHIP"])

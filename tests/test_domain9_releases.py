@@ -11,9 +11,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from conftest import MakeBell
-
-from bot.clock import FakeClock
-from bot.deploys.demo import DEMO_CONFIG as DEPLOYS
+from shipbell.bot.clock import FakeClock
+from shipbell.bot.deploys.demo import DEMO_CONFIG as DEPLOYS
 
 TRAIN: dict[str, Any] = {
     "channel": "C_RELEASES", "services": ["web", "api"], "timezone": "Europe/Paris",

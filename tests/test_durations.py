@@ -9,10 +9,9 @@ from typing import Any
 import pytest
 from conftest import MakeBell
 from fakes.configs import SECRET, SECRET_ENV, deploy_config
-
-from bot.clock import FakeClock, to_db
-from bot.durations import DurationError, parse_duration
-from bot.local import LocalShipbell
+from shipbell.bot.clock import FakeClock, to_db
+from shipbell.bot.durations import DurationError, parse_duration
+from shipbell.bot.local import LocalShipbell
 
 FORMS = {
     "45m": timedelta(minutes=45),

@@ -11,9 +11,8 @@ import pytest
 from conftest import MakeBell
 from fakes.ci import FakeCI, post
 from fakes.configs import deploy_config
-
-from bot.deploys import signing
-from bot.local import LocalShipbell
+from shipbell.bot.deploys import signing
+from shipbell.bot.local import LocalShipbell
 
 pytest_plugins = ("fakes.fixtures",)
 

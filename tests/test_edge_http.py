@@ -18,10 +18,9 @@ from urllib.parse import urlencode
 import aiohttp
 import pytest
 from fakes.waiting import until
+from shipbell.bot.local import LocalShipbell
+from shipbell.bot.slack.server import LIMITS
 from slack_bolt.async_app import AsyncBoltRequest
-
-from bot.local import LocalShipbell
-from bot.slack.server import LIMITS
 
 FORM = "application/x-www-form-urlencoded"
 

@@ -8,8 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
-from bot.cli import EXIT_CONFIG, main
+from shipbell.bot.cli import EXIT_CONFIG, main
 
 
 @pytest.fixture

@@ -14,15 +14,14 @@ from typing import Any
 
 import pytest
 from fakes.waiting import until
+from shipbell.bot.core import Core
+from shipbell.bot.events import Bus
+from shipbell.bot.incidents.models import Event
+from shipbell.bot.slackdouble import SlackDriver
+from shipbell.bot.tasks import TaskStatus
+from shipbell.handlers.incident.ids import Block, Field
+from shipbell.handlers.incident.ids import Task as IncidentTask
 from test_incident_support import start
-
-from bot.core import Core
-from bot.events import Bus
-from bot.incidents.models import Event
-from bot.slackdouble import SlackDriver
-from bot.tasks import TaskStatus
-from handlers.incident.ids import Block, Field
-from handlers.incident.ids import Task as IncidentTask
 
 
 class PagerTask(StrEnum):

@@ -10,15 +10,14 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
-
-from bot.local import LocalShipbell
-from bot.schema import all_migrations
-from bot.settings import Settings
-from bot.shell.repl import HELP, demo_config
-from bot.slack.manifest import build_manifest
-from bot.storage.migrations import FOUNDATION
-from handlers import FEATURES
-from handlers.feature import Feature
+from shipbell.bot.local import LocalShipbell
+from shipbell.bot.schema import all_migrations
+from shipbell.bot.settings import Settings
+from shipbell.bot.shell.repl import HELP, demo_config
+from shipbell.bot.slack.manifest import build_manifest
+from shipbell.bot.storage.migrations import FOUNDATION
+from shipbell.handlers import FEATURES
+from shipbell.handlers.feature import Feature
 
 # Settings sections that belong to the foundation, not to a feature.
 FOUNDATION_SECTIONS = {"timezone", "log_level", "slack", "server", "storage"}

@@ -21,9 +21,8 @@ from typing import Any
 import aiohttp
 import pytest
 from fakes.process import Running, SilentServer, clean_env, closed_port, run, within
-
-from bot.local import CHANNELS, GROUPS, PEOPLE
-from bot.slackdouble import SlackDouble
+from shipbell.bot.local import CHANNELS, GROUPS, PEOPLE
+from shipbell.bot.slackdouble import SlackDouble
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "config.example.toml"
 TRACEBACK = "Traceback (most recent call last)"

@@ -26,13 +26,12 @@ from fakes.ci import FakeCI, post
 from fakes.configs import deploy_config
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
-
-from bot.deploys import signing
-from bot.local import LocalShipbell, merge
-from handlers.deploy.ids import Action as DeployAction
-from handlers.incident.ids import Action as IncidentAction
-from handlers.incident.ids import Block as IncidentBlock
-from handlers.incident.ids import Callback, Field
+from shipbell.bot.deploys import signing
+from shipbell.bot.local import LocalShipbell, merge
+from shipbell.handlers.deploy.ids import Action as DeployAction
+from shipbell.handlers.incident.ids import Action as IncidentAction
+from shipbell.handlers.incident.ids import Block as IncidentBlock
+from shipbell.handlers.incident.ids import Callback, Field
 
 pytest_plugins = ("fakes.fixtures",)
 

@@ -13,9 +13,8 @@ from typing import Any
 from urllib.parse import urlencode
 
 import pytest
+from shipbell.handlers.incident.ids import Action, Block, Callback, Field
 from test_fuzz_edge import LEAK, Watch, base, fuzz_bell, incident_channel, slack_headers
-
-from handlers.incident.ids import Action, Block, Callback, Field
 
 pytest_plugins = ("fakes.fixtures",)
 __all__ = ["fuzz_bell"]  # the fixture, shared with the fuzz test

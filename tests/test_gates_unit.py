@@ -11,15 +11,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from bot.clock import to_db
-from bot.deploys.config import DeploySettings
-from bot.deploys.gates import FAIL, OVERRIDE, PASS, WAIT, Ask, Gates
-from bot.deploys.locks import Locks
-from bot.deploys.repo import DeployRepo
-from bot.people import person
-from bot.schema import all_migrations
-from bot.storage import Store
+from shipbell.bot.clock import to_db
+from shipbell.bot.deploys.config import DeploySettings
+from shipbell.bot.deploys.gates import FAIL, OVERRIDE, PASS, WAIT, Ask, Gates
+from shipbell.bot.deploys.locks import Locks
+from shipbell.bot.deploys.repo import DeployRepo
+from shipbell.bot.people import person
+from shipbell.bot.schema import all_migrations
+from shipbell.bot.storage import Store
 
 NOW = datetime(2026, 11, 2, 9, tzinfo=UTC)
 GROUPS = {"S_ONCALL": {"U_CARL"}}

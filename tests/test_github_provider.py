@@ -13,9 +13,8 @@ from conftest import MakeBell
 from fakes.configs import deploy_config
 from fakes.github import FakeGitHub, commit
 from fakes.waiting import tick, until
-
-from bot.clock import FakeClock
-from bot.local import LocalShipbell
+from shipbell.bot.clock import FakeClock
+from shipbell.bot.local import LocalShipbell
 
 TOKEN_ENV = "SHIPBELL_TEST_GH_TOKEN"
 TOKEN = "ghp-test-token-0123456789"

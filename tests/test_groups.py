@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from bot.clock import FakeClock
-from bot.local import LocalShipbell
-from bot.slack.groups import JOB_ID, groups_of
+from shipbell.bot.clock import FakeClock
+from shipbell.bot.local import LocalShipbell
+from shipbell.bot.slack.groups import JOB_ID, groups_of
 
 
 async def test_directory_reads_wanted_groups_and_keeps_them_when_slack_refuses(

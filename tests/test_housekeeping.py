@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from bot.clock import FakeClock, to_db
-from bot.local import LocalShipbell
+from shipbell.bot.clock import FakeClock, to_db
+from shipbell.bot.local import LocalShipbell
 
 
 async def test_daily_purge_keeps_what_can_still_matter(

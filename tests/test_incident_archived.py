@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
+from shipbell.handlers.incident.ids import Action
 from test_incident_support import declare, responses, row, run, start, timeline
-
-from handlers.incident.ids import Action
 
 
 async def test_updates_reminders_and_postmortem_after_the_channel_was_archived(make_bell, clock):

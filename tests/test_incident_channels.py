@@ -5,9 +5,8 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime
 
+from shipbell.bot.incidents.naming import candidates, channel_name, slugify
 from test_incident_support import declare, row, start
-
-from bot.incidents.naming import candidates, channel_name, slugify
 
 WHEN = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 
@@ -110,8 +109,7 @@ async def test_setup_outlasting_a_slack_outage_is_retried_by_the_sweep(make_bell
 def test_config_errors_say_what_would_work():
     import pytest
     from pydantic import ValidationError
-
-    from bot.incidents.config import IncidentSettings
+    from shipbell.bot.incidents.config import IncidentSettings
 
     with pytest.raises(ValidationError, match=r"must contain \{id\}"):
         IncidentSettings(channel_template="inc-{slug}")

@@ -124,7 +124,7 @@ async def test_link_and_followups(make_bell):
 
 
 async def test_test_incidents_are_not_announced_nor_gate_deploys(make_bell):
-    from bot.incidents.queries import open_incidents_on_service
+    from shipbell.bot.incidents.queries import open_incidents_on_service
 
     bell = await start(make_bell)
     ack = await bell.command("/incident", "open Game day drill sev1 --service api --test")

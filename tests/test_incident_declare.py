@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import asyncio
 
+from shipbell.bot.slackdouble import SlackDriver
+from shipbell.handlers.incident.ids import Action, Block, Callback, Field
 from test_incident_support import declare, responses, row, start, timeline
-
-from bot.slackdouble import SlackDriver
-from handlers.incident.ids import Action, Block, Callback, Field
 
 
 async def test_text_path_sets_up_the_whole_incident(make_bell):

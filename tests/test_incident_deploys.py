@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
+from shipbell.bot.deploys.demo import DEMO_CONFIG as DEPLOY_DEMO
+from shipbell.handlers.incident.ids import Action
 from test_incident_support import declare, responses, run, seed_deploy, start, timeline
-
-from bot.deploys.demo import DEMO_CONFIG as DEPLOY_DEMO
-from handlers.incident.ids import Action
 
 
 def suspects_message(bell, inc) -> dict:

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
+from shipbell.bot.slackdouble import SlackDriver
+from shipbell.handlers.incident.ids import PRIVATE_VALUE, Block, Field
 from test_incident_support import declare, row, run, seed_deploy, start
-
-from bot.slackdouble import SlackDriver
-from handlers.incident.ids import PRIVATE_VALUE, Block, Field
 
 
 async def test_private_incident_stays_out_of_public_places(make_bell):

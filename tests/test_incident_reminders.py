@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
+from shipbell.handlers.incident.ids import Action, snooze_action
 from test_incident_support import declare, row, run, start
-
-from handlers.incident.ids import Action, snooze_action
 
 
 def nudges(bell, inc) -> list[dict]:

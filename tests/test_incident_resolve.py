@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
+from shipbell.handlers.incident.ids import Action
 from test_incident_support import declare, row, run, seed_deploy, start, timeline
-
-from handlers.incident.ids import Action
 
 
 def uploaded(bell) -> str:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.clock import to_db
-from bot.incidents.demo import DEMO_CONFIG
-from bot.local import LocalShipbell, merge
+from shipbell.bot.clock import to_db
+from shipbell.bot.incidents.demo import DEMO_CONFIG
+from shipbell.bot.local import LocalShipbell, merge
 
 CONFIG: dict[str, Any] = {"incident": DEMO_CONFIG}
 

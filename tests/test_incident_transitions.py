@@ -6,13 +6,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
-from bot.clock import FakeClock
-from bot.incidents.config import IncidentSettings
-from bot.incidents.models import OPEN_STATUSES, TRANSITIONS, Incident, Status, sources_for
-from bot.incidents.service import IncidentService
-from bot.schema import all_migrations
-from bot.storage.db import Store
+from shipbell.bot.clock import FakeClock
+from shipbell.bot.incidents.config import IncidentSettings
+from shipbell.bot.incidents.models import OPEN_STATUSES, TRANSITIONS, Incident, Status, sources_for
+from shipbell.bot.incidents.service import IncidentService
+from shipbell.bot.schema import all_migrations
+from shipbell.bot.storage.db import Store
 
 
 @pytest.fixture

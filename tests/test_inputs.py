@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import pytest
-
-from bot.inputs import SQLITE_MAX_INT, escape, parse_count, parse_id, strict_int
+from shipbell.bot.inputs import SQLITE_MAX_INT, escape, parse_count, parse_id, strict_int
 
 
 @pytest.mark.parametrize("text", ["", "0", "-1", "²", "1²", "1e3", "1.0", " ", "abc",

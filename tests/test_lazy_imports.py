@@ -12,7 +12,7 @@ HEAVY = ("matplotlib", "numpy", "PIL", "holidays")
 
 def test_serving_imports_no_charting_library() -> None:
     """Every module a server loads (all of them but the chart's drawing) leaves matplotlib out."""
-    serving = [m for m in modules() if m != "bot.dora.drawing"]
+    serving = [m for m in modules() if m != "shipbell.bot.dora.drawing"]
     code = ("import importlib, sys\n"
             f"for m in {serving!r}: importlib.import_module(m)\n"
             f"print(sorted(h for h in {HEAVY!r} if h in sys.modules))")

@@ -17,10 +17,9 @@ from conftest import MakeBell
 from fakes.ci import post
 from fakes.server import LocalServer
 from fakes.waiting import tick, until
-
-from bot.clock import FakeClock
-from bot.deploys import signing
-from bot.deploys.providers import (
+from shipbell.bot.clock import FakeClock
+from shipbell.bot.deploys import signing
+from shipbell.bot.deploys.providers import (
     REGISTRY,
     Cancels,
     Job,
@@ -32,12 +31,12 @@ from bot.deploys.providers import (
     VerifiesCallbacks,
     build,
 )
-from bot.deploys.providers import http as provider_http
-from bot.deploys.providers.http import HttpError
-from bot.http import Http
-from bot.local import LocalShipbell
-from bot.settings import ConfigError, Settings, load_config
-from bot.shell.sandbox import plan_sandbox
+from shipbell.bot.deploys.providers import http as provider_http
+from shipbell.bot.deploys.providers.http import HttpError
+from shipbell.bot.http import Http
+from shipbell.bot.local import LocalShipbell
+from shipbell.bot.settings import ConfigError, Settings, load_config
+from shipbell.bot.shell.sandbox import plan_sandbox
 
 RELAY_SECRET = "relay-secret-0123456789"
 

@@ -14,10 +14,9 @@ from datetime import UTC
 
 from conftest import MakeBell
 from fakes.history import seed_history
-
-from bot.clock import FakeClock
-from bot.deploys.models import State
-from bot.local import LocalShipbell, merge
+from shipbell.bot.clock import FakeClock
+from shipbell.bot.deploys.models import State
+from shipbell.bot.local import LocalShipbell, merge
 
 # Tables that grow with history; the small ones (locks, config-sized tables) may be scanned.
 HISTORY = ("deploys", "deploy_events", "deploy_changes", "deploy_approvals", "incidents",

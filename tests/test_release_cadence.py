@@ -8,12 +8,11 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-
-from bot.cli import EXIT_CONFIG, main
-from bot.durations import format_duration, parse_duration
-from bot.releases.calendar import TrainCalendar
-from bot.releases.config import TrainSettings
-from bot.settings import ConfigError, load_config
+from shipbell.bot.cli import EXIT_CONFIG, main
+from shipbell.bot.durations import format_duration, parse_duration
+from shipbell.bot.releases.calendar import TrainCalendar
+from shipbell.bot.releases.config import TrainSettings
+from shipbell.bot.settings import ConfigError, load_config
 
 PARIS = ZoneInfo("Europe/Paris")
 
@@ -207,7 +206,7 @@ def test_cron_cache_answers_far_ahead_and_back_like_a_fresh_calendar() -> None:
 async def test_shipbell_check_prints_each_trains_next_dates(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from bot.checks import run_check
+    from shipbell.bot.checks import run_check
 
     path = tmp_path / "trains.toml"
     path.write_text('[release.trains.web]\nchannel = "C1"\nservices = ["web"]\n'

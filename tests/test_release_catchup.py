@@ -7,9 +7,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from conftest import MakeBell
-
-from bot.clock import FakeClock
-from bot.local import LocalShipbell
+from shipbell.bot.clock import FakeClock
+from shipbell.bot.local import LocalShipbell
 
 TRAIN: dict[str, Any] = {
     "channel": "C_RELEASES", "services": ["web"], "timezone": "Europe/Paris",

@@ -7,11 +7,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from conftest import MakeBell
-
-from bot.clock import FakeClock
-from bot.local import LocalShipbell
-from bot.releases.freeze import active_freeze
-from bot.releases.service import releases_of
+from shipbell.bot.clock import FakeClock
+from shipbell.bot.local import LocalShipbell
+from shipbell.bot.releases.freeze import active_freeze
+from shipbell.bot.releases.service import releases_of
 
 TRAIN: dict[str, Any] = {
     "channel": "C_RELEASES", "services": ["web", "api"], "timezone": "Europe/Paris",

@@ -8,11 +8,10 @@ from typing import Any
 
 import pytest
 from conftest import MakeBell
-
-from bot.local import LocalShipbell
-from bot.releases.freeze import active_freeze
-from bot.releases.service import releases_of
-from handlers.release.groups import refresh_groups
+from shipbell.bot.local import LocalShipbell
+from shipbell.bot.releases.freeze import active_freeze
+from shipbell.bot.releases.service import releases_of
+from shipbell.handlers.release.groups import refresh_groups
 
 TRAIN: dict[str, Any] = {
     "channel": "C_RELEASES", "services": ["web", "api"], "timezone": "Europe/Paris",
@@ -151,7 +150,7 @@ async def test_every_process_on_one_database_knows_the_group(make_bell: MakeBell
 
 
 async def test_answers_about_many_trains_are_messages_slack_accepts(make_bell: MakeBell) -> None:
-    from bot.slackdouble.blockkit import validate_blocks
+    from shipbell.bot.slackdouble.blockkit import validate_blocks
 
     names = [f"train-{n}" for n in range(12)]
     bell = await make_bell({"release": {"trains": {name: TRAIN for name in names}}})

@@ -13,11 +13,10 @@ from typing import Any
 
 import aiohttp
 from conftest import MakeBell
-
-from bot.clock import FakeClock, to_db
-from bot.local import LocalShipbell
-from bot.releases.freeze import active_freeze
-from bot.releases.service import releases_of
+from shipbell.bot.clock import FakeClock, to_db
+from shipbell.bot.local import LocalShipbell
+from shipbell.bot.releases.freeze import active_freeze
+from shipbell.bot.releases.service import releases_of
 
 TRAIN: dict[str, Any] = {
     "channel": "C_RELEASES", "services": ["web", "api"], "timezone": "Europe/Paris",
@@ -180,7 +179,7 @@ async def test_train_removed_from_config_loses_its_jobs(make_bell: MakeBell,
 
 async def test_deploy_gate_refuses_production_during_the_freeze(make_bell: MakeBell,
                                                                 clock: FakeClock) -> None:
-    from bot.deploys.demo import DEMO_CONFIG as DEPLOYS
+    from shipbell.bot.deploys.demo import DEMO_CONFIG as DEPLOYS
 
     bell = await make_bell({**config(), "deploy": DEPLOYS})
     before = await bell.command("/deploy", "explain web@v2 to production")

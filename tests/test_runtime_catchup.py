@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from bot.clock import FakeClock
-from bot.local import MakeBell
-from scheduled.digest import JOB_ID
+from shipbell.bot.clock import FakeClock
+from shipbell.bot.local import MakeBell
+from shipbell.scheduled.digest import JOB_ID
 
 CONFIG = {"timezone": "Europe/Paris", "digest": {"channel": "C_METRICS", "time": "09:00"}}
 HALF_PAST_NINE = datetime(2026, 11, 25, 8, 30, tzinfo=UTC)  # 09:30 Paris, 30 min after 09:00

@@ -16,16 +16,15 @@ import pytest
 from apscheduler.triggers.base import BaseTrigger
 from fakes.waiting import tick, until
 from pydantic import SecretStr
-
-from bot import logs
-from bot.clock import FakeClock
-from bot.core import build_core
-from bot.local import MakeBell
-from bot.runtime import Runtime
-from bot.scheduling import ScheduledJob
-from bot.settings import Secrets, Settings
-from bot.slackdouble import SlackDouble
-from scheduled.digest import JOB_ID
+from shipbell.bot import logs
+from shipbell.bot.clock import FakeClock
+from shipbell.bot.core import build_core
+from shipbell.bot.local import MakeBell
+from shipbell.bot.runtime import Runtime
+from shipbell.bot.scheduling import ScheduledJob
+from shipbell.bot.settings import Secrets, Settings
+from shipbell.bot.slackdouble import SlackDouble
+from shipbell.scheduled.digest import JOB_ID
 
 CONFIG = {"timezone": "Europe/Paris", "digest": {"channel": "C_METRICS", "time": "09:00"},
           "release": {"managers": ["S_ONCALL"]}}

@@ -15,12 +15,11 @@ from aiohttp import web
 from fakes.server import LocalServer
 from fakes.waiting import until
 from pydantic import SecretStr
-
-from bot import logs
-from bot.core import build_core
-from bot.runtime import Runtime, SocketConnection
-from bot.settings import Secrets, Settings
-from bot.slackdouble import SlackDouble
+from shipbell.bot import logs
+from shipbell.bot.core import build_core
+from shipbell.bot.runtime import Runtime, SocketConnection
+from shipbell.bot.settings import Secrets, Settings
+from shipbell.bot.slackdouble import SlackDouble
 
 
 class BrokenSocketSlack(LocalServer):

@@ -10,12 +10,11 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from apscheduler.triggers.cron import CronTrigger
-
-from bot.clock import FakeClock, to_db
-from bot.observability import Metrics
-from bot.scheduling import ScheduledJob, Scheduler
-from bot.schema import all_migrations
-from bot.storage import Store
+from shipbell.bot.clock import FakeClock, to_db
+from shipbell.bot.observability import Metrics
+from shipbell.bot.scheduling import ScheduledJob, Scheduler
+from shipbell.bot.schema import all_migrations
+from shipbell.bot.storage import Store
 
 DAILY_9 = "0 9 * * *"
 

@@ -9,7 +9,7 @@ import signal
 import sys
 from pathlib import Path
 
-from bot.slackdouble import SlackDouble, SlackDriver
+from shipbell.bot.slackdouble import SlackDouble, SlackDriver
 
 SECRET = "serve-test-signing-secret"
 
@@ -26,7 +26,7 @@ async def test_serve_answers_and_stops_cleanly_on_sigterm(tmp_path: Path) -> Non
         env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "SHIPBELL_"))}
         env.update(SLACK_BOT_TOKEN=double.token, SLACK_SIGNING_SECRET=SECRET)
         proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "bot.cli", "--config", str(config), "serve",
+            sys.executable, "-m", "shipbell.bot.cli", "--config", str(config), "serve",
             stderr=asyncio.subprocess.PIPE, env=env,
         )
         assert proc.stderr is not None

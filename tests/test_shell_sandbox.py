@@ -19,10 +19,9 @@ from pathlib import Path
 import pytest
 from fakes.ci import FakeCI
 from fakes.configs import SECRET, SECRET_ENV
-
-from bot.settings import load_config
-from bot.shell.repl import run_shell
-from bot.slackdouble import driver as slackdouble_driver
+from shipbell.bot.settings import load_config
+from shipbell.bot.shell.repl import run_shell
+from shipbell.bot.slackdouble import driver as slackdouble_driver
 
 CONFIG = """
 [storage]
@@ -59,7 +58,7 @@ async def shell(tmp_path: Path, *args: str, script: str) -> tuple[int, str, str]
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "SHIPBELL_"))}
     env[SECRET_ENV] = SECRET
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot.cli", *args, stdin=asyncio.subprocess.PIPE,
+        sys.executable, "-m", "shipbell.bot.cli", *args, stdin=asyncio.subprocess.PIPE,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, cwd=tmp_path, env=env)
     async with asyncio.timeout(60):
         out, err = await proc.communicate(script.encode())

@@ -9,10 +9,9 @@ import re
 from datetime import timedelta
 
 import pytest
-
-from bot.clock import SystemClock
-from bot.local import LocalShipbell, MakeBell, merge
-from bot.shell.repl import Shell, demo_config
+from shipbell.bot.clock import SystemClock
+from shipbell.bot.local import LocalShipbell, MakeBell, merge
+from shipbell.bot.shell.repl import Shell, demo_config
 
 
 async def quick_shell(make_bell: MakeBell) -> tuple[LocalShipbell, Shell, io.StringIO]:

@@ -28,7 +28,7 @@ class Terminal:
         self.pid, self.master = pty.fork()
         if self.pid == 0:  # the child: become `shipbell …`
             os.chdir(cwd)
-            os.execve(sys.executable, [sys.executable, "-m", "bot.cli", *args], env)
+            os.execve(sys.executable, [sys.executable, "-m", "shipbell.bot.cli", *args], env)
         self.out = b""
         self.prompts = 0
 

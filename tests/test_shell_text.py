@@ -3,8 +3,8 @@ which `#` starts a comment."""
 
 from __future__ import annotations
 
-from bot.local import MakeBell
-from bot.shell.typed import escape_references, strip_comment
+from shipbell.bot.local import MakeBell
+from shipbell.bot.shell.typed import escape_references, strip_comment
 
 
 async def test_mentions_become_what_slack_sends(make_bell: MakeBell) -> None:

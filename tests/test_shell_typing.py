@@ -7,9 +7,9 @@ import io
 import re
 from pathlib import Path
 
-from bot.clock import SystemClock
-from bot.local import MakeBell, merge
-from bot.shell.repl import Shell, demo_config
+from shipbell.bot.clock import SystemClock
+from shipbell.bot.local import MakeBell, merge
+from shipbell.bot.shell.repl import Shell, demo_config
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 

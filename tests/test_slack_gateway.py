@@ -13,16 +13,15 @@ import logging
 import aiohttp
 import pytest
 from fakes.waiting import tick
+from shipbell.bot.clock import FakeClock
+from shipbell.bot.core import build_client
+from shipbell.bot.http import Http
+from shipbell.bot.local import LocalShipbell
+from shipbell.bot.settings import Settings
+from shipbell.bot.slack import gateway, tagged
+from shipbell.bot.slack.gateway import Kind
 from slack_sdk.errors import SlackApiError
 from test_deploy_calls import DropFirst
-
-from bot.clock import FakeClock
-from bot.core import build_client
-from bot.http import Http
-from bot.local import LocalShipbell
-from bot.settings import Settings
-from bot.slack import gateway, tagged
-from bot.slack.gateway import Kind
 
 
 def tasks(bell: LocalShipbell) -> list[tuple[str, str, int]]:

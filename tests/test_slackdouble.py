@@ -11,14 +11,13 @@ from urllib.parse import parse_qs
 import aiohttp
 import pytest
 from aiohttp import web
+from shipbell.bot.slackdouble import SlackDouble, SlackDriver
+from shipbell.bot.slackdouble.blockkit import validate_blocks, validate_view
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
 from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
-
-from bot.slackdouble import SlackDouble, SlackDriver
-from bot.slackdouble.blockkit import validate_blocks, validate_view
 
 SECRET = "test-signing-secret"
 

@@ -7,12 +7,11 @@ from pathlib import Path
 
 import pytest
 from pydantic import SecretStr
+from shipbell.bot.core import build_core
+from shipbell.bot.runtime import Runtime
+from shipbell.bot.settings import Secrets, Settings
+from shipbell.bot.slackdouble import SlackDouble
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
-
-from bot.core import build_core
-from bot.runtime import Runtime
-from bot.settings import Secrets, Settings
-from bot.slackdouble import SlackDouble
 
 
 async def test_command_over_socket_mode(tmp_path: Path) -> None:

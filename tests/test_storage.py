@@ -7,10 +7,9 @@ import threading
 from pathlib import Path
 
 import pytest
-
-from bot.schema import all_migrations
-from bot.storage import Store
-from bot.storage.migrations import sql
+from shipbell.bot.schema import all_migrations
+from shipbell.bot.storage import Store
+from shipbell.bot.storage.migrations import sql
 
 
 def test_wal_and_foreign_keys(tmp_path: Path) -> None:

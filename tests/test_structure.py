@@ -13,11 +13,20 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
+FOLDERS = ("bot", "handlers", "scheduled")  # installed as shipbell.bot, ... (setup.py)
+
+
 def modules() -> list[str]:
+    """Every module of ours, by the name it is installed under."""
     return sorted(
-        ".".join(p.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__")
-        for top in ("bot", "handlers", "scheduled") for p in (ROOT / top).rglob("*.py")
+        "shipbell." + ".".join(p.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__")
+        for top in FOLDERS for p in (ROOT / top).rglob("*.py")
     )
+
+
+def source(module: str) -> Path:
+    path = ROOT / module.removeprefix("shipbell.").replace(".", "/")
+    return path / "__init__.py" if path.is_dir() else path.with_suffix(".py")
 
 
 # Imports third-party libraries once, then forks a child per module that imports only that
@@ -26,7 +35,7 @@ def modules() -> list[str]:
 FORK_EACH = """
 import os, sys, traceback
 import aiohttp, apscheduler, pydantic, pydantic_settings, slack_bolt, slack_sdk, sqlite3
-assert not any(m.split(".")[0] in ("bot", "handlers", "scheduled") for m in sys.modules)
+assert not any(m.split(".")[0] in ("shipbell", "bot", "handlers", "scheduled") for m in sys.modules)
 bad = []
 for name in sys.argv[1:]:
     read, write = os.pipe()
@@ -48,9 +57,10 @@ print(bad)
 """
 
 
-def test_every_module_imports_on_its_own_in_a_fresh_interpreter() -> None:
+def test_every_module_imports_on_its_own_in_a_fresh_interpreter(tmp_path: Path) -> None:
+    """Run outside the checkout, so each module is found by its installed name only."""
     found = modules()
-    out = subprocess.run([sys.executable, "-c", FORK_EACH, *found], cwd=ROOT,
+    out = subprocess.run([sys.executable, "-c", FORK_EACH, *found], cwd=tmp_path,
                          capture_output=True, text=True, timeout=300, check=True)
     assert len(found) > 80
     assert out.stdout.strip() == "[]", out.stdout
@@ -63,16 +73,13 @@ def test_no_import_hides_inside_a_function_to_dodge_a_cycle() -> None:
 
     hidden = []
     for name in modules():
-        path = ROOT / (name.replace(".", "/") + ".py")
-        if not path.exists():
-            path = ROOT / name.replace(".", "/") / "__init__.py"
-        tree = ast.parse(path.read_text())
+        tree = ast.parse(source(name).read_text())
         for fn in ast.walk(tree):
             if not isinstance(fn, ast.FunctionDef | ast.AsyncFunctionDef):
                 continue
             for node in ast.walk(fn):
                 target = (node.module if isinstance(node, ast.ImportFrom) else
                           node.names[0].name if isinstance(node, ast.Import) else None)
-                if target and target.split(".")[0] in ("bot", "handlers", "scheduled"):
+                if target and target.split(".")[0] in ("shipbell", *FOLDERS):
                     hidden.append(f"{name}: {target}")
-    assert [h for h in hidden if not h.startswith("bot.cli:")] == []
+    assert [h for h in hidden if not h.startswith("shipbell.bot.cli:")] == []

@@ -13,12 +13,11 @@ from typing import Any
 
 from conftest import MakeBell
 from fakes.waiting import until
-
-from bot.clock import FakeClock, to_db
-from bot.observability import Metrics
-from bot.schema import all_migrations
-from bot.storage import Store
-from bot.tasks import TaskRunner, backlog
+from shipbell.bot.clock import FakeClock, to_db
+from shipbell.bot.observability import Metrics
+from shipbell.bot.schema import all_migrations
+from shipbell.bot.storage import Store
+from shipbell.bot.tasks import TaskRunner, backlog
 
 
 class Blocking:

@@ -7,10 +7,9 @@ import logging
 from typing import Any
 
 import pytest
-
-from bot.clock import FakeClock
-from bot.local import LocalShipbell
-from bot.slack import outbox
+from shipbell.bot.clock import FakeClock
+from shipbell.bot.local import LocalShipbell
+from shipbell.bot.slack import outbox
 
 
 def statuses(bell: LocalShipbell) -> list[tuple[str, str]]:
@@ -83,8 +82,8 @@ async def test_unfinished_task_survives_a_restart(bell: LocalShipbell, clock: Fa
     async def quick(payload: dict[str, Any]) -> None:
         resumed.append(payload["id"])
 
-    from bot.core import build_core
-    from bot.runtime import Runtime
+    from shipbell.bot.core import build_core
+    from shipbell.bot.runtime import Runtime
 
     bell.core = build_core(bell.core.settings, bell.core.secrets, clock=clock)
     bell.core.tasks.register("test.slow", quick)

@@ -13,13 +13,12 @@ from typing import Any
 import pytest
 from conftest import MakeBell
 from fakes.configs import deploy_config
-
-from bot.clock import FakeClock
-from bot.incidents.demo import DEMO_CONFIG
-from bot.inputs import escape, user_text
-from bot.local import LocalShipbell, merge
-from bot.slackdouble.driver import SlackDriver
-from handlers.incident.ids import Block, Field
+from shipbell.bot.clock import FakeClock
+from shipbell.bot.incidents.demo import DEMO_CONFIG
+from shipbell.bot.inputs import escape, user_text
+from shipbell.bot.local import LocalShipbell, merge
+from shipbell.bot.slackdouble.driver import SlackDriver
+from shipbell.handlers.incident.ids import Block, Field
 
 TRAIN: dict[str, Any] = {
     "channel": "C_RELEASES", "services": ["web", "api"], "timezone": "UTC",
@@ -232,7 +231,7 @@ async def test_an_open_incident_title_quoted_by_the_deploy_gate_is_inert(
 
 
 def test_a_provider_log_is_linked_only_when_it_is_a_plain_address() -> None:
-    from handlers.deploy.messages import log_link
+    from shipbell.handlers.deploy.messages import log_link
 
     assert log_link("https://ci.example/run?id=1&try=2") == \
         "<https://ci.example/run?id=1&amp;try=2|open log>"

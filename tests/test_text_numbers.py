@@ -6,9 +6,8 @@ from __future__ import annotations
 import pytest
 from conftest import MakeBell
 from fakes.configs import deploy_config
-
-from bot.incidents.demo import DEMO_CONFIG
-from bot.local import merge
+from shipbell.bot.incidents.demo import DEMO_CONFIG
+from shipbell.bot.local import merge
 
 CONFIG = merge(deploy_config(), {"incident": DEMO_CONFIG})
 HUGE = "99999999999999999999999"

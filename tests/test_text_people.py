@@ -6,9 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 from conftest import MakeBell
-
-from bot.incidents.demo import DEMO_CONFIG
-from bot.local import LocalShipbell
+from shipbell.bot.incidents.demo import DEMO_CONFIG
+from shipbell.bot.local import LocalShipbell
 
 TRAIN: dict[str, Any] = {
     "channel": "C_RELEASES", "services": ["web"], "timezone": "UTC",

@@ -16,8 +16,8 @@ from enum import StrEnum
 from functools import cache
 from pathlib import Path
 
-from bot.incidents.models import Status
-from bot.local import LocalShipbell
+from shipbell.bot.incidents.models import Status
+from shipbell.bot.local import LocalShipbell
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("bot", "handlers", "scheduled")

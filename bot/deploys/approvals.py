@@ -7,10 +7,10 @@ deploy once.
 
 from __future__ import annotations
 
-from bot.deploys.gates import Ask
-from bot.deploys.models import Deploy, State
-from bot.deploys.service import DeployService, Outcome
-from bot.people import people, person
+from shipbell.bot.deploys.gates import Ask
+from shipbell.bot.deploys.models import Deploy, State
+from shipbell.bot.deploys.service import DeployService, Outcome
+from shipbell.bot.people import people, person
 
 
 def _may_decide(svc: DeployService, d: Deploy, user: str) -> str | None:

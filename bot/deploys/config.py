@@ -13,9 +13,8 @@ from typing import Annotated
 from zoneinfo import ZoneInfo
 
 from pydantic import Field, SerializeAsAny, WrapValidator, field_validator, model_validator
-
-from bot.deploys.providers import REGISTRY, ProviderConfig
-from bot.sections import ChannelRef, PrincipalRef, Section, TimeZoneName
+from shipbell.bot.deploys.providers import REGISTRY, ProviderConfig
+from shipbell.bot.sections import ChannelRef, PrincipalRef, Section, TimeZoneName
 
 NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")

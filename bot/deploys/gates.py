@@ -12,12 +12,12 @@ from datetime import datetime
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
-from bot.clock import humanize, named_time
-from bot.deploys.config import DeploySettings, EnvironmentConfig
-from bot.deploys.locks import Locks
-from bot.deploys.repo import DeployRepo
-from bot.inputs import user_text
-from bot.people import people, person
+from shipbell.bot.clock import humanize, named_time
+from shipbell.bot.deploys.config import DeploySettings, EnvironmentConfig
+from shipbell.bot.deploys.locks import Locks
+from shipbell.bot.deploys.repo import DeployRepo
+from shipbell.bot.inputs import user_text
+from shipbell.bot.people import people, person
 
 
 class Outcome(StrEnum):

@@ -9,9 +9,9 @@ import re
 from dataclasses import dataclass
 from datetime import timedelta
 
-from bot import durations
-from bot.deploys.config import DeploySettings
-from bot.inputs import escape, inline, parse_count, parse_id, user_text
+from shipbell.bot import durations
+from shipbell.bot.deploys.config import DeploySettings
+from shipbell.bot.inputs import escape, inline, parse_count, parse_id, user_text
 
 # A git ref: no shell metacharacters, no leading dash (so it can't become an option).
 REF = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._/+-]{0,199}$")

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from bot.clock import humanize
-from bot.deploys.gates import Ask
-from bot.deploys.locks import REQUEST_TTL, Lock, LockRequest, RequestKind
-from bot.deploys.service import DeployService, Outcome
-from bot.people import person
+from shipbell.bot.clock import humanize
+from shipbell.bot.deploys.gates import Ask
+from shipbell.bot.deploys.locks import REQUEST_TTL, Lock, LockRequest, RequestKind
+from shipbell.bot.deploys.service import DeployService, Outcome
+from shipbell.bot.people import person
 
 
 def _denied(svc: DeployService, service: str, env: str, user: str, channel: str) -> str | None:

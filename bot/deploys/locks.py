@@ -11,9 +11,9 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from bot.clock import from_db, to_db
-from bot.deploys.models import stamp
-from bot.storage import Store
+from shipbell.bot.clock import from_db, to_db
+from shipbell.bot.deploys.models import stamp
+from shipbell.bot.storage import Store
 
 ROLLBACK_REASON = "rolled back: fix before the next deploy"
 MAX_REASON = 500  # a lock reason is quoted in refusals, reminders and takeover offers

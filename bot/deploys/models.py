@@ -7,7 +7,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from bot.clock import from_db
+from shipbell.bot.clock import from_db
 
 
 class Task(StrEnum):

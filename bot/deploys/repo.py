@@ -10,11 +10,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from bot.clock import to_db
-from bot.deploys.models import ACTIVE, Deploy, State, sources_for
-from bot.incidents import timeline
-from bot.incidents.timeline import Entry
-from bot.storage import Store
+from shipbell.bot.clock import to_db
+from shipbell.bot.deploys.models import ACTIVE, Deploy, State, sources_for
+from shipbell.bot.incidents import timeline
+from shipbell.bot.incidents.timeline import Entry
+from shipbell.bot.storage import Store
 
 
 def _marks(values: tuple[Any, ...] | list[Any]) -> str:

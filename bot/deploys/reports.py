@@ -11,10 +11,10 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
-from bot.clock import to_db
-from bot.deploys import grammar
-from bot.deploys.models import ReportState, State
-from bot.deploys.providers import Report
+from shipbell.bot.clock import to_db
+from shipbell.bot.deploys import grammar
+from shipbell.bot.deploys.models import ReportState, State
+from shipbell.bot.deploys.providers import Report
 
 LINK = re.compile(r"^https?://[^\s<>|]{1,2000}$")
 REPORT_STATES = {ReportState.RUNNING: State.RUNNING, ReportState.SUCCEEDED: State.SUCCEEDED,

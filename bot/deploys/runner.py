@@ -13,15 +13,14 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from prometheus_client import Counter, Histogram
-
-from bot import logs
-from bot.clock import humanize
-from bot.deploys import grammar
-from bot.deploys.models import ACTIVE, ReportState, State, Task
-from bot.deploys.providers import Cancels, Job, ListsChanges, Polls, ProviderError, Report
-from bot.deploys.reports import REPORT_STATES, normalise_changes, sanitised
-from bot.deploys.service import DeployService
-from bot.scheduling.runs import RunStatus
+from shipbell.bot import logs
+from shipbell.bot.clock import humanize
+from shipbell.bot.deploys import grammar
+from shipbell.bot.deploys.models import ACTIVE, ReportState, State, Task
+from shipbell.bot.deploys.providers import Cancels, Job, ListsChanges, Polls, ProviderError, Report
+from shipbell.bot.deploys.reports import REPORT_STATES, normalise_changes, sanitised
+from shipbell.bot.deploys.service import DeployService
+from shipbell.bot.scheduling.runs import RunStatus
 
 DURATION_BUCKETS = (10, 30, 60, 120, 300, 600, 1200, 1800, 3600, 7200)
 MAX_POLL_ERRORS = 5

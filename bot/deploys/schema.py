@@ -4,7 +4,7 @@ The foundation's `deploys`, `deploy_events`, `deploy_changes` and `locks` tables
 meaning (other features query them); these only add what the state machine needs.
 """
 
-from bot.storage.migrations import Migration, sql
+from shipbell.bot.storage.migrations import Migration, sql
 
 MIGRATIONS: list[Migration] = [
     sql(

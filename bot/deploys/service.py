@@ -13,19 +13,19 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from bot import logs
-from bot.clock import humanize, to_db
-from bot.deploys import grammar
-from bot.deploys.config import DeploySettings
-from bot.deploys.gates import OVERRIDE, PASS, WAIT, Ask, Gates, approvers_text
-from bot.deploys.locks import ROLLBACK_REASON, Locks
-from bot.deploys.models import ACTIVE, Deploy, State, Task
-from bot.deploys.notify import Notifier
-from bot.deploys.providers import build
-from bot.deploys.repo import DeployRepo
-from bot.incidents.queries import open_incidents_on_service
-from bot.infra import Infra
-from bot.people import person
+from shipbell.bot import logs
+from shipbell.bot.clock import humanize, to_db
+from shipbell.bot.deploys import grammar
+from shipbell.bot.deploys.config import DeploySettings
+from shipbell.bot.deploys.gates import OVERRIDE, PASS, WAIT, Ask, Gates, approvers_text
+from shipbell.bot.deploys.locks import ROLLBACK_REASON, Locks
+from shipbell.bot.deploys.models import ACTIVE, Deploy, State, Task
+from shipbell.bot.deploys.notify import Notifier
+from shipbell.bot.deploys.providers import build
+from shipbell.bot.deploys.repo import DeployRepo
+from shipbell.bot.incidents.queries import open_incidents_on_service
+from shipbell.bot.infra import Infra
+from shipbell.bot.people import person
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ import math
 from dataclasses import dataclass
 from datetime import date
 
-from bot.dora.metrics import Digest
+from shipbell.bot.dora.metrics import Digest
 
 OK_COLOUR = "#2e7d32"
 FAILED_COLOUR = "#c62828"
@@ -81,6 +81,6 @@ def title(d: Digest) -> str:
 
 def render_chart(d: Digest) -> bytes:
     """PNG bytes of the last weeks' trend; readable at Slack's preview size."""
-    drawing = importlib.import_module("bot.dora.drawing")
+    drawing = importlib.import_module("shipbell.bot.dora.drawing")
     png: bytes = drawing.render(series(d), title(d))
     return png

@@ -8,8 +8,7 @@ from typing import Literal
 from zoneinfo import ZoneInfo
 
 from pydantic import Field, field_validator
-
-from bot.sections import ChannelRef, Section, TimeZoneName
+from shipbell.bot.sections import ChannelRef, Section, TimeZoneName
 
 HH_MM = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
 

@@ -10,11 +10,11 @@ import sqlite3
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from bot.dora import leadcache, queries
-from bot.dora.clusters import place
-from bot.dora.config import DigestSettings
-from bot.dora.metrics import Digest, period_metrics, service_rows, week_points
-from bot.dora.periods import current_period, local_midnight, weeks_before
+from shipbell.bot.dora import leadcache, queries
+from shipbell.bot.dora.clusters import place
+from shipbell.bot.dora.config import DigestSettings
+from shipbell.bot.dora.metrics import Digest, period_metrics, service_rows, week_points
+from shipbell.bot.dora.periods import current_period, local_midnight, weeks_before
 
 LEAD_TIME_NOTE = (
     "Lead time has one value per change, so a deploy carrying 40 changes weighs 40×; "

@@ -8,8 +8,7 @@ from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator, PercentFormatter
-
-from bot.dora.chart import (
+from shipbell.bot.dora.chart import (
     FAILED_COLOUR,
     GAP_COLOUR,
     LEAD_COLOUR,

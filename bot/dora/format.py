@@ -12,11 +12,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
-from bot.clock import humanize
-from bot.dora.clusters import REPORT_YEAR
-from bot.dora.metrics import Digest, PeriodMetrics, ServiceRow
-from bot.dora.queries import FollowupRow
-from bot.dora.stats import Ratio, Spread, change
+from shipbell.bot.clock import humanize
+from shipbell.bot.dora.clusters import REPORT_YEAR
+from shipbell.bot.dora.metrics import Digest, PeriodMetrics, ServiceRow
+from shipbell.bot.dora.queries import FollowupRow
+from shipbell.bot.dora.stats import Ratio, Spread, change
 
 SAME_RELATIVE = 0.05  # counts and medians within 5% read as unchanged
 SAME_POINTS = 1.0  # rates within one percentage point read as unchanged

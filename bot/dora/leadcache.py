@@ -26,8 +26,8 @@ import sqlite3
 from datetime import datetime, timedelta
 from itertools import pairwise
 
-from bot.clock import to_db
-from bot.dora.queries import Changes, changes_from, lead_lines
+from shipbell.bot.clock import to_db
+from shipbell.bot.dora.queries import Changes, changes_from, lead_lines
 
 VERSION = 1  # bump when a day's lead-time values would come out differently
 SETTLE = timedelta(minutes=10)  # a day is final this long after its end

@@ -15,11 +15,11 @@ from datetime import datetime, timedelta
 from itertools import pairwise
 from typing import TypeVar
 
-from bot.clock import to_db
-from bot.dora.clusters import Placement
-from bot.dora.periods import Period, local_midnight
-from bot.dora.queries import Changes, DeployRow, FailureRow, FollowupRow, IncidentRow
-from bot.dora.stats import Ratio, Spread, spread
+from shipbell.bot.clock import to_db
+from shipbell.bot.dora.clusters import Placement
+from shipbell.bot.dora.periods import Period, local_midnight
+from shipbell.bot.dora.queries import Changes, DeployRow, FailureRow, FollowupRow, IncidentRow
+from shipbell.bot.dora.stats import Ratio, Spread, spread
 
 SEVERITIES = (1, 2, 3, 4)
 T = TypeVar("T")

@@ -12,7 +12,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from functools import cached_property
 from zoneinfo import ZoneInfo
 
-from bot.clock import to_db
+from shipbell.bot.clock import to_db
 
 
 def local_midnight(day: date, tz: ZoneInfo) -> datetime:

@@ -15,8 +15,8 @@ from itertools import pairwise, repeat
 from operator import truediv
 from typing import NamedTuple
 
-from bot.clock import from_db, to_db
-from bot.dora.stats import Spread, spread
+from shipbell.bot.clock import from_db, to_db
+from shipbell.bot.dora.stats import Spread, spread
 
 NOT_A_ROLLBACK = ("rejected", "cancelled")  # a rollback request that never ran
 

@@ -16,7 +16,7 @@ they extend, so a write maintains one more index than before, not three.
 daily post computes the 8-week trend's days once, not every morning.
 """
 
-from bot.storage.migrations import Migration, sql
+from shipbell.bot.storage.migrations import Migration, sql
 
 MIGRATIONS: list[Migration] = [
     sql(

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from bot.dora import format as fmt
-from bot.dora.metrics import Digest
+from shipbell.bot.dora import format as fmt
+from shipbell.bot.dora.metrics import Digest
 
 MARK = {"better": "(better)", "worse": "(worse)", "same": "", None: ""}
 

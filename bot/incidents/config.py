@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from pydantic import Field, field_validator
-
-from bot.sections import ChannelRef, PrincipalRef, Section
+from shipbell.bot.sections import ChannelRef, PrincipalRef, Section
 
 TEMPLATE_FIELDS = {"id": 42, "slug": "db-latency", "sev": 2, "service": "api", "date": "20261102"}
 

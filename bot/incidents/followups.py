@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from bot.clock import to_db
-from bot.incidents import timeline
-from bot.incidents.models import Incident
-from bot.incidents.service import IncidentService
-from bot.incidents.timeline import Entry
+from shipbell.bot.clock import to_db
+from shipbell.bot.incidents import timeline
+from shipbell.bot.incidents.models import Incident
+from shipbell.bot.incidents.service import IncidentService
+from shipbell.bot.incidents.timeline import Entry
 
 
 def add(

@@ -8,8 +8,8 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from bot.clock import from_db
-from bot.inputs import parse_id
+from shipbell.bot.clock import from_db
+from shipbell.bot.inputs import parse_id
 
 
 class Status(StrEnum):

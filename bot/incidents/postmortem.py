@@ -12,11 +12,11 @@ from pathlib import Path
 from string import Template
 from typing import Any
 
-from bot.clock import humanize
-from bot.incidents.models import Incident
-from bot.incidents.naming import slugify
-from bot.incidents.timeline import Entry
-from bot.inputs import USER_MENTION
+from shipbell.bot.clock import humanize
+from shipbell.bot.incidents.models import Incident
+from shipbell.bot.incidents.naming import slugify
+from shipbell.bot.incidents.timeline import Entry
+from shipbell.bot.inputs import USER_MENTION
 
 DEFAULT_TEMPLATE = """\
 # $ref: $title

@@ -16,9 +16,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.incidents.models import Incident
-from bot.inputs import parse_count
-from bot.storage import Store
+from shipbell.bot.incidents.models import Incident
+from shipbell.bot.inputs import parse_count
+from shipbell.bot.storage import Store
 
 
 def role_holders(inc: Incident) -> set[str]:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.incidents.models import OPEN_STATUSES
-from bot.storage import Store
+from shipbell.bot.incidents.models import OPEN_STATUSES
+from shipbell.bot.storage import Store
 
 
 def open_incidents_on_service(

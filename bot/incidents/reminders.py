@@ -9,9 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from bot.clock import to_db
-from bot.incidents.models import OPEN_STATUSES, Incident, Status
-from bot.incidents.service import IncidentService
+from shipbell.bot.clock import to_db
+from shipbell.bot.incidents.models import OPEN_STATUSES, Incident, Status
+from shipbell.bot.incidents.service import IncidentService
 
 
 @dataclass

@@ -1,6 +1,6 @@
 """This feature's migrations, appended after the foundation's; ids must never change."""
 
-from bot.storage.migrations import Migration, sql
+from shipbell.bot.storage.migrations import Migration, sql
 
 MIGRATIONS: list[Migration] = [
     sql(

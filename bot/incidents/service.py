@@ -11,11 +11,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from bot.clock import Clock, to_db
-from bot.events import Publish, no_events
-from bot.incidents import timeline
-from bot.incidents.config import IncidentSettings
-from bot.incidents.models import (
+from shipbell.bot.clock import Clock, to_db
+from shipbell.bot.events import Publish, no_events
+from shipbell.bot.incidents import timeline
+from shipbell.bot.incidents.config import IncidentSettings
+from shipbell.bot.incidents.models import (
     MITIGATED,
     OPEN_STATUSES,
     TRANSITIONS,
@@ -24,8 +24,8 @@ from bot.incidents.models import (
     Status,
     sources_for,
 )
-from bot.incidents.timeline import Entry
-from bot.storage import Store
+from shipbell.bot.incidents.timeline import Entry
+from shipbell.bot.storage import Store
 
 Audit = Callable[..., None]
 

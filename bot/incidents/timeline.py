@@ -6,8 +6,8 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from bot.clock import from_db, to_db
-from bot.storage import Store
+from shipbell.bot.clock import from_db, to_db
+from shipbell.bot.storage import Store
 
 
 class Entry(StrEnum):

@@ -13,10 +13,10 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from bot.clock import from_db, to_db
-from bot.infra import Infra
-from bot.releases.models import Release
-from bot.releases.service import ReleaseBook
+from shipbell.bot.clock import from_db, to_db
+from shipbell.bot.infra import Infra
+from shipbell.bot.releases.models import Release
+from shipbell.bot.releases.service import ReleaseBook
 
 HORIZON = 60  # how many upcoming releases a date given to skip/unskip may be
 

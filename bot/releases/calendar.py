@@ -16,8 +16,7 @@ from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from apscheduler.triggers.cron import CronTrigger
-
-from bot.releases.config import WEEKDAYS, TrainSettings, holiday_calendars
+from shipbell.bot.releases.config import WEEKDAYS, TrainSettings, holiday_calendars
 
 MAX_MOVE_DAYS = 14  # a release never moves further than this to find a working day
 ROTATION_ANCHOR = date(2026, 1, 1)  # cron trains count captain turns from here

@@ -14,9 +14,8 @@ from typing import Annotated, Literal
 
 from apscheduler.triggers.cron import CronTrigger
 from pydantic import AfterValidator, Field, field_validator, model_validator
-
-from bot.durations import parse_duration
-from bot.sections import ChannelRef, PrincipalRef, Section, TimeZoneName, UserRef
+from shipbell.bot.durations import parse_duration
+from shipbell.bot.sections import ChannelRef, PrincipalRef, Section, TimeZoneName, UserRef
 
 
 def holiday_calendars() -> ModuleType:

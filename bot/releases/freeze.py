@@ -11,9 +11,9 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import datetime
 
-from bot.clock import named_time as until
-from bot.releases.models import FreezeWindow
-from bot.releases.service import ReleaseBook
+from shipbell.bot.clock import named_time as until
+from shipbell.bot.releases.models import FreezeWindow
+from shipbell.bot.releases.service import ReleaseBook
 
 __all__ = ["FreezeWindow", "active_freeze", "until"]
 

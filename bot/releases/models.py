@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from bot.releases.calendar import Occurrence
+from shipbell.bot.releases.calendar import Occurrence
 
 
 @dataclass(frozen=True)

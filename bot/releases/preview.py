@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from bot.releases.calendar import TrainCalendar
-from bot.releases.config import ReleaseSettings
+from shipbell.bot.releases.calendar import TrainCalendar
+from shipbell.bot.releases.config import ReleaseSettings
 
 SHOWN = 4
 

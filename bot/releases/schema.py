@@ -3,8 +3,8 @@
 The scheduler's table rides along here (scheduled/ belongs to the release feature).
 """
 
-from bot.scheduling.schema import MIGRATIONS as SCHEDULER
-from bot.storage.migrations import Migration, sql
+from shipbell.bot.scheduling.schema import MIGRATIONS as SCHEDULER
+from shipbell.bot.storage.migrations import Migration, sql
 
 MIGRATIONS: list[Migration] = [
     *SCHEDULER,

@@ -9,11 +9,11 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from bot.clock import Clock, from_db, to_db
-from bot.releases.calendar import Occurrence, TrainCalendar
-from bot.releases.config import ReleaseSettings
-from bot.releases.models import Cargo, FreezeWindow, Release, Shipped, Skip
-from bot.storage import Store
+from shipbell.bot.clock import Clock, from_db, to_db
+from shipbell.bot.releases.calendar import Occurrence, TrainCalendar
+from shipbell.bot.releases.config import ReleaseSettings
+from shipbell.bot.releases.models import Cargo, FreezeWindow, Release, Shipped, Skip
+from shipbell.bot.storage import Store
 
 SHOWN = 15  # deploys listed per message; the rest are counted
 GATE_REASON = 300  # characters of an ad-hoc freeze reason that other features quote

@@ -4,7 +4,7 @@ Core infrastructure: jobs themselves live in ``scheduled/`` (and per-process upk
 feature it keeps), and register here through ``Scheduler.add``.
 """
 
-from bot.scheduling.engine import RunOutcome, ScheduledJob, Scheduler, every
-from bot.scheduling.runs import RunStatus
+from shipbell.bot.scheduling.engine import RunOutcome, ScheduledJob, Scheduler, every
+from shipbell.bot.scheduling.runs import RunStatus
 
 __all__ = ["RunOutcome", "RunStatus", "ScheduledJob", "Scheduler", "every"]

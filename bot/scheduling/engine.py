@@ -34,13 +34,12 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
-
-from bot import logs
-from bot.clock import Clock, from_db, to_db
-from bot.observability import Metrics
-from bot.scheduling.runs import RunStatus
-from bot.storage import Store
-from bot.tasks import backlog
+from shipbell.bot import logs
+from shipbell.bot.clock import Clock, from_db, to_db
+from shipbell.bot.observability import Metrics
+from shipbell.bot.scheduling.runs import RunStatus
+from shipbell.bot.storage import Store
+from shipbell.bot.tasks import backlog
 
 MAX_CATCH_UP = 200  # fire times looked at per job per pass; bounds work after long downtime
 

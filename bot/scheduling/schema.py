@@ -4,7 +4,7 @@ Without it a job that never ran yet has no ledger entry, and runs missed while t
 down before its first fire would be invisible: neither posted nor counted as missed.
 """
 
-from bot.storage.migrations import Migration, sql
+from shipbell.bot.storage.migrations import Migration, sql
 
 MIGRATIONS: list[Migration] = [
     sql(

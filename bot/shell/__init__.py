@@ -1,5 +1,5 @@
 """`shipbell shell`: the real app against an in-process Slack, in a terminal."""
 
-from bot.shell.repl import run_shell, run_terminal
+from shipbell.bot.shell.repl import run_shell, run_terminal
 
 __all__ = ["run_shell", "run_terminal"]

@@ -7,8 +7,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from bot.inputs import CHANNEL_MENTION, USER_MENTION
-from bot.slackdouble import Call
+from shipbell.bot.inputs import CHANNEL_MENTION, USER_MENTION
+from shipbell.bot.slackdouble import Call
 
 INTERACTIVE = ("button", "static_select", "overflow", "users_select", "datepicker")
 QUIET = frozenset({"auth.test", "users.info", "usergroups.users.list", "conversations.info",

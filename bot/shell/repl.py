@@ -18,15 +18,15 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any, TextIO
 
-from bot.clock import SystemClock
-from bot.local import CHANNELS, PEOPLE, LocalShipbell, merge
-from bot.settings import LoadedConfig
-from bot.shell.render import Screen
-from bot.shell.sandbox import Sandbox, plan_sandbox
-from bot.shell.typed import escape_references, strip_comment
-from bot.slack.manifest import COMMANDS
-from bot.slackdouble import Ack, Call
-from handlers import FEATURES
+from shipbell.bot.clock import SystemClock
+from shipbell.bot.local import CHANNELS, PEOPLE, LocalShipbell, merge
+from shipbell.bot.settings import LoadedConfig
+from shipbell.bot.shell.render import Screen
+from shipbell.bot.shell.sandbox import Sandbox, plan_sandbox
+from shipbell.bot.shell.typed import escape_references, strip_comment
+from shipbell.bot.slack.manifest import COMMANDS
+from shipbell.bot.slackdouble import Ack, Call
+from shipbell.handlers import FEATURES
 
 HELP = f"""Type a slash command as in Slack: {", ".join(f"{c} help" for c, _, _ in COMMANDS)}.
   @name, #channel, @group are sent the way Slack sends them; text after " # " is a comment.

@@ -16,12 +16,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bot.clock import Clock
-from bot.deploys.providers import REGISTRY
-from bot.inputs import ISSUED_CHANNEL_ID, ISSUED_GROUP_ID, ISSUED_USER_ID
-from bot.local import PEOPLE, LocalShipbell
-from bot.settings import LoadedConfig, Settings
-from bot.slackdouble import SlackDouble
+from shipbell.bot.clock import Clock
+from shipbell.bot.deploys.providers import REGISTRY
+from shipbell.bot.inputs import ISSUED_CHANNEL_ID, ISSUED_GROUP_ID, ISSUED_USER_ID
+from shipbell.bot.local import PEOPLE, LocalShipbell
+from shipbell.bot.settings import LoadedConfig, Settings
+from shipbell.bot.slackdouble import SlackDouble
 
 DEMO_DB = "shipbell-shell.db"
 STAND_IN = {"type": REGISTRY.simulated_type(), "seconds": 3.0}

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from bot.slackdouble.state import Workspace
+from shipbell.bot.slackdouble.state import Workspace
 
 # `@name` / `#name` at the start of a word; names are what Slack allows (letters, digits, . _ -).
 REFERENCE = re.compile(r"(?<![^\s(\[{,;])([@#])([A-Za-z0-9][A-Za-z0-9._-]*)")

@@ -14,15 +14,14 @@ import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from shipbell.bot import logs
+from shipbell.bot.core import Core
+from shipbell.bot.observability import KnownNames
+from shipbell.bot.slack import gateway, payloads
+from shipbell.bot.slack.payloads import VERIFIED
 from slack_bolt.async_app import AsyncApp, AsyncBoltRequest
 from slack_bolt.authorization import AuthorizeResult
 from slack_bolt.response import BoltResponse
-
-from bot import logs
-from bot.core import Core
-from bot.observability import KnownNames
-from bot.slack import gateway, payloads
-from bot.slack.payloads import VERIFIED
 
 MAX_COMMAND_TEXT = 4000
 TOO_LONG = (

@@ -17,12 +17,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import BaseModel
+from shipbell.bot.core import build_client
+from shipbell.bot.sections import RefKind, SlackRef, is_name
+from shipbell.bot.settings import ConfigError, Settings, origin
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
-
-from bot.core import build_client
-from bot.sections import RefKind, SlackRef, is_name
-from bot.settings import ConfigError, Settings, origin
 
 PAGE = 200  # Slack recommends no more than 200 results a page
 LIST_SCOPES = {"conversations.list": "channels:read, groups:read", "users.list": "users:read",

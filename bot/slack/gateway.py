@@ -36,11 +36,10 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from shipbell.bot import logs
+from shipbell.bot.core import Core
+from shipbell.bot.slack.kinds import SlackTask
 from slack_sdk.errors import SlackApiError
-
-from bot import logs
-from bot.core import Core
-from bot.slack.kinds import SlackTask
 
 
 class Kind(StrEnum):

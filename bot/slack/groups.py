@@ -10,11 +10,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
-from bot import logs
-from bot.core import Core
-from bot.scheduling import ScheduledJob, every
-from bot.scheduling.runs import RunStatus
-from bot.slack import gateway
+from shipbell.bot import logs
+from shipbell.bot.core import Core
+from shipbell.bot.scheduling import ScheduledJob, every
+from shipbell.bot.scheduling.runs import RunStatus
+from shipbell.bot.slack import gateway
 
 JOB_ID = "slack.groups"
 REFRESH_SECONDS = 600

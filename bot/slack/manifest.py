@@ -5,9 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import yaml
-
-from bot.settings import Settings
-from handlers import commands
+from shipbell.bot.settings import Settings
+from shipbell.handlers import commands
 
 # Derived from the features' records (handlers/feature.py): (command, description, usage hint).
 COMMANDS = tuple((c.command, c.description, c.usage_hint) for c in commands())

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.core import Core
-from bot.slack import gateway
-from bot.slack.gateway import respond
+from shipbell.bot.core import Core
+from shipbell.bot.slack import gateway
+from shipbell.bot.slack.gateway import respond
 
 __all__ = ["call", "respond"]
 

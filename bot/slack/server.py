@@ -23,18 +23,17 @@ import time
 from typing import Any
 
 from aiohttp import web
+from shipbell.bot import __version__, logs
+from shipbell.bot.core import Core
+from shipbell.bot.inbound import LIMITS, Limits, Refused, read_body
+from shipbell.bot.inputs import parse_int
+from shipbell.bot.observability import OTHER, KnownNames
+from shipbell.bot.slack import payloads
 from slack_bolt.adapter.aiohttp import to_aiohttp_response
 from slack_bolt.async_app import AsyncApp, AsyncBoltRequest
 from slack_bolt.context.async_context import AsyncBoltContext
 from slack_bolt.request.async_internals import build_async_context
 from slack_bolt.response import BoltResponse
-
-from bot import __version__, logs
-from bot.core import Core
-from bot.inbound import LIMITS, Limits, Refused, read_body
-from bot.inputs import parse_int
-from bot.observability import OTHER, KnownNames
-from bot.slack import payloads
 
 SIGNATURE_WINDOW = 300  # seconds, as Slack documents
 

@@ -13,8 +13,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from bot.core import Core
-from bot.slack import gateway
+from shipbell.bot.core import Core
+from shipbell.bot.slack import gateway
 
 PAGE = 200  # messages per conversations.history page
 PAGES = 5  # look this far back at most; past it, post afresh

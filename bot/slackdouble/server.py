@@ -16,8 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
-
-from bot.slack.manifest import BOT_SCOPES as DEFAULT_SCOPES
+from shipbell.bot.slack.manifest import BOT_SCOPES as DEFAULT_SCOPES
 
 from . import conversations as _conversations  # noqa: F401  (registers methods)
 from . import views as _views  # noqa: F401  (registers methods)

@@ -15,9 +15,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
-from bot.sections import ConfigError
-from bot.storage.lite import sqlite_utils
-from bot.storage.migrations import Migration
+from shipbell.bot.sections import ConfigError
+from shipbell.bot.storage.lite import sqlite_utils
+from shipbell.bot.storage.migrations import Migration
 
 T = TypeVar("T")
 

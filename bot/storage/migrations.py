@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from bot.storage.lite import sqlite_utils
+from shipbell.bot.storage.lite import sqlite_utils
 
 
 @dataclass(frozen=True)

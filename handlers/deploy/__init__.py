@@ -7,25 +7,24 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+from shipbell.bot import logs
+from shipbell.bot.core import Core
+from shipbell.bot.deploys.demo import DEMO_CONFIG
+from shipbell.bot.deploys.runner import Runner
+from shipbell.bot.deploys.schema import MIGRATIONS
+from shipbell.bot.deploys.service import DeployService
+from shipbell.bot.releases.freeze import active_freeze
+from shipbell.bot.releases.service import releases_of
+from shipbell.bot.scheduling import ScheduledJob, every
+from shipbell.bot.slack.groups import groups_of
+from shipbell.handlers.common import SlashCommand
+from shipbell.handlers.deploy import actions, messages
+from shipbell.handlers.deploy.commands import Router
+from shipbell.handlers.deploy.hooks import handler as hook_handler
+from shipbell.handlers.deploy.ids import COMMAND, HOOK_PATH, SWEEP_JOB, Task
+from shipbell.handlers.deploy.notifier import SlackNotifier
+from shipbell.handlers.feature import Command, Feature
 from slack_bolt.async_app import AsyncApp
-
-from bot import logs
-from bot.core import Core
-from bot.deploys.demo import DEMO_CONFIG
-from bot.deploys.runner import Runner
-from bot.deploys.schema import MIGRATIONS
-from bot.deploys.service import DeployService
-from bot.releases.freeze import active_freeze
-from bot.releases.service import releases_of
-from bot.scheduling import ScheduledJob, every
-from bot.slack.groups import groups_of
-from handlers.common import SlashCommand
-from handlers.deploy import actions, messages
-from handlers.deploy.commands import Router
-from handlers.deploy.hooks import handler as hook_handler
-from handlers.deploy.ids import COMMAND, HOOK_PATH, SWEEP_JOB, Task
-from handlers.deploy.notifier import SlackNotifier
-from handlers.feature import Command, Feature
 
 
 def calendar_freeze(core: Core) -> Callable[[str, str, datetime], tuple[str, str] | None]:

@@ -11,15 +11,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from shipbell.bot.core import Core
+from shipbell.bot.deploys import approvals, lockops
+from shipbell.bot.deploys.service import DeployService, Outcome
+from shipbell.bot.inputs import parse_id
+from shipbell.bot.slack import gateway
+from shipbell.handlers.deploy import messages
+from shipbell.handlers.deploy.ids import Action
 from slack_bolt.async_app import AsyncApp
-
-from bot.core import Core
-from bot.deploys import approvals, lockops
-from bot.deploys.service import DeployService, Outcome
-from bot.inputs import parse_id
-from bot.slack import gateway
-from handlers.deploy import messages
-from handlers.deploy.ids import Action
 
 
 def _reply(core: Core, body: dict[str, Any], text: str, *, replace: bool = False) -> None:

@@ -8,17 +8,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.clock import humanize
-from bot.deploys import grammar, lockops
-from bot.deploys.gates import FAIL, WAIT, Ask
-from bot.deploys.grammar import GrammarError
-from bot.deploys.locks import MAX_REASON
-from bot.deploys.models import ACTIVE, WAITING
-from bot.deploys.service import DeployService
-from bot.inputs import parse_id, user_text
-from handlers.common import SlashCommand, ephemeral, unknown_subcommand
-from handlers.deploy import messages
-from handlers.deploy.ids import COMMAND
+from shipbell.bot.clock import humanize
+from shipbell.bot.deploys import grammar, lockops
+from shipbell.bot.deploys.gates import FAIL, WAIT, Ask
+from shipbell.bot.deploys.grammar import GrammarError
+from shipbell.bot.deploys.locks import MAX_REASON
+from shipbell.bot.deploys.models import ACTIVE, WAITING
+from shipbell.bot.deploys.service import DeployService
+from shipbell.bot.inputs import parse_id, user_text
+from shipbell.handlers.common import SlashCommand, ephemeral, unknown_subcommand
+from shipbell.handlers.deploy import messages
+from shipbell.handlers.deploy.ids import COMMAND
 
 SUBCOMMANDS = ["rollback", "status", "history", "lock", "unlock", "locks", "cancel", "explain",
                "help"]

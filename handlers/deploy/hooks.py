@@ -23,15 +23,14 @@ from pydantic import (
     StrictStr,
     ValidationError,
 )
-
-from bot.core import Core
-from bot.deploys import signing
-from bot.deploys.models import ReportState
-from bot.deploys.providers import Report, VerifiesCallbacks
-from bot.deploys.reports import REPORT_STATES, normalise_changes
-from bot.deploys.runner import Runner
-from bot.inbound import LIMITS, Refused, read_body
-from bot.inputs import parse_id, parse_int, strict_int
+from shipbell.bot.core import Core
+from shipbell.bot.deploys import signing
+from shipbell.bot.deploys.models import ReportState
+from shipbell.bot.deploys.providers import Report, VerifiesCallbacks
+from shipbell.bot.deploys.reports import REPORT_STATES, normalise_changes
+from shipbell.bot.deploys.runner import Runner
+from shipbell.bot.inbound import LIMITS, Refused, read_body
+from shipbell.bot.inputs import parse_id, parse_int, strict_int
 
 
 def _deploy_id(value: object) -> int:

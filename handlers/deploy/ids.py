@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from bot.deploys.models import Task  # the domain submits these too
+from shipbell.bot.deploys.models import Task  # the domain submits these too
 
 __all__ = ["COMMAND", "HOOK_PATH", "SWEEP_JOB", "Action", "Block", "Task"]
 

@@ -6,13 +6,13 @@ import re
 from datetime import datetime
 from typing import Any
 
-from bot.clock import humanize, slack_date
-from bot.deploys.gates import FAIL, OVERRIDE, PASS, WAIT, GateResult
-from bot.deploys.locks import Lock
-from bot.deploys.models import ACTIVE, EMOJI, WAITING, Deploy, State
-from bot.inputs import escape, inline, user_text
-from handlers.common import mentions
-from handlers.deploy.ids import Action, Block
+from shipbell.bot.clock import humanize, slack_date
+from shipbell.bot.deploys.gates import FAIL, OVERRIDE, PASS, WAIT, GateResult
+from shipbell.bot.deploys.locks import Lock
+from shipbell.bot.deploys.models import ACTIVE, EMOJI, WAITING, Deploy, State
+from shipbell.bot.inputs import escape, inline, user_text
+from shipbell.handlers.common import mentions
+from shipbell.handlers.deploy.ids import Action, Block
 
 MAX_CHANGES = 10
 MARK = {PASS: ":white_check_mark:", FAIL: ":x:", WAIT: ":hourglass_flowing_sand:",

@@ -22,13 +22,13 @@ import json
 from collections import defaultdict
 from typing import Any
 
-from bot import logs
-from bot.core import Core
-from bot.deploys.models import Deploy, State
-from bot.deploys.repo import DeployRepo
-from bot.slack import gateway, tagged
-from handlers.deploy import messages
-from handlers.deploy.ids import Task
+from shipbell.bot import logs
+from shipbell.bot.core import Core
+from shipbell.bot.deploys.models import Deploy, State
+from shipbell.bot.deploys.repo import DeployRepo
+from shipbell.bot.slack import gateway, tagged
+from shipbell.handlers.deploy import messages
+from shipbell.handlers.deploy.ids import Task
 
 MESSAGE_EVENT = "shipbell_deploy"  # metadata event_type of each deploy's one message
 NOTE = "note"  # deploy_events.state of a provider's or Shipbell's remark

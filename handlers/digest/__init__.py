@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
+from shipbell.bot.core import Core
+from shipbell.bot.dora.schema import MIGRATIONS
+from shipbell.handlers.digest.ids import SUBCOMMAND
+from shipbell.handlers.digest.stats import register_stats
+from shipbell.handlers.feature import Feature
 from slack_bolt.async_app import AsyncApp
-
-from bot.core import Core
-from bot.dora.schema import MIGRATIONS
-from handlers.digest.ids import SUBCOMMAND
-from handlers.digest.stats import register_stats
-from handlers.feature import Feature
 
 
 def register(app: AsyncApp, core: Core) -> None:

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.dora import format as fmt
-from bot.dora.metrics import Digest
-from bot.inputs import escape
-from handlers.digest.ids import Block
+from shipbell.bot.dora import format as fmt
+from shipbell.bot.dora.metrics import Digest
+from shipbell.bot.inputs import escape
+from shipbell.handlers.digest.ids import Block
 
 SECTION_LIMIT = 2900  # under Slack's 3,000, leaving room for a "… and N more" line
 MESSAGE_BUDGET = 11_000  # all block text of one message; Slack refuses ~12k (msg_blocks_too_long)

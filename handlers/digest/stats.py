@@ -12,13 +12,13 @@ import re
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from bot.core import Core
-from bot.dora.digest import build_digest, has_service, known_services
-from bot.inputs import CHANNEL_MENTION, GROUP_MENTION, USER_MENTION
-from bot.slack import gateway
-from handlers.common import SlashCommand, ephemeral
-from handlers.digest import messages
-from handlers.digest.ids import SUBCOMMAND, Task
+from shipbell.bot.core import Core
+from shipbell.bot.dora.digest import build_digest, has_service, known_services
+from shipbell.bot.inputs import CHANNEL_MENTION, GROUP_MENTION, USER_MENTION
+from shipbell.bot.slack import gateway
+from shipbell.handlers.common import SlashCommand, ephemeral
+from shipbell.handlers.digest import messages
+from shipbell.handlers.digest.ids import SUBCOMMAND, Task
 
 PERIOD = re.compile(r"^([0-9]{1,4})\s*(d|days?|w|weeks?)$", re.IGNORECASE)  # ASCII: not "²d"
 NUMBER = re.compile(r"^[0-9]+$")

@@ -4,17 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
+from shipbell.bot.core import Core
+from shipbell.bot.incidents.demo import DEMO_CONFIG
+from shipbell.bot.incidents.schema import MIGRATIONS
+from shipbell.bot.incidents.service import IncidentService
+from shipbell.handlers.common import SlashCommand
+from shipbell.handlers.feature import Command, Feature
+from shipbell.handlers.incident import actions, events, modal, subscribers
+from shipbell.handlers.incident.commands import COMMAND, Commands
+from shipbell.handlers.incident.tasks import IncidentTasks
 from slack_bolt.async_app import AsyncApp
-
-from bot.core import Core
-from bot.incidents.demo import DEMO_CONFIG
-from bot.incidents.schema import MIGRATIONS
-from bot.incidents.service import IncidentService
-from handlers.common import SlashCommand
-from handlers.feature import Command, Feature
-from handlers.incident import actions, events, modal, subscribers
-from handlers.incident.commands import COMMAND, Commands
-from handlers.incident.tasks import IncidentTasks
 
 
 def register(app: AsyncApp, core: Core) -> None:

@@ -9,20 +9,19 @@ import json
 import re
 from typing import Any
 
+from shipbell.bot.clock import slack_date
+from shipbell.bot.core import Core
+from shipbell.bot.deploys.gates import Ask
+from shipbell.bot.incidents import followups, presses, reminders, timeline
+from shipbell.bot.incidents.models import Incident
+from shipbell.bot.incidents.service import IncidentService
+from shipbell.bot.incidents.timeline import Entry
+from shipbell.bot.inputs import parse_id, strict_int
+from shipbell.bot.slack import gateway
+from shipbell.handlers.common import mentions
+from shipbell.handlers.incident.ids import Action, Task
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError
-
-from bot.clock import slack_date
-from bot.core import Core
-from bot.deploys.gates import Ask
-from bot.incidents import followups, presses, reminders, timeline
-from bot.incidents.models import Incident
-from bot.incidents.service import IncidentService
-from bot.incidents.timeline import Entry
-from bot.inputs import parse_id, strict_int
-from bot.slack import gateway
-from handlers.common import mentions
-from handlers.incident.ids import Action, Task
 
 STALE = "That button doesn't point at anything I know any more; `/incident list` shows what's open."
 NOT_YOURS = ("Only {ref}'s commander, comms, reporter or people in its channel can use these"

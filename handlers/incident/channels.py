@@ -9,10 +9,10 @@ from __future__ import annotations
 import secrets
 from collections.abc import Callable
 
-from bot import logs
-from bot.core import Core
-from bot.incidents import naming
-from bot.slack import gateway
+from shipbell.bot import logs
+from shipbell.bot.core import Core
+from shipbell.bot.incidents import naming
+from shipbell.bot.slack import gateway
 
 
 async def create_channel(

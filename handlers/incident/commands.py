@@ -10,10 +10,10 @@ import re
 from datetime import date
 from typing import Any
 
-from bot.clock import humanize
-from bot.core import Core
-from bot.incidents import followups
-from bot.incidents.models import (
+from shipbell.bot.clock import humanize
+from shipbell.bot.core import Core
+from shipbell.bot.incidents import followups
+from shipbell.bot.incidents.models import (
     RELATIONS,
     ROLES,
     SETTABLE_STATUSES,
@@ -23,19 +23,19 @@ from bot.incidents.models import (
     parse_ref,
     parse_severity,
 )
-from bot.incidents.service import IncidentService
-from bot.inputs import inline as shown
-from bot.inputs import mentioned_user as user_id
-from bot.inputs import parse_id, user_text
-from handlers.common import (
+from shipbell.bot.incidents.service import IncidentService
+from shipbell.bot.inputs import inline as shown
+from shipbell.bot.inputs import mentioned_user as user_id
+from shipbell.bot.inputs import parse_id, user_text
+from shipbell.handlers.common import (
     SlashCommand,
     absent_people,
     ephemeral,
     not_here,
     unknown_subcommand,
 )
-from handlers.incident import messages
-from handlers.incident.ids import Task
+from shipbell.handlers.incident import messages
+from shipbell.handlers.incident.ids import Task
 
 COMMAND = "/incident"
 IN_INCIDENT = ("status", "sev", "assign", "update", "note", "link", "followup", "resolve",

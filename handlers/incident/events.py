@@ -9,15 +9,14 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from shipbell.bot.core import Core
+from shipbell.bot.incidents import timeline
+from shipbell.bot.incidents.service import IncidentService
+from shipbell.bot.incidents.timeline import Entry
+from shipbell.bot.slack import gateway
+from shipbell.handlers.incident import messages
+from shipbell.handlers.incident.ids import Task
 from slack_bolt.async_app import AsyncApp
-
-from bot.core import Core
-from bot.incidents import timeline
-from bot.incidents.service import IncidentService
-from bot.incidents.timeline import Entry
-from bot.slack import gateway
-from handlers.incident import messages
-from handlers.incident.ids import Task
 
 PIN_REACTIONS = frozenset({"pushpin", "round_pushpin"})
 

@@ -6,10 +6,17 @@ import json
 from datetime import datetime
 from typing import Any
 
-from bot.clock import humanize, slack_date
-from bot.incidents.models import Incident, Status
-from bot.inputs import escape, user_text
-from handlers.incident.ids import PRIVATE_VALUE, Action, Block, Callback, Field, snooze_action
+from shipbell.bot.clock import humanize, slack_date
+from shipbell.bot.incidents.models import Incident, Status
+from shipbell.bot.inputs import escape, user_text
+from shipbell.handlers.incident.ids import (
+    PRIVATE_VALUE,
+    Action,
+    Block,
+    Callback,
+    Field,
+    snooze_action,
+)
 
 Blocks = list[dict[str, Any]]
 STATUS_EMOJI = {Status.INVESTIGATING: ":mag:", Status.IDENTIFIED: ":dart:",

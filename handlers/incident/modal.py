@@ -5,16 +5,15 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from shipbell.bot.core import Core
+from shipbell.bot.incidents.models import cut_title, parse_severity
+from shipbell.bot.inputs import CONVERSATION_ID
+from shipbell.bot.slack import gateway
+from shipbell.handlers.common import SlashCommand
+from shipbell.handlers.incident import messages
+from shipbell.handlers.incident.commands import OPEN_USAGE, Commands, service_problem
+from shipbell.handlers.incident.ids import PRIVATE_VALUE, Block, Callback, Field, Task
 from slack_bolt.async_app import AsyncApp
-
-from bot.core import Core
-from bot.incidents.models import cut_title, parse_severity
-from bot.inputs import CONVERSATION_ID
-from bot.slack import gateway
-from handlers.common import SlashCommand
-from handlers.incident import messages
-from handlers.incident.commands import OPEN_USAGE, Commands, service_problem
-from handlers.incident.ids import PRIVATE_VALUE, Block, Callback, Field, Task
 
 TITLE_MISSING = "Give the incident a short title, e.g. “API 500s on checkout”."
 

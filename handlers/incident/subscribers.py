@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.clock import from_db, humanize
-from bot.events import Bus, Data
-from bot.incidents.models import Event
-from bot.inputs import user_text
-from handlers.incident.ids import Task
+from shipbell.bot.clock import from_db, humanize
+from shipbell.bot.events import Bus, Data
+from shipbell.bot.incidents.models import Event
+from shipbell.bot.inputs import user_text
+from shipbell.handlers.incident.ids import Task
 
 
 def _url(data: Data) -> Any:

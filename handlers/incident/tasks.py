@@ -7,17 +7,17 @@ from datetime import timedelta
 from enum import StrEnum
 from typing import Any
 
-from bot import logs
-from bot.clock import to_db
-from bot.core import Core
-from bot.incidents import followups, naming, postmortem, queries, reminders, timeline
-from bot.incidents.models import Incident
-from bot.incidents.service import IncidentService
-from bot.slack import gateway, tagged
-from handlers.common import mentions
-from handlers.incident import messages
-from handlers.incident.channels import create_channel, members_of, names_of
-from handlers.incident.ids import Task
+from shipbell.bot import logs
+from shipbell.bot.clock import to_db
+from shipbell.bot.core import Core
+from shipbell.bot.incidents import followups, naming, postmortem, queries, reminders, timeline
+from shipbell.bot.incidents.models import Incident
+from shipbell.bot.incidents.service import IncidentService
+from shipbell.bot.slack import gateway, tagged
+from shipbell.handlers.common import mentions
+from shipbell.handlers.incident import messages
+from shipbell.handlers.incident.channels import create_channel, members_of, names_of
+from shipbell.handlers.incident.ids import Task
 
 Payload = dict[str, Any]
 

@@ -9,18 +9,17 @@ from __future__ import annotations
 
 from typing import Any
 
+from shipbell.bot.core import Core
+from shipbell.bot.releases.demo import DEMO_CONFIG
+from shipbell.bot.releases.schema import MIGRATIONS
+from shipbell.bot.releases.service import ReleaseBook
+from shipbell.handlers.common import SlashCommand
+from shipbell.handlers.feature import Command, Feature
+from shipbell.handlers.release import announce
+from shipbell.handlers.release.commands import answer
+from shipbell.handlers.release.groups import groups_job, share_groups
+from shipbell.handlers.release.ids import COMMAND
 from slack_bolt.async_app import AsyncApp
-
-from bot.core import Core
-from bot.releases.demo import DEMO_CONFIG
-from bot.releases.schema import MIGRATIONS
-from bot.releases.service import ReleaseBook
-from handlers.common import SlashCommand
-from handlers.feature import Command, Feature
-from handlers.release import announce
-from handlers.release.commands import answer
-from handlers.release.groups import groups_job, share_groups
-from handlers.release.ids import COMMAND
 
 
 def register(app: AsyncApp, core: Core) -> None:

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.core import Core
-from bot.slack import gateway
-from handlers.release import messages
-from handlers.release.ids import Task
+from shipbell.bot.core import Core
+from shipbell.bot.slack import gateway
+from shipbell.handlers.release import messages
+from shipbell.handlers.release.ids import Task
 
 
 def submit(core: Core, channel: str, text: str, response_url: str | None) -> None:

@@ -10,18 +10,24 @@ from collections.abc import Callable
 from datetime import date, timedelta
 from typing import Any
 
-from bot.core import Core
-from bot.durations import EXAMPLE as DURATION_EXAMPLE
-from bot.durations import parse_duration
-from bot.inputs import mentioned_user
-from bot.releases.actions import Calendar, Outcome
-from bot.releases.calendar import TrainCalendar
-from bot.releases.models import Release
-from bot.releases.service import releases_of
-from handlers.common import SlashCommand, absent_people, ephemeral, not_here, unknown_subcommand
-from handlers.release import announce, messages
-from handlers.release.ids import COMMAND, Sub
-from handlers.release.words import COUNT_WORD, read_day, shown
+from shipbell.bot.core import Core
+from shipbell.bot.durations import EXAMPLE as DURATION_EXAMPLE
+from shipbell.bot.durations import parse_duration
+from shipbell.bot.inputs import mentioned_user
+from shipbell.bot.releases.actions import Calendar, Outcome
+from shipbell.bot.releases.calendar import TrainCalendar
+from shipbell.bot.releases.models import Release
+from shipbell.bot.releases.service import releases_of
+from shipbell.handlers.common import (
+    SlashCommand,
+    absent_people,
+    ephemeral,
+    not_here,
+    unknown_subcommand,
+)
+from shipbell.handlers.release import announce, messages
+from shipbell.handlers.release.ids import COMMAND, Sub
+from shipbell.handlers.release.words import COUNT_WORD, read_day, shown
 
 MAX_FREEZE = timedelta(days=30)
 DEFAULT_COUNT = 5

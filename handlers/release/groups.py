@@ -9,14 +9,14 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from bot import logs
-from bot.core import Core
-from bot.releases.service import releases_of
-from bot.scheduling import ScheduledJob, every
-from bot.scheduling.runs import RunStatus
-from bot.slack import gateway
-from bot.slack.groups import groups_of
-from handlers.release.ids import GROUPS_JOB
+from shipbell.bot import logs
+from shipbell.bot.core import Core
+from shipbell.bot.releases.service import releases_of
+from shipbell.bot.scheduling import ScheduledJob, every
+from shipbell.bot.scheduling.runs import RunStatus
+from shipbell.bot.slack import gateway
+from shipbell.bot.slack.groups import groups_of
+from shipbell.handlers.release.ids import GROUPS_JOB
 
 REFRESH_SECONDS = 600
 

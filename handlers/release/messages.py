@@ -9,10 +9,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from bot.clock import humanize, slack_date
-from bot.inputs import escape, user_text
-from bot.releases.models import Cargo, FreezeWindow, Release
-from handlers.release.ids import Block
+from shipbell.bot.clock import humanize, slack_date
+from shipbell.bot.inputs import escape, user_text
+from shipbell.bot.releases.models import Cargo, FreezeWindow, Release
+from shipbell.handlers.release.ids import Block
 
 MAX_SECTION = 2900
 

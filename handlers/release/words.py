@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from datetime import date
 
-from bot.inputs import inline
+from shipbell.bot.inputs import inline
 
 COUNT_WORD = re.compile(r"[0-9]{1,6}")  # ASCII only: "²".isdigit() is True, int("²") raises
 

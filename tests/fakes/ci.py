@@ -11,8 +11,8 @@ from typing import Any
 
 import aiohttp
 from aiohttp import web
+from shipbell.bot.deploys import signing
 
-from bot.deploys import signing
 from fakes.server import LocalServer
 
 

@@ -13,6 +13,6 @@ def shipbell(*args: str, cwd: Path, env: dict[str, str] | None = None, stdin: st
     """`shipbell ARGS…` without the tester's own Slack or Shipbell variables."""
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "SHIPBELL_"))}
     return subprocess.run(
-        [sys.executable, "-m", "bot.cli", *args], input=stdin, capture_output=True, text=True,
-        timeout=timeout, env={**clean, **(env or {})}, cwd=cwd, check=False,
+        [sys.executable, "-m", "shipbell.bot.cli", *args], input=stdin, capture_output=True,
+        text=True, timeout=timeout, env={**clean, **(env or {})}, cwd=cwd, check=False,
     )

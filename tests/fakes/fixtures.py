@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import pytest
+from shipbell.bot.clock import FakeClock
 
-from bot.clock import FakeClock
 from fakes.ci import FakeCI
 from fakes.configs import SECRET, SECRET_ENV
 

@@ -12,7 +12,7 @@ import random
 import sqlite3
 from datetime import datetime, timedelta
 
-from bot.clock import to_db
+from shipbell.bot.clock import to_db
 
 BATCH = 20_000
 

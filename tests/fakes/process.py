@@ -17,7 +17,7 @@ PROMPTLY = 10.0  # seconds a stop request may take, start to exit, on a loaded t
 def shipbell_argv() -> list[str]:
     """The command as installed (`.venv/bin/shipbell`), as the README tells people to run it."""
     script = Path(sys.executable).parent / "shipbell"
-    return [str(script)] if script.exists() else [sys.executable, "-m", "bot.cli"]
+    return [str(script)] if script.exists() else [sys.executable, "-m", "shipbell.bot.cli"]
 
 
 def clean_env(**extra: str) -> dict[str, str]:

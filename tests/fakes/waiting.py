@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 
-from bot.clock import FakeClock
+from shipbell.bot.clock import FakeClock
 
 
 async def until(condition: Callable[[], bool], timeout: float = 5.0) -> None:

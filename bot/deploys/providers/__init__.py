@@ -6,8 +6,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Protocol
 
-from bot.clock import Clock
-from bot.deploys.providers.base import (
+from shipbell.bot.clock import Clock
+from shipbell.bot.deploys.providers.base import (
     Cancels,
     Job,
     ListsChanges,
@@ -21,8 +21,8 @@ from bot.deploys.providers.base import (
     Triggered,
     VerifiesCallbacks,
 )
-from bot.deploys.providers.registry import REGISTRY, Registry
-from bot.http import Http
+from shipbell.bot.deploys.providers.registry import REGISTRY, Registry
+from shipbell.bot.http import Http
 
 __all__ = ["REGISTRY", "Cancels", "Job", "ListsChanges", "Polls", "Provider", "ProviderConfig",
            "ProviderContext", "ProviderError", "Registry", "Report", "Triggered",

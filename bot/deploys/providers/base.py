@@ -16,11 +16,10 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
 from pydantic import Field
-
-from bot.clock import Clock
-from bot.deploys.models import Deploy, ReportState
-from bot.http import Http
-from bot.sections import Section
+from shipbell.bot.clock import Clock
+from shipbell.bot.deploys.models import Deploy, ReportState
+from shipbell.bot.http import Http
+from shipbell.bot.sections import Section
 
 
 class ProviderError(Exception):

@@ -13,9 +13,8 @@ import os
 import signal
 
 from pydantic import Field, model_validator
-
-from bot.deploys.models import Deploy, ReportState
-from bot.deploys.providers.base import (
+from shipbell.bot.deploys.models import Deploy, ReportState
+from shipbell.bot.deploys.providers.base import (
     Job,
     ProviderConfig,
     ProviderContext,

@@ -10,10 +10,15 @@ import hashlib
 from typing import ClassVar
 
 from pydantic import Field
-
-from bot.clock import from_db, to_db
-from bot.deploys.models import Deploy, ReportState
-from bot.deploys.providers.base import Job, ProviderConfig, ProviderContext, Report, Triggered
+from shipbell.bot.clock import from_db, to_db
+from shipbell.bot.deploys.models import Deploy, ReportState
+from shipbell.bot.deploys.providers.base import (
+    Job,
+    ProviderConfig,
+    ProviderContext,
+    Report,
+    Triggered,
+)
 
 
 class DryRunConfig(ProviderConfig):

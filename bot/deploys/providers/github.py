@@ -20,10 +20,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pydantic import Field, model_validator
-
-from bot.deploys.models import Deploy, ReportState
-from bot.deploys.providers import http
-from bot.deploys.providers.base import (
+from shipbell.bot.deploys.models import Deploy, ReportState
+from shipbell.bot.deploys.providers import http
+from shipbell.bot.deploys.providers.base import (
     Job,
     ProviderConfig,
     ProviderContext,
@@ -31,8 +30,8 @@ from bot.deploys.providers.base import (
     Report,
     Triggered,
 )
-from bot.deploys.providers.http import HttpError
-from bot.inputs import parse_int
+from shipbell.bot.deploys.providers.http import HttpError
+from shipbell.bot.inputs import parse_int
 
 API_VERSION = "2022-11-28"
 USER_AGENT = "Shipbell (deploy provider)"

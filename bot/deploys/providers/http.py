@@ -20,11 +20,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
-
-from bot.clock import Clock
-from bot.deploys.providers.base import ProviderError
-from bot.http import Http
-from bot.inputs import parse_int
+from shipbell.bot.clock import Clock
+from shipbell.bot.deploys.providers.base import ProviderError
+from shipbell.bot.http import Http
+from shipbell.bot.inputs import parse_int
 
 
 class HttpError(ProviderError):

@@ -13,14 +13,18 @@ from typing import Any, Protocol
 
 from pydantic import ValidationError, ValidatorFunctionWrapHandler
 from pydantic_core import InitErrorDetails, PydanticCustomError
-
-from bot.clock import Clock
-from bot.deploys.providers.base import Provider, ProviderConfig, ProviderContext, ServiceInfo
-from bot.deploys.providers.command import CommandProvider
-from bot.deploys.providers.dryrun import DryRunProvider
-from bot.deploys.providers.github import GitHubProvider
-from bot.deploys.providers.webhook import WebhookProvider
-from bot.http import Http
+from shipbell.bot.clock import Clock
+from shipbell.bot.deploys.providers.base import (
+    Provider,
+    ProviderConfig,
+    ProviderContext,
+    ServiceInfo,
+)
+from shipbell.bot.deploys.providers.command import CommandProvider
+from shipbell.bot.deploys.providers.dryrun import DryRunProvider
+from shipbell.bot.deploys.providers.github import GitHubProvider
+from shipbell.bot.deploys.providers.webhook import WebhookProvider
+from shipbell.bot.http import Http
 
 
 class ProviderClass(Protocol):

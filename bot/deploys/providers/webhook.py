@@ -11,11 +11,10 @@ import os
 import secrets
 
 from pydantic import model_validator
-
-from bot.deploys import signing
-from bot.deploys.models import Deploy
-from bot.deploys.providers import http
-from bot.deploys.providers.base import (
+from shipbell.bot.deploys import signing
+from shipbell.bot.deploys.models import Deploy
+from shipbell.bot.deploys.providers import http
+from shipbell.bot.deploys.providers.base import (
     Job,
     ProviderConfig,
     ProviderContext,
