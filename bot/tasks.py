@@ -251,6 +251,10 @@ class TaskRunner:
             else:
                 self._exclusive[name] = (lock, users - 1)
 
+    def contended(self, name: str) -> bool:
+        """Whether a coroutine of this process is in, or waiting for, ``exclusive(name)``."""
+        return name in self._exclusive
+
     def _hold(self, name: str) -> bool:
         now = self.clock.now()
         until = to_db(now + self.lease)
