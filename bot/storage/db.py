@@ -100,6 +100,11 @@ class Store:
             if migration.id in done:
                 continue
             with self.transaction():
+                # Replicas starting at once on one file: whoever takes the write lock first
+                # applies it; the others wait for the lock, then find it applied.
+                if self.conn.execute("SELECT 1 FROM schema_migrations WHERE id = ?",
+                                     (migration.id,)).fetchone():
+                    continue
                 migration.apply(self.db)
                 self.conn.execute(
                     "INSERT INTO schema_migrations (id, version, applied_at)"
