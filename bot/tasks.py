@@ -271,8 +271,10 @@ class TaskRunner:
     # -- running ------------------------------------------------------------------------------
     def _start(self, task_id: int, kind: str, payload: dict[str, Any], attempts: int,
                lane: str) -> None:
-        if not self.accepting:
-            return  # stays pending in the store; released at shutdown, resumed at a start
+        if not self.accepting:  # stays pending, handed back for whichever replica is next
+            self.store.execute("UPDATE tasks SET owner = NULL, lease_until = NULL"
+                               " WHERE id = ? AND owner = ?", (task_id, self.replica))
+            return
         task = asyncio.get_running_loop().create_task(
             self._in_lane(task_id, kind, payload, attempts, lane), name=f"{kind}#{task_id}"
         )
