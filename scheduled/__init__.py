@@ -15,5 +15,5 @@ def register(core: Core) -> None:
     housekeeping.register(core)
     if "incidents" in core.services:
         incidents.register(core)
-    releases.register_jobs(core)
+    releases.register(core)
     digest.add_digest_job(core)
