@@ -113,7 +113,6 @@ class Core:
     identity: Identity = field(default_factory=Identity)
     http: Http = field(default_factory=Http)
     registry: Registry = field(default_factory=Registry)  # feature services, by class
-    services: dict[str, Any] = field(default_factory=dict)  # what is left of the bag
     routes: list[Route] = field(default_factory=list)  # features' HTTP endpoints (server.py)
     events: Bus = field(init=False)  # domain events -> subscribed tasks (bot/events.py)
 

@@ -10,9 +10,11 @@ from typing import Any
 from shipbell.bot import logs
 from shipbell.bot.core import Core, Route
 from shipbell.bot.deploys.demo import DEMO_CONFIG
+from shipbell.bot.deploys.gates import Freeze, OpenIncidents
 from shipbell.bot.deploys.runner import Runner
 from shipbell.bot.deploys.schema import MIGRATIONS
 from shipbell.bot.deploys.service import DeployService
+from shipbell.bot.incidents.service import IncidentService
 from shipbell.bot.releases.freeze import active_freeze
 from shipbell.bot.releases.service import ReleaseBook
 from shipbell.bot.scheduling import ScheduledJob, every
@@ -27,8 +29,7 @@ from shipbell.handlers.feature import Command, Feature
 from slack_bolt.async_app import AsyncApp
 
 
-def calendar_freeze(releases: Callable[[], ReleaseBook | None]
-                    ) -> Callable[[str, str, datetime], tuple[str, str] | None]:
+def calendar_freeze(releases: Callable[[], ReleaseBook | None]) -> Freeze:
     """The freeze gate's view of the release calendar: (source, reason) of a freeze, if any;
     never one when this Shipbell has no release book."""
 
@@ -40,14 +41,26 @@ def calendar_freeze(releases: Callable[[], ReleaseBook | None]
     return freeze
 
 
+def open_incidents(incidents: Callable[[], IncidentService | None]) -> OpenIncidents:
+    """The incidents gate's view: open SEV1/SEV2 incidents on a service; none when this
+    Shipbell has no incident feature."""
+
+    def find(service: str, /) -> list[dict[str, object]]:
+        svc = incidents()
+        return svc.open_on_service(service, max_severity=2) if svc is not None else []
+
+    return find
+
+
 def register(app: AsyncApp, core: Core) -> None:
     notifier = SlackNotifier(core)
-    # The release feature registers after this one: looked up when the gate asks.
+    # The release and incident features register after this one: looked up when a gate asks.
     svc = DeployService(core, core.settings.deploy, notifier,
                         freeze=calendar_freeze(core.registry.lazy(ReleaseBook)),
+                        incidents=open_incidents(core.registry.lazy(IncidentService)),
                         public_url=core.settings.slack.public_url)
     runner = Runner(svc)
-    core.services["deploys"] = svc
+    core.registry.add(svc)
     extra = core.registry.ensure(Subcommands, Subcommands)
     router = Router(svc, extra)
     directory = groups_of(core)
