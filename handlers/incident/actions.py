@@ -156,7 +156,7 @@ def register(app: AsyncApp, core: Core, svc: IncidentService, deploys: Deploys) 
         service, env = deploy["service"], deploy["env"]
         answer = roll_back_suspect(rollbacks, deploy["id"], service, env, user=user,
                                    channel=channel, incident=inc.id)
-        if answer.rollback_id is not None:  # refused or repeated: no timeline row
+        if answer.rollback_id is not None:  # only a rollback this press requested is noted
             timeline.add(core.store, inc.id, core.clock.now(), Entry.NOTE, user,
                          f"Rollback of {service} in {env} requested (suspect deploy"
                          f" #{deploy['id']}, rollback #{answer.rollback_id})")

@@ -31,6 +31,8 @@ class Requested(Protocol):
 
 
 class Rollbacks(Protocol):
+    """Deploys, as the incident feature asks them."""
+
     def refusal(self, service: str, env: str, user: str, channel: str) -> str | None:
         """Why ``user`` may not deploy ``service`` to ``env`` from ``channel``, or None."""
         ...
