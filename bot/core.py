@@ -1,16 +1,19 @@
 """The running Shipbell: settings, store, clock, tasks, scheduler and the Slack client.
 
-Built once per process (or per test) by ``build_core``; features hang their domain
-services on it in ``handlers.register_all``.  Nothing here talks to Slack at build time.
+Built once per process (or per test) by ``build_core``; in ``handlers.register_all`` each
+feature adds its services to ``Core.registry`` (one per type) and its HTTP endpoints to
+``Core.routes``.  Nothing here talks to Slack at build time.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple, TypeVar
 
 import aiohttp
+from aiohttp import web
 from shipbell.bot.clock import Clock, SystemClock, to_db
 from shipbell.bot.events import Bus
 from shipbell.bot.http import Http, replayable
@@ -29,6 +32,60 @@ from slack_sdk.http_retry.request import HttpRequest
 from slack_sdk.http_retry.response import HttpResponse
 from slack_sdk.http_retry.state import RetryState
 from slack_sdk.web.async_client import AsyncWebClient
+
+T = TypeVar("T")
+
+
+class Registry:
+    """The feature services of one Shipbell, at most one of each class; the class is the key.
+
+    A feature adds what it builds at registration (``add``); another reaches it by its type
+    (``get`` gives None when this Shipbell lacks it). A consumer never depends on the class it
+    finds: it names what it needs as a small Protocol in its own package, and its feature's
+    ``register`` wires the provider, usually through ``lazy``, looked up when used, so the
+    features register in any order.
+    """
+
+    def __init__(self) -> None:
+        self._by_class: dict[type[Any], Any] = {}
+
+    def add(self, service: T) -> T:
+        kind = type(service)
+        if kind in self._by_class:
+            raise ValueError(f"this Shipbell has a {kind.__name__} already")
+        self._by_class[kind] = service
+        return service
+
+    def get(self, kind: type[T]) -> T | None:
+        found = self._by_class.get(kind)
+        return found if isinstance(found, kind) else None
+
+    def need(self, kind: type[T]) -> T:
+        found = self.get(kind)
+        if found is None:
+            raise LookupError(f"this Shipbell has no {kind.__name__} (is its feature registered?)")
+        return found
+
+    def ensure(self, kind: type[T], make: Callable[[], T]) -> T:
+        """The ``kind`` registered, or the one ``make`` builds now (shared from then on)."""
+        found = self.get(kind)
+        return found if found is not None else self.add(make())
+
+    def lazy(self, kind: type[T]) -> Callable[[], T | None]:
+        """``get(kind)`` for later: a provider that registers after the consumer still counts."""
+        return lambda: self.get(kind)
+
+    def remove(self, kind: type[Any]) -> None:
+        """Take a feature's service out again (a test's Shipbell without that feature)."""
+        self._by_class.pop(kind, None)
+
+
+class Route(NamedTuple):
+    """An HTTP endpoint a feature serves beside Slack's (e.g. the CI deploy callbacks)."""
+
+    method: str
+    path: str
+    handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 @dataclass
@@ -55,7 +112,8 @@ class Core:
     client: AsyncWebClient
     identity: Identity = field(default_factory=Identity)
     http: Http = field(default_factory=Http)
-    services: dict[str, Any] = field(default_factory=dict)
+    registry: Registry = field(default_factory=Registry)  # feature services, by class
+    routes: list[Route] = field(default_factory=list)  # features' HTTP endpoints (server.py)
     events: Bus = field(init=False)  # domain events -> subscribed tasks (bot/events.py)
 
     def __post_init__(self) -> None:

@@ -13,7 +13,7 @@ from typing import Any
 
 from shipbell.bot.clock import Clock, to_db
 from shipbell.bot.events import Publish, no_events
-from shipbell.bot.incidents import timeline
+from shipbell.bot.incidents import queries, timeline
 from shipbell.bot.incidents.config import IncidentSettings
 from shipbell.bot.incidents.models import (
     MITIGATED,
@@ -63,6 +63,11 @@ class IncidentService:
             OPEN_STATUSES,
         )
         return [Incident.from_row(r) for r in rows]
+
+    def open_on_service(self, service: str, *, max_severity: int = 2) -> list[dict[str, Any]]:
+        """Open incidents on ``service`` at SEV ``max_severity`` or worse, worst first (what
+        the deploy gates ask)."""
+        return queries.open_incidents_on_service(self.store, service, max_severity=max_severity)
 
     def recent_twin(self, reporter: str, title: str, key: str) -> Incident | None:
         """The same person's open incident with the same title from the last two minutes: a
