@@ -100,10 +100,10 @@ class IncidentService:
         cadence = self.cadence(severity)
         with self.store.transaction() as conn:
             cursor = conn.execute(
-                "INSERT OR IGNORE INTO incidents (title, severity, status, service, description,"
+                "INSERT INTO incidents (title, severity, status, service, description,"
                 " private, test, reporter, commander, idempotency_key, declared_at,"
                 " last_update_at, next_reminder_at, origin_channel, announcement_channel)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
                 (title, severity, Status.INVESTIGATING, service, description, int(private),
                  int(test), reporter, reporter, key,
                  to_db(now), to_db(now), to_db(now + cadence) if cadence else None,
@@ -277,8 +277,8 @@ class IncidentService:
             return "missing"
         now = self.clock.now()
         cursor = self.store.execute(
-            "INSERT OR IGNORE INTO incident_deploys (incident_id, deploy_id, relation, actor,"
-            " linked_at) VALUES (?, ?, ?, ?, ?)",
+            "INSERT INTO incident_deploys (incident_id, deploy_id, relation, actor,"
+            " linked_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
             (inc.id, deploy_id, relation, actor, to_db(now)),
         )
         if cursor.rowcount != 1:
