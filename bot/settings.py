@@ -35,7 +35,7 @@ from shipbell.bot.dora.config import DigestSettings
 from shipbell.bot.incidents.config import IncidentSettings
 from shipbell.bot.releases.config import ReleaseSettings
 from shipbell.bot.sections import ConfigError, Section, TimeZoneName
-from shipbell.bot.storage.url import PASSWORD_ENV, Backend, StorageUrl, parse_url
+from shipbell.bot.storage.url import PASSWORD_ENV, Backend, StorageUrl, parse_url, redact
 
 CONFIG_ENV = "SHIPBELL_CONFIG"
 SECRETS_DIR_ENV = "SHIPBELL_SECRETS_DIR"
@@ -248,7 +248,7 @@ def format_validation_error(source: str, exc: ValidationError) -> str:
         if err["type"] == "extra_forbidden":
             lines.append(f"{where}: unknown key `{key}`{_valid_keys_hint(err['loc'])}")
             continue
-        got = err.get("input")
+        got = redact(err.get("input"))  # a url's password never reaches the output
         shown = "" if isinstance(got, dict | list) else f" (got {got!r})"
         message = err["msg"].removeprefix("Value error, ")
         lines.append(f"{where}: `{key}`: {message}{shown}")

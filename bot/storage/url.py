@@ -31,6 +31,19 @@ class StorageUrl:
         return SQLITE_PREFIX + self.target if self.backend is Backend.SQLITE else self.target
 
 
+def redact(value: object) -> object:
+    """A url with its password replaced by ***, so an error can show what was given."""
+    if isinstance(value, str) and "://" in value:
+        try:
+            parts = urlsplit(value)
+            if parts.password is not None:
+                netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+                return parts._replace(netloc=netloc).geturl()
+        except ValueError:
+            return value
+    return value
+
+
 def parse_url(url: str) -> StorageUrl:
     """Split a storage url; ValueError (phrased for the config file) when it isn't one."""
     if url.startswith(SQLITE_PREFIX):
