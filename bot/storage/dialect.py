@@ -4,6 +4,7 @@ Queries are written once, with ``?`` placeholders, in SQL both databases accept.
 written portably is translated here, for PostgreSQL only:
 
 - placeholders: ``?`` becomes psycopg's ``%s`` (and a literal ``%`` becomes ``%%``);
+  SQLite's null-safe ``x IS ?`` is ``x IS NOT DISTINCT FROM %s``;
 - SQLite's planner hints mean nothing to PostgreSQL's planner and are dropped: the unary
   ``+`` that keeps SQLite off an index (``AND +service = ?``), ``CROSS JOIN … ON`` that pins
   its join order (a plain ``JOIN`` there);
@@ -47,6 +48,8 @@ _UNARY_PLUS = re.compile(
     re.IGNORECASE)
 _CROSS_JOIN_ON = re.compile(r"\bCROSS\s+JOIN\s+(\w+(?:\s+(?!ON\b)\w+)?)\s+ON\b",
                             re.IGNORECASE)
+_IS_PARAM = re.compile(r"\bIS\s+\?", re.IGNORECASE)
+_IS_NOT_PARAM = re.compile(r"\bIS\s+NOT\s+\?", re.IGNORECASE)
 _CAST_INTEGER = re.compile(r"\bAS\s+INTEGER\s*\)", re.IGNORECASE)
 _JULIANDAY = re.compile(r"\bjulianday\(([\w.]+)\)", re.IGNORECASE)
 _PRAGMA_COLUMNS = re.compile(r"^\s*PRAGMA\s+table_info\((\w+)\)\s*$", re.IGNORECASE)
@@ -75,6 +78,8 @@ def to_postgres(sql: str, with_params: bool) -> str:
     sql = _UNARY_PLUS.sub(r"\1", sql)
     sql = _CROSS_JOIN_ON.sub(r"JOIN \1 ON", sql)
     sql = _CAST_INTEGER.sub("AS BIGINT)", sql)  # SQLite's integers are 64-bit
+    sql = _IS_NOT_PARAM.sub("IS DISTINCT FROM ?", sql)  # SQLite's null-safe comparisons
+    sql = _IS_PARAM.sub("IS NOT DISTINCT FROM ?", sql)
     sql = _JULIANDAY.sub(
         r"(EXTRACT(EPOCH FROM CAST(\1 AS timestamptz)) / 86400.0 + 2440587.5)", sql)
     sql = _replace_call(sql, "group_concat",
