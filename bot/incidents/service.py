@@ -213,11 +213,11 @@ class IncidentService:
             return False
         now, reopen = self.clock.now(), inc.status == Status.RESOLVED
         if reopen:
-            sets = "resolved_at = NULL, summary = NULL, mitigated_at = CASE WHEN ? THEN" \
+            sets = "resolved_at = NULL, summary = NULL, mitigated_at = CASE WHEN ? = 1 THEN" \
                    " mitigated_at END"
             params: tuple[Any, ...] = (status in MITIGATED,)
         else:
-            sets = "mitigated_at = CASE WHEN ? AND mitigated_at IS NULL THEN ? ELSE" \
+            sets = "mitigated_at = CASE WHEN ? = 1 AND mitigated_at IS NULL THEN ? ELSE" \
                    " mitigated_at END"
             params = (status in MITIGATED, to_db(now))
         with self.store.transaction() as conn:
