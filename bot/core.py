@@ -14,6 +14,7 @@ from typing import Any, NamedTuple, TypeVar
 
 import aiohttp
 from aiohttp import web
+from pydantic import SecretStr
 from shipbell.bot.clock import Clock, SystemClock, to_db
 from shipbell.bot.events import Bus
 from shipbell.bot.http import Http, replayable
@@ -21,7 +22,7 @@ from shipbell.bot.observability import Metrics
 from shipbell.bot.scheduling import Scheduler
 from shipbell.bot.schema import all_migrations
 from shipbell.bot.settings import Secrets, Settings
-from shipbell.bot.storage import Store
+from shipbell.bot.storage import Store, open_store
 from shipbell.bot.tasks import TaskRunner
 from slack_sdk.http_retry.async_handler import AsyncRetryHandler
 from slack_sdk.http_retry.builtin_async_handlers import (
@@ -138,7 +139,7 @@ class Core:
     def claim_key(self, key: str) -> bool:
         """True the first time ``key`` is seen: the idempotency check for retries and clicks."""
         cursor = self.store.execute(
-            "INSERT OR IGNORE INTO idempotency_keys (key, created_at) VALUES (?, ?)",
+            "INSERT INTO idempotency_keys (key, created_at) VALUES (?, ?) ON CONFLICT DO NOTHING",
             (key, to_db(self.clock.now())),
         )
         return cursor.rowcount == 1
@@ -199,6 +200,10 @@ def build_client(settings: Settings, token: str | None, http: Http | None = None
     )
 
 
+def _secret(value: SecretStr | None) -> str | None:
+    return value.get_secret_value() if value is not None else None
+
+
 def build_core(
     settings: Settings,
     secrets: Secrets,
@@ -207,7 +212,9 @@ def build_core(
     store: Store | None = None,
 ) -> Core:
     clock = clock or SystemClock()
-    store = store or Store(settings.storage.path)
+    store = store or open_store(settings.storage.location,
+                                pool_size=settings.storage.pool_size,
+                                password=_secret(settings.storage.password))
     store.migrate(all_migrations())
     metrics = Metrics()
     token = secrets.slack_bot_token.get_secret_value() if secrets.slack_bot_token else None

@@ -86,13 +86,14 @@ class TaskRunner:
             raise KeyError(f"no handler for task kind {kind!r}")
         now = to_db(self.clock.now())
         cursor = self.store.execute(
-            "INSERT OR IGNORE INTO tasks (kind, payload, key, created_at, updated_at)"
-            " VALUES (?, ?, ?, ?, ?)",
+            "INSERT INTO tasks (kind, payload, key, created_at, updated_at)"
+            " VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING id",
             (str(kind), json.dumps(payload), key, now, now),
         )
-        if cursor.rowcount == 0:
+        row = cursor.fetchone()
+        if row is None:
             return None
-        task_id, lane = int(cursor.lastrowid or 0), _lane.get()
+        task_id, lane = int(row[0]), _lane.get()
         # Inside a transaction the row exists only once it commits: start it then (a
         # rollback removes the row and drops the start), never before.
         self.store.after_commit(lambda: self._start(task_id, kind, payload, attempts=0, lane=lane))

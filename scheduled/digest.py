@@ -88,8 +88,8 @@ async def prepare(core: Core, when: datetime) -> str:
         logs.logger.exception(logs.DIGEST_CHART_FAILED, day)
         chart = None
     stored = core.store.execute(
-        "INSERT OR IGNORE INTO digest_posts (day, channel, summary, details, chart, created_at)"
-        " VALUES (?, ?, ?, ?, ?, ?)",
+        "INSERT INTO digest_posts (day, channel, summary, details, chart, created_at)"
+        " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
         (day, cfg.channel, json.dumps(messages.summary(digest)),
          json.dumps({**messages.details(digest), "chart_title": messages.chart_title(digest)}),
          chart, to_db(core.clock.now())),

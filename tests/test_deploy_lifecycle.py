@@ -235,8 +235,9 @@ async def test_rollback_goes_through_the_incident_gate(bell: LocalShipbell, ci: 
     await succeed(bell, ci, "api@v2 to production", 2, "v2", "bbb222")
     cursor = bell.core.store.execute(
         "INSERT INTO incidents (title, severity, status, service, reporter, declared_at)"
-        " VALUES ('errors', 1, 'investigating', 'api', 'U_EVE', '2026-11-02T09:00:00')")
-    inc = int(cursor.lastrowid or 0)
+        " VALUES ('errors', 1, 'investigating', 'api', 'U_EVE', '2026-11-02T09:00:00')"
+        " RETURNING id")
+    inc = int(cursor.fetchone()[0])
     blocked = await bell.command("/deploy", "rollback api production")
     assert blocked.text.startswith(f"api has an open incident INC-{inc} (SEV1, errors)")
     svc = bell.core.registry.need(DeployService)

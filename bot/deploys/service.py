@@ -7,7 +7,6 @@ provider work happens in the `deploy.run` task (see runner.py).
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -33,6 +32,7 @@ from shipbell.bot.deploys.providers import build
 from shipbell.bot.deploys.repo import DeployRepo
 from shipbell.bot.infra import Infra
 from shipbell.bot.people import person
+from shipbell.bot.storage import IntegrityError
 
 
 @dataclass(frozen=True)
@@ -136,7 +136,7 @@ class DeployService:
                     self.core.audit(ask.user, "deploy.break_glass", f"deploy #{deploy_id}",
                                     channel=ask.channel, reason=ask.break_glass,
                                     gates=[r.name for r in overrides])
-        except sqlite3.IntegrityError:
+        except IntegrityError:
             existing = self.repo.by_key(key or "")
             return Outcome(True, f"Already on it: deploy #{existing.id if existing else '?'}.")
         if overrides:

@@ -105,10 +105,10 @@ class IncidentService:
         cadence = self.cadence(severity)
         with self.store.transaction() as conn:
             cursor = conn.execute(
-                "INSERT OR IGNORE INTO incidents (title, severity, status, service, description,"
+                "INSERT INTO incidents (title, severity, status, service, description,"
                 " private, test, reporter, commander, idempotency_key, declared_at,"
                 " last_update_at, next_reminder_at, origin_channel, announcement_channel)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
                 (title, severity, Status.INVESTIGATING, service, description, int(private),
                  int(test), reporter, reporter, key,
                  to_db(now), to_db(now), to_db(now + cadence) if cadence else None,
@@ -218,11 +218,11 @@ class IncidentService:
             return False
         now, reopen = self.clock.now(), inc.status == Status.RESOLVED
         if reopen:
-            sets = "resolved_at = NULL, summary = NULL, mitigated_at = CASE WHEN ? THEN" \
+            sets = "resolved_at = NULL, summary = NULL, mitigated_at = CASE WHEN ? = 1 THEN" \
                    " mitigated_at END"
             params: tuple[Any, ...] = (status in MITIGATED,)
         else:
-            sets = "mitigated_at = CASE WHEN ? AND mitigated_at IS NULL THEN ? ELSE" \
+            sets = "mitigated_at = CASE WHEN ? = 1 AND mitigated_at IS NULL THEN ? ELSE" \
                    " mitigated_at END"
             params = (status in MITIGATED, to_db(now))
         with self.store.transaction() as conn:
@@ -282,8 +282,8 @@ class IncidentService:
             return "missing"
         now = self.clock.now()
         cursor = self.store.execute(
-            "INSERT OR IGNORE INTO incident_deploys (incident_id, deploy_id, relation, actor,"
-            " linked_at) VALUES (?, ?, ?, ?, ?)",
+            "INSERT INTO incident_deploys (incident_id, deploy_id, relation, actor,"
+            " linked_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
             (inc.id, deploy_id, relation, actor, to_db(now)),
         )
         if cursor.rowcount != 1:
