@@ -118,13 +118,14 @@ class TaskRunner:
         now = self.clock.now()
         owner, until = (self.replica, to_db(now + self.lease)) if self.accepting else (None, None)
         cursor = self.store.execute(
-            "INSERT OR IGNORE INTO tasks (kind, payload, key, created_at, updated_at, owner,"
-            " lease_until) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO tasks (kind, payload, key, created_at, updated_at, owner, lease_until)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING id",
             (str(kind), json.dumps(payload), key, to_db(now), to_db(now), owner, until),
         )
-        if cursor.rowcount == 0:
+        row = cursor.fetchone()
+        if row is None:
             return None
-        task_id, lane = int(cursor.lastrowid or 0), _lane.get()
+        task_id, lane = int(row[0]), _lane.get()
         # Inside a transaction the row exists only once it commits: start it then (a
         # rollback removes the row and drops the start), never before.
         self.store.after_commit(lambda: self._start(task_id, kind, payload, attempts=0, lane=lane))

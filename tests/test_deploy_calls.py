@@ -14,6 +14,7 @@ from fakes.ci import FakeCI
 from fakes.configs import deploy_config
 from shipbell.bot.clock import FakeClock
 from shipbell.bot.core import build_client
+from shipbell.bot.deploys.service import DeployService
 from shipbell.bot.http import Http
 from shipbell.bot.local import LocalShipbell
 from shipbell.bot.settings import Settings
@@ -86,7 +87,7 @@ async def test_changes_in_quick_succession_make_one_update(bell: LocalShipbell, 
     await ci.wait_jobs(1)
     await bell.idle()
     before = slack_calls(bell)
-    notifier = bell.core.services["deploys"].notifier
+    notifier = bell.core.registry.need(DeployService).notifier
     # three refreshes asked for in one turn of the loop, with nothing new to show
     for _ in range(3):
         notifier.changed(1)

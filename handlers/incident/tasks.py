@@ -17,6 +17,7 @@ from shipbell.handlers.common import mentions
 from shipbell.handlers.incident import messages
 from shipbell.handlers.incident.channels import create_channel, members_of, names_of
 from shipbell.handlers.incident.ids import Task
+from shipbell.handlers.incident.rollbacks import NO_DEPLOYS, Deploys
 
 Payload = dict[str, Any]
 
@@ -34,9 +35,10 @@ def _shown(inc: Incident) -> tuple[Any, ...]:
 
 
 class IncidentTasks:
-    def __init__(self, core: Core, svc: IncidentService) -> None:
+    def __init__(self, core: Core, svc: IncidentService, deploys: Deploys) -> None:
         self.core = core
         self.svc = svc
+        self.deploys = deploys  # the deploy feature's rollbacks, if this Shipbell has it
         self.settings = svc.settings
 
     def register(self) -> None:
@@ -283,11 +285,9 @@ class IncidentTasks:
 
     async def rollback(self, payload: Payload) -> None:
         url = payload.get("response_url")
-        deploys = self.core.services.get("deploys")
+        deploys = self.deploys()
         if deploys is None:
-            gateway.reply(self.core, url, "Deploys aren't configured in this Shipbell, so I"
-                          " can't roll back; roll back by hand and link it with"
-                          " `/incident link <deploy-id> fixed`.")
+            gateway.reply(self.core, url, NO_DEPLOYS)
             return
         reply = await deploys.request_rollback(
             payload["service"], payload["env"], user=payload["user"],
