@@ -1,4 +1,5 @@
-"""Three `shipbell serve` processes on one SQLite file, signed traffic spread over them.
+"""Three `shipbell serve` processes on one store, signed traffic spread over them; each test
+runs on an SQLite file and on a fresh PostgreSQL database.
 
 Each replica is a real process (as `serve` runs in production) against one Slack double and
 one fake CI in this test process; the tasks' lease is 3 s, so a killed replica's work is
@@ -14,13 +15,15 @@ import json
 import re
 import signal
 from collections import Counter
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
+from conftest import BACKENDS, need_postgres
+from fakes import postgres
 from fakes.ci import FakeCI
 from fakes.configs import SECRET, SECRET_ENV, deploy_config
 from fakes.process import Running, clean_env
@@ -36,13 +39,13 @@ SLOW = 60.0  # a bound for waits on three loaded processes, never a measured thr
 class Cluster:
     """The replicas, their URLs and a signed driver for each."""
 
-    def __init__(self, tmp: Path, double: SlackDouble, ci: FakeCI) -> None:
-        self.tmp, self.double, self.ci = tmp, double, ci
+    def __init__(self, tmp: Path, double: SlackDouble, ci: FakeCI, store_url: str) -> None:
+        self.tmp, self.double, self.ci, self.store_url = tmp, double, ci, store_url
         self.env = clean_env(
             SLACK_BOT_TOKEN=double.token, SLACK_SIGNING_SECRET=SIGNING,
             **{SECRET_ENV: SECRET},
             SHIPBELL_SLACK__API_URL=double.api_url, SHIPBELL_SERVER__PORT="0",
-            SHIPBELL_STORAGE__PATH=str(tmp / "shared.db"),
+            SHIPBELL_STORAGE__URL=store_url,
             SHIPBELL_SERVER__TASK_LEASE_SECONDS=str(LEASE),
             SHIPBELL_DEPLOY=json.dumps(deploy_config(ci.url)["deploy"]),
             SHIPBELL_INCIDENT=json.dumps({"announcements_channel": "C_INCIDENTS"}),
@@ -112,8 +115,19 @@ class Cluster:
         return "\n".join(p.output for p in self.procs if p is not None)
 
 
+@pytest.fixture(params=BACKENDS)
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """The store the replicas share: an SQLite file, or a fresh PostgreSQL database."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'shared.db'}"
+        return
+    need_postgres()
+    with postgres.fresh_database() as url:
+        yield url
+
+
 @pytest.fixture
-async def cluster(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Cluster]:
+async def cluster(tmp_path: Path, store_url: str) -> AsyncIterator[Cluster]:
     double = SlackDouble()
     await double.start()
     for user_id, name in PEOPLE.items():
@@ -124,7 +138,7 @@ async def cluster(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncItera
         double.add_channel(name, channel_id=channel_id,
                            members=[*PEOPLE, double.bot_user_id])
     ci = await FakeCI(SECRET, lambda: datetime.now(UTC)).start()
-    made = Cluster(tmp_path, double, ci)
+    made = Cluster(tmp_path, double, ci, store_url)
     try:
         await asyncio.gather(*(made.start(i) for i in range(REPLICAS)))
         yield made
