@@ -32,6 +32,7 @@ TASK_RESUMED = "Resuming %d background task(s) no replica holds (left by a stop 
 TASK_UNKNOWN_KIND = "Task #%s has unknown kind %r; marking it failed"
 TASK_TAKEN_OVER = "Took over task %s #%s from replica %s (its lease ran out at %s)"
 TASK_LEASE_LOST = "Lost the lease of task %s #%s to another replica; stopped running it here"
+LEASE_WAITING = "Waiting for lease %s, held by replica %s"
 TASK_UPKEEP_FAILED = "Renewing task leases failed; retrying at the next beat"
 LISTENER_ERROR = "Error id %s while handling %s"
 EVENT_DUPLICATE = "Event %s already handled (retry %s); acknowledged and skipped"

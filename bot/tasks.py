@@ -48,6 +48,13 @@ LEASE_SECONDS = 30.0
 POLL_SECONDS = (0.02, 0.5)  # waiting for a named lease another replica holds: first, longest
 REQUEST, BACKLOG = "request", "backlog"
 _lane: ContextVar[str] = ContextVar("shipbell_task_lane", default=REQUEST)
+_attempt: ContextVar[int] = ContextVar("shipbell_task_attempt", default=1)
+
+
+def repeated() -> bool:
+    """Whether the running task was started before (a failed attempt, or a replica that
+    stopped or died mid-run): what it did then may have reached the outside world."""
+    return _attempt.get() > 1
 
 
 class TaskStatus(StrEnum):
@@ -236,8 +243,14 @@ class TaskRunner:
         self._exclusive[name] = (lock, users + 1)
         try:
             async with lock:
-                delay = POLL_SECONDS[0]
+                delay, told = POLL_SECONDS[0], False
                 while not self._hold(name):
+                    if not told:  # once per wait: contention across replicas is news
+                        told = True
+                        holder = self.store.one("SELECT owner FROM leases WHERE name = ?",
+                                                (name,))
+                        logs.logger.info(logs.LEASE_WAITING, name,
+                                         holder["owner"] if holder else "?")
                     await asyncio.sleep(delay)
                     delay = min(delay * 2, POLL_SECONDS[1])
                 try:
@@ -318,6 +331,7 @@ class TaskRunner:
                 self.metrics.claims_lost.labels(kind).inc()
                 logs.logger.warning(logs.TASK_LEASE_LOST, kind, task_id)
                 return
+            token = _attempt.set(attempts)
             try:
                 await self.handlers[kind](payload)
             except asyncio.CancelledError:
@@ -331,6 +345,8 @@ class TaskRunner:
                     return
                 await self.clock.sleep(min(2**attempts, 30))
                 continue
+            finally:
+                _attempt.reset(token)
             self._finish(task_id, TaskStatus.DONE, None)
             return
 

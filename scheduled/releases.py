@@ -104,7 +104,8 @@ def register_jobs(core: Core) -> list[str]:
 
 def _post(core: Core, name: str, key: str, message: dict[str, Any]) -> None:
     channel = releases_of(core).calendars[name].train.channel
-    gateway.enqueue(core, "chat.postMessage", {"channel": channel, **message}, key=key)
+    gateway.enqueue(core, "chat.postMessage", {"channel": channel, **message}, key=key,
+                    once=True)
 
 
 def _reminder_run(core: Core, name: str, offset: timedelta) -> Any:

@@ -15,7 +15,7 @@ import json
 import re
 import signal
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -29,6 +29,7 @@ from fakes.configs import SECRET, SECRET_ENV, deploy_config
 from fakes.process import Running, clean_env
 from shipbell.bot.local import CHANNELS, GROUPS, PEOPLE
 from shipbell.bot.slackdouble import SlackDouble, SlackDriver
+from shipbell.bot.storage import open_store, parse_url
 
 SIGNING = "replicas-signing-secret-0123456789"
 LEASE = 3  # seconds: the beat is every second
@@ -39,9 +40,10 @@ SLOW = 60.0  # a bound for waits on three loaded processes, never a measured thr
 class Cluster:
     """The replicas, their URLs and a signed driver for each."""
 
-    def __init__(self, tmp: Path, double: SlackDouble, ci: FakeCI, store_url: str) -> None:
+    def __init__(self, tmp: Path, double: SlackDouble, ci: FakeCI, store_url: str,
+                 **extra: str) -> None:
         self.tmp, self.double, self.ci, self.store_url = tmp, double, ci, store_url
-        self.env = clean_env(
+        self.env = clean_env(**extra,
             SLACK_BOT_TOKEN=double.token, SLACK_SIGNING_SECRET=SIGNING,
             **{SECRET_ENV: SECRET},
             SHIPBELL_SLACK__API_URL=double.api_url, SHIPBELL_SERVER__PORT="0",
@@ -114,6 +116,26 @@ class Cluster:
     def outputs(self) -> str:
         return "\n".join(p.output for p in self.procs if p is not None)
 
+    def rows(self, query: str, params: tuple[Any, ...] = ()) -> list[dict[str, Any]]:
+        """Read the shared store as an operator would (its own connection)."""
+        return read_store(self.store_url, query, params)
+
+    def holder(self, kind: str) -> int:
+        """Which replica holds the unfinished ``kind`` task (replica names are r0, r1, r2)."""
+        owners = {row["owner"] for row in self.rows(
+            "SELECT owner FROM tasks WHERE kind = ? AND status IN ('pending', 'running')",
+            (kind,))}
+        assert len(owners) == 1 and None not in owners, owners
+        return int(str(owners.pop()).split(":")[0].removeprefix("r"))
+
+
+def read_store(url: str, query: str, params: tuple[Any, ...] = ()) -> list[dict[str, Any]]:
+    store = open_store(parse_url(url), pool_size=1)
+    try:
+        return store.all(query, params)
+    finally:
+        store.close()
+
 
 @pytest.fixture(params=BACKENDS)
 def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
@@ -126,8 +148,30 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         yield url
 
 
+MakeCluster = Callable[..., Awaitable[Cluster]]
+
+
 @pytest.fixture
-async def cluster(tmp_path: Path, store_url: str) -> AsyncIterator[Cluster]:
+async def make_cluster(tmp_path: Path, store_url: str) -> AsyncIterator[MakeCluster]:
+    """Start the Slack double, the CI and three replicas (``extra``: more environment)."""
+    made: list[Cluster] = []
+
+    async def make(before: Callable[[SlackDouble], None] | None = None, **extra: str) -> Cluster:
+        made.append(await start_cluster(tmp_path, store_url, extra, before))
+        return made[-1]
+
+    yield make
+    for each in made:
+        await stop_cluster(each)
+
+
+@pytest.fixture
+async def cluster(make_cluster: MakeCluster) -> Cluster:
+    return await make_cluster()
+
+
+async def start_cluster(tmp_path: Path, store_url: str, extra: dict[str, str],
+                        before: Callable[[SlackDouble], None] | None) -> Cluster:
     double = SlackDouble()
     await double.start()
     for user_id, name in PEOPLE.items():
@@ -137,22 +181,29 @@ async def cluster(tmp_path: Path, store_url: str) -> AsyncIterator[Cluster]:
     for channel_id, name in CHANNELS.items():
         double.add_channel(name, channel_id=channel_id,
                            members=[*PEOPLE, double.bot_user_id])
+    if before is not None:
+        before(double)
     ci = await FakeCI(SECRET, lambda: datetime.now(UTC)).start()
-    made = Cluster(tmp_path, double, ci, store_url)
+    made = Cluster(tmp_path, double, ci, store_url, **extra)
     try:
         await asyncio.gather(*(made.start(i) for i in range(REPLICAS)))
-        yield made
-    finally:
-        for proc in made.procs:
-            if proc is not None:
-                await proc.kill()
-        for driver in made.drivers:
-            if driver is not None:
-                await driver.close()
-        if ci.hold is not None:
-            ci.hold.set()
-        await ci.stop()
-        await double.stop()
+    except BaseException:
+        await stop_cluster(made)
+        raise
+    return made
+
+
+async def stop_cluster(made: Cluster) -> None:
+    for proc in made.procs:
+        if proc is not None:
+            await proc.kill()
+    for driver in made.drivers:
+        if driver is not None:
+            await driver.close()
+    if made.ci.hold is not None:
+        made.ci.hold.set()
+    await made.ci.stop()
+    await made.double.stop()
 
 
 def deploy_thread(double: SlackDouble) -> tuple[list[dict[str, Any]], list[str]]:
@@ -188,11 +239,22 @@ async def test_callbacks_spread_over_replicas_post_each_note_once_and_a_restart_
     ci.hold = None
     await double.wait_for("chat.postMessage", lambda c: "job sent" in str(c.args.get("text")),
                           timeout=SLOW)
-    # The CI's two callbacks reach two other replicas at once.
-    (running, _), (succeeded, _) = await asyncio.gather(
-        ci.callback(cluster.urls[1], 1, "running", log_url="https://ci/1"),
-        ci.callback(cluster.urls[2], 1, "succeeded", version="v9"))
+    # The CI's two callbacks reach two other replicas.  The first one's render is held in
+    # the middle (its thread note is on its way to Slack, not yet marked posted) until the
+    # second one's render has either posted too (two renders at once: the note twice) or
+    # is waiting for the deploy's message lease (they take turns): deterministic both ways.
+    double.hold("chat.postMessage")
+    running, _ = await ci.callback(cluster.urls[1], 1, "running", log_url="https://ci/1")
+    await double.wait_held("chat.postMessage", timeout=SLOW)
+    succeeded, _ = await ci.callback(cluster.urls[2], 1, "succeeded", version="v9")
     assert running == succeeded == 200
+    both = asyncio.ensure_future(double.wait_held("chat.postMessage", 2, timeout=SLOW))
+    turn = asyncio.ensure_future(cluster.proc(2).line(r"Waiting for lease deploy:1:message, "
+                                                      r"held by replica r1:", SLOW))
+    await asyncio.wait([both, turn], return_when=asyncio.FIRST_COMPLETED)
+    for each in (both, turn):
+        each.cancel()
+    double.release("chat.postMessage")
     await note_posted(double, "succeeded")
     await cluster.stop_all()
     top, lines = deploy_thread(double)

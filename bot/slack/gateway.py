@@ -33,12 +33,14 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass, field
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
 from shipbell.bot import logs
 from shipbell.bot.core import Core
 from shipbell.bot.slack.kinds import SlackTask
+from shipbell.bot.tasks import repeated
 from slack_sdk.errors import SlackApiError
 
 
@@ -218,9 +220,24 @@ async def invite(core: Core, channel: str, users: list[str]) -> Invited:
 
 
 # -- persisted calls and ephemeral replies ----------------------------------------------------
-def enqueue(core: Core, method: str, args: dict[str, Any], *, key: str | None = None) -> None:
-    """A call that must survive a restart: stored, then run (and retried) by the task runner."""
-    core.tasks.submit(SlackTask.CALL, {"method": method, "args": args}, key=key)
+POST_EVENT = "shipbell_post"  # metadata event_type of a keyed post that must appear once
+
+
+def enqueue(core: Core, method: str, args: dict[str, Any], *, key: str | None = None,
+            once: bool = False) -> None:
+    """A call that must survive a restart: stored, then run (and retried) by the task runner.
+
+    ``once`` (a chat.postMessage with a ``key``, such as a scheduled post): the message is
+    tagged with its key, and a run that repeats an attempt (a failure, or a replica that died
+    mid-call: its post may have reached Slack) looks for it in the channel first and posts
+    only if it is not there."""
+    payload: dict[str, Any] = {"method": method, "args": args}
+    if once and key is not None:
+        from shipbell.bot.slack import tagged  # tagged calls Slack through this module
+
+        payload["args"] = {**args, **tagged.tag(POST_EVENT, key=key)}
+        payload["since"] = core.clock.now().isoformat()
+    core.tasks.submit(SlackTask.CALL, payload, key=key)
 
 
 def reply(core: Core, response_url: str | None, text: str | dict[str, Any], *,
@@ -266,7 +283,17 @@ async def respond(core: Core, url: str, message: dict[str, Any]) -> Result:
 
 def register(core: Core) -> None:
     async def run_call(payload: dict[str, Any]) -> None:
-        await call(core, payload["method"], payload["args"])
+        args = payload["args"]
+        if payload.get("since") and repeated():
+            from shipbell.bot.slack import tagged
+
+            found = await tagged.find(core, str(args.get("channel")), POST_EVENT,
+                                      datetime.fromisoformat(payload["since"]),
+                                      **args["metadata"]["event_payload"])
+            if found is not None:
+                logs.logger.warning(logs.MESSAGE_ADOPTED, "post", args.get("channel"), found)
+                return
+        await call(core, payload["method"], args)
 
     async def run_respond(payload: dict[str, Any]) -> None:
         await respond(core, payload["url"], payload["message"])

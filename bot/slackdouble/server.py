@@ -250,6 +250,17 @@ class SlackDouble:
         counts them, so a test sees how many the caller has in flight at once."""
         self._gates[method] = asyncio.Event()
 
+    async def wait_held(self, method: str, count: int = 1, *, timeout: float = 5.0) -> None:
+        """Wait until ``count`` calls to a held ``method`` are parked at its gate."""
+        async with asyncio.timeout(timeout):
+            while self.waiting.get(method, 0) < count:
+                event = asyncio.Event()
+                self._waiters.add(event)
+                try:
+                    await event.wait()
+                finally:
+                    self._waiters.discard(event)
+
     def release(self, method: str) -> None:
         gate = self._gates.pop(method, None)
         if gate is not None:
@@ -388,6 +399,8 @@ class SlackDouble:
         gate = self._gates.get(method)
         if gate is not None:
             self.waiting[method] = self.waiting.get(method, 0) + 1
+            for event in self._waiters:
+                event.set()
             try:
                 await asyncio.wait({asyncio.ensure_future(gate.wait()),
                                     asyncio.ensure_future(self._stopping.wait())},
