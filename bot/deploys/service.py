@@ -84,43 +84,46 @@ class DeployService:
         ):
             return Outcome(False, f"INC-{ask.incident}? No such incident; "
                                   "`/incident status` lists the open ones.")
-        results = self.gates.check(ask, now)
-        failed = next((r for r in results if r.blocks), None)
-        subject = f"{ask.service}/{ask.env}"
-        if failed is not None:
-            self.core.audit(ask.user, "deploy.denied", subject, channel=ask.channel,
-                            gate=failed.name, ref=ref, detail=failed.detail)
-            return Outcome(False, failed.detail)
-        overrides = [r for r in results if r.outcome == OVERRIDE]
-        needs_approval = results[-1].outcome == WAIT
-        # Nothing active or queued, and no one else's lock: it starts now, in the same
-        # transaction (the request path is synchronous, so what the gates read still holds).
-        free = not needs_approval and all(r.outcome == PASS for r in results
-                                          if r.name in ("lock", "concurrency"))
-        env = self.env_config(ask)
-        fields = {
-            "service": ask.service, "env": ask.env, "ref": ref, "requester": ask.user,
-            "channel": ask.channel, "reason": reason,
-            "provider": self.config.services[ask.service].provider,
-            "is_rollback": int(is_rollback), "is_hotfix": int(hotfix or ask.incident is not None),
-            "rollback_of": rollback_of, "break_glass": ask.break_glass if overrides else None,
-            "incident_id": ask.incident, "idempotency_key": key,
-            "approvals_needed": env.approvals if needs_approval else 0,
-        }
-        kind = "rollback" if is_rollback else "deploy"
-        if needs_approval:
-            expires = to_db(now + timedelta(minutes=self.config.approval_ttl_minutes))
-            steps: tuple[tuple[State, str, dict[str, str]], ...] = (
-                (State.AWAITING_APPROVAL, results[-1].detail, {"expires_at": expires}),)
-        else:
-            expires = to_db(now + timedelta(minutes=self.config.queue_ttl_minutes))
-            steps = ((State.QUEUED, "queued", {"expires_at": expires}),)
-            if free:
-                steps += ((State.TRIGGERED, f"started with {fields['provider']}",
-                           {"started_at": to_db(now), "deadline_at": to_db(
-                               now + timedelta(minutes=env.timeout_minutes))}),)
         try:
             with self.core.store.transaction():
+                results = self.gates.check(ask, now)
+                failed = next((r for r in results if r.blocks), None)
+                subject = f"{ask.service}/{ask.env}"
+                if failed is not None:
+                    self.core.audit(ask.user, "deploy.denied", subject, channel=ask.channel,
+                                    gate=failed.name, ref=ref, detail=failed.detail)
+                    return Outcome(False, failed.detail)
+                overrides = [r for r in results if r.outcome == OVERRIDE]
+                needs_approval = results[-1].outcome == WAIT
+                # Nothing active or queued, and no one else's lock: it starts now.  The gates
+                # read inside the same write transaction that inserts (the write lock is taken
+                # first), so what they read still holds when it commits, in every replica.
+                free = not needs_approval and all(r.outcome == PASS for r in results
+                                                  if r.name in ("lock", "concurrency"))
+                env = self.env_config(ask)
+                fields = {
+                    "service": ask.service, "env": ask.env, "ref": ref, "requester": ask.user,
+                    "channel": ask.channel, "reason": reason,
+                    "provider": self.config.services[ask.service].provider,
+                    "is_rollback": int(is_rollback),
+                    "is_hotfix": int(hotfix or ask.incident is not None),
+                    "rollback_of": rollback_of,
+                    "break_glass": ask.break_glass if overrides else None,
+                    "incident_id": ask.incident, "idempotency_key": key,
+                    "approvals_needed": env.approvals if needs_approval else 0,
+                }
+                kind = "rollback" if is_rollback else "deploy"
+                if needs_approval:
+                    expires = to_db(now + timedelta(minutes=self.config.approval_ttl_minutes))
+                    steps: tuple[tuple[State, str, dict[str, str]], ...] = (
+                        (State.AWAITING_APPROVAL, results[-1].detail, {"expires_at": expires}),)
+                else:
+                    expires = to_db(now + timedelta(minutes=self.config.queue_ttl_minutes))
+                    steps = ((State.QUEUED, "queued", {"expires_at": expires}),)
+                    if free:
+                        steps += ((State.TRIGGERED, f"started with {fields['provider']}",
+                                   {"started_at": to_db(now), "deadline_at": to_db(
+                                       now + timedelta(minutes=env.timeout_minutes))}),)
                 deploy_id = self.repo.insert(fields, ask.user, now,
                                              f"{kind} of `{ref}` requested by {person(ask.user)}"
                                              + (f": {reason}" if reason else ""), steps)
