@@ -16,7 +16,7 @@ import re
 import signal
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -27,13 +27,18 @@ from fakes import postgres
 from fakes.ci import FakeCI
 from fakes.configs import SECRET, SECRET_ENV, deploy_config
 from fakes.process import Running, clean_env
+from shipbell.bot.clock import to_db
 from shipbell.bot.local import CHANNELS, GROUPS, PEOPLE
+from shipbell.bot.schema import all_migrations
+from shipbell.bot.slack.kinds import SlackTask
 from shipbell.bot.slackdouble import SlackDouble, SlackDriver
 from shipbell.bot.storage import open_store, parse_url
+from shipbell.handlers.release.ids import Kind
 
 SIGNING = "replicas-signing-secret-0123456789"
 LEASE = 3  # seconds: the beat is every second
 REPLICAS = 3
+RELEASE_JOB = "release:web:release"  # the train's release-day announcement
 SLOW = 60.0  # a bound for waits on three loaded processes, never a measured threshold
 
 
@@ -316,3 +321,85 @@ async def test_a_replica_killed_mid_incident_set_up_is_taken_over_and_it_finishe
     assert len([c for c in double.calls_to("pins.add") if c.response.get("ok")]) == 1
     declared = [c for c in double.calls_to("response_url") if "declared" in str(c.args)]
     assert len(declared) == 1
+
+
+async def test_a_replica_killed_mid_scheduled_post_is_taken_over_and_it_is_posted_once(
+    make_cluster: MakeCluster, store_url: str
+) -> None:
+    """The release announcement is due as the replicas start (the train was set up ten
+    minutes ago, its release time was two minutes ago): one replica claims the run and is
+    SIGKILLed while its post is on its way to Slack; the post lands, and the survivor that
+    takes the task over finds it in the channel instead of posting it again."""
+    now = datetime.now(UTC)
+    due = now - timedelta(minutes=2)
+    seed = open_store(parse_url(store_url), pool_size=1)
+    try:
+        seed.migrate(all_migrations())
+        seed.execute("INSERT INTO scheduled_jobs (job_id, kind, first_seen, last_seen)"
+                     " VALUES (?, ?, ?, ?)", (RELEASE_JOB, Kind.DAY.value,
+                                              to_db(now - timedelta(minutes=10)),
+                                              to_db(now - timedelta(minutes=10))))
+    finally:
+        seed.close()
+    train = {"channel": "C_RELEASES", "services": ["web"], "timezone": "UTC",
+             "cron": f"{due.minute} {due.hour} * * *", "freeze": "0", "reminders": ["0"]}
+    cluster = await make_cluster(lambda double: double.hold("chat.postMessage"),
+                                 SHIPBELL_RELEASE=json.dumps({"trains": {"web": train}}))
+    double = cluster.double
+    await double.wait_held("chat.postMessage", timeout=SLOW)
+    claimant = cluster.holder(SlackTask.CALL)
+    await cluster.kill(claimant)  # mid-post: the call reached Slack, no answer came back
+    double.release("chat.postMessage")
+    survivor = await cluster.taken_over(SlackTask.CALL)
+    await survivor.line(r"post: its message in C_RELEASES .* adopted", SLOW)
+    taken = sum([await cluster.metric(i, "shipbell_task_leases_taken_over_total")
+                 for i in range(REPLICAS) if cluster.procs[i] is not None])
+    assert taken == 1
+    await cluster.stop_all()
+    posts = double.messages("C_RELEASES")
+    assert len(posts) == 1, [m["text"] for m in posts]
+    ledger = cluster.rows("SELECT status FROM scheduled_runs WHERE job_id = ?", (RELEASE_JOB,))
+    assert len(ledger) == 1, ledger  # one replica claimed the run; the others saw it claimed
+    assert cluster.rows("SELECT id FROM tasks WHERE status != 'done'") == []
+
+
+async def test_races_spread_over_replicas_one_deploy_and_gap_free_incident_numbers(
+    cluster: Cluster
+) -> None:
+    """Fifty deploy requests for one service at once, round-robin over the replicas: one
+    deploy runs, 49 queue, one CI job.  Six incidents declared at once through different
+    replicas: INC-1 … INC-6, each once, each set up once."""
+    ci, double = cluster.ci, cluster.double
+    users = list(PEOPLE)
+    acks = await asyncio.gather(*(
+        cluster.driver(i % REPLICAS).command("/deploy", f"api@v{i} to production",
+                                             user=users[i % len(users)])
+        for i in range(50)))
+    assert all(a.status == 200 for a in acks), [a.text for a in acks]
+    assert sum("Deploying" in a.text for a in acks) == 1, [a.text for a in acks]
+    assert sum("is queued" in a.text for a in acks) == 49
+    declared = await asyncio.gather(*(
+        cluster.driver(i % REPLICAS).command("/incident", f"open outage {i} sev3",
+                                             channel="C_INCIDENTS")
+        for i in range(6)))
+    numbers = sorted(int(m.group(1)) for a in declared
+                     if (m := re.search(r"INC-(\d+)", a.text)))
+    assert numbers == [1, 2, 3, 4, 5, 6], [a.text for a in declared]
+    await ci.wait_jobs(1, timeout=SLOW)
+    await double.wait_for_count("response_url", 6, lambda c: "declared" in str(c.args),
+                                timeout=SLOW)
+    await cluster.stop_all()
+    assert len(ci.jobs) == 1, ci.jobs
+    states = Counter(r["state"] for r in cluster.rows("SELECT state FROM deploys"))
+    assert states == {"triggered": 1, "queued": 49}, states
+    messages = Counter(m["metadata"]["event_payload"]["deploy_id"]
+                       for m in double.messages("C_DEPLOYS") if m.get("metadata"))
+    assert sorted(messages) == list(range(1, 51)) and set(messages.values()) == {1}, messages
+    created = [c for c in double.calls_to("conversations.create") if c.response.get("ok")]
+    assert len(created) == 6
+    announced = Counter(m.get("metadata", {}).get("event_payload", {}).get("incident_id")
+                        for m in double.messages("C_INCIDENTS")
+                        if m.get("metadata", {}).get("event_type")
+                        == "shipbell_incident_announcement")
+    assert sorted(announced) == [1, 2, 3, 4, 5, 6] and set(announced.values()) == {1}, announced
+    assert cluster.rows("SELECT id FROM tasks WHERE status NOT IN ('done')") == []
