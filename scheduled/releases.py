@@ -23,7 +23,7 @@ from shipbell.bot.durations import format_duration
 from shipbell.bot.releases.service import ReleaseBook
 from shipbell.bot.scheduling import RunOutcome, ScheduledJob
 from shipbell.bot.scheduling.runs import RunStatus
-from shipbell.bot.slack import gateway
+from shipbell.bot.slack import tagged
 from shipbell.handlers.release import messages
 from shipbell.handlers.release.book import releases_of
 from shipbell.handlers.release.ids import Kind
@@ -104,8 +104,7 @@ def register_jobs(core: Core) -> list[str]:
 
 def _post(core: Core, name: str, key: str, message: dict[str, Any]) -> None:
     channel = releases_of(core).calendars[name].train.channel
-    gateway.enqueue(core, "chat.postMessage", {"channel": channel, **message}, key=key,
-                    once=True)
+    tagged.post_once(core, {"channel": channel, **message}, key=key)
 
 
 def _reminder_run(core: Core, name: str, offset: timedelta) -> Any:

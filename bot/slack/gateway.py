@@ -32,15 +32,14 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
 from shipbell.bot import logs
 from shipbell.bot.core import Core
 from shipbell.bot.slack.kinds import SlackTask
-from shipbell.bot.tasks import repeated
 from slack_sdk.errors import SlackApiError
 
 
@@ -220,24 +219,9 @@ async def invite(core: Core, channel: str, users: list[str]) -> Invited:
 
 
 # -- persisted calls and ephemeral replies ----------------------------------------------------
-POST_EVENT = "shipbell_post"  # metadata event_type of a keyed post that must appear once
-
-
-def enqueue(core: Core, method: str, args: dict[str, Any], *, key: str | None = None,
-            once: bool = False) -> None:
-    """A call that must survive a restart: stored, then run (and retried) by the task runner.
-
-    ``once`` (a chat.postMessage with a ``key``, such as a scheduled post): the message is
-    tagged with its key, and a run that repeats an attempt (a failure, or a replica that died
-    mid-call: its post may have reached Slack) looks for it in the channel first and posts
-    only if it is not there."""
-    payload: dict[str, Any] = {"method": method, "args": args}
-    if once and key is not None:
-        from shipbell.bot.slack import tagged  # tagged calls Slack through this module
-
-        payload["args"] = {**args, **tagged.tag(POST_EVENT, key=key)}
-        payload["since"] = core.clock.now().isoformat()
-    core.tasks.submit(SlackTask.CALL, payload, key=key)
+def enqueue(core: Core, method: str, args: dict[str, Any], *, key: str | None = None) -> None:
+    """A call that must survive a restart: stored, then run (and retried) by the task runner."""
+    core.tasks.submit(SlackTask.CALL, {"method": method, "args": args}, key=key)
 
 
 def reply(core: Core, response_url: str | None, text: str | dict[str, Any], *,
@@ -281,19 +265,17 @@ async def respond(core: Core, url: str, message: dict[str, Any]) -> Result:
     return Result(Kind.OK)
 
 
-def register(core: Core) -> None:
+def register(core: Core, *,
+             posted_before: Callable[[Core, dict[str, Any]], Awaitable[bool]] | None = None
+             ) -> None:
+    """The tasks behind ``enqueue`` and ``reply``.  ``posted_before`` (``tagged``'s, which
+    calls Slack through this module) answers whether a ``post_once`` task's message is in its
+    channel already, from an attempt that stopped before it knew."""
     async def run_call(payload: dict[str, Any]) -> None:
-        args = payload["args"]
-        if payload.get("since") and repeated():
-            from shipbell.bot.slack import tagged
-
-            found = await tagged.find(core, str(args.get("channel")), POST_EVENT,
-                                      datetime.fromisoformat(payload["since"]),
-                                      **args["metadata"]["event_payload"])
-            if found is not None:
-                logs.logger.warning(logs.MESSAGE_ADOPTED, "post", args.get("channel"), found)
-                return
-        await call(core, payload["method"], args)
+        if payload.get("once") and posted_before is not None \
+                and await posted_before(core, payload):
+            return
+        await call(core, payload["method"], payload["args"])
 
     async def run_respond(payload: dict[str, Any]) -> None:
         await respond(core, payload["url"], payload["message"])
