@@ -39,6 +39,7 @@ class Cursor(Protocol):
     def rowcount(self) -> int: ...
     def fetchone(self) -> Any: ...
     def fetchall(self) -> list[Any]: ...
+    def fetchmany(self, size: int = ..., /) -> list[Any]: ...
     def __iter__(self) -> Iterator[Any]: ...
 
 
@@ -83,6 +84,13 @@ def connect(path: str) -> sqlite3.Connection:
 
 class StorageError(ConfigError):
     """The configured database can't be used: a config problem, reported in one line."""
+
+
+class StoreUnavailable(ConnectionError):
+    """The database can't be reached right now (PostgreSQL down, the connection lost): an
+    outage of the outside world, not a bug.  Whatever raised it was not stored; a request
+    gets a one-sentence answer and the log one line (a ConnectionError is an expected error).
+    """
 
 
 def explain(path: str, exc: sqlite3.Error) -> StorageError:
@@ -198,10 +206,35 @@ class Store:
         return [dict(row) for row in self.conn.execute(sql, params)]
 
     def ping(self) -> bool:
+        return self.reachable() is None
+
+    def reachable(self) -> str | None:
+        """None when a round trip to the database works; else, in one line, why not."""
         try:
-            return self.conn.execute("SELECT 1").fetchone()[0] == 1
-        except sqlite3.Error:
-            return False
+            self.conn.execute("SELECT 1").fetchone()
+        except sqlite3.Error as exc:
+            return f"{type(exc).__name__}: {exc}"
+        return None
+
+    def pool_use(self) -> tuple[int, int] | None:
+        """Connections (in use, size) of the read pool; None on SQLite (no pool)."""
+        return None
+
+    # -- copying a whole store (bot.storage.copy) --------------------------------------------
+    @contextmanager
+    def snapshot(self) -> Iterator[None]:
+        """One consistent view of every table for the reads inside (BEGIN … ROLLBACK)."""
+        self.conn.execute("BEGIN")
+        try:
+            yield
+        finally:
+            self.conn.execute("ROLLBACK")
+
+    def batches(self, sql: str, size: int) -> Iterator[list[Any]]:
+        """A query's rows, ``size`` at a time, never all of them in memory at once."""
+        cursor = self.conn.execute(sql)
+        while rows := cursor.fetchmany(size):
+            yield rows
 
     async def read(self, fn: Callable[[Connection], T]) -> T:
         """Run a slow read in a worker thread on its own connection, off the event loop."""
