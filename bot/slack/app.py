@@ -19,6 +19,7 @@ from shipbell.bot.core import Core
 from shipbell.bot.observability import KnownNames
 from shipbell.bot.slack import gateway, payloads
 from shipbell.bot.slack.payloads import VERIFIED
+from shipbell.bot.storage import StoreUnavailable
 from slack_bolt.async_app import AsyncApp, AsyncBoltRequest
 from slack_bolt.authorization import AuthorizeResult
 from slack_bolt.response import BoltResponse
@@ -29,6 +30,8 @@ TOO_LONG = (
     "Put long text in a message and link it instead."
 )
 SOMETHING_WRONG = "Something went wrong (error id {error_id}). It has been logged; try again."
+STORE_DOWN = ("Shipbell can't reach its database right now; nothing was changed. Try again in"
+              " a minute.")
 
 
 class ShipbellApp(AsyncApp):
@@ -150,8 +153,10 @@ def _error_handler(
         if not (trusted_transport or request.context.get(VERIFIED)):
             logs.logger.warning(logs.UNVERIFIED_ERROR, type(error).__name__)
             return BoltResponse(status=401, body="")
-        error_id = uuid.uuid4().hex[:8]
         what = body.get("command") or body.get("type") or "request"
+        if isinstance(error, StoreUnavailable):
+            return await _store_down(core, error, what, body)
+        error_id = uuid.uuid4().hex[:8]
         logs.logger.error(logs.LISTENER_ERROR, error_id, what, exc_info=error)
         message = {"response_type": "ephemeral", "text": SOMETHING_WRONG.format(error_id=error_id)}
         if body.get("type") == "view_submission":
@@ -164,3 +169,32 @@ def _error_handler(
         )
 
     return handle
+
+
+async def _store_down(core: Core, error: StoreUnavailable, what: str,
+                      body: dict[str, Any]) -> BoltResponse:
+    """The database is unreachable: whatever the request asked was not stored, so nothing is
+    acknowledged as done.  The person is told so in one sentence (an event is refused with a
+    503 instead, so that Slack delivers it again); the log gets one line, no traceback."""
+    logs.logger.warning(logs.STORE_UNAVAILABLE, what, error)
+    message = {"response_type": "ephemeral", "text": STORE_DOWN}
+    if body.get("type") == "event_callback":
+        return BoltResponse(status=503, body="")
+    if body.get("type") == "view_submission":  # the modal stays open, the text under a field
+        inputs = [b["block_id"] for b in body.get("view", {}).get("blocks", [])
+                  if b.get("type") == "input" and b.get("block_id")]
+        if not inputs:
+            return BoltResponse(status=503, body="")
+        answer = {"response_action": "errors", "errors": {inputs[0]: STORE_DOWN}}
+        return BoltResponse(status=200, body=json.dumps(answer),
+                            headers={"content-type": "application/json"})
+    if body.get("response_url") and not body.get("command"):
+        # Not gateway.reply: that persists a task, in the database that is out of reach.
+        try:
+            await gateway.respond(core, body["response_url"],
+                                  {**message, "replace_original": False})
+        except Exception as exc:  # Slack unreachable too: said in the log
+            logs.logger.warning(logs.SLACK_CALL_FAILED, "response_url", logs.describe(exc))
+        return BoltResponse(status=200, body="")
+    return BoltResponse(
+        status=200, body=json.dumps(message), headers={"content-type": "application/json"})

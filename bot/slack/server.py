@@ -29,6 +29,7 @@ from shipbell.bot.inbound import LIMITS, Limits, Refused, read_body
 from shipbell.bot.inputs import parse_int
 from shipbell.bot.observability import OTHER, KnownNames
 from shipbell.bot.slack import payloads
+from shipbell.bot.storage import StoreUnavailable
 from slack_bolt.adapter.aiohttp import to_aiohttp_response
 from slack_bolt.async_app import AsyncApp, AsyncBoltRequest
 from slack_bolt.context.async_context import AsyncBoltContext
@@ -124,18 +125,37 @@ def build_web_app(core: Core, app: AsyncApp, *, slack_route: bool = True) -> web
         return await to_aiohttp_response(response)
 
     async def healthz(_: web.Request) -> web.Response:
-        store_ok = core.store.ping()
+        """200 when this replica can reach its store (a round trip, not a cached flag); else
+        503 with the reason, so a load balancer or readiness probe takes it out of rotation.
+        The backend is named, never the url (which names hosts and users)."""
+        problem = core.store.reachable()
         identity = core.identity
         slack = "ok" if identity.ok else ("unknown" if identity.ok is None else identity.error)
-        body = {"status": "ok" if store_ok else "degraded", "store": store_ok, "slack": slack,
-                "version": __version__, "schema_version": core.store.schema_version}
-        return web.json_response(body, status=200 if store_ok else 503)
+        body: dict[str, Any] = {
+            "status": "ok" if problem is None else "degraded", "backend": core.store.backend,
+            "store": problem is None, "slack": slack, "version": __version__,
+            "schema_version": core.store.schema_version if problem is None else None}
+        if problem is not None:
+            body["store_error"] = problem
+        return web.json_response(body, status=200 if problem is None else 503)
 
     async def metrics(_: web.Request) -> web.Response:
+        core.metrics.observe_pool(core.store.pool_use())
         return web.Response(body=core.metrics.render(),
                             headers={"Content-Type": core.metrics.content_type})
 
-    web_app = web.Application(client_max_size=Limits.max_body)
+    @web.middleware
+    async def store_outage(request: web.Request, handler: Any) -> web.StreamResponse:
+        """Any route (the CI callbacks): an unreachable database is a 503 and one log line;
+        the caller (CI retries its callback) sends it again."""
+        try:
+            return await handler(request)
+        except StoreUnavailable as exc:
+            logs.logger.warning(logs.STORE_UNAVAILABLE, request.path, exc)
+            return web.json_response(
+                {"error": "database unreachable; nothing was stored, try again"}, status=503)
+
+    web_app = web.Application(client_max_size=Limits.max_body, middlewares=[store_outage])
     web_app[LIMITS] = Limits()
     if slack_route:
         web_app.router.add_post(path, slack_events)
