@@ -26,7 +26,8 @@ from fakes.configs import deploy_config
 from shipbell.bot.clock import FakeClock
 from shipbell.bot.local import LocalShipbell
 from shipbell.bot.slack.app import STORE_DOWN
-from shipbell.handlers.incident.ids import Action
+from shipbell.bot.slackdouble import SlackDriver
+from shipbell.handlers.incident.ids import Action, Block, Field
 from test_incident_support import CONFIG
 
 pytest_plugins = ("fakes.fixtures",)
@@ -207,3 +208,28 @@ async def test_health_names_the_backend_and_metrics_show_the_pool(
 async def metrics(bell: LocalShipbell) -> str:
     async with aiohttp.ClientSession() as http, http.get(bell.runtime.url + "/metrics") as resp:
         return await resp.text()
+
+
+async def test_a_form_submitted_while_the_database_is_away_stays_open_with_the_sentence(
+    bell: LocalShipbell, database: Database
+) -> None:
+    await bell.command("/incident", "", channel="C_GENERAL")
+    view = (await bell.double.wait_for("views.open")).response["view"]
+    values = {
+        Block.TITLE: {Field.TITLE: SlackDriver.text_value("Checkout is down")},
+        Block.SEVERITY: {Field.SEVERITY: SlackDriver.select_value("1", "SEV1")},
+        Block.SERVICE: {Field.SERVICE: SlackDriver.text_value("api")},
+        Block.DESCRIPTION: {Field.DESCRIPTION: SlackDriver.text_value("")},
+        Block.PRIVATE: {Field.PRIVATE: SlackDriver.checkbox_values([])},
+    }
+    database.go_away()
+    ack = await bell.driver.submit_view(view, values)
+    assert ack.status == 200 and ack.json is not None
+    assert ack.json["response_action"] == "errors"
+    assert list(ack.json["errors"].values()) == [STORE_DOWN]
+    database.come_back()
+    await healthy_again(bell)
+    assert incidents(bell) == []
+    ack = await bell.driver.submit_view(view, values)  # the same form, sent again
+    await bell.idle()
+    assert incidents(bell) == [1]
