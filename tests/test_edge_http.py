@@ -296,3 +296,38 @@ async def test_bolt_behind_the_edge_still_refuses_and_its_error_handler_sends_no
     assert len(bell.double.calls) == before and rows(bell, "tasks") == 0
     assert [r.getMessage() for r in caplog.records] == [
         "Refused an unverified request that reached Bolt (ValueError); nothing was sent"]
+
+
+def straight_to_bolt(bell: LocalShipbell, body: bytes, headers: dict[str, str]
+                     ) -> AsyncBoltRequest:
+    """A request handed to Bolt without passing the edge: it carries no edge mark."""
+    return AsyncBoltRequest(body=body.decode(), headers={"content-type": FORM, **headers})
+
+
+async def test_bolt_behind_the_edge_checks_the_signature_of_what_the_edge_did_not_mark(
+    bell: LocalShipbell, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The edge's mark lets Bolt skip a second HMAC only for requests the edge verified;
+    a well-formed request that reaches Bolt another way is checked, and a wrong signature
+    (or the mark's name written into the body) gets Bolt's 401 before any listener runs."""
+    ran: list[str] = []
+
+    @bell.runtime.app.action("second.line")
+    async def second_line(ack: Any) -> None:
+        ran.append("listener")
+        await ack()
+
+    payload = {"type": "block_actions", "user": {"id": "U_ANA"}, "shipbell_verified": True,
+               "actions": [{"action_id": "second.line", "value": "1"}]}
+    body = urlencode({"payload": json.dumps(payload), "shipbell_verified": "true"}).encode()
+    forged = {**slack_headers(bell.signing_secret, body), "X-Slack-Signature": "v0=" + "0" * 64}
+    before = len(bell.double.calls)
+    response = await bell.runtime.app.async_dispatch(
+        straight_to_bolt(bell, body, {k.lower(): v for k, v in forged.items()}))
+    assert response.status == 401 and ran == []
+    assert len(bell.double.calls) == before and rows(bell, "tasks") == 0
+
+    signed_headers = slack_headers(bell.signing_secret, body)
+    response = await bell.runtime.app.async_dispatch(
+        straight_to_bolt(bell, body, {k.lower(): v for k, v in signed_headers.items()}))
+    assert response.status == 200 and ran == ["listener"]

@@ -4,6 +4,10 @@
 listeners ack first and hand slow work to the task runner; Bolt's default mode would poll
 for the ack every 10 ms.  Authorization comes from the configured token without calling
 ``auth.test`` on the request path (start-up does that, in the background).
+
+Over HTTP, Bolt's own signature check stays as a second line of defence (``SecondLine``) for
+any request that reaches Bolt without the edge's mark (bot.slack.server); requests the edge
+verified are not hashed a second time.
 """
 
 from __future__ import annotations
@@ -21,6 +25,9 @@ from shipbell.bot.slack import gateway, payloads
 from shipbell.bot.slack.payloads import VERIFIED
 from slack_bolt.async_app import AsyncApp, AsyncBoltRequest
 from slack_bolt.authorization import AuthorizeResult
+from slack_bolt.middleware.request_verification.async_request_verification import (
+    AsyncRequestVerification,
+)
 from slack_bolt.response import BoltResponse
 
 MAX_COMMAND_TEXT = 4000
@@ -57,6 +64,7 @@ class ShipbellApp(AsyncApp):
 
 def build_app(core: Core, *, socket_mode: bool = False) -> AsyncApp:
     secret = core.secrets.slack_signing_secret
+    signing_secret = secret.get_secret_value() if secret else "socket-mode-unused"
     token = core.secrets.slack_bot_token.get_secret_value() if core.secrets.slack_bot_token else ""
 
     async def authorize(
@@ -73,10 +81,12 @@ def build_app(core: Core, *, socket_mode: bool = False) -> AsyncApp:
     app = ShipbellApp(
         logger=_bolt_logger(),
         client=core.client,
-        signing_secret=secret.get_secret_value() if secret else "socket-mode-unused",
+        signing_secret=signing_secret,
         authorize=authorize,
         process_before_response=True,
-        request_verification_enabled=not socket_mode,
+        request_verification_enabled=False,  # SecondLine takes its place over HTTP
+        before_authorize=None if socket_mode else SecondLine(signing_secret,
+                                                             base_logger=_bolt_logger()),
         raise_error_for_unhandled_request=False,
     )
     if socket_mode:  # over HTTP the edge (bot.slack.server) has typed the body already
@@ -84,6 +94,20 @@ def build_app(core: Core, *, socket_mode: bool = False) -> AsyncApp:
     app.use(_screen(core))
     app.error(_error_handler(core, trusted_transport=socket_mode))
     return app
+
+
+class SecondLine(AsyncRequestVerification):
+    """Bolt's signature check, where Bolt puts it (before authorization), for every request
+    that did not come through the HTTP edge: the edge verified the raw bytes of those it
+    marked (``payloads.VERIFIED``, set in the Bolt context, which no body can write), so
+    the same HMAC over the same bytes is not computed twice.  Anything else that reaches
+    Bolt is checked exactly as Bolt's own middleware would."""
+
+    async def async_process(self, *, req: AsyncBoltRequest, resp: BoltResponse,
+                            next: Callable[[], Awaitable[BoltResponse]]) -> BoltResponse:
+        if req.context.get(VERIFIED) is True:
+            return await next()
+        return await super().async_process(req=req, resp=resp, next=next)
 
 
 class _DropTokenWarning(logging.Filter):
