@@ -25,6 +25,7 @@ from shipbell.bot.slack import gateway, payloads
 from shipbell.bot.slack.payloads import VERIFIED
 from slack_bolt.async_app import AsyncApp, AsyncBoltRequest
 from slack_bolt.authorization import AuthorizeResult
+from slack_bolt.middleware.async_middleware import AsyncMiddleware
 from slack_bolt.middleware.request_verification.async_request_verification import (
     AsyncRequestVerification,
 )
@@ -91,7 +92,7 @@ def build_app(core: Core, *, socket_mode: bool = False) -> AsyncApp:
     )
     if socket_mode:  # over HTTP the edge (bot.slack.server) has typed the body already
         app.use(_typed)
-    app.use(_screen(core))
+    app.use(_Screen(core))
     app.error(_error_handler(core, trusted_transport=socket_mode))
     return app
 
@@ -144,21 +145,27 @@ async def _typed(body: dict[str, Any], next: Any) -> Any:
     return await next()
 
 
-def _screen(core: Core) -> Callable[..., Awaitable[Any]]:
-    """One middleware for cheap refusals: already-handled events and over-long commands."""
+class _Screen(AsyncMiddleware):
+    """One middleware for cheap refusals: already-handled events and over-long commands.
 
-    async def middleware(body: dict[str, Any], request: AsyncBoltRequest, next: Any) -> Any:
+    A middleware class, not a function: Bolt calls it directly instead of inspecting a
+    function's arguments and building them for every request."""
+
+    def __init__(self, core: Core) -> None:
+        self.core = core
+
+    async def async_process(self, *, req: AsyncBoltRequest, resp: BoltResponse,
+                            next: Callable[[], Awaitable[BoltResponse]]) -> BoltResponse | None:
+        body = req.body
         if "command" in body:
             text = body.get("text") or ""
             if len(text) > MAX_COMMAND_TEXT:
                 return BoltResponse(status=200, body=TOO_LONG.format(n=len(text)))
-        elif body.get("event_id") and not core.claim_key(f"event:{body['event_id']}"):
-            retry = request.headers.get("x-slack-retry-num", ["-"])[0]
+        elif body.get("event_id") and not self.core.claim_key(f"event:{body['event_id']}"):
+            retry = req.headers.get("x-slack-retry-num", ["-"])[0]
             logs.logger.info(logs.EVENT_DUPLICATE, body["event_id"], retry)
             return BoltResponse(status=200, body="")
         return await next()
-
-    return middleware
 
 
 def _error_handler(
