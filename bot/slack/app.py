@@ -25,6 +25,8 @@ from shipbell.bot.slack import gateway, payloads
 from shipbell.bot.slack.payloads import VERIFIED
 from slack_bolt.async_app import AsyncApp, AsyncBoltRequest
 from slack_bolt.authorization import AuthorizeResult
+from slack_bolt.authorization.async_authorize import AsyncAuthorize
+from slack_bolt.context.async_context import AsyncBoltContext
 from slack_bolt.middleware.async_middleware import AsyncMiddleware
 from slack_bolt.middleware.request_verification.async_request_verification import (
     AsyncRequestVerification,
@@ -68,22 +70,11 @@ def build_app(core: Core, *, socket_mode: bool = False) -> AsyncApp:
     signing_secret = secret.get_secret_value() if secret else "socket-mode-unused"
     token = core.secrets.slack_bot_token.get_secret_value() if core.secrets.slack_bot_token else ""
 
-    async def authorize(
-        enterprise_id: str | None, team_id: str | None, **_: Any
-    ) -> AuthorizeResult:
-        return AuthorizeResult(
-            enterprise_id=enterprise_id,
-            team_id=team_id or core.identity.team_id,
-            bot_token=token,
-            bot_user_id=core.identity.bot_user_id,
-            bot_id=core.identity.bot_id,
-        )
-
     app = ShipbellApp(
         logger=_bolt_logger(),
         client=core.client,
         signing_secret=signing_secret,
-        authorize=authorize,
+        authorize=_ConfiguredToken(core, token),
         process_before_response=True,
         request_verification_enabled=False,  # SecondLine takes its place over HTTP
         before_authorize=None if socket_mode else SecondLine(signing_secret,
@@ -95,6 +86,27 @@ def build_app(core: Core, *, socket_mode: bool = False) -> AsyncApp:
     app.use(_Screen(core))
     app.error(_error_handler(core, trusted_transport=socket_mode))
     return app
+
+
+class _ConfiguredToken(AsyncAuthorize):
+    """Every request is authorized with the configured bot token and what start-up's
+    ``auth.test`` said (never a call on the request path).  An ``AsyncAuthorize``, which
+    Bolt calls directly; a plain function would have its arguments built on every request."""
+
+    def __init__(self, core: Core, token: str) -> None:
+        self.core, self.token = core, token
+
+    async def __call__(self, *, context: AsyncBoltContext, enterprise_id: str | None,
+                       team_id: str | None, user_id: str | None,
+                       **_: Any) -> AuthorizeResult:
+        identity = self.core.identity
+        return AuthorizeResult(
+            enterprise_id=enterprise_id,
+            team_id=team_id or identity.team_id,
+            bot_token=self.token,
+            bot_user_id=identity.bot_user_id,
+            bot_id=identity.bot_id,
+        )
 
 
 class SecondLine(AsyncRequestVerification):
