@@ -204,6 +204,23 @@ def head_for(bell: LocalShipbell, length: int) -> bytes:
             f"Content-Length: {length}\r\n\r\n").encode()
 
 
+async def test_oversized_chunked_body_that_arrived_whole_is_413(bell: LocalShipbell) -> None:
+    """No Content-Length, and every chunk there before the handler runs: the limit holds
+    on what is already buffered too."""
+    limits = bell.runtime.web_app[LIMITS]
+    limits.max_body = 1024
+    body = b"command=%2Fdeploy&text=" + b"x" * 2048
+    path = bell.core.settings.slack.request_path
+    head = (f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: {FORM}\r\n"
+            f"Transfer-Encoding: chunked\r\n"
+            + "".join(f"{k}: {v}\r\n" for k, v in slack_headers(bell.signing_secret, body).items())
+            + "\r\n").encode()
+    chunked = f"{len(body):x}\r\n".encode() + body + b"\r\n0\r\n\r\n"
+    answer = await raw_http(bell, head, chunked)
+    assert answer.startswith(b"HTTP/1.1 413"), answer
+    assert 'outcome="too_large"' in await metrics(bell)
+
+
 async def test_stalled_partial_body_times_out_with_408(
     bell: LocalShipbell, caplog: pytest.LogCaptureFixture
 ) -> None:
