@@ -230,8 +230,9 @@ def media_type(content_type: str) -> str:
     return media.strip().lower()
 
 
-def parse(raw: bytes, content_type: str) -> tuple[dict[str, Any], Payload]:
-    """The decoded body (what Bolt and handlers will read) and its typed payload."""
+def parse(raw: bytes, content_type: str) -> tuple[str, dict[str, Any], Payload]:
+    """The body as text (Bolt keeps it), decoded (what Bolt and handlers will read) and
+    as its typed payload."""
     media = media_type(content_type)
     try:
         text = raw.decode("utf-8")
@@ -244,7 +245,7 @@ def parse(raw: bytes, content_type: str) -> tuple[dict[str, Any], Payload]:
         data = _json_object(form["payload"], "payload") if "payload" in form else form
     else:
         raise Malformed(f"content type {media[:40]!r} is neither JSON nor a form")
-    return data, typed(data)
+    return text, data, typed(data)
 
 
 def typed(data: dict[str, Any]) -> Payload:

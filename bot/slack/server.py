@@ -23,6 +23,7 @@ import time
 from typing import Any
 
 from aiohttp import web
+from prometheus_client import Counter, Histogram
 from shipbell.bot import __version__, logs
 from shipbell.bot.core import Core
 from shipbell.bot.inbound import LIMITS, Limits, Refused, read_body
@@ -87,9 +88,17 @@ def build_web_app(core: Core, app: AsyncApp, *, slack_route: bool = True) -> web
     known: KnownNames = getattr(app, "known", None) or KnownNames()
     notices = RateLimitNotices()
 
+    # Each label set's children, looked up once: labels come from fixed sets (see above).
+    children: dict[tuple[str, str, str], tuple[Histogram, Counter]] = {}
+
     def count(kind: str, name: str, result: str, started: float) -> None:
-        core.metrics.ack_latency.labels(kind).observe(time.perf_counter() - started)
-        core.metrics.requests.labels(kind, name, result).inc()
+        key = (kind, name, result)
+        pair = children.get(key)
+        if pair is None:
+            pair = children[key] = (core.metrics.ack_latency.labels(kind),
+                                    core.metrics.requests.labels(kind, name, result))
+        pair[0].observe(time.perf_counter() - started)
+        pair[1].inc()
 
     async def slack_events(request: web.Request) -> web.StreamResponse:
         started = time.perf_counter()
@@ -98,7 +107,8 @@ def build_web_app(core: Core, app: AsyncApp, *, slack_route: bool = True) -> web
             if not secret or not slack_signature_ok(secret, raw, request.headers, time.time()):
                 raise Refused(401, "unauthorized", "")
             try:
-                data, payload = payloads.parse(raw, request.headers.get("Content-Type", ""))
+                text, data, payload = payloads.parse(raw,
+                                                     request.headers.get("Content-Type", ""))
             except payloads.Malformed as exc:
                 logs.logger.info(logs.MALFORMED_REQUEST, exc)
                 raise Refused(400, "malformed", "malformed request") from None
@@ -114,7 +124,7 @@ def build_web_app(core: Core, app: AsyncApp, *, slack_route: bool = True) -> web
             notices.note(payload)
             count(kind, OTHER, "ok", started)
             return web.Response(status=200)
-        response = await app.async_dispatch(bolt_request(raw.decode(), data, request))
+        response = await app.async_dispatch(bolt_request(text, data, request))
         result = outcome(response.status)
         if response.status == 404 and isinstance(payload, payloads.EventCallback):
             # No listener (or none that matched): Slack must still get its 200, or it
