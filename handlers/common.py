@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import shlex
 from dataclasses import dataclass
+from functools import cached_property
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import aiohttp
@@ -41,14 +43,22 @@ class SlashCommand:
             team=body.get("team_id"),
         )
 
-    @property
+    @cached_property
     def words(self) -> list[str]:
+        """Split once per command, however many readers (the listener, then its router)."""
         return split_words(self.text)
+
+
+# Text without quotes or backslashes whose only spaces are shlex's own: shlex.split would
+# give exactly str.split(), so the common case (`help`, `status api`) skips shlex.
+_PLAIN = re.compile(r"[^\s\"'\\]*(?:[ \t\r\n]+[^\s\"'\\]*)*")
 
 
 def split_words(text: str) -> list[str]:
     """Shell-like split that keeps quoted reasons together and never fails on a stray quote."""
     normalised = text.replace("“", '"').replace("”", '"').replace("‘", "'").replace("’", "'")
+    if _PLAIN.fullmatch(normalised):
+        return normalised.split()
     try:
         return shlex.split(normalised)
     except ValueError:
