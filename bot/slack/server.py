@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import time
 from typing import Any
 
@@ -61,6 +62,23 @@ def bolt_request(text: str, data: dict[str, Any], request: web.Request) -> Async
     req.body = data
     req.context = build_async_context(AsyncBoltContext({payloads.VERIFIED: True}), data)
     return req
+
+
+_UTF8 = re.compile(r";\s*charset=utf-8")
+
+
+async def web_response(resp: BoltResponse) -> web.Response:
+    """Bolt's answer as aiohttp's, made as Bolt's aiohttp adapter makes it (the content type
+    from Bolt's header, else from the body's first character, less a UTF-8 charset), but
+    with the body handed over as UTF-8 bytes: as text it would go through aiohttp's payload
+    registry on every response.  Cookies (only Bolt's OAuth flow sets any) go to the adapter."""
+    if "set-cookie" in resp.headers:
+        return await to_aiohttp_response(resp)
+    headers = resp.first_headers()
+    default = "application/json" if resp.body.startswith("{") else "text/plain"
+    content_type = _UTF8.sub("", headers.pop("content-type", default))
+    return web.Response(status=resp.status, body=resp.body.encode(), headers=headers,
+                        content_type=content_type)
 
 
 def outcome(status: int) -> str:
@@ -131,7 +149,7 @@ def build_web_app(core: Core, app: AsyncApp, *, slack_route: bool = True) -> web
             # disables the subscription; the event is counted, not warned about.
             response, result = BoltResponse(status=200, body=""), "ignored"
         count(kind, name, result, started)
-        return await to_aiohttp_response(response)
+        return await web_response(response)
 
     async def healthz(_: web.Request) -> web.Response:
         store_ok = core.store.ping()
