@@ -11,6 +11,7 @@ from urllib.parse import parse_qs
 import aiohttp
 import pytest
 from aiohttp import web
+from fakes.waiting import until
 from shipbell.bot.slackdouble import SlackDouble, SlackDriver
 from shipbell.bot.slackdouble.blockkit import validate_blocks, validate_view
 from slack_bolt.async_app import AsyncApp
@@ -281,6 +282,22 @@ async def test_response_url_five_uses(double: SlackDouble) -> None:
     calls = double.calls_to("response_url")
     assert len(calls) == 7 and calls[0].args["text"] == "update 0"
     assert double.messages("C_DEPLOYS") == []
+
+
+async def test_held_response_url_waits_until_released(double: SlackDouble) -> None:
+    """`hold("response_url")`: a post to a response URL parks (counted in `waiting`) and is
+    answered, and recorded, only after `release`."""
+    url = double.new_response_url("C_DEPLOYS", "U_ANA")
+    double.hold("response_url")
+    async with aiohttp.ClientSession() as s:
+        post = asyncio.create_task(s.post(url, json={"text": "later"}))
+        await until(lambda: double.waiting.get("response_url") == 1)
+        assert not post.done() and double.calls_to("response_url") == []
+        double.release("response_url")
+        async with await post as resp:
+            assert resp.status == 200
+    assert double.waiting["response_url"] == 0
+    assert double.calls_to("response_url")[0].args["text"] == "later"
 
 
 async def test_wait_for_wakes_and_reports(double: SlackDouble, client: AsyncWebClient) -> None:

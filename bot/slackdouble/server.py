@@ -247,7 +247,8 @@ class SlackDouble:
 
     def hold(self, method: str) -> None:
         """Calls to ``method`` wait (Slack is slow) until ``release(method)``; ``waiting``
-        counts them, so a test sees how many the caller has in flight at once."""
+        counts them, so a test sees how many the caller has in flight at once.
+        ``"response_url"`` holds posts to response URLs the same way."""
         self._gates[method] = asyncio.Event()
 
     def release(self, method: str) -> None:
@@ -385,15 +386,7 @@ class SlackDouble:
         error = self._auth_error(method, token)
         if error:
             return self._answer(method, args, token, 200, {"ok": False, "error": error})
-        gate = self._gates.get(method)
-        if gate is not None:
-            self.waiting[method] = self.waiting.get(method, 0) + 1
-            try:
-                await asyncio.wait({asyncio.ensure_future(gate.wait()),
-                                    asyncio.ensure_future(self._stopping.wait())},
-                                   return_when=asyncio.FIRST_COMPLETED)
-            finally:
-                self.waiting[method] -= 1
+        await self._held(method)
         if self._injected.get(method):
             status, body, headers = self._injected[method].popleft()
             return self._answer(method, args, token, status, dict(body), headers)
@@ -409,11 +402,24 @@ class SlackDouble:
             raise web.HTTPServiceUnavailable()
         return self._answer(method, args, token, 200, body, scopes)
 
+    async def _held(self, method: str) -> None:
+        """Park the call while ``method`` is held (counted in ``waiting``)."""
+        gate = self._gates.get(method)
+        if gate is not None:
+            self.waiting[method] = self.waiting.get(method, 0) + 1
+            try:
+                await asyncio.wait({asyncio.ensure_future(gate.wait()),
+                                    asyncio.ensure_future(self._stopping.wait())},
+                                   return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                self.waiting[method] -= 1
+
     async def _response_url(self, request: web.Request) -> web.Response:
         try:
             args = _decode(await request.json())
         except ValueError:
             args = {"raw": await request.text()}
+        await self._held("response_url")
         entry = self.state.response_urls.get(request.match_info["key"])
         if self._injected.get("response_url"):
             status, body, headers = self._injected["response_url"].popleft()
