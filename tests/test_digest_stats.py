@@ -6,6 +6,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from fakes.slow import answered
+from fakes.waiting import until
 from shipbell.bot.clock import FakeClock
 from shipbell.handlers.digest.stats import parse
 from test_digest_post import seeded, texts
@@ -16,9 +18,12 @@ NOW = datetime(2026, 11, 25, 8, tzinfo=UTC)
 
 async def test_stats_for_a_service_answers_only_the_asker(make_bell: Any, clock: FakeClock) -> None:
     bell = await seeded(make_bell, clock, NOW, CONFIG)
-    ack = await bell.command("/deploy", "stats api", user="U_CARL")
+    bell.double.hold("response_url")
+    ack = await answered(bell.command("/deploy", "stats api", user="U_CARL"))
     assert ack.status == 200 and ack.text == ""
-    assert ack.latency < 0.5
+    # Acked empty; the answer comes after, computed and waiting to be delivered.
+    await until(lambda: bell.double.waiting.get("response_url") == 1)
+    bell.double.release("response_url")
     call = await bell.double.wait_for("response_url")
     assert call.args["response_type"] == "ephemeral"
     body = texts(call.args["blocks"])

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
+from fakes.slow import answered
+from fakes.waiting import until
 from shipbell.bot.slackdouble import SlackDriver
 from shipbell.handlers.incident.ids import Action, Block, Callback, Field
 from test_incident_support import declare, responses, row, start, timeline
@@ -11,10 +13,15 @@ from test_incident_support import declare, responses, row, start, timeline
 
 async def test_text_path_sets_up_the_whole_incident(make_bell):
     bell = await start(make_bell)
-    ack = await bell.command("/incident", "open DB latency on checkout sev2 --service api",
-                             channel="C_GENERAL")
-    assert ack.status == 200 and ack.latency < 0.5
+    bell.double.hold("conversations.create")  # Slack is slow to make the channel
+    ack = await answered(bell.command("/incident", "open DB latency on checkout sev2"
+                                      " --service api", channel="C_GENERAL"))
+    assert ack.status == 200
     assert "Declared INC-1 (SEV2)" in ack.text
+    # Declared and acked while the set-up still waits on Slack for its channel.
+    await until(lambda: bell.double.waiting.get("conversations.create") == 1)
+    assert row(bell)["channel_id"] is None
+    bell.double.release("conversations.create")
     await bell.idle()
     inc = row(bell)
     assert (inc["severity"], inc["status"], inc["service"]) == (2, "investigating", "api")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from fakes.slow import answered
+from fakes.waiting import until
 from test_incident_support import declare, start, timeline
 
 
@@ -29,10 +31,14 @@ async def test_pin_is_captured_once_at_its_original_time_despite_retries(make_be
     cid = inc["channel_id"]
     ts = seed(bell, cid, "p99 jumped to 4 s right after the 09:00 deploy", minutes_ago=20)
     event = pin_event(cid, ts, "p99 jumped to 4 s right after the 09:00 deploy")
-    first = await bell.driver.event(event, event_id="EvPIN1")
-    retry = await bell.driver.event(event, event_id="EvPIN1", retry_num=1)
+    bell.double.hold("chat.getPermalink")  # Slack is slow to give the message's link
+    first = await answered(bell.driver.event(event, event_id="EvPIN1"))
+    retry = await answered(bell.driver.event(event, event_id="EvPIN1", retry_num=1))
     assert first.status == retry.status == 200
-    assert first.latency < 0.5
+    # Both acked while the capture still waits on Slack: the ack did not wait for it.
+    await until(lambda: bell.double.waiting.get("chat.getPermalink") == 1)
+    assert [e["kind"] for e in timeline(bell, inc["id"])] == ["declared"]
+    bell.double.release("chat.getPermalink")
     await bell.idle()
     again = await bell.driver.event(event, event_id="EvPIN2")  # unpinned and pinned again
     react = await bell.driver.event(reaction_event(cid, ts), event_id="EvREACT1")

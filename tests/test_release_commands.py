@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from conftest import MakeBell
+from fakes.slow import ack_asking_slack_nothing
 from shipbell.bot.clock import FakeClock
 from shipbell.bot.local import LocalShipbell
 from shipbell.bot.releases.freeze import active_freeze
@@ -43,7 +44,7 @@ async def test_next_shows_release_freeze_captain_state_and_train(
     make_bell: MakeBell, clock: FakeClock
 ) -> None:
     bell = await make_bell(config())
-    ack = await bell.command("/release")
+    ack = await ack_asking_slack_nothing(bell, bell.command("/release"))
     text = said(ack)
     assert ack.status == 200 and ack.json and ack.json["response_type"] == "ephemeral"
     release = int(datetime(2026, 11, 3, 13, tzinfo=UTC).timestamp())
@@ -53,7 +54,6 @@ async def test_next_shows_release_freeze_captain_state_and_train(
     frozen = said(await bell.command("/release", "next web"))
     assert "State: *frozen*" in frozen and "code freeze before the 2026-11-03" in frozen
     assert said(await bell.command("/release", "web")) == frozen  # bare train name
-    assert ack.latency < 0.5
 
 
 async def test_calendar_marks_holiday_moves_and_skips(make_bell: MakeBell,
