@@ -8,8 +8,10 @@ Slack's endpoint is the trust boundary, crossed in this order and no other:
    ``X-Slack-Signature`` (HMAC-SHA256 over the raw bytes): else 401, and nothing was parsed,
    stored, counted by name or sent anywhere;
 3. parse into a typed payload (bot.slack.payloads): else 400 with one log line;
-4. hand Bolt the parsed body, marked verified.  Bolt checks the signature again (a second
-   line of defence) and its error handler only answers requests marked verified.
+4. hand Bolt the parsed body, marked verified.  Bolt's own signature check
+   (bot.slack.app.SecondLine) is the second line of defence for anything that reaches Bolt
+   without that mark (marked requests are not hashed twice), and its error handler only
+   answers requests marked verified.
 
 Metric labels come from a fixed set: the kinds in bot.slack.payloads and the commands,
 action ids, callback ids and event types a listener was registered for, else ``other``.
