@@ -68,6 +68,7 @@ class Store:
             raise explain(self.path, exc) from None
         self.db = sqlite_utils.Database(self.conn)
         self._after_commit: list[Callable[[], None]] = []
+        self._after_rollback: list[Callable[[], None]] = []
 
     def close(self) -> None:
         self.conn.close()
@@ -123,9 +124,13 @@ class Store:
             yield self.conn
         except BaseException:
             self._after_commit.clear()  # what the transaction would have started never starts
+            undo, self._after_rollback = self._after_rollback, []
             self.conn.execute("ROLLBACK")
+            for hook in undo:
+                hook()
             raise
         self.conn.execute("COMMIT")
+        self._after_rollback.clear()
         hooks, self._after_commit = self._after_commit, []
         for hook in hooks:
             hook()
@@ -137,6 +142,12 @@ class Store:
             self._after_commit.append(hook)
         else:
             hook()
+
+    def after_rollback(self, hook: Callable[[], None]) -> None:
+        """Run ``hook`` if the open transaction rolls back (never if none is open): memory
+        that claimed something for the transaction (a pending refresh) lets go of it."""
+        if self.conn.in_transaction:
+            self._after_rollback.append(hook)
 
     def execute(self, sql: str, params: Any = ()) -> sqlite3.Cursor:
         return self.conn.execute(sql, params)
