@@ -18,7 +18,7 @@ from shipbell.bot.releases.service import releases_of
 from shipbell.bot.scheduling import ScheduledJob, every
 from shipbell.bot.slack.groups import groups_of
 from shipbell.handlers.common import SlashCommand
-from shipbell.handlers.deploy import actions, messages
+from shipbell.handlers.deploy import actions, messages, subscribers
 from shipbell.handlers.deploy.commands import Router
 from shipbell.handlers.deploy.hooks import handler as hook_handler
 from shipbell.handlers.deploy.ids import COMMAND, HOOK_PATH, SWEEP_JOB, Task
@@ -39,8 +39,8 @@ def calendar_freeze(core: Core) -> Callable[[str, str, datetime], tuple[str, str
 
 def register(app: AsyncApp, core: Core) -> None:
     notifier = SlackNotifier(core)
-    svc = DeployService(core, core.settings.deploy, notifier, freeze=calendar_freeze(core),
-                        public_url=core.settings.slack.public_url)
+    svc = DeployService(core, core.settings.deploy, core.events.publish,
+                        freeze=calendar_freeze(core), public_url=core.settings.slack.public_url)
     runner = Runner(svc)
     core.services["deploys"] = svc
     extra = core.services.setdefault("deploy_subcommands", {})
@@ -54,6 +54,7 @@ def register(app: AsyncApp, core: Core) -> None:
     core.tasks.register(Task.RUN, runner.run)
     core.tasks.register(Task.PROVIDER_CANCEL, runner.provider_cancel)
     core.tasks.register(Task.NOTIFY, notifier.render)
+    subscribers.subscribe(core.events, notifier)
     core.services.setdefault("http_routes", []).append(
         ("POST", HOOK_PATH, hook_handler(core, runner)))
 
