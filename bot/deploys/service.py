@@ -136,13 +136,16 @@ class DeployService:
                     self.core.audit(ask.user, "deploy.break_glass", f"deploy #{deploy_id}",
                                     channel=ask.channel, reason=ask.break_glass,
                                     gates=[r.name for r in overrides])
+                # A start's own work first: the job's task starts before any reaction's.
+                start = self._started(deploy_id, ask.service, ask.env, ref, ask.user,
+                                      ask.channel, is_rollback, ask.incident,
+                                      provider) if free else None
                 self.publish(Event.REQUESTED, event_data(
                     deploy_id, ask.user, ask.service, ask.env, ref, ask.user, is_rollback,
                     ask.incident, state=str(steps[0][0]), channel=ask.channel,
                     break_glass=fields["break_glass"], skipped=[r.name for r in overrides]))
-                if free:
-                    self._started(deploy_id, ask.service, ask.env, ref, ask.user, ask.channel,
-                                  is_rollback, ask.incident, provider)
+                if start is not None:
+                    self.publish(Event.STARTED, start)
         except sqlite3.IntegrityError:
             existing = self.repo.by_key(key or "")
             return Outcome(True, f"Already on it: deploy #{existing.id if existing else '?'}.")
@@ -211,15 +214,17 @@ class DeployService:
             deadline_at=to_db(now + timedelta(minutes=timeout)),
         ):
             return None
-        self._started(first.id, service, env, first.ref, first.requester, first.channel,
-                      first.is_rollback, first.incident_id, first.provider)
+        self.publish(Event.STARTED, self._started(
+            first.id, service, env, first.ref, first.requester, first.channel,
+            first.is_rollback, first.incident_id, first.provider))
         return first.id
 
     def _started(self, deploy_id: int, service: str, env: str, ref: str, requester: str,
                  channel: str | None, is_rollback: bool, incident: int | None,
-                 provider: str | None) -> None:
+                 provider: str | None) -> dict[str, Any]:
         """What follows a deploy's start, in its transaction: a rollback locks the env; the
-        job is sent by a task."""
+        job is sent by a task. Returns the data of the STARTED event, for the caller to
+        publish."""
         if is_rollback:
             now = self.core.clock.now()
             self.locks.take_in_transaction(service, env, requester, ROLLBACK_REASON, now, None,
@@ -227,8 +232,8 @@ class DeployService:
             self.core.audit(requester, "lock.rollback", f"{service}/{env}",
                             channel=channel, deploy_id=deploy_id)
         self.core.tasks.submit(Task.RUN, {"deploy_id": deploy_id}, key=f"{Task.RUN}:{deploy_id}")
-        self.publish(Event.STARTED, event_data(deploy_id, None, service, env, ref, requester,
-                                               is_rollback, incident, provider=provider))
+        return event_data(deploy_id, None, service, env, ref, requester, is_rollback, incident,
+                          provider=provider)
 
     def rollback(self, service: str, env: str, user: str, channel: str, *,
                  key: str | None = None, incident: int | None = None,
