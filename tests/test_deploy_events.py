@@ -1,5 +1,8 @@
 """The deploy event seam: a reaction to a deploy's end is one subscriber, added from this file.
 
+First the domain alone: the deploy service takes a ``publish`` callable (no notifier, no
+Slack) and records each change as an event with ids and values, in the order it happened.
+
 A fake change log (a task kind of its own, as a change-log or tracker feature would have)
 subscribes to "deploy succeeded" and "deploy failed". It runs once per deploy through the
 signed CI callback (a replayed or late report adds nothing), is persisted with the change so
@@ -10,7 +13,10 @@ deploy's own reactions (its message, direct messages) are subscribers too.
 from __future__ import annotations
 
 import asyncio
+import json
+from dataclasses import dataclass, field
 from enum import StrEnum
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -18,13 +24,80 @@ from conftest import MakeBell
 from fakes.ci import FakeCI
 from fakes.configs import deploy_config
 from fakes.waiting import until
+from shipbell.bot.clock import FakeClock
 from shipbell.bot.core import Core
-from shipbell.bot.deploys.models import Event
+from shipbell.bot.deploys import approvals
+from shipbell.bot.deploys.config import DeploySettings
+from shipbell.bot.deploys.gates import Ask
+from shipbell.bot.deploys.models import Event, Task
+from shipbell.bot.deploys.service import DeployService
 from shipbell.bot.events import Data
+from shipbell.bot.http import Http
 from shipbell.bot.local import LocalShipbell
-from shipbell.bot.tasks import TaskStatus
+from shipbell.bot.observability import Metrics
+from shipbell.bot.schema import all_migrations
+from shipbell.bot.storage import Store
+from shipbell.bot.tasks import TaskRunner, TaskStatus
 
 pytest_plugins = ("fakes.fixtures",)
+
+
+@dataclass
+class Parts:
+    """What the deploy service may use (``bot.infra.Infra``), on a real store."""
+
+    store: Store
+    clock: FakeClock = field(default_factory=FakeClock)
+    metrics: Metrics = field(default_factory=Metrics)
+    http: Http = field(default_factory=Http)
+    tasks: TaskRunner = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.tasks = TaskRunner(self.store, self.clock, self.metrics)
+
+    def audit(self, actor: str, action: str, subject: str | None = None, *,
+              channel: str | None = None, **detail: Any) -> None:
+        pass
+
+
+async def test_the_service_records_each_change_as_an_event(tmp_path: Path) -> None:
+    store = Store(tmp_path / "events.db")
+    store.migrate(all_migrations())
+    infra = Parts(store)
+    sent: list[tuple[str, int]] = []  # the service's own tasks: send a job, cancel one
+    for kind in (Task.RUN, Task.PROVIDER_CANCEL):
+        async def task(payload: dict[str, Any], kind: str = kind) -> None:
+            sent.append((kind, payload["deploy_id"]))
+        infra.tasks.register(kind, task)
+    config = DeploySettings.model_validate({
+        "providers": {"sim": {"type": "dry-run"}},
+        "services": {"api": {"provider": "sim", "environments": {
+            "staging": {}, "production": {"approvals": 1, "approvers": ["U_BOB"]}}}}})
+    events: list[tuple[Event, dict[str, Any]]] = []
+
+    def publish(event: StrEnum, data: dict[str, Any]) -> None:
+        events.append((Event(event), data))
+
+    svc = DeployService(infra, config, publish, freeze=lambda service, env, at: None)
+    assert svc.request(Ask("api", "staging", "U_ANA", "C_DEPLOYS"), "v1").ok
+    assert svc.request(Ask("api", "production", "U_ANA", "C_DEPLOYS"), "v2").ok
+    assert approvals.approve(svc, 2, "U_BOB", "C_DEPLOYS").ok
+    assert svc.cancel(1, "U_ANA", "C_DEPLOYS").ok
+    assert [(e, d["id"], d["actor"]) for e, d in events] == [
+        (Event.REQUESTED, 1, "U_ANA"), (Event.STARTED, 1, None),
+        (Event.REQUESTED, 2, "U_ANA"),
+        (Event.APPROVED, 2, "U_BOB"), (Event.QUEUED, 2, "U_BOB"), (Event.STARTED, 2, None),
+        (Event.CANCELLED, 1, "U_ANA"),
+    ]
+    requested = events[2][1]
+    assert {k: requested[k] for k in ("service", "env", "ref", "requester", "state")} == {
+        "service": "api", "env": "production", "ref": "v2", "requester": "U_ANA",
+        "state": "awaiting_approval"}
+    assert events[3][1]["approvals"] == events[3][1]["needed"] == 1
+    shown = json.dumps([d for _, d in events])  # ids and values: JSON, and no chat markup
+    assert "<@" not in shown and "<person:" not in shown
+    await infra.tasks.idle()
+    assert sent == [(Task.RUN, 1), (Task.RUN, 2), (Task.PROVIDER_CANCEL, 1)]
 
 
 class ChangeLogTask(StrEnum):
