@@ -111,9 +111,12 @@ class Locks:
             if live and current["holder"] not in (holder, expected_holder):
                 return False
         self.store.execute(
-            "INSERT OR REPLACE INTO locks"
+            "INSERT INTO locks"
             " (service, env, holder, reason, kind, created_at, expires_at, channel)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (service, env) DO UPDATE SET"
+            " holder = excluded.holder, reason = excluded.reason, kind = excluded.kind,"
+            " created_at = excluded.created_at, expires_at = excluded.expires_at,"
+            " channel = excluded.channel, reminded_at = NULL",  # a new lock, whole
             (service, env, holder, reason, kind, to_db(now), expires, channel),
         )
         return True
@@ -163,11 +166,12 @@ class Locks:
         """Store what a confirm button would do; its id is all the button carries."""
         cursor = self.store.execute(
             "INSERT INTO lock_requests (kind, service, env, requester, holder, lock_created_at,"
-            " reason, ttl_minutes, channel, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " reason, ttl_minutes, channel, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            " RETURNING id",
             (str(kind), lock.service, lock.env, requester, lock.holder, to_db(lock.created_at),
              reason, int(ttl.total_seconds() // 60) if ttl else None, channel, to_db(now)),
         )
-        return int(cursor.lastrowid or 0)
+        return int(cursor.fetchone()[0])
 
     def request(self, request_id: int) -> LockRequest | None:
         row = self.store.one("SELECT * FROM lock_requests WHERE id = ?", (request_id,))

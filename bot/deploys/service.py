@@ -9,8 +9,6 @@ the `deploy.run` task (see runner.py).
 
 from __future__ import annotations
 
-import sqlite3
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -19,15 +17,24 @@ from shipbell.bot import logs
 from shipbell.bot.clock import humanize, to_db
 from shipbell.bot.deploys import grammar
 from shipbell.bot.deploys.config import DeploySettings
-from shipbell.bot.deploys.gates import OVERRIDE, PASS, WAIT, Ask, Gates, approvers_text
+from shipbell.bot.deploys.gates import (
+    OVERRIDE,
+    PASS,
+    WAIT,
+    Ask,
+    Freeze,
+    Gates,
+    OpenIncidents,
+    approvers_text,
+)
 from shipbell.bot.deploys.locks import ROLLBACK_REASON, Locks
 from shipbell.bot.deploys.models import ACTIVE, Deploy, Event, State, Task, event_data
 from shipbell.bot.deploys.providers import build
 from shipbell.bot.deploys.repo import DeployRepo
 from shipbell.bot.events import Publish
-from shipbell.bot.incidents.queries import open_incidents_on_service
 from shipbell.bot.infra import Infra
 from shipbell.bot.people import person
+from shipbell.bot.storage import IntegrityError
 
 
 @dataclass(frozen=True)
@@ -46,8 +53,7 @@ def ordinal(n: int) -> str:
 
 class DeployService:
     def __init__(self, core: Infra, config: DeploySettings, publish: Publish, *,
-                 freeze: Callable[[str, str, datetime], tuple[str, str] | None],
-                 public_url: str = "") -> None:
+                 freeze: Freeze, incidents: OpenIncidents, public_url: str = "") -> None:
         self.core = core
         self.public_url = public_url  # [slack] public_url: CI callbacks' default base
         self.config = config
@@ -57,16 +63,13 @@ class DeployService:
         self.providers = build(self.config, core.clock, core.http)
         self.group_members: dict[str, set[str]] = {}  # the shared group directory, by reference
         self.gates = Gates(self.config, self.repo, self.locks, self.is_member,
-                           freeze, self._incidents)
+                           freeze, incidents)
 
     # -- collaborators -------------------------------------------------------------------
     def is_member(self, user: str, principals: list[str]) -> bool:
         return user in principals or any(
             user in self.group_members.get(p, set()) for p in principals if p.startswith("S")
         )
-
-    def _incidents(self, service: str) -> list[dict[str, Any]]:
-        return open_incidents_on_service(self.core.store, service, max_severity=2)
 
     def env_config(self, d: Deploy | Ask) -> Any:
         return self.config.services[d.service].environments[d.env]
@@ -146,7 +149,7 @@ class DeployService:
                     break_glass=fields["break_glass"], skipped=[r.name for r in overrides]))
                 if start is not None:
                     self.publish(Event.STARTED, start)
-        except sqlite3.IntegrityError:
+        except IntegrityError:
             existing = self.repo.by_key(key or "")
             return Outcome(True, f"Already on it: deploy #{existing.id if existing else '?'}.")
         if free:
@@ -281,6 +284,16 @@ class DeployService:
         except grammar.GrammarError as exc:
             return str(exc)
         return self.rollback(service, env, user, channel, incident=incident_id).text
+
+    def refusal(self, service: str, env: str, user: str, channel: str) -> str | None:
+        """Why ``user`` may not deploy ``service`` to ``env`` from ``channel`` (the permission
+        gate), or None: the incident feature asks before its [Roll back] button acts."""
+        result = self.gates.permission(Ask(service, env, user, channel), self.core.clock.now())
+        return result.detail if result.blocks else None
+
+    def requested(self, key: str) -> bool:
+        """Whether a deploy was already requested under the idempotency ``key``."""
+        return self.repo.by_key(key) is not None
 
     # -- ending early (approve/reject live in approvals.py) ----------------------------
     def configured(self, d: Deploy) -> bool:

@@ -10,6 +10,9 @@ happy path: post, thread, and an update plus a thread reply for running and for 
   (it waits ``COALESCE_SECONDS``) adds nothing, as that refresh reads the state when it
   starts; a change during a render queues one more refresh, which waits for the render to
   end; a transaction that rolls back lets go of the refresh it claimed;
+- renders of one deploy never overlap, in any of the replicas sharing the database: each
+  runs inside the deploy's named lease (``TaskRunner.exclusive``), so callbacks that reach
+  different processes post each note once, and the last render reads the latest state;
 - a `chat.update` identical to what this process last showed is skipped;
 - thread replies wait while the job is being sent (triggered, no provider reference, no
   provider note yet): the run task's next change ("job sent", a retry, a failure) brings
@@ -21,7 +24,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-from collections import defaultdict
 from typing import Any
 
 from shipbell.bot import logs
@@ -41,13 +43,17 @@ NOTE = "note"  # deploy_events.state of a provider's or Shipbell's remark
 COALESCE_SECONDS = 0.001
 
 
+def message_lease(deploy_id: int) -> str:
+    """The named lease a render of this deploy's message and thread holds."""
+    return f"deploy:{deploy_id}:message"
+
+
 class SlackNotifier:
     def __init__(self, core: Core) -> None:
         self.core = core
         self.repo = DeployRepo(core.store)
         self.pending: set[int] = set()  # deploys with a refresh submitted but not started
-        self.shown: dict[int, str] = {}  # digest of the body last posted or updated
-        self.locks: dict[int, asyncio.Lock] = defaultdict(asyncio.Lock)
+        self.shown: dict[int, str] = {}  # digest of the body this process last showed
 
     # -- the subscriber's condition -----------------------------------------------------------
     def claim(self, data: Data) -> bool:
@@ -64,13 +70,12 @@ class SlackNotifier:
     async def render(self, payload: dict[str, Any]) -> None:
         deploy_id = int(payload["deploy_id"])
         await asyncio.sleep(COALESCE_SECONDS)
-        lock = self.locks[deploy_id]
-        async with lock:
+        turn = message_lease(deploy_id)
+        async with self.core.tasks.exclusive(turn):
             self.pending.discard(deploy_id)  # from here on, a change needs another refresh
             final = await self._render(deploy_id)
-        if final and deploy_id not in self.pending and not lock.locked():
-            self.locks.pop(deploy_id, None)  # keep long-running processes small
-            self.shown.pop(deploy_id, None)
+        if final and deploy_id not in self.pending and not self.core.tasks.contended(turn):
+            self.shown.pop(deploy_id, None)  # keep long-running processes small
 
     async def _render(self, deploy_id: int) -> bool:
         """Post or update the message and its thread; True once the deploy is final."""
