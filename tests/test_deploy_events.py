@@ -78,7 +78,8 @@ async def test_the_service_records_each_change_as_an_event(tmp_path: Path) -> No
     def publish(event: StrEnum, data: dict[str, Any]) -> None:
         events.append((Event(event), data))
 
-    svc = DeployService(infra, config, publish, freeze=lambda service, env, at: None)
+    svc = DeployService(infra, config, publish, freeze=lambda service, env, at: None,
+                        incidents=lambda service: [])
     assert svc.request(Ask("api", "staging", "U_ANA", "C_DEPLOYS"), "v1").ok
     assert svc.request(Ask("api", "production", "U_ANA", "C_DEPLOYS"), "v2").ok
     assert approvals.approve(svc, 2, "U_BOB", "C_DEPLOYS").ok

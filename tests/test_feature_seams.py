@@ -8,7 +8,9 @@ no-op a consumer gets when the other feature is absent, and the registry that wi
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from enum import StrEnum
 from pathlib import Path
+from typing import Any
 
 import pytest
 from shipbell.bot.clock import FakeClock
@@ -103,15 +105,8 @@ class StandInCalendar:
         return self.frozen
 
 
-class NoNotices:
-    def changed(self, deploy_id: int) -> None:
-        raise AssertionError("a refused request announces nothing")
-
-    def tell(self, user: str, text: str) -> None:
-        raise AssertionError("a refused request tells no one")
-
-    def announce(self, channel: str, text: str) -> None:
-        raise AssertionError("a refused request announces nothing")
+def no_events(event: StrEnum, data: dict[str, Any]) -> None:
+    raise AssertionError(f"a refused request records no event ({event})")
 
 
 def deploys(tmp: Path, incidents: StandInIncidents, calendar: StandInCalendar) -> DeployService:
@@ -120,7 +115,7 @@ def deploys(tmp: Path, incidents: StandInIncidents, calendar: StandInCalendar) -
         "services": {"api": {"provider": "sim", "environments": {"production": {}}}},
     })
     core = build_core(Settings(), Secrets(), clock=FakeClock(NOW), store=Store(tmp / "d.db"))
-    return DeployService(core, config, NoNotices(), freeze=calendar, incidents=incidents)
+    return DeployService(core, config, no_events, freeze=calendar, incidents=incidents)
 
 
 def test_the_deploy_service_asks_the_incidents_it_was_given(tmp_path: Path) -> None:
