@@ -174,7 +174,7 @@ def summary(config: LoadedConfig, show: Any) -> list[str]:
     lines = [
         f"  Slack     app {slack.app_name!r}; API {slack.api_url}; Slack sends requests to "
         f"{slack.public_url.rstrip('/')}{slack.request_path}",
-        f"  Server    {s.server.host}:{s.server.port} (serve); database {s.storage.path};"
+        f"  Server    {s.server.host}:{s.server.port} (serve); database {s.storage.location};"
         f" time zone {s.timezone}",
         "  Secrets   " + "; ".join(f"{k} {v}" for k, v in effective(config)["secrets"].items()),
     ]

@@ -115,8 +115,11 @@ class LocalShipbell:
             if channel_id not in known.channels:
                 self.double.add_channel(name, channel_id=channel_id, members=list(PEOPLE))
         base = self.base.model_dump() if self.base else {}
+        # A url (postgresql://…) or an SQLite file's path.
+        storage = {"url": self.db_path} if "://" in self.db_path else {"path": self.db_path}
         overrides = merge(base, {"slack": {"api_url": self.double.api_url},
-                                 "storage": {"path": self.db_path}})
+                                 "storage": storage})
+        overrides["storage"].pop("path" if "url" in storage else "url", None)
         settings = Settings(**merge(overrides, self.config))
         if self.simulate_names:
             self.simulated = simulate_names(self.double, settings)

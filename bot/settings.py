@@ -9,6 +9,7 @@ and are typed as ``SecretStr`` so they never print.
 from __future__ import annotations
 
 import os
+import tomllib
 from pathlib import Path
 from typing import Any, ClassVar
 from zoneinfo import ZoneInfo
@@ -34,6 +35,7 @@ from shipbell.bot.dora.config import DigestSettings
 from shipbell.bot.incidents.config import IncidentSettings
 from shipbell.bot.releases.config import ReleaseSettings
 from shipbell.bot.sections import ConfigError, Section, TimeZoneName
+from shipbell.bot.storage.url import PASSWORD_ENV, Backend, StorageUrl, parse_url, redact
 
 CONFIG_ENV = "SHIPBELL_CONFIG"
 SECRETS_DIR_ENV = "SHIPBELL_SECRETS_DIR"
@@ -63,10 +65,45 @@ class ServerSettings(Section):
     # Scheduled, catch-up and resumed background work running at once; requests' work is
     # never held back by it.
     backlog_slots: int = Field(default=8, ge=1, le=256)
+    # Several processes on one database: each holds its in-flight tasks for this long and
+    # renews them every third of it; a replica that dies loses them to the others after it.
+    task_lease_seconds: float = Field(default=30.0, ge=3, le=3600)
+    # Names this process in task leases and logs (default: the host name); a unique
+    # suffix is always added, so two replicas never share an identity.
+    replica_name: str | None = Field(default=None, min_length=1, max_length=100)
 
 
 class StorageSettings(Section):
+    """Where the store lives: ``url`` (SQLite or PostgreSQL), or ``path``, an SQLite file."""
+
     path: str = "shipbell.db"
+    url: str | None = None
+    # PostgreSQL: connections kept for reads in worker threads (the digest), besides the
+    # event loop's own one.
+    pool_size: int = Field(default=4, ge=1, le=64)
+    # PostgreSQL's password: environment only (SHIPBELL_STORAGE__PASSWORD; libpq's
+    # PGPASSWORD and ~/.pgpass work too), never the file or the url.
+    password: SecretStr | None = None
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_url(value)  # its ValueError names what would work
+        return value
+
+    @model_validator(mode="after")
+    def _one_location(self) -> StorageSettings:
+        if self.url is not None and "path" in self.model_fields_set:
+            raise ValueError("set either `url` or `path`, not both (`path` is short for "
+                             "url = \"sqlite:///<path>\")")
+        return self
+
+    @property
+    def location(self) -> StorageUrl:
+        """The store's url: ``url``, else the SQLite file at ``path``."""
+        return parse_url(self.url) if self.url is not None else StorageUrl(
+            Backend.SQLITE, self.path)
 
 
 class Secrets(BaseSettings):
@@ -175,10 +212,20 @@ def load_config(explicit: str | None = None, **overrides: Any) -> LoadedConfig:
         raise ConfigError(f"{source}: not valid TOML: {exc}") from None
     finally:
         Settings._toml_path = None
+    if path is not None and _file_has_storage_password(path):
+        raise ConfigError(f"{path}: `storage.password`: secrets are read from the environment"
+                          f" only; remove it from the file and set {PASSWORD_ENV} (or"
+                          " PGPASSWORD)")
     secrets_dir = os.environ.get(SECRETS_DIR_ENV)
     # pydantic-settings' init keyword; its type stubs don't declare it.
     secrets = Secrets(_secrets_dir=secrets_dir) if secrets_dir else Secrets()  # type: ignore[call-arg]
     return LoadedConfig(settings=settings, secrets=secrets, source=source)
+
+
+def _file_has_storage_password(path: Path) -> bool:
+    with path.open("rb") as file:
+        storage = tomllib.load(file).get("storage")
+    return isinstance(storage, dict) and "password" in storage
 
 
 def env_variable(loc: tuple[Any, ...]) -> str | None:
@@ -207,7 +254,7 @@ def format_validation_error(source: str, exc: ValidationError) -> str:
         if err["type"] == "extra_forbidden":
             lines.append(f"{where}: unknown key `{key}`{_valid_keys_hint(err['loc'])}")
             continue
-        got = err.get("input")
+        got = redact(err.get("input"))  # a url's password never reaches the output
         shown = "" if isinstance(got, dict | list) else f" (got {got!r})"
         message = err["msg"].removeprefix("Value error, ")
         lines.append(f"{where}: `{key}`: {message}{shown}")

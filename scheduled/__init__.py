@@ -13,7 +13,6 @@ from shipbell.scheduled import digest, housekeeping, incidents, releases
 def register(core: Core) -> None:
     """Add every scheduled job; after the features, whose services the jobs use."""
     housekeeping.register(core)
-    if "incidents" in core.services:
-        incidents.register(core)
-    releases.register_jobs(core)
+    incidents.register(core)
+    releases.register(core)
     digest.add_digest_job(core)

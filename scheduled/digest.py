@@ -35,7 +35,8 @@ def add_digest_job(core: Core) -> None:
     The task is registered even without a channel, so a post left pending by a process
     that had one still resumes after the config changed.
     """
-    core.tasks.register(Task.POST, lambda payload: post(core, payload["day"]))
+    locks: dict[str, asyncio.Lock] = {}  # one poster per day at a time, in this process
+    core.tasks.register(Task.POST, lambda payload: post(core, payload["day"], locks))
     resume_unfinished(core)
     cfg = core.settings.digest
     if not cfg.channel:
@@ -87,8 +88,8 @@ async def prepare(core: Core, when: datetime) -> str:
         logs.logger.exception(logs.DIGEST_CHART_FAILED, day)
         chart = None
     stored = core.store.execute(
-        "INSERT OR IGNORE INTO digest_posts (day, channel, summary, details, chart, created_at)"
-        " VALUES (?, ?, ?, ?, ?, ?)",
+        "INSERT INTO digest_posts (day, channel, summary, details, chart, created_at)"
+        " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
         (day, cfg.channel, json.dumps(messages.summary(digest)),
          json.dumps({**messages.details(digest), "chart_title": messages.chart_title(digest)}),
          chart, to_db(core.clock.now())),
@@ -99,13 +100,12 @@ async def prepare(core: Core, when: datetime) -> str:
     return f"queued {day}"
 
 
-async def post(core: Core, day: str) -> None:
+async def post(core: Core, day: str, locks: dict[str, asyncio.Lock]) -> None:
     """Post what is still unposted of ``day``'s digest; safe to run again after a failure.
 
-    One poster per day at a time: the task runner can start the same task twice when it
-    was queued just before start-up resumes pending tasks.
+    One poster per day at a time (``locks``, by day): the task runner can start the same task
+    twice when it was queued just before start-up resumes pending tasks.
     """
-    locks: dict[str, asyncio.Lock] = core.services.setdefault("digest_post_locks", {})
     async with locks.setdefault(day, asyncio.Lock()):
         await _post(core, day)
 

@@ -36,9 +36,11 @@ def retry_setup(core: Core, incident_id: int, now: datetime) -> bool:
 
 
 def register(core: Core) -> None:
-    """The incident sweep: reminders, overdue follow-ups, set-up retries, archiving."""
-    svc = core.services["incidents"]
-    assert isinstance(svc, IncidentService)
+    """The incident sweep: reminders, overdue follow-ups, set-up retries, archiving (none in a
+    Shipbell without the incident feature)."""
+    svc = core.registry.get(IncidentService)
+    if svc is None:
+        return
     settings = svc.settings
 
     async def sweep(when: datetime) -> str:

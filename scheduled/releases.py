@@ -12,6 +12,7 @@ was missed and what comes next.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 
@@ -19,15 +20,15 @@ from apscheduler.triggers.base import BaseTrigger
 from shipbell.bot.clock import to_db
 from shipbell.bot.core import Core
 from shipbell.bot.durations import format_duration
-from shipbell.bot.releases.service import ReleaseBook, releases_of
+from shipbell.bot.releases.service import ReleaseBook
 from shipbell.bot.scheduling import RunOutcome, ScheduledJob
 from shipbell.bot.scheduling.runs import RunStatus
 from shipbell.bot.slack import gateway
 from shipbell.handlers.release import messages
+from shipbell.handlers.release.book import releases_of
 from shipbell.handlers.release.ids import Kind
 
 PREFIX = "release:"
-MISSED_NOTICE = "release.missed_notice"  # core.services key of the one listener
 
 
 class ReleaseTrigger(BaseTrigger):
@@ -64,6 +65,12 @@ def job_ids(core: Core) -> list[str]:
     return [job_id for job_id in core.scheduler.jobs if job_id.startswith(PREFIX)]
 
 
+def register(core: Core) -> None:
+    """The trains' jobs, and the one listener that tells a train's channel what was missed."""
+    core.scheduler.on_missed.append(_missed_notice(core))
+    register_jobs(core)
+
+
 def register_jobs(core: Core) -> list[str]:
     """Add every configured train's jobs; drop release jobs no longer in the config."""
     book = releases_of(core)
@@ -87,9 +94,6 @@ def register_jobs(core: Core) -> list[str]:
             f"{PREFIX}{name}:release", ReleaseTrigger(book, name, timedelta(0)),
             _release_run(core, name), kind=Kind.DAY.value, grace=grace,
             rerun_claimed=True)
-    if MISSED_NOTICE not in core.services:  # register_jobs may run again; one listener
-        core.services[MISSED_NOTICE] = _missed_notice(core)
-        core.scheduler.on_missed.append(core.services[MISSED_NOTICE])
     for stale in set(job_ids(core)) - set(wanted):
         core.scheduler.remove(stale)
     for job_id, job in wanted.items():
@@ -167,7 +171,7 @@ def _label(job: ScheduledJob, offset: timedelta) -> str:
     return f"{format_duration(offset)} reminder"
 
 
-def _missed_notice(core: Core) -> Any:
+def _missed_notice(core: Core) -> Callable[[list[RunOutcome]], Awaitable[None]]:
     async def notice(missed: list[RunOutcome]) -> None:
         """One notice per train: which posts were missed while down, and what comes next."""
         book = releases_of(core)

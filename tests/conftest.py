@@ -6,13 +6,17 @@ for what reached the double with ``bell.double.wait_for``.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
 import pytest
+from fakes import postgres
 from shipbell.bot.clock import FakeClock
 from shipbell.bot.local import LocalShipbell, MakeBell
+
+BACKENDS = ["sqlite", "postgresql"]
 
 
 @pytest.fixture
@@ -20,24 +24,70 @@ def clock() -> FakeClock:
     return FakeClock()
 
 
+def need_postgres() -> None:
+    reason = postgres.unavailable()
+    if reason:
+        pytest.skip(reason)
+
+
+@pytest.fixture(params=BACKENDS)
+def store_location(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """Where a store contract test's database lives, on each backend in turn: an SQLite file,
+    or a url to a fresh PostgreSQL schema."""
+    if request.param == "sqlite":
+        yield str(tmp_path / "store.db")
+        return
+    need_postgres()
+    with postgres.fresh_schema() as url:
+        yield url
+
+
+@pytest.fixture(params=postgres.e2e_backends())
+def e2e_backend(request: pytest.FixtureRequest) -> str:
+    """The backend end-to-end tests run on; SHIPBELL_TEST_BACKENDS=sqlite,postgresql runs
+    the whole suite on both."""
+    if request.param == "postgresql":
+        need_postgres()
+    return str(request.param)
+
+
 @pytest.fixture
-async def make_bell(tmp_path: Path, clock: FakeClock) -> AsyncIterator[MakeBell]:
+async def make_bell(tmp_path: Path, clock: FakeClock, e2e_backend: str
+                    ) -> AsyncIterator[MakeBell]:
     """Start a Shipbell with extra config (a dict shaped like the TOML file)."""
     started: list[LocalShipbell] = []
+    schemas = ExitStack()
 
     async def make(config: dict[str, Any] | None = None, **kwargs: Any) -> LocalShipbell:
         kwargs.setdefault("clock", clock)
-        bell = LocalShipbell(tmp_path / f"shipbell-{len(started)}.db", config=config, **kwargs)
+        location: str | Path = tmp_path / f"shipbell-{len(started)}.db"
+        if e2e_backend == "postgresql":
+            location = schemas.enter_context(postgres.fresh_schema())
+        bell = LocalShipbell(location, config=config, **kwargs)
         await bell.start()
         started.append(bell)
         return bell
 
-    yield make
-    for bell in reversed(started):
-        await bell.stop()
-        assert not bell.double.problems, f"invalid Slack calls: {bell.double.problems}"
+    with schemas:
+        yield make
+        for bell in reversed(started):
+            await bell.stop()
+            assert not bell.double.problems, f"invalid Slack calls: {bell.double.problems}"
 
 
 @pytest.fixture
 async def bell(make_bell: MakeBell) -> LocalShipbell:
     return await make_bell()
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """One line saying how many PostgreSQL tests were skipped, and why."""
+    reasons: dict[str, int] = {}
+    for report in terminalreporter.stats.get("skipped", []):
+        longrepr = getattr(report, "longrepr", None)
+        reason = longrepr[2] if isinstance(longrepr, tuple) else str(longrepr)
+        reason = reason.removeprefix("Skipped: ")
+        if reason.startswith(postgres.SKIP_PREFIX):
+            reasons[reason] = reasons.get(reason, 0) + 1
+    for reason, count in reasons.items():
+        terminalreporter.write_line(f"{count} PostgreSQL tests skipped: {reason}")

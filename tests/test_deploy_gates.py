@@ -21,10 +21,10 @@ def open_incident(bell: LocalShipbell, service: str, severity: int, *, private: 
                   ) -> int:
     cursor = bell.core.store.execute(
         "INSERT INTO incidents (title, severity, status, service, private, reporter, declared_at)"
-        " VALUES (?, ?, 'investigating', ?, ?, 'U_EVE', ?)",
+        " VALUES (?, ?, 'investigating', ?, ?, 'U_EVE', ?) RETURNING id",
         ("db on fire", severity, service, int(private), to_db(bell.core.clock.now())),
     )
-    return int(cursor.lastrowid or 0)
+    return int(cursor.fetchone()[0])
 
 
 async def test_permission_by_user_group_and_channel(make_bell: MakeBell, ci: FakeCI,

@@ -9,6 +9,7 @@ from fakes.slow import ack_asking_slack_nothing
 from fakes.waiting import tick, until
 from shipbell.bot.clock import FakeClock
 from shipbell.bot.local import LocalShipbell
+from shipbell.handlers.deploy.commands import Subcommands
 from shipbell.handlers.deploy.ids import Action
 
 
@@ -61,7 +62,7 @@ async def test_help_lists_every_subcommand_and_extra_words(bell: LocalShipbell) 
     async def stats(ack: object, cmd: object) -> None:
         await ack(text="stats from the digest")  # type: ignore[operator]
 
-    bell.core.services["deploy_subcommands"]["stats"] = stats
+    bell.core.registry.need(Subcommands)["stats"] = stats
     ack = await bell.command("/deploy", "help")
     for word in ("rollback", "status", "history", "lock", "unlock", "locks", "cancel",
                  "explain", "`/deploy stats`"):

@@ -11,6 +11,7 @@ from fakes.ci import FakeCI
 from fakes.configs import SECRET, SECRET_ENV, deploy_config
 from fakes.waiting import tick, until
 from shipbell.bot.clock import FakeClock
+from shipbell.bot.deploys.service import DeployService
 from shipbell.bot.local import LocalShipbell
 
 pytest_plugins = ("fakes.fixtures",)
@@ -184,7 +185,7 @@ async def test_rollback_redeploys_previous_and_locks(bell: LocalShipbell, ci: Fa
     await bell.idle()
     dm = await bell.double.wait_for("chat.postMessage", lambda c: c.args["channel"] == "U_BOB")
     assert "<@U_ANA> unlocked api production" in dm.args["text"]
-    svc = bell.core.services["deploys"]
+    svc = bell.core.registry.need(DeployService)
     reply = await svc.request_rollback("api", "production", user="U_CARL", channel="C_DEPLOYS",
                                        incident_id=None)
     assert reply == "api has nothing older than `aaa111` in production to roll back to.", \
@@ -234,11 +235,12 @@ async def test_rollback_goes_through_the_incident_gate(bell: LocalShipbell, ci: 
     await succeed(bell, ci, "api@v2 to production", 2, "v2", "bbb222")
     cursor = bell.core.store.execute(
         "INSERT INTO incidents (title, severity, status, service, reporter, declared_at)"
-        " VALUES ('errors', 1, 'investigating', 'api', 'U_EVE', '2026-11-02T09:00:00')")
-    inc = int(cursor.lastrowid or 0)
+        " VALUES ('errors', 1, 'investigating', 'api', 'U_EVE', '2026-11-02T09:00:00')"
+        " RETURNING id")
+    inc = int(cursor.fetchone()[0])
     blocked = await bell.command("/deploy", "rollback api production")
     assert blocked.text.startswith(f"api has an open incident INC-{inc} (SEV1, errors)")
-    svc = bell.core.services["deploys"]
+    svc = bell.core.registry.need(DeployService)
     reply = await svc.request_rollback("api", "production", user="U_EVE", channel="C_DEPLOYS",
                                        incident_id=inc)
     assert reply.startswith("Deploying api@aaa111 to production (#3)")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from shipbell.bot.deploys.demo import DEMO_CONFIG as DEPLOY_DEMO
+from shipbell.bot.deploys.service import DeployService
 from shipbell.handlers.incident.ids import Action
 from test_incident_support import declare, responses, run, seed_deploy, start, timeline
 
@@ -79,7 +80,7 @@ async def test_roll_back_without_deploys_says_so(make_bell):
     bell = await start(make_bell)
     seed_deploy(bell)
     inc = await declare(bell)
-    bell.core.services.pop("deploys", None)  # a Shipbell built without the deploy feature
+    bell.core.registry.remove(DeployService)  # a Shipbell built without the deploy feature
     await bell.driver.press(suspects_message(bell, inc), f"{Action.ROLLBACK}.0")
     await bell.idle()
     assert any("Deploys aren't configured" in s for s in responses(bell))

@@ -66,9 +66,9 @@ def seed_deploy(bell: LocalShipbell, *, service: str = "api", env: str = "produc
     finished = to_db(now - timedelta(minutes=minutes_ago))
     cursor = bell.core.store.execute(
         "INSERT INTO deploys (service, env, ref, version, state, requester, requested_at,"
-        " started_at, finished_at) VALUES (?, ?, 'main', ?, ?, 'U_DANA', ?, ?, ?)",
+        " started_at, finished_at) VALUES (?, ?, 'main', ?, ?, 'U_DANA', ?, ?, ?) RETURNING id",
         (service, env, version, state, finished, finished, finished))
-    return int(cursor.lastrowid or 0)
+    return int(cursor.fetchone()[0])
 
 
 def responses(bell: LocalShipbell) -> list[str]:

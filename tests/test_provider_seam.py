@@ -33,6 +33,7 @@ from shipbell.bot.deploys.providers import (
 )
 from shipbell.bot.deploys.providers import http as provider_http
 from shipbell.bot.deploys.providers.http import HttpError
+from shipbell.bot.deploys.service import DeployService
 from shipbell.bot.http import Http
 from shipbell.bot.local import LocalShipbell
 from shipbell.bot.settings import ConfigError, Settings, load_config
@@ -126,7 +127,7 @@ async def callback(bell: LocalShipbell, clock: FakeClock, secret: str, **payload
 async def test_a_provider_registered_in_a_test_deploys_end_to_end(
         relay_type: None, relay: FakeRelay, make_bell: MakeBell, clock: FakeClock) -> None:
     bell = await make_bell(relay_config(relay.url))
-    provider = bell.core.services["deploys"].providers["rl"]
+    provider = bell.core.registry.need(DeployService).providers["rl"]
     assert isinstance(provider, VerifiesCallbacks)
     assert not isinstance(provider, Polls | Cancels | ListsChanges)
     relay.answers = [(503, {})]  # transient: the shared helper's classification retries it

@@ -10,7 +10,7 @@ import pytest
 from conftest import MakeBell
 from shipbell.bot.local import LocalShipbell
 from shipbell.bot.releases.freeze import active_freeze
-from shipbell.bot.releases.service import releases_of
+from shipbell.handlers.release.book import releases_of
 from shipbell.handlers.release.groups import refresh_groups
 
 TRAIN: dict[str, Any] = {

@@ -16,7 +16,7 @@ from conftest import MakeBell
 from shipbell.bot.clock import FakeClock, to_db
 from shipbell.bot.local import LocalShipbell
 from shipbell.bot.releases.freeze import active_freeze
-from shipbell.bot.releases.service import releases_of
+from shipbell.handlers.release.book import releases_of
 
 TRAIN: dict[str, Any] = {
     "channel": "C_RELEASES", "services": ["web", "api"], "timezone": "Europe/Paris",

@@ -2,6 +2,9 @@
 
 A gate answers pass, fail, wait (the request goes ahead but waits: queue or approvals) or
 override (a break-glass reason let it through, which is announced and audited).
+
+Two gates ask other features; what they ask is a Protocol here (``Freeze``, ``OpenIncidents``),
+and the deploy feature's registration wires the release calendar and the incidents to them.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from shipbell.bot.clock import humanize, named_time
@@ -54,6 +58,21 @@ class Ask:
     break_glass: str | None = None
 
 
+class Freeze(Protocol):
+    """The release calendar, as the freeze gate asks it: the (source, reason) of a freeze on
+    ``service`` in ``env`` at ``at``, or None (also when this Shipbell has no releases)."""
+
+    def __call__(self, service: str, env: str, at: datetime, /) -> tuple[str, str] | None: ...
+
+
+class OpenIncidents(Protocol):
+    """The incidents, as the incidents gate asks it: the open SEV1/SEV2 incidents on
+    ``service``, worst first, each with its id, title, severity and private flag (none when
+    this Shipbell has no incidents)."""
+
+    def __call__(self, service: str, /) -> list[dict[str, object]]: ...
+
+
 def echo(reason: str, limit: int = ECHO_CHARS) -> str:
     """A user's reason or title quoted back in a gate's verdict: whole in the record, short
     and inert here (no pings, no disguised links: ``bot.inputs.user_text``)."""
@@ -75,9 +94,8 @@ def approvers_text(env: EnvironmentConfig, requester: str) -> str:
 
 class Gates:
     def __init__(self, config: DeploySettings, repo: DeployRepo, locks: Locks,
-                 members: Callable[[str, list[str]], bool],
-                 freeze: Callable[[str, str, datetime], tuple[str, str] | None],
-                 incidents: Callable[[str], list[dict[str, object]]]) -> None:
+                 members: Callable[[str, list[str]], bool], freeze: Freeze,
+                 incidents: OpenIncidents) -> None:
         self.config = config
         self.repo = repo
         self.locks = locks

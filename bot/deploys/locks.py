@@ -92,22 +92,33 @@ class Locks:
              ttl: timedelta | None, *, kind: str = "manual", channel: str | None = None,
              expected_holder: str | None = None) -> bool:
         """Take a free (or expired) lock, or take over from ``expected_holder`` exactly."""
-        expires = to_db(now + ttl) if ttl is not None else None
         with self.store.transaction():
-            current = self.store.one(
-                "SELECT holder, expires_at FROM locks WHERE service = ? AND env = ?",
-                (service, env),
-            )
-            if current is not None:
-                live = current["expires_at"] is None or current["expires_at"] > to_db(now)
-                if live and current["holder"] not in (holder, expected_holder):
-                    return False
-            self.store.execute(
-                "INSERT OR REPLACE INTO locks"
-                " (service, env, holder, reason, kind, created_at, expires_at, channel)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (service, env, holder, reason, kind, to_db(now), expires, channel),
-            )
+            return self.take_in_transaction(service, env, holder, reason, now, ttl, kind=kind,
+                                            channel=channel, expected_holder=expected_holder)
+
+    def take_in_transaction(self, service: str, env: str, holder: str, reason: str,
+                            now: datetime, ttl: timedelta | None, *, kind: str = "manual",
+                            channel: str | None = None,
+                            expected_holder: str | None = None) -> bool:
+        """``take`` inside the caller's open transaction (with the event it records)."""
+        expires = to_db(now + ttl) if ttl is not None else None
+        current = self.store.one(
+            "SELECT holder, expires_at FROM locks WHERE service = ? AND env = ?",
+            (service, env),
+        )
+        if current is not None:
+            live = current["expires_at"] is None or current["expires_at"] > to_db(now)
+            if live and current["holder"] not in (holder, expected_holder):
+                return False
+        self.store.execute(
+            "INSERT INTO locks"
+            " (service, env, holder, reason, kind, created_at, expires_at, channel)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (service, env) DO UPDATE SET"
+            " holder = excluded.holder, reason = excluded.reason, kind = excluded.kind,"
+            " created_at = excluded.created_at, expires_at = excluded.expires_at,"
+            " channel = excluded.channel, reminded_at = NULL",  # a new lock, whole
+            (service, env, holder, reason, kind, to_db(now), expires, channel),
+        )
         return True
 
     def release(self, service: str, env: str, *, lock: Lock | None = None) -> Lock | None:
@@ -155,11 +166,12 @@ class Locks:
         """Store what a confirm button would do; its id is all the button carries."""
         cursor = self.store.execute(
             "INSERT INTO lock_requests (kind, service, env, requester, holder, lock_created_at,"
-            " reason, ttl_minutes, channel, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " reason, ttl_minutes, channel, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            " RETURNING id",
             (str(kind), lock.service, lock.env, requester, lock.holder, to_db(lock.created_at),
              reason, int(ttl.total_seconds() // 60) if ttl else None, channel, to_db(now)),
         )
-        return int(cursor.lastrowid or 0)
+        return int(cursor.fetchone()[0])
 
     def request(self, request_id: int) -> LockRequest | None:
         row = self.store.one("SELECT * FROM lock_requests WHERE id = ?", (request_id,))

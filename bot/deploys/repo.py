@@ -77,7 +77,7 @@ class DeployRepo:
             " (SELECT COUNT(*) AS n FROM deploys WHERE service = ? AND env = ? AND state = ?"
             "  AND +id <= ?) AS q"
             " LEFT JOIN (SELECT id, state FROM deploys WHERE service = ? AND env = ?"
-            f"  AND state IN ({_marks(ACTIVE)}) ORDER BY +id LIMIT 1) AS a ON 1",
+            f"  AND state IN ({_marks(ACTIVE)}) ORDER BY +id LIMIT 1) AS a ON TRUE",
             (service, env, str(State.QUEUED), upto if upto is not None else 2**62,
              service, env, *(str(s) for s in ACTIVE)),
         )
@@ -132,10 +132,10 @@ class DeployRepo:
             fields.update(extra, state=str(state))
         names = ", ".join(fields)
         cursor = self.store.execute(
-            f"INSERT INTO deploys ({names}) VALUES ({_marks(list(fields))})",
+            f"INSERT INTO deploys ({names}) VALUES ({_marks(list(fields))}) RETURNING id",
             tuple(fields.values()),
         )
-        deploy_id = int(cursor.lastrowid or 0)
+        deploy_id = int(cursor.fetchone()[0])
         events = [(State.REQUESTED, actor, note)] + [(s, None, n) for s, n, _ in steps]
         self.store.execute(
             "INSERT INTO deploy_events (deploy_id, at, state, actor, note) VALUES "
@@ -181,8 +181,8 @@ class DeployRepo:
     def add_changes(self, deploy_id: int, changes: list[dict[str, Any]]) -> None:
         for change in changes:
             self.store.execute(
-                "INSERT OR IGNORE INTO deploy_changes (deploy_id, sha, title, author, committed_at)"
-                " VALUES (?, ?, ?, ?, ?)",
+                "INSERT INTO deploy_changes (deploy_id, sha, title, author, committed_at)"
+                " VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
                 (deploy_id, change["sha"], change.get("title"), change.get("author"),
                  change.get("committed_at")),
             )
@@ -193,9 +193,10 @@ class DeployRepo:
         succeeds, the 'fixed' link its post-mortem and metrics read."""
         if fixed:
             self.store.execute(
-                "INSERT OR IGNORE INTO incident_deploys"
+                "INSERT INTO incident_deploys"
                 " (incident_id, deploy_id, relation, actor, linked_at)"
-                " VALUES (?, ?, 'fixed', ?, ?)", (incident_id, deploy_id, actor, to_db(now)),
+                " VALUES (?, ?, 'fixed', ?, ?) ON CONFLICT DO NOTHING",
+                (incident_id, deploy_id, actor, to_db(now)),
             )
         timeline.add(self.store, incident_id, now, Entry.LINK, actor, text,
                      source_key=f"deploy:{deploy_id}:{'fixed' if fixed else 'requested'}")
@@ -203,8 +204,8 @@ class DeployRepo:
     def record_decision(self, deploy_id: int, user: str, decision: str, now: datetime,
                         channel: str | None) -> bool:
         cursor = self.store.execute(
-            "INSERT OR IGNORE INTO deploy_approvals (deploy_id, approver, decision, at, channel)"
-            " VALUES (?, ?, ?, ?, ?)",
+            "INSERT INTO deploy_approvals (deploy_id, approver, decision, at, channel)"
+            " VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
             (deploy_id, user, decision, to_db(now), channel),
         )
         return cursor.rowcount == 1

@@ -6,7 +6,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -15,6 +14,7 @@ from shipbell.bot.dora.clusters import place
 from shipbell.bot.dora.config import DigestSettings
 from shipbell.bot.dora.metrics import Digest, period_metrics, service_rows, week_points
 from shipbell.bot.dora.periods import current_period, local_midnight, weeks_before
+from shipbell.bot.storage import Connection
 
 LEAD_TIME_NOTE = (
     "Lead time has one value per change, so a deploy carrying 40 changes weighs 40×; "
@@ -23,7 +23,7 @@ LEAD_TIME_NOTE = (
 
 
 def build_digest(
-    conn: sqlite3.Connection,
+    conn: Connection,
     cfg: DigestSettings,
     tz: ZoneInfo,
     at: datetime,
@@ -105,7 +105,7 @@ def build_digest(
     )
 
 
-def known_services(conn: sqlite3.Connection, limit: int = 12) -> list[str]:
+def known_services(conn: Connection, limit: int = 12) -> list[str]:
     """Service names ever deployed, for a helpful "did you mean"; walks the service index."""
     rows = conn.execute(
         "WITH RECURSIVE s(name) AS (SELECT MIN(service) FROM deploys"
@@ -117,6 +117,6 @@ def known_services(conn: sqlite3.Connection, limit: int = 12) -> list[str]:
     return [r[0] for r in rows][:limit]
 
 
-def has_service(conn: sqlite3.Connection, service: str) -> bool:
+def has_service(conn: Connection, service: str) -> bool:
     return conn.execute("SELECT 1 FROM deploys WHERE service = ? LIMIT 1", (service,)).fetchone() \
         is not None

@@ -22,12 +22,12 @@ one it drops the days older than those it reads, so the table holds about 56 row
 from __future__ import annotations
 
 import json
-import sqlite3
 from datetime import datetime, timedelta
 from itertools import pairwise
 
 from shipbell.bot.clock import to_db
 from shipbell.bot.dora.queries import Changes, changes_from, lead_lines
+from shipbell.bot.storage import Connection
 
 VERSION = 1  # bump when a day's lead-time values would come out differently
 SETTLE = timedelta(minutes=10)  # a day is final this long after its end
@@ -44,7 +44,7 @@ def settled(at: datetime, now: datetime) -> datetime:
 
 
 def lead_times(
-    conn: sqlite3.Connection, envs: list[str], cuts: list[datetime], service: str | None,
+    conn: Connection, envs: list[str], cuts: list[datetime], service: str | None,
     named_from: datetime, final: datetime,
 ) -> Changes:
     """``queries.lead_times``, with each span ending by ``final`` read from the cache when
@@ -80,7 +80,7 @@ def lead_times(
     return changes_from(bounds, found + list(computed))
 
 
-def store(conn: sqlite3.Connection, key: str, rows: list[tuple[str, str, str]], *,
+def store(conn: Connection, key: str, rows: list[tuple[str, str, str]], *,
           oldest: str) -> None:
     """Keep (lo, hi, line) rows for ``key``, in one transaction; a row already there stays.
 
@@ -94,8 +94,9 @@ def store(conn: sqlite3.Connection, key: str, rows: list[tuple[str, str, str]], 
         conn.execute("DELETE FROM dora_lead_days WHERE hi <= ? OR version != ?",
                      (oldest, VERSION))
         conn.executemany(
-            "INSERT OR IGNORE INTO dora_lead_days (scope, version, lo, hi, ms)"
-            " VALUES (?, ?, ?, ?, ?)", [(key, VERSION, *row) for row in rows])
+            "INSERT INTO dora_lead_days (scope, version, lo, hi, ms)"
+            " VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+            [(key, VERSION, *row) for row in rows])
     except BaseException:
         if began:
             conn.rollback()

@@ -1,13 +1,12 @@
 """The digest's reads: each one is a range scan over the periods shown, never the history.
 
-They take a plain ``sqlite3.Connection`` because they run in a worker thread through
+They take a plain store ``Connection`` because they run in a worker thread through
 ``Store.read``.  Test incidents (``test = 1``) are left out everywhere; private ones are
 kept (they count) and carry their flag so nothing downstream names them.
 """
 
 from __future__ import annotations
 
-import sqlite3
 from bisect import bisect_left
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -17,6 +16,7 @@ from typing import NamedTuple
 
 from shipbell.bot.clock import from_db, to_db
 from shipbell.bot.dora.stats import Spread, spread
+from shipbell.bot.storage import Connection
 
 NOT_A_ROLLBACK = ("rejected", "cancelled")  # a rollback request that never ran
 
@@ -83,7 +83,7 @@ def _production(
 
 
 def failed_deploys(
-    conn: sqlite3.Connection, envs: list[str], start: datetime, end: datetime,
+    conn: Connection, envs: list[str], start: datetime, end: datetime,
     service: str | None, ids: tuple[int, int],
 ) -> dict[int, str]:
     """Successful production deploys finished in [start, end) that failed (caused a non-test
@@ -109,7 +109,7 @@ def failed_deploys(
 
 
 def deploys(
-    conn: sqlite3.Connection, envs: list[str], start: datetime, end: datetime,
+    conn: Connection, envs: list[str], start: datetime, end: datetime,
     service: str | None = None,
 ) -> list[DeployRow]:
     """Successful production deploys finished in [start, end), in time order, with their
@@ -125,7 +125,7 @@ def deploys(
 
 
 def deploy_counts(
-    conn: sqlite3.Connection, envs: list[str], spans: list[tuple[datetime, datetime]],
+    conn: Connection, envs: list[str], spans: list[tuple[datetime, datetime]],
     service: str | None = None,
 ) -> list[tuple[int, int]]:
     """(deploys, failed deploys) for each [start, end) span (the chart's weeks, oldest
@@ -211,7 +211,7 @@ def _lead_sql(source: str, envs: list[str], service: str | None) -> str:
 
 
 def lead_times(
-    conn: sqlite3.Connection, envs: list[str], cuts: list[datetime],
+    conn: Connection, envs: list[str], cuts: list[datetime],
     service: str | None = None, named_from: datetime | None = None,
 ) -> Changes:
     """One value per change first shipped (to that service) by a deploy in
@@ -230,7 +230,7 @@ def lead_times(
 
 
 def lead_lines(
-    conn: sqlite3.Connection, envs: list[str], spans: list[tuple[int, str, str]],
+    conn: Connection, envs: list[str], spans: list[tuple[int, str, str]],
     service: str | None, *, per_service: bool,
 ) -> list[tuple[int, str | None, str | None]]:
     """(k, service or None, line of whole milliseconds or None) for each span (k, lo, hi);
@@ -261,7 +261,7 @@ def _seconds(line: str) -> list[float]:
 
 
 def failures(
-    conn: sqlite3.Connection, envs: list[str], start: datetime, at: datetime,
+    conn: Connection, envs: list[str], start: datetime, at: datetime,
     service: str | None = None,
 ) -> list[FailureRow]:
     """Change-caused failures recovered in [start, at) or still open at ``at``.
@@ -320,7 +320,7 @@ def failures(
 
 
 def incidents(
-    conn: sqlite3.Connection, start: datetime, at: datetime, service: str | None = None
+    conn: Connection, start: datetime, at: datetime, service: str | None = None
 ) -> list[IncidentRow]:
     """Incidents declared or resolved in [start, at), plus those still open at ``at``."""
     lo, hi = to_db(start), to_db(at)
@@ -344,7 +344,7 @@ def incidents(
 
 
 def overdue_followups(
-    conn: sqlite3.Connection, today: str, at: datetime, service: str | None = None,
+    conn: Connection, today: str, at: datetime, service: str | None = None,
     limit: int = 20,
 ) -> tuple[int, list[FollowupRow]]:
     """(how many, the oldest ``limit``) post-mortem follow-ups due before ``today`` (local)
@@ -366,7 +366,7 @@ def overdue_followups(
 
 
 def updates_on_time(
-    conn: sqlite3.Connection, start: datetime, end: datetime, service: str | None = None
+    conn: Connection, start: datetime, end: datetime, service: str | None = None
 ) -> tuple[int, int] | None:
     """(on time, due) for incident status updates in [start, end); None if not recorded.
 
@@ -377,7 +377,8 @@ def updates_on_time(
     if not {"on_time", "at", "incident_id"} <= cols:
         return None
     sql = (
-        "SELECT COUNT(*), COALESCE(SUM(u.on_time = 1), 0) FROM incident_updates u"
+        "SELECT COUNT(*), COALESCE(SUM(CASE WHEN u.on_time = 1 THEN 1 ELSE 0 END), 0)"
+        " FROM incident_updates u"
         " JOIN incidents i ON i.id = u.incident_id"
         " WHERE u.at >= ? AND u.at < ? AND u.on_time IS NOT NULL AND i.test = 0"
     )

@@ -19,10 +19,10 @@ def add(
     now = svc.clock.now()
     cursor = svc.store.execute(
         "INSERT INTO followups (incident_id, text, owner, due_date, created_at)"
-        " VALUES (?, ?, ?, ?, ?)",
+        " VALUES (?, ?, ?, ?, ?) RETURNING id",
         (inc.id, text, owner, due, to_db(now)),
     )
-    fid = int(cursor.lastrowid or 0)
+    fid = int(cursor.fetchone()[0])
     owner_text = f" (owner <@{owner}>" + (f", due {due})" if due else ")") if owner else ""
     timeline.add(svc.store, inc.id, now, Entry.FOLLOWUP, actor, f"Follow-up #{fid}: {text}"
                  + owner_text)

@@ -41,8 +41,8 @@ def claim(svc: IncidentService, inc: Incident, now: datetime) -> Reminder | None
     escalate = inc.missed_updates + 1 >= 2 and bool(svc.settings.escalation_group)
     with svc.store.transaction() as conn:
         cursor = conn.execute(
-            "INSERT OR IGNORE INTO incident_reminders (incident_id, slot, sent_at, escalated)"
-            " VALUES (?, ?, ?, ?)",
+            "INSERT INTO incident_reminders (incident_id, slot, sent_at, escalated)"
+            " VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
             (inc.id, slot, to_db(now), int(escalate)),
         )
         if cursor.rowcount != 1:

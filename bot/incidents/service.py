@@ -13,7 +13,7 @@ from typing import Any
 
 from shipbell.bot.clock import Clock, to_db
 from shipbell.bot.events import Publish, no_events
-from shipbell.bot.incidents import timeline
+from shipbell.bot.incidents import queries, timeline
 from shipbell.bot.incidents.config import IncidentSettings
 from shipbell.bot.incidents.models import (
     MITIGATED,
@@ -64,6 +64,11 @@ class IncidentService:
         )
         return [Incident.from_row(r) for r in rows]
 
+    def open_on_service(self, service: str, *, max_severity: int = 2) -> list[dict[str, Any]]:
+        """Open incidents on ``service`` at SEV ``max_severity`` or worse, worst first (what
+        the deploy gates ask)."""
+        return queries.open_incidents_on_service(self.store, service, max_severity=max_severity)
+
     def recent_twin(self, reporter: str, title: str, key: str) -> Incident | None:
         """The same person's open incident with the same title from the last two minutes: a
         command sent again because Slack looked slow, not a second incident."""
@@ -100,10 +105,10 @@ class IncidentService:
         cadence = self.cadence(severity)
         with self.store.transaction() as conn:
             cursor = conn.execute(
-                "INSERT OR IGNORE INTO incidents (title, severity, status, service, description,"
+                "INSERT INTO incidents (title, severity, status, service, description,"
                 " private, test, reporter, commander, idempotency_key, declared_at,"
                 " last_update_at, next_reminder_at, origin_channel, announcement_channel)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
                 (title, severity, Status.INVESTIGATING, service, description, int(private),
                  int(test), reporter, reporter, key,
                  to_db(now), to_db(now), to_db(now + cadence) if cadence else None,
@@ -213,11 +218,11 @@ class IncidentService:
             return False
         now, reopen = self.clock.now(), inc.status == Status.RESOLVED
         if reopen:
-            sets = "resolved_at = NULL, summary = NULL, mitigated_at = CASE WHEN ? THEN" \
+            sets = "resolved_at = NULL, summary = NULL, mitigated_at = CASE WHEN ? = 1 THEN" \
                    " mitigated_at END"
             params: tuple[Any, ...] = (status in MITIGATED,)
         else:
-            sets = "mitigated_at = CASE WHEN ? AND mitigated_at IS NULL THEN ? ELSE" \
+            sets = "mitigated_at = CASE WHEN ? = 1 AND mitigated_at IS NULL THEN ? ELSE" \
                    " mitigated_at END"
             params = (status in MITIGATED, to_db(now))
         with self.store.transaction() as conn:
@@ -277,8 +282,8 @@ class IncidentService:
             return "missing"
         now = self.clock.now()
         cursor = self.store.execute(
-            "INSERT OR IGNORE INTO incident_deploys (incident_id, deploy_id, relation, actor,"
-            " linked_at) VALUES (?, ?, ?, ?, ?)",
+            "INSERT INTO incident_deploys (incident_id, deploy_id, relation, actor,"
+            " linked_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
             (inc.id, deploy_id, relation, actor, to_db(now)),
         )
         if cursor.rowcount != 1:

@@ -40,9 +40,9 @@ def add(
 ) -> bool:
     """Insert an entry; False when ``source_key`` was already captured (a retry, a re-pin)."""
     cursor = store.execute(
-        "INSERT OR IGNORE INTO incident_timeline"
+        "INSERT INTO incident_timeline"
         " (incident_id, at, kind, actor, text, permalink, source_key)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?)",
+        " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
         (incident_id, to_db(at), kind, actor, text, permalink, source_key),
     )
     return cursor.rowcount == 1

@@ -8,7 +8,6 @@ index decide).
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -17,6 +16,7 @@ from shipbell.bot.clock import from_db, to_db
 from shipbell.bot.infra import Infra
 from shipbell.bot.releases.models import Release
 from shipbell.bot.releases.service import ReleaseBook
+from shipbell.bot.storage import IntegrityError
 
 HORIZON = 60  # how many upcoming releases a date given to skip/unskip may be
 
@@ -60,8 +60,9 @@ class Calendar:
             return Outcome("not_found", detail={"nearby": nearby})
         with self.core.store.transaction() as conn:  # the change and its audit row, or neither
             cursor = conn.execute(
-                "INSERT OR IGNORE INTO release_skips"
-                " (train, release_date, reason, actor, created_at) VALUES (?, ?, ?, ?, ?)",
+                "INSERT INTO release_skips"
+                " (train, release_date, reason, actor, created_at) VALUES (?, ?, ?, ?, ?)"
+                " ON CONFLICT DO NOTHING",
                 (name, release.day, reason, actor, to_db(self._now())),
             )
             if cursor.rowcount == 0:
@@ -100,7 +101,7 @@ class Calendar:
                 )
                 self._audit(actor, "release.freeze", name, until=to_db(now + duration),
                             reason=reason)
-        except sqlite3.IntegrityError:
+        except IntegrityError:
             return Outcome("already", detail=self._open_freeze(name) or {})
         return Outcome("done", detail={"starts_at": now, "ends_at": now + duration,
                                        "reason": reason})

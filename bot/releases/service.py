@@ -176,13 +176,3 @@ def _shipped(row: dict[str, Any]) -> Shipped:
     finished = from_db(row["finished_at"])
     assert finished is not None
     return Shipped(row["service"], row["version"], row["ref"], row["requester"], finished)
-
-
-def releases_of(core: Any) -> ReleaseBook:
-    """The core's release book, built from its settings on first use."""
-    book = core.services.get("releases")
-    if not isinstance(book, ReleaseBook):
-        book = ReleaseBook(core.store, core.clock, core.settings.release,
-                           core.settings.timezone)
-        core.services["releases"] = book
-    return book

@@ -2,7 +2,7 @@
 
 APScheduler only *wakes us up*. What runs is decided here, from the trigger's arithmetic
 and the ``scheduled_runs`` ledger: every fire time after the job's last ledger entry and
-not after now is a candidate; it is claimed with ``INSERT OR IGNORE`` on (job, time)
+not after now is a candidate; it is claimed with ``INSERT … ON CONFLICT DO NOTHING`` on (job, time)
 before anything is posted, so a restart, a duplicate wake-up or a second process sharing
 the database can never post it twice. Candidates older than the grace window are recorded
 as missed (logged and counted), never posted late and never dropped silently.
@@ -232,8 +232,9 @@ class Scheduler:
 
     def _claim(self, job_id: str, when: datetime, status: RunStatus) -> bool:
         cursor = self.store.execute(
-            "INSERT OR IGNORE INTO scheduled_runs"
-            " (job_id, scheduled_for, claimed_at, claimed_by, status) VALUES (?, ?, ?, ?, ?)",
+            "INSERT INTO scheduled_runs"
+            " (job_id, scheduled_for, claimed_at, claimed_by, status) VALUES (?, ?, ?, ?, ?)"
+            " ON CONFLICT DO NOTHING",
             (job_id, to_db(when), to_db(self.clock.now()), self.instance, status),
         )
         return cursor.rowcount == 1

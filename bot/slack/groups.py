@@ -57,8 +57,8 @@ class GroupDirectory:
 
 def groups_of(core: Core) -> GroupDirectory:
     """The process's directory, created on first use (features register in any order)."""
-    directory = core.services.get("groups")
+    directory = core.registry.get(GroupDirectory)
     if directory is None:
-        directory = core.services["groups"] = GroupDirectory(core)
+        directory = core.registry.add(GroupDirectory(core))
         core.scheduler.add(directory.job())
     return directory

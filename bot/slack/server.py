@@ -171,6 +171,6 @@ def build_web_app(core: Core, app: AsyncApp, *, slack_route: bool = True) -> web
         web_app.router.add_post(path, slack_events)
     web_app.router.add_get("/healthz", healthz)
     web_app.router.add_get("/metrics", metrics)
-    for method, route, handler in core.services.get("http_routes", []):
-        web_app.router.add_route(method, route, handler)
+    for route in core.routes:
+        web_app.router.add_route(route.method, route.path, route.handler)
     return web_app

@@ -1,5 +1,16 @@
-"""SQLite storage: one file, WAL, foreign keys, ordered migrations."""
+"""Storage: SQLite (one file, WAL) or PostgreSQL behind one Store API; ordered migrations."""
 
-from shipbell.bot.storage.db import Store
+from shipbell.bot.storage.backends import open_store
+from shipbell.bot.storage.db import Connection, Cursor, IntegrityError, Store
+from shipbell.bot.storage.url import Backend, StorageUrl, parse_url
 
-__all__ = ["Store"]
+__all__ = [
+           "Backend",
+           "Connection",
+           "Cursor",
+           "IntegrityError",
+           "StorageUrl",
+           "Store",
+           "open_store",
+           "parse_url",
+]

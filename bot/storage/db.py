@@ -1,8 +1,13 @@
-"""The store: a sqlite-utils Database for the event loop, fresh connections for threads.
+"""The store: one connection for the event loop, fresh connections for threads.
 
 Small writes (a row or two) run on the event loop: in WAL mode with synchronous=NORMAL
 they take microseconds. Anything that can take long (the digest) goes through
 ``Store.read``, which runs in a worker thread on its own connection.
+
+``Store`` is SQLite (the default, one file); ``open_store`` picks PostgreSQL
+(``bot.storage.postgres``) for a ``postgresql://`` url, behind the same API.  Every write
+transaction is serialised (SQLite's BEGIN IMMEDIATE; PostgreSQL's advisory lock), so a
+compare-and-set or check-then-insert inside ``transaction()`` holds across processes.
 """
 
 from __future__ import annotations
@@ -12,14 +17,56 @@ import os
 import sqlite3
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from shipbell.bot.sections import ConfigError
 from shipbell.bot.storage.lite import sqlite_utils
 from shipbell.bot.storage.migrations import Migration
+from shipbell.bot.storage.url import Backend, StorageUrl
 
 T = TypeVar("T")
+
+# A unique or foreign-key conflict, on either backend (PostgreSQL's are raised as a subclass).
+IntegrityError = sqlite3.IntegrityError
+
+
+class Cursor(Protocol):
+    """What a statement returns, on either backend: rows as tuples that also index by name."""
+
+    @property
+    def rowcount(self) -> int: ...
+    def fetchone(self) -> Any: ...
+    def fetchall(self) -> list[Any]: ...
+    def __iter__(self) -> Iterator[Any]: ...
+
+
+class Connection(Protocol):
+    """A connection as queries see it: ``execute`` with ``?`` placeholders.  A worker
+    thread's own writes (``read``) open theirs with ``BEGIN IMMEDIATE``, on either backend."""
+
+    @property
+    def in_transaction(self) -> bool: ...
+    def execute(self, sql: str, parameters: Any = ..., /) -> Cursor: ...
+    def executemany(self, sql: str, parameters: Any, /) -> Any: ...
+    def commit(self) -> None: ...
+    def rollback(self) -> None: ...
+
+
+def utc_stamp() -> str:
+    """When a migration was applied (wall-clock time, not the app's clock)."""
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+MIGRATIONS_TABLE = (
+    "CREATE TABLE IF NOT EXISTS schema_migrations ("
+    " id TEXT PRIMARY KEY, version INTEGER NOT NULL, applied_at TEXT NOT NULL)"
+)
+RECORD_MIGRATION = (
+    "INSERT INTO schema_migrations (id, version, applied_at)"
+    " VALUES (?, (SELECT COUNT(*) + 1 FROM schema_migrations), ?)"
+)
 
 
 def connect(path: str) -> sqlite3.Connection:
@@ -60,14 +107,18 @@ def explain(path: str, exc: sqlite3.Error) -> StorageError:
 class Store:
     """Owns the database file and the schema; domain modules run their queries through it."""
 
+    backend = Backend.SQLITE
+
     def __init__(self, path: str | Path) -> None:
         self.path = str(path)
+        self.url = StorageUrl(Backend.SQLITE, self.path)
         try:
             self.conn = connect(self.path)
         except sqlite3.Error as exc:
             raise explain(self.path, exc) from None
         self.db = sqlite_utils.Database(self.conn)
         self._after_commit: list[Callable[[], None]] = []
+        self._after_rollback: list[Callable[[], None]] = []
 
     def close(self) -> None:
         self.conn.close()
@@ -90,25 +141,24 @@ class Store:
             raise
 
     def _migrate(self, migrations: list[Migration]) -> list[str]:
-        self.conn.execute(
-            "CREATE TABLE IF NOT EXISTS schema_migrations ("
-            " id TEXT PRIMARY KEY, version INTEGER NOT NULL, applied_at TEXT NOT NULL)"
-        )
-        done = {row[0] for row in self.conn.execute("SELECT id FROM schema_migrations")}
+        """Each migration in its own BEGIN IMMEDIATE, re-checked once the write lock is held:
+        of processes starting together, the first applies it, the others then skip it."""
+        self.conn.execute(MIGRATIONS_TABLE)
         applied = []
         for migration in migrations:
-            if migration.id in done:
+            if self._applied(migration.id):
                 continue
             with self.transaction():
+                if self._applied(migration.id):
+                    continue
                 migration.apply(self.db)
-                self.conn.execute(
-                    "INSERT INTO schema_migrations (id, version, applied_at)"
-                    " VALUES (?, (SELECT COUNT(*) + 1 FROM schema_migrations),"
-                    " strftime('%Y-%m-%dT%H:%M:%fZ','now'))",
-                    (migration.id,),
-                )
+                self.conn.execute(RECORD_MIGRATION, (migration.id, utc_stamp()))
             applied.append(migration.id)
         return applied
+
+    def _applied(self, migration_id: str) -> bool:
+        return self.one("SELECT 1 AS x FROM schema_migrations WHERE id = ?",
+                        (migration_id,)) is not None
 
     @property
     def schema_version(self) -> int:
@@ -116,16 +166,33 @@ class Store:
 
     # -- queries ----------------------------------------------------------------------------
     @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
+    def _write(self) -> Iterator[Connection]:
         """BEGIN IMMEDIATE … COMMIT: takes the write lock up front, so CAS updates are safe."""
         self.conn.execute("BEGIN IMMEDIATE")
         try:
             yield self.conn
         except BaseException:
-            self._after_commit.clear()  # what the transaction would have started never starts
             self.conn.execute("ROLLBACK")
             raise
         self.conn.execute("COMMIT")
+
+    def _in_transaction(self) -> bool:
+        return self.conn.in_transaction
+
+    @contextmanager
+    def transaction(self) -> Iterator[Connection]:
+        """One write transaction (the backend's ``_write``), then its hooks: after a commit
+        the ``after_commit`` ones run, after a rollback the ``after_rollback`` ones."""
+        try:
+            with self._write() as conn:
+                yield conn
+        except BaseException:
+            self._after_commit.clear()  # what the transaction would have started never starts
+            undo, self._after_rollback = self._after_rollback, []
+            for hook in undo:
+                hook()
+            raise
+        self._after_rollback.clear()
         hooks, self._after_commit = self._after_commit, []
         for hook in hooks:
             hook()
@@ -133,12 +200,18 @@ class Store:
     def after_commit(self, hook: Callable[[], None]) -> None:
         """Run ``hook`` once the open transaction commits (at once if none is open); a
         rollback drops it.  The task runner starts tasks submitted in a transaction this way."""
-        if self.conn.in_transaction:
+        if self._in_transaction():
             self._after_commit.append(hook)
         else:
             hook()
 
-    def execute(self, sql: str, params: Any = ()) -> sqlite3.Cursor:
+    def after_rollback(self, hook: Callable[[], None]) -> None:
+        """Run ``hook`` if the open transaction rolls back (never if none is open): memory
+        that claimed something for the transaction (a pending refresh) lets go of it."""
+        if self._in_transaction():
+            self._after_rollback.append(hook)
+
+    def execute(self, sql: str, params: Any = ()) -> Cursor:
         return self.conn.execute(sql, params)
 
     def one(self, sql: str, params: Any = ()) -> dict[str, Any] | None:
@@ -154,7 +227,7 @@ class Store:
         except sqlite3.Error:
             return False
 
-    async def read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+    async def read(self, fn: Callable[[Connection], T]) -> T:
         """Run a slow read in a worker thread on its own connection, off the event loop."""
 
         def run() -> T:

@@ -1,6 +1,8 @@
 """Ordered schema migrations.
 
 Each migration has a stable id and is applied once, in list order, inside a transaction.
+Migrations are written in SQLite's DDL; on PostgreSQL, ``bot.storage.dialect`` translates
+each statement as it runs (types, ``INTEGER PRIMARY KEY``), so there is one set for both.
 The foundation's migrations create the tables every feature shares; each feature appends
 its own in ``bot/<feature>/schema.py`` and never edits one that has shipped.
 """
@@ -9,20 +11,25 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any, Protocol
 
-from shipbell.bot.storage.lite import sqlite_utils
+
+class Executes(Protocol):
+    """What ``apply`` is given: a sqlite-utils Database, or PostgreSQL's translating DDL."""
+
+    def execute(self, sql: str, parameters: Any = ...) -> Any: ...
 
 
 @dataclass(frozen=True)
 class Migration:
     id: str
-    apply: Callable[[sqlite_utils.Database], None]
+    apply: Callable[[Executes], None]
 
 
 def sql(migration_id: str, script: str) -> Migration:
     """A migration made of plain SQL statements separated by semicolons."""
 
-    def apply(db: sqlite_utils.Database) -> None:
+    def apply(db: Executes) -> None:
         for statement in filter(None, (s.strip() for s in script.split(";"))):
             db.execute(statement)
 
@@ -195,6 +202,19 @@ FOUNDATION: list[Migration] = [
             reminded_at TEXT
         );
         CREATE INDEX followups_due ON followups (done_at, due_date)
+        """,
+    ),
+    sql(
+        "tasks_0001_leases",
+        """
+        ALTER TABLE tasks ADD COLUMN owner TEXT;
+        ALTER TABLE tasks ADD COLUMN lease_until TEXT;
+        CREATE INDEX tasks_lease ON tasks (status, lease_until);
+        CREATE TABLE leases (
+            name TEXT PRIMARY KEY,
+            owner TEXT NOT NULL,
+            until TEXT NOT NULL
+        )
         """,
     ),
 ]

@@ -8,18 +8,20 @@ from datetime import datetime
 from typing import Any
 
 from shipbell.bot import logs
-from shipbell.bot.core import Core
+from shipbell.bot.core import Core, Route
 from shipbell.bot.deploys.demo import DEMO_CONFIG
+from shipbell.bot.deploys.gates import Freeze, OpenIncidents
 from shipbell.bot.deploys.runner import Runner
 from shipbell.bot.deploys.schema import MIGRATIONS
 from shipbell.bot.deploys.service import DeployService
+from shipbell.bot.incidents.service import IncidentService
 from shipbell.bot.releases.freeze import active_freeze
-from shipbell.bot.releases.service import releases_of
+from shipbell.bot.releases.service import ReleaseBook
 from shipbell.bot.scheduling import ScheduledJob, every
 from shipbell.bot.slack.groups import groups_of
 from shipbell.handlers.common import SlashCommand
-from shipbell.handlers.deploy import actions, messages
-from shipbell.handlers.deploy.commands import Router
+from shipbell.handlers.deploy import actions, messages, subscribers
+from shipbell.handlers.deploy.commands import Router, Subcommands
 from shipbell.handlers.deploy.hooks import handler as hook_handler
 from shipbell.handlers.deploy.ids import COMMAND, HOOK_PATH, SWEEP_JOB, Task
 from shipbell.handlers.deploy.notifier import SlackNotifier
@@ -27,23 +29,39 @@ from shipbell.handlers.feature import Command, Feature
 from slack_bolt.async_app import AsyncApp
 
 
-def calendar_freeze(core: Core) -> Callable[[str, str, datetime], tuple[str, str] | None]:
-    """The deploy gates' view of the release calendar: (source, reason) of a freeze, if any."""
+def calendar_freeze(releases: Callable[[], ReleaseBook | None]) -> Freeze:
+    """The freeze gate's view of the release calendar: (source, reason) of a freeze, if any;
+    never one when this Shipbell has no release book."""
 
-    def freeze(service: str, env: str, at: datetime) -> tuple[str, str] | None:
-        window = active_freeze(releases_of(core), service, env, at)
+    def freeze(service: str, env: str, at: datetime, /) -> tuple[str, str] | None:
+        book = releases()
+        window = active_freeze(book, service, env, at) if book is not None else None
         return (window.source, window.reason) if window else None
 
     return freeze
 
 
+def open_incidents(incidents: Callable[[], IncidentService | None]) -> OpenIncidents:
+    """The incidents gate's view: open SEV1/SEV2 incidents on a service; none when this
+    Shipbell has no incident feature."""
+
+    def find(service: str, /) -> list[dict[str, object]]:
+        svc = incidents()
+        return svc.open_on_service(service, max_severity=2) if svc is not None else []
+
+    return find
+
+
 def register(app: AsyncApp, core: Core) -> None:
     notifier = SlackNotifier(core)
-    svc = DeployService(core, core.settings.deploy, notifier, freeze=calendar_freeze(core),
+    # The release and incident features register after this one: looked up when a gate asks.
+    svc = DeployService(core, core.settings.deploy, core.events.publish,
+                        freeze=calendar_freeze(core.registry.lazy(ReleaseBook)),
+                        incidents=open_incidents(core.registry.lazy(IncidentService)),
                         public_url=core.settings.slack.public_url)
     runner = Runner(svc)
-    core.services["deploys"] = svc
-    extra = core.services.setdefault("deploy_subcommands", {})
+    core.registry.add(svc)
+    extra = core.registry.ensure(Subcommands, Subcommands)
     router = Router(svc, extra)
     directory = groups_of(core)
     svc.group_members = directory.members  # permission checks read the shared cache
@@ -54,8 +72,8 @@ def register(app: AsyncApp, core: Core) -> None:
     core.tasks.register(Task.RUN, runner.run)
     core.tasks.register(Task.PROVIDER_CANCEL, runner.provider_cancel)
     core.tasks.register(Task.NOTIFY, notifier.render)
-    core.services.setdefault("http_routes", []).append(
-        ("POST", HOOK_PATH, hook_handler(core, runner)))
+    subscribers.subscribe(core.events, notifier)
+    core.routes.append(Route("POST", HOOK_PATH, hook_handler(core, runner)))
 
     core.scheduler.add(ScheduledJob(
         SWEEP_JOB,

@@ -6,6 +6,7 @@ provider calls and Slack posts are left to tasks the domain submits.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from shipbell.bot.clock import humanize
@@ -36,11 +37,19 @@ HELP = """*`/deploy`*, ship from Slack:
 • `/deploy help`: this list"""
 
 
+Subcommand = Callable[[Any, SlashCommand], Awaitable[None]]  # (ack, cmd): acks on its own
+
+
+class Subcommands(dict[str, Subcommand]):
+    """Words other features add to `/deploy`, e.g. `stats` from the digest feature: each adds
+    its word here (``core.registry.ensure(Subcommands, Subcommands)``), the router calls it."""
+
+
 class Router:
-    def __init__(self, svc: DeployService, extra: dict[str, Any]) -> None:
+    def __init__(self, svc: DeployService, extra: Subcommands) -> None:
         self.svc = svc
         self.config = svc.config
-        self.extra = extra  # word -> async fn(ack, cmd), e.g. `stats` from the digest feature
+        self.extra = extra  # word -> async fn(ack, cmd)
 
     def help(self) -> str:
         words = sorted(self.extra)

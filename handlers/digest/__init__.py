@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from shipbell.bot.core import Core
 from shipbell.bot.dora.schema import MIGRATIONS
+from shipbell.handlers.deploy.commands import Subcommands
 from shipbell.handlers.digest.ids import SUBCOMMAND
 from shipbell.handlers.digest.stats import register_stats
 from shipbell.handlers.feature import Feature
@@ -12,7 +13,7 @@ from slack_bolt.async_app import AsyncApp
 
 def register(app: AsyncApp, core: Core) -> None:
     """Plug `stats` into the `/deploy` router (no listener of its own)."""
-    core.services.setdefault("deploy_subcommands", {})[SUBCOMMAND] = register_stats(core)
+    core.registry.ensure(Subcommands, Subcommands)[SUBCOMMAND] = register_stats(core)
 
 
 # No slash command of its own (`/deploy stats`) and no demo config: the shell's demo has no

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from shipbell.bot.core import Core
+from shipbell.bot.deploys.service import DeployService
 from shipbell.bot.incidents.demo import DEMO_CONFIG
 from shipbell.bot.incidents.schema import MIGRATIONS
 from shipbell.bot.incidents.service import IncidentService
@@ -12,6 +13,7 @@ from shipbell.handlers.common import SlashCommand
 from shipbell.handlers.feature import Command, Feature
 from shipbell.handlers.incident import actions, events, modal, subscribers
 from shipbell.handlers.incident.commands import COMMAND, Commands
+from shipbell.handlers.incident.rollbacks import Deploys
 from shipbell.handlers.incident.tasks import IncidentTasks
 from slack_bolt.async_app import AsyncApp
 
@@ -19,8 +21,9 @@ from slack_bolt.async_app import AsyncApp
 def register(app: AsyncApp, core: Core) -> None:
     svc = IncidentService(core.store, core.clock, core.settings.incident, core.audit,
                           core.events.publish)
-    core.services["incidents"] = svc
-    IncidentTasks(core, svc).register()
+    core.registry.add(svc)
+    deploys: Deploys = core.registry.lazy(DeployService)  # DeployService satisfies Rollbacks
+    IncidentTasks(core, svc, deploys).register()
     subscribers.subscribe(core.events)
     commands = Commands(core, svc)
 
@@ -34,7 +37,7 @@ def register(app: AsyncApp, core: Core) -> None:
         await ack(**await commands.answer(cmd))
 
     modal.register(app, core, commands)
-    actions.register(app, core, svc)
+    actions.register(app, core, svc, deploys)
     events.register(app, core, svc)
 
 

@@ -11,7 +11,6 @@ from typing import Any
 
 from shipbell.bot.clock import slack_date
 from shipbell.bot.core import Core
-from shipbell.bot.deploys.gates import Ask
 from shipbell.bot.incidents import followups, presses, reminders, timeline
 from shipbell.bot.incidents.models import Incident
 from shipbell.bot.incidents.service import IncidentService
@@ -20,6 +19,7 @@ from shipbell.bot.inputs import parse_id, strict_int
 from shipbell.bot.slack import gateway
 from shipbell.handlers.common import mentions
 from shipbell.handlers.incident.ids import Action, Task
+from shipbell.handlers.incident.rollbacks import NO_DEPLOYS, Deploys, roll_back_suspect
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError
 
@@ -76,7 +76,7 @@ async def _in_channel(core: Core, channel: str, user: str) -> bool | None:
     return None
 
 
-def register(app: AsyncApp, core: Core, svc: IncidentService) -> None:
+def register(app: AsyncApp, core: Core, svc: IncidentService, deploys: Deploys) -> None:
     async def allowed(inc: Incident, user: str, url: str | None, *also: str | None) -> bool:
         """Roles (and ``also``) may press; anyone else must be in the incident's channel.
         A refusal is told to the presser here."""
@@ -142,11 +142,9 @@ def register(app: AsyncApp, core: Core, svc: IncidentService) -> None:
         if inc is None or deploy_id is None:
             gateway.reply(core, url, STALE)
             return
-        deploys = core.services.get("deploys")
-        if deploys is None:
-            gateway.reply(core, url, "Deploys aren't configured in this Shipbell, so I can't"
-                          " roll back; roll back by hand and link it with"
-                          " `/incident link <deploy-id> fixed`.")
+        rollbacks = deploys()
+        if rollbacks is None:
+            gateway.reply(core, url, NO_DEPLOYS)
             return
         if not await allowed(inc, user, url):
             return
@@ -156,23 +154,15 @@ def register(app: AsyncApp, core: Core, svc: IncidentService) -> None:
                           " roll back with `/deploy rollback <service> <env>`.")
             return
         service, env = deploy["service"], deploy["env"]
-        permission = deploys.gates.permission(Ask(service, env, user, channel), core.clock.now())
-        if permission.blocks:  # refused: no timeline row, no key, no deploy
-            gateway.reply(core, url, mentions(permission.detail))
-            return
-        key = f"{Task.ROLLBACK}:{inc.id}:{deploy['id']}"
-        if deploys.repo.by_key(key) is not None:
-            gateway.reply(core, url, f"A rollback from deploy #{deploy['id']} was already requested"
-                          " for this incident; `/deploy status` shows its progress.")
-            return
-        outcome = deploys.rollback(service, env, user, channel, key=key, incident=inc.id)
-        if outcome.ok and outcome.deploy_id is not None:
+        answer = roll_back_suspect(rollbacks, deploy["id"], service, env, user=user,
+                                   channel=channel, incident=inc.id)
+        if answer.rollback_id is not None:  # only a rollback this press requested is noted
             timeline.add(core.store, inc.id, core.clock.now(), Entry.NOTE, user,
                          f"Rollback of {service} in {env} requested (suspect deploy"
-                         f" #{deploy['id']}, rollback #{outcome.deploy_id})")
+                         f" #{deploy['id']}, rollback #{answer.rollback_id})")
             core.audit(user, "incident.rollback", inc.ref, deploy_id=deploy["id"],
-                       rollback_id=outcome.deploy_id)
-        gateway.reply(core, url, mentions(outcome.text))
+                       rollback_id=answer.rollback_id)
+        gateway.reply(core, url, mentions(answer.text))
 
     @app.action(str(Action.FOLLOWUP_DONE))
     async def on_followup_done(ack: Any, body: dict[str, Any], action: dict[str, Any]) -> None:

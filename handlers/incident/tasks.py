@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from datetime import timedelta
 from enum import StrEnum
 from typing import Any
@@ -18,6 +17,7 @@ from shipbell.handlers.common import mentions
 from shipbell.handlers.incident import messages
 from shipbell.handlers.incident.channels import create_channel, members_of, names_of
 from shipbell.handlers.incident.ids import Task
+from shipbell.handlers.incident.rollbacks import NO_DEPLOYS, Deploys
 
 Payload = dict[str, Any]
 
@@ -35,11 +35,11 @@ def _shown(inc: Incident) -> tuple[Any, ...]:
 
 
 class IncidentTasks:
-    def __init__(self, core: Core, svc: IncidentService) -> None:
+    def __init__(self, core: Core, svc: IncidentService, deploys: Deploys) -> None:
         self.core = core
         self.svc = svc
+        self.deploys = deploys  # the deploy feature's rollbacks, if this Shipbell has it
         self.settings = svc.settings
-        self._topic_locks: dict[int, asyncio.Lock] = {}  # one small lock per incident seen
 
     def register(self) -> None:
         for kind, handler in (
@@ -165,9 +165,15 @@ class IncidentTasks:
 
     # -- running ------------------------------------------------------------------------------
     async def refresh(self, payload: Payload) -> None:
-        """Topic, pinned status and announcement always show the state SQLite holds now."""
-        inc = self._get(payload)
-        await self._topic(inc)
+        """Topic, pinned status and announcement always show the state the store holds now.
+
+        Refreshes of one incident take turns on its named lease (across every replica) and
+        read the incident once it is their turn, so the last one shows the latest state."""
+        await self._topic(self._get(payload))
+        async with self.core.tasks.exclusive(f"incident:{payload['id']}:status"):
+            await self._refresh_messages(self._get(payload))
+
+    async def _refresh_messages(self, inc: Incident) -> None:
         if inc.channel_id and inc.status_message_ts:
             text, blocks = messages.status_message(inc, self.last_update(inc.id))
             error = (await gateway.update(self.core, inc.channel_id, inc.status_message_ts,
@@ -183,10 +189,11 @@ class IncidentTasks:
     async def _topic(self, inc: Incident) -> None:
         """Set the topic only when it changes: each change shows a notice in the channel.
 
-        Refreshes of one incident take turns here and re-read the stored topic once it is
-        their turn, so two quick changes whose refreshes race set the new topic once, not
-        once per refresh; the store then records it only over the topic it replaced."""
-        async with self._topic_locks.setdefault(inc.id, asyncio.Lock()):
+        Refreshes of one incident take turns here (on a named lease, in whichever replica
+        they run) and re-read the stored topic once it is their turn, so two quick changes
+        whose refreshes race set the new topic once, not once per refresh; the store then
+        records it only over the topic it replaced."""
+        async with self.core.tasks.exclusive(f"incident:{inc.id}:topic"):
             fresh = self.svc.get(inc.id) or inc
             topic = messages.topic(fresh)
             if (fresh.channel_id and topic != fresh.topic
@@ -278,11 +285,9 @@ class IncidentTasks:
 
     async def rollback(self, payload: Payload) -> None:
         url = payload.get("response_url")
-        deploys = self.core.services.get("deploys")
+        deploys = self.deploys()
         if deploys is None:
-            gateway.reply(self.core, url, "Deploys aren't configured in this Shipbell, so I"
-                          " can't roll back; roll back by hand and link it with"
-                          " `/incident link <deploy-id> fixed`.")
+            gateway.reply(self.core, url, NO_DEPLOYS)
             return
         reply = await deploys.request_rollback(
             payload["service"], payload["env"], user=payload["user"],

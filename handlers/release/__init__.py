@@ -12,10 +12,10 @@ from typing import Any
 from shipbell.bot.core import Core
 from shipbell.bot.releases.demo import DEMO_CONFIG
 from shipbell.bot.releases.schema import MIGRATIONS
-from shipbell.bot.releases.service import ReleaseBook
 from shipbell.handlers.common import SlashCommand
 from shipbell.handlers.feature import Command, Feature
 from shipbell.handlers.release import announce
+from shipbell.handlers.release.book import releases_of
 from shipbell.handlers.release.commands import answer
 from shipbell.handlers.release.groups import groups_job, share_groups
 from shipbell.handlers.release.ids import COMMAND
@@ -23,9 +23,7 @@ from slack_bolt.async_app import AsyncApp
 
 
 def register(app: AsyncApp, core: Core) -> None:
-    core.services["releases"] = ReleaseBook(core.store, core.clock, core.settings.release,
-                                            core.settings.timezone)
-    book = core.services["releases"]
+    book = releases_of(core)
     share_groups(core)  # first, so a due post knows who is who
     if book.calendars:
         core.scheduler.add(groups_job(core))

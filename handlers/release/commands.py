@@ -17,7 +17,6 @@ from shipbell.bot.inputs import mentioned_user
 from shipbell.bot.releases.actions import Calendar, Outcome
 from shipbell.bot.releases.calendar import TrainCalendar
 from shipbell.bot.releases.models import Release
-from shipbell.bot.releases.service import releases_of
 from shipbell.handlers.common import (
     SlashCommand,
     absent_people,
@@ -26,6 +25,7 @@ from shipbell.handlers.common import (
     unknown_subcommand,
 )
 from shipbell.handlers.release import announce, messages
+from shipbell.handlers.release.book import releases_of
 from shipbell.handlers.release.ids import COMMAND, Sub
 from shipbell.handlers.release.words import COUNT_WORD, read_day, shown
 

@@ -11,11 +11,11 @@ from datetime import datetime
 
 from shipbell.bot import logs
 from shipbell.bot.core import Core
-from shipbell.bot.releases.service import releases_of
 from shipbell.bot.scheduling import ScheduledJob, every
 from shipbell.bot.scheduling.runs import RunStatus
 from shipbell.bot.slack import gateway
 from shipbell.bot.slack.groups import groups_of
+from shipbell.handlers.release.book import releases_of
 from shipbell.handlers.release.ids import GROUPS_JOB
 
 REFRESH_SECONDS = 600
