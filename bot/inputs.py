@@ -15,9 +15,9 @@ SQLITE_MAX_INT = 2**63 - 1
 _DIGITS = re.compile(r"[0-9]{1,19}")
 
 # Slack ids and mentions, defined once. An id is a kind letter then upper-case letters and
-# digits; "_" is accepted too so the Slack double's readable ids (U_ANA, C_OPS) work, though
-# real Slack never issues one. Use ``fullmatch`` on a word; the mention patterns also work
-# with ``finditer``/``sub`` inside a text.
+# digits; "_" is accepted too (for now), though real Slack never issues one.
+# Use ``fullmatch`` on a word; the mention patterns also work with ``finditer``/``sub``
+# inside a text.
 _ID_BODY = r"[A-Z0-9_]+"
 USER_ID = re.compile(rf"[UW]{_ID_BODY}")
 CHANNEL_ID = re.compile(rf"[CG]{_ID_BODY}")

@@ -17,6 +17,7 @@ from shipbell.bot.core import build_client
 from shipbell.bot.http import Http
 from shipbell.bot.local import LocalShipbell
 from shipbell.bot.settings import Settings
+from shipbell.bot.slackdouble.cast import DEPLOYS
 from slack_sdk.web.async_client import AsyncWebClient
 
 pytest_plugins = ("fakes.fixtures",)
@@ -72,7 +73,7 @@ async def test_happy_path_deploy_costs_six_slack_calls(bell: LocalShipbell, ci: 
     # the message, one thread reply for requested + job sent, then for running and for
     # succeeded an update and a reply: never an update that changes nothing
     assert calls == {"chat.postMessage": 4, "chat.update": 2}, calls
-    posted = bell.double.messages("C_DEPLOYS")
+    posted = bell.double.messages(DEPLOYS)
     top = [m for m in posted if m.get("thread_ts") in (None, m["ts"])]
     assert len(top) == 1 and "succeeded" in top[0]["text"]
     thread = [m["text"] for m in posted if m.get("thread_ts") not in (None, m["ts"])]
@@ -211,7 +212,7 @@ async def test_a_burst_of_distinct_deploys_all_reach_the_ci(make_bell: MakeBell,
     jobs = await ci.wait_jobs(20)
     assert sorted(j["deploy_id"] for j in jobs) == list(range(1, 21))
     await bell.idle()
-    posted = bell.double.messages("C_DEPLOYS")
+    posted = bell.double.messages(DEPLOYS)
     tops = [m for m in posted if m.get("thread_ts") in (None, m["ts"])]
     assert len(tops) == 20, "one message per deploy"
     assert slack_calls(bell) == {"chat.postMessage": 40}, "a message and one reply each"

@@ -22,6 +22,7 @@ from fakes.configs import SECRET, SECRET_ENV
 from shipbell.bot.settings import load_config
 from shipbell.bot.shell.repl import run_shell
 from shipbell.bot.slackdouble import driver as slackdouble_driver
+from shipbell.bot.slackdouble.cast import ANA, DEPLOYS
 
 CONFIG = """
 [storage]
@@ -85,7 +86,7 @@ async def test_the_real_database_is_refused_as_a_scratch_database(
     tmp_path: Path, real_ci: FakeCI, capsys: pytest.CaptureFixture[str],
 ) -> None:
     config = load_config(str(write_config(tmp_path, real_ci)))
-    code = await run_shell(config, user="U_ANA", channel="C_DEPLOYS",
+    code = await run_shell(config, user=ANA, channel=DEPLOYS,
                            db=str(tmp_path / "real.db"), stdin=io.StringIO("quit\n"),
                            out=io.StringIO())
     err = capsys.readouterr().err
@@ -110,7 +111,7 @@ async def test_fresh_never_goes_with_live(
     tmp_path: Path, real_ci: FakeCI, capsys: pytest.CaptureFixture[str],
 ) -> None:
     config = load_config(str(write_config(tmp_path, real_ci)))
-    code = await run_shell(config, user="U_ANA", channel="C_DEPLOYS", db=None, live=True,
+    code = await run_shell(config, user=ANA, channel=DEPLOYS, db=None, live=True,
                            fresh=True, stdin=io.StringIO("quit\n"), out=io.StringIO())
     assert code == 2 and "never goes with --live" in capsys.readouterr().err
     assert not (tmp_path / "real.db").exists()
@@ -118,7 +119,7 @@ async def test_fresh_never_goes_with_live(
 
 async def shell_in_process(db: str, script: str, *, fresh: bool = False) -> str:
     out = io.StringIO()
-    code = await run_shell(load_config(None), user="U_ANA", channel="C_DEPLOYS", db=db,
+    code = await run_shell(load_config(None), user=ANA, channel=DEPLOYS, db=db,
                            fresh=fresh, stdin=io.StringIO(script), out=out)
     assert code == 0
     return out.getvalue()
@@ -155,11 +156,11 @@ async def test_a_database_without_its_slack_state_is_pointed_out(
     monkeypatch.delenv("SHIPBELL_CONFIG", raising=False)
     db = str(tmp_path / "old.db")
     demo = load_config(None)
-    assert await run_shell(demo, user="U_ANA", channel="C_DEPLOYS", db=db,
+    assert await run_shell(demo, user=ANA, channel=DEPLOYS, db=db,
                            stdin=io.StringIO("/incident help\n"), out=io.StringIO()) == 0
     forget_slack_state(db)  # as the shell before this one left its databases
     out = io.StringIO()
-    assert await run_shell(demo, user="U_ANA", channel="C_DEPLOYS", db=db,
+    assert await run_shell(demo, user=ANA, channel=DEPLOYS, db=db,
                            stdin=io.StringIO("quit\n"), out=out) == 0
     assert "has no saved Slack state" in out.getvalue() and "--fresh" in out.getvalue()
 
@@ -183,7 +184,7 @@ async def test_the_example_config_runs_in_the_shell(
     monkeypatch.chdir(tmp_path)
     config = copy_example(tmp_path)
     out = io.StringIO()
-    code = await run_shell(load_config(str(config)), user="U_ANA", channel="C_DEPLOYS",
+    code = await run_shell(load_config(str(config)), user=ANA, channel=DEPLOYS,
                            db=None, stdin=io.StringIO("/deploy web to staging\nwho\n"), out=out)
     text = out.getvalue()
     assert code == 0
@@ -198,7 +199,7 @@ async def test_channels_a_config_names_by_id_exist_in_the_stand_in_slack(
 ) -> None:
     config = write_config(tmp_path, real_ci, staging='{ channels = ["C0SHIPPING"] }')
     out = io.StringIO()
-    code = await run_shell(load_config(str(config)), user="U_ANA", channel="C_DEPLOYS",
+    code = await run_shell(load_config(str(config)), user=ANA, channel=DEPLOYS,
                            db=str(tmp_path / "s.db"),
                            stdin=io.StringIO("in #c0shipping\n/deploy web to staging\n"), out=out)
     text = out.getvalue()

@@ -19,9 +19,10 @@ from typing import Any
 from shipbell.bot.clock import Clock
 from shipbell.bot.deploys.providers import REGISTRY
 from shipbell.bot.inputs import ISSUED_CHANNEL_ID, ISSUED_GROUP_ID, ISSUED_USER_ID
-from shipbell.bot.local import PEOPLE, LocalShipbell
+from shipbell.bot.local import LocalShipbell
 from shipbell.bot.settings import LoadedConfig, Settings
 from shipbell.bot.slackdouble import SlackDouble
+from shipbell.bot.slackdouble.cast import PEOPLE
 
 DEMO_DB = "shipbell-shell.db"
 STAND_IN = {"type": REGISTRY.simulated_type(), "seconds": 3.0}

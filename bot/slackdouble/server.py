@@ -21,6 +21,7 @@ from shipbell.bot.slack.manifest import BOT_SCOPES as DEFAULT_SCOPES
 from . import conversations as _conversations  # noqa: F401  (registers methods)
 from . import views as _views  # noqa: F401  (registers methods)
 from .blockkit import validate_blocks
+from .cast import ANA, SHIPBELL, TEAM
 from .methods import METHODS
 from .socket import SocketLink
 from .state import RESPONSE_URL_TTL, RESPONSE_URL_USES, Channel, SlackError, Workspace
@@ -74,8 +75,8 @@ class SlackDouble:
         self,
         *,
         token: str = "xoxb-test-token",
-        team_id: str = "T0SHIP",
-        bot_user_id: str = "UBOTSHIP",
+        team_id: str = TEAM,
+        bot_user_id: str = SHIPBELL,
         app_token: str = "xapp-test",
         strict: bool = True,
         app_id: str = "A0SHIPBELL",
@@ -221,7 +222,7 @@ class SlackDouble:
         channel_id: str,
         text: str,
         *,
-        user: str = "U_ANA",
+        user: str = ANA,
         thread_ts: str | None = None,
         **fields: Any,
     ) -> str:
