@@ -21,6 +21,7 @@ from shipbell.bot.slackdouble.cast import (
     INCIDENTS,
     ONCALL,
     PEOPLE,
+    RELEASES,
     SHIPBELL,
     TEAM,
 )
@@ -78,7 +79,7 @@ def test_unknown_train_services_and_a_long_app_name_are_warned_about(tmp_path: P
         '[slack]\napp_name = "Shipbell Deploys Incidents And Releases"\n'
         '[deploy.providers.sim]\ntype = "dry-run"\n'
         '[deploy.services.web]\nprovider = "sim"\n[deploy.services.web.environments.production]\n'
-        '[release.trains.web]\nchannel = "C1"\nservices = ["web", "wbe"]\n'
+        f'[release.trains.web]\nchannel = "{RELEASES}"\nservices = ["web", "wbe"]\n'
         'weekday = "tue"\ntime = "14:00"\n')
     result = shipbell("check", "--offline", "-c", str(path), cwd=tmp_path)
     assert result.returncode == 0, result.stderr

@@ -158,7 +158,7 @@ class DropFirst:
             if len(self.requests) == 1:
                 writer.close()  # read it, answer nothing
                 return
-            body = b'{"ok": true, "channel": "C1", "ts": "1.000001"}'
+            body = b'{"ok": true, "channel": "C0DEPLOYS", "ts": "1.000001"}'
             writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
                          b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
             await writer.drain()
@@ -184,7 +184,7 @@ async def test_a_post_is_not_replayed_after_a_dropped_connection() -> None:
     async with api as url:
         client, http = await client_for(url)
         with pytest.raises(aiohttp.ServerDisconnectedError):
-            await client.api_call("chat.postMessage", json={"channel": "C1", "text": "hi"})
+            await client.api_call("chat.postMessage", json={"channel": DEPLOYS, "text": "hi"})
         await http.close()
     assert api.requests == ["/api/chat.postMessage"], "sent once: Slack may have posted it"
 
@@ -194,7 +194,7 @@ async def test_an_update_is_replayed_after_a_dropped_connection() -> None:
     async with api as url:
         client, http = await client_for(url)
         response = await client.api_call("chat.update",
-                                         json={"channel": "C1", "ts": "1.0", "text": "hi"})
+                                         json={"channel": DEPLOYS, "ts": "1.0", "text": "hi"})
         await http.close()
     assert response["ok"] is True
     assert api.requests == ["/api/chat.update", "/api/chat.update"]

@@ -8,7 +8,7 @@ from fakes.configs import SECRET, SECRET_ENV, deploy_config
 from fakes.waiting import tick, until
 from shipbell.bot.clock import FakeClock
 from shipbell.bot.local import LocalShipbell
-from shipbell.bot.slackdouble.cast import ANA, BOB, CARL, DEPLOYS
+from shipbell.bot.slackdouble.cast import ANA, BOB, CARL, DEPLOYS, ONCALL
 from shipbell.handlers.deploy.ids import Action
 
 
@@ -103,7 +103,8 @@ async def test_status_history_locks_and_explain(bell: LocalShipbell, clock: Fake
 
 
 async def test_reasons_never_ping_the_channel(bell: LocalShipbell, clock: FakeClock) -> None:
-    await bell.command("/deploy", 'worker to staging --reason "<!channel> look <!subteam^S1|@sre>"')
+    reason = f"<!channel> look <!subteam^{ONCALL}|@sre>"
+    await bell.command("/deploy", f'worker to staging --reason "{reason}"')
     await bell.command("/deploy", "lock web production <!here> migration")
     await bell.double.wait_for("chat.postMessage", lambda c: "look" in c.args.get("text", ""))
     posted = str([c.args for c in bell.double.calls_to("chat.postMessage")])

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 from shipbell.bot.clock import FakeClock
-from shipbell.bot.slackdouble.cast import ANA, CARL, DEPLOYS
+from shipbell.bot.slackdouble.cast import ANA, CARL, DEPLOYS, GENERAL, ONCALL
 from shipbell.handlers.digest.stats import parse
 from test_digest_post import seeded, texts
 
@@ -61,8 +61,8 @@ async def test_unknown_service_gets_the_known_ones(make_bell: Any, clock: FakeCl
         ("stats api 30d", "`30d` isn't a period I keep; Try `/deploy stats`"),
         ("stats api web", "One service at a time (`api` or `web`)."),
         (f"stats <@{ANA}|ana>", "That's a person or a group; stats are per service. Try"),
-        ("stats <!subteam^S1|@sre>", "That's a person or a group"),
-        ("stats <#C123|general> 7d", "That's a channel; stats are per service. Try"),
+        (f"stats <!subteam^{ONCALL}|@oncall>", "That's a person or a group"),
+        (f"stats <#{GENERAL}|general> 7d", "That's a channel; stats are per service. Try"),
         ("stats api 7", "`7` needs a unit: `7d`."),
         ("stats 7d api 28d", "One period at a time (`7d` or `28d`)."),
         ("stats 2w", "`2w` isn't a period I keep"),

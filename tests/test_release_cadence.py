@@ -13,7 +13,7 @@ from shipbell.bot.durations import format_duration, parse_duration
 from shipbell.bot.releases.calendar import TrainCalendar
 from shipbell.bot.releases.config import TrainSettings
 from shipbell.bot.settings import ConfigError, load_config
-from shipbell.bot.slackdouble.cast import ANA, BOB, CARL, RELEASES
+from shipbell.bot.slackdouble.cast import ANA, BOB, CARL, LEADS, RELEASES
 
 PARIS = ZoneInfo("Europe/Paris")
 
@@ -142,7 +142,7 @@ def test_shipbell_check_exits_2_on_a_bad_cadence(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     path = tmp_path / "bad.toml"
-    path.write_text('[release.trains.web]\nchannel = "C1"\nservices = ["web"]\n'
+    path.write_text(f'[release.trains.web]\nchannel = "{RELEASES}"\nservices = ["web"]\n'
                     'weekday = "someday"\ntime = "25:00"\n')
     assert main(["--config", str(path), "check"]) == EXIT_CONFIG
     err = capsys.readouterr().err
@@ -154,7 +154,7 @@ def test_shipbell_check_exits_2_on_a_bad_cadence(
     ({"weekday": None}, "needs a cadence"),
     ({"every_weeks": 2}, "start_date"),
     ({"captains": ["ana"]}, "Slack user id"),
-    ({"captains": ["S0LEADS"]}, "Slack user id"),  # a rotation is people, not a group
+    ({"captains": [LEADS]}, "Slack user id"),  # a rotation is people, not a group
     ({"managers": ["leads"]}, "nor a user group id; use ids such as U0123ABCD or S0123ABCD"),
     ({"freeze": "9999999999d"}, "far too long"),
     ({"channel": "releases"}, "channel id"),
@@ -210,10 +210,10 @@ async def test_shipbell_check_prints_each_trains_next_dates(
     from shipbell.bot.checks import run_check
 
     path = tmp_path / "trains.toml"
-    path.write_text('[release.trains.web]\nchannel = "C1"\nservices = ["web"]\n'
+    path.write_text(f'[release.trains.web]\nchannel = "{RELEASES}"\nservices = ["web"]\n'
                     'timezone = "Europe/Paris"\nweekday = "fri"\ntime = "10:00"\n'
                     f'holidays = "FR"\ncaptains = ["{ANA}", "{BOB}"]\n'
-                    '[release.trains.api]\nchannel = "C1"\nservices = ["api"]\n'
+                    f'[release.trains.api]\nchannel = "{RELEASES}"\nservices = ["api"]\n'
                     'cron = "0 9 * * fri"\nholidays = "FR"\non_holiday = "skip"\n')
     await run_check(load_config(str(path)), now=datetime(2026, 12, 20, tzinfo=UTC))
     out = capsys.readouterr().out

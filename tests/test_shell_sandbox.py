@@ -10,11 +10,13 @@ from __future__ import annotations
 import asyncio
 import io
 import itertools
+import json
 import os
 import sys
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fakes.ci import FakeCI
@@ -163,6 +165,36 @@ async def test_a_database_without_its_slack_state_is_pointed_out(
     assert await run_shell(demo, user=ANA, channel=DEPLOYS, db=db,
                            stdin=io.StringIO("quit\n"), out=out) == 0
     assert "has no saved Slack state" in out.getvalue() and "--fresh" in out.getvalue()
+
+
+async def test_slack_state_saved_with_made_up_ids_is_left_unread(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Shells before this one saved their stand-in Slack with ids like `U_ANA`, which Slack
+    never issues: such a workspace is not restored (ana would be there twice) but pointed out."""
+    monkeypatch.delenv("SHIPBELL_CONFIG", raising=False)
+    db = str(tmp_path / "old.db")
+    demo = load_config(None)
+    assert await run_shell(demo, user=ANA, channel=DEPLOYS, db=db,
+                           stdin=io.StringIO("/incident help\n"), out=io.StringIO()) == 0
+    saved = saved_slack_state(db)
+    saved["users"]["U_ANA"] = {**saved["users"][ANA], "id": "U_ANA"}  # as older shells did
+    save_slack_state(db, saved)
+    out = io.StringIO()
+    assert await run_shell(demo, user=ANA, channel=DEPLOYS, db=db,
+                           stdin=io.StringIO("who\n"), out=out) == 0
+    text = out.getvalue()
+    assert "has no saved Slack state" in text and "--fresh" in text
+    assert "people: @ana, @bob, @carl, @dana, @eve" in text
+    assert "U_ANA" not in saved_slack_state(db)["users"]
+
+
+def saved_slack_state(db: str) -> dict[str, Any]:
+    return dict(json.loads(Path(f"{db}.slack.json").read_text("utf-8")))
+
+
+def save_slack_state(db: str, state: dict[str, Any]) -> None:
+    Path(f"{db}.slack.json").write_text(json.dumps(state), "utf-8")
 
 
 def forget_slack_state(db: str) -> None:

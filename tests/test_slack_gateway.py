@@ -75,10 +75,10 @@ async def test_a_post_is_never_replayed_after_a_dropped_connection_but_an_update
             client = build_client(Settings(slack={"api_url": url}), "xoxb-test", http)
             core = dataclasses.replace(bell.core, client=client)
             if replayed:
-                assert (await gateway.call(core, method, {"channel": "C1", "ts": "1.0"})).ok
+                assert (await gateway.call(core, method, {"channel": GENERAL, "ts": "1.0"})).ok
             else:
                 with pytest.raises(aiohttp.ServerDisconnectedError):
-                    await gateway.call(core, method, {"channel": "C1", "text": "hi"})
+                    await gateway.call(core, method, {"channel": GENERAL, "text": "hi"})
             await http.close()
         assert len(api.requests) == (2 if replayed else 1), method
 

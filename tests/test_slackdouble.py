@@ -418,3 +418,13 @@ async def test_bolt_round_trip(double: SlackDouble) -> None:
     finally:
         await runner.cleanup()
     assert double.calls[0].method == "auth.test" and double.problems == []
+
+
+async def test_it_is_seeded_only_with_ids_slack_would_issue(double: SlackDouble) -> None:
+    for seed in (lambda: double.add_user("U_ZED", "zed"),
+                 lambda: double.add_channel("ops", channel_id="C_OPS"),
+                 lambda: double.add_channel("ops", members=["u0ana0001"]),
+                 lambda: double.add_usergroup("S_SRE", "sre", [ANA])):
+        with pytest.raises(ValueError, match="is not an id Slack would issue"):
+            seed()
+    assert "U_ZED" not in double.state.users and "S_SRE" not in double.state.usergroups

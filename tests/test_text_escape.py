@@ -210,10 +210,10 @@ async def test_mentions_of_people_stay_mentions_and_are_not_escaped_twice(
 
 
 def test_user_text_is_idempotent_and_keeps_people() -> None:
-    for text in [*HOSTILE.values(), "a &amp; b", "<@U1|ana> <#C1|ops> <https://ok.example>"]:
+    for text in [*HOSTILE.values(), "a &amp; b", f"<@{ANA}|ana> <#{GENERAL}|general> <https://ok.example>"]:
         once = user_text(text)
         assert user_text(once) == once and escape(escape(text)) == escape(text)
-    assert user_text("<@U1|ana> & <!here>") == "<@U1> &amp; @here"
+    assert user_text(f"<@{ANA}|ana> & <!here>") == f"<@{ANA}> &amp; @here"
     assert user_text("<https://evil.example|click>") == "&lt;https://evil.example|click&gt;"
 
 

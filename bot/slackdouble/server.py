@@ -9,6 +9,7 @@ import asyncio
 import contextlib
 import copy
 import json
+import re
 import secrets
 from collections import deque
 from collections.abc import Callable
@@ -16,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
+from shipbell.bot.inputs import CHANNEL_ID, GROUP_ID, USER_ID
 from shipbell.bot.slack.manifest import BOT_SCOPES as DEFAULT_SCOPES
 
 from . import conversations as _conversations  # noqa: F401  (registers methods)
@@ -66,6 +68,15 @@ async def _read_args(request: web.Request) -> dict[str, Any]:
             form = await request.post()
             args.update({k: v for k, v in form.items() if isinstance(v, str)})
     return _decode(args)
+
+
+def _issued(kind: re.Pattern[str], slack_id: str, *members: str) -> None:
+    """Seeded ids have the shape Slack gives them, so nothing passes here that real Slack
+    would never send (the cast in `.cast` names people and channels readably)."""
+    for value, pattern in ((slack_id, kind), *((m, USER_ID) for m in members)):
+        if not pattern.fullmatch(value):
+            raise ValueError(f"{value!r} is not an id Slack would issue; use a kind letter and"
+                             " eight or more upper-case letters or digits, e.g. U0ANA0001")
 
 
 class SlackDouble:
@@ -171,6 +182,7 @@ class SlackDouble:
         deleted: bool = False,
         tz: str = "UTC",
     ) -> None:
+        _issued(USER_ID, user_id)
         real = real_name or name
         self.state.users[user_id] = {
             "id": user_id,
@@ -186,6 +198,7 @@ class SlackDouble:
 
     def add_usergroup(self, group_id: str, handle: str, members: list[str], *,
                       disabled: bool = False) -> None:
+        _issued(GROUP_ID, group_id, *members)
         self.state.usergroups[group_id] = {
             "id": group_id,
             "team_id": self.team_id,
@@ -207,6 +220,7 @@ class SlackDouble:
         is_archived: bool = False,
     ) -> str:
         cid = channel_id or self.state.new_id("G" if is_private else "C")
+        _issued(CHANNEL_ID, cid, *members)
         self.state.channels[cid] = Channel(
             cid,
             name,
