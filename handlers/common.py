@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import aiohttp
-from shipbell.bot.inputs import escape
+from shipbell.bot.inputs import escape, is_group
 from shipbell.bot.people import PERSON
 from shipbell.bot.slack import gateway
 from slack_sdk.errors import SlackApiError
@@ -103,7 +103,7 @@ def not_here(users: list[str], example: str) -> str:
 
 def mention(principal: str) -> str:
     """A person pings as ``<@U…>``, a user group as ``<!subteam^S…>``."""
-    return f"<!subteam^{principal}>" if principal.startswith("S") else f"<@{principal}>"
+    return f"<!subteam^{principal}>" if is_group(principal) else f"<@{principal}>"
 
 
 T = TypeVar("T")

@@ -25,6 +25,7 @@ from shipbell.bot.deploys.providers import build
 from shipbell.bot.deploys.repo import DeployRepo
 from shipbell.bot.incidents.queries import open_incidents_on_service
 from shipbell.bot.infra import Infra
+from shipbell.bot.inputs import is_group
 from shipbell.bot.people import person
 
 
@@ -60,7 +61,7 @@ class DeployService:
     # -- collaborators -------------------------------------------------------------------
     def is_member(self, user: str, principals: list[str]) -> bool:
         return user in principals or any(
-            user in self.group_members.get(p, set()) for p in principals if p.startswith("S")
+            user in self.group_members.get(p, set()) for p in principals if is_group(p)
         )
 
     def _incidents(self, service: str) -> list[dict[str, Any]]:
