@@ -11,6 +11,8 @@ from shipbell.bot.local import LocalShipbell, merge
 from shipbell.bot.slack.groups import groups_of
 from shipbell.bot.slackdouble.cast import ANA, BOB, CARL, DEPLOYS, EVE, GENERAL, INCIDENTS, RELEASES
 
+SRE = "S0SRE0001"
+
 pytest_plugins = ("fakes.fixtures",)
 
 
@@ -30,12 +32,12 @@ def open_incident(bell: LocalShipbell, service: str, severity: int, *, private: 
 
 async def test_permission_by_user_group_and_channel(make_bell: MakeBell, ci: FakeCI,
                                                     clock: FakeClock) -> None:
-    config = deploy_config(ci.url, deployers=[ANA, "S0SRE0001"], channels=[DEPLOYS])
+    config = deploy_config(ci.url, deployers=[ANA, SRE], channels=[DEPLOYS])
     bell = await make_bell(config)
-    bell.double.add_usergroup("S0SRE0001", "sre", [CARL])
+    bell.double.add_usergroup(SRE, "sre", [CARL])
     await groups_of(bell.core).refresh()
     denied = await bell.command("/deploy", "api to production", user=BOB)
-    assert denied.text == (f"Only <@{ANA}>, <!subteam^S0SRE0001> may deploy api production; "
+    assert denied.text == (f"Only <@{ANA}>, <!subteam^{SRE}> may deploy api production; "
                            "ask one of them.")
     wrong_place = await bell.command("/deploy", "api to production", channel=GENERAL)
     assert wrong_place.text == f"Deploy api production from <#{DEPLOYS}>."
@@ -48,7 +50,7 @@ async def test_permission_by_user_group_and_channel(make_bell: MakeBell, ci: Fak
                             {"actor": ANA, "channel": GENERAL}]
     await ci.wait_jobs(1)
     await bell.idle()
-    bell.double.add_usergroup("S0SRE0001", "sre", [CARL, BOB])  # bob joins the group
+    bell.double.add_usergroup(SRE, "sre", [CARL, BOB])  # bob joins the group
     clock.advance(minutes=11)
     await bell.core.scheduler.run_due()  # the sweep refreshes group members
     now_allowed = await bell.command("/deploy", "api to production", user=BOB)

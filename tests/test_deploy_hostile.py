@@ -15,10 +15,12 @@ from shipbell.bot.slackdouble.blockkit import validate_blocks
 from shipbell.bot.slackdouble.cast import ANA, BOB, DEPLOYS, EVE
 from shipbell.handlers.deploy.ids import Action
 
+OPS = "C0OPS0001"
+
 pytest_plugins = ("fakes.fixtures",)
 
 EMOJI = "🚀"
-MENTIONS = f'<@{EVE}|eve> <#C0OPS0001|ops> <!channel> "quoted" ‘smart’ '
+MENTIONS = f'<@{EVE}|eve> <#{OPS}|ops> <!channel> "quoted" ‘smart’ '
 
 
 def long_text(n: int) -> str:
@@ -115,8 +117,8 @@ async def test_forgiving_words(bell: LocalShipbell) -> None:
     (f"api@{EMOJI} to production", f"`{EMOJI}` isn't a valid git ref"),
     ("ápi to production", "`ápi`? Never heard of it. Known services: web, api, worker."),
     (f"<@{EVE}|eve> to production", f"`&lt;@{EVE}|eve&gt;`? Never heard of it."),
-    ("api to <#C0OPS0001|ops>",
-         "api has no `&lt;#C0OPS0001|ops&gt;` environment (staging, production)."),
+    (f"api to <#{OPS}|ops>",
+         f"api has no `&lt;#{OPS}|ops&gt;` environment (staging, production)."),
     ("api to production --force", "`--force` doesn't apply here; this takes"),
     ("api to production --break-glass", "`--break-glass` needs a value"),
     ('api to production --break-glass "  "', "`--break-glass` needs a reason"),

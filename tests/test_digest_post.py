@@ -19,6 +19,8 @@ from shipbell.handlers.digest import messages
 from shipbell.scheduled.digest import JOB_ID, prepare
 from test_digest_reference import seed_reference
 
+OLD = "C0OLD0001"  # archived, or no such channel
+
 CONFIG = {"timezone": "Europe/Paris", "digest": {"channel": METRICS, "time": "09:00"}}
 BEFORE_NINE = datetime(2026, 11, 25, 7, 59, tzinfo=UTC)  # 08:59 Paris
 
@@ -155,15 +157,15 @@ async def test_no_channel_means_no_scheduled_digest(make_bell: Any, clock: FakeC
 async def test_a_channel_slack_refuses_is_logged_not_retried(
     make_bell: Any, clock: FakeClock, caplog: pytest.LogCaptureFixture, error: str
 ) -> None:
-    config = {**CONFIG, "digest": {**CONFIG["digest"], "channel": "C0OLD0001"}}
+    config = {**CONFIG, "digest": {**CONFIG["digest"], "channel": OLD}}
     bell = await seeded(make_bell, clock, BEFORE_NINE + timedelta(minutes=1), config)
     if error == "is_archived":  # else the channel was never created, or deleted since
-        bell.double.add_channel("old-metrics", channel_id="C0OLD0001", is_archived=True)
+        bell.double.add_channel("old-metrics", channel_id=OLD, is_archived=True)
     with caplog.at_level(logging.WARNING, logger="shipbell"):
         assert [o.outcome for o in await due(bell)] == ["posted"]
         await bell.idle()
     call = await bell.double.wait_for("chat.postMessage",
-                                      lambda c: c.args["channel"] == "C0OLD0001")
+                                      lambda c: c.args["channel"] == OLD)
     assert call.response["error"] == error
     row = bell.core.store.one("SELECT summary, summary_ts, done_at FROM digest_posts")
     assert row is not None and row["summary_ts"] is None and row["done_at"]
@@ -171,7 +173,7 @@ async def test_a_channel_slack_refuses_is_logged_not_retried(
     assert bell.double.calls_to("files.getUploadURLExternal") == []
     task = bell.core.store.one("SELECT status, attempts FROM tasks WHERE kind = 'digest.post'")
     assert task == {"status": "done", "attempts": 1}
-    assert any("2026-11-25 not posted to C0OLD0001" in r.getMessage() and
+    assert any(f"2026-11-25 not posted to {OLD}" in r.getMessage() and
                "shipbell digest --as-of 2026-11-25" in r.getMessage() for r in caplog.records)
 
 

@@ -24,6 +24,9 @@ from shipbell.bot.slackdouble.cast import ANA, BOB, CARL, GENERAL
 from slack_sdk.errors import SlackApiError
 from test_deploy_calls import DropFirst
 
+OLD = "C0OLD0001"
+ROOM = "C0ROOM001"
+
 
 def tasks(bell: LocalShipbell) -> list[tuple[str, str, int]]:
     return [(r["kind"], r["status"], r["attempts"]) for r in
@@ -84,7 +87,7 @@ async def test_a_post_is_never_replayed_after_a_dropped_connection_but_an_update
 
 
 @pytest.mark.parametrize(("method", "args", "error"), [
-    ("chat.postMessage", {"channel": "C0OLD0001", "text": "x"}, "is_archived"),
+    ("chat.postMessage", {"channel": OLD, "text": "x"}, "is_archived"),
     ("chat.postMessage", {"channel": "C0NOWHERE", "text": "x"}, "channel_not_found"),
     ("chat.update", {"channel": GENERAL, "ts": "9.999999", "text": "x"},
      "message_not_found"),
@@ -95,7 +98,7 @@ async def test_a_gone_target_is_a_typed_result_not_a_retry(
     bell: LocalShipbell, caplog: pytest.LogCaptureFixture,
     method: str, args: dict[str, str], error: str,
 ) -> None:
-    bell.double.add_channel("old", channel_id="C0OLD0001", is_archived=True)
+    bell.double.add_channel("old", channel_id=OLD, is_archived=True)
     if error in ("not_in_channel", "account_inactive"):
         bell.double.fail_next(method, error)
     result = await gateway.call(bell.core, method, args)
@@ -138,21 +141,21 @@ async def test_already_done_is_success_logged_at_debug(
 
 
 async def test_invite_lets_one_departed_user_block_no_one(bell: LocalShipbell) -> None:
-    bell.double.add_channel("ops-room", channel_id="C0ROOM001",
+    bell.double.add_channel("ops-room", channel_id=ROOM,
                             members=[bell.core.identity.bot_user_id])
     bell.double.fail_next("conversations.invite", "user_disabled")  # the batch
     bell.double.fail_next("conversations.invite", "account_inactive")  # bob alone
-    invited = await gateway.invite(bell.core, "C0ROOM001", [BOB, CARL])
+    invited = await gateway.invite(bell.core, ROOM, [BOB, CARL])
     assert invited.invited == [CARL]
     assert invited.failed == {BOB: "account_inactive"}
-    assert CARL in bell.double.state.channels["C0ROOM001"].members
+    assert CARL in bell.double.state.channels[ROOM].members
 
 
 async def test_an_archived_channel_refuses_the_whole_batch_in_one_call(
     bell: LocalShipbell,
 ) -> None:
-    bell.double.add_channel("old", channel_id="C0OLD0001", is_archived=True)
-    invited = await gateway.invite(bell.core, "C0OLD0001", [BOB, CARL])
+    bell.double.add_channel("old", channel_id=OLD, is_archived=True)
+    invited = await gateway.invite(bell.core, OLD, [BOB, CARL])
     assert invited.failed == {BOB: "is_archived", CARL: "is_archived"}
     assert len(bell.double.calls_to("conversations.invite")) == 1
 

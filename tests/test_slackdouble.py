@@ -20,6 +20,9 @@ from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetry
 from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 
+BEN = "U0BEN0001"
+GHOST = "U0GHOST01"  # no such user
+
 SECRET = "test-signing-secret"
 
 
@@ -27,7 +30,7 @@ SECRET = "test-signing-secret"
 async def double() -> AsyncIterator[SlackDouble]:
     async with SlackDouble() as d:
         d.add_user(ANA, "ana")
-        d.add_user("U0BEN0001", "ben")
+        d.add_user(BEN, "ben")
         d.add_channel("deploys", channel_id=DEPLOYS, members=[ANA, SHIPBELL])
         yield d
 
@@ -115,16 +118,16 @@ async def test_archive_blocks_posting(double: SlackDouble, client: AsyncWebClien
 
 async def test_invite_errors(double: SlackDouble, client: AsyncWebClient) -> None:
     cid = (await client.conversations_create(name="inc-1"))["channel"]["id"]
-    cases = [("U0GHOST01", "user_not_found"), (f"{ANA},U0GHOST01", "user_not_found")]
+    cases = [(GHOST, "user_not_found"), (f"{ANA},{GHOST}", "user_not_found")]
     for users, error in cases:
         with pytest.raises(SlackApiError) as err:
             await client.conversations_invite(channel=cid, users=users)
         assert err.value.response["error"] == error
-    await client.conversations_invite(channel=cid, users=f"{ANA},U0BEN0001")
+    await client.conversations_invite(channel=cid, users=f"{ANA},{BEN}")
     members = (await client.conversations_members(channel=cid))["members"]
-    assert members == [SHIPBELL, ANA, "U0BEN0001"]
+    assert members == [SHIPBELL, ANA, BEN]
     with pytest.raises(SlackApiError, match="already_in_channel"):
-        await client.conversations_invite(channel=cid, users=[ANA, "U0BEN0001"])
+        await client.conversations_invite(channel=cid, users=[ANA, BEN])
     with pytest.raises(SlackApiError, match="channel_not_found"):
         await client.conversations_invite(channel="C0NOPE001", users=ANA)
     await client.conversations_archive(channel=cid)
@@ -179,7 +182,7 @@ async def test_auth_and_injected_failures(double: SlackDouble, client: AsyncWebC
     assert err.value.response["needed"] == "users:read"
     assert (await client.users_info(user=ANA))["user"]["name"] == "ana"
     with pytest.raises(SlackApiError, match="user_not_found"):
-        await client.users_info(user="U0GHOST01")
+        await client.users_info(user=GHOST)
     conn = await AsyncWebClient(
         token=double.app_token, base_url=double.api_url
     ).apps_connections_open(app_token=double.app_token)
@@ -359,7 +362,7 @@ async def test_driver_press_and_submit(
     }
     await client.views_open(trigger_id=double.new_trigger_id(), view=view)
     async with SlackDriver(url, SECRET, double) as driver:
-        await driver.press(posted["message"], "ok", user="U0BEN0001")
+        await driver.press(posted["message"], "ok", user=BEN)
         payload = json.loads(parse_qs(fake.seen[-1][1].decode())["payload"][0])
         assert payload["actions"][0] | {"action_ts": ""} == {
             "action_id": "ok",

@@ -10,12 +10,14 @@ from shipbell.bot.incidents.demo import DEMO_CONFIG
 from shipbell.bot.local import LocalShipbell
 from shipbell.bot.slackdouble.cast import ANA, BOB, DANA, EVE, GENERAL, RELEASES
 
+ZED = "U0ZED0001"  # no one in this workspace
+
 TRAIN: dict[str, Any] = {
     "channel": RELEASES, "services": ["web"], "timezone": "UTC",
     "weekday": "tue", "time": "14:00", "freeze": "24h", "captains": [ANA, BOB],
 }
 CONFIG = {"incident": DEMO_CONFIG, "release": {"trains": {"web": TRAIN}}}
-NOT_HERE = "`U0ZED0001` isn't anyone in this workspace (left, or a mistyped mention)"
+NOT_HERE = f"`{ZED}` isn't anyone in this workspace (left, or a mistyped mention)"
 
 
 async def incident_channel(bell: LocalShipbell) -> str:
@@ -27,7 +29,7 @@ async def incident_channel(bell: LocalShipbell) -> str:
 async def test_a_role_for_someone_not_in_the_workspace_is_refused(make_bell: MakeBell) -> None:
     bell = await make_bell(CONFIG)
     channel = await incident_channel(bell)
-    for text in ("assign commander <@U0ZED0001|zed>", "assign <@U0ZED0001> comms"):
+    for text in (f"assign commander <@{ZED}|zed>", f"assign <@{ZED}> comms"):
         ack = await bell.command("/incident", text, channel=channel)
         assert ack.text.startswith(NOT_HERE), ack.text
         assert "e.g. `/incident assign commander @ana`" in ack.text
@@ -50,19 +52,19 @@ async def test_a_deactivated_person_is_refused_too(make_bell: MakeBell) -> None:
 async def test_a_follow_up_owner_must_be_in_the_workspace(make_bell: MakeBell) -> None:
     bell = await make_bell(CONFIG)
     channel = await incident_channel(bell)
-    ack = await bell.command("/incident", "followup Add alert on queue depth <@U0ZED0001>",
+    ack = await bell.command("/incident", f"followup Add alert on queue depth <@{ZED}>",
                              channel=channel)
     assert ack.text.startswith(NOT_HERE)
     assert bell.core.store.one("SELECT COUNT(*) AS n FROM followups")["n"] == 0
     # a mention in the text is only words: the owner (the last mention) is who counts
-    ack = await bell.command("/incident", f"followup Ask <@U0ZED0001> about alerts <@{BOB}>",
+    ack = await bell.command("/incident", f"followup Ask <@{ZED}> about alerts <@{BOB}>",
                              channel=channel)
     assert ack.text == f"Follow-up #1 recorded for <@{BOB}>."
 
 
 async def test_a_captain_must_be_in_the_workspace(make_bell: MakeBell) -> None:
     bell = await make_bell(CONFIG)
-    ack = await bell.command("/release", "captain web <@U0ZED0001|zed>")
+    ack = await bell.command("/release", f"captain web <@{ZED}|zed>")
     assert ack.text.startswith(NOT_HERE), ack.text
     assert "e.g. `/release captain web @dana`" in ack.text
     assert bell.core.store.one("SELECT COUNT(*) AS n FROM audit_log"
@@ -84,5 +86,5 @@ async def test_when_slack_cannot_say_the_person_gets_the_benefit_of_the_doubt(
 async def test_a_departed_follow_up_owner_gets_the_follow_up_example(make_bell: MakeBell) -> None:
     bell = await make_bell(CONFIG)
     channel = await incident_channel(bell)
-    ack = await bell.command("/incident", "followup INC-1 Add alert <@U0ZED0001>", channel=channel)
+    ack = await bell.command("/incident", f"followup INC-1 Add alert <@{ZED}>", channel=channel)
     assert ack.text.endswith("e.g. `/incident followup Add alert on queue depth @ana`.")
