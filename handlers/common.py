@@ -27,7 +27,6 @@ class SlashCommand:
     channel: str
     response_url: str | None
     trigger_id: str | None
-    team: str | None
 
     @classmethod
     def from_body(cls, body: dict[str, Any]) -> SlashCommand:
@@ -38,7 +37,6 @@ class SlashCommand:
             channel=body.get("channel_id", ""),
             response_url=body.get("response_url"),
             trigger_id=body.get("trigger_id"),
-            team=body.get("team_id"),
         )
 
     @property

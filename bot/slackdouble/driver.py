@@ -361,9 +361,5 @@ class SlackDriver:
         return {"type": "users_select", "selected_user": user_id}
 
     @staticmethod
-    def users_value(user_ids: list[str]) -> dict[str, Any]:
-        return {"type": "multi_users_select", "selected_users": list(user_ids)}
-
-    @staticmethod
     def date_value(day: str | None) -> dict[str, Any]:
         return {"type": "datepicker", "selected_date": day}
