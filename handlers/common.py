@@ -10,7 +10,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import aiohttp
-from shipbell.bot.inputs import escape
+from shipbell.bot.inputs import escape, is_group
 from shipbell.bot.people import PERSON
 from shipbell.bot.slack import gateway
 from slack_sdk.errors import SlackApiError
@@ -29,7 +29,6 @@ class SlashCommand:
     channel: str
     response_url: str | None
     trigger_id: str | None
-    team: str | None
 
     @classmethod
     def from_body(cls, body: dict[str, Any]) -> SlashCommand:
@@ -40,7 +39,6 @@ class SlashCommand:
             channel=body.get("channel_id", ""),
             response_url=body.get("response_url"),
             trigger_id=body.get("trigger_id"),
-            team=body.get("team_id"),
         )
 
     @cached_property
@@ -113,7 +111,7 @@ def not_here(users: list[str], example: str) -> str:
 
 def mention(principal: str) -> str:
     """A person pings as ``<@U…>``, a user group as ``<!subteam^S…>``."""
-    return f"<!subteam^{principal}>" if principal.startswith("S") else f"<@{principal}>"
+    return f"<!subteam^{principal}>" if is_group(principal) else f"<@{principal}>"
 
 
 T = TypeVar("T")

@@ -6,6 +6,7 @@ import shlex
 
 from hypothesis import given
 from hypothesis import strategies as st
+from shipbell.bot.slackdouble.cast import ANA, DEPLOYS
 from shipbell.handlers.common import SlashCommand, split_words
 
 TRICKY = list("ab1/@- \t\r\n\x0b\x0c\x1c\x85\u00a0\u2003\u3000\"'\\#“”‘’")
@@ -37,6 +38,6 @@ def test_quoted_reasons_stay_together() -> None:
 
 def test_a_command_is_split_once_for_all_its_readers() -> None:
     cmd = SlashCommand.from_body({"command": "/deploy", "text": " status  api ",
-                                  "user_id": "U_ANA", "channel_id": "C_DEPLOYS"})
+                                  "user_id": ANA, "channel_id": DEPLOYS})
     assert cmd.words == ["status", "api"]
     assert cmd.words is cmd.words

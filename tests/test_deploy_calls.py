@@ -19,6 +19,7 @@ from shipbell.bot.deploys.repo import DeployRepo
 from shipbell.bot.http import Http
 from shipbell.bot.local import LocalShipbell
 from shipbell.bot.settings import Settings
+from shipbell.bot.slackdouble.cast import DEPLOYS
 from slack_sdk.web.async_client import AsyncWebClient
 
 pytest_plugins = ("fakes.fixtures",)
@@ -82,7 +83,7 @@ async def test_happy_path_deploy_costs_six_slack_calls(bell: LocalShipbell, ci: 
     # the message, one thread reply for requested + job sent, then for running and for
     # succeeded an update and a reply: never an update that changes nothing
     assert calls == {"chat.postMessage": 4, "chat.update": 2}, calls
-    posted = bell.double.messages("C_DEPLOYS")
+    posted = bell.double.messages(DEPLOYS)
     top = [m for m in posted if m.get("thread_ts") in (None, m["ts"])]
     assert len(top) == 1 and "succeeded" in top[0]["text"]
     thread = [m["text"] for m in posted if m.get("thread_ts") not in (None, m["ts"])]
@@ -167,7 +168,7 @@ class DropFirst:
             if len(self.requests) == 1:
                 writer.close()  # read it, answer nothing
                 return
-            body = b'{"ok": true, "channel": "C1", "ts": "1.000001"}'
+            body = b'{"ok": true, "channel": "C0DEPLOYS", "ts": "1.000001"}'
             writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
                          b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
             await writer.drain()
@@ -193,7 +194,7 @@ async def test_a_post_is_not_replayed_after_a_dropped_connection() -> None:
     async with api as url:
         client, http = await client_for(url)
         with pytest.raises(aiohttp.ServerDisconnectedError):
-            await client.api_call("chat.postMessage", json={"channel": "C1", "text": "hi"})
+            await client.api_call("chat.postMessage", json={"channel": DEPLOYS, "text": "hi"})
         await http.close()
     assert api.requests == ["/api/chat.postMessage"], "sent once: Slack may have posted it"
 
@@ -203,7 +204,7 @@ async def test_an_update_is_replayed_after_a_dropped_connection() -> None:
     async with api as url:
         client, http = await client_for(url)
         response = await client.api_call("chat.update",
-                                         json={"channel": "C1", "ts": "1.0", "text": "hi"})
+                                         json={"channel": DEPLOYS, "ts": "1.0", "text": "hi"})
         await http.close()
     assert response["ok"] is True
     assert api.requests == ["/api/chat.update", "/api/chat.update"]
@@ -221,7 +222,7 @@ async def test_a_burst_of_distinct_deploys_all_reach_the_ci(make_bell: MakeBell,
     jobs = await ci.wait_jobs(20)
     assert sorted(j["deploy_id"] for j in jobs) == list(range(1, 21))
     await bell.idle()
-    posted = bell.double.messages("C_DEPLOYS")
+    posted = bell.double.messages(DEPLOYS)
     tops = [m for m in posted if m.get("thread_ts") in (None, m["ts"])]
     assert len(tops) == 20, "one message per deploy"
     assert slack_calls(bell) == {"chat.postMessage": 40}, "a message and one reply each"

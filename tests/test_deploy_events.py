@@ -36,6 +36,7 @@ from shipbell.bot.http import Http
 from shipbell.bot.local import LocalShipbell
 from shipbell.bot.observability import Metrics
 from shipbell.bot.schema import all_migrations
+from shipbell.bot.slackdouble.cast import ANA, BOB, DEPLOYS
 from shipbell.bot.storage import Store
 from shipbell.bot.tasks import TaskRunner, TaskStatus
 
@@ -72,7 +73,7 @@ async def test_the_service_records_each_change_as_an_event(tmp_path: Path) -> No
     config = DeploySettings.model_validate({
         "providers": {"sim": {"type": "dry-run"}},
         "services": {"api": {"provider": "sim", "environments": {
-            "staging": {}, "production": {"approvals": 1, "approvers": ["U_BOB"]}}}}})
+            "staging": {}, "production": {"approvals": 1, "approvers": [BOB]}}}}})
     events: list[tuple[Event, dict[str, Any]]] = []
 
     def publish(event: StrEnum, data: dict[str, Any]) -> None:
@@ -80,19 +81,19 @@ async def test_the_service_records_each_change_as_an_event(tmp_path: Path) -> No
 
     svc = DeployService(infra, config, publish, freeze=lambda service, env, at: None,
                         incidents=lambda service: [])
-    assert svc.request(Ask("api", "staging", "U_ANA", "C_DEPLOYS"), "v1").ok
-    assert svc.request(Ask("api", "production", "U_ANA", "C_DEPLOYS"), "v2").ok
-    assert approvals.approve(svc, 2, "U_BOB", "C_DEPLOYS").ok
-    assert svc.cancel(1, "U_ANA", "C_DEPLOYS").ok
+    assert svc.request(Ask("api", "staging", ANA, DEPLOYS), "v1").ok
+    assert svc.request(Ask("api", "production", ANA, DEPLOYS), "v2").ok
+    assert approvals.approve(svc, 2, BOB, DEPLOYS).ok
+    assert svc.cancel(1, ANA, DEPLOYS).ok
     assert [(e, d["id"], d["actor"]) for e, d in events] == [
-        (Event.REQUESTED, 1, "U_ANA"), (Event.STARTED, 1, None),
-        (Event.REQUESTED, 2, "U_ANA"),
-        (Event.APPROVED, 2, "U_BOB"), (Event.QUEUED, 2, "U_BOB"), (Event.STARTED, 2, None),
-        (Event.CANCELLED, 1, "U_ANA"),
+        (Event.REQUESTED, 1, ANA), (Event.STARTED, 1, None),
+        (Event.REQUESTED, 2, ANA),
+        (Event.APPROVED, 2, BOB), (Event.QUEUED, 2, BOB), (Event.STARTED, 2, None),
+        (Event.CANCELLED, 1, ANA),
     ]
     requested = events[2][1]
     assert {k: requested[k] for k in ("service", "env", "ref", "requester", "state")} == {
-        "service": "api", "env": "production", "ref": "v2", "requester": "U_ANA",
+        "service": "api", "env": "production", "ref": "v2", "requester": ANA,
         "state": "awaiting_approval"}
     assert events[3][1]["approvals"] == events[3][1]["needed"] == 1
     shown = json.dumps([d for _, d in events])  # ids and values: JSON, and no chat markup
@@ -191,9 +192,9 @@ async def test_the_change_log_records_each_deploy_once(make_bell: MakeBell, ci: 
     await bell.idle()
     assert log.entries == [
         {"deploy": 1, "what": "api production", "event": "deploy.succeeded",
-         "version": "v1.2.0", "by": "U_ANA", "error": None},
+         "version": "v1.2.0", "by": ANA, "error": None},
         {"deploy": 2, "what": "web production", "event": "deploy.failed", "version": None,
-         "by": "U_ANA", "error": "tests red"},
+         "by": ANA, "error": "tests red"},
     ]
     assert rows(bell) == [{"status": TaskStatus.DONE, "key": f"{ChangeLogTask.RECORD}:{n}"}
                           for n in (1, 2)]
@@ -221,7 +222,7 @@ async def test_a_change_that_rolls_back_leaves_no_reaction_behind(
     log, breaker = FakeChangeLog(), Breaker()
     bell = await started(make_bell, ci, log, breaker)
     await bell.command("/deploy", "api@v1 to production")
-    queued = await bell.command("/deploy", "api@v2 to production", user="U_BOB")
+    queued = await bell.command("/deploy", "api@v2 to production", user=BOB)
     assert "queued" in queued.text
     await ci.wait_jobs(1)
     await bell.idle()
@@ -240,5 +241,5 @@ async def test_a_change_that_rolls_back_leaves_no_reaction_behind(
     assert [e["deploy"] for e in log.entries] == [1]
     # the rolled-back change let go of the message refresh it had claimed: #1's message
     # shows the end the retry brought
-    top = [m for m in bell.double.messages("C_DEPLOYS") if m.get("thread_ts") in (None, m["ts"])]
+    top = [m for m in bell.double.messages(DEPLOYS) if m.get("thread_ts") in (None, m["ts"])]
     assert "succeeded" in top[0]["text"], top[0]["text"]

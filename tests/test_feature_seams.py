@@ -21,6 +21,7 @@ from shipbell.bot.deploys.service import DeployService
 from shipbell.bot.incidents.service import IncidentService
 from shipbell.bot.releases.service import ReleaseBook
 from shipbell.bot.settings import Secrets, Settings
+from shipbell.bot.slackdouble.cast import ANA, BOB, DEPLOYS
 from shipbell.bot.storage import Store
 from shipbell.handlers.deploy import calendar_freeze, open_incidents
 from shipbell.handlers.incident.rollbacks import Answer, roll_back_suspect
@@ -62,8 +63,8 @@ class StandInDeploys:
 
 
 def press(deploys: StandInDeploys, suspect: int = 12) -> Answer:
-    return roll_back_suspect(deploys, suspect, "api", "production", user="U_BOB",
-                             channel="C_INC", incident=3)
+    return roll_back_suspect(deploys, suspect, "api", "production", user=BOB,
+                             channel="C0INC0001", incident=3)
 
 
 def test_a_rollback_is_asked_once_per_suspect_and_incident() -> None:
@@ -72,12 +73,12 @@ def test_a_rollback_is_asked_once_per_suspect_and_incident() -> None:
     again = press(deploys)
     assert again.rollback_id is None and "already requested" in again.text
     assert press(deploys, suspect=13).rollback_id == 42  # another suspect is another rollback
-    assert deploys.asked == [("api", "production", "U_BOB", 3)] * 2
+    assert deploys.asked == [("api", "production", BOB, 3)] * 2
 
 
 def test_a_refused_press_asks_for_nothing() -> None:
-    deploys = StandInDeploys(refuse="Only <person:U_ANA> may deploy api production.")
-    assert press(deploys) == Answer("Only <person:U_ANA> may deploy api production.")
+    deploys = StandInDeploys(refuse=f"Only <person:{ANA}> may deploy api production.")
+    assert press(deploys) == Answer(f"Only <person:{ANA}> may deploy api production.")
     assert deploys.asked == [] and deploys.keys == set()
 
 
@@ -122,14 +123,14 @@ def test_the_deploy_service_asks_the_incidents_it_was_given(tmp_path: Path) -> N
     incidents = StandInIncidents({"id": 7, "severity": 1, "title": "Checkout down",
                                   "private": 0})
     svc = deploys(tmp_path, incidents, StandInCalendar())
-    outcome = svc.request(Ask("api", "production", "U_ANA", "C_DEPLOYS"), "main")
+    outcome = svc.request(Ask("api", "production", ANA, DEPLOYS), "main")
     assert not outcome.ok and "open incident INC-7 (SEV1, Checkout down)" in outcome.text
     assert incidents.asked == ["api"]  # the incidents table is empty: only the stand-in knew
 
 
 def test_the_deploy_service_asks_the_calendar_it_was_given(tmp_path: Path) -> None:
     svc = deploys(tmp_path, StandInIncidents(), StandInCalendar(("release train web", "v42")))
-    outcome = svc.request(Ask("api", "production", "U_ANA", "C_DEPLOYS"), "main")
+    outcome = svc.request(Ask("api", "production", ANA, DEPLOYS), "main")
     assert not outcome.ok and "production is frozen (release train web: v42)" in outcome.text
 
 

@@ -7,6 +7,7 @@ from urllib.parse import parse_qsl, urlencode
 from hypothesis import given
 from hypothesis import strategies as st
 from shipbell.bot.slack.payloads import form_fields
+from shipbell.bot.slackdouble.cast import ANA, DEPLOYS
 
 PIECES = st.sampled_from(["&", "=", "+", "%", "%2", "%2F", "%zz", "%C3%A9", "%FF", "a", "é",
                           " ", "payload", "text", ";", "&&", "=="])
@@ -23,9 +24,9 @@ def test_encoded_fields_come_back(fields: dict[str, str]) -> None:
 
 
 def test_a_slash_command_body() -> None:
-    body = ("command=%2Fdeploy&text=api+to+production+--reason+%22caf%C3%A9%22&user_id=U_ANA"
-            "&channel_id=C_DEPLOYS&response_url=https%3A%2F%2Fhooks.example%2Fx&empty=&bare")
+    body = (f"command=%2Fdeploy&text=api+to+production+--reason+%22caf%C3%A9%22&user_id={ANA}"
+            f"&channel_id={DEPLOYS}&response_url=https%3A%2F%2Fhooks.example%2Fx&empty=&bare")
     assert form_fields(body) == {
-        "command": "/deploy", "text": 'api to production --reason "café"', "user_id": "U_ANA",
-        "channel_id": "C_DEPLOYS", "response_url": "https://hooks.example/x", "empty": "",
+        "command": "/deploy", "text": 'api to production --reason "café"', "user_id": ANA,
+        "channel_id": DEPLOYS, "response_url": "https://hooks.example/x", "empty": "",
         "bare": ""}

@@ -26,6 +26,7 @@ from fakes.configs import SECRET, SECRET_ENV, deploy_config
 from fakes.process import Running, clean_env
 from shipbell.bot.local import CHANNELS, GROUPS, PEOPLE
 from shipbell.bot.slackdouble import SlackDouble, SlackDriver
+from shipbell.bot.slackdouble.cast import DEPLOYS, INCIDENTS
 
 SIGNING = "replicas-signing-secret-0123456789"
 LEASE = 3  # seconds: the beat is every second
@@ -45,7 +46,7 @@ class Cluster:
             SHIPBELL_STORAGE__PATH=str(tmp / "shared.db"),
             SHIPBELL_SERVER__TASK_LEASE_SECONDS=str(LEASE),
             SHIPBELL_DEPLOY=json.dumps(deploy_config(ci.url)["deploy"]),
-            SHIPBELL_INCIDENT=json.dumps({"announcements_channel": "C_INCIDENTS"}),
+            SHIPBELL_INCIDENT=json.dumps({"announcements_channel": INCIDENTS}),
         )
         self.procs: list[Running | None] = [None] * REPLICAS
         self.urls: list[str] = [""] * REPLICAS
@@ -143,7 +144,7 @@ async def cluster(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncItera
 
 def deploy_thread(double: SlackDouble) -> tuple[list[dict[str, Any]], list[str]]:
     """The top-level messages in #deploys, and every line of the thread under the first."""
-    posted = double.messages("C_DEPLOYS")
+    posted = double.messages(DEPLOYS)
     top = [m for m in posted if m.get("thread_ts") in (None, m["ts"])]
     lines = [line for m in posted if top and m.get("thread_ts") == top[0]["ts"]
              and m["ts"] != top[0]["ts"] for line in m["text"].splitlines()]
@@ -221,7 +222,7 @@ async def test_a_replica_killed_mid_incident_set_up_is_taken_over_and_it_finishe
     double = cluster.double
     double.hold("conversations.setTopic")  # r0 stops in the middle of the set-up
     ack = await cluster.driver(0).command("/incident", "open DB latency sev2",
-                                          channel="C_INCIDENTS")
+                                          channel=INCIDENTS)
     assert ack.status == 200 and "INC-1" in ack.text, ack.text
     await double.wait_for("conversations.invite", timeout=SLOW)
     await cluster.kill(0)
@@ -234,7 +235,7 @@ async def test_a_replica_killed_mid_incident_set_up_is_taken_over_and_it_finishe
     assert len(created) == 1
     channel = created[0].response["channel"]["id"]
     kinds = Counter(m.get("metadata", {}).get("event_type")
-                    for where in (channel, "C_INCIDENTS") for m in double.messages(where))
+                    for where in (channel, INCIDENTS) for m in double.messages(where))
     assert kinds["shipbell_incident_status"] == 1, kinds
     assert kinds["shipbell_incident_announcement"] == 1, kinds
     assert len([c for c in double.calls_to("pins.add") if c.response.get("ok")]) == 1

@@ -33,6 +33,7 @@ from shipbell.bot.deploys.providers import build
 from shipbell.bot.deploys.repo import DeployRepo
 from shipbell.bot.events import Publish
 from shipbell.bot.infra import Infra
+from shipbell.bot.inputs import is_group
 from shipbell.bot.people import person
 from shipbell.bot.storage import IntegrityError
 
@@ -68,7 +69,7 @@ class DeployService:
     # -- collaborators -------------------------------------------------------------------
     def is_member(self, user: str, principals: list[str]) -> bool:
         return user in principals or any(
-            user in self.group_members.get(p, set()) for p in principals if p.startswith("S")
+            user in self.group_members.get(p, set()) for p in principals if is_group(p)
         )
 
     def env_config(self, d: Deploy | Ask) -> Any:
