@@ -89,8 +89,10 @@ def parser() -> argparse.ArgumentParser:
     check.add_argument("--json", action="store_true",
                        help="print everything as one JSON document instead of a summary")
     shell = verbs["shell"]
-    shell.add_argument("--as", dest="user", default="U_ANA", help="act as this user id")
-    shell.add_argument("--in", dest="channel", default="C_DEPLOYS", help="act in this channel")
+    shell.add_argument("--as", dest="user",
+                       help="act as this person, by name (bob) or user id; default ana")
+    shell.add_argument("--in", dest="channel",
+                       help="act in this channel (its id); default #deploys")
     shell.add_argument("--db", help="scratch SQLite file (default: ./<config name>.shell.db,"
                        " or ./shipbell-shell.db without a config); never [storage] path")
     shell.add_argument("--fresh", action="store_true",
@@ -156,9 +158,10 @@ def _manifest(args: argparse.Namespace, config: LoadedConfig) -> int:
 
 def _shell(args: argparse.Namespace, config: LoadedConfig) -> int:
     from shipbell.bot.shell import run_shell, run_terminal
+    from shipbell.bot.slackdouble.cast import ANA, DEPLOYS
 
-    options = {"user": args.user, "channel": args.channel, "db": args.db, "live": args.live,
-               "fresh": args.fresh}
+    options = {"user": args.user or ANA, "channel": args.channel or DEPLOYS, "db": args.db,
+               "live": args.live, "fresh": args.fresh}
     if sys.stdin.isatty():
         return run_terminal(config, **options)
     try:

@@ -80,6 +80,20 @@ class Metrics:
             ["lane", "state"],
             registry=self.registry,
         )
+        self.leases_taken_over = Counter(
+            "shipbell_task_leases_taken_over",
+            "Background tasks this replica took over from another whose lease ran out (it"
+            " died or stalled), by task kind.",
+            ["kind"],
+            registry=self.registry,
+        )
+        self.claims_lost = Counter(
+            "shipbell_task_claims_lost",
+            "Background tasks this replica went to claim (or held) that another replica held"
+            " first, by task kind: the other one runs them.",
+            ["kind"],
+            registry=self.registry,
+        )
         self.catching_up = Gauge(
             "shipbell_catching_up",
             "1 while the start-up catch-up (runs missed while down, interrupted runs) is going.",

@@ -18,6 +18,7 @@ from shipbell.bot.dora.digest import build_digest
 from shipbell.bot.dora.metrics import Digest
 from shipbell.bot.dora.text import to_text
 from shipbell.bot.schema import all_migrations
+from shipbell.bot.slackdouble.cast import ANA, METRICS
 from shipbell.bot.storage import Connection, Store, open_store, parse_url
 from shipbell.bot.storage.copy import tables
 from test_digest_reference import PARIS, POSTED, reference_store
@@ -39,11 +40,11 @@ def installation(tmp_path: Path) -> Store:
     seed_history(store.conn, deploys=2500, incidents=40, services=["api", "web"],
                  envs=["production", "staging"], end=datetime(2026, 11, 1, tzinfo=UTC))
     store.execute("INSERT INTO audit_log (at, actor, action, subject, detail)"
-                  " VALUES ('2026-11-20T10:00:00', 'U_ANA', 'lock', 'api/prod', ?)",
+                  f" VALUES ('2026-11-20T10:00:00', '{ANA}', 'lock', 'api/prod', ?)",
                   ("l'équipe 🚀 100% ?",))
     store.execute("INSERT INTO digest_posts (day, channel, summary, details, chart,"
                   " created_at)"
-                  " VALUES ('2026-11-25', 'C_METRICS', 's', 'd', ?, '2026-11-25T08:00:00')",
+                  f" VALUES ('2026-11-25', '{METRICS}', 's', 'd', ?, '2026-11-25T08:00:00')",
                   (bytes(range(256)),))
     store.execute("INSERT INTO idempotency_keys (key, created_at) VALUES ('event:Ev1', 'x')")
     store.execute("INSERT INTO tasks (kind, payload, status, created_at, updated_at)"
@@ -92,9 +93,9 @@ async def test_sqlite_to_postgresql_and_back_keeps_every_row_and_the_digest(
         # New rows continue after the copied ids (the id trigger reads max(id)).
         top = pg.one("SELECT MAX(id) AS n FROM incidents")
         new = pg.execute("INSERT INTO incidents (title, severity, status, reporter,"
-                         " declared_at) VALUES ('x', 2, 'open', 'U_ANA', 'x') RETURNING id")
+                         f" declared_at) VALUES ('x', 2, 'open', '{ANA}', 'x') RETURNING id")
         assert top is not None and new.fetchone()[0] == top["n"] + 1
-        pg.execute("DELETE FROM incidents WHERE title = 'x' AND reporter = 'U_ANA'"
+        pg.execute(f"DELETE FROM incidents WHERE title = 'x' AND reporter = '{ANA}'"
                    " AND declared_at = 'x'")
     finally:
         pg.close()

@@ -27,6 +27,7 @@ from shipbell.bot.clock import FakeClock
 from shipbell.bot.local import LocalShipbell
 from shipbell.bot.slack.app import STORE_DOWN
 from shipbell.bot.slackdouble import SlackDriver
+from shipbell.bot.slackdouble.cast import BOB, EVE, GENERAL, INCIDENTS
 from shipbell.handlers.incident.ids import Action, Block, Field
 from test_incident_support import CONFIG
 
@@ -96,29 +97,29 @@ def incidents(bell: LocalShipbell) -> list[int]:
 async def test_unreachable_database_gets_one_sentence_and_stores_nothing(
     bell: LocalShipbell, database: Database, caplog: pytest.LogCaptureFixture
 ) -> None:
-    ack = await bell.command("/incident", "open Checkout slow sev2", channel="C_GENERAL")
+    ack = await bell.command("/incident", "open Checkout slow sev2", channel=GENERAL)
     assert "Declared INC-1" in ack.text
     await bell.idle()
-    announcement = bell.double.messages("C_INCIDENTS")[0]
+    announcement = bell.double.messages(INCIDENTS)[0]
     posted = len(bell.double.calls)
     assert (await health(bell))[1]["backend"] == "postgresql"
 
     database.go_away()
     caplog.clear()
     with caplog.at_level(logging.INFO):
-        ack = await bell.command("/incident", "open Payments down sev1", channel="C_GENERAL")
+        ack = await bell.command("/incident", "open Payments down sev1", channel=GENERAL)
         assert ack.status == 200 and ack.json == {"response_type": "ephemeral",
                                                   "text": STORE_DOWN}
         assert "Declared" not in ack.text
         # A button: the answer goes to its response_url directly (a persisted reply would
         # need the database); nothing else happens.
-        await bell.driver.press(announcement, Action.JOIN, user="U_EVE")
+        await bell.driver.press(announcement, Action.JOIN, user=EVE)
         answered = await bell.double.wait_for(
             "response_url", lambda call: call.args.get("text") == STORE_DOWN)
         assert answered.args["response_type"] == "ephemeral"
         # An event is refused with a 503, so that Slack delivers it again later.
-        event = await bell.driver.event({"type": "member_joined_channel", "user": "U_BOB",
-                                         "channel": "C_GENERAL"})
+        event = await bell.driver.event({"type": "member_joined_channel", "user": BOB,
+                                         "channel": GENERAL})
         assert event.status == 503
         status, body = await health(bell)
     assert status == 503 and body["store"] is False and body["status"] == "degraded"
@@ -137,11 +138,11 @@ async def test_unreachable_database_gets_one_sentence_and_stores_nothing(
     database.come_back()
     back = await healthy_again(bell)
     assert back["store"] is True and "store_error" not in back
-    ack = await bell.command("/incident", "open Payments down sev1", channel="C_GENERAL")
+    ack = await bell.command("/incident", "open Payments down sev1", channel=GENERAL)
     assert "Declared INC-2" in ack.text  # the refused one took no number
     assert incidents(bell) == [1, 2]
     await bell.idle()
-    assert "U_EVE" not in bell.double.state.channels[
+    assert EVE not in bell.double.state.channels[
         bell.core.store.one("SELECT channel_id FROM incidents WHERE id = 1")["channel_id"]
     ].members
 
@@ -213,7 +214,7 @@ async def metrics(bell: LocalShipbell) -> str:
 async def test_a_form_submitted_while_the_database_is_away_stays_open_with_the_sentence(
     bell: LocalShipbell, database: Database
 ) -> None:
-    await bell.command("/incident", "", channel="C_GENERAL")
+    await bell.command("/incident", "", channel=GENERAL)
     view = (await bell.double.wait_for("views.open")).response["view"]
     values = {
         Block.TITLE: {Field.TITLE: SlackDriver.text_value("Checkout is down")},

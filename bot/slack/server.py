@@ -8,8 +8,10 @@ Slack's endpoint is the trust boundary, crossed in this order and no other:
    ``X-Slack-Signature`` (HMAC-SHA256 over the raw bytes): else 401, and nothing was parsed,
    stored, counted by name or sent anywhere;
 3. parse into a typed payload (bot.slack.payloads): else 400 with one log line;
-4. hand Bolt the parsed body, marked verified.  Bolt checks the signature again (a second
-   line of defence) and its error handler only answers requests marked verified.
+4. hand Bolt the parsed body, marked verified.  Bolt's own signature check
+   (bot.slack.app.SecondLine) is the second line of defence for anything that reaches Bolt
+   without that mark (marked requests are not hashed twice), and its error handler only
+   answers requests marked verified.
 
 Metric labels come from a fixed set: the kinds in bot.slack.payloads and the commands,
 action ids, callback ids and event types a listener was registered for, else ``other``.
@@ -19,10 +21,12 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import time
 from typing import Any
 
 from aiohttp import web
+from prometheus_client import Counter, Histogram
 from shipbell.bot import __version__, logs
 from shipbell.bot.core import Core
 from shipbell.bot.inbound import LIMITS, Limits, Refused, read_body
@@ -63,6 +67,23 @@ def bolt_request(text: str, data: dict[str, Any], request: web.Request) -> Async
     return req
 
 
+_UTF8 = re.compile(r";\s*charset=utf-8")
+
+
+async def web_response(resp: BoltResponse) -> web.Response:
+    """Bolt's answer as aiohttp's, made as Bolt's aiohttp adapter makes it (the content type
+    from Bolt's header, else from the body's first character, less a UTF-8 charset), but
+    with the body handed over as UTF-8 bytes: as text it would go through aiohttp's payload
+    registry on every response.  Cookies (only Bolt's OAuth flow sets any) go to the adapter."""
+    if "set-cookie" in resp.headers:
+        return await to_aiohttp_response(resp)
+    headers = resp.first_headers()
+    default = "application/json" if resp.body.startswith("{") else "text/plain"
+    content_type = _UTF8.sub("", headers.pop("content-type", default))
+    return web.Response(status=resp.status, body=resp.body.encode(), headers=headers,
+                        content_type=content_type)
+
+
 def outcome(status: int) -> str:
     return {200: "ok", 400: "malformed", 401: "unauthorized", 404: "not_found"}.get(
         status, f"http_{status}")
@@ -88,9 +109,17 @@ def build_web_app(core: Core, app: AsyncApp, *, slack_route: bool = True) -> web
     known: KnownNames = getattr(app, "known", None) or KnownNames()
     notices = RateLimitNotices()
 
+    # Each label set's children, looked up once: labels come from fixed sets (see above).
+    children: dict[tuple[str, str, str], tuple[Histogram, Counter]] = {}
+
     def count(kind: str, name: str, result: str, started: float) -> None:
-        core.metrics.ack_latency.labels(kind).observe(time.perf_counter() - started)
-        core.metrics.requests.labels(kind, name, result).inc()
+        key = (kind, name, result)
+        pair = children.get(key)
+        if pair is None:
+            pair = children[key] = (core.metrics.ack_latency.labels(kind),
+                                    core.metrics.requests.labels(kind, name, result))
+        pair[0].observe(time.perf_counter() - started)
+        pair[1].inc()
 
     async def slack_events(request: web.Request) -> web.StreamResponse:
         started = time.perf_counter()
@@ -99,7 +128,8 @@ def build_web_app(core: Core, app: AsyncApp, *, slack_route: bool = True) -> web
             if not secret or not slack_signature_ok(secret, raw, request.headers, time.time()):
                 raise Refused(401, "unauthorized", "")
             try:
-                data, payload = payloads.parse(raw, request.headers.get("Content-Type", ""))
+                text, data, payload = payloads.parse(raw,
+                                                     request.headers.get("Content-Type", ""))
             except payloads.Malformed as exc:
                 logs.logger.info(logs.MALFORMED_REQUEST, exc)
                 raise Refused(400, "malformed", "malformed request") from None
@@ -115,14 +145,14 @@ def build_web_app(core: Core, app: AsyncApp, *, slack_route: bool = True) -> web
             notices.note(payload)
             count(kind, OTHER, "ok", started)
             return web.Response(status=200)
-        response = await app.async_dispatch(bolt_request(raw.decode(), data, request))
+        response = await app.async_dispatch(bolt_request(text, data, request))
         result = outcome(response.status)
         if response.status == 404 and isinstance(payload, payloads.EventCallback):
             # No listener (or none that matched): Slack must still get its 200, or it
             # disables the subscription; the event is counted, not warned about.
             response, result = BoltResponse(status=200, body=""), "ignored"
         count(kind, name, result, started)
-        return await to_aiohttp_response(response)
+        return await web_response(response)
 
     async def healthz(_: web.Request) -> web.Response:
         """200 when this replica can reach its store (a round trip, not a cached flag); else

@@ -126,6 +126,7 @@ class Store:
             raise explain(self.path, exc) from None
         self.db = sqlite_utils.Database(self.conn)
         self._after_commit: list[Callable[[], None]] = []
+        self._after_rollback: list[Callable[[], None]] = []
 
     def close(self) -> None:
         self.conn.close()
@@ -173,16 +174,33 @@ class Store:
 
     # -- queries ----------------------------------------------------------------------------
     @contextmanager
-    def transaction(self) -> Iterator[Connection]:
+    def _write(self) -> Iterator[Connection]:
         """BEGIN IMMEDIATE … COMMIT: takes the write lock up front, so CAS updates are safe."""
         self.conn.execute("BEGIN IMMEDIATE")
         try:
             yield self.conn
         except BaseException:
-            self._after_commit.clear()  # what the transaction would have started never starts
             self.conn.execute("ROLLBACK")
             raise
         self.conn.execute("COMMIT")
+
+    def _in_transaction(self) -> bool:
+        return self.conn.in_transaction
+
+    @contextmanager
+    def transaction(self) -> Iterator[Connection]:
+        """One write transaction (the backend's ``_write``), then its hooks: after a commit
+        the ``after_commit`` ones run, after a rollback the ``after_rollback`` ones."""
+        try:
+            with self._write() as conn:
+                yield conn
+        except BaseException:
+            self._after_commit.clear()  # what the transaction would have started never starts
+            undo, self._after_rollback = self._after_rollback, []
+            for hook in undo:
+                hook()
+            raise
+        self._after_rollback.clear()
         hooks, self._after_commit = self._after_commit, []
         for hook in hooks:
             hook()
@@ -190,10 +208,16 @@ class Store:
     def after_commit(self, hook: Callable[[], None]) -> None:
         """Run ``hook`` once the open transaction commits (at once if none is open); a
         rollback drops it.  The task runner starts tasks submitted in a transaction this way."""
-        if self.conn.in_transaction:
+        if self._in_transaction():
             self._after_commit.append(hook)
         else:
             hook()
+
+    def after_rollback(self, hook: Callable[[], None]) -> None:
+        """Run ``hook`` if the open transaction rolls back (never if none is open): memory
+        that claimed something for the transaction (a pending refresh) lets go of it."""
+        if self._in_transaction():
+            self._after_rollback.append(hook)
 
     def execute(self, sql: str, params: Any = ()) -> Cursor:
         return self.conn.execute(sql, params)

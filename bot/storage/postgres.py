@@ -243,6 +243,7 @@ class PostgresStore(Store):
         self._password = password
         self._next_attempt = 0.0  # monotonic: when a lost connection may be reopened
         self._down: str | None = None  # why the last reopen failed
+        self._after_rollback: list[Callable[[], None]] = []
         extra: dict[str, Any] = {"connect_timeout": CONNECT_TIMEOUT}
         if password:
             extra["password"] = password
@@ -315,24 +316,14 @@ class PostgresStore(Store):
 
     # -- queries ----------------------------------------------------------------------------
     @contextmanager
-    def transaction(self) -> Iterator[Connection]:
+    def _write(self) -> Iterator[Connection]:
         """BEGIN; the write lock; … COMMIT: one writer at a time across every replica."""
         pg = self.live()
-        try:
-            with pg.write():
-                yield pg
-        except BaseException:
-            self._after_commit.clear()
-            raise
-        hooks, self._after_commit = self._after_commit, []
-        for hook in hooks:
-            hook()
+        with pg.write():
+            yield pg
 
-    def after_commit(self, hook: Callable[[], None]) -> None:
-        if self.pg.in_transaction:
-            self._after_commit.append(hook)
-        else:
-            hook()
+    def _in_transaction(self) -> bool:
+        return self.pg.in_transaction
 
     def execute(self, sql: str, params: Any = ()) -> Cursor:
         return self.live().execute(sql, params)
