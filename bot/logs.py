@@ -35,6 +35,7 @@ TASK_LEASE_LOST = "Lost the lease of task %s #%s to another replica; stopped run
 LEASE_WAITING = "Waiting for lease %s, held by replica %s"
 TASK_UPKEEP_FAILED = "Renewing task leases failed; retrying at the next beat"
 LISTENER_ERROR = "Error id %s while handling %s"
+STORE_UNAVAILABLE = "Database unreachable while handling %s (%s); answered that nothing changed"
 EVENT_DUPLICATE = "Event %s already handled (retry %s); acknowledged and skipped"
 MALFORMED_REQUEST = "Refused a malformed Slack request (400): %s"
 UNVERIFIED_ERROR = "Refused an unverified request that reached Bolt (%s); nothing was sent"

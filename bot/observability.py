@@ -112,5 +112,19 @@ class Metrics:
             registry=self.registry,
         )
 
+        self.store_pool = Gauge(
+            "shipbell_store_pool_connections",
+            "PostgreSQL read pool: connections in use by worker threads (in_use) and the most"
+            " it opens ([storage] pool_size, size); absent on SQLite, which has no pool.",
+            ["state"],
+            registry=self.registry,
+        )
+
+    def observe_pool(self, use: tuple[int, int] | None) -> None:
+        """The store's pool as /metrics is read: (in use, size), or None (no pool)."""
+        if use is not None:
+            self.store_pool.labels("in_use").set(use[0])
+            self.store_pool.labels("size").set(use[1])
+
     def render(self) -> bytes:
         return generate_latest(self.registry)

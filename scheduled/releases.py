@@ -13,7 +13,7 @@ was missed and what comes next.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime, timedelta, tzinfo
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from apscheduler.triggers.base import BaseTrigger
@@ -56,10 +56,6 @@ class ReleaseTrigger(BaseTrigger):
 
     def __getstate__(self) -> Any:  # pragma: no cover - only persistent job stores pickle
         raise TypeError("release triggers live in memory; they are rebuilt from config")
-
-    def get_timezone(self) -> tzinfo:
-        return self.book.calendars[self.train].tz
-
 
 def job_ids(core: Core) -> list[str]:
     return [job_id for job_id in core.scheduler.jobs if job_id.startswith(PREFIX)]

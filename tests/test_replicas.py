@@ -32,6 +32,7 @@ from shipbell.bot.local import CHANNELS, GROUPS, PEOPLE
 from shipbell.bot.schema import all_migrations
 from shipbell.bot.slack.kinds import SlackTask
 from shipbell.bot.slackdouble import SlackDouble, SlackDriver
+from shipbell.bot.slackdouble.cast import DEPLOYS, INCIDENTS, RELEASES
 from shipbell.bot.storage import open_store, parse_url
 from shipbell.handlers.release.ids import Kind
 
@@ -55,7 +56,7 @@ class Cluster:
             SHIPBELL_STORAGE__URL=store_url,
             SHIPBELL_SERVER__TASK_LEASE_SECONDS=str(LEASE),
             SHIPBELL_DEPLOY=json.dumps(deploy_config(ci.url)["deploy"]),
-            SHIPBELL_INCIDENT=json.dumps({"announcements_channel": "C_INCIDENTS"}),
+            SHIPBELL_INCIDENT=json.dumps({"announcements_channel": INCIDENTS}),
         )
         self.procs: list[Running | None] = [None] * REPLICAS
         self.urls: list[str] = [""] * REPLICAS
@@ -213,7 +214,7 @@ async def stop_cluster(made: Cluster) -> None:
 
 def deploy_thread(double: SlackDouble) -> tuple[list[dict[str, Any]], list[str]]:
     """The top-level messages in #deploys, and every line of the thread under the first."""
-    posted = double.messages("C_DEPLOYS")
+    posted = double.messages(DEPLOYS)
     top = [m for m in posted if m.get("thread_ts") in (None, m["ts"])]
     lines = [line for m in posted if top and m.get("thread_ts") == top[0]["ts"]
              and m["ts"] != top[0]["ts"] for line in m["text"].splitlines()]
@@ -302,7 +303,7 @@ async def test_a_replica_killed_mid_incident_set_up_is_taken_over_and_it_finishe
     double = cluster.double
     double.hold("conversations.setTopic")  # r0 stops in the middle of the set-up
     ack = await cluster.driver(0).command("/incident", "open DB latency sev2",
-                                          channel="C_INCIDENTS")
+                                          channel=INCIDENTS)
     assert ack.status == 200 and "INC-1" in ack.text, ack.text
     await double.wait_for("conversations.invite", timeout=SLOW)
     await cluster.kill(0)
@@ -315,7 +316,7 @@ async def test_a_replica_killed_mid_incident_set_up_is_taken_over_and_it_finishe
     assert len(created) == 1
     channel = created[0].response["channel"]["id"]
     kinds = Counter(m.get("metadata", {}).get("event_type")
-                    for where in (channel, "C_INCIDENTS") for m in double.messages(where))
+                    for where in (channel, INCIDENTS) for m in double.messages(where))
     assert kinds["shipbell_incident_status"] == 1, kinds
     assert kinds["shipbell_incident_announcement"] == 1, kinds
     assert len([c for c in double.calls_to("pins.add") if c.response.get("ok")]) == 1
@@ -341,7 +342,7 @@ async def test_a_replica_killed_mid_scheduled_post_is_taken_over_and_it_is_poste
                                               to_db(now - timedelta(minutes=10))))
     finally:
         seed.close()
-    train = {"channel": "C_RELEASES", "services": ["web"], "timezone": "UTC",
+    train = {"channel": RELEASES, "services": ["web"], "timezone": "UTC",
              "cron": f"{due.minute} {due.hour} * * *", "freeze": "0", "reminders": ["0"]}
     cluster = await make_cluster(lambda double: double.hold("chat.postMessage"),
                                  SHIPBELL_RELEASE=json.dumps({"trains": {"web": train}}))
@@ -351,12 +352,12 @@ async def test_a_replica_killed_mid_scheduled_post_is_taken_over_and_it_is_poste
     await cluster.kill(claimant)  # mid-post: the call reached Slack, no answer came back
     double.release("chat.postMessage")
     survivor = await cluster.taken_over(SlackTask.CALL)
-    await survivor.line(r"post: its message in C_RELEASES .* adopted", SLOW)
+    await survivor.line(fr"post: its message in {RELEASES} .* adopted", SLOW)
     taken = sum([await cluster.metric(i, "shipbell_task_leases_taken_over_total")
                  for i in range(REPLICAS) if cluster.procs[i] is not None])
     assert taken == 1
     await cluster.stop_all()
-    posts = double.messages("C_RELEASES")
+    posts = double.messages(RELEASES)
     assert len(posts) == 1, [m["text"] for m in posts]
     ledger = cluster.rows("SELECT status FROM scheduled_runs WHERE job_id = ?", (RELEASE_JOB,))
     assert len(ledger) == 1, ledger  # one replica claimed the run; the others saw it claimed
@@ -380,7 +381,7 @@ async def test_races_spread_over_replicas_one_deploy_and_gap_free_incident_numbe
     assert sum("is queued" in a.text for a in acks) == 49
     declared = await asyncio.gather(*(
         cluster.driver(i % REPLICAS).command("/incident", f"open outage {i} sev3",
-                                             channel="C_INCIDENTS")
+                                             channel=INCIDENTS)
         for i in range(6)))
     numbers = sorted(int(m.group(1)) for a in declared
                      if (m := re.search(r"INC-(\d+)", a.text)))
@@ -393,12 +394,12 @@ async def test_races_spread_over_replicas_one_deploy_and_gap_free_incident_numbe
     states = Counter(r["state"] for r in cluster.rows("SELECT state FROM deploys"))
     assert states == {"triggered": 1, "queued": 49}, states
     messages = Counter(m["metadata"]["event_payload"]["deploy_id"]
-                       for m in double.messages("C_DEPLOYS") if m.get("metadata"))
+                       for m in double.messages(DEPLOYS) if m.get("metadata"))
     assert sorted(messages) == list(range(1, 51)) and set(messages.values()) == {1}, messages
     created = [c for c in double.calls_to("conversations.create") if c.response.get("ok")]
     assert len(created) == 6
     announced = Counter(m.get("metadata", {}).get("event_payload", {}).get("incident_id")
-                        for m in double.messages("C_INCIDENTS")
+                        for m in double.messages(INCIDENTS)
                         if m.get("metadata", {}).get("event_type")
                         == "shipbell_incident_announcement")
     assert sorted(announced) == [1, 2, 3, 4, 5, 6] and set(announced.values()) == {1}, announced

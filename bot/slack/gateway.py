@@ -221,7 +221,12 @@ async def invite(core: Core, channel: str, users: list[str]) -> Invited:
 # -- persisted calls and ephemeral replies ----------------------------------------------------
 def enqueue(core: Core, method: str, args: dict[str, Any], *, key: str | None = None) -> None:
     """A call that must survive a restart: stored, then run (and retried) by the task runner."""
-    core.tasks.submit(SlackTask.CALL, {"method": method, "args": args}, key=key)
+    core.tasks.submit(SlackTask.CALL, call_payload(method, args), key=key)
+
+
+def call_payload(method: str, args: dict[str, Any]) -> dict[str, Any]:
+    """A ``SlackTask.CALL`` task's payload (what ``enqueue`` stores, or an event subscriber's)."""
+    return {"method": method, "args": args}
 
 
 def reply(core: Core, response_url: str | None, text: str | dict[str, Any], *,

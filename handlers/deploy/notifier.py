@@ -1,13 +1,15 @@
 """The Slack side of deploy notifications: one message per deploy, events in its thread.
 
-`changed()` only submits a task; the task re-renders the message from SQLite, so whatever
-order the tasks run in, the last one shows the latest state. Updates are coalesced, so a
-deploy costs few Slack calls (about six on the happy path: post, thread, and an update plus
-a thread reply for running and for the outcome):
+Every event about a deploy (``bot.deploys.models.DEPLOY_EVENTS``) is subscribed to a refresh
+(``handlers/deploy/subscribers.py``): a task written in the transaction of the change, which
+re-renders the message from SQLite, so whatever order the tasks run in, the last one shows
+the latest state. Updates are coalesced, so a deploy costs few Slack calls (about six on the
+happy path: post, thread, and an update plus a thread reply for running and for the outcome):
 
-- one pending refresh per deploy: a change while a refresh is waiting to start (it waits
-  ``COALESCE_SECONDS``) adds nothing, as that refresh reads the state when it starts; a
-  change during a render queues one more refresh, which waits for the render to end;
+- one pending refresh per deploy (``claim``): a change while a refresh is waiting to start
+  (it waits ``COALESCE_SECONDS``) adds nothing, as that refresh reads the state when it
+  starts; a change during a render queues one more refresh, which waits for the render to
+  end; a transaction that rolls back lets go of the refresh it claimed;
 - renders of one deploy never overlap, in any of the replicas sharing the database: each
   runs inside the deploy's named lease (``TaskRunner.exclusive``), so callbacks that reach
   different processes post each note once, and the last render reads the latest state;
@@ -28,9 +30,9 @@ from shipbell.bot import logs
 from shipbell.bot.core import Core
 from shipbell.bot.deploys.models import Deploy, State
 from shipbell.bot.deploys.repo import DeployRepo
+from shipbell.bot.events import Data
 from shipbell.bot.slack import gateway, tagged
 from shipbell.handlers.deploy import messages
-from shipbell.handlers.deploy.ids import Task
 
 MESSAGE_EVENT = "shipbell_deploy"  # metadata event_type of each deploy's one message
 NOTE = "note"  # deploy_events.state of a provider's or Shipbell's remark
@@ -53,20 +55,16 @@ class SlackNotifier:
         self.pending: set[int] = set()  # deploys with a refresh submitted but not started
         self.shown: dict[int, str] = {}  # digest of the body this process last showed
 
-    # -- Notifier protocol -------------------------------------------------------------------
-    def changed(self, deploy_id: int) -> None:
+    # -- the subscriber's condition -----------------------------------------------------------
+    def claim(self, data: Data) -> bool:
+        """Whether this change needs a refresh of its own: not while one waits to start (it
+        will render this change too). The claim holds from here; a rollback releases it."""
+        deploy_id = int(data["id"])
         if deploy_id in self.pending:
-            return  # a refresh that hasn't started yet will render this change too
+            return False
         self.pending.add(deploy_id)
-        self.core.tasks.submit(Task.NOTIFY, {"deploy_id": deploy_id})
-
-    def tell(self, user: str, text: str) -> None:
-        gateway.enqueue(self.core, "chat.postMessage",
-                        {"channel": user, "text": messages.mentions(text)})
-
-    def announce(self, channel: str, text: str) -> None:
-        gateway.enqueue(self.core, "chat.postMessage",
-                        {"channel": channel, "text": messages.mentions(text)})
+        self.core.store.after_rollback(lambda: self.pending.discard(deploy_id))
+        return True
 
     # -- the task ----------------------------------------------------------------------------
     async def render(self, payload: dict[str, Any]) -> None:
