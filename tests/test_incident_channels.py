@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime
 
-from shipbell.bot.incidents.naming import candidates, channel_name, slugify
 from shipbell.bot.slackdouble.cast import ANA, BOB, CARL, INCIDENTS
+from shipbell.handlers.incident.naming import candidates, channel_name, slugify
 from test_incident_support import declare, row, start
 
 WHEN = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
