@@ -13,7 +13,7 @@ from shipbell.bot.slack.groups import groups_of
 pytest_plugins = ("fakes.fixtures",)
 
 
-def count(bell: LocalShipbell, where: str = "1") -> int:
+def count(bell: LocalShipbell, where: str = "TRUE") -> int:
     return int(bell.core.store.one(f"SELECT COUNT(*) AS n FROM deploys WHERE {where}")["n"])  # type: ignore[index]
 
 

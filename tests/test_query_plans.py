@@ -85,14 +85,11 @@ def unbounded(conn: sqlite3.Connection, sql: str) -> list[str]:
 
 async def recorded(bell: LocalShipbell, script: list[tuple[str, str]]) -> list[str]:
     statements: list[str] = []
-    bell.core.store.conn.set_trace_callback(statements.append)
-    try:
+    with bell.core.store.trace(statements.append):
         for command, text in script:
             ack = await bell.command(command, text)
             assert ack.status == 200, (command, text, ack.status)
             await bell.idle()
-    finally:
-        bell.core.store.conn.set_trace_callback(None)
     return [s for s in statements if re.match(r"\s*(SELECT|UPDATE|DELETE|WITH)", s, re.I)]
 
 

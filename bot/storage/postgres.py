@@ -119,6 +119,10 @@ class PgConnection:
         self.raw = raw
         self.idle = psycopg.pq.TransactionStatus.IDLE
         self.conflict = psycopg.errors.IntegrityError
+        # ``Store.trace``: each statement, values written in, as SQLite's trace callback
+        # gives them; a transaction shows as BEGIN … COMMIT (the write lock is part of BEGIN,
+        # as SQLite's BEGIN IMMEDIATE takes its lock), a lone write as the one statement.
+        self.record: Callable[[str], None] | None = None
 
     @property
     def in_transaction(self) -> bool:
@@ -126,6 +130,7 @@ class PgConnection:
 
     def execute(self, sql: str, parameters: Any = (), /) -> Cursor:
         if sql == BEGIN_WRITE:  # a worker thread's own write transaction
+            self._trace("BEGIN")
             self.raw.execute("BEGIN")
             return self.raw.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
         if not self.in_transaction and is_write(sql):
@@ -144,16 +149,28 @@ class PgConnection:
                 raise PostgresIntegrityError(str(exc).strip()) from exc
 
     def commit(self) -> None:
+        self._trace("COMMIT")
         self.raw.execute("COMMIT")
 
     def rollback(self) -> None:
+        self._trace("ROLLBACK")
         self.raw.execute("ROLLBACK")
+
+    def _trace(self, statement: str, args: Sequence[Any] | None = None) -> None:
+        if self.record is None:
+            return
+        if args:
+            import psycopg
+
+            statement = psycopg.ClientCursor(self.raw).mogrify(statement, args)
+        self.record(statement)
 
     def _run(self, sql: str, parameters: Any) -> Cursor:
         if parameters:
             query, args = to_postgres(sql, True), [_param(p) for p in parameters]
         else:
             query, args = to_postgres(sql, False), None
+        self._trace(query, args)
         try:
             return self.raw.execute(query, args)
         except self.conflict as exc:
@@ -171,6 +188,18 @@ class PgConnection:
                 self.raw.execute("ROLLBACK")
             raise
         self.raw.execute("COMMIT")
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """``write()`` as the store's own transaction, traced as BEGIN … COMMIT."""
+        self._trace("BEGIN")
+        try:
+            with self.write():
+                yield
+        except BaseException:
+            self._trace("ROLLBACK")
+            raise
+        self._trace("COMMIT")
 
 
 class PgDDL:
@@ -249,7 +278,7 @@ class PostgresStore(Store):
     def transaction(self) -> Iterator[Connection]:
         """BEGIN; the write lock; … COMMIT: one writer at a time across every replica."""
         try:
-            with self.pg.write():
+            with self.pg.transaction():
                 yield self.pg
         except BaseException:
             self._after_commit.clear()
@@ -273,6 +302,16 @@ class PostgresStore(Store):
 
     def all(self, sql: str, params: Any = ()) -> list[dict[str, Any]]:
         return [dict(row) for row in self.pg.execute(sql, params)]
+
+    @contextmanager
+    def trace(self, record: Callable[[str], None]) -> Iterator[None]:
+        """Hand ``record`` each statement the store runs on its own connection meanwhile,
+        with its values written in, as PostgreSQL runs it (see ``PgConnection.record``)."""
+        self.pg.record = record
+        try:
+            yield
+        finally:
+            self.pg.record = None
 
     def ping(self) -> bool:
         try:
