@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 from fakes import postgres
+from fakes.stores import OpenStore, stores
 from shipbell.bot.clock import FakeClock
 from shipbell.bot.local import LocalShipbell, MakeBell
 
@@ -73,6 +74,13 @@ async def make_bell(tmp_path: Path, clock: FakeClock, e2e_backend: str
         for bell in reversed(started):
             await bell.stop()
             assert not bell.double.problems, f"invalid Slack calls: {bell.double.problems}"
+
+
+@pytest.fixture
+def new_store(tmp_path: Path, e2e_backend: str) -> Iterator[OpenStore]:
+    """Open a migrated store by name, on each end-to-end backend in turn."""
+    with stores(e2e_backend, tmp_path) as make:
+        yield make
 
 
 @pytest.fixture
