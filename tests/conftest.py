@@ -20,6 +20,12 @@ from shipbell.bot.local import LocalShipbell, MakeBell
 BACKENDS = ["sqlite", "postgresql"]
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "sqlite_only(why): a test of SQLite itself (its planner, its file), which"
+        " runs on SQLite only by design; ``why`` says so and names the PostgreSQL counterpart")
+
+
 @pytest.fixture
 def clock() -> FakeClock:
     return FakeClock()

@@ -16,6 +16,7 @@ import sqlite3
 from datetime import UTC
 from typing import Any
 
+import pytest
 from conftest import MakeBell
 from fakes.history import seed_history
 from shipbell.bot.clock import FakeClock
@@ -132,6 +133,8 @@ async def test_request_paths_never_scan_history(make_bell: MakeBell, clock: Fake
     assert not offenders, "\n\n".join(f"{sql}\n  -> {bad}" for sql, bad in offenders.items())
 
 
+@pytest.mark.sqlite_only("reads EXPLAIN QUERY PLAN of an in-memory SQLite database; the"
+                         " PostgreSQL check is shown to catch a scan in the test above")
 def test_the_check_itself_catches_a_scan() -> None:
     conn = sqlite3.connect(":memory:")
     conn.execute("CREATE TABLE deploys (id INTEGER PRIMARY KEY, service TEXT, env TEXT)")
