@@ -37,6 +37,7 @@ from aiohttp import web
 from shipbell.bot.clock import SystemClock
 from shipbell.bot.deploys import signing
 from shipbell.bot.local import LocalShipbell
+from shipbell.bot.slackdouble.cast import ANA, DEPLOYS
 
 SECRET_ENV = "SHIPBELL_BENCH_CI_SECRET"
 SECRET = "bench-secret-0123456789abcdef"
@@ -116,10 +117,10 @@ async def from_outside(bell: LocalShipbell, first: int, count: int) -> dict[str,
     for i in range(count):
         for kind, text in (("floor", "help"), ("deploy", f"s{first + i} to production")):
             forms.append([kind, urlencode({
-                "token": "x", "team_id": bell.double.team_id, "channel_id": "C_DEPLOYS",
-                "channel_name": "deploys", "user_id": "U_ANA", "user_name": "ana",
+                "token": "x", "team_id": bell.double.team_id, "channel_id": DEPLOYS,
+                "channel_name": "deploys", "user_id": ANA, "user_name": "ana",
                 "command": "/deploy", "text": text, "api_app_id": bell.double.app_id,
-                "response_url": bell.double.new_response_url("C_DEPLOYS", "U_ANA"),
+                "response_url": bell.double.new_response_url(DEPLOYS, ANA),
                 "trigger_id": bell.double.new_trigger_id()})])
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "forms.json"

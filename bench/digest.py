@@ -38,6 +38,7 @@ from shipbell.bot.dora.chart import render_chart
 from shipbell.bot.dora.config import DigestSettings
 from shipbell.bot.dora.digest import build_digest
 from shipbell.bot.schema import all_migrations
+from shipbell.bot.slackdouble.cast import ANA, BOB, CARL
 from shipbell.bot.storage import Store
 
 CACHE = Path("/tmp/shipbell-bench")
@@ -64,7 +65,7 @@ def rows(n: int, days: float, seed: int = 7) -> Iterator[tuple[str, list[tuple[A
         state = "failed" if rnd.random() < 0.05 else "succeeded"
         rollback_of = last_ok.get(service) if rnd.random() < 0.02 else None
         batches["deploys"].append((
-            i, service, "production", "main", state, "U_ANA", to_db(t - timedelta(minutes=12)),
+            i, service, "production", "main", state, ANA, to_db(t - timedelta(minutes=12)),
             to_db(t - timedelta(minutes=10)), to_db(t), int(rollback_of is not None),
             int(rnd.random() < 0.03), rollback_of))
         if rollback_of is None:
@@ -87,14 +88,14 @@ def rows(n: int, days: float, seed: int = 7) -> Iterator[tuple[str, list[tuple[A
             batches["incidents"].append((
                 incident_id, f"Incident {incident_id}", rnd.randint(1, 4),
                 "investigating" if still_open else "resolved", service,
-                int(rnd.random() < 0.05), int(rnd.random() < 0.01), "U_BOB",
+                int(rnd.random() < 0.05), int(rnd.random() < 0.01), BOB,
                 to_db(declared), resolved))
             if rnd.random() < 0.6 and state == "succeeded":
                 batches["incident_deploys"].append((incident_id, i, "caused", to_db(declared)))
             for k in range(2):
                 due = (declared + timedelta(days=rnd.randint(7, 30))).date().isoformat()
                 done = to_db(declared + timedelta(days=k + 3)) if rnd.random() < 0.7 else None
-                batches["followups"].append((incident_id, f"Follow-up {k}", "U_CARL", due,
+                batches["followups"].append((incident_id, f"Follow-up {k}", CARL, due,
                                              to_db(declared), done))
             for k in range(3):
                 batches["incident_updates"].append((

@@ -31,6 +31,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from shipbell.bot.slackdouble.cast import ANA, RELEASES
+
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
 from fakes.history import seed_history
@@ -49,8 +51,8 @@ def config() -> dict[str, Any]:
     envs = {"staging": {}, "production": {}}
     services = {s: {"repository": f"acme/{s}", "provider": "sim", "environments": envs}
                 for s in [*SERVICES, *FRESH]}
-    train = {"channel": "C_RELEASES", "services": SERVICES[:5], "timezone": "Europe/Paris",
-             "weekday": "tue", "time": "14:00", "freeze": "24h", "captains": ["U_ANA"]}
+    train = {"channel": RELEASES, "services": SERVICES[:5], "timezone": "Europe/Paris",
+             "weekday": "tue", "time": "14:00", "freeze": "24h", "captains": [ANA]}
     return {"deploy": {"providers": {"sim": {"type": "dry-run", "seconds": 0}},
                        "services": services},
             "release": {"trains": {"weekly": train}}}

@@ -1,4 +1,4 @@
-"""The `shipbell` command: shell, manifest, check, serve, socket, digest."""
+"""The `shipbell` command: shell, manifest, check, serve, socket, digest, storage copy."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import sys
 from collections.abc import Callable
+from pathlib import Path
 
 from shipbell.bot import __version__, logs
 from shipbell.bot.settings import ConfigError, LoadedConfig, load_config
@@ -51,6 +52,14 @@ VERBS: dict[str, tuple[str, str]] = {
         "print the delivery (DORA) digest as text",
         "Needs no tokens and no network. Reads the database at [storage] path read-only.",
     ),
+    "storage": (
+        "move the whole history to another database (storage copy --from URL --to URL)",
+        "Needs no tokens. `storage copy` applies the migrations on the target, copies every "
+        "table (ids kept) in one transaction, and compares the row counts; it refuses a "
+        "target that holds rows, or the source itself. URLs: sqlite:///path/shipbell.db or "
+        "postgresql://user@host:5432/db; a PostgreSQL password comes from "
+        "SHIPBELL_STORAGE__PASSWORD or PGPASSWORD. Stop Shipbell before copying.",
+    ),
 }
 
 
@@ -80,8 +89,10 @@ def parser() -> argparse.ArgumentParser:
     check.add_argument("--json", action="store_true",
                        help="print everything as one JSON document instead of a summary")
     shell = verbs["shell"]
-    shell.add_argument("--as", dest="user", default="U_ANA", help="act as this user id")
-    shell.add_argument("--in", dest="channel", default="C_DEPLOYS", help="act in this channel")
+    shell.add_argument("--as", dest="user",
+                       help="act as this person, by name (bob) or user id; default ana")
+    shell.add_argument("--in", dest="channel",
+                       help="act in this channel (its id); default #deploys")
     shell.add_argument("--db", help="scratch SQLite file (default: ./<config name>.shell.db,"
                        " or ./shipbell-shell.db without a config); never [storage] path")
     shell.add_argument("--fresh", action="store_true",
@@ -93,6 +104,13 @@ def parser() -> argparse.ArgumentParser:
     digest.add_argument("--as-of", metavar="DATE",
                         help="the digest that would be posted on DATE (YYYY-MM-DD); default now")
     digest.add_argument("--chart", metavar="FILE", help="also write the trend chart as PNG")
+    storage = verbs["storage"].add_subparsers(dest="action", metavar="ACTION", required=True)
+    copy = storage.add_parser("copy", help="copy every row into an empty database",
+                              description=VERBS["storage"][1])
+    copy.add_argument("--from", dest="source", metavar="URL",
+                      help="the database to copy (default: the configured [storage])")
+    copy.add_argument("--to", dest="target", metavar="URL", required=True,
+                      help="the empty database to copy into")
     return top
 
 
@@ -122,6 +140,7 @@ def main(argv: list[str] | None = None) -> int:
         "manifest": _manifest,
         "shell": _shell,
         "digest": _digest,
+        "storage": _storage_copy,
     }
     try:
         return verbs[args.verb](args, config)
@@ -139,9 +158,10 @@ def _manifest(args: argparse.Namespace, config: LoadedConfig) -> int:
 
 def _shell(args: argparse.Namespace, config: LoadedConfig) -> int:
     from shipbell.bot.shell import run_shell, run_terminal
+    from shipbell.bot.slackdouble.cast import ANA, DEPLOYS
 
-    options = {"user": args.user, "channel": args.channel, "db": args.db, "live": args.live,
-               "fresh": args.fresh}
+    options = {"user": args.user or ANA, "channel": args.channel or DEPLOYS, "db": args.db,
+               "live": args.live, "fresh": args.fresh}
     if sys.stdin.isatty():
         return run_terminal(config, **options)
     try:
@@ -157,6 +177,45 @@ def _digest(args: argparse.Namespace, config: LoadedConfig) -> int:
 
     return run_preview(config.settings, as_of=args.as_of, chart=args.chart,
                        now=datetime.now(UTC))
+
+
+def _storage_copy(args: argparse.Namespace, config: LoadedConfig) -> int:
+    from shipbell.bot.schema import all_migrations
+    from shipbell.bot.storage import open_store, parse_url
+    from shipbell.bot.storage.copy import copy_store, same_place
+    from shipbell.bot.storage.db import StorageError
+    from shipbell.bot.storage.url import Backend
+
+    storage = config.settings.storage
+    try:
+        source = parse_url(args.source) if args.source else storage.location
+        target = parse_url(args.target)
+    except ValueError as exc:
+        raise ConfigError(f"storage copy: {exc}") from None
+    if source.backend is Backend.SQLITE and not Path(source.target).is_file():
+        raise StorageError(f"storage copy: {source} is not a file; give --from the SQLite"
+                           " file Shipbell has been using (its [storage] path)")
+    if same_place(source, target):
+        raise StorageError(f"storage copy: {source} and {target} are the same database; copy"
+                           " into a different, empty database")
+    password = storage.password.get_secret_value() if storage.password else None
+    stores = []
+    try:
+        for location in (source, target):
+            stores.append(open_store(location, pool_size=1, password=password))
+        print(f"Copying {source} to {target}")
+        report = copy_store(stores[0], stores[1], all_migrations())
+    finally:
+        for store in stores:
+            store.close()
+    print(f"Verified: {len(report.tables)} tables, {report.rows:,} rows; every table's row"
+          " count matches the source.")
+    if report.source_changed:
+        print(f"shipbell: the source changed during the copy ({', '.join(report.source_changed)}"
+              "); stop Shipbell, empty the target and copy again", file=sys.stderr)
+        return 1
+    print(f"Point [storage] url at {target} and start Shipbell.")
+    return 0
 
 
 def _check(args: argparse.Namespace, config: LoadedConfig) -> int:

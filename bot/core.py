@@ -23,7 +23,7 @@ from shipbell.bot.scheduling import Scheduler
 from shipbell.bot.schema import all_migrations
 from shipbell.bot.settings import Secrets, Settings
 from shipbell.bot.storage import Store, open_store
-from shipbell.bot.tasks import TaskRunner
+from shipbell.bot.tasks import TaskRunner, replica_id
 from slack_sdk.http_retry.async_handler import AsyncRetryHandler
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
@@ -219,15 +219,16 @@ def build_core(
     metrics = Metrics()
     token = secrets.slack_bot_token.get_secret_value() if secrets.slack_bot_token else None
     http = Http()
+    replica = replica_id(settings.server.replica_name)
     return Core(
         settings=settings,
         secrets=secrets,
         store=store,
         clock=clock,
         metrics=metrics,
-        tasks=TaskRunner(store, clock, metrics,
-                         backlog_slots=settings.server.backlog_slots),
-        scheduler=Scheduler(store, clock, metrics),
+        tasks=TaskRunner(store, clock, metrics, backlog_slots=settings.server.backlog_slots,
+                         replica=replica, lease_seconds=settings.server.task_lease_seconds),
+        scheduler=Scheduler(store, clock, metrics, instance=replica),
         client=build_client(settings, token, http),
         http=http,
     )

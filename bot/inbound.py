@@ -34,6 +34,14 @@ async def read_body(request: web.Request, limits: Limits) -> bytes:
     """The raw body, or Refused: too large, too slow, or the client went away."""
     if (request.content_length or 0) > limits.max_body:
         raise Refused(413, "too_large", "body over the size limit")
+    if request.content.is_eof():  # all of it came with the headers: nothing to wait for
+        try:
+            raw = request.content.read_nowait()
+        except (ClientPayloadError, HttpProcessingError, ConnectionError):
+            raise Refused(400, "client_gone", "client went away mid-body") from None
+        if len(raw) > limits.max_body:
+            raise Refused(413, "too_large", "body over the size limit")
+        return raw
     chunks: list[bytes] = []
     size = 0
     try:

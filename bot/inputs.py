@@ -14,27 +14,32 @@ import re
 SQLITE_MAX_INT = 2**63 - 1
 _DIGITS = re.compile(r"[0-9]{1,19}")
 
-# Slack ids and mentions, defined once. An id is a kind letter then upper-case letters and
-# digits; "_" is accepted too so the Slack double's readable ids (U_ANA, C_OPS) work, though
-# real Slack never issues one. Use ``fullmatch`` on a word; the mention patterns also work
-# with ``finditer``/``sub`` inside a text.
-_ID_BODY = r"[A-Z0-9_]+"
+# Slack ids and mentions, defined once; every validator, parser and renderer uses these.
+# An id is the kind letter and at least eight upper-case letters or digits, as Slack issues
+# them (U024BE7LH, C0123ABCDEF; ids have grown longer over the years, so there is no upper
+# bound): U or W a person (W on Enterprise Grid), C or G a channel, D a direct message, S a
+# user group. Nothing else is an id: not `U_ANA`, not `u024be7lh`, not `U123`, not `WARNING`.
+# Use ``fullmatch`` on a word; the mention patterns also work with ``finditer``/``sub``.
+_ID_BODY = r"[A-Z0-9]{8,}"
 USER_ID = re.compile(rf"[UW]{_ID_BODY}")
 CHANNEL_ID = re.compile(rf"[CG]{_ID_BODY}")
 CONVERSATION_ID = re.compile(rf"[CGD]{_ID_BODY}")  # a channel or a DM
 GROUP_ID = re.compile(rf"S{_ID_BODY}")
-# As Slack issues them (no "_", seven characters or more): to tell an id from a word.
-ISSUED_USER_ID = re.compile(r"[UW][A-Z0-9]{6,}")
-ISSUED_CHANNEL_ID = re.compile(r"[CG][A-Z0-9]{6,}")
-ISSUED_GROUP_ID = re.compile(r"S[A-Z0-9]{6,}")
-# `<@U123>` or `<@U123|ana>`: group 1 the id, group 2 the label (if any).
+PRINCIPAL_ID = re.compile(rf"(?:{USER_ID.pattern}|{GROUP_ID.pattern})")  # a person or a group
+# `<@U024BE7LH>` or `<@U024BE7LH|ana>`: group 1 the id, group 2 the label (if any);
+# likewise `<#C024BE91L|deploys>` and `<!subteam^S0614TZR7|@oncall>`.
 USER_MENTION = re.compile(rf"<@({USER_ID.pattern})(?:\|([^>]*))?>")
-CHANNEL_MENTION = re.compile(rf"<#({CHANNEL_ID.pattern})(?:\|[^>]*)?>")
-GROUP_MENTION = re.compile(rf"<!subteam\^({GROUP_ID.pattern})(?:\|[^>]*)?>")
+CHANNEL_MENTION = re.compile(rf"<#({CHANNEL_ID.pattern})(?:\|([^>]*))?>")
+GROUP_MENTION = re.compile(rf"<!subteam\^({GROUP_ID.pattern})(?:\|([^>]*))?>")
+
+
+def is_group(principal: str) -> bool:
+    """True for a user group's id (S…), false for a person's (U…/W…)."""
+    return GROUP_ID.fullmatch(principal) is not None
 
 
 def mentioned_user(word: str) -> str | None:
-    """The user id in a mention word (``<@U123|ana>``), or None."""
+    """The user id in a mention word (``<@U024BE7LH|ana>``), or None."""
     match = USER_MENTION.fullmatch(word)
     return match.group(1) if match else None
 
@@ -92,15 +97,16 @@ def inline(word: str, limit: int = 60) -> str:
 _REF = re.compile(r"<([^<>]*)>")
 _PERSON = re.compile(rf"(@{USER_ID.pattern}|#{CHANNEL_ID.pattern})(?:\|[^<>]*)?")
 _LINK = re.compile(r"(?:https?|mailto):[^\s|<>]+")
-_PING = re.compile(r"!(channel|here|everyone)(?:\|[^<>]*)?|!subteam\^[A-Z0-9_]+(?:\|@?([^<>]*))?")
+_PING = re.compile(rf"!(channel|here|everyone)(?:\|[^<>]*)?"
+                   rf"|!subteam\^{GROUP_ID.pattern}(?:\|@?([^<>]*))?")
 
 
 def user_text(text: str) -> str:
     """Someone's words as safe mrkdwn, to store and to echo anywhere in Slack.
 
-    A person or channel reference (``<@U123|ana>``, ``<#C1|ops>``) stays a mention, by id;
-    ``<!here>``, ``<!channel>``, ``<!everyone>`` and group pings become plain words
-    (``@here``); a bare link (``<https://x>``) stays, since it shows where it goes; anything
+    A person or channel reference (``<@U024BE7LH|ana>``, ``<#C024BE91L|ops>``) stays a
+    mention, by id; ``<!here>``, ``<!channel>``, ``<!everyone>`` and group pings become plain
+    words (``@here``); a bare link (``<https://x>``) stays, since it shows where it goes; anything
     else in angle brackets (a labelled link ``<https://evil|click>``, a date token) and every
     ``&``, ``<``, ``>`` is escaped. Idempotent: ``user_text(user_text(t)) == user_text(t)``.
     """

@@ -20,17 +20,7 @@ from shipbell.bot.sections import RefKind, is_name
 from shipbell.bot.settings import Secrets, Settings
 from shipbell.bot.slack.directory import references, resolve_names
 from shipbell.bot.slackdouble import Ack, SlackDouble, SlackDriver
-
-PEOPLE = {
-    "U_ANA": "ana",
-    "U_BOB": "bob",
-    "U_CARL": "carl",
-    "U_DANA": "dana",
-    "U_EVE": "eve",
-}
-GROUPS = {"S_ONCALL": ("oncall", ["U_CARL", "U_DANA"]), "S_LEADS": ("leads", ["U_EVE"])}
-CHANNELS = {"C_DEPLOYS": "deploys", "C_GENERAL": "general", "C_INCIDENTS": "incidents",
-            "C_RELEASES": "releases", "C_METRICS": "metrics"}
+from shipbell.bot.slackdouble.cast import CHANNELS, GROUPS, PEOPLE
 
 
 def merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:

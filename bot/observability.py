@@ -80,6 +80,20 @@ class Metrics:
             ["lane", "state"],
             registry=self.registry,
         )
+        self.leases_taken_over = Counter(
+            "shipbell_task_leases_taken_over",
+            "Background tasks this replica took over from another whose lease ran out (it"
+            " died or stalled), by task kind.",
+            ["kind"],
+            registry=self.registry,
+        )
+        self.claims_lost = Counter(
+            "shipbell_task_claims_lost",
+            "Background tasks this replica went to claim (or held) that another replica held"
+            " first, by task kind: the other one runs them.",
+            ["kind"],
+            registry=self.registry,
+        )
         self.catching_up = Gauge(
             "shipbell_catching_up",
             "1 while the start-up catch-up (runs missed while down, interrupted runs) is going.",
@@ -97,6 +111,20 @@ class Metrics:
             ["method", "error"],
             registry=self.registry,
         )
+
+        self.store_pool = Gauge(
+            "shipbell_store_pool_connections",
+            "PostgreSQL read pool: connections in use by worker threads (in_use) and the most"
+            " it opens ([storage] pool_size, size); absent on SQLite, which has no pool.",
+            ["state"],
+            registry=self.registry,
+        )
+
+    def observe_pool(self, use: tuple[int, int] | None) -> None:
+        """The store's pool as /metrics is read: (in use, size), or None (no pool)."""
+        if use is not None:
+            self.store_pool.labels("in_use").set(use[0])
+            self.store_pool.labels("size").set(use[1])
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -11,7 +11,9 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-PERSON = re.compile(r"<person:([A-Z0-9_]+)>")  # a user (U…/W…) or a user group (S…)
+from shipbell.bot.inputs import PRINCIPAL_ID
+
+PERSON = re.compile(rf"<person:({PRINCIPAL_ID.pattern})>")  # a user (U…/W…) or a user group (S…)
 
 
 def person(principal: str) -> str:

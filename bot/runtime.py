@@ -55,7 +55,11 @@ class Runtime:
         is slow or down); the process serves and connects meanwhile.
         """
         settings = self.core.settings.server
-        self.core.tasks.resume()  # before requests arrive, so nothing is started twice
+        # Before requests arrive, so nothing is started twice: the tasks no replica holds
+        # (never another live replica's); then the beat renews leases and takes over those
+        # of a replica that dies.
+        self.core.tasks.resume()
+        self.core.tasks.start_beating()
         if http:
             self._runner = web.AppRunner(self.web_app, access_log=None, handle_signals=False)
             await self._runner.setup()

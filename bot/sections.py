@@ -18,7 +18,7 @@ from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AfterValidator, BaseModel, ConfigDict
-from shipbell.bot.inputs import CHANNEL_ID, GROUP_ID, USER_ID
+from shipbell.bot.inputs import CHANNEL_ID, GROUP_ID, PRINCIPAL_ID, USER_ID
 
 CHANNEL_NAME = re.compile(r"^#[^\s#@<>,]{1,80}$")
 HANDLE = re.compile(r"^@[^\s#@<>,]{1,80}$")
@@ -88,7 +88,7 @@ def check_user(value: str) -> str:
 
 
 def check_principal(value: str) -> str:
-    if not (USER_ID.fullmatch(value) or GROUP_ID.fullmatch(value) or HANDLE.match(value)):
+    if not (PRINCIPAL_ID.fullmatch(value) or HANDLE.match(value)):
         raise ValueError(f"{value!r} is neither a Slack user id nor a user group id;"
                          " use ids such as U0123ABCD or S0123ABCD, or names such as @ana"
                          " or @oncall (a user group's handle)")

@@ -65,6 +65,12 @@ class ServerSettings(Section):
     # Scheduled, catch-up and resumed background work running at once; requests' work is
     # never held back by it.
     backlog_slots: int = Field(default=8, ge=1, le=256)
+    # Several processes on one database: each holds its in-flight tasks for this long and
+    # renews them every third of it; a replica that dies loses them to the others after it.
+    task_lease_seconds: float = Field(default=30.0, ge=3, le=3600)
+    # Names this process in task leases and logs (default: the host name); a unique
+    # suffix is always added, so two replicas never share an identity.
+    replica_name: str | None = Field(default=None, min_length=1, max_length=100)
 
 
 class StorageSettings(Section):

@@ -10,15 +10,30 @@ scheduled job (a sweep, a catch-up after downtime that may fan out thousands of 
 tasks resumed at start-up form the *backlog*: at most ``backlog_slots`` of them run at a time,
 so a long catch-up never crowds out the requests people are making, and ``/metrics`` shows
 how many are waiting and running in each lane.
+
+Several processes (replicas) may share one database.  Each task row names the replica that
+runs it (``owner``) and until when (``lease_until``, read from the injected clock): a task
+is claimed by a compare-and-set on those two columns, so exactly one replica runs it.  The
+holder renews its leases every third of the lease (the *beat*); at each beat every replica
+also takes over the unfinished tasks nobody holds: released by a replica that stopped, or
+held by one whose lease ran out (it died).  Start-up takes only those too, never another
+live replica's in-flight task.  A graceful stop releases its leases, so the next start (of
+any replica) resumes them at once.  Work that must not run in two replicas at the same
+time (one deploy's message, one incident's topic) runs inside ``exclusive(name)``: a named
+lease in the ``leases`` table, renewed by the same beat.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Awaitable, Callable, Iterator
-from contextlib import contextmanager
+import os
+import secrets
+import socket
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from contextvars import ContextVar
+from datetime import timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -29,8 +44,17 @@ from shipbell.bot.storage import Store
 
 Handler = Callable[[dict[str, Any]], Awaitable[None]]
 MAX_ATTEMPTS = 3
+LEASE_SECONDS = 30.0
+POLL_SECONDS = (0.02, 0.5)  # waiting for a named lease another replica holds: first, longest
 REQUEST, BACKLOG = "request", "backlog"
 _lane: ContextVar[str] = ContextVar("shipbell_task_lane", default=REQUEST)
+_attempt: ContextVar[int] = ContextVar("shipbell_task_attempt", default=1)
+
+
+def repeated() -> bool:
+    """Whether the running task was started before (a failed attempt, or a replica that
+    stopped or died mid-run): what it did then may have reached the outside world."""
+    return _attempt.get() > 1
 
 
 class TaskStatus(StrEnum):
@@ -56,12 +80,24 @@ def backlog() -> Iterator[None]:
         _lane.reset(token)
 
 
+def replica_id(name: str | None = None) -> str:
+    """This process's identity in leases: ``name`` (default the host name), pid and a random
+    part, so a restarted process (same pid in a new container) never passes for the old one."""
+    return f"{name or socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
+
+
 class TaskRunner:
     def __init__(self, store: Store, clock: Clock, metrics: Metrics, *,
-                 backlog_slots: int = 8) -> None:
+                 backlog_slots: int = 8, replica: str | None = None,
+                 lease_seconds: float = LEASE_SECONDS) -> None:
         self.store = store
         self.clock = clock
         self.metrics = metrics
+        self.replica = replica or replica_id()
+        self.lease = timedelta(seconds=lease_seconds)
+        self._beat: asyncio.Task[None] | None = None
+        # In-process turn-taking per name: the lock and how many coroutines use it.
+        self._exclusive: dict[str, tuple[asyncio.Lock, int]] = {}
         self.handlers: dict[str, Handler] = {}
         self.running: dict[int, asyncio.Task[None]] = {}
         self._idle = asyncio.Event()
@@ -81,14 +117,17 @@ class TaskRunner:
         """Persist then start a task; a repeated ``key`` is ignored and returns None.
 
         Submitted inside ``store.transaction()``, the task is written in that transaction and
-        starts after its commit; a rollback leaves neither row nor run."""
+        starts after its commit; a rollback leaves neither row nor run.  The row is written
+        already held by this replica (no other one can take it before it starts); while
+        shutting down it is written unheld, for whichever replica starts next."""
         if kind not in self.handlers:
             raise KeyError(f"no handler for task kind {kind!r}")
-        now = to_db(self.clock.now())
+        now = self.clock.now()
+        owner, until = (self.replica, to_db(now + self.lease)) if self.accepting else (None, None)
         cursor = self.store.execute(
-            "INSERT INTO tasks (kind, payload, key, created_at, updated_at)"
-            " VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING id",
-            (str(kind), json.dumps(payload), key, now, now),
+            "INSERT INTO tasks (kind, payload, key, created_at, updated_at, owner, lease_until)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING id",
+            (str(kind), json.dumps(payload), key, to_db(now), to_db(now), owner, until),
         )
         row = cursor.fetchone()
         if row is None:
@@ -99,31 +138,157 @@ class TaskRunner:
         self.store.after_commit(lambda: self._start(task_id, kind, payload, attempts=0, lane=lane))
         return task_id
 
+    # -- leases -------------------------------------------------------------------------------
     def resume(self) -> int:
-        """Restart every task a previous process left unfinished."""
+        """Start the unfinished tasks nobody holds: left by a stopped replica, or held by one
+        whose lease ran out.  At start-up, and at every beat on every replica."""
+        if not self.accepting:
+            return 0
+        now = to_db(self.clock.now())
         rows = [
             row
             for row in self.store.all(
-                "SELECT id, kind, payload, attempts FROM tasks WHERE status IN (?, ?) ORDER BY id",
-                UNFINISHED,
+                "SELECT id, kind, payload, attempts, owner, lease_until FROM tasks"
+                " WHERE status IN (?, ?) AND (owner IS NULL OR lease_until < ?) ORDER BY id",
+                (*UNFINISHED, now),
             )
-            if row["id"] not in self.running  # submitted by this process: already running
+            if row["id"] not in self.running  # this process runs it already
         ]
-        if rows:
-            logs.logger.info(logs.TASK_RESUMED, len(rows))
-        for row in rows:
+        claimed = [row for row in rows if self._claim(row, now)]
+        if claimed:
+            logs.logger.info(logs.TASK_RESUMED, len(claimed))
+        for row in claimed:
+            if row["owner"] is not None and row["owner"] != self.replica:
+                self.metrics.leases_taken_over.labels(row["kind"]).inc()
+                logs.logger.warning(logs.TASK_TAKEN_OVER, row["kind"], row["id"], row["owner"],
+                                    row["lease_until"])
             if row["kind"] not in self.handlers:
                 logs.logger.error(logs.TASK_UNKNOWN_KIND, row["id"], row["kind"])
                 self._finish(row["id"], TaskStatus.FAILED, f"unknown kind {row['kind']}")
                 continue
             self._start(row["id"], row["kind"], json.loads(row["payload"]), row["attempts"],
                         lane=BACKLOG)
-        return len(rows)
+        return len(claimed)
 
+    def _claim(self, row: dict[str, Any], now: str) -> bool:
+        """Compare-and-set: the task becomes this replica's unless another holds it now."""
+        cursor = self.store.execute(
+            "UPDATE tasks SET owner = ?, lease_until = ? WHERE id = ? AND status IN (?, ?)"
+            " AND (owner IS NULL OR lease_until < ?)",
+            (self.replica, to_db(self.clock.now() + self.lease), row["id"], *UNFINISHED, now),
+        )
+        if cursor.rowcount == 1:
+            return True
+        self.metrics.claims_lost.labels(row["kind"]).inc()
+        return False
+
+    def renew(self) -> set[int]:
+        """Extend the leases of every unfinished task and named lease this replica holds; a
+        task running here whose lease another replica took (this process stalled past its
+        lease) is stopped here, as that replica runs it now.  The ids still held."""
+        until = to_db(self.clock.now() + self.lease)
+        self.store.execute("UPDATE leases SET until = ? WHERE owner = ?", (until, self.replica))
+        held = {int(row["id"]) for row in self.store.all(
+            "UPDATE tasks SET lease_until = ? WHERE owner = ? AND status IN (?, ?) RETURNING id",
+            (until, self.replica, *UNFINISHED))}
+        for task_id, task in list(self.running.items()):
+            if task_id not in held and not task.done():
+                kind = task.get_name().split("#")[0]
+                self.metrics.claims_lost.labels(kind).inc()
+                logs.logger.warning(logs.TASK_LEASE_LOST, kind, task_id)
+                task.cancel()
+        return held
+
+    def beat(self) -> None:
+        """One beat: renew what this replica holds, take over what nobody holds."""
+        self.renew()
+        self.resume()
+
+    def start_beating(self) -> None:
+        """Beat every third of the lease until shutdown (the event loop's timer wakes it;
+        lease times themselves come from the injected clock)."""
+        if self._beat is None:
+            self._beat = asyncio.get_running_loop().create_task(self._beating(), name="leases")
+
+    async def _beating(self) -> None:
+        interval = self.lease.total_seconds() / 3
+        while not self.stopping.is_set():
+            try:
+                async with asyncio.timeout(interval):
+                    await self.stopping.wait()
+                return
+            except TimeoutError:
+                pass
+            try:
+                self.beat()
+            except Exception:  # a locked or unreachable database: the next beat tries again
+                logs.logger.exception(logs.TASK_UPKEEP_FAILED)
+
+    def release(self) -> None:
+        """Hand back every unfinished task and named lease this replica holds."""
+        self.store.execute(
+            "UPDATE tasks SET owner = NULL, lease_until = NULL"
+            " WHERE owner = ? AND status IN (?, ?)", (self.replica, *UNFINISHED))
+        self.store.execute("DELETE FROM leases WHERE owner = ?", (self.replica,))
+
+    @asynccontextmanager
+    async def exclusive(self, name: str) -> AsyncIterator[None]:
+        """Run the block while holding the named lease ``name``: no other coroutine of this
+        process, nor any other replica, is inside an ``exclusive(name)`` block meanwhile.
+
+        Coroutines of this process take turns on a lock; against other replicas the lease is
+        a row, waited for by polling; one held by a replica that died is taken once it ran
+        out.  The beat renews it while the block runs (a Slack call may take long)."""
+        lock, users = self._exclusive.get(name, (asyncio.Lock(), 0))
+        self._exclusive[name] = (lock, users + 1)
+        try:
+            async with lock:
+                delay, told = POLL_SECONDS[0], False
+                while not self._hold(name):
+                    if not told:  # once per wait: contention across replicas is news
+                        told = True
+                        holder = self.store.one("SELECT owner FROM leases WHERE name = ?",
+                                                (name,))
+                        logs.logger.info(logs.LEASE_WAITING, name,
+                                         holder["owner"] if holder else "?")
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, POLL_SECONDS[1])
+                try:
+                    yield
+                finally:
+                    self.store.execute("DELETE FROM leases WHERE name = ? AND owner = ?",
+                                       (name, self.replica))
+        finally:
+            lock, users = self._exclusive[name]
+            if users == 1:
+                del self._exclusive[name]  # nobody else waits: keep long-running processes small
+            else:
+                self._exclusive[name] = (lock, users - 1)
+
+    def contended(self, name: str) -> bool:
+        """Whether a coroutine of this process is in, or waiting for, ``exclusive(name)``."""
+        return name in self._exclusive
+
+    def _hold(self, name: str) -> bool:
+        now = self.clock.now()
+        until = to_db(now + self.lease)
+        if self.store.execute(
+            "INSERT INTO leases (name, owner, until) VALUES (?, ?, ?)"
+            " ON CONFLICT (name) DO NOTHING", (name, self.replica, until)
+        ).rowcount == 1:
+            return True
+        return self.store.execute(
+            "UPDATE leases SET owner = ?, until = ? WHERE name = ? AND (owner = ? OR until < ?)",
+            (self.replica, until, name, self.replica, to_db(now)),
+        ).rowcount == 1
+
+    # -- running ------------------------------------------------------------------------------
     def _start(self, task_id: int, kind: str, payload: dict[str, Any], attempts: int,
                lane: str) -> None:
-        if not self.accepting:
-            return  # stays pending in SQLite; resumed at the next start
+        if not self.accepting:  # stays pending, handed back for whichever replica is next
+            self.store.execute("UPDATE tasks SET owner = NULL, lease_until = NULL"
+                               " WHERE id = ? AND owner = ?", (task_id, self.replica))
+            return
         task = asyncio.get_running_loop().create_task(
             self._in_lane(task_id, kind, payload, attempts, lane), name=f"{kind}#{task_id}"
         )
@@ -138,7 +303,7 @@ class TaskRunner:
             if lane == BACKLOG:
                 gauge.labels(lane, "waiting").inc()
                 try:
-                    await self._slots.acquire()  # cancelled here: still pending in SQLite
+                    await self._slots.acquire()  # cancelled here: still pending in the store
                 finally:
                     gauge.labels(lane, "waiting").dec()
             gauge.labels(lane, "running").inc()
@@ -154,13 +319,19 @@ class TaskRunner:
                 self._idle.set()
 
     async def _run(self, task_id: int, kind: str, payload: dict[str, Any], attempts: int) -> None:
-        """Attempts with back-off; ``_in_lane`` keeps the in-flight bookkeeping."""
+        """Attempts with back-off; ``_in_lane`` keeps the in-flight bookkeeping.  Every write
+        is conditional on this replica still holding the task."""
         while True:
             attempts += 1
-            self.store.execute(
-                "UPDATE tasks SET status = ?, attempts = ?, updated_at = ? WHERE id = ?",
-                (TaskStatus.RUNNING, attempts, to_db(self.clock.now()), task_id),
-            )
+            if self.store.execute(
+                "UPDATE tasks SET status = ?, attempts = ?, updated_at = ?"
+                " WHERE id = ? AND owner = ?",
+                (TaskStatus.RUNNING, attempts, to_db(self.clock.now()), task_id, self.replica),
+            ).rowcount == 0:
+                self.metrics.claims_lost.labels(kind).inc()
+                logs.logger.warning(logs.TASK_LEASE_LOST, kind, task_id)
+                return
+            token = _attempt.set(attempts)
             try:
                 await self.handlers[kind](payload)
             except asyncio.CancelledError:
@@ -174,13 +345,19 @@ class TaskRunner:
                     return
                 await self.clock.sleep(min(2**attempts, 30))
                 continue
+            finally:
+                _attempt.reset(token)
             self._finish(task_id, TaskStatus.DONE, None)
             return
 
     def _finish(self, task_id: int, status: TaskStatus, error: str | None) -> None:
+        """Record the outcome if this replica still holds the task; a task left pending is
+        released (any replica may resume it), a finished one keeps who finished it."""
         self.store.execute(
-            "UPDATE tasks SET status = ?, last_error = ?, updated_at = ? WHERE id = ?",
-            (status, error, to_db(self.clock.now()), task_id),
+            "UPDATE tasks SET status = ?, last_error = ?, updated_at = ?, owner = ?,"
+            " lease_until = NULL WHERE id = ? AND owner = ?",
+            (status, error, to_db(self.clock.now()),
+             None if status == TaskStatus.PENDING else self.replica, task_id, self.replica),
         )
 
     async def idle(self, timeout: float = 10.0) -> None:
@@ -191,17 +368,23 @@ class TaskRunner:
                 await asyncio.sleep(0)
 
     async def shutdown(self, grace: float) -> int:
-        """Stop accepting, give running tasks ``grace`` seconds, then cancel (they stay pending)."""
+        """Stop accepting, give running tasks ``grace`` seconds, then cancel (they stay pending)
+        and release every lease: the next replica to start, or any live one's next beat,
+        resumes them at once."""
         self.accepting = False
         self.stopping.set()
+        if self._beat is not None:
+            await asyncio.gather(self._beat, return_exceptions=True)
+            self._beat = None
         pending = list(self.running.values())
-        if not pending:
-            return 0
-        logs.logger.info(logs.SHUTTING_DOWN, len(pending), grace)
-        _, still = await asyncio.wait(pending, timeout=grace)
-        for task in still:
-            task.cancel()
-        if still:
-            await asyncio.gather(*still, return_exceptions=True)
-            logs.logger.info(logs.SHUTDOWN_LEFT, len(still))
+        still: set[asyncio.Task[None]] = set()
+        if pending:
+            logs.logger.info(logs.SHUTTING_DOWN, len(pending), grace)
+            _, still = await asyncio.wait(pending, timeout=grace)
+            for task in still:
+                task.cancel()
+            if still:
+                await asyncio.gather(*still, return_exceptions=True)
+                logs.logger.info(logs.SHUTDOWN_LEFT, len(still))
+        self.release()
         return len(still)

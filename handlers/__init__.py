@@ -8,7 +8,7 @@ registration come from this list; tests check ``bot.schema`` and ``bot.settings`
 from __future__ import annotations
 
 from shipbell.bot.core import Core
-from shipbell.bot.slack import gateway
+from shipbell.bot.slack import gateway, tagged
 from shipbell.handlers import deploy, digest, incident, release
 from shipbell.handlers.feature import Command, Feature
 from slack_bolt.async_app import AsyncApp
@@ -24,6 +24,6 @@ def commands() -> list[Command]:
 
 def register_all(app: AsyncApp, core: Core) -> None:
     """Register the shared tasks, then every feature's services, listeners, jobs and routes."""
-    gateway.register(core)
+    gateway.register(core, posted_before=tagged.posted_before)
     for feature in FEATURES:
         feature.register(app, core)

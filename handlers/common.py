@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import shlex
 from dataclasses import dataclass
+from functools import cached_property
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import aiohttp
-from shipbell.bot.inputs import escape
+from shipbell.bot.inputs import escape, is_group
 from shipbell.bot.people import PERSON
 from shipbell.bot.slack import gateway
 from slack_sdk.errors import SlackApiError
@@ -27,7 +29,6 @@ class SlashCommand:
     channel: str
     response_url: str | None
     trigger_id: str | None
-    team: str | None
 
     @classmethod
     def from_body(cls, body: dict[str, Any]) -> SlashCommand:
@@ -38,17 +39,24 @@ class SlashCommand:
             channel=body.get("channel_id", ""),
             response_url=body.get("response_url"),
             trigger_id=body.get("trigger_id"),
-            team=body.get("team_id"),
         )
 
-    @property
+    @cached_property
     def words(self) -> list[str]:
+        """Split once per command, however many readers (the listener, then its router)."""
         return split_words(self.text)
+
+
+# Text without quotes or backslashes whose only spaces are shlex's own: shlex.split would
+# give exactly str.split(), so the common case (`help`, `status api`) skips shlex.
+_PLAIN = re.compile(r"[^\s\"'\\]*(?:[ \t\r\n]+[^\s\"'\\]*)*")
 
 
 def split_words(text: str) -> list[str]:
     """Shell-like split that keeps quoted reasons together and never fails on a stray quote."""
     normalised = text.replace("“", '"').replace("”", '"').replace("‘", "'").replace("’", "'")
+    if _PLAIN.fullmatch(normalised):
+        return normalised.split()
     try:
         return shlex.split(normalised)
     except ValueError:
@@ -103,7 +111,7 @@ def not_here(users: list[str], example: str) -> str:
 
 def mention(principal: str) -> str:
     """A person pings as ``<@U…>``, a user group as ``<!subteam^S…>``."""
-    return f"<!subteam^{principal}>" if principal.startswith("S") else f"<@{principal}>"
+    return f"<!subteam^{principal}>" if is_group(principal) else f"<@{principal}>"
 
 
 T = TypeVar("T")

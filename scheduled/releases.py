@@ -13,7 +13,7 @@ was missed and what comes next.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime, timedelta, tzinfo
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from apscheduler.triggers.base import BaseTrigger
@@ -23,7 +23,7 @@ from shipbell.bot.durations import format_duration
 from shipbell.bot.releases.service import ReleaseBook
 from shipbell.bot.scheduling import RunOutcome, ScheduledJob
 from shipbell.bot.scheduling.runs import RunStatus
-from shipbell.bot.slack import gateway
+from shipbell.bot.slack import tagged
 from shipbell.handlers.release import messages
 from shipbell.handlers.release.book import releases_of
 from shipbell.handlers.release.ids import Kind
@@ -56,10 +56,6 @@ class ReleaseTrigger(BaseTrigger):
 
     def __getstate__(self) -> Any:  # pragma: no cover - only persistent job stores pickle
         raise TypeError("release triggers live in memory; they are rebuilt from config")
-
-    def get_timezone(self) -> tzinfo:
-        return self.book.calendars[self.train].tz
-
 
 def job_ids(core: Core) -> list[str]:
     return [job_id for job_id in core.scheduler.jobs if job_id.startswith(PREFIX)]
@@ -104,7 +100,7 @@ def register_jobs(core: Core) -> list[str]:
 
 def _post(core: Core, name: str, key: str, message: dict[str, Any]) -> None:
     channel = releases_of(core).calendars[name].train.channel
-    gateway.enqueue(core, "chat.postMessage", {"channel": channel, **message}, key=key)
+    tagged.post_once(core, {"channel": channel, **message}, key=key)
 
 
 def _reminder_run(core: Core, name: str, offset: timedelta) -> Any:

@@ -10,6 +10,7 @@ from typing import Any
 import aiohttp
 import pytest
 from shipbell.bot.local import LocalShipbell
+from shipbell.bot.slackdouble.cast import ANA, GENERAL
 
 
 def task_count(bell: LocalShipbell) -> int:
@@ -74,7 +75,7 @@ async def test_event_retries_are_acknowledged_but_processed_once(bell: LocalShip
     async def on_mention(event: dict[str, Any]) -> None:
         seen.append(event["text"])
 
-    event = {"type": "app_mention", "user": "U_ANA", "text": "hi", "channel": "C_GENERAL"}
+    event = {"type": "app_mention", "user": ANA, "text": "hi", "channel": GENERAL}
     first = await bell.driver.event(event, event_id="Ev1")
     retry = await bell.driver.event(event, event_id="Ev1", retry_num=1)
     other = await bell.driver.event(event, event_id="Ev2")

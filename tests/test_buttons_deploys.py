@@ -13,6 +13,7 @@ from fakes.ci import FakeCI
 from fakes.configs import SECRET, SECRET_ENV, deploy_config
 from shipbell.bot.clock import FakeClock, to_db
 from shipbell.bot.local import LocalShipbell
+from shipbell.bot.slackdouble.cast import ANA, BOB, CARL, DEPLOYS, GENERAL
 from shipbell.handlers.deploy.ids import Action
 
 pytest_plugins = ("fakes.fixtures",)
@@ -38,11 +39,11 @@ def offer_button(ack: Any) -> dict[str, Any]:
 
 
 async def test_forged_takeover_value_takes_nothing(bell: LocalShipbell) -> None:
-    await bell.command("/deploy", "lock api production db migration", user="U_BOB")
+    await bell.command("/deploy", "lock api production db migration", user=BOB)
     held = lock_row(bell)
     forged = json.dumps({"s": "api", "e": "production", "r": "<!channel> " + "x" * 900,
-                         "h": "U_BOB", "m": 10**9, "c": "C_GENERAL"})
-    ack = await bell.driver.action(Action.TAKE_OVER, forged, user="U_ANA", channel="C_GENERAL")
+                         "h": BOB, "m": 10**9, "c": GENERAL})
+    ack = await bell.driver.action(Action.TAKE_OVER, forged, user=ANA, channel=GENERAL)
     assert ack.status == 200
     [reply] = await bell.double.wait_for_count("response_url", 1)
     assert reply.args["text"] == "That button is out of date; run `/deploy lock` again."
@@ -55,55 +56,55 @@ async def test_forged_takeover_value_takes_nothing(bell: LocalShipbell) -> None:
 
 async def test_takeover_press_does_what_was_stored_for_whoever_asked(
         bell: LocalShipbell, clock: FakeClock) -> None:
-    await bell.command("/deploy", "lock api production db migration", user="U_BOB")
+    await bell.command("/deploy", "lock api production db migration", user=BOB)
     offer = await bell.command("/deploy", "lock api production hotfix --for 30m")
     button = offer_button(offer)
     assert button["value"].isdigit(), "the value is only a pointer"
     request = bell.core.store.one("SELECT * FROM lock_requests")
-    assert request["requester"] == "U_ANA" and request["reason"] == "hotfix"
+    assert request["requester"] == ANA and request["reason"] == "hotfix"
 
-    await bell.driver.action(Action.TAKE_OVER, button["value"], user="U_CARL")  # not the asker
+    await bell.driver.action(Action.TAKE_OVER, button["value"], user=CARL)  # not the asker
     await bell.double.wait_for_count("response_url", 1)
-    assert lock_row(bell)["holder"] == "U_BOB"
+    assert lock_row(bell)["holder"] == BOB
 
-    await bell.driver.action(Action.TAKE_OVER, button["value"], user="U_ANA")
-    await bell.driver.action(Action.TAKE_OVER, button["value"], user="U_ANA")  # double click
+    await bell.driver.action(Action.TAKE_OVER, button["value"], user=ANA)
+    await bell.driver.action(Action.TAKE_OVER, button["value"], user=ANA)  # double click
     replies = [c.args["text"] for c in await bell.double.wait_for_count("response_url", 3)]
     assert replies == [
         "That button isn't yours to press; run `/deploy lock` again if you need to.",
-        "You now hold the lock on api production (was <@U_BOB>'s); they've been told.",
+        f"You now hold the lock on api production (was <@{BOB}>'s); they've been told.",
         "That button was already used; look with `/deploy locks`.",
     ]
-    assert lock_row(bell) == {"holder": "U_ANA", "reason": "hotfix", "channel": "C_DEPLOYS",
+    assert lock_row(bell) == {"holder": ANA, "reason": "hotfix", "channel": DEPLOYS,
                               "expires_at": to_db(clock.now() + timedelta(minutes=30))}
     await bell.idle()
 
 
 async def test_stale_takeover_offer_is_refused(bell: LocalShipbell, clock: FakeClock) -> None:
-    await bell.command("/deploy", "lock api production db migration --for 4h", user="U_BOB")
+    await bell.command("/deploy", "lock api production db migration --for 4h", user=BOB)
     offer = await bell.command("/deploy", "lock api production hotfix")
     clock.advance(minutes=16)
     await bell.driver.action(Action.TAKE_OVER, offer_button(offer)["value"])
     [reply] = await bell.double.wait_for_count("response_url", 1)
     assert reply.args["text"] == "That offer is more than 15 min old; run `/deploy lock` again."
-    assert lock_row(bell)["holder"] == "U_BOB"
+    assert lock_row(bell)["holder"] == BOB
 
 
 async def test_unlocking_someone_elses_lock_needs_confirmation(bell: LocalShipbell) -> None:
-    await bell.command("/deploy", "lock api production db migration", user="U_BOB")
+    await bell.command("/deploy", "lock api production db migration", user=BOB)
     offer = await bell.command("/deploy", "unlock api production")
-    assert offer.text == ("api production is locked by <@U_BOB> 0 s ago: db migration. "
+    assert offer.text == (f"api production is locked by <@{BOB}> 0 s ago: db migration. "
                           "Unlock it anyway? They'll be told.")
     button = offer_button(offer)
     assert button["action_id"] == Action.UNLOCK and button["confirm"]
     await bell.idle()
-    assert lock_row(bell)["holder"] == "U_BOB"
+    assert lock_row(bell)["holder"] == BOB
     assert not [c for c in bell.double.calls_to("chat.postMessage")
-                if c.args["channel"] == "U_BOB"]
+                if c.args["channel"] == BOB]
 
-    await bell.driver.action(Action.UNLOCK, button["value"], user="U_CARL")
+    await bell.driver.action(Action.UNLOCK, button["value"], user=CARL)
     await bell.double.wait_for_count("response_url", 1)
-    assert lock_row(bell)["holder"] == "U_BOB"
+    assert lock_row(bell)["holder"] == BOB
     await bell.driver.action(Action.UNLOCK, button["value"])
     await bell.driver.action(Action.UNLOCK, button["value"])
     replies = [c.args["text"] for c in await bell.double.wait_for_count("response_url", 3)]
@@ -113,17 +114,17 @@ async def test_unlocking_someone_elses_lock_needs_confirmation(bell: LocalShipbe
         "That button was already used; look with `/deploy locks`.",
     ]
     assert lock_row(bell) is None
-    dm = await bell.double.wait_for("chat.postMessage", lambda c: c.args["channel"] == "U_BOB")
-    assert dm.args["text"] == "<@U_ANA> unlocked api production (your lock: db migration)."
+    dm = await bell.double.wait_for("chat.postMessage", lambda c: c.args["channel"] == BOB)
+    assert dm.args["text"] == f"<@{ANA}> unlocked api production (your lock: db migration)."
 
 
 async def test_unlock_confirmation_is_for_that_lock_only(bell: LocalShipbell,
                                                         clock: FakeClock) -> None:
-    await bell.command("/deploy", "lock api production db migration", user="U_BOB")
+    await bell.command("/deploy", "lock api production db migration", user=BOB)
     offer = await bell.command("/deploy", "unlock api production")
-    await bell.command("/deploy", "unlock api production", user="U_BOB")
+    await bell.command("/deploy", "unlock api production", user=BOB)
     clock.advance(minutes=1)
-    await bell.command("/deploy", "lock api production second migration", user="U_BOB")
+    await bell.command("/deploy", "lock api production second migration", user=BOB)
     await bell.driver.action(Action.UNLOCK, offer_button(offer)["value"])
     [reply] = await bell.double.wait_for_count("response_url", 1)
     assert reply.args["text"] == ("The lock on api production changed hands meanwhile; "
@@ -140,7 +141,7 @@ async def test_own_lock_unlocks_at_once(bell: LocalShipbell) -> None:
 @pytest.mark.parametrize("value", ["99999999999999999999999", "²", "", "-1", "1.0", "0",
                                    "#²", " 1e3", "true"])
 async def test_odd_button_values_get_one_sentence(bell: LocalShipbell, value: str) -> None:
-    await bell.command("/deploy", "lock api production db migration", user="U_BOB")
+    await bell.command("/deploy", "lock api production db migration", user=BOB)
     await bell.command("/deploy", "worker to staging")
     before = bell.core.store.all("SELECT id, state FROM deploys")
     for action in (Action.APPROVE, Action.REJECT, Action.CANCEL, Action.TAKE_OVER,
@@ -152,7 +153,7 @@ async def test_odd_button_values_get_one_sentence(bell: LocalShipbell, value: st
         assert "Something went wrong" not in text
         assert text.endswith(".") and text.count(". ") + text.count("; ") <= 1, text
     assert bell.core.store.all("SELECT id, state FROM deploys") == before
-    assert lock_row(bell)["holder"] == "U_BOB"
+    assert lock_row(bell)["holder"] == BOB
 
 
 async def succeed(bell: LocalShipbell, ci: FakeCI, text: str, n: int, version: str,

@@ -8,12 +8,13 @@ import json
 import pytest
 from shipbell.bot.deploys.demo import DEMO_CONFIG as DEPLOY_DEMO
 from shipbell.bot.local import merge
+from shipbell.bot.slackdouble.cast import ANA, BOB, GENERAL
 from shipbell.handlers.incident.ids import Action, snooze_action
 from test_incident_support import declare, responses, row, run, seed_deploy, start, timeline
 
 ONLY_ANA = merge(DEPLOY_DEMO, {"services": {"api": {"environments": {
-    "production": {"deployers": ["U_ANA"]}}}}})
-OUTSIDER = "U_ZED"  # no role in any incident, in no incident channel
+    "production": {"deployers": [ANA]}}}}})
+OUTSIDER = "U0ZED0001"  # no role in any incident, in no incident channel
 
 
 def suspects_message(bell, inc) -> dict:
@@ -42,7 +43,7 @@ async def test_outsider_cannot_link_a_deploy_to_a_private_incident(make_bell):
     inc = await declare(bell, "open Leaked key sev1 --service api --private")
     before, heard = len(timeline(bell, inc["id"])), len(responses(bell))
     ack = await bell.driver.action(f"{Action.CAUSED}.0", f"{inc['id']}|{deploy}",
-                                   user=OUTSIDER, channel="C_GENERAL")
+                                   user=OUTSIDER, channel=GENERAL)
     assert ack.status == 200
     await bell.idle()
     assert count(bell, "incident_deploys") == 0
@@ -50,7 +51,7 @@ async def test_outsider_cannot_link_a_deploy_to_a_private_incident(make_bell):
     assert said_since(bell, heard) == [
         "Only INC-1's commander, comms, reporter or people in its channel can use these buttons."]
     # the commander, pressing the real button, still can
-    await bell.driver.press(suspects_message(bell, inc), f"{Action.CAUSED}.0", user="U_ANA")
+    await bell.driver.press(suspects_message(bell, inc), f"{Action.CAUSED}.0", user=ANA)
     await bell.idle()
     assert count(bell, "incident_deploys") == 1
 
@@ -61,7 +62,7 @@ async def test_caused_this_takes_service_and_env_from_the_store_not_the_value(ma
     inc = await declare(bell)
     forged = json.dumps({"i": inc["id"], "d": deploy, "s": "<!channel> pwned",
                          "e": "<!here>"})  # the JSON older messages carried
-    await bell.driver.action(f"{Action.CAUSED}.0", forged, user="U_ANA",
+    await bell.driver.action(f"{Action.CAUSED}.0", forged, user=ANA,
                              channel=inc["channel_id"])
     await bell.idle()
     assert count(bell, "incident_deploys") == 1
@@ -75,23 +76,23 @@ async def test_refused_rollback_records_nothing_and_the_commander_still_can(make
     bell = await start(make_bell, other={"deploy": ONLY_ANA})
     seed_deploy(bell, version="v41", minutes_ago=120)
     seed_deploy(bell, version="v42", minutes_ago=30)
-    inc = await declare(bell)  # U_ANA declares: commander
-    assert "U_BOB" in bell.double.state.channels[inc["channel_id"]].members  # a responder
+    inc = await declare(bell)  # ana declares: commander
+    assert BOB in bell.double.state.channels[inc["channel_id"]].members  # a responder
     before = timeline(bell, inc["id"])
     keys, heard = count(bell, "idempotency_keys"), len(responses(bell))
     message = suspects_message(bell, inc)
 
-    await bell.driver.press(message, f"{Action.ROLLBACK}.0", user="U_BOB")
+    await bell.driver.press(message, f"{Action.ROLLBACK}.0", user=BOB)
     await bell.idle()
-    assert said_since(bell, heard) == ["Only <@U_ANA> may deploy api production; ask one of them."]
+    assert said_since(bell, heard) == [f"Only <@{ANA}> may deploy api production; ask one of them."]
     assert timeline(bell, inc["id"]) == before
     assert count(bell, "idempotency_keys") == keys
     assert bell.core.store.all("SELECT id FROM deploys WHERE is_rollback = 1") == []
 
-    await bell.driver.press(message, f"{Action.ROLLBACK}.0", user="U_ANA")
+    await bell.driver.press(message, f"{Action.ROLLBACK}.0", user=ANA)
     await bell.idle()
     [rollback] = bell.core.store.all("SELECT * FROM deploys WHERE is_rollback = 1")
-    assert rollback["requester"] == "U_ANA" and rollback["incident_id"] == inc["id"]
+    assert rollback["requester"] == ANA and rollback["incident_id"] == inc["id"]
     assert "already requested" not in " ".join(responses(bell))
     assert any("Rollback of api in production requested" in (e["text"] or "")
                for e in timeline(bell, inc["id"]))
@@ -105,7 +106,7 @@ async def test_rollback_value_cannot_name_another_service(make_bell):
     await bell.driver.action(f"{Action.ROLLBACK}.0",
                              json.dumps({"i": inc["id"], "d": other, "s": "web",
                                          "e": "production"}),
-                             user="U_ANA", channel=inc["channel_id"])
+                             user=ANA, channel=inc["channel_id"])
     await bell.idle()
     assert bell.core.store.all("SELECT id FROM deploys WHERE is_rollback = 1") == []
     assert responses(bell)[-1].startswith(f"Deploy #{other} isn't a deploy of INC-1's service")
@@ -114,13 +115,13 @@ async def test_rollback_value_cannot_name_another_service(make_bell):
 async def test_outsider_cannot_close_a_followup(make_bell):
     bell = await start(make_bell)
     inc = await declare(bell)
-    await run(bell, "followup Add pool alarm <@U_BOB> due 2026-11-03", inc)
+    await run(bell, f"followup Add pool alarm <@{BOB}> due 2026-11-03", inc)
     for value in ("1", f"{inc['id']}|1"):
-        await bell.driver.action(Action.FOLLOWUP_DONE, value, user=OUTSIDER, channel="D_ZED")
+        await bell.driver.action(Action.FOLLOWUP_DONE, value, user=OUTSIDER, channel="D0ZED0001")
     await bell.idle()
     assert bell.core.store.one("SELECT done_at FROM followups")["done_at"] is None
     assert [e["text"] for e in timeline(bell, inc["id"])].count("Follow-up #1 done") == 0
-    await bell.driver.action(Action.FOLLOWUP_DONE, "1", user="U_BOB", channel="D_BOB")  # owner
+    await bell.driver.action(Action.FOLLOWUP_DONE, "1", user=BOB, channel="D0BOB0001")  # owner
     await bell.idle()
     assert bell.core.store.one("SELECT done_at FROM followups")["done_at"] is not None
 
@@ -134,15 +135,15 @@ async def test_snooze_minutes_come_from_config_not_the_value(make_bell, clock):
     slot = bell.core.store.one("SELECT slot FROM incident_reminders")["slot"]
     # an outsider first: refused, the slot stays unsnoozed
     await bell.driver.action(snooze_action(0), f"{inc['id']}|{slot}", user=OUTSIDER,
-                             channel="C_GENERAL")
+                             channel=GENERAL)
     await bell.idle()
     assert bell.core.store.one("SELECT snoozed_by FROM incident_reminders")["snoozed_by"] is None
     # a forged index and forged minutes: the index is checked, the minutes ignored
-    await bell.driver.action(snooze_action(7), f"{inc['id']}|{slot}|999999", user="U_ANA",
+    await bell.driver.action(snooze_action(7), f"{inc['id']}|{slot}|999999", user=ANA,
                              channel=inc["channel_id"])
     await bell.idle()
     assert bell.core.store.one("SELECT snoozed_by FROM incident_reminders")["snoozed_by"] is None
-    await bell.driver.action(snooze_action(0), f"{inc['id']}|{slot}|999999", user="U_ANA",
+    await bell.driver.action(snooze_action(0), f"{inc['id']}|{slot}|999999", user=ANA,
                              channel=inc["channel_id"])
     await bell.idle()
     now = bell.core.clock.now()
@@ -164,7 +165,7 @@ async def test_odd_values_get_one_sentence(make_bell, value):
     heard = len(responses(bell))
     for action in (Action.JOIN, f"{Action.CAUSED}.0", f"{Action.ROLLBACK}.0",
                    Action.FOLLOWUP_DONE, snooze_action(0)):
-        ack = await bell.driver.action(str(action), value, user="U_ANA",
+        ack = await bell.driver.action(str(action), value, user=ANA,
                                        channel=inc["channel_id"])
         assert ack.status == 200
     await bell.idle()
@@ -177,14 +178,14 @@ async def test_odd_values_get_one_sentence(make_bell, value):
             count(bell, "idempotency_keys"), count(bell, "deploys")) == before
 
 
-@pytest.mark.parametrize("metadata", ['[1]', '"C_GENERAL"', '{"channel": "<!channel>"}',
+@pytest.mark.parametrize("metadata", ['[1]', f'"{GENERAL}"', '{"channel": "<!channel>"}',
                                       '{"channel": ["C1"]}', "{]"])
 async def test_declare_form_metadata_is_only_ever_a_channel_id(make_bell, metadata):
     from shipbell.bot.slackdouble import SlackDriver
     from shipbell.handlers.incident.ids import Block, Field
 
     bell = await start(make_bell)
-    await bell.command("/incident", "", channel="C_GENERAL")
+    await bell.command("/incident", "", channel=GENERAL)
     view = (await bell.double.wait_for("views.open")).response["view"]
     ack = await bell.driver.submit_view({**view, "private_metadata": metadata}, {
         Block.TITLE: {Field.TITLE: SlackDriver.text_value("Suspicious logins")},

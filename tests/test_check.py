@@ -11,8 +11,20 @@ from pathlib import Path
 
 import pytest
 from fakes.cli import shipbell
-from shipbell.bot.local import CHANNELS, GROUPS, PEOPLE
 from shipbell.bot.slackdouble import SlackDouble
+from shipbell.bot.slackdouble.cast import (
+    BOB,
+    CHANNELS,
+    DEPLOYS,
+    GENERAL,
+    GROUPS,
+    INCIDENTS,
+    ONCALL,
+    PEOPLE,
+    RELEASES,
+    SHIPBELL,
+    TEAM,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "config.example.toml"
@@ -67,7 +79,7 @@ def test_unknown_train_services_and_a_long_app_name_are_warned_about(tmp_path: P
         '[slack]\napp_name = "Shipbell Deploys Incidents And Releases"\n'
         '[deploy.providers.sim]\ntype = "dry-run"\n'
         '[deploy.services.web]\nprovider = "sim"\n[deploy.services.web.environments.production]\n'
-        '[release.trains.web]\nchannel = "C1"\nservices = ["web", "wbe"]\n'
+        f'[release.trains.web]\nchannel = "{RELEASES}"\nservices = ["web", "wbe"]\n'
         'weekday = "tue"\ntime = "14:00"\n')
     result = shipbell("check", "--offline", "-c", str(path), cwd=tmp_path)
     assert result.returncode == 0, result.stderr
@@ -94,18 +106,18 @@ async def test_names_are_printed_beside_ids(tmp_path: Path) -> None:
         code, out, err = await check(
             tmp_path, "-c", str(EXAMPLE),
             env={"SHIPBELL_SLACK__API_URL": double.api_url, "SLACK_BOT_TOKEN": double.token,
-                 "SHIPBELL_DIGEST__CHANNEL": "C_GENERAL"})
+                 "SHIPBELL_DIGEST__CHANNEL": GENERAL})
     assert code == 0, out + err
-    assert "Slack: authenticated as UBOTSHIP in T0SHIP" in out
+    assert f"Slack: authenticated as {SHIPBELL} in {TEAM}" in out
     rows = {line.split()[0]: line.split()[1:] for line in
             out.split("Names and ids:\n", 1)[1].splitlines()}
     assert rows["deploy.services.web.environments.production.channels.0"] == [
-        "#deploys", "=", "C_DEPLOYS"]
+        "#deploys", "=", DEPLOYS]
     assert rows["deploy.services.web.environments.production.deployers.0"] == [
-        "@oncall", "=", "S_ONCALL"]
-    assert rows["digest.channel"] == ["C_GENERAL", "=", "#general"]
-    assert "Incident  announced in #incidents (C_INCIDENTS); responders @oncall (S_ONCALL)" in out
-    assert "CET  captain @bob (U_BOB)" in out
+        "@oncall", "=", ONCALL]
+    assert rows["digest.channel"] == [GENERAL, "=", "#general"]
+    assert f"Incident  announced in #incidents ({INCIDENTS}); responders @oncall ({ONCALL})" in out
+    assert f"CET  captain @bob ({BOB})" in out
 
 
 async def test_an_unknown_name_is_an_error_naming_file_and_key(tmp_path: Path) -> None:

@@ -17,6 +17,7 @@ from shipbell.bot.local import LocalShipbell, MakeBell
 from shipbell.bot.settings import load_config
 from shipbell.bot.shell.repl import Shell, demo_config
 from shipbell.bot.slackdouble import SlackDouble
+from shipbell.bot.slackdouble.cast import ANA, DEPLOYS, EVE, SHIPBELL
 
 
 def test_version(capsys: pytest.CaptureFixture[str]) -> None:
@@ -64,7 +65,7 @@ async def test_check_reports_identity_and_masks_secrets(
     path = configure(tmp_path, double, monkeypatch, double.token)
     assert await run_check(load_config(path)) == 0
     out = capsys.readouterr().out
-    assert "authenticated as UBOTSHIP" in out and "all needed scopes granted" in out
+    assert f"authenticated as {SHIPBELL}" in out and "all needed scopes granted" in out
     assert double.token not in out and "s3cr3t-signing-value" not in out
 
 
@@ -89,7 +90,7 @@ async def test_check_reports_a_bad_token(
 
 async def test_shell_conversation(bell: LocalShipbell) -> None:
     out = io.StringIO()
-    shell = Shell(bell, "U_ANA", "C_DEPLOYS", out=out)
+    shell = Shell(bell, ANA, DEPLOYS, out=out)
     assert await shell.handle("/deploy nonsense")
     assert await shell.handle("as bob")
     assert await shell.handle("in nowhere")
@@ -105,7 +106,7 @@ async def test_shell_conversation(bell: LocalShipbell) -> None:
 async def test_shell_fills_a_modal_and_presses_a_button(make_bell: MakeBell) -> None:
     bell = await make_bell(demo_config())
     out = io.StringIO()
-    shell = Shell(bell, "U_ANA", "C_DEPLOYS", out=out)
+    shell = Shell(bell, ANA, DEPLOYS, out=out)
     await shell.handle("/incident")
     assert "┌ modal: " in out.getvalue()
     await shell.handle("submit severity=sev2")  # no title: the modal shows a field error
@@ -118,7 +119,7 @@ async def test_shell_fills_a_modal_and_presses_a_button(make_bell: MakeBell) -> 
     await shell.handle("as eve")
     await shell.handle(f"press {join}")
     invite = await bell.double.wait_for(
-        "conversations.invite", lambda c: "U_EVE" in str(c.args.get("users")))
+        "conversations.invite", lambda c: EVE in str(c.args.get("users")))
     assert invite.response["ok"]
     assert "#inc-1-checkout-is-slow" in out.getvalue()
 

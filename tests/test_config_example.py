@@ -12,9 +12,10 @@ from pathlib import Path
 import aiohttp
 import yaml
 from fakes.cli import shipbell
-from shipbell.bot.local import CHANNELS, GROUPS, PEOPLE, LocalShipbell
+from shipbell.bot.local import LocalShipbell
 from shipbell.bot.settings import Settings, load_config
 from shipbell.bot.slackdouble import SlackDouble
+from shipbell.bot.slackdouble.cast import CHANNELS, GROUPS, PEOPLE
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "config.example.toml"

@@ -13,6 +13,19 @@ import pytest
 from shipbell.bot.local import LocalShipbell, MakeBell
 from shipbell.bot.settings import ConfigError
 from shipbell.bot.slackdouble import SlackDouble
+from shipbell.bot.slackdouble.cast import (
+    ANA,
+    BOB,
+    CARL,
+    DEPLOYS,
+    EVE,
+    GENERAL,
+    INCIDENTS,
+    LEADS,
+    METRICS,
+    ONCALL,
+    RELEASES,
+)
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -34,7 +47,7 @@ def listed(bell: LocalShipbell) -> list[str]:
 async def test_users_list_pages_with_an_opaque_cursor() -> None:
     async with SlackDouble() as double:
         for n in range(5):
-            double.add_user(f"U_P{n}", f"person{n}")
+            double.add_user(f"U0PERSON{n:02d}", f"person{n}")
         client = AsyncWebClient(token=double.token, base_url=double.api_url)
         first = await client.users_list(limit=2)
         cursor = first["response_metadata"]["next_cursor"]
@@ -54,59 +67,59 @@ async def test_users_list_pages_with_an_opaque_cursor() -> None:
 
 async def test_usergroups_list_includes_users_only_when_asked() -> None:
     async with SlackDouble() as double:
-        double.add_usergroup("S_ON", "oncall", ["U_A"])
-        double.add_usergroup("S_OLD", "retired", ["U_B"], disabled=True)
+        double.add_usergroup("S0ON00001", "oncall", ["U0A000001"])
+        double.add_usergroup("S0OLD0001", "retired", ["U0B000001"], disabled=True)
         client = AsyncWebClient(token=double.token, base_url=double.api_url)
         plain = (await client.usergroups_list())["usergroups"]
         assert [g["handle"] for g in plain] == ["oncall"] and "users" not in plain[0]
         full = (await client.usergroups_list(include_users=True, include_disabled=True,
                                              include_count=True))["usergroups"]
-        assert {g["handle"]: g["users"] for g in full} == {"oncall": ["U_A"],
-                                                          "retired": ["U_B"]}
+        assert {g["handle"]: g["users"] for g in full} == {"oncall": ["U0A000001"],
+                                                          "retired": ["U0B000001"]}
         assert full[0]["user_count"] == 1
 
 
 # ---- start-up resolution ------------------------------------------------------------------
 async def test_names_become_ids_at_start_up(make_bell: MakeBell) -> None:
     bell = await make_bell({
-        **gated(channels=["#general"], deployers=["@oncall", "@ana"], approvers=["U_BOB"]),
+        **gated(channels=["#general"], deployers=["@oncall", "@ana"], approvers=[BOB]),
         "incident": {"announcements_channel": "#incidents", "responders": ["@oncall"],
                      "escalation_group": "@leads"},
         "release": {"managers": ["@eve"], "trains": {"web": {
             "channel": "#releases", "services": ["api"], "weekday": "tue", "time": "14:00",
-            "captains": ["@bob", "U_CARL"]}}},
+            "captains": ["@bob", CARL]}}},
         "digest": {"channel": "#metrics"},
     })
     settings = bell.core.settings
     env = settings.deploy.services["api"].environments["production"]
-    assert env.channels == ["C_GENERAL"] and env.deployers == ["S_ONCALL", "U_ANA"]
-    assert env.approvers == ["U_BOB"]  # ids stay as they are
-    assert settings.incident.announcements_channel == "C_INCIDENTS"
-    assert settings.incident.responders == ["S_ONCALL"]
-    assert settings.incident.escalation_group == "S_LEADS"
+    assert env.channels == [GENERAL] and env.deployers == [ONCALL, ANA]
+    assert env.approvers == [BOB]  # ids stay as they are
+    assert settings.incident.announcements_channel == INCIDENTS
+    assert settings.incident.responders == [ONCALL]
+    assert settings.incident.escalation_group == LEADS
     train = settings.release.trains["web"]
-    assert (train.channel, train.captains) == ("C_RELEASES", ["U_BOB", "U_CARL"])
-    assert settings.release.managers == ["U_EVE"] and settings.digest.channel == "C_METRICS"
+    assert (train.channel, train.captains) == (RELEASES, [BOB, CARL])
+    assert settings.release.managers == [EVE] and settings.digest.channel == METRICS
     assert sorted(listed(bell)) == ["conversations.list", "usergroups.list", "users.list"]
     # and the gate compares ids: a deploy from #deploys is sent to #general
-    ack = await bell.command("/deploy", "api to production", user="U_ANA", channel="C_DEPLOYS")
-    assert "<#C_GENERAL>" in ack.body
+    ack = await bell.command("/deploy", "api to production", user=ANA, channel=DEPLOYS)
+    assert f"<#{GENERAL}>" in ack.body
 
 
 async def test_a_config_of_ids_asks_slack_for_no_lists(make_bell: MakeBell) -> None:
-    bell = await make_bell(gated(channels=["C_DEPLOYS"], deployers=["U_ANA"]))
+    bell = await make_bell(gated(channels=[DEPLOYS], deployers=[ANA]))
     assert listed(bell) == []
 
 
 async def test_every_page_is_read_once(tmp_path: Path) -> None:
     bell = LocalShipbell(tmp_path / "x.db", config=gated(deployers=["@zed"]))
     for n in range(450):
-        bell.double.add_user(f"U_X{n:03d}", f"extra{n}")
-    bell.double.add_user("U_ZED", "zed")
+        bell.double.add_user(f"U0EXTRA{n:03d}", f"extra{n}")
+    bell.double.add_user("U0ZED0001", "zed")
     try:
         await bell.start()
         assert bell.core.settings.deploy.services["api"].environments[
-            "production"].deployers == ["U_ZED"]
+            "production"].deployers == ["U0ZED0001"]
         pages = bell.double.calls_to("users.list")
         assert len(pages) == 3 and len({c.args.get("cursor") for c in pages}) == 3
         assert listed(bell) == ["users.list"] * 3 + ["usergroups.list"]
@@ -139,10 +152,10 @@ async def test_an_unknown_name_stops_start_up_naming_the_key(
 
 async def test_two_people_with_one_name_are_not_guessed(tmp_path: Path) -> None:
     bell = LocalShipbell(tmp_path / "x.db", config=gated(deployers=["@sam"]))
-    bell.double.add_user("U_SAM1", "sam")
-    bell.double.add_user("U_SAM2", "sam")
+    bell.double.add_user("U0SAM1001", "sam")
+    bell.double.add_user("U0SAM2001", "sam")
     try:
-        with pytest.raises(ConfigError, match="@sam matches U_SAM1, U_SAM2; use the one id"):
+        with pytest.raises(ConfigError, match="@sam matches U0SAM1001, U0SAM2001; use the one id"):
             await bell.start()
     finally:
         await bell.double.stop()
@@ -165,7 +178,7 @@ async def serve(tmp_path: Path, double: SlackDouble, toml: str,
 
 async def test_serve_stops_on_unknown_names_with_one_line_each(tmp_path: Path) -> None:
     async with SlackDouble() as double:
-        double.add_channel("deploys", channel_id="C_DEPLOYS")
+        double.add_channel("deploys", channel_id=DEPLOYS)
         code, err = await serve(tmp_path, double, '[digest]\nchannel = "#metrics"\n'
                                 '[incident]\nannouncements_channel = "#deploys"\n'
                                 'responders = ["@ghost"]\n')
@@ -199,8 +212,8 @@ async def test_the_shell_simulates_names_its_workspace_lacks(tmp_path: Path) -> 
         prod = next(c.id for c in bell.double.state.channels.values()
                     if c.name == "prod-deploys")
         alice = next(u["id"] for u in bell.double.state.users.values() if u["name"] == "alice")
-        assert env.channels == [prod] and env.deployers == [alice, "S_ONCALL"]
-        assert bell.core.settings.digest.channel == "C_DEPLOYS"  # existing ones are reused
+        assert env.channels == [prod] and env.deployers == [alice, ONCALL]
+        assert bell.core.settings.digest.channel == DEPLOYS  # existing ones are reused
         assert bell.simulated == ["@alice", "#prod-deploys"]
         ack = await bell.command("/deploy", "api to production", user=alice, channel=prod)
         assert ack.status == 200 and "Only" not in ack.body and "from <#" not in ack.body

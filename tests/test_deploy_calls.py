@@ -14,10 +14,12 @@ from fakes.ci import FakeCI
 from fakes.configs import deploy_config
 from shipbell.bot.clock import FakeClock
 from shipbell.bot.core import build_client
-from shipbell.bot.deploys.service import DeployService
+from shipbell.bot.deploys.models import Event
+from shipbell.bot.deploys.repo import DeployRepo
 from shipbell.bot.http import Http
 from shipbell.bot.local import LocalShipbell
 from shipbell.bot.settings import Settings
+from shipbell.bot.slackdouble.cast import DEPLOYS
 from slack_sdk.web.async_client import AsyncWebClient
 
 pytest_plugins = ("fakes.fixtures",)
@@ -49,6 +51,14 @@ async def finish(bell: LocalShipbell, ci: FakeCI, clock: FakeClock, deploy_id: i
     await bell.idle()
 
 
+def changed(bell: LocalShipbell, deploy_id: int) -> None:
+    """An event about the deploy, as the domain records one: its subscribers refresh the
+    message."""
+    d = DeployRepo(bell.core.store).get(deploy_id)
+    assert d is not None
+    bell.core.events.publish(Event.PROGRESSED, d.event_data(None, note=None, log_url=None))
+
+
 async def request_statements(bell: LocalShipbell, text: str) -> tuple[str, list[str]]:
     """The ack's text and the SQL the listener ran (the request's own tasks run after it:
     each starts with marking itself running)."""
@@ -70,7 +80,7 @@ async def test_happy_path_deploy_costs_six_slack_calls(bell: LocalShipbell, ci: 
     # the message, one thread reply for requested + job sent, then for running and for
     # succeeded an update and a reply: never an update that changes nothing
     assert calls == {"chat.postMessage": 4, "chat.update": 2}, calls
-    posted = bell.double.messages("C_DEPLOYS")
+    posted = bell.double.messages(DEPLOYS)
     top = [m for m in posted if m.get("thread_ts") in (None, m["ts"])]
     assert len(top) == 1 and "succeeded" in top[0]["text"]
     thread = [m["text"] for m in posted if m.get("thread_ts") not in (None, m["ts"])]
@@ -84,17 +94,17 @@ async def test_changes_in_quick_succession_make_one_update(bell: LocalShipbell, 
     await ci.wait_jobs(1)
     await bell.idle()
     before = slack_calls(bell)
-    notifier = bell.core.registry.need(DeployService).notifier
-    # three refreshes asked for in one turn of the loop, with nothing new to show
+    # three refreshes asked for in one turn of the loop (as the deploy's events ask for
+    # them), with nothing new to show
     for _ in range(3):
-        notifier.changed(1)
+        changed(bell, 1)
     await bell.idle()
     after = slack_calls(bell)
     assert after - before == Counter(), "nothing changed: no update at all"
     status, _ = await ci.callback(bell.runtime.url, 1, "running")
     assert status == 200
-    notifier.changed(1)  # two more on top of the hook's: still one update
-    notifier.changed(1)
+    changed(bell, 1)  # two more on top of the hook's: still one update
+    changed(bell, 1)
     await bell.idle()
     assert slack_calls(bell)["chat.update"] - before["chat.update"] == 1
 
@@ -155,7 +165,7 @@ class DropFirst:
             if len(self.requests) == 1:
                 writer.close()  # read it, answer nothing
                 return
-            body = b'{"ok": true, "channel": "C1", "ts": "1.000001"}'
+            body = b'{"ok": true, "channel": "C0DEPLOYS", "ts": "1.000001"}'
             writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
                          b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
             await writer.drain()
@@ -181,7 +191,7 @@ async def test_a_post_is_not_replayed_after_a_dropped_connection() -> None:
     async with api as url:
         client, http = await client_for(url)
         with pytest.raises(aiohttp.ServerDisconnectedError):
-            await client.api_call("chat.postMessage", json={"channel": "C1", "text": "hi"})
+            await client.api_call("chat.postMessage", json={"channel": DEPLOYS, "text": "hi"})
         await http.close()
     assert api.requests == ["/api/chat.postMessage"], "sent once: Slack may have posted it"
 
@@ -191,7 +201,7 @@ async def test_an_update_is_replayed_after_a_dropped_connection() -> None:
     async with api as url:
         client, http = await client_for(url)
         response = await client.api_call("chat.update",
-                                         json={"channel": "C1", "ts": "1.0", "text": "hi"})
+                                         json={"channel": DEPLOYS, "ts": "1.0", "text": "hi"})
         await http.close()
     assert response["ok"] is True
     assert api.requests == ["/api/chat.update", "/api/chat.update"]
@@ -209,7 +219,7 @@ async def test_a_burst_of_distinct_deploys_all_reach_the_ci(make_bell: MakeBell,
     jobs = await ci.wait_jobs(20)
     assert sorted(j["deploy_id"] for j in jobs) == list(range(1, 21))
     await bell.idle()
-    posted = bell.double.messages("C_DEPLOYS")
+    posted = bell.double.messages(DEPLOYS)
     tops = [m for m in posted if m.get("thread_ts") in (None, m["ts"])]
     assert len(tops) == 20, "one message per deploy"
     assert slack_calls(bell) == {"chat.postMessage": 40}, "a message and one reply each"

@@ -12,12 +12,13 @@ from conftest import MakeBell
 from fakes.ci import FakeCI
 from fakes.configs import deploy_config
 from shipbell.bot.local import LocalShipbell
+from shipbell.bot.slackdouble.cast import DEPLOYS
 
 pytest_plugins = ("fakes.fixtures",)
 
 
 def top(bell: LocalShipbell, deploy_id: int) -> dict[str, Any]:
-    return next(m for m in bell.double.messages("C_DEPLOYS")
+    return next(m for m in bell.double.messages(DEPLOYS)
                 if m["text"].startswith(f"Deploy #{deploy_id}:"))
 
 

@@ -29,6 +29,11 @@ def base(**env: Any) -> dict[str, Any]:
      "service 'api' uses provider 'ci'; known: none configured"),
     (base(deployers=["ana"]), "'ana' is neither a Slack user id nor a user group id"),
     (base(channels=["deploys"]), "'deploys' is neither a channel id (C… or G…) nor a #name"),
+    # ids Slack never issues (the Slack double's old `U_ANA`), lower case, too short
+    (base(deployers=["U_ANA"]), "'U_ANA' is neither a Slack user id nor a user group id"),
+    (base(approvers=["u024be7lh"]), "'u024be7lh' is neither a Slack user id nor a user group"),
+    (base(channels=["C_DEPLOYS"]), "'C_DEPLOYS' is neither a channel id (C… or G…) nor a #name"),
+    (base(channels=["C1"]), "'C1' is neither a channel id (C… or G…) nor a #name"),
     (base(freezes=[{"name": "x", "timezone": "Mars/Base", "days": ["fri"], "from": "10:00",
                     "to": "12:00"}]), "unknown time zone; use an IANA name"),
     (base(freezes=[{"name": "x", "timezone": "UTC", "days": ["fri"]}]),

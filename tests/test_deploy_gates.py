@@ -9,6 +9,9 @@ from fakes.configs import deploy_config
 from shipbell.bot.clock import FakeClock, to_db
 from shipbell.bot.local import LocalShipbell, merge
 from shipbell.bot.slack.groups import groups_of
+from shipbell.bot.slackdouble.cast import ANA, BOB, CARL, DEPLOYS, EVE, GENERAL, INCIDENTS, RELEASES
+
+SRE = "S0SRE0001"
 
 pytest_plugins = ("fakes.fixtures",)
 
@@ -21,7 +24,7 @@ def open_incident(bell: LocalShipbell, service: str, severity: int, *, private: 
                   ) -> int:
     cursor = bell.core.store.execute(
         "INSERT INTO incidents (title, severity, status, service, private, reporter, declared_at)"
-        " VALUES (?, ?, 'investigating', ?, ?, 'U_EVE', ?) RETURNING id",
+        f" VALUES (?, ?, 'investigating', ?, ?, '{EVE}', ?) RETURNING id",
         ("db on fire", severity, service, int(private), to_db(bell.core.clock.now())),
     )
     return int(cursor.fetchone()[0])
@@ -29,28 +32,28 @@ def open_incident(bell: LocalShipbell, service: str, severity: int, *, private: 
 
 async def test_permission_by_user_group_and_channel(make_bell: MakeBell, ci: FakeCI,
                                                     clock: FakeClock) -> None:
-    config = deploy_config(ci.url, deployers=["U_ANA", "S_SRE"], channels=["C_DEPLOYS"])
+    config = deploy_config(ci.url, deployers=[ANA, SRE], channels=[DEPLOYS])
     bell = await make_bell(config)
-    bell.double.add_usergroup("S_SRE", "sre", ["U_CARL"])
+    bell.double.add_usergroup(SRE, "sre", [CARL])
     await groups_of(bell.core).refresh()
-    denied = await bell.command("/deploy", "api to production", user="U_BOB")
-    assert denied.text == ("Only <@U_ANA>, <!subteam^S_SRE> may deploy api production; "
+    denied = await bell.command("/deploy", "api to production", user=BOB)
+    assert denied.text == (f"Only <@{ANA}>, <!subteam^{SRE}> may deploy api production; "
                            "ask one of them.")
-    wrong_place = await bell.command("/deploy", "api to production", channel="C_GENERAL")
-    assert wrong_place.text == "Deploy api production from <#C_DEPLOYS>."
-    via_group = await bell.command("/deploy", "api to production", user="U_CARL")
+    wrong_place = await bell.command("/deploy", "api to production", channel=GENERAL)
+    assert wrong_place.text == f"Deploy api production from <#{DEPLOYS}>."
+    via_group = await bell.command("/deploy", "api to production", user=CARL)
     assert "Deploying api@main to production" in via_group.text
     assert count(bell) == 1
     denied_audit = bell.core.store.all("SELECT actor, channel FROM audit_log"
                                        " WHERE action = 'deploy.denied'")
-    assert denied_audit == [{"actor": "U_BOB", "channel": "C_DEPLOYS"},
-                            {"actor": "U_ANA", "channel": "C_GENERAL"}]
+    assert denied_audit == [{"actor": BOB, "channel": DEPLOYS},
+                            {"actor": ANA, "channel": GENERAL}]
     await ci.wait_jobs(1)
     await bell.idle()
-    bell.double.add_usergroup("S_SRE", "sre", ["U_CARL", "U_BOB"])  # bob joins the group
+    bell.double.add_usergroup(SRE, "sre", [CARL, BOB])  # bob joins the group
     clock.advance(minutes=11)
     await bell.core.scheduler.run_due()  # the sweep refreshes group members
-    now_allowed = await bell.command("/deploy", "api to production", user="U_BOB")
+    now_allowed = await bell.command("/deploy", "api to production", user=BOB)
     assert now_allowed.text.startswith("Deploy #2 of api@main to production is queued")
     await bell.idle()
 
@@ -61,25 +64,25 @@ async def test_lock_blocks_others_not_the_holder_and_expires(make_bell: MakeBell
     ack = await bell.command("/deploy", "lock api production db migration --for 1h")
     assert ack.text.startswith("Locked api production for 1 h: db migration.")
     clock.advance(minutes=59)
-    blocked = await bell.command("/deploy", "api to production", user="U_BOB")
-    assert blocked.text == "production is locked by <@U_ANA> 59 min ago: db migration."
+    blocked = await bell.command("/deploy", "api to production", user=BOB)
+    assert blocked.text == f"production is locked by <@{ANA}> 59 min ago: db migration."
     mine = await bell.command("/deploy", "api to production")
     assert "Deploying" in mine.text
     clock.advance(minutes=2)
     await bell.core.scheduler.run_due()
     assert bell.core.store.one("SELECT COUNT(*) AS n FROM locks")["n"] == 0  # type: ignore[index]
     await bell.idle()
-    dm = [c for c in bell.double.calls_to("chat.postMessage") if c.args.get("channel") == "U_ANA"]
+    dm = [c for c in bell.double.calls_to("chat.postMessage") if c.args.get("channel") == ANA]
     assert dm and "expired" in dm[-1].args["text"]
 
 
 async def test_busy_env_queues_and_starts_when_free(make_bell: MakeBell, ci: FakeCI) -> None:
     bell = await make_bell(deploy_config(ci.url))
     await bell.command("/deploy", "api@v1 to production")
-    second = await bell.command("/deploy", "api@v2 to production", user="U_BOB")
+    second = await bell.command("/deploy", "api@v2 to production", user=BOB)
     assert second.text.startswith("Deploy #2 of api@v2 to production is queued, 1st in line "
                                   "behind #1")
-    third = await bell.command("/deploy", "api@v3 to production", user="U_CARL")
+    third = await bell.command("/deploy", "api@v3 to production", user=CARL)
     assert "2nd in line" in third.text
     other_env = await bell.command("/deploy", "api@v9 to staging")
     assert "Deploying" in other_env.text
@@ -161,14 +164,14 @@ async def test_private_incident_title_is_not_shown(make_bell: MakeBell, ci: Fake
 
 
 async def test_explain_verdicts(make_bell: MakeBell, ci: FakeCI) -> None:
-    bell = await make_bell(deploy_config(ci.url, approvals=1, approvers=["U_BOB"]))
+    bell = await make_bell(deploy_config(ci.url, approvals=1, approvers=[BOB]))
     text = (await bell.command("/deploy", "explain api@v2 to production")).text
     assert text.startswith("Dry run of api@v2 to production: would wait for approval.")
-    assert (":hourglass_flowing_sand: *approvals*: needs 1 approval from <@U_BOB>, never the "
+    assert (f":hourglass_flowing_sand: *approvals*: needs 1 approval from <@{BOB}>, never the "
             "requester") in text
     assert "would start now" in (await bell.command("/deploy", "explain api to staging")).text
     await bell.command("/deploy", "api to staging")
-    queued = (await bell.command("/deploy", "explain api to staging", user="U_BOB")).text
+    queued = (await bell.command("/deploy", "explain api to staging", user=BOB)).text
     assert "would queue" in queued and "#1 is triggered; you would be #1 in the queue" in queued
     assert bell.core.store.one("SELECT COUNT(*) AS n FROM deploys")["n"] == 1  # type: ignore[index]
     await ci.wait_jobs(1)
@@ -176,19 +179,19 @@ async def test_explain_verdicts(make_bell: MakeBell, ci: FakeCI) -> None:
 
 
 async def test_only_allowed_people_cancel_or_unlock(make_bell: MakeBell, ci: FakeCI) -> None:
-    bell = await make_bell(deploy_config(ci.url, deployers=["U_ANA", "U_BOB"]))
-    await bell.command("/deploy", "api to production", user="U_BOB")
-    await bell.command("/deploy", "lock api production careful", user="U_BOB")
-    denied = await bell.command("/deploy", "cancel 1", user="U_EVE")
-    assert denied.text == ("Only <@U_BOB> or someone who may deploy api production can cancel "
+    bell = await make_bell(deploy_config(ci.url, deployers=[ANA, BOB]))
+    await bell.command("/deploy", "api to production", user=BOB)
+    await bell.command("/deploy", "lock api production careful", user=BOB)
+    denied = await bell.command("/deploy", "cancel 1", user=EVE)
+    assert denied.text == (f"Only <@{BOB}> or someone who may deploy api production can cancel "
                            "#1.")
-    refused = await bell.command("/deploy", "unlock api production", user="U_EVE")
-    assert refused.text.startswith("Only <@U_ANA>, <@U_BOB> may deploy api production")
-    assert (await bell.command("/deploy", "cancel 1", user="U_ANA")).text == \
+    refused = await bell.command("/deploy", "unlock api production", user=EVE)
+    assert refused.text.startswith(f"Only <@{ANA}>, <@{BOB}> may deploy api production")
+    assert (await bell.command("/deploy", "cancel 1", user=ANA)).text == \
         "Cancelled deploy #1."
-    offer = await bell.command("/deploy", "unlock api production", user="U_ANA")
+    offer = await bell.command("/deploy", "unlock api production", user=ANA)
     await bell.driver.press({"blocks": (offer.json or {})["blocks"]}, "deploy.lock_unlock",
-                            user="U_ANA")
+                            user=ANA)
     reply = await bell.double.wait_for("response_url")
     assert reply.args["text"] == "Unlocked api production."
     await bell.idle()
@@ -216,7 +219,7 @@ async def test_callback_signed_for_another_provider_is_refused(
 
 async def test_release_calendar_freeze_gates_deploys(make_bell: MakeBell, ci: FakeCI) -> None:
     config = merge(deploy_config(ci.url), {"release": {"trains": {"api-weekly": {
-        "channel": "C_RELEASES", "services": ["api"], "environment": "production",
+        "channel": RELEASES, "services": ["api"], "environment": "production",
         "weekday": "thu", "time": "14:00"}}}})
     bell = await make_bell(config)
     ack = await bell.command("/release", "freeze api-weekly 2h db migration")
@@ -234,7 +237,7 @@ async def test_release_calendar_freeze_gates_deploys(make_bell: MakeBell, ci: Fa
 async def test_declared_incident_gates_deploys(make_bell: MakeBell, ci: FakeCI) -> None:
     bell = await make_bell(deploy_config(ci.url))
     declared = await bell.command("/incident", "open checkout errors sev2 --service api",
-                                  channel="C_INCIDENTS")
+                                  channel=INCIDENTS)
     assert declared.status == 200
     await bell.idle()
     incident = bell.core.store.one("SELECT id FROM incidents")
@@ -247,7 +250,7 @@ async def test_declared_incident_gates_deploys(make_bell: MakeBell, ci: FakeCI) 
     await ci.wait_jobs(1)
     timeline = "SELECT kind, text FROM incident_timeline WHERE kind = 'link' ORDER BY id"
     assert bell.core.store.all(timeline) == [{
-        "kind": "link", "text": "Deploy #1 of api@fix to production requested by <@U_ANA> to "
+        "kind": "link", "text": f"Deploy #1 of api@fix to production requested by <@{ANA}> to "
                                 "fix this"}]
     await ci.callback(bell.runtime.url, 1, "succeeded", version="v7")
     await ci.callback(bell.runtime.url, 1, "succeeded", version="v7")  # a repeat links once
@@ -261,16 +264,16 @@ async def test_lock_holder_goes_ahead_of_older_queued_deploys(make_bell: MakeBel
                                                               ci: FakeCI) -> None:
     bell = await make_bell(deploy_config(ci.url))
     await bell.command("/deploy", "api@v1 to production")
-    await bell.command("/deploy", "api@v2 to production", user="U_BOB")  # queued, 1st
-    await bell.command("/deploy", "lock api production hotfix first", user="U_CARL")
-    mine = await bell.command("/deploy", "api@hotfix to production", user="U_CARL")
+    await bell.command("/deploy", "api@v2 to production", user=BOB)  # queued, 1st
+    await bell.command("/deploy", "lock api production hotfix first", user=CARL)
+    mine = await bell.command("/deploy", "api@hotfix to production", user=CARL)
     assert "queued, 2nd in line" in mine.text
     await ci.wait_jobs(1)
     await ci.callback(bell.runtime.url, 1, "succeeded")
     jobs = await ci.wait_jobs(2)
     assert jobs[1]["ref"] == "hotfix", "the lock holder's deploy starts; bob's waits"
     await ci.callback(bell.runtime.url, 3, "succeeded")
-    await bell.command("/deploy", "unlock api production", user="U_CARL")
+    await bell.command("/deploy", "unlock api production", user=CARL)
     jobs = await ci.wait_jobs(3)
     assert jobs[2]["ref"] == "v2"
     await bell.idle()

@@ -12,12 +12,15 @@ from fakes.ci import FakeCI
 from fakes.configs import deploy_config
 from shipbell.bot.local import LocalShipbell
 from shipbell.bot.slackdouble.blockkit import validate_blocks
+from shipbell.bot.slackdouble.cast import ANA, BOB, DEPLOYS, EVE
 from shipbell.handlers.deploy.ids import Action
+
+OPS = "C0OPS0001"
 
 pytest_plugins = ("fakes.fixtures",)
 
 EMOJI = "🚀"
-MENTIONS = '<@U_EVE|eve> <#C_OPS|ops> <!channel> "quoted" ‘smart’ '
+MENTIONS = f'<@{EVE}|eve> <#{OPS}|ops> <!channel> "quoted" ‘smart’ '
 
 
 def long_text(n: int) -> str:
@@ -41,12 +44,12 @@ async def test_huge_reason_and_break_glass_stay_within_slack_limits(
     reason = long_text(1900)
     why = long_text(1900)
     ack = await bell.command("/deploy", f'api@v1 to production --reason "{reason}" '
-                                        f'--break-glass "{why}"', user="U_ANA")
+                                        f'--break-glass "{why}"', user=ANA)
     assert ack.status == 200 and len(ack.text) < 600, ack.text
     await bell.idle()
-    message = next(m for m in bell.double.messages("C_DEPLOYS") if m.get("blocks"))
+    message = next(m for m in bell.double.messages(DEPLOYS) if m.get("blocks"))
     assert EMOJI in str(message["blocks"])
-    await bell.driver.press(message, Action.APPROVE, user="U_BOB")
+    await bell.driver.press(message, Action.APPROVE, user=BOB)
     await ci.wait_jobs(1)
     await ci.callback(bell.runtime.url, 1, "failed", error=long_text(5000),
                       log_url="https://ci.example/run/1|<!channel>",
@@ -63,7 +66,7 @@ async def test_explain_with_a_huge_break_glass_reason_stays_short(make_bell: Mak
                                                                   ci: FakeCI) -> None:
     forever = {"name": "forever", "timezone": "UTC", "start": "2000-01-01T00:00",
                "end": "2100-01-01T00:00"}
-    bell = await make_bell(deploy_config(ci.url, approvals=1, break_glass=["U_ANA"],
+    bell = await make_bell(deploy_config(ci.url, approvals=1, break_glass=[ANA],
                                          freezes=[forever]))
     why = long_text(3500)
     ack = await bell.command("/deploy", f'explain api to production --break-glass "{why}"')
@@ -73,17 +76,17 @@ async def test_explain_with_a_huge_break_glass_reason_stays_short(make_bell: Mak
 
 async def test_takeover_offer_for_a_long_emoji_reason_is_valid_block_kit(
         bell: LocalShipbell) -> None:
-    await bell.command("/deploy", "lock api production db migration", user="U_BOB")
+    await bell.command("/deploy", "lock api production db migration", user=BOB)
     reason = EMOJI * 400
     ack = await bell.command("/deploy", f"lock api production {reason}")
     data = ack.json or {}
-    assert "locked by <@U_BOB>" in ack.text
+    assert f"locked by <@{BOB}>" in ack.text
     assert data.get("blocks") and validate_blocks(data["blocks"]) == []
-    await bell.driver.press({"blocks": data["blocks"], "ts": "1.0", "channel": "C_DEPLOYS"},
-                            Action.TAKE_OVER, user="U_ANA")
+    await bell.driver.press({"blocks": data["blocks"], "ts": "1.0", "channel": DEPLOYS},
+                            Action.TAKE_OVER, user=ANA)
     await bell.idle()
     lock = bell.core.store.one("SELECT holder, reason FROM locks")
-    assert lock == {"holder": "U_ANA", "reason": reason}
+    assert lock == {"holder": ANA, "reason": reason}
 
 
 async def test_overlong_lock_reason_gets_one_sentence(bell: LocalShipbell) -> None:
@@ -113,9 +116,9 @@ async def test_forgiving_words(bell: LocalShipbell) -> None:
     ("unlock production api", "Name the service first: `/deploy unlock api production`."),
     (f"api@{EMOJI} to production", f"`{EMOJI}` isn't a valid git ref"),
     ("ápi to production", "`ápi`? Never heard of it. Known services: web, api, worker."),
-    ("<@U_EVE|eve> to production", "`&lt;@U_EVE|eve&gt;`? Never heard of it."),
-    ("api to <#C_OPS|ops>",
-         "api has no `&lt;#C_OPS|ops&gt;` environment (staging, production)."),
+    (f"<@{EVE}|eve> to production", f"`&lt;@{EVE}|eve&gt;`? Never heard of it."),
+    (f"api to <#{OPS}|ops>",
+         f"api has no `&lt;#{OPS}|ops&gt;` environment (staging, production)."),
     ("api to production --force", "`--force` doesn't apply here; this takes"),
     ("api to production --break-glass", "`--break-glass` needs a value"),
     ('api to production --break-glass "  "', "`--break-glass` needs a reason"),

@@ -13,7 +13,8 @@ from conftest import MakeBell
 from fakes.ci import FakeCI, post
 from fakes.configs import deploy_config
 from shipbell.bot.clock import FakeClock
-from shipbell.bot.local import PEOPLE, LocalShipbell
+from shipbell.bot.local import LocalShipbell
+from shipbell.bot.slackdouble.cast import ANA, BOB, DEPLOYS, PEOPLE
 
 pytest_plugins = ("fakes.fixtures",)
 
@@ -52,11 +53,11 @@ async def test_fifty_simultaneous_requests_one_runs(bell: LocalShipbell, ci: Fak
 
 
 async def test_retried_command_request_does_not_deploy_twice(bell: LocalShipbell) -> None:
-    form = {"token": "t", "team_id": bell.double.team_id, "channel_id": "C_DEPLOYS",
-            "channel_name": "deploys", "user_id": "U_ANA", "user_name": "ana",
+    form = {"token": "t", "team_id": bell.double.team_id, "channel_id": DEPLOYS,
+            "channel_name": "deploys", "user_id": ANA, "user_name": "ana",
             "command": "/deploy", "text": "api to production",
             "api_app_id": bell.double.app_id, "is_enterprise_install": "false",
-            "response_url": bell.double.new_response_url("C_DEPLOYS", "U_ANA"),
+            "response_url": bell.double.new_response_url(DEPLOYS, ANA),
             "trigger_id": bell.double.new_trigger_id()}
     body = urlencode(form).encode()
     headers = {"Content-Type": "application/x-www-form-urlencoded",
@@ -117,15 +118,15 @@ async def test_replayed_and_out_of_order_callbacks_are_ignored(bell: LocalShipbe
 
 async def test_double_click_cancel_acts_once(bell: LocalShipbell, ci: FakeCI) -> None:
     await bell.command("/deploy", "api@v1 to production")
-    await bell.command("/deploy", "api@v2 to production", user="U_BOB")
+    await bell.command("/deploy", "api@v2 to production", user=BOB)
     await bell.idle()
-    message = next(m for m in bell.double.messages("C_DEPLOYS")
+    message = next(m for m in bell.double.messages(DEPLOYS)
                    if m.get("blocks") and m["text"].startswith("Deploy #2"))
     from shipbell.handlers.deploy.ids import Action
-    await asyncio.gather(bell.driver.press(message, Action.CANCEL, user="U_BOB"),
-                         bell.driver.press(message, Action.CANCEL, user="U_BOB"))
+    await asyncio.gather(bell.driver.press(message, Action.CANCEL, user=BOB),
+                         bell.driver.press(message, Action.CANCEL, user=BOB))
     calls = await bell.double.wait_for_count("response_url", 2)
     assert sorted(c.args["text"] for c in calls) == ["Cancelled deploy #2.",
                                                       "Deploy #2 already cancelled."]
     cancels = bell.core.store.all("SELECT * FROM audit_log WHERE action = 'deploy.cancel'")
-    assert len(cancels) == 1 and cancels[0]["actor"] == "U_BOB"
+    assert len(cancels) == 1 and cancels[0]["actor"] == BOB

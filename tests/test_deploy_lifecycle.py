@@ -13,6 +13,7 @@ from fakes.waiting import tick, until
 from shipbell.bot.clock import FakeClock
 from shipbell.bot.deploys.service import DeployService
 from shipbell.bot.local import LocalShipbell
+from shipbell.bot.slackdouble.cast import ANA, BOB, CARL, DEPLOYS, EVE
 
 pytest_plugins = ("fakes.fixtures",)
 
@@ -29,7 +30,7 @@ def row(bell: LocalShipbell, deploy_id: int) -> dict[str, Any]:
 
 
 def messages(bell: LocalShipbell) -> list[dict[str, Any]]:
-    return [m for m in bell.double.messages("C_DEPLOYS") if "thread_ts" not in m
+    return [m for m in bell.double.messages(DEPLOYS) if "thread_ts" not in m
             or m["thread_ts"] == m["ts"]]
 
 
@@ -40,7 +41,7 @@ async def test_deploy_reaches_ci_and_callback_finishes_it(bell: LocalShipbell, c
     assert "Deploying api@v1.2.0 to production (#1)" in ack.text
     jobs = await ci.wait_jobs(1)
     assert jobs[0]["deploy_id"] == 1 and jobs[0]["ref"] == "v1.2.0"
-    assert jobs[0]["environment"] == "production" and jobs[0]["requester"] == "U_ANA"
+    assert jobs[0]["environment"] == "production" and jobs[0]["requester"] == ANA
     assert jobs[0]["callback_url"].endswith("/hooks/deploy")
     await bell.idle()
     assert row(bell, 1)["state"] == "triggered"
@@ -68,12 +69,12 @@ async def test_deploy_reaches_ci_and_callback_finishes_it(bell: LocalShipbell, c
     shown = str(top[0]["blocks"])
     assert "Fix login" in shown and "https://ci/1" in shown and "5 min" in shown
     assert bell.double.calls_to("chat.update")
-    thread = [m for m in bell.double.messages("C_DEPLOYS") if m.get("thread_ts") == top[0]["ts"]
+    thread = [m for m in bell.double.messages(DEPLOYS) if m.get("thread_ts") == top[0]["ts"]
               and m["ts"] != top[0]["ts"]]
     assert any("running" in m["text"] for m in thread)
     assert any("succeeded" in m["text"] for m in thread)
     audit = bell.core.store.one("SELECT * FROM audit_log WHERE action = 'deploy.request'")
-    assert audit is not None and audit["actor"] == "U_ANA" and audit["channel"] == "C_DEPLOYS"
+    assert audit is not None and audit["actor"] == ANA and audit["channel"] == DEPLOYS
 
 
 async def test_restart_keeps_waiting_for_the_callback(bell: LocalShipbell, ci: FakeCI) -> None:
@@ -113,7 +114,7 @@ async def test_dry_run_resumes_polling_after_restart(bell: LocalShipbell, clock:
 async def test_timeout_after_restart_and_provider_told(bell: LocalShipbell, ci: FakeCI,
                                                        clock: FakeClock) -> None:
     await bell.command("/deploy", "api to production")
-    await bell.command("/deploy", "api@next to production", user="U_BOB")
+    await bell.command("/deploy", "api@next to production", user=BOB)
     await ci.wait_jobs(1)
     await bell.idle()
     await bell.restart()
@@ -136,7 +137,7 @@ async def test_timeout_after_restart_and_provider_told(bell: LocalShipbell, ci: 
 async def test_cancel_running_deploy_tells_the_ci(bell: LocalShipbell, ci: FakeCI) -> None:
     await bell.command("/deploy", "api to production")
     await ci.wait_jobs(1)
-    ack = await bell.command("/deploy", "cancel 1", user="U_EVE")
+    ack = await bell.command("/deploy", "cancel 1", user=EVE)
     assert ack.text == "Cancelled deploy #1."
     assert (await ci.wait_cancels(1))[0] == {"action": "cancel", "deploy_id": 1}
     again = await bell.command("/deploy", "cancel 1")
@@ -166,52 +167,52 @@ async def succeed(bell: LocalShipbell, ci: FakeCI, text: str, n: int, version: s
 async def test_rollback_redeploys_previous_and_locks(bell: LocalShipbell, ci: FakeCI) -> None:
     await succeed(bell, ci, "api@v1 to production", 1, "v1", "aaa111")
     await succeed(bell, ci, "api@v2 to production", 2, "v2", "bbb222")
-    ack = await bell.command("/deploy", "rollback api in production", user="U_BOB")
+    ack = await bell.command("/deploy", "rollback api in production", user=BOB)
     assert "Deploying api@aaa111 to production (#3)" in ack.text
     jobs = await ci.wait_jobs(3)
     assert jobs[2]["ref"] == "aaa111" and jobs[2]["is_rollback"] is True
     deploy = row(bell, 3)
     assert (deploy["is_rollback"], deploy["rollback_of"]) == (1, 2)
     blocked = await bell.command("/deploy", "api@v3 to production")
-    assert blocked.text.startswith("production is locked by <@U_BOB>")
+    assert blocked.text.startswith(f"production is locked by <@{BOB}>")
     assert "rolled back: fix before the next deploy" in blocked.text
     await ci.callback(bell.runtime.url, 3, "succeeded", version="v1", sha="aaa111")
-    offer = await bell.command("/deploy", "unlock api production")  # U_BOB's lock: confirm
+    offer = await bell.command("/deploy", "unlock api production")  # bob's lock: confirm
     assert offer.text.endswith("Unlock it anyway? They'll be told.")
     from shipbell.handlers.deploy.ids import Action
     await bell.driver.press({"blocks": (offer.json or {})["blocks"]}, Action.UNLOCK)
     reply = await bell.double.wait_for("response_url")
     assert reply.args["text"] == "Unlocked api production."
     await bell.idle()
-    dm = await bell.double.wait_for("chat.postMessage", lambda c: c.args["channel"] == "U_BOB")
-    assert "<@U_ANA> unlocked api production" in dm.args["text"]
+    dm = await bell.double.wait_for("chat.postMessage", lambda c: c.args["channel"] == BOB)
+    assert f"<@{ANA}> unlocked api production" in dm.args["text"]
     svc = bell.core.registry.need(DeployService)
-    reply = await svc.request_rollback("api", "production", user="U_CARL", channel="C_DEPLOYS",
+    reply = await svc.request_rollback("api", "production", user=CARL, channel=DEPLOYS,
                                        incident_id=None)
     assert reply == "api has nothing older than `aaa111` in production to roll back to.", \
         "v2 was rolled back away from: a second rollback must not re-ship it"
-    assert "`prod`" in await svc.request_rollback("api", "prod", user="U_CARL",
-                                                  channel="C_DEPLOYS")
+    assert "`prod`" in await svc.request_rollback("api", "prod", user=CARL,
+                                                  channel=DEPLOYS)
 
 
 async def test_lock_takeover_needs_confirmation_and_tells_holder(bell: LocalShipbell,
                                                                  clock: FakeClock) -> None:
     await bell.command("/deploy", "lock web production load test")
     clock.advance(hours=2)
-    offer = await bell.command("/deploy", "lock web production hotfix --for 30m", user="U_BOB")
-    assert offer.text == "production is locked by <@U_ANA> 2 h ago: load test."
+    offer = await bell.command("/deploy", "lock web production hotfix --for 30m", user=BOB)
+    assert offer.text == f"production is locked by <@{ANA}> 2 h ago: load test."
     assert offer.json is not None and offer.json["blocks"]
     from shipbell.handlers.deploy.ids import Action
-    await bell.driver.press({"blocks": offer.json["blocks"]}, Action.TAKE_OVER, user="U_BOB")
+    await bell.driver.press({"blocks": offer.json["blocks"]}, Action.TAKE_OVER, user=BOB)
     reply = await bell.double.wait_for("response_url")
     assert reply.args["text"].startswith("You now hold the lock on web production")
     lock = bell.core.store.one("SELECT holder, reason FROM locks")
-    assert lock == {"holder": "U_BOB", "reason": "hotfix"}
-    dm = await bell.double.wait_for("chat.postMessage", lambda c: c.args["channel"] == "U_ANA")
-    assert dm.args["text"] == "<@U_BOB> took over your lock on web production: hotfix."
+    assert lock == {"holder": BOB, "reason": "hotfix"}
+    dm = await bell.double.wait_for("chat.postMessage", lambda c: c.args["channel"] == ANA)
+    assert dm.args["text"] == f"<@{BOB}> took over your lock on web production: hotfix."
     audit = bell.core.store.one("SELECT actor, detail FROM audit_log"
                                 " WHERE action = 'lock.takeover'")
-    assert audit is not None and audit["actor"] == "U_BOB" and "U_ANA" in audit["detail"]
+    assert audit is not None and audit["actor"] == BOB and ANA in audit["detail"]
 
 
 async def test_forgotten_lock_holder_is_reminded_every_3h(bell: LocalShipbell,
@@ -225,7 +226,7 @@ async def test_forgotten_lock_holder_is_reminded_every_3h(bell: LocalShipbell,
     await bell.core.scheduler.run_due()
     await bell.idle()
     reminders = [c for c in bell.double.calls_to("chat.postMessage")
-                 if c.args["channel"] == "U_ANA"]
+                 if c.args["channel"] == ANA]
     assert len(reminders) == 1
     assert "You've held the lock on web staging for 3 h: exploring." in reminders[0].args["text"]
 
@@ -235,13 +236,13 @@ async def test_rollback_goes_through_the_incident_gate(bell: LocalShipbell, ci: 
     await succeed(bell, ci, "api@v2 to production", 2, "v2", "bbb222")
     cursor = bell.core.store.execute(
         "INSERT INTO incidents (title, severity, status, service, reporter, declared_at)"
-        " VALUES ('errors', 1, 'investigating', 'api', 'U_EVE', '2026-11-02T09:00:00')"
+        f" VALUES ('errors', 1, 'investigating', 'api', '{EVE}', '2026-11-02T09:00:00')"
         " RETURNING id")
     inc = int(cursor.fetchone()[0])
     blocked = await bell.command("/deploy", "rollback api production")
     assert blocked.text.startswith(f"api has an open incident INC-{inc} (SEV1, errors)")
     svc = bell.core.registry.need(DeployService)
-    reply = await svc.request_rollback("api", "production", user="U_EVE", channel="C_DEPLOYS",
+    reply = await svc.request_rollback("api", "production", user=EVE, channel=DEPLOYS,
                                        incident_id=inc)
     assert reply.startswith("Deploying api@aaa111 to production (#3)")
     deploy = row(bell, 3)

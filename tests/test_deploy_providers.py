@@ -12,6 +12,7 @@ from fakes.configs import SECRET, SECRET_ENV, deploy_config
 from fakes.waiting import tick, until
 from shipbell.bot.clock import FakeClock
 from shipbell.bot.local import LocalShipbell, merge
+from shipbell.bot.slackdouble.cast import DEPLOYS
 
 pytest_plugins = ("fakes.fixtures",)
 
@@ -34,13 +35,13 @@ async def ended(bell: LocalShipbell, deploy_id: int = 1) -> dict[str, Any]:
     final = ("succeeded", "failed", "cancelled", "timed_out", "rejected")
     await until(lambda: row(bell, deploy_id).get("state") in final)
     await bell.idle()
-    top = [m for m in bell.double.messages("C_DEPLOYS") if f"Deploy #{deploy_id}:" in m["text"]]
+    top = [m for m in bell.double.messages(DEPLOYS) if f"Deploy #{deploy_id}:" in m["text"]]
     assert top and row(bell, deploy_id)["state"].replace("_", " ") in top[0]["text"]
     return row(bell, deploy_id)
 
 
 def thread_text(bell: LocalShipbell) -> str:
-    return "\n".join(m["text"] for m in bell.double.messages("C_DEPLOYS") if m.get("thread_ts"))
+    return "\n".join(m["text"] for m in bell.double.messages(DEPLOYS) if m.get("thread_ts"))
 
 
 # -- command -----------------------------------------------------------------------------

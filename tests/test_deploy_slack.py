@@ -13,6 +13,7 @@ from conftest import MakeBell
 from fakes.ci import FakeCI
 from fakes.configs import deploy_config
 from shipbell.bot.local import LocalShipbell
+from shipbell.bot.slackdouble.cast import ANA, BOB, DEPLOYS
 
 pytest_plugins = ("fakes.fixtures",)
 
@@ -39,13 +40,13 @@ def dm(bell: LocalShipbell, user: str) -> str:
 
 async def test_private_channel_without_the_bot_sends_the_message_to_the_requester(
         bell: LocalShipbell, ci: FakeCI, caplog: pytest.LogCaptureFixture) -> None:
-    secret = bell.double.add_channel("war-room", is_private=True, members=["U_ANA"])
+    secret = bell.double.add_channel("war-room", is_private=True, members=[ANA])
     ack = await bell.command("/deploy", "api to production", channel=secret)
     assert ack.text == "Deploying api@main to production (#1); follow it in the channel."
     await ci.wait_jobs(1)
     await ci.callback(bell.runtime.url, 1, "succeeded", version="v1")
     await bell.idle()
-    home = dm(bell, "U_ANA")
+    home = dm(bell, ANA)
     [top] = tops(bell, home)
     assert "succeeded" in top["text"]
     assert REHOMED.format(secret) in thread_text(bell, home, top["ts"])
@@ -59,16 +60,16 @@ async def test_channel_archived_mid_deploy_moves_the_message_to_the_requester(
     await bell.command("/deploy", "api to production")
     await ci.wait_jobs(1)
     await bell.idle()
-    assert len(tops(bell, "C_DEPLOYS")) == 1
-    bell.double.state.channels["C_DEPLOYS"].is_archived = True
+    assert len(tops(bell, DEPLOYS)) == 1
+    bell.double.state.channels[DEPLOYS].is_archived = True
     status, _ = await ci.callback(bell.runtime.url, 1, "failed", error="migrations failed")
     assert status == 200
     await bell.idle()
-    home = dm(bell, "U_ANA")
+    home = dm(bell, ANA)
     [top] = tops(bell, home)
     assert "failed" in top["text"] and "migrations failed" in str(top["blocks"])
     thread = thread_text(bell, home, top["ts"])
-    assert REHOMED.format("C_DEPLOYS") in thread and "migrations failed" in thread
+    assert REHOMED.format(DEPLOYS) in thread and "migrations failed" in thread
     assert bell.core.store.one("SELECT state FROM deploys") == {"state": "failed"}
 
 
@@ -77,14 +78,14 @@ async def test_deleted_deploy_message_is_posted_again_in_its_channel(
     await bell.command("/deploy", "api to production")
     await ci.wait_jobs(1)
     await bell.idle()
-    [first] = tops(bell, "C_DEPLOYS")
-    bell.double.state.messages["C_DEPLOYS"].remove(
-        next(m for m in bell.double.state.messages["C_DEPLOYS"] if m["ts"] == first["ts"]))
+    [first] = tops(bell, DEPLOYS)
+    bell.double.state.messages[DEPLOYS].remove(
+        next(m for m in bell.double.state.messages[DEPLOYS] if m["ts"] == first["ts"]))
     await ci.callback(bell.runtime.url, 1, "succeeded", version="v1")
     await bell.idle()
-    [again] = tops(bell, "C_DEPLOYS")
+    [again] = tops(bell, DEPLOYS)
     assert again["ts"] != first["ts"] and "succeeded" in again["text"]
-    assert not bell.double.messages(dm(bell, "U_ANA"))
+    assert not bell.double.messages(dm(bell, ANA))
 
 
 async def test_rate_limited_update_is_retried_and_nothing_is_lost(
@@ -97,14 +98,14 @@ async def test_rate_limited_update_is_retried_and_nothing_is_lost(
     await bell.idle()  # the SDK waits out Retry-After itself (≤ 1 s of jitter)
     assert len([c for c in bell.double.calls_to("chat.update")
                 if c.response.get("error") == "ratelimited"]) == 1
-    [top] = tops(bell, "C_DEPLOYS")
+    [top] = tops(bell, DEPLOYS)
     assert "succeeded" in top["text"]
-    assert not bell.double.messages(dm(bell, "U_ANA"))  # a rate limit is no reason to move
+    assert not bell.double.messages(dm(bell, ANA))  # a rate limit is no reason to move
 
 
 async def test_takeover_stands_when_the_holder_cannot_be_told(bell: LocalShipbell) -> None:
     """A deactivated holder (account_inactive) can't get the DM; the takeover still holds."""
-    await bell.command("/deploy", "lock api production db migration", user="U_BOB")
+    await bell.command("/deploy", "lock api production db migration", user=BOB)
     offer = await bell.command("/deploy", "lock api production hotfix")
     bell.double.fail_next("chat.postMessage", "account_inactive")
     await bell.driver.press({"blocks": (offer.json or {})["blocks"], "ts": "1.0"},
@@ -115,6 +116,6 @@ async def test_takeover_stands_when_the_holder_cannot_be_told(bell: LocalShipbel
     told = bell.double.calls_to("chat.postMessage")
     assert [c.response.get("error") for c in told] == ["account_inactive"]  # not retried
     assert bell.core.store.one("SELECT holder, reason FROM locks") == {
-        "holder": "U_ANA", "reason": "hotfix"}
+        "holder": ANA, "reason": "hotfix"}
     audit = bell.core.store.one("SELECT actor FROM audit_log WHERE action = 'lock.takeover'")
-    assert audit == {"actor": "U_ANA"}
+    assert audit == {"actor": ANA}

@@ -20,6 +20,7 @@ from shipbell.bot.dora import leadcache
 from shipbell.bot.dora.config import DigestSettings
 from shipbell.bot.dora.digest import build_digest
 from shipbell.bot.dora.metrics import Digest
+from shipbell.bot.slackdouble.cast import ANA
 from test_digest_post import CONFIG, due, seeded
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -55,7 +56,7 @@ class History:
         self.store.execute(
             "INSERT INTO deploys (id, service, env, ref, state, requester, requested_at,"
             " started_at, finished_at, is_rollback, is_hotfix) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-            (did, service, env, "main", state, "U_ANA", to_db(finished - timedelta(minutes=9)),
+            (did, service, env, "main", state, ANA, to_db(finished - timedelta(minutes=9)),
              to_db(finished - timedelta(minutes=8)), to_db(finished),
              int(rnd.random() < 0.03), int(rnd.random() < 0.05)))
         if changes is None:

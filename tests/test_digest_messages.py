@@ -8,6 +8,7 @@ from shipbell.bot.dora.config import DigestSettings
 from shipbell.bot.dora.digest import build_digest
 from shipbell.bot.schema import all_migrations
 from shipbell.bot.slackdouble.blockkit import total_text_length, validate_blocks
+from shipbell.bot.slackdouble.cast import ANA
 from shipbell.bot.storage import Store
 from shipbell.handlers.digest import messages
 from test_digest_reference import PARIS, POSTED, deploy, followup, incident
@@ -46,7 +47,7 @@ def test_titles_near_the_4000_character_limit_keep_every_line_readable(tmp_path:
     store = Store(tmp_path / "long.db")
     store.migrate(all_migrations())
     deploy(store, 1, "api", "11-20 10:00")
-    long = "“Ünïcode” 🚀 <!channel> <@U_ANA|ana> & " * 100  # ~3,900 characters
+    long = f"“Ünïcode” 🚀 <!channel> <@{ANA}|ana> & " * 100  # ~3,900 characters
     for n in range(12):
         incident(store, n + 1, 2, "11-20 10:00", None, title=long[: 3990 - n])
         followup(store, n + 1, long[: 3990 - n], "2026-11-21")
@@ -54,7 +55,7 @@ def test_titles_near_the_4000_character_limit_keep_every_line_readable(tmp_path:
     for message in (messages.summary(d), messages.details(d), messages.stats(d)):
         assert validate_blocks(message["blocks"]) == []
         assert total_text_length(message["blocks"]) <= messages.MESSAGE_BUDGET
-        assert "<!channel>" not in str(message) and "<@U_ANA" not in str(message)
+        assert "<!channel>" not in str(message) and f"<@{ANA}" not in str(message)
     details = str(messages.details(d)["blocks"])
     assert "… and 2 more open" in details and "… and 2 more" in details
     assert details.count("🚀") >= 10  # each of the ten shown keeps its start, not one giant line

@@ -14,11 +14,14 @@ from shipbell.bot.clock import FakeClock
 from shipbell.bot.dora.digest import build_digest
 from shipbell.bot.local import LocalShipbell
 from shipbell.bot.scheduling import RunOutcome
+from shipbell.bot.slackdouble.cast import BOB, METRICS
 from shipbell.handlers.digest import messages
 from shipbell.scheduled.digest import JOB_ID, prepare
 from test_digest_reference import seed_reference
 
-CONFIG = {"timezone": "Europe/Paris", "digest": {"channel": "C_METRICS", "time": "09:00"}}
+OLD = "C0OLD0001"  # archived, or no such channel
+
+CONFIG = {"timezone": "Europe/Paris", "digest": {"channel": METRICS, "time": "09:00"}}
 BEFORE_NINE = datetime(2026, 11, 25, 7, 59, tzinfo=UTC)  # 08:59 Paris
 
 
@@ -47,7 +50,7 @@ def texts(blocks: list[dict[str, Any]]) -> str:
 
 def posts(bell: LocalShipbell) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """(top-level messages, thread replies) in the metrics channel."""
-    msgs = bell.double.messages("C_METRICS")
+    msgs = bell.double.messages(METRICS)
     top = [m for m in msgs if m.get("thread_ts", m["ts"]) == m["ts"]]
     return top, [m for m in msgs if m not in top]
 
@@ -73,7 +76,7 @@ async def test_posts_summary_thread_and_chart_once(make_bell: Any, clock: FakeCl
     assert details["thread_ts"] == top[0]["ts"]
     detail_text = texts(details["blocks"])
     assert "*By service*" in detail_text and "• api: 4 deploys" in detail_text
-    assert "owner <@U_BOB>" in detail_text and "a private SEV1 incident: open 19 h" in detail_text
+    assert f"owner <@{BOB}>" in detail_text and "a private SEV1 incident: open 19 h" in detail_text
     assert "Secret" not in detail_text + summary and "payment" not in detail_text
     chart = next(m for m in replies if m.get("files"))
     assert chart["thread_ts"] == top[0]["ts"] and chart["files"][0]["name"] == "dora-2026-11-25.png"
@@ -86,7 +89,7 @@ async def test_posts_summary_thread_and_chart_once(make_bell: Any, clock: FakeCl
     await bell.restart()
     assert await due(bell) == []
     await bell.idle()
-    assert len(bell.double.messages("C_METRICS")) == 3
+    assert len(bell.double.messages(METRICS)) == 3
     assert len(bell.double.calls_to("files.completeUploadExternal")) == 1
 
 
@@ -103,7 +106,7 @@ async def test_a_failed_upload_is_retried_without_reposting(
     top, replies = posts(bell)
     assert len(top) == 1 and len(replies) == 2
     assert len([c for c in bell.double.calls_to("chat.postMessage")
-                if c.args["channel"] == "C_METRICS"]) == 2
+                if c.args["channel"] == METRICS]) == 2
     row = bell.core.store.one("SELECT * FROM digest_posts WHERE day = '2026-11-25'")
     assert row is not None and row["done_at"] and row["chart_file"].startswith("F")
     assert row["chart"] is None  # posted: the PNG is not kept in the database
@@ -137,7 +140,7 @@ async def test_quiet_mode_posts_nothing_on_a_day_with_nothing_to_say(
     outcomes = await due(bell)
     assert [o.outcome for o in outcomes] == ["skipped"]
     await bell.idle()
-    assert bell.double.messages("C_METRICS") == []
+    assert bell.double.messages(METRICS) == []
     seed_reference(bell.core.store)  # the next day has news: it posts
     clock.advance(days=1)
     assert [o.outcome for o in await due(bell)] == ["posted"]
@@ -154,14 +157,15 @@ async def test_no_channel_means_no_scheduled_digest(make_bell: Any, clock: FakeC
 async def test_a_channel_slack_refuses_is_logged_not_retried(
     make_bell: Any, clock: FakeClock, caplog: pytest.LogCaptureFixture, error: str
 ) -> None:
-    config = {**CONFIG, "digest": {**CONFIG["digest"], "channel": "C_OLD"}}
+    config = {**CONFIG, "digest": {**CONFIG["digest"], "channel": OLD}}
     bell = await seeded(make_bell, clock, BEFORE_NINE + timedelta(minutes=1), config)
-    if error == "is_archived":  # else C_OLD was never created, or deleted since
-        bell.double.add_channel("old-metrics", channel_id="C_OLD", is_archived=True)
+    if error == "is_archived":  # else the channel was never created, or deleted since
+        bell.double.add_channel("old-metrics", channel_id=OLD, is_archived=True)
     with caplog.at_level(logging.WARNING, logger="shipbell"):
         assert [o.outcome for o in await due(bell)] == ["posted"]
         await bell.idle()
-    call = await bell.double.wait_for("chat.postMessage", lambda c: c.args["channel"] == "C_OLD")
+    call = await bell.double.wait_for("chat.postMessage",
+                                      lambda c: c.args["channel"] == OLD)
     assert call.response["error"] == error
     row = bell.core.store.one("SELECT summary, summary_ts, done_at FROM digest_posts")
     assert row is not None and row["summary_ts"] is None and row["done_at"]
@@ -169,7 +173,7 @@ async def test_a_channel_slack_refuses_is_logged_not_retried(
     assert bell.double.calls_to("files.getUploadURLExternal") == []
     task = bell.core.store.one("SELECT status, attempts FROM tasks WHERE kind = 'digest.post'")
     assert task == {"status": "done", "attempts": 1}
-    assert any("2026-11-25 not posted to C_OLD" in r.getMessage() and
+    assert any(f"2026-11-25 not posted to {OLD}" in r.getMessage() and
                "shipbell digest --as-of 2026-11-25" in r.getMessage() for r in caplog.records)
 
 
@@ -190,7 +194,7 @@ async def test_a_rate_limit_delays_but_never_doubles_a_part(
         clock.advance(seconds=60)
         await bell.idle()
     statuses = [c.status for c in bell.double.calls_to("chat.postMessage")
-                if c.args["channel"] == "C_METRICS"]
+                if c.args["channel"] == METRICS]
     assert statuses.count(429) == 2 and statuses.count(200) == 2
     top, replies = posts(bell)
     assert len(top) == 1 and len(replies) == 2
@@ -217,7 +221,7 @@ async def test_a_stored_digest_whose_task_was_lost_is_posted_after_restart(
         conn, bell.core.settings.digest, ZoneInfo("Europe/Paris"), clock.now()))
     bell.core.store.execute(  # stored, then the process died before queueing the post
         "INSERT INTO digest_posts (day, channel, summary, details, created_at)"
-        " VALUES ('2026-11-25', 'C_METRICS', ?, ?, '2026-11-25T08:00:00.000000+00:00')",
+        f" VALUES ('2026-11-25', '{METRICS}', ?, ?, '2026-11-25T08:00:00.000000+00:00')",
         (json.dumps(messages.summary(digest)), json.dumps(messages.details(digest))),
     )
     assert posts(bell) == ([], [])

@@ -44,6 +44,7 @@ from shipbell.bot.dora.config import DigestSettings
 from shipbell.bot.dora.digest import build_digest
 from shipbell.bot.dora.metrics import Digest
 from shipbell.bot.dora.text import to_text
+from shipbell.bot.slackdouble.cast import ANA, BOB
 from shipbell.bot.storage import Store
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -61,7 +62,7 @@ def deploy(store: Store, did: int, service: str, finished: str, *, state: str = 
     store.execute(
         "INSERT INTO deploys (id, service, env, ref, state, requester, requested_at, started_at,"
         " finished_at, is_rollback, is_hotfix, rollback_of) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-        (did, service, env, "main", state, "U_ANA", z(started or finished),
+        (did, service, env, "main", state, ANA, z(started or finished),
          z(started or finished), z(finished), int(rollback_of is not None), int(hotfix),
          rollback_of),
     )
@@ -77,7 +78,7 @@ def incident(store: Store, iid: int, severity: int, declared: str, resolved: str
         "INSERT INTO incidents (id, title, severity, status, service, private, test, reporter,"
         " declared_at, resolved_at) VALUES (?,?,?,?,?,?,?,?,?,?)",
         (iid, title or f"Incident {iid}", severity, "resolved" if resolved else "investigating",
-         service, int(private), int(test), "U_BOB", z(declared), z(resolved) if resolved else None),
+         service, int(private), int(test), BOB, z(declared), z(resolved) if resolved else None),
     )
     if caused_by is not None:
         store.execute("INSERT INTO incident_deploys (incident_id, deploy_id, relation, linked_at)"
@@ -85,7 +86,7 @@ def incident(store: Store, iid: int, severity: int, declared: str, resolved: str
 
 
 def followup(store: Store, incident_id: int, text: str, due: str, done: str | None = None,
-             owner: str | None = "U_BOB") -> None:
+             owner: str | None = BOB) -> None:
     store.execute("INSERT INTO followups (incident_id, text, owner, due_date, created_at, done_at)"
                   " VALUES (?,?,?,?,?,?)",
                   (incident_id, text, owner, due, z("11-20 10:00"), z(done) if done else None))
@@ -236,7 +237,7 @@ def test_text_shows_n_and_direction_and_hides_private_incidents(store: Store) ->
     assert "3 opened, 2 resolved · 1 open, oldest 19 h" in text
     assert "a private SEV1 incident: open 19 h" in text
     assert "a follow-up on a private incident, due 2026-11-24" in text
-    assert "“Add a DB latency alert” on #1 DB latency, due 2026-11-23, owner U_BOB" in text
+    assert f"“Add a DB latency alert” on #1 DB latency, due 2026-11-23, owner {BOB}" in text
     assert "Secret" not in text and "payment" not in text and "#2" not in text
 
 

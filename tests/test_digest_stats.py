@@ -6,7 +6,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from fakes.slow import answered
+from fakes.waiting import until
 from shipbell.bot.clock import FakeClock
+from shipbell.bot.slackdouble.cast import ANA, CARL, DEPLOYS, GENERAL, ONCALL
 from shipbell.handlers.digest.stats import parse
 from test_digest_post import seeded, texts
 
@@ -16,9 +19,12 @@ NOW = datetime(2026, 11, 25, 8, tzinfo=UTC)
 
 async def test_stats_for_a_service_answers_only_the_asker(make_bell: Any, clock: FakeClock) -> None:
     bell = await seeded(make_bell, clock, NOW, CONFIG)
-    ack = await bell.command("/deploy", "stats api", user="U_CARL")
+    bell.double.hold("response_url")
+    ack = await answered(bell.command("/deploy", "stats api", user=CARL))
     assert ack.status == 200 and ack.text == ""
-    assert ack.latency < 0.5
+    # Acked empty; the answer comes after, computed and waiting to be delivered.
+    await until(lambda: bell.double.waiting.get("response_url") == 1)
+    bell.double.release("response_url")
     call = await bell.double.wait_for("response_url")
     assert call.args["response_type"] == "ephemeral"
     body = texts(call.args["blocks"])
@@ -27,8 +33,8 @@ async def test_stats_for_a_service_answers_only_the_asker(make_bell: Any, clock:
     assert "*Change failure rate:* 50.0% (2 of 4)" in body
     assert "By service" not in body  # one service: no breakdown
     assert "Secret" not in body and "a private SEV1 incident: open 19 h" in body
-    assert [e["user"] for e in bell.double.state.ephemerals] == ["U_CARL"]
-    assert bell.double.messages("C_DEPLOYS") == []  # nothing public
+    assert [e["user"] for e in bell.double.state.ephemerals] == [CARL]
+    assert bell.double.messages(DEPLOYS) == []  # nothing public
 
 
 async def test_stats_28_days_for_everything(make_bell: Any, clock: FakeClock) -> None:
@@ -59,9 +65,9 @@ async def test_unknown_service_gets_the_known_ones(make_bell: Any, clock: FakeCl
     [
         ("stats api 30d", "`30d` isn't a period I keep; Try `/deploy stats`"),
         ("stats api web", "One service at a time (`api` or `web`)."),
-        ("stats <@U_ANA|ana>", "That's a person or a group; stats are per service. Try"),
-        ("stats <!subteam^S1|@sre>", "That's a person or a group"),
-        ("stats <#C123|general> 7d", "That's a channel; stats are per service. Try"),
+        (f"stats <@{ANA}|ana>", "That's a person or a group; stats are per service. Try"),
+        (f"stats <!subteam^{ONCALL}|@oncall>", "That's a person or a group"),
+        (f"stats <#{GENERAL}|general> 7d", "That's a channel; stats are per service. Try"),
         ("stats api 7", "`7` needs a unit: `7d`."),
         ("stats 7d api 28d", "One period at a time (`7d` or `28d`)."),
         ("stats 2w", "`2w` isn't a period I keep"),

@@ -20,6 +20,7 @@ from shipbell.bot.dora.config import DigestSettings
 from shipbell.bot.dora.digest import build_digest
 from shipbell.bot.dora.metrics import deploy_days
 from shipbell.bot.dora.periods import Period, current_period, weeks_before
+from shipbell.bot.slackdouble.cast import ANA, BOB
 from shipbell.bot.storage import Store
 from test_digest_reference import PARIS, POSTED
 
@@ -47,7 +48,7 @@ def random_history(store: Store, seed: int) -> None:
             "INSERT INTO deploys (id, service, env, ref, state, requester, requested_at,"
             " finished_at, is_rollback, is_hotfix, rollback_of) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
             (did, rnd.choice(["api", "web"]), rnd.choice([*ENVS, "staging"]), "main", state,
-             "U_ANA", to_db(finished - timedelta(minutes=5)), to_db(finished),
+             ANA, to_db(finished - timedelta(minutes=5)), to_db(finished),
              int(target is not None), int(rnd.random() < 0.05), target),
         )
         done.append((did, finished))
@@ -56,7 +57,7 @@ def random_history(store: Store, seed: int) -> None:
         store.execute(
             "INSERT INTO incidents (id, title, severity, status, service, test, reporter,"
             " declared_at, resolved_at) VALUES (?,?,?,?,?,?,?,?,?)",
-            (incident_id, "x", 2, "resolved", "api", int(rnd.random() < 0.2), "U_BOB",
+            (incident_id, "x", 2, "resolved", "api", int(rnd.random() < 0.2), BOB,
              to_db(finished), to_db(finished + timedelta(hours=1))))
         store.execute(
             "INSERT INTO incident_deploys (incident_id, deploy_id, relation, linked_at)"
@@ -127,7 +128,7 @@ def test_lead_times_keep_their_rounding_to_the_millisecond(new_store: OpenStore)
         finished = start + timedelta(minutes=20 * did, microseconds=rnd.randint(0, 999_999))
         store.execute(
             "INSERT INTO deploys (id, service, env, ref, state, requester, requested_at,"
-            " finished_at) VALUES (?, 'api', 'production', 'main', 'succeeded', 'U_ANA', ?, ?)",
+            f" finished_at) VALUES (?, 'api', 'production', 'main', 'succeeded', '{ANA}', ?, ?)",
             (did, to_db(finished), to_db(finished)))
         gap = rnd.choice([timedelta(microseconds=rnd.randint(-2_000, 2_000)),
                           timedelta(seconds=rnd.lognormvariate(9.6, 1.4)),

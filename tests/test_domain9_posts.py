@@ -15,6 +15,7 @@ from conftest import MakeBell
 from fakes.ci import FakeCI
 from fakes.configs import deploy_config
 from shipbell.bot.local import LocalShipbell
+from shipbell.bot.slackdouble.cast import DEPLOYS, GENERAL, INCIDENTS, SHIPBELL
 from test_incident_support import row as incident_row
 from test_incident_support import start
 
@@ -42,7 +43,7 @@ async def test_a_crash_after_posting_a_deploy_message_keeps_one_message(
 ) -> None:
     bell.double.lose_reply_next("chat.postMessage")
     await bell.command("/deploy", "api@v1.2.0 to production")
-    await bell.double.wait_for("chat.postMessage", lambda c: c.args["channel"] == "C_DEPLOYS")
+    await bell.double.wait_for("chat.postMessage", lambda c: c.args["channel"] == DEPLOYS)
     await ci.wait_jobs(1)
     assert deploy_row(bell, 1)["message_ts"] is None  # posted, but the ts never came back
     await bell.restart()
@@ -50,12 +51,12 @@ async def test_a_crash_after_posting_a_deploy_message_keeps_one_message(
     status, body = await ci.callback(bell.runtime.url, 1, "succeeded", version="v1.2.0")
     assert (status, body["state"]) == (200, "succeeded")
     await bell.idle()
-    top = top_level(bell, "C_DEPLOYS")
+    top = top_level(bell, DEPLOYS)
     assert len(top) == 1, [m["text"] for m in top]
     assert "succeeded" in top[0]["text"]
     assert deploy_row(bell, 1)["message_ts"] == top[0]["ts"]
     assert top[0]["metadata"]["event_payload"] == {"deploy_id": 1}
-    thread = [m["text"] for m in bell.double.messages("C_DEPLOYS")
+    thread = [m["text"] for m in bell.double.messages(DEPLOYS)
               if m.get("thread_ts") == top[0]["ts"] and m["ts"] != top[0]["ts"]]
     assert any("succeeded" in t for t in thread)  # its thread carries on under the adopted one
 
@@ -66,12 +67,12 @@ async def test_a_message_deleted_meanwhile_is_posted_again_after_restart(
     bell.double.lose_reply_next("chat.postMessage")
     await bell.command("/deploy", "api@v1.2.0 to production")
     lost = await bell.double.wait_for("chat.postMessage",
-                                      lambda c: c.args["channel"] == "C_DEPLOYS")
+                                      lambda c: c.args["channel"] == DEPLOYS)
     await ci.wait_jobs(1)
-    bell.double.state.delete_message("C_DEPLOYS", lost.response["ts"])  # someone deleted it
+    bell.double.state.delete_message(DEPLOYS, lost.response["ts"])  # someone deleted it
     await bell.restart()
     await bell.idle()
-    top = top_level(bell, "C_DEPLOYS")
+    top = top_level(bell, DEPLOYS)
     assert len(top) == 1 and top[0]["ts"] != lost.response["ts"]
     assert deploy_row(bell, 1)["message_ts"] == top[0]["ts"]
 
@@ -81,7 +82,7 @@ async def test_a_crash_after_posting_an_incident_status_message_keeps_one(
 ) -> None:
     bell = await start(make_bell)
     bell.double.lose_reply_next("chat.postMessage")  # the first post is the status message
-    ack = await bell.command("/incident", "open DB latency sev2", channel="C_GENERAL")
+    ack = await bell.command("/incident", "open DB latency sev2", channel=GENERAL)
     assert ack.status == 200
     status = await bell.double.wait_for("chat.postMessage")
     await bell.restart()
@@ -92,7 +93,7 @@ async def test_a_crash_after_posting_an_incident_status_message_keeps_one(
     assert len(mine) == 1 and mine[0]["ts"] == status.response["ts"]
     assert inc["status_message_ts"] == mine[0]["ts"]
     assert bell.double.state.pins.get(inc["channel_id"]) == [mine[0]["ts"]]
-    assert len(top_level(bell, "C_INCIDENTS")) == 1
+    assert len(top_level(bell, INCIDENTS)) == 1
 
 
 async def test_a_crash_after_announcing_an_incident_keeps_one_announcement(
@@ -101,15 +102,15 @@ async def test_a_crash_after_announcing_an_incident_keeps_one_announcement(
     bell = await start(make_bell)
     # the status message, then (after the restart adopted it) the announcement
     bell.double.lose_reply_next("chat.postMessage", times=2)
-    await bell.command("/incident", "open DB latency sev2", channel="C_GENERAL")
+    await bell.command("/incident", "open DB latency sev2", channel=GENERAL)
     await bell.double.wait_for("chat.postMessage")
     await bell.restart()
     await bell.double.wait_for("chat.postMessage",
-                               lambda c: c.args["channel"] == "C_INCIDENTS")
+                               lambda c: c.args["channel"] == INCIDENTS)
     await bell.restart()
     await bell.idle()
     inc = incident_row(bell)
-    announced = top_level(bell, "C_INCIDENTS")
+    announced = top_level(bell, INCIDENTS)
     assert len(announced) == 1 and inc["announcement_ts"] == announced[0]["ts"]
     assert announced[0]["metadata"] == {"event_type": "shipbell_incident_announcement",
                                         "event_payload": {"incident_id": inc["id"]}}
@@ -124,24 +125,24 @@ async def test_the_double_keeps_metadata_like_slack() -> None:
     from slack_sdk.web.async_client import AsyncWebClient
 
     async with SlackDouble() as double:
-        double.add_channel("deploys", channel_id="C_DEPLOYS", members=["UBOTSHIP"])
+        double.add_channel("deploys", channel_id=DEPLOYS, members=[SHIPBELL])
         client = AsyncWebClient(token=double.token, base_url=double.api_url)
         try:
             tag = {"event_type": "shipbell_deploy", "event_payload": {"deploy_id": 7}}
-            first = await client.chat_postMessage(channel="C_DEPLOYS", text="a", metadata=tag)
-            plain = await client.conversations_history(channel="C_DEPLOYS")
+            first = await client.chat_postMessage(channel=DEPLOYS, text="a", metadata=tag)
+            plain = await client.conversations_history(channel=DEPLOYS)
             assert "metadata" not in plain["messages"][0]
-            full = await client.conversations_history(channel="C_DEPLOYS",
+            full = await client.conversations_history(channel=DEPLOYS,
                                                       include_all_metadata=True)
             assert full["messages"][0]["metadata"] == tag
-            later = await client.conversations_history(channel="C_DEPLOYS",
+            later = await client.conversations_history(channel=DEPLOYS,
                                                        oldest=first["ts"])
             assert later["messages"] == []  # oldest is exclusive unless inclusive
-            both = await client.conversations_history(channel="C_DEPLOYS", oldest=first["ts"],
+            both = await client.conversations_history(channel=DEPLOYS, oldest=first["ts"],
                                                       inclusive=True)
             assert [m["ts"] for m in both["messages"]] == [first["ts"]]
             with pytest.raises(SlackApiError) as refused:
-                await client.chat_postMessage(channel="C_DEPLOYS", text="b",
+                await client.chat_postMessage(channel=DEPLOYS, text="b",
                                               metadata={"event_type": "no spaces",
                                                         "event_payload": {}})
             assert refused.value.response["error"] == "invalid_metadata_format"

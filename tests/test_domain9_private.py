@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from shipbell.bot.slackdouble.cast import ANA, BOB, CARL, INCIDENTS, SHIPBELL
 from test_incident_support import declare, start
 
 
@@ -10,11 +11,11 @@ async def test_private_sev1_invites_the_responders_into_its_private_channel(make
     inc = await declare(bell, "open Leaked API key sev1 --private")
     channel = bell.double.state.channels[inc["channel_id"]]
     assert channel.is_private
-    # S_ONCALL (the configured responders) expands to its members, invited like the reporter
-    assert set(channel.members) == {"UBOTSHIP", "U_ANA", "U_BOB", "U_CARL"}
+    # @oncall (the configured responders) expands to its members, invited like the reporter
+    assert set(channel.members) == {SHIPBELL, ANA, BOB, CARL}
     invites = bell.double.calls_to("conversations.invite")
     assert invites and all(c.args["channel"] == inc["channel_id"] for c in invites)
     # nothing public names it: no announcement, no post outside its own channel or the reporter
-    assert inc["announcement_channel"] is None and bell.double.messages("C_INCIDENTS") == []
+    assert inc["announcement_channel"] is None and bell.double.messages(INCIDENTS) == []
     for call in bell.double.calls_to("chat.postMessage"):
-        assert call.args["channel"] in (inc["channel_id"], "U_ANA")
+        assert call.args["channel"] in (inc["channel_id"], ANA)

@@ -13,11 +13,12 @@ from typing import Any
 from conftest import MakeBell
 from shipbell.bot.clock import FakeClock
 from shipbell.bot.deploys.demo import DEMO_CONFIG as DEPLOYS
+from shipbell.bot.slackdouble.cast import ANA, BOB, CARL, GENERAL, RELEASES
 
 TRAIN: dict[str, Any] = {
-    "channel": "C_RELEASES", "services": ["web", "api"], "timezone": "Europe/Paris",
+    "channel": RELEASES, "services": ["web", "api"], "timezone": "Europe/Paris",
     "weekday": "tue", "time": "14:00", "freeze": "24h", "reminders": ["0"],
-    "captains": ["U_ANA", "U_BOB"],
+    "captains": [ANA, BOB],
 }
 FREEZE = datetime(2026, 11, 2, 13, tzinfo=UTC)
 RELEASE = datetime(2026, 11, 3, 13, tzinfo=UTC)
@@ -30,7 +31,7 @@ def config(**overrides: Any) -> dict[str, Any]:
 async def test_an_adhoc_freeze_refusal_says_when_it_ends(make_bell: MakeBell,
                                                          clock: FakeClock) -> None:
     bell = await make_bell(config(freeze="0"))
-    await bell.command("/release", "freeze web 2h database migration", channel="C_RELEASES")
+    await bell.command("/release", "freeze web 2h database migration", channel=RELEASES)
     refused = await bell.command("/deploy", "api@v3 to production")
     # 09:00 UTC + 2 h = 12:00 Paris time, said with the zone's name
     assert "database migration, until Mon 2 Nov 12:00 CET" in refused.text, refused.text
@@ -55,7 +56,7 @@ async def test_a_summer_freeze_names_summer_time(make_bell: MakeBell, clock: Fak
 
 
 def release_day_post(bell: Any) -> str:
-    [post] = [m for m in bell.double.messages("C_RELEASES") if m["text"].endswith("release day")]
+    [post] = [m for m in bell.double.messages(RELEASES) if m["text"].endswith("release day")]
     return " ".join(b["text"]["text"] for b in post["blocks"] if b.get("type") == "section")
 
 
@@ -82,11 +83,11 @@ async def test_every_release_change_is_audited_with_its_channel(make_bell: MakeB
                                                                 clock: FakeClock) -> None:
     bell = await make_bell(config())
     for text in ("skip web 2026-11-03 audit week", "unskip web 2026-11-03",
-                 "freeze web 1h migration", "unfreeze web", "captain web <@U_CARL>"):
-        ack = await bell.command("/release", text, channel="C_GENERAL")
+                 "freeze web 1h migration", "unfreeze web", f"captain web <@{CARL}>"):
+        ack = await bell.command("/release", text, channel=GENERAL)
         assert ack.status == 200
     rows = bell.core.store.all("SELECT action, channel FROM audit_log"
                                " WHERE action LIKE 'release.%' ORDER BY id")
     assert [r["action"] for r in rows] == ["release.skip", "release.unskip", "release.freeze",
                                            "release.unfreeze", "release.captain"]
-    assert {r["channel"] for r in rows} == {"C_GENERAL"}
+    assert {r["channel"] for r in rows} == {GENERAL}

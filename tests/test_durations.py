@@ -12,6 +12,7 @@ from fakes.configs import SECRET, SECRET_ENV, deploy_config
 from shipbell.bot.clock import FakeClock, to_db
 from shipbell.bot.durations import DurationError, parse_duration
 from shipbell.bot.local import LocalShipbell
+from shipbell.bot.slackdouble.cast import ANA, RELEASES
 
 FORMS = {
     "45m": timedelta(minutes=45),
@@ -25,8 +26,8 @@ FORMS = {
 }
 NOT_DURATIONS = ["3y", "h", "1.5h", "-1h", "1h30", "١٢h", "soon"]
 TRAIN: dict[str, Any] = {
-    "channel": "C_RELEASES", "services": ["web"], "timezone": "UTC", "weekday": "tue",
-    "time": "14:00", "freeze": "24h", "captains": ["U_ANA"],
+    "channel": RELEASES, "services": ["web"], "timezone": "UTC", "weekday": "tue",
+    "time": "14:00", "freeze": "24h", "captains": [ANA],
 }
 
 

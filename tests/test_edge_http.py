@@ -20,6 +20,7 @@ import pytest
 from fakes.waiting import until
 from shipbell.bot.local import LocalShipbell
 from shipbell.bot.slack.server import LIMITS
+from shipbell.bot.slackdouble.cast import ANA, DEPLOYS, GENERAL
 from slack_bolt.async_app import AsyncBoltRequest
 
 FORM = "application/x-www-form-urlencoded"
@@ -40,8 +41,8 @@ def tracebacks(caplog: pytest.LogCaptureFixture) -> list[str]:
 
 def forged_action(bell: LocalShipbell, action_id: str = "/evil-action") -> bytes:
     """A block_actions body naming a response_url, as an attacker would send it."""
-    url = bell.double.new_response_url("C_DEPLOYS", "U_ANA")
-    payload = {"type": "block_actions", "user": {"id": "U_ANA"}, "response_url": url,
+    url = bell.double.new_response_url(DEPLOYS, ANA)
+    payload = {"type": "block_actions", "user": {"id": ANA}, "response_url": url,
                "actions": [{"action_id": action_id, "value": "1"}]}
     return urlencode({"payload": json.dumps(payload)}).encode()
 
@@ -118,24 +119,24 @@ MALFORMED = {
     "broken json": (b'{"type": ', "application/json"),
     "payload not json": (b"payload=%7Bnope", FORM),
     "payload a list": (interactive([1]), FORM),
-    "actions not a list": (interactive({"type": "block_actions", "user": {"id": "U_ANA"},
+    "actions not a list": (interactive({"type": "block_actions", "user": {"id": ANA},
                                         "actions": "deploy.approve"}), FORM),
-    "action not an object": (interactive({"type": "block_actions", "user": {"id": "U_ANA"},
+    "action not an object": (interactive({"type": "block_actions", "user": {"id": ANA},
                                           "actions": ["deploy.approve"]}), FORM),
-    "user a string": (interactive({"type": "block_actions", "user": "U_ANA",
+    "user a string": (interactive({"type": "block_actions", "user": ANA,
                                    "actions": [{"action_id": "deploy.approve"}]}), FORM),
-    "view a string": (interactive({"type": "view_submission", "user": {"id": "U_ANA"},
+    "view a string": (interactive({"type": "view_submission", "user": {"id": ANA},
                                    "view": "incident.declare"}), FORM),
-    "state not an object": (interactive({"type": "view_submission", "user": {"id": "U_ANA"},
+    "state not an object": (interactive({"type": "view_submission", "user": {"id": ANA},
                                          "view": {"callback_id": "incident.declare",
                                                   "state": {"values": [1]}}}), FORM),
     "event not an object": (json.dumps({"type": "event_callback", "event_id": "Ev1",
                                         "event": "pin_added"}).encode(), "application/json"),
     "event without a type": (json.dumps({"type": "event_callback", "event_id": "Ev1",
-                                         "event": {"user": "U_ANA"}}).encode(),
+                                         "event": {"user": ANA}}).encode(),
                              "application/json"),
     "command without a user": (b"command=%2Fdeploy&text=help", FORM),
-    "bogus charset": (b"command=%2Fdeploy&text=help&user_id=U_ANA&channel_id=C_DEPLOYS",
+    "bogus charset": (b"command=%2Fdeploy&text=help&user_id=U0ANA0001&channel_id=C0DEPLOYS",
                       FORM + "; charset=no-such-charset"),
     "utf-16": ('{"type": "url_verification", "challenge": "x"}'.encode("utf-16"),
                "application/json; charset=utf-16"),
@@ -204,6 +205,23 @@ def head_for(bell: LocalShipbell, length: int) -> bytes:
             f"Content-Length: {length}\r\n\r\n").encode()
 
 
+async def test_oversized_chunked_body_that_arrived_whole_is_413(bell: LocalShipbell) -> None:
+    """No Content-Length, and every chunk there before the handler runs: the limit holds
+    on what is already buffered too."""
+    limits = bell.runtime.web_app[LIMITS]
+    limits.max_body = 1024
+    body = b"command=%2Fdeploy&text=" + b"x" * 2048
+    path = bell.core.settings.slack.request_path
+    head = (f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: {FORM}\r\n"
+            f"Transfer-Encoding: chunked\r\n"
+            + "".join(f"{k}: {v}\r\n" for k, v in slack_headers(bell.signing_secret, body).items())
+            + "\r\n").encode()
+    chunked = f"{len(body):x}\r\n".encode() + body + b"\r\n0\r\n\r\n"
+    answer = await raw_http(bell, head, chunked)
+    assert answer.startswith(b"HTTP/1.1 413"), answer
+    assert 'outcome="too_large"' in await metrics(bell)
+
+
 async def test_stalled_partial_body_times_out_with_408(
     bell: LocalShipbell, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -245,7 +263,7 @@ async def test_events_without_a_listener_get_200_counted_not_warned(
     bell: LocalShipbell, caplog: pytest.LogCaptureFixture
 ) -> None:
     with caplog.at_level(logging.DEBUG):
-        acks = [await bell.driver.event({"type": kind, "user": "U_ANA"})
+        acks = [await bell.driver.event({"type": kind, "user": ANA})
                 for kind in ("channel_created", "member_joined_channel", "emoji_changed")]
     assert [a.status for a in acks] == [200, 200, 200]
     logged = "\n".join(r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING)
@@ -275,8 +293,8 @@ async def test_registered_event_still_reaches_its_listener(bell: LocalShipbell) 
     async def on_mention(event: dict[str, Any]) -> None:
         seen.append(event["text"])
 
-    ack = await bell.driver.event({"type": "app_mention", "user": "U_ANA", "text": "hi",
-                                   "channel": "C_GENERAL"})
+    ack = await bell.driver.event({"type": "app_mention", "user": ANA, "text": "hi",
+                                   "channel": GENERAL})
     assert ack.status == 200 and seen == ["hi"]
     assert 'name="app_mention",outcome="ok"' in await metrics(bell)
 
@@ -296,3 +314,38 @@ async def test_bolt_behind_the_edge_still_refuses_and_its_error_handler_sends_no
     assert len(bell.double.calls) == before and rows(bell, "tasks") == 0
     assert [r.getMessage() for r in caplog.records] == [
         "Refused an unverified request that reached Bolt (ValueError); nothing was sent"]
+
+
+def straight_to_bolt(bell: LocalShipbell, body: bytes, headers: dict[str, str]
+                     ) -> AsyncBoltRequest:
+    """A request handed to Bolt without passing the edge: it carries no edge mark."""
+    return AsyncBoltRequest(body=body.decode(), headers={"content-type": FORM, **headers})
+
+
+async def test_bolt_behind_the_edge_checks_the_signature_of_what_the_edge_did_not_mark(
+    bell: LocalShipbell, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The edge's mark lets Bolt skip a second HMAC only for requests the edge verified;
+    a well-formed request that reaches Bolt another way is checked, and a wrong signature
+    (or the mark's name written into the body) gets Bolt's 401 before any listener runs."""
+    ran: list[str] = []
+
+    @bell.runtime.app.action("second.line")
+    async def second_line(ack: Any) -> None:
+        ran.append("listener")
+        await ack()
+
+    payload = {"type": "block_actions", "user": {"id": ANA}, "shipbell_verified": True,
+               "actions": [{"action_id": "second.line", "value": "1"}]}
+    body = urlencode({"payload": json.dumps(payload), "shipbell_verified": "true"}).encode()
+    forged = {**slack_headers(bell.signing_secret, body), "X-Slack-Signature": "v0=" + "0" * 64}
+    before = len(bell.double.calls)
+    response = await bell.runtime.app.async_dispatch(
+        straight_to_bolt(bell, body, {k.lower(): v for k, v in forged.items()}))
+    assert response.status == 401 and ran == []
+    assert len(bell.double.calls) == before and rows(bell, "tasks") == 0
+
+    signed_headers = slack_headers(bell.signing_secret, body)
+    response = await bell.runtime.app.async_dispatch(
+        straight_to_bolt(bell, body, {k.lower(): v for k, v in signed_headers.items()}))
+    assert response.status == 200 and ran == ["listener"]

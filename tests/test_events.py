@@ -18,6 +18,7 @@ from shipbell.bot.core import Core
 from shipbell.bot.events import Bus
 from shipbell.bot.incidents.models import Event
 from shipbell.bot.slackdouble import SlackDriver
+from shipbell.bot.slackdouble.cast import ANA, GENERAL
 from shipbell.bot.tasks import TaskStatus
 from shipbell.handlers.incident.ids import Block, Field
 from shipbell.handlers.incident.ids import Task as IncidentTask
@@ -63,12 +64,12 @@ async def test_a_subscriber_pages_once_per_sev1_or_sev2_declaration(make_bell):
     pager = FakePager()
     bell = await start(lambda config: make_bell(config, plugins=[pager.plugin]))
     for text in ("open Checkout down sev1", "open Slow search sev3", "open Login errors sev2"):
-        ack = await bell.command("/incident", text, channel="C_GENERAL")
+        ack = await bell.command("/incident", text, channel=GENERAL)
         assert ack.status == 200 and "Declared" in ack.text, ack.text
     await bell.idle()
     assert pager.pages == [{"incident": 1, "severity": 1}, {"incident": 3, "severity": 2}]
     # the form submitted twice at once (a double click) declares once and pages once
-    await bell.command("/incident", "", channel="C_GENERAL")
+    await bell.command("/incident", "", channel=GENERAL)
     view = (await bell.double.wait_for("views.open")).response["view"]
     values = {
         Block.TITLE: {Field.TITLE: SlackDriver.text_value("Payments failing")},
@@ -91,7 +92,7 @@ async def test_a_page_the_process_could_not_send_is_sent_after_a_restart(make_be
     pager = FakePager()
     pager.gate.clear()  # the pager hangs: the process stops before the page goes out
     bell = await start(lambda config: make_bell(config, plugins=[pager.plugin]))
-    ack = await bell.command("/incident", "open Checkout down sev1", channel="C_GENERAL")
+    ack = await bell.command("/incident", "open Checkout down sev1", channel=GENERAL)
     assert "Declared INC-1" in ack.text
     await until(lambda: pager.started == 1)
     await bell.restart()  # grace 0: the running page is cancelled and stays pending
@@ -109,7 +110,7 @@ async def test_a_subscribed_task_starts_after_the_commit_and_not_after_a_rollbac
     core = bell.core
     bus = Bus(core.tasks)  # only the pager listens here: the event below is made up
     pager.subscribe(bus)
-    declared = {"id": 7, "actor": "U_ANA", "severity": 1, "title": "t", "service": None,
+    declared = {"id": 7, "actor": ANA, "severity": 1, "title": "t", "service": None,
                 "private": False, "test": False}
     with pytest.raises(RuntimeError), core.store.transaction():
         bus.publish(Event.DECLARED, declared)

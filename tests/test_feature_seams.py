@@ -8,7 +8,9 @@ no-op a consumer gets when the other feature is absent, and the registry that wi
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from enum import StrEnum
 from pathlib import Path
+from typing import Any
 
 import pytest
 from shipbell.bot.clock import FakeClock
@@ -19,6 +21,7 @@ from shipbell.bot.deploys.service import DeployService
 from shipbell.bot.incidents.service import IncidentService
 from shipbell.bot.releases.service import ReleaseBook
 from shipbell.bot.settings import Secrets, Settings
+from shipbell.bot.slackdouble.cast import ANA, BOB, DEPLOYS
 from shipbell.bot.storage import Store
 from shipbell.handlers.deploy import calendar_freeze, open_incidents
 from shipbell.handlers.incident.rollbacks import Answer, roll_back_suspect
@@ -60,8 +63,8 @@ class StandInDeploys:
 
 
 def press(deploys: StandInDeploys, suspect: int = 12) -> Answer:
-    return roll_back_suspect(deploys, suspect, "api", "production", user="U_BOB",
-                             channel="C_INC", incident=3)
+    return roll_back_suspect(deploys, suspect, "api", "production", user=BOB,
+                             channel="C0INC0001", incident=3)
 
 
 def test_a_rollback_is_asked_once_per_suspect_and_incident() -> None:
@@ -70,12 +73,12 @@ def test_a_rollback_is_asked_once_per_suspect_and_incident() -> None:
     again = press(deploys)
     assert again.rollback_id is None and "already requested" in again.text
     assert press(deploys, suspect=13).rollback_id == 42  # another suspect is another rollback
-    assert deploys.asked == [("api", "production", "U_BOB", 3)] * 2
+    assert deploys.asked == [("api", "production", BOB, 3)] * 2
 
 
 def test_a_refused_press_asks_for_nothing() -> None:
-    deploys = StandInDeploys(refuse="Only <person:U_ANA> may deploy api production.")
-    assert press(deploys) == Answer("Only <person:U_ANA> may deploy api production.")
+    deploys = StandInDeploys(refuse=f"Only <person:{ANA}> may deploy api production.")
+    assert press(deploys) == Answer(f"Only <person:{ANA}> may deploy api production.")
     assert deploys.asked == [] and deploys.keys == set()
 
 
@@ -103,15 +106,8 @@ class StandInCalendar:
         return self.frozen
 
 
-class NoNotices:
-    def changed(self, deploy_id: int) -> None:
-        raise AssertionError("a refused request announces nothing")
-
-    def tell(self, user: str, text: str) -> None:
-        raise AssertionError("a refused request tells no one")
-
-    def announce(self, channel: str, text: str) -> None:
-        raise AssertionError("a refused request announces nothing")
+def no_events(event: StrEnum, data: dict[str, Any]) -> None:
+    raise AssertionError(f"a refused request records no event ({event})")
 
 
 def deploys(tmp: Path, incidents: StandInIncidents, calendar: StandInCalendar) -> DeployService:
@@ -120,21 +116,21 @@ def deploys(tmp: Path, incidents: StandInIncidents, calendar: StandInCalendar) -
         "services": {"api": {"provider": "sim", "environments": {"production": {}}}},
     })
     core = build_core(Settings(), Secrets(), clock=FakeClock(NOW), store=Store(tmp / "d.db"))
-    return DeployService(core, config, NoNotices(), freeze=calendar, incidents=incidents)
+    return DeployService(core, config, no_events, freeze=calendar, incidents=incidents)
 
 
 def test_the_deploy_service_asks_the_incidents_it_was_given(tmp_path: Path) -> None:
     incidents = StandInIncidents({"id": 7, "severity": 1, "title": "Checkout down",
                                   "private": 0})
     svc = deploys(tmp_path, incidents, StandInCalendar())
-    outcome = svc.request(Ask("api", "production", "U_ANA", "C_DEPLOYS"), "main")
+    outcome = svc.request(Ask("api", "production", ANA, DEPLOYS), "main")
     assert not outcome.ok and "open incident INC-7 (SEV1, Checkout down)" in outcome.text
     assert incidents.asked == ["api"]  # the incidents table is empty: only the stand-in knew
 
 
 def test_the_deploy_service_asks_the_calendar_it_was_given(tmp_path: Path) -> None:
     svc = deploys(tmp_path, StandInIncidents(), StandInCalendar(("release train web", "v42")))
-    outcome = svc.request(Ask("api", "production", "U_ANA", "C_DEPLOYS"), "main")
+    outcome = svc.request(Ask("api", "production", ANA, DEPLOYS), "main")
     assert not outcome.ok and "production is frozen (release train web: v42)" in outcome.text
 
 

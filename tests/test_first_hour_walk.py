@@ -21,8 +21,8 @@ from typing import Any
 import aiohttp
 import pytest
 from fakes.process import Running, SilentServer, clean_env, closed_port, run, within
-from shipbell.bot.local import CHANNELS, GROUPS, PEOPLE
 from shipbell.bot.slackdouble import SlackDouble
+from shipbell.bot.slackdouble.cast import ANA, CHANNELS, DEPLOYS, GROUPS, PEOPLE
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "config.example.toml"
 TRACEBACK = "Traceback (most recent call last)"
@@ -240,7 +240,7 @@ async def test_second_sigterm_cuts_a_stuck_shutdown_short(
 
 
 def command(double: SlackDouble, text: str) -> dict[str, Any]:
-    return {"command": "/deploy", "text": text, "user_id": "U_ANA", "user_name": "ana",
-            "channel_id": "C_DEPLOYS", "team_id": double.team_id,
-            "response_url": double.new_response_url("C_DEPLOYS", "U_ANA"),
+    return {"command": "/deploy", "text": text, "user_id": ANA, "user_name": "ana",
+            "channel_id": DEPLOYS, "team_id": double.team_id,
+            "response_url": double.new_response_url(DEPLOYS, ANA),
             "trigger_id": double.new_trigger_id()}

@@ -28,6 +28,16 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from shipbell.bot.deploys import signing
 from shipbell.bot.local import LocalShipbell, merge
+from shipbell.bot.slackdouble.cast import (
+    ANA,
+    BOB,
+    DEPLOYS,
+    EVE,
+    GENERAL,
+    INCIDENTS,
+    ONCALL,
+    RELEASES,
+)
 from shipbell.handlers.deploy.ids import Action as DeployAction
 from shipbell.handlers.incident.ids import Action as IncidentAction
 from shipbell.handlers.incident.ids import Block as IncidentBlock
@@ -43,12 +53,12 @@ FUZZ = settings(
 )
 MARK = "fz"  # every hostile mention carries it, so a leak is told apart from Shipbell's own
 LEAK = re.compile(r"<![^>]*\|" + MARK)
-TRAIN = {"channel": "C_RELEASES", "services": ["web", "api"], "timezone": "Europe/Paris",
-         "weekday": "tue", "time": "14:00", "freeze": "24h", "captains": ["U_ANA", "U_BOB"]}
+TRAIN = {"channel": RELEASES, "services": ["web", "api"], "timezone": "Europe/Paris",
+         "weekday": "tue", "time": "14:00", "freeze": "24h", "captains": [ANA, BOB]}
 
 HOSTILE = [
     f"<!channel|{MARK}>", f"<!here|{MARK}>", f"<!everyone|{MARK}>",
-    f"<!subteam^S_ONCALL|{MARK}>", f"<!date^1|{MARK}>", "<@U_EVE>", "<#C_GENERAL>",
+    f"<!subteam^{ONCALL}|{MARK}>", f"<!date^1|{MARK}>", f"<@{EVE}>", f"<#{GENERAL}>",
     "&", "&lt;", "<", ">", "²", "١٢", "9" * 25, "-1", "0", "1e30", "#7", "INC-1",
     "INC-99999999999999999999", "`", "*bold*", "\u202e", "\x00", "🚀", "'", '"', "--",
     "--limit", "--service", "--reason", "--for", "--private", "--test", "--incident",
@@ -62,7 +72,7 @@ WORDS = {
                   "commander", "comms", "update", "note", "link", "caused", "fixed", "followup",
                   "done", "due", "resolve", "postmortem", "close", "INC-1", "1", "api"],
     "/release": ["next", "calendar", "skip", "unskip", "freeze", "unfreeze", "captain", "help",
-                 "web", "api", "3", "@ana", "<@U_BOB>"],
+                 "web", "api", "3", "@ana", f"<@{BOB}>"],
 }
 
 
@@ -89,7 +99,7 @@ def button_value() -> st.SearchStrategy[Any]:
     """What a forged button value might be: garbage, numbers, JSON aimed at the handlers."""
     forged = st.fixed_dictionaries({}, optional={
         "id": JSONISH, "deploy": JSONISH, "incident": JSONISH, "minutes": JSONISH,
-        "channel": st.sampled_from(["C_GENERAL", "C_INCIDENTS", "nope"]),
+        "channel": st.sampled_from([GENERAL, INCIDENTS, "nope"]),
         "reason": hostile_text(), "service": hostile_text(), "env": hostile_text(),
         "until": JSONISH, "user": hostile_text()}).map(json.dumps)
     return st.one_of(hostile_text(), forged, st.integers().map(str), JSONISH)
@@ -164,7 +174,7 @@ def incident_channel(bell: LocalShipbell) -> str:
 async def fuzz_command(bell: LocalShipbell, caplog: pytest.LogCaptureFixture, command: str,
                        text: str, where: str) -> None:
     watch = Watch(bell, caplog)
-    channel = incident_channel(bell) if where == "incident" else "C_DEPLOYS"
+    channel = incident_channel(bell) if where == "incident" else DEPLOYS
     with caplog.at_level(logging.INFO):
         ack = await bell.command(command, text, channel=channel)
         await watch.check(ack.status, ack.body, (command, text, channel))
@@ -203,7 +213,7 @@ async def send_interaction(bell: LocalShipbell, caplog: pytest.LogCaptureFixture
 
 
 def base(bell: LocalShipbell, kind: str) -> dict[str, Any]:
-    return bell.driver._base(kind, "U_EVE")  # an outsider: no deploy or incident role
+    return bell.driver._base(kind, EVE)  # an outsider: no deploy or incident role
 
 
 async def press_anything(bell: LocalShipbell, caplog: pytest.LogCaptureFixture,
@@ -214,7 +224,7 @@ async def press_anything(bell: LocalShipbell, caplog: pytest.LogCaptureFixture,
     channel = incident_channel(bell)
     payload["channel"] = {"id": channel}
     payload["container"] = {"type": "message", "channel_id": channel, "message_ts": "1.000001"}
-    payload["response_url"] = bell.double.new_response_url(channel, "U_EVE")
+    payload["response_url"] = bell.double.new_response_url(channel, EVE)
     if message:
         payload["message"] = {"ts": "1.000001", "text": "x", "blocks": []}
     await send_interaction(bell, caplog, payload)
@@ -267,7 +277,7 @@ async def test_fuzz_view_submission(fuzz_bell: LocalShipbell, caplog: pytest.Log
         IncidentBlock.PRIVATE: {Field.PRIVATE: d.checkbox_values(["private"] if private else [])},
     }
     payload = base(bell, "view_submission")
-    payload["view"] = {"id": "V_FUZZ", "callback_id": str(Callback.DECLARE), "type": "modal",
+    payload["view"] = {"id": "V0FUZZ001", "callback_id": str(Callback.DECLARE), "type": "modal",
                        "private_metadata": metadata, "state": {"values": values},
                        "team_id": bell.double.team_id, "hash": "1.x"}
     payload["response_urls"] = []

@@ -13,6 +13,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 import pytest
+from shipbell.bot.slackdouble.cast import EVE
 from shipbell.handlers.incident.ids import Action, Block, Callback, Field
 from test_fuzz_edge import LEAK, Watch, base, fuzz_bell, incident_channel, slack_headers
 
@@ -44,7 +45,7 @@ async def test_incident_button_with_garbage_value_gets_a_sentence(
     payload["actions"] = [{"action_id": action_id, "block_id": "b", "type": "button",
                            "value": value}]
     payload["channel"] = {"id": channel}
-    payload["response_url"] = bell.double.new_response_url(channel, "U_EVE")
+    payload["response_url"] = bell.double.new_response_url(channel, EVE)
     watch = Watch(bell, caplog)
     raw = urlencode({"payload": json.dumps(payload)}).encode()
     with caplog.at_level(logging.INFO):
@@ -64,7 +65,7 @@ async def declare(bell: Any, caplog: pytest.LogCaptureFixture, *, description: s
         Block.PRIVATE: {Field.PRIVATE: d.checkbox_values([])},
     }
     payload = base(bell, "view_submission")
-    payload["view"] = {"id": "V_FUZZ", "callback_id": str(Callback.DECLARE), "type": "modal",
+    payload["view"] = {"id": "V0FUZZ001", "callback_id": str(Callback.DECLARE), "type": "modal",
                        "private_metadata": metadata, "state": {"values": values}}
     watch = Watch(bell, caplog)
     raw = urlencode({"payload": json.dumps(payload)}).encode()

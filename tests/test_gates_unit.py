@@ -17,9 +17,10 @@ from shipbell.bot.deploys.gates import FAIL, OVERRIDE, PASS, WAIT, Ask, Gates
 from shipbell.bot.deploys.locks import Locks
 from shipbell.bot.deploys.repo import DeployRepo
 from shipbell.bot.people import person
+from shipbell.bot.slackdouble.cast import ANA, BOB, CARL, DEPLOYS, EVE, ONCALL
 
 NOW = datetime(2026, 11, 2, 9, tzinfo=UTC)
-GROUPS = {"S_ONCALL": {"U_CARL"}}
+GROUPS = {ONCALL: {CARL}}
 
 
 def settings(**production: Any) -> DeploySettings:
@@ -55,8 +56,8 @@ def world(new_store: OpenStore) -> World:
     return World(new_store)
 
 
-def ask(env: str = "production", user: str = "U_ANA", **kw: Any) -> Ask:
-    return Ask("api", env, user, "C_DEPLOYS", **kw)
+def ask(env: str = "production", user: str = ANA, **kw: Any) -> Ask:
+    return Ask("api", env, user, DEPLOYS, **kw)
 
 
 def test_all_six_pass_in_order_on_a_quiet_day(world: World) -> None:
@@ -67,23 +68,23 @@ def test_all_six_pass_in_order_on_a_quiet_day(world: World) -> None:
 
 def test_a_group_member_may_deploy_and_an_outsider_stops_at_the_first_gate(
         new_store: OpenStore) -> None:
-    world = World(new_store, deployers=["S_ONCALL"])
-    assert world.outcomes(ask(user="U_CARL"))[0] == ("permission", PASS)
-    assert world.outcomes(ask(user="U_EVE")) == [("permission", FAIL)]
-    explained = world.outcomes(ask(user="U_EVE"), stop_at_failure=False)
+    world = World(new_store, deployers=[ONCALL])
+    assert world.outcomes(ask(user=CARL))[0] == ("permission", PASS)
+    assert world.outcomes(ask(user=EVE)) == [("permission", FAIL)]
+    explained = world.outcomes(ask(user=EVE), stop_at_failure=False)
     assert len(explained) == 6, "explain lists every gate even past a failure"
 
 
 def test_the_lock_holder_passes_everyone_else_is_stopped(world: World) -> None:
-    assert world.locks.take("api", "production", "U_BOB", "db migration", NOW, None)
-    assert ("lock", PASS) in world.outcomes(ask(user="U_BOB"))
-    assert world.outcomes(ask(user="U_ANA"))[-1] == ("lock", FAIL)
+    assert world.locks.take("api", "production", BOB, "db migration", NOW, None)
+    assert ("lock", PASS) in world.outcomes(ask(user=BOB))
+    assert world.outcomes(ask(user=ANA))[-1] == ("lock", FAIL)
 
 
 def test_an_active_deploy_makes_the_next_wait_with_its_place(world: World) -> None:
     world.store.execute(
         "INSERT INTO deploys (service, env, ref, state, requester, requested_at)"
-        " VALUES ('api', 'production', 'main', 'running', 'U_BOB', ?)", (to_db(NOW),))
+        f" VALUES ('api', 'production', 'main', 'running', '{BOB}', ?)", (to_db(NOW),))
     result = world.gates.concurrency(ask(), NOW)
     assert result.outcome == WAIT and result.detail.endswith("you would be #1 in the queue")
 
@@ -97,14 +98,14 @@ def test_freeze_and_incidents_yield_only_to_break_glass(world: World) -> None:
 
 
 def test_approvals_wait_and_never_come_from_the_requester(new_store: OpenStore) -> None:
-    world = World(new_store, approvals=1, approvers=["U_ANA", "U_BOB"])
-    result = world.gates.approvals(ask(user="U_ANA"), NOW)
+    world = World(new_store, approvals=1, approvers=[ANA, BOB])
+    result = world.gates.approvals(ask(user=ANA), NOW)
     assert result.outcome == WAIT
     # the domain names people by id; the handlers render the mentions
-    assert person("U_BOB") in result.detail and person("U_ANA") not in result.detail
+    assert person(BOB) in result.detail and person(ANA) not in result.detail
 
 
 def test_an_expired_lock_no_longer_stops_anyone(world: World) -> None:
     earlier = NOW - timedelta(hours=2)
-    assert world.locks.take("api", "production", "U_BOB", "short", earlier, timedelta(hours=1))
+    assert world.locks.take("api", "production", BOB, "short", earlier, timedelta(hours=1))
     assert world.gates.lock(ask(), NOW).outcome == PASS

@@ -15,6 +15,7 @@ from fakes.github import FakeGitHub, commit
 from fakes.waiting import tick, until
 from shipbell.bot.clock import FakeClock
 from shipbell.bot.local import LocalShipbell
+from shipbell.bot.slackdouble.cast import BOB, DEPLOYS
 
 TOKEN_ENV = "SHIPBELL_TEST_GH_TOKEN"
 TOKEN = "ghp-test-token-0123456789"
@@ -45,12 +46,12 @@ def row(bell: LocalShipbell, deploy_id: int = 1) -> dict[str, Any]:
 
 
 def top(bell: LocalShipbell, deploy_id: int = 1) -> dict[str, Any]:
-    return next(m for m in bell.double.messages("C_DEPLOYS")
+    return next(m for m in bell.double.messages(DEPLOYS)
                 if m["text"].startswith(f"Deploy #{deploy_id}:"))
 
 
 def thread_text(bell: LocalShipbell) -> str:
-    return "\n".join(m["text"] for m in bell.double.messages("C_DEPLOYS") if m.get("thread_ts"))
+    return "\n".join(m["text"] for m in bell.double.messages(DEPLOYS) if m.get("thread_ts"))
 
 
 async def ended(bell: LocalShipbell, deploy_id: int = 1) -> dict[str, Any]:
@@ -292,7 +293,7 @@ async def test_cancel_of_a_running_run(make_bell: MakeBell, github: FakeGitHub,
     bell = await make_bell(gh_config(github))
     await bell.command("/deploy", "api to production")
     await running(bell, github, clock)
-    ack = await bell.command("/deploy", "cancel 1", user="U_BOB")
+    ack = await bell.command("/deploy", "cancel 1", user=BOB)
     assert ack.text == "Cancelled deploy #1."
     await until(lambda: github.cancelled == [9000])
     assert row(bell)["state"] == "cancelled"
@@ -307,7 +308,7 @@ async def test_cancel_of_a_run_github_already_finished_records_what_it_did(
     await bell.command("/deploy", "api to production")
     await running(bell, github, clock)
     github.finish(9000, "success")  # done at GitHub before Shipbell's next poll
-    await bell.command("/deploy", "cancel 1", user="U_BOB")
+    await bell.command("/deploy", "cancel 1", user=BOB)
     await until(lambda: github.cancel_refused == [9000])
     await until(lambda: row(bell)["state"] == "succeeded")
     await tick(clock, 10)  # the poller wakes, sees it ended, stops

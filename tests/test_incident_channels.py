@@ -6,6 +6,7 @@ import asyncio
 from datetime import UTC, datetime
 
 from shipbell.bot.incidents.naming import candidates, channel_name, slugify
+from shipbell.bot.slackdouble.cast import ANA, BOB, CARL, INCIDENTS
 from shipbell.bot.storage import Backend, Store
 from test_incident_support import declare, row, start
 
@@ -16,7 +17,7 @@ def test_slug_follows_slack_rules():
     assert slugify("DB latency: p99 > 4s (EU)!") == "db-latency-p99-4s-eu"
     assert slugify("Café — déjà vu") == "cafe-deja-vu"
     assert slugify("---") == ""
-    assert slugify("<@U_BOB|bob> broke <#C_OPS|ops> <!here> <@U_ANA>") == "bob-broke-ops"
+    assert slugify(f"<@{BOB}|bob> broke <#C0OPS0001|ops> <!here> <@{ANA}>") == "bob-broke-ops"
 
 
 def test_name_keeps_the_id_and_stays_within_80_chars():
@@ -62,7 +63,7 @@ async def test_concurrent_declares_get_two_incidents_and_two_channels(make_bell)
     bell = await start(make_bell)
     acks = await asyncio.gather(*(
         bell.command("/incident", "open Checkout down sev1 --service api", user=u)
-        for u in ("U_ANA", "U_BOB", "U_CARL")))
+        for u in (ANA, BOB, CARL)))
     assert all(a.status == 200 and "Declared" in a.text for a in acks)
     await bell.idle()
     rows = bell.core.store.all("SELECT id, channel_id, channel_name FROM incidents ORDER BY id")
@@ -70,7 +71,7 @@ async def test_concurrent_declares_get_two_incidents_and_two_channels(make_bell)
     assert len({r["channel_id"] for r in rows}) == 3
     assert {r["channel_name"] for r in rows} == {
         "inc-1-checkout-down", "inc-2-checkout-down", "inc-3-checkout-down"}
-    assert row(bell, 2)["reporter"] in ("U_ANA", "U_BOB", "U_CARL")
+    assert row(bell, 2)["reporter"] in (ANA, BOB, CARL)
 
 
 async def test_channel_creation_refused_tells_the_reporter(make_bell):
@@ -197,5 +198,5 @@ async def test_a_rate_limited_create_is_waited_out_and_makes_one_channel(make_be
     assert inc["channel_name"] == "inc-1-db-latency" and inc["status_message_ts"]
     assert len([c for c in bell.double.state.channels.values()
                 if c.name.startswith("inc-1")]) == 1
-    assert len(bell.double.messages("C_INCIDENTS")) == 1
+    assert len(bell.double.messages(INCIDENTS)) == 1
     assert bell.double.state.channels[inc["channel_id"]].topic.startswith("INC-1 SEV2")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from shipbell.bot.slackdouble.cast import ANA, BOB, DANA, GENERAL, INCIDENTS
 from test_incident_support import declare, row, run, seed_deploy, start, timeline
 
 
@@ -28,11 +29,11 @@ async def test_status_sev_assign_update_note_edit_in_place_and_record(make_bell,
     assert row(bell)["severity"] == 1
     assert "SEV1" in bell.double.state.channels[cid].topic
 
-    assert await run(bell, "assign comms <@U_DANA|dana>", inc) == \
-        "<@U_DANA> is now comms of INC-1."
-    assert row(bell)["comms"] == "U_DANA"
-    assert "U_DANA" in bell.double.state.channels[cid].members
-    assert "Comms <@U_DANA>" in bell.double.state.channels[cid].topic
+    assert await run(bell, f"assign comms <@{DANA}|dana>", inc) == \
+        f"<@{DANA}> is now comms of INC-1."
+    assert row(bell)["comms"] == DANA
+    assert DANA in bell.double.state.channels[cid].members
+    assert f"Comms <@{DANA}>" in bell.double.state.channels[cid].topic
 
     topics = len(bell.double.calls_to("conversations.setTopic"))
     clock.advance(minutes=3)
@@ -40,7 +41,7 @@ async def test_status_sev_assign_update_note_edit_in_place_and_record(make_bell,
         "Update posted to INC-1."
     assert len(bell.double.calls_to("conversations.setTopic")) == topics  # unchanged topic
     assert "Index rebuilt, error rate falling" in status_text(bell, inc)
-    thread = [m for m in bell.double.messages("C_INCIDENTS")
+    thread = [m for m in bell.double.messages(INCIDENTS)
               if m.get("thread_ts") == inc["announcement_ts"]]
     assert any("Index rebuilt" in m["text"] for m in thread)
     assert len(bell.double.messages(cid)) > posts_before
@@ -48,7 +49,7 @@ async def test_status_sev_assign_update_note_edit_in_place_and_record(make_bell,
     assert await run(bell, "note restarted api-3 by hand", inc) == "Noted in INC-1's timeline."
     kinds = [e["kind"] for e in timeline(bell, inc["id"])]
     assert kinds == ["declared", "status", "severity", "role", "update", "note"]
-    assert all(e["actor"] == "U_ANA" for e in timeline(bell, inc["id"]))
+    assert all(e["actor"] == ANA for e in timeline(bell, inc["id"]))
     updates = bell.core.store.all("SELECT status, on_time FROM incident_updates ORDER BY id")
     assert updates == [{"status": "identified", "on_time": 1}, {"status": "identified",
                                                                 "on_time": 1}]
@@ -62,12 +63,12 @@ async def test_bad_input_answers_with_what_works(make_bell):
     inc = await declare(bell)
     assert "isn't a status" in await run(bell, "status fixed", inc)
     assert "1 (worst) to 4" in await run(bell, "sev 9", inc)
-    assert "`/incident assign commander @ana`" in await run(bell, "assign boss <@U_BOB>", inc)
+    assert "`/incident assign commander @ana`" in await run(bell, f"assign boss <@{BOB}>", inc)
     assert "Say what changed" in await run(bell, "update", inc)
     assert "deploy id" in await run(bell, "link abc", inc)
     assert "There is no deploy #999" in await run(bell, "link 999 caused", inc)
     assert "an owner" in await run(bell, "followup write docs", inc)
-    assert "isn't a real date" in await run(bell, "followup x <@U_BOB> due 2026-02-30", inc)
+    assert "isn't a real date" in await run(bell, f"followup x <@{BOB}> due 2026-02-30", inc)
     assert "Say what fixed it" in await run(bell, "resolve", inc)
     assert "resolve it first" in await run(bell, "close", inc)
     assert [e["kind"] for e in timeline(bell, inc["id"])] == ["declared"]
@@ -76,14 +77,14 @@ async def test_bad_input_answers_with_what_works(make_bell):
 async def test_outside_an_incident_channel_commands_say_so_and_list(make_bell):
     bell = await start(make_bell)
     await declare(bell)
-    await declare(bell, "open Queue backlog sev3 --private", user="U_BOB")
-    ack = await bell.command("/incident", "update all good", channel="C_GENERAL")
+    await declare(bell, "open Queue backlog sev3 --private", user=BOB)
+    ack = await bell.command("/incident", "update all good", channel=GENERAL)
     assert "needs an incident" in ack.text
     assert "INC-1" in ack.text and "Queue backlog" not in ack.text
     assert "1 private incident" in ack.text
-    ack = await bell.command("/incident", "update INC-1 all good now", channel="C_GENERAL")
+    ack = await bell.command("/incident", "update INC-1 all good now", channel=GENERAL)
     assert ack.text == "Update posted to INC-1."
-    ack = await bell.command("/incident", "note INC-77 x", channel="C_GENERAL")
+    ack = await bell.command("/incident", "note INC-77 x", channel=GENERAL)
     assert "There is no INC-77" in ack.text
 
 
@@ -95,7 +96,7 @@ async def test_list_and_help(make_bell, clock):
     clock.advance(minutes=90)
     ack = await bell.command("/incident", "list")
     assert "*INC-1* SEV2 investigating" in ack.text and "1 h 30 min old" in ack.text
-    assert "lead <@U_ANA>" in ack.text
+    assert f"lead <@{ANA}>" in ack.text
     ack = await bell.command("/incident", "help")
     assert "/incident resolve" in ack.text.replace("`resolve", "/incident resolve")
     assert "reopens a resolved incident" in ack.text
@@ -111,10 +112,10 @@ async def test_link_and_followups(make_bell):
         f"Linked deploy #{deploy} to INC-1: fixed."
     links = bell.core.store.all("SELECT deploy_id, relation FROM incident_deploys")
     assert sorted(r["relation"] for r in links) == ["caused", "fixed"]
-    reply = await run(bell, "followup Add alert on queue depth <@U_BOB|bob> due 2026-12-01", inc)
-    assert reply == "Follow-up #1 recorded for <@U_BOB>, due 2026-12-01."
+    reply = await run(bell, f"followup Add alert on queue depth <@{BOB}|bob> due 2026-12-01", inc)
+    assert reply == f"Follow-up #1 recorded for <@{BOB}>, due 2026-12-01."
     fu = bell.core.store.one("SELECT * FROM followups")
-    assert (fu["text"], fu["owner"], fu["due_date"]) == ("Add alert on queue depth", "U_BOB",
+    assert (fu["text"], fu["owner"], fu["due_date"]) == ("Add alert on queue depth", BOB,
                                                          "2026-12-01")
     assert await run(bell, "followup done 1", inc) == "Follow-up #1 is done."
     assert "no open follow-up #1" in await run(bell, "followup done 1", inc)
@@ -132,27 +133,27 @@ async def test_test_incidents_are_not_announced_nor_gate_deploys(make_bell):
     await bell.idle()
     inc = row(bell)
     assert inc["test"] == 1 and inc["channel_id"]
-    assert bell.double.messages("C_INCIDENTS") == []
+    assert bell.double.messages(INCIDENTS) == []
     assert open_incidents_on_service(bell.core.store, "api") == []
     real = await declare(bell, "open Real outage sev1 --service api")
     assert [i["id"] for i in open_incidents_on_service(bell.core.store, "api")] == [real["id"]]
     assert await run(bell, "status", real) == \
-        "INC-2 · SEV1 · Investigating — Real outage. Commander <@U_ANA>."
+        f"INC-2 · SEV1 · Investigating — Real outage. Commander <@{ANA}>."
 
 
 async def test_a_change_during_setup_still_reaches_the_pinned_status(make_bell):
     bell = await start(make_bell)
     bell.double.rate_limit_next("chat.postMessage", retry_after=0)  # holds set-up back
-    ack = await bell.command("/incident", "open Disk full sev3", channel="C_GENERAL")
+    ack = await bell.command("/incident", "open Disk full sev3", channel=GENERAL)
     assert "Declared INC-1" in ack.text
     await bell.double.wait_for("chat.postMessage", lambda c: c.status == 429)
-    ack = await bell.command("/incident", "sev INC-1 1", channel="C_GENERAL")
+    ack = await bell.command("/incident", "sev INC-1 1", channel=GENERAL)
     assert ack.text == "INC-1 is now SEV1."
     await bell.idle()
     inc = row(bell)
     assert "SEV1" in status_text(bell, inc)
     assert "SEV1" in bell.double.state.channels[inc["channel_id"]].topic
-    assert "SEV1" in bell.double.messages("C_INCIDENTS")[0]["text"]
+    assert "SEV1" in bell.double.messages(INCIDENTS)[0]["text"]
 
 
 async def test_a_deleted_status_message_is_posted_and_pinned_again(make_bell):

@@ -4,26 +4,34 @@ from __future__ import annotations
 
 import asyncio
 
+from fakes.slow import answered
+from fakes.waiting import until
 from shipbell.bot.slackdouble import SlackDriver
+from shipbell.bot.slackdouble.cast import ANA, BOB, CARL, DANA, GENERAL, INCIDENTS
 from shipbell.handlers.incident.ids import Action, Block, Callback, Field
 from test_incident_support import declare, responses, row, start, timeline
 
 
 async def test_text_path_sets_up_the_whole_incident(make_bell):
     bell = await start(make_bell)
-    ack = await bell.command("/incident", "open DB latency on checkout sev2 --service api",
-                             channel="C_GENERAL")
-    assert ack.status == 200 and ack.latency < 0.5
+    bell.double.hold("conversations.create")  # Slack is slow to make the channel
+    ack = await answered(bell.command("/incident", "open DB latency on checkout sev2"
+                                      " --service api", channel=GENERAL))
+    assert ack.status == 200
     assert "Declared INC-1 (SEV2)" in ack.text
+    # Declared and acked while the set-up still waits on Slack for its channel.
+    await until(lambda: bell.double.waiting.get("conversations.create") == 1)
+    assert row(bell)["channel_id"] is None
+    bell.double.release("conversations.create")
     await bell.idle()
     inc = row(bell)
     assert (inc["severity"], inc["status"], inc["service"]) == (2, "investigating", "api")
-    assert inc["commander"] == "U_ANA" and inc["reporter"] == "U_ANA"
+    assert inc["commander"] == ANA and inc["reporter"] == ANA
     channel = bell.double.state.channels[inc["channel_id"]]
     assert channel.name == "inc-1-db-latency-on-checkout" == inc["channel_name"]
     assert not channel.is_private
-    assert {"U_ANA", "U_BOB", "U_CARL"} <= set(channel.members)
-    assert channel.topic.startswith("INC-1 SEV2 · Investigating · Commander <@U_ANA>")
+    assert {ANA, BOB, CARL} <= set(channel.members)
+    assert channel.topic.startswith(f"INC-1 SEV2 · Investigating · Commander <@{ANA}>")
     links = {b["link"] for b in bell.double.state.bookmarks[channel.id]}
     assert links == {"https://runbooks.example.com/api",
                      "https://grafana.example.com/d/api-overview"}
@@ -31,7 +39,7 @@ async def test_text_path_sets_up_the_whole_incident(make_bell):
     status = next(m for m in bell.double.messages(channel.id)
                   if m["ts"] == inc["status_message_ts"])
     assert "INC-1: DB latency on checkout" in status["blocks"][0]["text"]["text"]
-    announced = bell.double.messages("C_INCIDENTS")
+    announced = bell.double.messages(INCIDENTS)
     assert len(announced) == 1 and announced[0]["ts"] == inc["announcement_ts"]
     assert announced[0]["blocks"][0]["accessory"]["action_id"] == Action.JOIN
     assert [e["kind"] for e in timeline(bell, inc["id"])] == ["declared"]
@@ -41,14 +49,14 @@ async def test_text_path_sets_up_the_whole_incident(make_bell):
 async def test_join_button_invites_the_clicker_once(make_bell):
     bell = await start(make_bell)
     inc = await declare(bell)
-    announcement = bell.double.messages("C_INCIDENTS")[0]
-    await bell.driver.press(announcement, Action.JOIN, user="U_DANA")
+    announcement = bell.double.messages(INCIDENTS)[0]
+    await bell.driver.press(announcement, Action.JOIN, user=DANA)
     await bell.idle()
-    assert "U_DANA" in bell.double.state.channels[inc["channel_id"]].members
-    await bell.driver.press(announcement, Action.JOIN, user="U_DANA")
+    assert DANA in bell.double.state.channels[inc["channel_id"]].members
+    await bell.driver.press(announcement, Action.JOIN, user=DANA)
     await bell.idle()
     members = bell.double.state.channels[inc["channel_id"]].members
-    assert members.count("U_DANA") == 1
+    assert members.count(DANA) == 1
 
 
 async def test_bad_open_input_gets_a_sentence_that_works(make_bell):
@@ -72,7 +80,7 @@ async def test_bad_open_input_gets_a_sentence_that_works(make_bell):
 
 async def test_modal_path_field_error_then_one_incident_despite_double_submit(make_bell):
     bell = await start(make_bell)
-    ack = await bell.command("/incident", "", channel="C_GENERAL")
+    ack = await bell.command("/incident", "", channel=GENERAL)
     assert ack.status == 200 and ack.body == ""
     call = await bell.double.wait_for("views.open")
     assert call.response["ok"], call.response
@@ -99,8 +107,8 @@ async def test_modal_path_field_error_then_one_incident_despite_double_submit(ma
     assert (inc["title"], inc["severity"], inc["service"]) == ("Checkout is down", 1, "api")
     assert inc["description"] == "p99 at 4 s"
     assert len(bell.double.calls_to("conversations.create")) == 1
-    assert len(bell.double.messages("C_INCIDENTS")) == 1
-    told = [e for e in bell.double.state.ephemerals if e["user"] == "U_ANA"]
+    assert len(bell.double.messages(INCIDENTS)) == 1
+    told = [e for e in bell.double.state.ephemerals if e["user"] == ANA]
     assert any("INC-1 declared" in e.get("text", "") for e in told)
 
 
@@ -109,7 +117,7 @@ async def test_rate_limited_calls_are_retried_without_duplicates(make_bell):
     bell.double.rate_limit_next("chat.postMessage", retry_after=0)  # the SDK sleeps ≤ 1 s
     inc = await declare(bell)
     assert inc["channel_id"] and inc["status_message_ts"] and inc["announcement_ts"]
-    assert len(bell.double.messages("C_INCIDENTS")) == 1
+    assert len(bell.double.messages(INCIDENTS)) == 1
     assert len([c for c in bell.double.calls_to("conversations.create")
                 if c.response.get("ok")]) == 1
 
@@ -117,12 +125,12 @@ async def test_rate_limited_calls_are_retried_without_duplicates(make_bell):
 async def test_a_form_that_cannot_open_says_how_to_declare_with_text(make_bell):
     bell = await start(make_bell)
     bell.double.rate_limit_next("views.open", retry_after=0)
-    await bell.command("/incident", "", channel="C_GENERAL")
+    await bell.command("/incident", "", channel=GENERAL)
     await bell.idle()
     opened = bell.double.calls_to("views.open")
     assert opened[-1].response["ok"]  # a rate limit is waited out
     bell.double.fail_next("views.open", "expired_trigger_id")
-    await bell.command("/incident", "", channel="C_GENERAL")
+    await bell.command("/incident", "", channel=GENERAL)
     await bell.idle()
     told = [c.args.get("text", "") for c in bell.double.calls_to("response_url")]
     assert told == ["The declare form could not open (expired_trigger_id); declare with text"
@@ -136,7 +144,7 @@ async def test_the_same_command_sent_twice_declares_once(make_bell, clock):
     again = await bell.command("/incident", "open db LATENCY sev2 --service api")
     assert again.text == (f"You declared INC-1 with this title 40 s ago (<#{inc['channel_id']}>);"
                           " nothing new was declared. Retitle it to declare another.")
-    other = await bell.command("/incident", "open DB latency sev2", user="U_BOB")
+    other = await bell.command("/incident", "open DB latency sev2", user=BOB)
     assert other.text.startswith("Declared INC-2")  # someone else's report is their own
     clock.advance(minutes=2)
     later = await bell.command("/incident", "open DB latency sev2 --service api")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from shipbell.bot.deploys.demo import DEMO_CONFIG as DEPLOY_DEMO
 from shipbell.bot.deploys.service import DeployService
+from shipbell.bot.slackdouble.cast import BOB
 from shipbell.handlers.incident.ids import Action
 from test_incident_support import declare, responses, run, seed_deploy, start, timeline
 
@@ -44,12 +45,12 @@ async def test_caused_this_links_once_even_on_double_click(make_bell):
     deploy = seed_deploy(bell)
     inc = await declare(bell)
     message = suspects_message(bell, inc)
-    await bell.driver.press(message, f"{Action.CAUSED}.0", user="U_BOB")
-    await bell.driver.press(message, f"{Action.CAUSED}.0", user="U_BOB")
+    await bell.driver.press(message, f"{Action.CAUSED}.0", user=BOB)
+    await bell.driver.press(message, f"{Action.CAUSED}.0", user=BOB)
     await bell.idle()
     links = bell.core.store.all("SELECT * FROM incident_deploys")
     assert [(r["deploy_id"], r["relation"], r["actor"]) for r in links] == [
-        (deploy, "caused", "U_BOB")]
+        (deploy, "caused", BOB)]
     said = responses(bell)
     assert f"Linked: deploy #{deploy} caused INC-1." in said
     assert f"Deploy #{deploy} is already linked as the cause of INC-1." in said
@@ -62,13 +63,13 @@ async def test_roll_back_goes_through_the_deploy_service_linked_to_the_incident(
     seed_deploy(bell, version="v42", minutes_ago=30)
     inc = await declare(bell)
     message = suspects_message(bell, inc)
-    await bell.driver.press(message, f"{Action.ROLLBACK}.0", user="U_BOB")
+    await bell.driver.press(message, f"{Action.ROLLBACK}.0", user=BOB)
     await bell.idle()
-    await bell.driver.press(message, f"{Action.ROLLBACK}.0", user="U_BOB")
+    await bell.driver.press(message, f"{Action.ROLLBACK}.0", user=BOB)
     await bell.idle()
     rollbacks = bell.core.store.all("SELECT * FROM deploys WHERE is_rollback = 1")
     assert len(rollbacks) == 1
-    assert rollbacks[0]["incident_id"] == inc["id"] and rollbacks[0]["requester"] == "U_BOB"
+    assert rollbacks[0]["incident_id"] == inc["id"] and rollbacks[0]["requester"] == BOB
     said = responses(bell)
     assert any("awaiting approval" in s.lower() or "approv" in s for s in said), said
     assert any("already requested" in s for s in said)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from shipbell.bot.slackdouble.cast import ANA, BOB, CARL
 from test_incident_resolve import uploaded
 from test_incident_support import declare, row, run, seed_deploy, start
 from test_incident_timeline import pin_event, reaction_event, seed
@@ -15,12 +16,12 @@ async def test_every_kind_of_entry_reaches_the_postmortem(make_bell, clock):
     early = seed(bell, cid, "5xx alarm fired", minutes_ago=10)
     await bell.driver.event(pin_event(cid, early, "5xx alarm fired"), event_id="EvP")
     clock.advance(minutes=1)
-    later = seed(bell, cid, "found it:\nthe pool is at 10", minutes_ago=0, user="U_CARL")
+    later = seed(bell, cid, "found it:\nthe pool is at 10", minutes_ago=0, user=CARL)
     await bell.driver.event(reaction_event(cid, later), event_id="EvR")
     await bell.idle()
-    for text in ("sev 2", "assign commander <@U_BOB>", "status identified pool exhausted",
+    for text in ("sev 2", f"assign commander <@{BOB}>", "status identified pool exhausted",
                  "update Rolling back\nETA 10 min", "note restarted api-3 by hand",
-                 f"link {caused} caused", "followup Alert on pool usage <@U_CARL> due 2026-11-20",
+                 f"link {caused} caused", f"followup Alert on pool usage <@{CARL}> due 2026-11-20",
                  "status monitoring"):
         clock.advance(minutes=1)
         await run(bell, text, inc)
@@ -56,9 +57,9 @@ async def test_every_kind_of_entry_reaches_the_postmortem(make_bell, clock):
 def test_slack_references_read_as_plain_markdown():
     from shipbell.bot.incidents.postmortem import readable
 
-    text = ("<@U_ANA> and <@U_GONE|old-name> in <#C_OPS|ops> told <!subteam^S_SRE|@sre>"
+    text = (f"<@{ANA}> and <@U0GONE001|old-name> in <#C0OPS0001|ops> told <!subteam^S0SRE0001|@sre>"
             " <!here>: see <https://status.example.com|the status page> or <https://x.io>")
-    assert readable(text, {"U_ANA": "ana"}) == (
+    assert readable(text, {ANA: "ana"}) == (
         "@ana and @old-name in #ops told @sre @here: see"
         " the status page (https://status.example.com) or https://x.io")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from shipbell.bot.slackdouble.cast import ANA, BOB, CARL, DANA, LEADS
 from shipbell.handlers.incident.ids import Action, snooze_action
 from test_incident_support import declare, row, run, start
 
@@ -33,13 +34,13 @@ async def test_nudge_snooze_escalate_and_reset(make_bell, clock):
     await nudges_after(bell, clock, inc, 2)
     first = await nudges_after(bell, clock, inc, 0)  # a second pass in the same minute
     assert len(first) == 1
-    assert first[0]["text"].startswith("<@U_ANA> INC-1 has had no status update for 1 h")
+    assert first[0]["text"].startswith(f"<@{ANA}> INC-1 has had no status update for 1 h")
     assert "subteam" not in first[0]["text"]
 
-    ack = await bell.driver.press(first[0], snooze_action(0), user="U_ANA")
+    ack = await bell.driver.press(first[0], snooze_action(0), user=ANA)
     assert ack.status == 200
     await bell.idle()
-    await bell.driver.press(first[0], snooze_action(1), user="U_BOB")  # a second click
+    await bell.driver.press(first[0], snooze_action(1), user=BOB)  # a second click
     await bell.idle()
     texts = [c.args.get("text", "") for c in bell.double.calls_to("response_url")]
     assert any("snoozed update reminders for INC-1" in t for t in texts)
@@ -49,7 +50,7 @@ async def test_nudge_snooze_escalate_and_reset(make_bell, clock):
     assert len(await nudges_after(bell, clock, inc, 20)) == 1
     second = await nudges_after(bell, clock, inc, 11)
     assert len(second) == 2
-    assert "<!subteam^S_LEADS>: 2 reminders in a row" in second[-1]["text"]
+    assert f"<!subteam^{LEADS}>: 2 reminders in a row" in second[-1]["text"]
 
     await run(bell, "update mitigation in progress", inc)
     assert row(bell)["missed_updates"] == 0
@@ -63,11 +64,11 @@ async def test_nudge_snooze_escalate_and_reset(make_bell, clock):
 async def test_comms_is_nudged_and_sev4_never(make_bell, clock):
     bell = await start(make_bell)
     inc = await declare(bell, "open Slow search sev1")
-    await run(bell, "assign comms <@U_DANA>", inc)
-    quiet = await declare(bell, "open Typo on status page sev4", user="U_BOB")
+    await run(bell, f"assign comms <@{DANA}>", inc)
+    quiet = await declare(bell, "open Typo on status page sev4", user=BOB)
     clock.advance(minutes=31)
     await sweep(bell)
-    assert nudges(bell, inc)[0]["text"].startswith("<@U_DANA> INC-1")
+    assert nudges(bell, inc)[0]["text"].startswith(f"<@{DANA}> INC-1")
     assert nudges(bell, quiet) == []
     assert row(bell, quiet["id"])["next_reminder_at"] is None
 
@@ -102,12 +103,12 @@ async def test_resolved_incidents_stop_reminding(make_bell, clock):
 async def test_overdue_followups_are_reminded_once_a_day(make_bell, clock):
     bell = await start(make_bell)
     inc = await declare(bell)
-    await run(bell, "followup Add pool alarm <@U_BOB> due 2026-11-03", inc)
-    await run(bell, "followup Write runbook <@U_CARL> due 2026-11-10", inc)
+    await run(bell, f"followup Add pool alarm <@{BOB}> due 2026-11-03", inc)
+    await run(bell, f"followup Write runbook <@{CARL}> due 2026-11-10", inc)
 
     def dms() -> list[str]:
         return [c.args["text"] for c in bell.double.calls_to("chat.postMessage")
-                if c.args.get("channel") == "U_BOB"]
+                if c.args.get("channel") == BOB]
 
     clock.advance(hours=24)  # 2026-11-03: due today, not overdue
     await sweep(bell)
@@ -122,15 +123,15 @@ async def test_overdue_followups_are_reminded_once_a_day(make_bell, clock):
     await sweep(bell)
     assert len(dms()) == 2
     dm = next(c for c in bell.double.calls_to("chat.postMessage")
-              if c.args.get("channel") == "U_BOB")
+              if c.args.get("channel") == BOB)
     _, message = bell.double.state.find_message(dm.response["ts"])
-    await bell.driver.press(message, Action.FOLLOWUP_DONE, user="U_BOB")
+    await bell.driver.press(message, Action.FOLLOWUP_DONE, user=BOB)
     await bell.idle()
     assert bell.core.store.one("SELECT done_at FROM followups WHERE id = 1")["done_at"]
-    assert "marked done by <@U_BOB>" in bell.double.state.find_message(dm.response["ts"])[1][
+    assert f"marked done by <@{BOB}>" in bell.double.state.find_message(dm.response["ts"])[1][
         "text"]
     clock.advance(hours=24)
     await sweep(bell)
     assert len(dms()) == 2
-    assert not any(c.args.get("channel") == "U_CARL" for c in
+    assert not any(c.args.get("channel") == CARL for c in
                    bell.double.calls_to("chat.postMessage"))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from shipbell.bot.slackdouble.cast import BOB, CARL, GENERAL, INCIDENTS
 from shipbell.handlers.incident.ids import Action
 from test_incident_support import declare, row, run, seed_deploy, start, timeline
 
@@ -24,9 +25,9 @@ async def test_resolve_records_durations_and_drafts_the_postmortem(make_bell, cl
     inc = await declare(bell, "open Checkout errors sev2 --service api")
     suspects = next(m for m in bell.double.messages(inc["channel_id"])
                     if "Suspect deploys" in m.get("text", "") or "did one" in m.get("text", ""))
-    await bell.driver.press(suspects, f"{Action.CAUSED}.0", user="U_BOB")
+    await bell.driver.press(suspects, f"{Action.CAUSED}.0", user=BOB)
     await bell.idle()
-    await run(bell, "followup Alert on 5xx ratio <@U_CARL> due 2026-11-20", inc)
+    await run(bell, f"followup Alert on 5xx ratio <@{CARL}> due 2026-11-20", inc)
     await after(bell, clock, 20, "status monitoring error rate back to normal", inc)
     reply = await after(bell, clock, 25, "resolve Rolled back api to v41", inc)
     assert reply == ("INC-1 resolved. Mitigated after 20 min, resolved after 45 min."
@@ -57,7 +58,7 @@ async def test_resolve_records_durations_and_drafts_the_postmortem(make_bell, cl
     status = next(m for m in bell.double.messages(inc["channel_id"])
                   if m["ts"] == inc["status_message_ts"])
     assert "Rolled back api to v41" in str(status["blocks"])
-    announcement = bell.double.messages("C_INCIDENTS")[0]
+    announcement = bell.double.messages(INCIDENTS)[0]
     assert "Resolved" in announcement["text"]
     assert "accessory" not in announcement["blocks"][0]  # no Join on a resolved incident
     assert "already resolved" in await run(bell, "resolve again", inc)
@@ -75,7 +76,7 @@ async def test_postmortem_can_be_redrafted_and_close_archives(make_bell):
     assert bell.double.state.channels[inc["channel_id"]].is_archived
     assert row(bell)["status"] == "closed" and row(bell)["closed_at"]
     assert timeline(bell, inc["id"])[-1]["kind"] == "closed"
-    ack = await bell.command("/incident", "close INC-1", channel="C_GENERAL")
+    ack = await bell.command("/incident", "close INC-1", channel=GENERAL)
     assert ack.text == "INC-1 is already closed."
 
 
@@ -109,7 +110,7 @@ async def test_a_resolved_incident_can_be_reopened_and_resolved_again(make_bell,
     assert timeline(bell, inc["id"])[-1]["text"] == \
         "Reopened: resolved → investigating: errors are back"
     assert "Reopened" in bell.double.messages(inc["channel_id"])[-1]["text"]
-    assert "accessory" in bell.double.messages("C_INCIDENTS")[0]["blocks"][0]  # Join is back
+    assert "accessory" in bell.double.messages(INCIDENTS)[0]["blocks"][0]  # Join is back
     await after(bell, clock, 15, "resolve raised the pool size", inc)
     done = row(bell)
     assert done["resolved_at"] == "2026-11-02T09:30:00.000000+00:00"

@@ -7,6 +7,7 @@ from typing import Any
 from shipbell.bot.clock import to_db
 from shipbell.bot.incidents.demo import DEMO_CONFIG
 from shipbell.bot.local import LocalShipbell, merge
+from shipbell.bot.slackdouble.cast import ANA, BOB, CARL, DANA, EVE, GENERAL, LEADS, ONCALL
 
 CONFIG: dict[str, Any] = {"incident": DEMO_CONFIG}
 
@@ -17,8 +18,8 @@ async def start(
     """A Shipbell with the demo [incident] section (plus ``extra``) and other sections."""
     config = merge(merge(CONFIG, {"incident": extra or {}}), other or {})
     bell: LocalShipbell = await make_bell(config)
-    bell.double.add_usergroup("S_ONCALL", "oncall", ["U_BOB", "U_CARL"])
-    bell.double.add_usergroup("S_LEADS", "leads", ["U_EVE"])
+    bell.double.add_usergroup(ONCALL, "oncall", [BOB, CARL])
+    bell.double.add_usergroup(LEADS, "leads", [EVE])
     return bell
 
 
@@ -34,7 +35,7 @@ def row(bell: LocalShipbell, incident_id: int | None = None) -> dict[str, Any]:
 
 async def declare(
     bell: LocalShipbell, text: str = "open DB latency sev2 --service api", *,
-    user: str = "U_ANA", channel: str = "C_GENERAL",
+    user: str = ANA, channel: str = GENERAL,
 ) -> dict[str, Any]:
     ack = await bell.command("/incident", text, user=user, channel=channel)
     assert ack.status == 200, ack.body
@@ -44,7 +45,7 @@ async def declare(
 
 
 async def run(bell: LocalShipbell, text: str, incident: dict[str, Any], *,
-              user: str = "U_ANA") -> str:
+              user: str = ANA) -> str:
     """A command typed in the incident's channel; returns the ack's text after tasks settle."""
     ack = await bell.command("/incident", text, user=user, channel=incident["channel_id"])
     assert ack.status == 200, ack.body
@@ -66,7 +67,7 @@ def seed_deploy(bell: LocalShipbell, *, service: str = "api", env: str = "produc
     finished = to_db(now - timedelta(minutes=minutes_ago))
     cursor = bell.core.store.execute(
         "INSERT INTO deploys (service, env, ref, version, state, requester, requested_at,"
-        " started_at, finished_at) VALUES (?, ?, 'main', ?, ?, 'U_DANA', ?, ?, ?) RETURNING id",
+        f" started_at, finished_at) VALUES (?, ?, 'main', ?, ?, '{DANA}', ?, ?, ?) RETURNING id",
         (service, env, version, state, finished, finished, finished))
     return int(cursor.fetchone()[0])
 

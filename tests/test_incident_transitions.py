@@ -9,6 +9,7 @@ from shipbell.bot.clock import FakeClock
 from shipbell.bot.incidents.config import IncidentSettings
 from shipbell.bot.incidents.models import OPEN_STATUSES, TRANSITIONS, Incident, Status, sources_for
 from shipbell.bot.incidents.service import IncidentService
+from shipbell.bot.slackdouble.cast import ANA, BOB
 
 
 @pytest.fixture
@@ -18,7 +19,7 @@ def svc(new_store: OpenStore, clock: FakeClock) -> IncidentService:
 
 
 def declared(svc: IncidentService) -> Incident:
-    return svc.declare(title="API down", severity=2, reporter="U_ANA", key="k").incident
+    return svc.declare(title="API down", severity=2, reporter=ANA, key="k").incident
 
 
 def test_the_table() -> None:
@@ -33,32 +34,32 @@ def test_the_table() -> None:
 def test_a_stale_status_changes_nothing(svc: IncidentService) -> None:
     inc = declared(svc)
     assert inc.status is Status.INVESTIGATING
-    assert svc.change_status(inc, Status.IDENTIFIED, "U_ANA", None)
+    assert svc.change_status(inc, Status.IDENTIFIED, ANA, None)
     # A second click still holding the investigating incident: the compare-and-set refuses.
-    assert not svc.change_status(inc, Status.MONITORING, "U_BOB", None)
+    assert not svc.change_status(inc, Status.MONITORING, BOB, None)
     now = svc.get(inc.id)
     assert now is not None and now.status is Status.IDENTIFIED
 
 
 def test_close_only_from_resolved_and_closed_is_final(svc: IncidentService) -> None:
     inc = declared(svc)
-    assert not svc.close(inc, "U_ANA")
-    assert svc.resolve(inc, "fixed", "U_ANA")
+    assert not svc.close(inc, ANA)
+    assert svc.resolve(inc, "fixed", ANA)
     resolved = svc.get(inc.id)
     assert resolved is not None and resolved.status is Status.RESOLVED
-    assert svc.close(resolved, "U_ANA")
-    assert not svc.close(resolved, "U_ANA")  # twice: once
+    assert svc.close(resolved, ANA)
+    assert not svc.close(resolved, ANA)  # twice: once
     closed = svc.get(inc.id)
     assert closed is not None and closed.status is Status.CLOSED
-    assert not svc.change_status(closed, Status.INVESTIGATING, "U_ANA", None)
-    assert not svc.resolve(closed, "again", "U_ANA")
+    assert not svc.change_status(closed, Status.INVESTIGATING, ANA, None)
+    assert not svc.resolve(closed, "again", ANA)
 
 
 def test_resolved_reopens(svc: IncidentService) -> None:
     inc = declared(svc)
-    svc.resolve(inc, "fixed", "U_ANA")
+    svc.resolve(inc, "fixed", ANA)
     resolved = svc.get(inc.id)
     assert resolved is not None
-    assert svc.change_status(resolved, Status.MONITORING, "U_ANA", "back")
+    assert svc.change_status(resolved, Status.MONITORING, ANA, "back")
     back = svc.get(inc.id)
     assert back is not None and back.status is Status.MONITORING and back.resolved_at is None

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from conftest import need_postgres
 from fakes import postgres
+from shipbell.bot.slackdouble.cast import ANA
 from shipbell.bot.storage.postgres import PostgresStore
 
-ROW = ("INSERT INTO audit_log (at, actor, action) VALUES ('2026-11-02T09:00:00Z', 'U_ANA',"
+ROW = (f"INSERT INTO audit_log (at, actor, action) VALUES ('2026-11-02T09:00:00Z', '{ANA}',"
        " 'test')")
 
 

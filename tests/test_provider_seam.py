@@ -38,6 +38,7 @@ from shipbell.bot.http import Http
 from shipbell.bot.local import LocalShipbell
 from shipbell.bot.settings import ConfigError, Settings, load_config
 from shipbell.bot.shell.sandbox import plan_sandbox
+from shipbell.bot.slackdouble.cast import DEPLOYS
 
 RELAY_SECRET = "relay-secret-0123456789"
 
@@ -143,7 +144,7 @@ async def test_a_provider_registered_in_a_test_deploys_end_to_end(
                           version="v7") == 200
     await until(lambda: row(bell).get("state") == "succeeded")
     await bell.idle()
-    top = [m for m in bell.double.messages("C_DEPLOYS") if "Deploy #1:" in m["text"]]
+    top = [m for m in bell.double.messages(DEPLOYS) if "Deploy #1:" in m["text"]]
     assert top and "succeeded" in top[0]["text"] and "v7" in row(bell)["version"]
 
 

@@ -22,6 +22,7 @@ from fakes.history import seed_history
 from shipbell.bot.clock import FakeClock
 from shipbell.bot.deploys.models import State
 from shipbell.bot.local import LocalShipbell, merge
+from shipbell.bot.slackdouble.cast import ANA, BOB, RELEASES
 from shipbell.bot.storage import Store
 from shipbell.bot.storage.postgres import PostgresStore
 
@@ -30,8 +31,8 @@ HISTORY = ("deploys", "deploy_events", "deploy_changes", "deploy_approvals", "in
            "incident_timeline", "incident_deploys", "incident_updates", "followups",
            "audit_log", "tasks", "idempotency_keys", "scheduled_runs")
 SERVICES = ["web", "api", "worker", "billing", "search"]
-TRAIN = {"channel": "C_RELEASES", "services": ["web", "api"], "timezone": "Europe/Paris",
-         "weekday": "tue", "time": "14:00", "freeze": "24h", "captains": ["U_ANA", "U_BOB"]}
+TRAIN = {"channel": RELEASES, "services": ["web", "api"], "timezone": "Europe/Paris",
+         "weekday": "tue", "time": "14:00", "freeze": "24h", "captains": [ANA, BOB]}
 
 
 def config() -> dict[str, object]:

@@ -13,12 +13,13 @@ from shipbell.bot.durations import format_duration, parse_duration
 from shipbell.bot.releases.calendar import TrainCalendar
 from shipbell.bot.releases.config import TrainSettings
 from shipbell.bot.settings import ConfigError, load_config
+from shipbell.bot.slackdouble.cast import ANA, BOB, CARL, LEADS, RELEASES
 
 PARIS = ZoneInfo("Europe/Paris")
 
 
 def train(**fields: Any) -> TrainCalendar:
-    base: dict[str, Any] = {"channel": "C_RELEASES", "services": ["web"],
+    base: dict[str, Any] = {"channel": RELEASES, "services": ["web"],
                             "weekday": "tue", "time": "14:00", "timezone": "Europe/Paris"}
     base.update(fields)
     if "cron" in fields:
@@ -86,14 +87,14 @@ def test_previous_move_onto_an_existing_release_is_merged_not_doubled() -> None:
 
 
 def test_captains_rotate_per_release() -> None:
-    cal = train(captains=["U_ANA", "U_BOB", "U_CARL"])
+    cal = train(captains=[ANA, BOB, CARL])
     occs = cal.upcoming(datetime(2026, 11, 1, tzinfo=UTC), 4)
     captains = [cal.rotation_captain(o) for o in occs]
     assert captains[:3] == sorted(set(captains[:3]), key=captains.index)
     assert len(set(captains[:3])) == 3 and captains[3] == captains[0]
     later = cal.upcoming(occs[1].at + timedelta(minutes=1), 1)  # type: ignore[operator]
     assert cal.rotation_captain(later[0]) == captains[2]  # stable whatever "now" is
-    cron = train(cron="0 14 * * tue", captains=["U_ANA", "U_BOB"])
+    cron = train(cron="0 14 * * tue", captains=[ANA, BOB])
     turns = [cron.rotation_captain(o) for o in cron.upcoming(datetime(2026, 11, 1,
                                                                        tzinfo=UTC), 3)]
     assert turns[0] != turns[1] and turns[0] == turns[2]
@@ -108,9 +109,9 @@ def test_durations() -> None:
         parse_duration("soon")
 
 
-BAD = """
+BAD = f"""
 [release.trains.web]
-channel = "C_RELEASES"
+channel = "{RELEASES}"
 services = ["web"]
 timezone = "Europe/Pariss"
 weekday = "tue"
@@ -118,7 +119,7 @@ time = "14:00"
 holidays = "XX"
 
 [release.trains.api]
-channel = "C_RELEASES"
+channel = "{RELEASES}"
 services = ["api"]
 cron = "0 14 * * 2"
 freeze = "a while"
@@ -141,7 +142,7 @@ def test_shipbell_check_exits_2_on_a_bad_cadence(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     path = tmp_path / "bad.toml"
-    path.write_text('[release.trains.web]\nchannel = "C1"\nservices = ["web"]\n'
+    path.write_text(f'[release.trains.web]\nchannel = "{RELEASES}"\nservices = ["web"]\n'
                     'weekday = "someday"\ntime = "25:00"\n')
     assert main(["--config", str(path), "check"]) == EXIT_CONFIG
     err = capsys.readouterr().err
@@ -153,7 +154,7 @@ def test_shipbell_check_exits_2_on_a_bad_cadence(
     ({"weekday": None}, "needs a cadence"),
     ({"every_weeks": 2}, "start_date"),
     ({"captains": ["ana"]}, "Slack user id"),
-    ({"captains": ["S0LEADS"]}, "Slack user id"),  # a rotation is people, not a group
+    ({"captains": [LEADS]}, "Slack user id"),  # a rotation is people, not a group
     ({"managers": ["leads"]}, "nor a user group id; use ids such as U0123ABCD or S0123ABCD"),
     ({"freeze": "9999999999d"}, "far too long"),
     ({"channel": "releases"}, "channel id"),
@@ -164,7 +165,7 @@ def test_shipbell_check_exits_2_on_a_bad_cadence(
     ({"reminders": ["2h", "tomorrow"]}, "not a duration"),
 ])
 def test_more_invalid_train_fields(fields: dict[str, Any], fragment: str) -> None:
-    base: dict[str, Any] = {"channel": "C_RELEASES", "services": ["web"],
+    base: dict[str, Any] = {"channel": RELEASES, "services": ["web"],
                             "weekday": "tue", "time": "14:00"}
     base.update(fields)
     with pytest.raises(ValueError, match=fragment):
@@ -183,8 +184,8 @@ def test_times_in_the_dst_gap_and_overlap_fire_once(cadence: dict[str, str]) -> 
 
 
 def test_cron_dates_are_the_same_whatever_order_they_are_asked_in() -> None:
-    cal = train(cron="0 10 * * mon-fri", holidays="US", captains=["U_ANA", "U_BOB"])
-    fresh = train(cron="0 10 * * mon-fri", holidays="US", captains=["U_ANA", "U_BOB"])
+    cal = train(cron="0 10 * * mon-fri", holidays="US", captains=[ANA, BOB])
+    fresh = train(cron="0 10 * * mon-fri", holidays="US", captains=[ANA, BOB])
     late = datetime(2026, 12, 20, tzinfo=UTC)
     early = datetime(2026, 11, 20, tzinfo=UTC)
     walking = cal.occurrences(late)
@@ -196,10 +197,10 @@ def test_cron_dates_are_the_same_whatever_order_they_are_asked_in() -> None:
 
 
 def test_cron_cache_answers_far_ahead_and_back_like_a_fresh_calendar() -> None:
-    cal = train(cron="0 10 * * mon-fri", captains=["U_ANA", "U_BOB"])
+    cal = train(cron="0 10 * * mon-fri", captains=[ANA, BOB])
     for day in (20, 1, 90, 5, 200, 3):
         since = datetime(2026, 11, 1, tzinfo=UTC) + timedelta(days=day)
-        fresh = train(cron="0 10 * * mon-fri", captains=["U_ANA", "U_BOB"])
+        fresh = train(cron="0 10 * * mon-fri", captains=[ANA, BOB])
         assert cal.upcoming(since, 4) == fresh.upcoming(since, 4), day
 
 
@@ -209,15 +210,15 @@ async def test_shipbell_check_prints_each_trains_next_dates(
     from shipbell.bot.checks import run_check
 
     path = tmp_path / "trains.toml"
-    path.write_text('[release.trains.web]\nchannel = "C1"\nservices = ["web"]\n'
+    path.write_text(f'[release.trains.web]\nchannel = "{RELEASES}"\nservices = ["web"]\n'
                     'timezone = "Europe/Paris"\nweekday = "fri"\ntime = "10:00"\n'
-                    'holidays = "FR"\ncaptains = ["U_ANA", "U_BOB"]\n'
-                    '[release.trains.api]\nchannel = "C1"\nservices = ["api"]\n'
+                    f'holidays = "FR"\ncaptains = ["{ANA}", "{BOB}"]\n'
+                    f'[release.trains.api]\nchannel = "{RELEASES}"\nservices = ["api"]\n'
                     'cron = "0 9 * * fri"\nholidays = "FR"\non_holiday = "skip"\n')
     await run_check(load_config(str(path)), now=datetime(2026, 12, 20, tzinfo=UTC))
     out = capsys.readouterr().out
     assert "Release train web (Europe/Paris): next 4 dates" in out
-    assert "  Mon 2026-12-28 10:00 CET  captain U_" in out
+    assert "  Mon 2026-12-28 10:00 CET  captain U0" in out
     assert "(moved from Fri 25 Dec (Christmas Day))" in out
     assert "Release train api (UTC)" in out
     assert "  Fri 2026-12-25 09:00 UTC  skipped: Christmas Day" in out

@@ -9,18 +9,19 @@ from typing import Any
 from conftest import MakeBell
 from shipbell.bot.clock import FakeClock
 from shipbell.bot.local import LocalShipbell
+from shipbell.bot.slackdouble.cast import ANA, BOB, RELEASES
 
 TRAIN: dict[str, Any] = {
-    "channel": "C_RELEASES", "services": ["web"], "timezone": "Europe/Paris",
+    "channel": RELEASES, "services": ["web"], "timezone": "Europe/Paris",
     "weekday": "tue", "time": "14:00", "freeze": "24h", "reminders": ["2h"],
-    "captains": ["U_ANA", "U_BOB"],
+    "captains": [ANA, BOB],
 }
 CONFIG = {"release": {"trains": {"web": TRAIN}}}
 RELEASE = datetime(2026, 11, 3, 13, tzinfo=UTC)
 
 
 def texts(bell: LocalShipbell) -> list[str]:
-    return [m["text"] for m in bell.double.messages("C_RELEASES")]
+    return [m["text"] for m in bell.double.messages(RELEASES)]
 
 
 async def test_two_processes_tell_the_channel_once(make_bell: MakeBell,
@@ -57,7 +58,7 @@ async def test_the_notice_lists_what_was_missed_in_time_order(make_bell: MakeBel
     clock.set(RELEASE.replace(hour=16))
     await bell.core.scheduler.run_due()
     await bell.idle()
-    [notice] = bell.double.messages("C_RELEASES")
+    [notice] = bell.double.messages(RELEASES)
     text = notice["blocks"][0]["text"]["text"]
     order = [text.index(label) for label in
              ("3d reminder", "code freeze announcement", "release announcement")]

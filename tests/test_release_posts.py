@@ -16,12 +16,13 @@ from conftest import MakeBell
 from shipbell.bot.clock import FakeClock, to_db
 from shipbell.bot.local import LocalShipbell
 from shipbell.bot.releases.freeze import active_freeze
+from shipbell.bot.slackdouble.cast import ANA, BOB, CARL, RELEASES
 from shipbell.handlers.release.book import releases_of
 
 TRAIN: dict[str, Any] = {
-    "channel": "C_RELEASES", "services": ["web", "api"], "timezone": "Europe/Paris",
+    "channel": RELEASES, "services": ["web", "api"], "timezone": "Europe/Paris",
     "weekday": "tue", "time": "14:00", "freeze": "24h", "reminders": ["3d", "24h", "2h", "0"],
-    "captains": ["U_ANA", "U_BOB"],
+    "captains": [ANA, BOB],
 }
 FREEZE = datetime(2026, 11, 2, 13, tzinfo=UTC)
 RELEASE = datetime(2026, 11, 3, 13, tzinfo=UTC)
@@ -37,7 +38,7 @@ def shipped(bell: LocalShipbell, service: str, version: str, finished: datetime,
     """A deploy as /deploy records it (the foundation's deploys table)."""
     bell.core.store.execute(
         "INSERT INTO deploys (service, env, ref, version, state, requester, requested_at,"
-        " finished_at) VALUES (?, ?, 'main', ?, ?, 'U_CARL', ?, ?)",
+        f" finished_at) VALUES (?, ?, 'main', ?, ?, '{CARL}', ?, ?)",
         (service, env, version, state, to_db(finished), to_db(finished)),
     )
 
@@ -45,7 +46,7 @@ def shipped(bell: LocalShipbell, service: str, version: str, finished: datetime,
 def posts(bell: LocalShipbell) -> list[str]:
     return [m["text"] + " | " + " ".join(b["text"]["text"] for b in m.get("blocks", [])
                                           if b.get("type") == "section")
-            for m in bell.double.messages("C_RELEASES")]
+            for m in bell.double.messages(RELEASES)]
 
 
 async def tick(bell: LocalShipbell, clock: FakeClock, when: datetime) -> list[str]:
@@ -68,7 +69,7 @@ async def test_freeze_reminder_and_release_day_posts(make_bell: MakeBell,
     assert await tick(bell, clock, datetime(2026, 11, 2, 12, 59, tzinfo=UTC)) == []
     assert await tick(bell, clock, FREEZE) == ["release:web:freeze:posted"]
     [freeze] = posts(bell)
-    assert "Code freeze for web" in freeze and "<@U_BOB>" in freeze
+    assert "Code freeze for web" in freeze and f"<@{BOB}>" in freeze
     assert f"<!date^{int(RELEASE.timestamp())}^" in freeze  # each reader's own time zone
     assert "2 production deploys" in freeze and "v42" in freeze and "v7" in freeze
     for absent in ("v41", "v8", "billing", "v43"):
@@ -76,15 +77,15 @@ async def test_freeze_reminder_and_release_day_posts(make_bell: MakeBell,
 
     assert await tick(bell, clock, datetime(2026, 11, 3, 11, tzinfo=UTC)) == [
         "release:web:t-2h:posted"]
-    assert "releases in 2 h" in posts(bell)[-1] and "<@U_BOB>" in posts(bell)[-1]
+    assert "releases in 2 h" in posts(bell)[-1] and f"<@{BOB}>" in posts(bell)[-1]
     assert "Code freeze started <!date^" in posts(bell)[-1]
 
     assert await tick(bell, clock, RELEASE) == ["release:web:release:posted"]
     day = posts(bell)[-1]
     assert "release is go" in day and "v42" in day
     assert f"Next release: <!date^{int(NEXT_RELEASE.timestamp())}^" in day
-    assert "captain <@U_ANA>" in day  # the rotation moves on
-    assert len(bell.double.messages("C_RELEASES")) == 3
+    assert f"captain <@{ANA}>" in day  # the rotation moves on
+    assert len(bell.double.messages(RELEASES)) == 3
 
 
 async def test_freeze_window_is_what_the_deploy_gate_sees(make_bell: MakeBell,
@@ -107,7 +108,7 @@ async def test_no_duplicates_after_restart(make_bell: MakeBell, clock: FakeClock
     await tick(bell, clock, FREEZE)
     await bell.restart()
     assert await tick(bell, clock, FREEZE.replace(minute=30)) == []
-    assert len(bell.double.messages("C_RELEASES")) == 1
+    assert len(bell.double.messages(RELEASES)) == 1
 
 
 async def test_catch_up_at_start_up_inside_and_beyond_grace(make_bell: MakeBell,
@@ -194,7 +195,7 @@ async def test_deploy_gate_refuses_production_during_the_freeze(make_bell: MakeB
     clock.set(RELEASE.replace(minute=10))  # released: open again
     assert "frozen" not in (await bell.command("/deploy", "explain api@v3 to production")).text
     await bell.command("/release", "freeze web 1h incident follow-up " + "y" * 3_800,
-                       channel="C_RELEASES")
+                       channel=RELEASES)
     adhoc = await bell.command("/deploy", "api@v3 to production")
     assert "release train web: incident follow-up" in adhoc.text
     assert len(adhoc.text) < 600  # a 4,000-character reason is quoted, not pasted whole
@@ -237,8 +238,8 @@ async def test_two_processes_on_one_database_post_once(make_bell: MakeBell,
         posted = [o for batch in outcomes for o in batch
                   if o.job_id.startswith("release:") and o.outcome == "posted"]
         assert len(posted) == 1
-        total = len(first.double.messages("C_RELEASES")) + len(
-            second.double.messages("C_RELEASES"))
+        total = len(first.double.messages(RELEASES)) + len(
+            second.double.messages(RELEASES))
         assert total == 1
     finally:
         await second.stop()
@@ -285,7 +286,7 @@ async def test_offsets_are_real_hours_across_a_dst_change(make_bell: MakeBell,
 async def test_archived_train_channel_is_logged_not_retried(make_bell: MakeBell,
                                                             clock: FakeClock) -> None:
     bell = await make_bell(config())
-    bell.double.state.channels["C_RELEASES"].is_archived = True
+    bell.double.state.channels[RELEASES].is_archived = True
     assert await tick(bell, clock, FREEZE) == ["release:web:freeze:posted"]
     [call] = bell.double.calls_to("chat.postMessage")
     assert call.response.get("error") == "is_archived"

@@ -7,9 +7,10 @@ from datetime import UTC, datetime, timedelta
 
 from shipbell.bot.clock import FakeClock
 from shipbell.bot.local import MakeBell
+from shipbell.bot.slackdouble.cast import METRICS, ONCALL
 from shipbell.scheduled.digest import JOB_ID
 
-CONFIG = {"timezone": "Europe/Paris", "digest": {"channel": "C_METRICS", "time": "09:00"}}
+CONFIG = {"timezone": "Europe/Paris", "digest": {"channel": METRICS, "time": "09:00"}}
 HALF_PAST_NINE = datetime(2026, 11, 25, 8, 30, tzinfo=UTC)  # 09:30 Paris, 30 min after 09:00
 
 
@@ -25,7 +26,7 @@ async def test_first_start_on_a_new_database_posts_no_catch_up(
     clock.set(HALF_PAST_NINE)
     bell = await make_bell(CONFIG, scheduler=True)  # a real start: scheduler.start() catches up
     await bell.idle()
-    assert bell.double.messages("C_METRICS") == []
+    assert bell.double.messages(METRICS) == []
     assert ledger(bell) == []
 
     # The next morning it was down at 09:00 and starts at 09:30: that run was missed, and
@@ -34,13 +35,13 @@ async def test_first_start_on_a_new_database_posts_no_catch_up(
     await bell.restart()
     await bell.idle()
     assert [status for _, status in ledger(bell)] == ["posted"]
-    assert len([m for m in bell.double.messages("C_METRICS")
+    assert len([m for m in bell.double.messages(METRICS)
                 if m.get("thread_ts", m["ts"]) == m["ts"]]) == 1
 
 
 async def test_upkeep_jobs_still_run_at_every_start(make_bell: MakeBell, clock: FakeClock) -> None:
     """Per-process caches (user groups) are filled at start, first start included."""
     clock.set(HALF_PAST_NINE)
-    bell = await make_bell({"release": {"managers": ["S_ONCALL"]}}, scheduler=True)
+    bell = await make_bell({"release": {"managers": [ONCALL]}}, scheduler=True)
     await bell.idle()
     assert bell.core.scheduler.jobs and bell.double.calls_to("usergroups.users.list")

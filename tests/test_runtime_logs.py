@@ -24,10 +24,11 @@ from shipbell.bot.runtime import Runtime
 from shipbell.bot.scheduling import ScheduledJob
 from shipbell.bot.settings import Secrets, Settings
 from shipbell.bot.slackdouble import SlackDouble
+from shipbell.bot.slackdouble.cast import METRICS, ONCALL
 from shipbell.scheduled.digest import JOB_ID
 
-CONFIG = {"timezone": "Europe/Paris", "digest": {"channel": "C_METRICS", "time": "09:00"},
-          "release": {"managers": ["S_ONCALL"]}}
+CONFIG = {"timezone": "Europe/Paris", "digest": {"channel": METRICS, "time": "09:00"},
+          "release": {"managers": [ONCALL]}}
 BEFORE_NINE = datetime(2026, 11, 25, 7, 59, tzinfo=UTC)  # 08:59 Paris
 
 

@@ -20,6 +20,7 @@ from shipbell.bot.core import build_core
 from shipbell.bot.runtime import Runtime, SocketConnection
 from shipbell.bot.settings import Secrets, Settings
 from shipbell.bot.slackdouble import SlackDouble
+from shipbell.bot.slackdouble.cast import ANA, DEPLOYS
 
 
 class BrokenSocketSlack(LocalServer):
@@ -94,9 +95,9 @@ async def test_connected_through_shipbells_loop_answers_commands(
         try:
             assert await connection.connect(asyncio.Event()) is True
             ack = await double.socket.send("slash_commands", {
-                "command": "/deploy", "text": "warp", "user_id": "U_ANA",
-                "channel_id": "C_DEPLOYS", "team_id": double.team_id,
-                "response_url": double.new_response_url("C_DEPLOYS", "U_ANA"),
+                "command": "/deploy", "text": "warp", "user_id": ANA,
+                "channel_id": DEPLOYS, "team_id": double.team_id,
+                "response_url": double.new_response_url(DEPLOYS, ANA),
                 "trigger_id": double.new_trigger_id(),
             })
         finally:

@@ -10,14 +10,15 @@ import sys
 from pathlib import Path
 
 from shipbell.bot.slackdouble import SlackDouble, SlackDriver
+from shipbell.bot.slackdouble.cast import ANA, DEPLOYS
 
 SECRET = "serve-test-signing-secret"
 
 
 async def test_serve_answers_and_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
     async with SlackDouble() as double:
-        double.add_user("U_ANA", "ana")
-        double.add_channel("deploys", channel_id="C_DEPLOYS", members=["U_ANA"])
+        double.add_user(ANA, "ana")
+        double.add_channel("deploys", channel_id=DEPLOYS, members=[ANA])
         config = tmp_path / "shipbell.toml"
         config.write_text(
             f'[slack]\napi_url = "{double.api_url}"\n[server]\nport = 0\n'

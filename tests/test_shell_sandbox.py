@@ -10,11 +10,13 @@ from __future__ import annotations
 import asyncio
 import io
 import itertools
+import json
 import os
 import sys
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fakes.ci import FakeCI
@@ -22,6 +24,7 @@ from fakes.configs import SECRET, SECRET_ENV
 from shipbell.bot.settings import load_config
 from shipbell.bot.shell.repl import run_shell
 from shipbell.bot.slackdouble import driver as slackdouble_driver
+from shipbell.bot.slackdouble.cast import ANA, DEPLOYS
 
 CONFIG = """
 [storage]
@@ -85,7 +88,7 @@ async def test_the_real_database_is_refused_as_a_scratch_database(
     tmp_path: Path, real_ci: FakeCI, capsys: pytest.CaptureFixture[str],
 ) -> None:
     config = load_config(str(write_config(tmp_path, real_ci)))
-    code = await run_shell(config, user="U_ANA", channel="C_DEPLOYS",
+    code = await run_shell(config, user=ANA, channel=DEPLOYS,
                            db=str(tmp_path / "real.db"), stdin=io.StringIO("quit\n"),
                            out=io.StringIO())
     err = capsys.readouterr().err
@@ -110,7 +113,7 @@ async def test_fresh_never_goes_with_live(
     tmp_path: Path, real_ci: FakeCI, capsys: pytest.CaptureFixture[str],
 ) -> None:
     config = load_config(str(write_config(tmp_path, real_ci)))
-    code = await run_shell(config, user="U_ANA", channel="C_DEPLOYS", db=None, live=True,
+    code = await run_shell(config, user=ANA, channel=DEPLOYS, db=None, live=True,
                            fresh=True, stdin=io.StringIO("quit\n"), out=io.StringIO())
     assert code == 2 and "never goes with --live" in capsys.readouterr().err
     assert not (tmp_path / "real.db").exists()
@@ -118,7 +121,7 @@ async def test_fresh_never_goes_with_live(
 
 async def shell_in_process(db: str, script: str, *, fresh: bool = False) -> str:
     out = io.StringIO()
-    code = await run_shell(load_config(None), user="U_ANA", channel="C_DEPLOYS", db=db,
+    code = await run_shell(load_config(None), user=ANA, channel=DEPLOYS, db=db,
                            fresh=fresh, stdin=io.StringIO(script), out=out)
     assert code == 0
     return out.getvalue()
@@ -155,13 +158,43 @@ async def test_a_database_without_its_slack_state_is_pointed_out(
     monkeypatch.delenv("SHIPBELL_CONFIG", raising=False)
     db = str(tmp_path / "old.db")
     demo = load_config(None)
-    assert await run_shell(demo, user="U_ANA", channel="C_DEPLOYS", db=db,
+    assert await run_shell(demo, user=ANA, channel=DEPLOYS, db=db,
                            stdin=io.StringIO("/incident help\n"), out=io.StringIO()) == 0
     forget_slack_state(db)  # as the shell before this one left its databases
     out = io.StringIO()
-    assert await run_shell(demo, user="U_ANA", channel="C_DEPLOYS", db=db,
+    assert await run_shell(demo, user=ANA, channel=DEPLOYS, db=db,
                            stdin=io.StringIO("quit\n"), out=out) == 0
     assert "has no saved Slack state" in out.getvalue() and "--fresh" in out.getvalue()
+
+
+async def test_slack_state_saved_with_made_up_ids_is_left_unread(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Shells before this one saved their stand-in Slack with ids like `U_ANA`, which Slack
+    never issues: such a workspace is not restored (ana would be there twice) but pointed out."""
+    monkeypatch.delenv("SHIPBELL_CONFIG", raising=False)
+    db = str(tmp_path / "old.db")
+    demo = load_config(None)
+    assert await run_shell(demo, user=ANA, channel=DEPLOYS, db=db,
+                           stdin=io.StringIO("/incident help\n"), out=io.StringIO()) == 0
+    saved = saved_slack_state(db)
+    saved["users"]["U_ANA"] = {**saved["users"][ANA], "id": "U_ANA"}  # as older shells did
+    save_slack_state(db, saved)
+    out = io.StringIO()
+    assert await run_shell(demo, user=ANA, channel=DEPLOYS, db=db,
+                           stdin=io.StringIO("who\n"), out=out) == 0
+    text = out.getvalue()
+    assert "has no saved Slack state" in text and "--fresh" in text
+    assert "people: @ana, @bob, @carl, @dana, @eve" in text
+    assert "U_ANA" not in saved_slack_state(db)["users"]
+
+
+def saved_slack_state(db: str) -> dict[str, Any]:
+    return dict(json.loads(Path(f"{db}.slack.json").read_text("utf-8")))
+
+
+def save_slack_state(db: str, state: dict[str, Any]) -> None:
+    Path(f"{db}.slack.json").write_text(json.dumps(state), "utf-8")
 
 
 def forget_slack_state(db: str) -> None:
@@ -183,7 +216,7 @@ async def test_the_example_config_runs_in_the_shell(
     monkeypatch.chdir(tmp_path)
     config = copy_example(tmp_path)
     out = io.StringIO()
-    code = await run_shell(load_config(str(config)), user="U_ANA", channel="C_DEPLOYS",
+    code = await run_shell(load_config(str(config)), user=ANA, channel=DEPLOYS,
                            db=None, stdin=io.StringIO("/deploy web to staging\nwho\n"), out=out)
     text = out.getvalue()
     assert code == 0
@@ -198,7 +231,7 @@ async def test_channels_a_config_names_by_id_exist_in_the_stand_in_slack(
 ) -> None:
     config = write_config(tmp_path, real_ci, staging='{ channels = ["C0SHIPPING"] }')
     out = io.StringIO()
-    code = await run_shell(load_config(str(config)), user="U_ANA", channel="C_DEPLOYS",
+    code = await run_shell(load_config(str(config)), user=ANA, channel=DEPLOYS,
                            db=str(tmp_path / "s.db"),
                            stdin=io.StringIO("in #c0shipping\n/deploy web to staging\n"), out=out)
     text = out.getvalue()

@@ -12,6 +12,7 @@ import pytest
 from shipbell.bot.clock import SystemClock
 from shipbell.bot.local import LocalShipbell, MakeBell, merge
 from shipbell.bot.shell.repl import Shell, demo_config
+from shipbell.bot.slackdouble.cast import ANA, BOB, DEPLOYS
 
 
 async def quick_shell(make_bell: MakeBell) -> tuple[LocalShipbell, Shell, io.StringIO]:
@@ -20,7 +21,7 @@ async def quick_shell(make_bell: MakeBell) -> tuple[LocalShipbell, Shell, io.Str
     config = merge(demo_config(), {"deploy": {"providers": {"dry-run": {"seconds": 0.2}}}})
     bell = await make_bell(config, clock=SystemClock())
     out = io.StringIO()
-    return bell, Shell(bell, "U_ANA", "C_DEPLOYS", out=out), out
+    return bell, Shell(bell, ANA, DEPLOYS, out=out), out
 
 
 def after(out: io.StringIO, line: str) -> str:
@@ -60,7 +61,7 @@ async def test_a_button_of_a_closed_incident_says_so(make_bell: MakeBell) -> Non
     pressed = await run(shell, out, f"press {join}")
     assert f"Button [{join}] (Join) is no longer on its message m" in pressed
     invited = [c.args.get("users") for c in bell.double.calls_to("conversations.invite")]
-    assert "U_BOB" not in invited
+    assert BOB not in invited
 
 
 async def test_who_lists_people_groups_and_channels(make_bell: MakeBell) -> None:
@@ -75,7 +76,7 @@ async def test_who_lists_people_groups_and_channels(make_bell: MakeBell) -> None
 async def test_pin_react_and_tick_say_what_they_did(make_bell: MakeBell) -> None:
     bell = await make_bell(demo_config())  # the fake clock: what is due stays put
     out = io.StringIO()
-    shell = Shell(bell, "U_ANA", "C_DEPLOYS", out=out)
+    shell = Shell(bell, ANA, DEPLOYS, out=out)
     await run(shell, out, "/incident open Checkout latency sev2")
     number = next(n for n, (channel, _) in enumerate(shell.screen.messages, 1)
                   if shell.screen.name(channel) == "inc-1-checkout-latency")

@@ -5,17 +5,18 @@ from __future__ import annotations
 
 from shipbell.bot.local import MakeBell
 from shipbell.bot.shell.typed import escape_references, strip_comment
+from shipbell.bot.slackdouble.cast import BOB, DEPLOYS, EVE, ONCALL
 
 
 async def test_mentions_become_what_slack_sends(make_bell: MakeBell) -> None:
     bell = await make_bell()
     ws = bell.double.state
-    assert escape_references("assign comms @bob", ws) == "assign comms <@U_BOB|bob>"
+    assert escape_references("assign comms @bob", ws) == f"assign comms <@{BOB}|bob>"
     assert escape_references("to #deploys, @oncall and @eve.", ws) == (
-        "to <#C_DEPLOYS|deploys>, <!subteam^S_ONCALL|@oncall> and <@U_EVE|eve>.")
+        f"to <#{DEPLOYS}|deploys>, <!subteam^{ONCALL}|@oncall> and <@{EVE}|eve>.")
     # unknown names, issue ids, emails and what is already escaped stay as typed
-    assert escape_references("@nobody #42 #nowhere ana@example.com <@U_BOB>", ws) == (
-        "@nobody #42 #nowhere ana@example.com <@U_BOB>")
+    assert escape_references(f"@nobody #42 #nowhere ana@example.com <@{BOB}>", ws) == (
+        f"@nobody #42 #nowhere ana@example.com <@{BOB}>")
 
 
 def test_comments_are_stripped_but_references_are_not() -> None:

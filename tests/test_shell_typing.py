@@ -10,6 +10,7 @@ from pathlib import Path
 from shipbell.bot.clock import SystemClock
 from shipbell.bot.local import MakeBell, merge
 from shipbell.bot.shell.repl import Shell, demo_config
+from shipbell.bot.slackdouble.cast import ANA, BOB, DEPLOYS
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 
@@ -25,7 +26,7 @@ def readme_shell_lines() -> list[str]:
 async def test_mentions_work_where_a_mention_is_expected(make_bell: MakeBell) -> None:
     bell = await make_bell(demo_config())
     out = io.StringIO()
-    shell = Shell(bell, "U_ANA", "C_DEPLOYS", out=out)
+    shell = Shell(bell, ANA, DEPLOYS, out=out)
     await shell.handle("/incident open Checkout latency sev2 --service api")
     await bell.double.wait_for("pins.add")
     await shell.handle("in #inc-1-checkout-latency")
@@ -42,7 +43,7 @@ async def test_the_readme_examples_work_when_pasted(make_bell: MakeBell) -> None
     quick = merge(demo_config(), {"deploy": {"providers": {"dry-run": {"seconds": 0.2}}}})
     bell = await make_bell(quick, clock=SystemClock())
     out = io.StringIO()
-    shell = Shell(bell, "U_ANA", "C_DEPLOYS", out=out)
+    shell = Shell(bell, ANA, DEPLOYS, out=out)
     lines = readme_shell_lines()
     assert any(" # " in line for line in lines)  # the README does use comments
     for line in lines:
@@ -57,4 +58,4 @@ async def test_the_readme_examples_work_when_pasted(make_bell: MakeBell) -> None
     assert "#inc-2-db-down" in text  # the modal declared a second incident
     assert "people: @ana, @bob" in text
     invites = [c.args.get("users") for c in bell.double.calls_to("conversations.invite")]
-    assert "U_BOB" in invites  # `press 2` as bob joined the incident
+    assert BOB in invites  # `press 2` as bob joined the incident

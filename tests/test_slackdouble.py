@@ -11,13 +11,18 @@ from urllib.parse import parse_qs
 import aiohttp
 import pytest
 from aiohttp import web
+from fakes.waiting import until
 from shipbell.bot.slackdouble import SlackDouble, SlackDriver
 from shipbell.bot.slackdouble.blockkit import validate_blocks, validate_view
+from shipbell.bot.slackdouble.cast import ANA, DEPLOYS, SHIPBELL, TEAM
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
 from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
+
+BEN = "U0BEN0001"
+GHOST = "U0GHOST01"  # no such user
 
 SECRET = "test-signing-secret"
 
@@ -25,9 +30,9 @@ SECRET = "test-signing-secret"
 @pytest.fixture
 async def double() -> AsyncIterator[SlackDouble]:
     async with SlackDouble() as d:
-        d.add_user("U_ANA", "ana")
-        d.add_user("U_BEN", "ben")
-        d.add_channel("deploys", channel_id="C_DEPLOYS", members=["U_ANA", "UBOTSHIP"])
+        d.add_user(ANA, "ana")
+        d.add_user(BEN, "ben")
+        d.add_channel("deploys", channel_id=DEPLOYS, members=[ANA, SHIPBELL])
         yield d
 
 
@@ -50,27 +55,27 @@ def button(action_id: str, value: str, text: str = "Go") -> dict[str, Any]:
 
 @pytest.mark.filterwarnings("ignore:The top-level `text` argument is missing")
 async def test_post_update_and_ts_strings(double: SlackDouble, client: AsyncWebClient) -> None:
-    first = await client.chat_postMessage(channel="C_DEPLOYS", text="one")
+    first = await client.chat_postMessage(channel=DEPLOYS, text="one")
     second = await client.chat_postMessage(channel="#deploys", text="two", thread_ts=first["ts"])
     assert isinstance(first["ts"], str) and first["ts"].count(".") == 1
     assert len(first["ts"].split(".")[1]) == 6
     assert float(second["ts"]) > float(first["ts"])
-    assert second["channel"] == "C_DEPLOYS"
+    assert second["channel"] == DEPLOYS
 
-    await client.chat_update(channel="C_DEPLOYS", ts=first["ts"], text="one, edited")
-    msgs = double.messages("C_DEPLOYS")
+    await client.chat_update(channel=DEPLOYS, ts=first["ts"], text="one, edited")
+    msgs = double.messages(DEPLOYS)
     assert [m["text"] for m in msgs] == ["one, edited", "two"]
     assert msgs[0]["reply_count"] == 1 and msgs[1]["thread_ts"] == first["ts"]
 
-    human = double.add_message("C_DEPLOYS", "hi", user="U_ANA")
+    human = double.add_message(DEPLOYS, "hi", user=ANA)
     for ts, error in ((human, "cant_update_message"), ("1.000001", "message_not_found")):
         with pytest.raises(SlackApiError) as err:
-            await client.chat_update(channel="C_DEPLOYS", ts=ts, text="x")
+            await client.chat_update(channel=DEPLOYS, ts=ts, text="x")
         assert err.value.response["error"] == error
     with pytest.raises(SlackApiError, match="no_text"):
-        await client.chat_postMessage(channel="C_DEPLOYS", text="")
+        await client.chat_postMessage(channel=DEPLOYS, text="")
     with pytest.raises(SlackApiError, match="msg_too_long"):
-        await client.chat_postMessage(channel="C_DEPLOYS", text="x" * 40_001)
+        await client.chat_postMessage(channel=DEPLOYS, text="x" * 40_001)
 
 
 async def test_channel_names(double: SlackDouble, client: AsyncWebClient) -> None:
@@ -106,29 +111,29 @@ async def test_archive_blocks_posting(double: SlackDouble, client: AsyncWebClien
         await client.conversations_unarchive(channel=cid)
     await client.chat_postMessage(channel=cid, text="hello")
     with pytest.raises(SlackApiError, match="channel_not_found"):
-        await client.chat_postMessage(channel="C_NOPE", text="hello")
-    secret = double.add_channel("secret", is_private=True, members=["U_ANA"])
+        await client.chat_postMessage(channel="C0NOPE001", text="hello")
+    secret = double.add_channel("secret", is_private=True, members=[ANA])
     with pytest.raises(SlackApiError, match="channel_not_found"):
         await client.chat_postMessage(channel=secret, text="bot is not a member")
 
 
 async def test_invite_errors(double: SlackDouble, client: AsyncWebClient) -> None:
     cid = (await client.conversations_create(name="inc-1"))["channel"]["id"]
-    cases = [("U_GHOST", "user_not_found"), ("U_ANA,U_GHOST", "user_not_found")]
+    cases = [(GHOST, "user_not_found"), (f"{ANA},{GHOST}", "user_not_found")]
     for users, error in cases:
         with pytest.raises(SlackApiError) as err:
             await client.conversations_invite(channel=cid, users=users)
         assert err.value.response["error"] == error
-    await client.conversations_invite(channel=cid, users="U_ANA,U_BEN")
+    await client.conversations_invite(channel=cid, users=f"{ANA},{BEN}")
     members = (await client.conversations_members(channel=cid))["members"]
-    assert members == ["UBOTSHIP", "U_ANA", "U_BEN"]
+    assert members == [SHIPBELL, ANA, BEN]
     with pytest.raises(SlackApiError, match="already_in_channel"):
-        await client.conversations_invite(channel=cid, users=["U_ANA", "U_BEN"])
+        await client.conversations_invite(channel=cid, users=[ANA, BEN])
     with pytest.raises(SlackApiError, match="channel_not_found"):
-        await client.conversations_invite(channel="C_NOPE", users="U_ANA")
+        await client.conversations_invite(channel="C0NOPE001", users=ANA)
     await client.conversations_archive(channel=cid)
     with pytest.raises(SlackApiError, match="is_archived"):
-        await client.conversations_invite(channel=cid, users="U_ANA")
+        await client.conversations_invite(channel=cid, users=ANA)
 
 
 async def test_rate_limit_retried_by_sdk_handler(double: SlackDouble) -> None:
@@ -138,7 +143,7 @@ async def test_rate_limit_retried_by_sdk_handler(double: SlackDouble) -> None:
         async with s.post(
             f"{double.api_url}chat.postMessage",
             headers=headers,
-            json={"channel": "C_DEPLOYS", "text": "x"},
+            json={"channel": DEPLOYS, "text": "x"},
         ) as resp:
             assert resp.status == 429 and resp.headers["Retry-After"] == "7"
             assert await resp.json() == {"ok": False, "error": "ratelimited"}
@@ -149,15 +154,15 @@ async def test_rate_limit_retried_by_sdk_handler(double: SlackDouble) -> None:
         base_url=double.api_url,
         retry_handlers=[AsyncRateLimitErrorRetryHandler(max_retry_count=1)],
     )
-    resp = await client.chat_postMessage(channel="C_DEPLOYS", text="after retry")
+    resp = await client.chat_postMessage(channel=DEPLOYS, text="after retry")
     assert resp["ok"]
     assert [c.status for c in double.calls_to("chat.postMessage")] == [429, 429, 200]
-    assert [m["text"] for m in double.messages("C_DEPLOYS")] == ["after retry"]
+    assert [m["text"] for m in double.messages(DEPLOYS)] == ["after retry"]
 
 
 async def test_auth_and_injected_failures(double: SlackDouble, client: AsyncWebClient) -> None:
     auth = await client.auth_test()
-    assert (auth["user_id"], auth["team_id"]) == ("UBOTSHIP", "T0SHIP")
+    assert (auth["user_id"], auth["team_id"]) == (SHIPBELL, TEAM)
     for token, error in (
         ("xoxb-wrong", "invalid_auth"),
         (double.app_token, "not_allowed_token_type"),
@@ -174,11 +179,11 @@ async def test_auth_and_injected_failures(double: SlackDouble, client: AsyncWebC
 
     double.fail_next("users.info", "missing_scope", needed="users:read")
     with pytest.raises(SlackApiError) as err:
-        await client.users_info(user="U_ANA")
+        await client.users_info(user=ANA)
     assert err.value.response["needed"] == "users:read"
-    assert (await client.users_info(user="U_ANA"))["user"]["name"] == "ana"
+    assert (await client.users_info(user=ANA))["user"]["name"] == "ana"
     with pytest.raises(SlackApiError, match="user_not_found"):
-        await client.users_info(user="U_GHOST")
+        await client.users_info(user=GHOST)
     conn = await AsyncWebClient(
         token=double.app_token, base_url=double.api_url
     ).apps_connections_open(app_token=double.app_token)
@@ -221,15 +226,15 @@ async def test_invalid_blocks_and_views(double: SlackDouble, client: AsyncWebCli
         {"type": "carousel"},
     ]
     with pytest.raises(SlackApiError) as err:
-        await client.chat_postMessage(channel="C_DEPLOYS", text="t", blocks=blocks)
+        await client.chat_postMessage(channel=DEPLOYS, text="t", blocks=blocks)
     errors = err.value.response["errors"]
     assert err.value.response["error"] == "invalid_blocks" and len(errors) == 4
     assert any("duplicate action_id" in e for e in errors)
-    assert double.problems and double.messages("C_DEPLOYS") == []
+    assert double.problems and double.messages(DEPLOYS) == []
 
     big = [{"type": "section", "text": {"type": "mrkdwn", "text": "y" * 2999}}] * 5
     with pytest.raises(SlackApiError, match="msg_blocks_too_long"):
-        await client.chat_postMessage(channel="C_DEPLOYS", text="t", blocks=big)
+        await client.chat_postMessage(channel=DEPLOYS, text="t", blocks=big)
     assert validate_blocks([{"type": "divider"}] * 51) == ["blocks: 51 blocks, max 50"]
     assert validate_blocks([{"type": "divider"}] * 50) == []
 
@@ -245,9 +250,9 @@ async def test_invalid_blocks_and_views(double: SlackDouble, client: AsyncWebCli
 
 
 async def test_files_upload_v2(double: SlackDouble, client: AsyncWebClient) -> None:
-    parent = await client.chat_postMessage(channel="C_DEPLOYS", text="weekly report")
+    parent = await client.chat_postMessage(channel=DEPLOYS, text="weekly report")
     done = await client.files_upload_v2(
-        channel="C_DEPLOYS",
+        channel=DEPLOYS,
         content=b"\x89PNG...",
         filename="dora.png",
         title="DORA",
@@ -262,14 +267,14 @@ async def test_files_upload_v2(double: SlackDouble, client: AsyncWebClient) -> N
         "files.completeUploadExternal",
     ]
     assert double.calls_to("files.completeUploadExternal")[0].args["files"][0]["title"] == "DORA"
-    shared = double.messages("C_DEPLOYS")[-1]
+    shared = double.messages(DEPLOYS)[-1]
     assert shared["text"] == "charts" and shared["thread_ts"] == parent["ts"]
     assert shared["files"][0]["name"] == "dora.png"
     assert double.state.files[shared["files"][0]["id"]]["content"] == b"\x89PNG..."
 
 
 async def test_response_url_five_uses(double: SlackDouble) -> None:
-    url = double.new_response_url("C_DEPLOYS", "U_ANA")
+    url = double.new_response_url(DEPLOYS, ANA)
     async with aiohttp.ClientSession() as s:
         statuses = []
         for i in range(6):
@@ -280,13 +285,29 @@ async def test_response_url_five_uses(double: SlackDouble) -> None:
     assert statuses == [200] * 5 + [404]
     calls = double.calls_to("response_url")
     assert len(calls) == 7 and calls[0].args["text"] == "update 0"
-    assert double.messages("C_DEPLOYS") == []
+    assert double.messages(DEPLOYS) == []
+
+
+async def test_held_response_url_waits_until_released(double: SlackDouble) -> None:
+    """`hold("response_url")`: a post to a response URL parks (counted in `waiting`) and is
+    answered, and recorded, only after `release`."""
+    url = double.new_response_url(DEPLOYS, ANA)
+    double.hold("response_url")
+    async with aiohttp.ClientSession() as s:
+        post = asyncio.create_task(s.post(url, json={"text": "later"}))
+        await until(lambda: double.waiting.get("response_url") == 1)
+        assert not post.done() and double.calls_to("response_url") == []
+        double.release("response_url")
+        async with await post as resp:
+            assert resp.status == 200
+    assert double.waiting["response_url"] == 0
+    assert double.calls_to("response_url")[0].args["text"] == "later"
 
 
 async def test_wait_for_wakes_and_reports(double: SlackDouble, client: AsyncWebClient) -> None:
     async def later() -> None:
         await asyncio.sleep(0)
-        await client.chat_postMessage(channel="C_DEPLOYS", text="late")
+        await client.chat_postMessage(channel=DEPLOYS, text="late")
 
     task = asyncio.create_task(later())
     call = await double.wait_for("chat.postMessage", lambda c: c.args["text"] == "late")
@@ -348,7 +369,7 @@ async def test_driver_press_and_submit(
 ) -> None:
     url, fake = app_url
     blocks = [{"type": "actions", "block_id": "approve", "elements": [button("ok", "dep-7")]}]
-    posted = await client.chat_postMessage(channel="C_DEPLOYS", text="approve?", blocks=blocks)
+    posted = await client.chat_postMessage(channel=DEPLOYS, text="approve?", blocks=blocks)
     view = {
         "type": "modal",
         "callback_id": "rollback",
@@ -358,7 +379,7 @@ async def test_driver_press_and_submit(
     }
     await client.views_open(trigger_id=double.new_trigger_id(), view=view)
     async with SlackDriver(url, SECRET, double) as driver:
-        await driver.press(posted["message"], "ok", user="U_BEN")
+        await driver.press(posted["message"], "ok", user=BEN)
         payload = json.loads(parse_qs(fake.seen[-1][1].decode())["payload"][0])
         assert payload["actions"][0] | {"action_ts": ""} == {
             "action_id": "ok",
@@ -411,9 +432,19 @@ async def test_bolt_round_trip(double: SlackDouble) -> None:
             posted = await double.wait_for("chat.postMessage")
             assert (await driver.press(posted.response["message"], "approve")).status == 200
             await double.wait_for("response_url")
-            assert [m.get("blocks") for m in double.messages("C_DEPLOYS")] == [None]
-            assert double.messages("C_DEPLOYS")[0]["text"] == "approved"
+            assert [m.get("blocks") for m in double.messages(DEPLOYS)] == [None]
+            assert double.messages(DEPLOYS)[0]["text"] == "approved"
             assert (await driver.command("/deploy", timestamp=1_600_000_000)).status == 401
     finally:
         await runner.cleanup()
     assert double.calls[0].method == "auth.test" and double.problems == []
+
+
+async def test_it_is_seeded_only_with_ids_slack_would_issue(double: SlackDouble) -> None:
+    for seed in (lambda: double.add_user("U_ZED", "zed"),
+                 lambda: double.add_channel("ops", channel_id="C_OPS"),
+                 lambda: double.add_channel("ops", members=["u0ana0001"]),
+                 lambda: double.add_usergroup("S_SRE", "sre", [ANA])):
+        with pytest.raises(ValueError, match="is not an id Slack would issue"):
+            seed()
+    assert "U_ZED" not in double.state.users and "S_SRE" not in double.state.usergroups

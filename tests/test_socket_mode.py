@@ -11,6 +11,7 @@ from shipbell.bot.core import build_core
 from shipbell.bot.runtime import Runtime
 from shipbell.bot.settings import Secrets, Settings
 from shipbell.bot.slackdouble import SlackDouble
+from shipbell.bot.slackdouble.cast import ANA, DEPLOYS
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 
 
@@ -27,9 +28,9 @@ async def test_command_over_socket_mode(tmp_path: Path) -> None:
         await handler.connect_async()
         try:
             ack = await double.socket.send("slash_commands", {
-                "command": "/deploy", "text": "warp", "user_id": "U_ANA",
-                "channel_id": "C_DEPLOYS", "team_id": double.team_id,
-                "response_url": double.new_response_url("C_DEPLOYS", "U_ANA"),
+                "command": "/deploy", "text": "warp", "user_id": ANA,
+                "channel_id": DEPLOYS, "team_id": double.team_id,
+                "response_url": double.new_response_url(DEPLOYS, ANA),
                 "trigger_id": double.new_trigger_id(),
             })
         finally:
@@ -56,8 +57,8 @@ async def test_malformed_payload_over_socket_mode_is_one_line_not_a_traceback(
         try:
             with caplog.at_level(logging.INFO):
                 ack = await double.socket.send("interactive", {
-                    "type": "block_actions", "user": {"id": "U_ANA"}, "actions": "nope",
-                    "response_url": double.new_response_url("C_DEPLOYS", "U_ANA")})
+                    "type": "block_actions", "user": {"id": ANA}, "actions": "nope",
+                    "response_url": double.new_response_url(DEPLOYS, ANA)})
         finally:
             await handler.close_async()
             await runtime.stop(0)

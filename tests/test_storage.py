@@ -1,4 +1,4 @@
-"""Storage: pragmas, ordered idempotent migrations, slow reads off the event loop."""
+"""Storage: pragmas, ordered idempotent migrations, slow reads off the event loop, hooks."""
 
 from __future__ import annotations
 
@@ -54,3 +54,18 @@ async def test_read_runs_in_a_worker_thread(tmp_path: Path) -> None:
 
     thread, count = await store.read(query)
     assert thread != loop_thread and count == 0
+
+
+def test_after_rollback_runs_only_when_the_transaction_rolls_back(tmp_path: Path) -> None:
+    store = Store(tmp_path / "s.db")
+    seen: list[str] = []
+    store.after_rollback(lambda: seen.append("no transaction"))  # nothing to roll back
+    with store.transaction():
+        store.after_rollback(lambda: seen.append("committed"))
+    with pytest.raises(RuntimeError), store.transaction():
+        store.after_rollback(lambda: seen.append("rolled back"))
+        store.after_commit(lambda: seen.append("started"))
+        raise RuntimeError("the change failed")
+    with store.transaction():
+        pass  # nothing left over from the transactions before
+    assert seen == ["rolled back"]

@@ -16,6 +16,7 @@ from fakes.waiting import until
 from shipbell.bot.clock import FakeClock, to_db
 from shipbell.bot.observability import Metrics
 from shipbell.bot.schema import all_migrations
+from shipbell.bot.slackdouble.cast import GENERAL
 from shipbell.bot.storage import Store
 from shipbell.bot.tasks import TaskRunner, backlog
 
@@ -80,7 +81,7 @@ async def test_resumed_tasks_join_the_backlog(make_bell: MakeBell, clock: FakeCl
         conn.executemany(
             "INSERT INTO tasks (kind, payload, created_at, updated_at) VALUES (?, ?, ?, ?)",
             [("slack.call", json.dumps({"method": "chat.postMessage",
-                                        "args": {"channel": "C_GENERAL", "text": f"left {i}"}}),
+                                        "args": {"channel": GENERAL, "text": f"left {i}"}}),
               now, now) for i in range(12)])
     bell.double.hold("chat.postMessage")
     await bell.restart()

@@ -10,6 +10,7 @@ import pytest
 from shipbell.bot.clock import FakeClock
 from shipbell.bot.local import LocalShipbell
 from shipbell.bot.slack import outbox
+from shipbell.bot.slackdouble.cast import ANA, BOB, GENERAL
 
 
 def statuses(bell: LocalShipbell) -> list[tuple[str, str]]:
@@ -19,7 +20,7 @@ def statuses(bell: LocalShipbell) -> list[tuple[str, str]]:
 
 async def test_outbox_call_is_persisted_and_posts(bell: LocalShipbell) -> None:
     bell.core.tasks.submit("slack.call", {"method": "chat.postMessage",
-                                          "args": {"channel": "C_GENERAL", "text": "hello"}})
+                                          "args": {"channel": GENERAL, "text": "hello"}})
     call = await bell.double.wait_for("chat.postMessage")
     assert call.args["text"] == "hello"
     await bell.idle()
@@ -28,16 +29,16 @@ async def test_outbox_call_is_persisted_and_posts(bell: LocalShipbell) -> None:
 
 async def test_rate_limited_call_is_retried_after_retry_after(bell: LocalShipbell) -> None:
     bell.double.rate_limit_next("chat.postMessage", retry_after=0)
-    data = await outbox.call(bell.core, "chat.postMessage", {"channel": "C_GENERAL", "text": "x"})
+    data = await outbox.call(bell.core, "chat.postMessage", {"channel": GENERAL, "text": "x"})
     assert data is not None and data["ok"]
     posts = bell.double.calls_to("chat.postMessage")
     assert [c.status for c in posts] == [429, 200]
 
 
 async def test_final_slack_errors_are_not_retried(bell: LocalShipbell) -> None:
-    bell.double.add_channel("old", channel_id="C_OLD", is_archived=True)
+    bell.double.add_channel("old", channel_id="C0OLD0001", is_archived=True)
     assert await outbox.call(bell.core, "chat.postMessage",
-                             {"channel": "C_OLD", "text": "x"}) is None
+                             {"channel": "C0OLD0001", "text": "x"}) is None
     assert len(bell.double.calls_to("chat.postMessage")) == 1
 
 
@@ -96,10 +97,10 @@ async def test_unfinished_task_survives_a_restart(bell: LocalShipbell, clock: Fa
 
 async def test_same_key_never_runs_twice(bell: LocalShipbell) -> None:
     first = bell.core.tasks.submit("slack.call", {"method": "chat.postMessage",
-                                                  "args": {"channel": "C_GENERAL", "text": "x"}},
+                                                  "args": {"channel": GENERAL, "text": "x"}},
                                    key="deploy:42:announce")
     second = bell.core.tasks.submit("slack.call", {"method": "chat.postMessage",
-                                                   "args": {"channel": "C_GENERAL", "text": "x"}},
+                                                   "args": {"channel": GENERAL, "text": "x"}},
                                     key="deploy:42:announce")
     await bell.idle()
     assert first is not None and second is None
@@ -125,9 +126,9 @@ async def test_resume_does_not_start_a_task_this_process_already_runs(
 
 
 async def test_form_methods_go_as_form_fields(bell: LocalShipbell) -> None:
-    bell.double.add_usergroup("S_SRE", "sre", ["U_ANA", "U_BOB"])
-    data = await outbox.call(bell.core, "usergroups.users.list", {"usergroup": "S_SRE"})
-    assert data is not None and data["users"] == ["U_ANA", "U_BOB"]
+    bell.double.add_usergroup("S0SRE0001", "sre", [ANA, BOB])
+    data = await outbox.call(bell.core, "usergroups.users.list", {"usergroup": "S0SRE0001"})
+    assert data is not None and data["users"] == [ANA, BOB]
     created = await outbox.call(bell.core, "conversations.create",
                                 {"name": "form-wire", "is_private": False})
     assert created is not None and created["channel"]["name"] == "form-wire"
@@ -137,7 +138,7 @@ async def test_an_already_done_answer_is_no_warning(bell: LocalShipbell,
                                                    caplog: pytest.LogCaptureFixture) -> None:
     """Inviting someone already in the channel (Join pressed twice) is not a failure."""
     caplog.set_level(logging.DEBUG)
-    args = {"channel": "C_GENERAL", "users": "U_ANA"}
+    args = {"channel": GENERAL, "users": ANA}
     assert await outbox.call(bell.core, "conversations.invite", args) is None
     assert bell.double.calls_to("conversations.invite")[0].response["error"] == \
         "already_in_channel"

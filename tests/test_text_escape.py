@@ -17,12 +17,13 @@ from shipbell.bot.clock import FakeClock
 from shipbell.bot.incidents.demo import DEMO_CONFIG
 from shipbell.bot.inputs import escape, user_text
 from shipbell.bot.local import LocalShipbell, merge
+from shipbell.bot.slackdouble.cast import ANA, BOB, DEPLOYS, GENERAL, LEADS, ONCALL, RELEASES
 from shipbell.bot.slackdouble.driver import SlackDriver
 from shipbell.handlers.incident.ids import Block, Field
 
 TRAIN: dict[str, Any] = {
-    "channel": "C_RELEASES", "services": ["web", "api"], "timezone": "UTC",
-    "weekday": "tue", "time": "14:00", "freeze": "24h", "captains": ["U_ANA", "U_BOB"],
+    "channel": RELEASES, "services": ["web", "api"], "timezone": "UTC",
+    "weekday": "tue", "time": "14:00", "freeze": "24h", "captains": [ANA, BOB],
 }
 CONFIG = merge(merge(deploy_config(), {"incident": DEMO_CONFIG}),
                {"release": {"trains": {"web": TRAIN}}})
@@ -31,11 +32,11 @@ HOSTILE = {
     "channel": "<!channel> now",
     "here": "<!here|@here> now",
     "everyone": "<!everyone>",
-    "group": "<!subteam^S_LEADS|@leads> paged",
+    "group": f"<!subteam^{LEADS}|@leads> paged",
     "link": "<https://evil.example/login|the runbook>",
     "ampersand": "R&D <b>bold</b>",
 }
-PINGS_AND_LINKS = ("<!channel", "<!here", "<!everyone", "<!subteam^S_LEADS", "<https://evil",
+PINGS_AND_LINKS = ("<!channel", "<!here", "<!everyone", f"<!subteam^{LEADS}", "<https://evil",
                    "[the runbook]")
 UNESCAPED = ("R&D", "<b>")  # in mrkdwn; the post-mortem file is Markdown and reads `R&D`
 
@@ -71,33 +72,33 @@ async def echoing_commands(bell: LocalShipbell, clock: FakeClock, words: str) ->
     await say("/deploy", f"lock web production {words}")
     await say("/deploy", "locks")
     await say("/deploy", "status web")
-    await say("/deploy", "web to production", user="U_BOB")
-    await say("/deploy", "explain web to production", user="U_BOB")
-    await say("/deploy", f"lock web production {words}", user="U_BOB")
+    await say("/deploy", "web to production", user=BOB)
+    await say("/deploy", "explain web to production", user=BOB)
+    await say("/deploy", f"lock web production {words}", user=BOB)
     await say("/deploy", f"api to production --break-glass {q}")
     await say("/deploy", f"web@{q} to staging")
     await say("/deploy", f"history web --limit {q}")
     await say("/deploy", f"cancel {q}")
     await say("/deploy", words)
     # /incident: title, service, status text, updates, notes, follow-ups, summary, post-mortem
-    await say("/incident", f"open {words} sev2 --service api", channel="C_GENERAL")
+    await say("/incident", f"open {words} sev2 --service api", channel=GENERAL)
     inc = bell.core.store.one("SELECT channel_id FROM incidents ORDER BY id DESC LIMIT 1")
     assert inc and inc["channel_id"]
     here = {"channel": inc["channel_id"]}
-    await say("/incident", f"open Checkout down --service {q}", channel="C_GENERAL")
+    await say("/incident", f"open Checkout down --service {q}", channel=GENERAL)
     await say("/incident", f"status identified {words}", **here)
     await say("/incident", f"status {q}", **here)
     await say("/incident", f"update {words}", **here)
     await say("/incident", f"note {words}", **here)
-    await say("/incident", f"followup {words} <@U_BOB> due 2026-12-01", **here)
-    await say("/incident", f"followup {words} <@U_BOB> due {q}", **here)
+    await say("/incident", f"followup {words} <@{BOB}> due 2026-12-01", **here)
+    await say("/incident", f"followup {words} <@{BOB}> due {q}", **here)
     await say("/incident", f"link {q}", **here)
     await say("/incident", "list")
     await say("/incident", f"resolve {words}", **here)
     await say("/incident", "postmortem", **here)
     await say("/incident", q)
     # the declare form
-    acks.append(await bell.command("/incident", "", channel="C_GENERAL"))
+    acks.append(await bell.command("/incident", "", channel=GENERAL))
     view = (await bell.double.wait_for("views.open")).response["view"]
     acks.append(await bell.driver.submit_view(view, {
         Block.TITLE: {Field.TITLE: SlackDriver.text_value(f"Form {words}")},
@@ -140,7 +141,7 @@ async def test_hostile_text_through_every_echoing_command_reaches_slack_inert(
 
 async def test_an_incident_service_is_one_of_the_configured_ones(make_bell: MakeBell) -> None:
     bell = await make_bell(CONFIG)
-    ack = await bell.command("/incident", "open X --service <!here|@here>", channel="C_GENERAL")
+    ack = await bell.command("/incident", "open X --service <!here|@here>", channel=GENERAL)
     assert ack.text == ("`&lt;!here|@here&gt;` isn't a configured service; use one of `api`,"
                         " `web`, `worker`, e.g. `/incident open API errors on checkout sev2"
                         " --service api`.")
@@ -153,10 +154,10 @@ async def test_with_no_services_configured_any_plain_slug_is_a_service(
     make_bell: MakeBell,
 ) -> None:
     bell = await make_bell({"incident": {**DEMO_CONFIG, "services": {}}})
-    ack = await bell.command("/incident", "open X --service <b>", channel="C_GENERAL")
+    ack = await bell.command("/incident", "open X --service <b>", channel=GENERAL)
     assert ack.text.startswith("`&lt;b&gt;` isn't a service name; use lower-case letters,")
     ack = await bell.command("/incident", "open Disk full --service Billing-v2",
-                             channel="C_GENERAL")
+                             channel=GENERAL)
     assert ack.text.startswith("Declared INC-1 (SEV3): Disk full.")
     await bell.idle()
     assert bell.core.store.one("SELECT service FROM incidents")["service"] == "billing-v2"
@@ -164,7 +165,7 @@ async def test_with_no_services_configured_any_plain_slug_is_a_service(
 
 async def test_the_declare_form_refuses_an_unknown_service(make_bell: MakeBell) -> None:
     bell = await make_bell(CONFIG)
-    await bell.command("/incident", "", channel="C_GENERAL")
+    await bell.command("/incident", "", channel=GENERAL)
     view = (await bell.double.wait_for("views.open")).response["view"]
     ack = await bell.driver.submit_view(view, {
         Block.TITLE: {Field.TITLE: SlackDriver.text_value("Checkout down")},
@@ -181,13 +182,13 @@ async def test_a_severity_word_outside_the_configured_ones_is_refused(
 ) -> None:
     bell = await make_bell(CONFIG)
     for text in ("open Checkout down sev9", "open Checkout down SEV0", "open Checkout down sev12"):
-        ack = await bell.command("/incident", text, channel="C_GENERAL")
+        ack = await bell.command("/incident", text, channel=GENERAL)
         word = text.rsplit(" ", 1)[1]
         assert ack.text == (f"`{word}` isn't a severity; use sev1 (worst) to sev4, e.g."
                             " `/incident open API errors on checkout sev2 --service api`.")
     await bell.idle()
     assert bell.core.store.one("SELECT COUNT(*) AS n FROM incidents")["n"] == 0
-    ack = await bell.command("/incident", "open Checkout down Sev1", channel="C_GENERAL")
+    ack = await bell.command("/incident", "open Checkout down Sev1", channel=GENERAL)
     assert ack.text.startswith("Declared INC-1 (SEV1): Checkout down.")
 
 
@@ -195,24 +196,24 @@ async def test_mentions_of_people_stay_mentions_and_are_not_escaped_twice(
     make_bell: MakeBell,
 ) -> None:
     bell = await make_bell(CONFIG)
-    await bell.command("/incident", "open Checkout down sev2 --service api", channel="C_GENERAL")
+    await bell.command("/incident", "open Checkout down sev2 --service api", channel=GENERAL)
     await bell.idle()
     channel = bell.core.store.one("SELECT channel_id FROM incidents")["channel_id"]
     # Slack delivers `&` already escaped, and mentions as <@U…|name>
-    await bell.command("/incident", "update asked <@U_BOB|bob> to check R&amp;D <#C_OPS|ops>",
+    await bell.command("/incident", f"update asked <@{BOB}|bob> to check R&amp;D <#C0OPS0001|ops>",
                        channel=channel)
     await bell.idle()
     posted = [m["text"] for m in bell.double.messages(channel)]
-    assert any(t.endswith("update: asked <@U_BOB> to check R&amp;D <#C_OPS>") for t in posted)
+    assert any(t.endswith(f"update: asked <@{BOB}> to check R&amp;D <#C0OPS0001>") for t in posted)
     topic = bell.double.calls_to("conversations.setTopic")[-1].args["topic"]
-    assert "Commander <@U_ANA>" in topic  # the mention Shipbell builds from a stored id
+    assert f"Commander <@{ANA}>" in topic  # the mention Shipbell builds from a stored id
 
 
 def test_user_text_is_idempotent_and_keeps_people() -> None:
-    for text in [*HOSTILE.values(), "a &amp; b", "<@U1|ana> <#C1|ops> <https://ok.example>"]:
+    for text in [*HOSTILE.values(), "a &amp; b", f"<@{ANA}|ana> <#{GENERAL}|general> <https://ok.example>"]:
         once = user_text(text)
         assert user_text(once) == once and escape(escape(text)) == escape(text)
-    assert user_text("<@U1|ana> & <!here>") == "<@U1> &amp; @here"
+    assert user_text(f"<@{ANA}|ana> & <!here>") == f"<@{ANA}> &amp; @here"
     assert user_text("<https://evil.example|click>") == "&lt;https://evil.example|click&gt;"
 
 
@@ -221,7 +222,7 @@ async def test_an_open_incident_title_quoted_by_the_deploy_gate_is_inert(
 ) -> None:
     bell = await make_bell(CONFIG)
     await bell.command("/incident", "open <!channel> <https://evil.example|login> sev1"
-                       " --service web", channel="C_GENERAL")
+                       " --service web", channel=GENERAL)
     await bell.idle()
     refused = await bell.command("/deploy", "web to production")
     explained = await bell.command("/deploy", "explain web to production")
@@ -242,10 +243,10 @@ def test_a_provider_log_is_linked_only_when_it_is_a_plain_address() -> None:
 async def test_the_group_mention_shipbell_builds_for_approvers_still_pings(
     make_bell: MakeBell,
 ) -> None:
-    bell = await make_bell(deploy_config(approvals=1, approvers=["S_ONCALL"]))
-    ack = await bell.command("/deploy", 'web to production --reason "<!subteam^S_LEADS|@leads>"')
-    assert "needs 1 approval from <!subteam^S_ONCALL>" in ack.text
+    bell = await make_bell(deploy_config(approvals=1, approvers=[ONCALL]))
+    ack = await bell.command("/deploy", f'web to production --reason "<!subteam^{LEADS}|@leads>"')
+    assert f"needs 1 approval from <!subteam^{ONCALL}>" in ack.text
     await bell.idle()
-    thread = [m["text"] for m in bell.double.messages("C_DEPLOYS") if m.get("thread_ts")]
-    assert any("needs 1 approval from <!subteam^S_ONCALL>" in t for t in thread), thread
-    assert "<!subteam^S_LEADS" not in json.dumps(bell.double.messages("C_DEPLOYS"))
+    thread = [m["text"] for m in bell.double.messages(DEPLOYS) if m.get("thread_ts")]
+    assert any(f"needs 1 approval from <!subteam^{ONCALL}>" in t for t in thread), thread
+    assert f"<!subteam^{LEADS}" not in json.dumps(bell.double.messages(DEPLOYS))

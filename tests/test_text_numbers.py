@@ -8,6 +8,7 @@ from conftest import MakeBell
 from fakes.configs import deploy_config
 from shipbell.bot.incidents.demo import DEMO_CONFIG
 from shipbell.bot.local import merge
+from shipbell.bot.slackdouble.cast import BOB, GENERAL
 
 CONFIG = merge(deploy_config(), {"incident": DEMO_CONFIG})
 HUGE = "99999999999999999999999"
@@ -48,13 +49,13 @@ async def test_out_of_range_and_non_ascii_numbers_get_a_sentence(
     (f"followup done {HUGE}", "Say which follow-up is done by its number, e.g."
                               " `/incident followup done 3`."),
     ("followup done ²", "Say which follow-up is done by its number"),
-    ("followup Add alert <@U_BOB> due ٢٠٢٦-١٢-٠١", "Give the date as YYYY-MM-DD"),
+    (f"followup Add alert <@{BOB}> due ٢٠٢٦-١٢-٠١", "Give the date as YYYY-MM-DD"),
 ])
 async def test_numbers_inside_an_incident_get_a_sentence(
     make_bell: MakeBell, text: str, expected: str
 ) -> None:
     bell = await make_bell(CONFIG)
-    await bell.command("/incident", "open DB latency sev2 --service api", channel="C_GENERAL")
+    await bell.command("/incident", "open DB latency sev2 --service api", channel=GENERAL)
     await bell.idle()
     channel = bell.core.store.one("SELECT channel_id FROM incidents")["channel_id"]
     ack = await bell.command("/incident", text, channel=channel)

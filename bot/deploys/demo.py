@@ -1,7 +1,7 @@
 """The `[deploy]` section the local shell uses without a config file: dry-run deploys.
 
 Three services, staging and production; production needs one approval, so the shell
-shows the whole flow (try `--as U_BOB` to approve what U_ANA asked for).
+shows the whole flow (try `--as bob` to approve what ana asked for).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Taking, taking over and releasing locks, with the audit trail and the holder told.
+"""Taking, taking over and releasing locks: audited, each change recorded as an event.
 
 Acting on someone else's lock (taking it over, unlocking it) takes two steps: the command
 stores a confirmation (``Locks.ask``) and offers a button that points at it by id; the
@@ -13,6 +13,7 @@ from datetime import timedelta
 from shipbell.bot.clock import humanize
 from shipbell.bot.deploys.gates import Ask
 from shipbell.bot.deploys.locks import REQUEST_TTL, Lock, LockRequest, RequestKind
+from shipbell.bot.deploys.models import Event
 from shipbell.bot.deploys.service import DeployService, Outcome
 from shipbell.bot.people import person
 
@@ -87,13 +88,15 @@ def take_over(svc: DeployService, request_id: int, user: str, channel: str) -> O
                               "look again with `/deploy locks`.")
     reason = request.reason or ""
     ttl = _ttl(svc, service, env, request.ttl)
-    if not svc.locks.take(service, env, user, reason, now, ttl, channel=request.channel,
-                          expected_holder=holder):
-        return Outcome(False, f"The lock on {service} {env} changed hands meanwhile.")
-    svc.locks.use(request, now)
-    svc.core.audit(user, "lock.takeover", f"{service}/{env}", channel=channel, reason=reason,
-                   previous_holder=holder)
-    svc.notifier.tell(holder, f"{person(user)} took over your lock on {service} {env}: {reason}.")
+    with svc.core.store.transaction():
+        if not svc.locks.take_in_transaction(service, env, user, reason, now, ttl,
+                                             channel=request.channel, expected_holder=holder):
+            return Outcome(False, f"The lock on {service} {env} changed hands meanwhile.")
+        svc.locks.use(request, now)
+        svc.core.audit(user, "lock.takeover", f"{service}/{env}", channel=channel,
+                       reason=reason, previous_holder=holder)
+        svc.publish(Event.LOCK_TAKEN_OVER, {"service": service, "env": env, "actor": user,
+                                            "holder": holder, "reason": reason})
     return Outcome(True, f"You now hold the lock on {service} {env} (was {person(holder)}'s); "
                          "they've been told.")
 
@@ -137,13 +140,14 @@ def confirm_unlock(svc: DeployService, request_id: int, user: str, channel: str)
 
 def _release(svc: DeployService, current: Lock, user: str, channel: str) -> Outcome:
     service, env = current.service, current.env
-    released = svc.locks.release(service, env, lock=current)
-    if released is None:
-        return Outcome(False, f"{service} {env} was unlocked a moment ago.")
-    svc.core.audit(user, "lock.release", f"{service}/{env}", channel=channel,
-                   holder=released.holder, kind=released.kind)
-    if released.holder != user:
-        svc.notifier.tell(released.holder, f"{person(user)} unlocked {service} {env} "
-                                           f"(your lock: {released.reason}).")
-    svc.promote(service, env)
+    with svc.core.store.transaction():
+        released = svc.locks.release(service, env, lock=current)
+        if released is None:
+            return Outcome(False, f"{service} {env} was unlocked a moment ago.")
+        svc.core.audit(user, "lock.release", f"{service}/{env}", channel=channel,
+                       holder=released.holder, kind=released.kind)
+        svc.publish(Event.LOCK_RELEASED, {"service": service, "env": env, "actor": user,
+                                          "holder": released.holder, "reason": released.reason,
+                                          "kind": released.kind})
+        svc.promote_in_transaction(service, env)
     return Outcome(True, f"Unlocked {service} {env}.")

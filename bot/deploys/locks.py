@@ -92,25 +92,33 @@ class Locks:
              ttl: timedelta | None, *, kind: str = "manual", channel: str | None = None,
              expected_holder: str | None = None) -> bool:
         """Take a free (or expired) lock, or take over from ``expected_holder`` exactly."""
-        expires = to_db(now + ttl) if ttl is not None else None
         with self.store.transaction():
-            current = self.store.one(
-                "SELECT holder, expires_at FROM locks WHERE service = ? AND env = ?",
-                (service, env),
-            )
-            if current is not None:
-                live = current["expires_at"] is None or current["expires_at"] > to_db(now)
-                if live and current["holder"] not in (holder, expected_holder):
-                    return False
-            self.store.execute(
-                "INSERT INTO locks"
-                " (service, env, holder, reason, kind, created_at, expires_at, channel)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (service, env) DO UPDATE SET"
-                " holder = excluded.holder, reason = excluded.reason, kind = excluded.kind,"
-                " created_at = excluded.created_at, expires_at = excluded.expires_at,"
-                " channel = excluded.channel, reminded_at = NULL",  # a new lock, whole
-                (service, env, holder, reason, kind, to_db(now), expires, channel),
-            )
+            return self.take_in_transaction(service, env, holder, reason, now, ttl, kind=kind,
+                                            channel=channel, expected_holder=expected_holder)
+
+    def take_in_transaction(self, service: str, env: str, holder: str, reason: str,
+                            now: datetime, ttl: timedelta | None, *, kind: str = "manual",
+                            channel: str | None = None,
+                            expected_holder: str | None = None) -> bool:
+        """``take`` inside the caller's open transaction (with the event it records)."""
+        expires = to_db(now + ttl) if ttl is not None else None
+        current = self.store.one(
+            "SELECT holder, expires_at FROM locks WHERE service = ? AND env = ?",
+            (service, env),
+        )
+        if current is not None:
+            live = current["expires_at"] is None or current["expires_at"] > to_db(now)
+            if live and current["holder"] not in (holder, expected_holder):
+                return False
+        self.store.execute(
+            "INSERT INTO locks"
+            " (service, env, holder, reason, kind, created_at, expires_at, channel)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (service, env) DO UPDATE SET"
+            " holder = excluded.holder, reason = excluded.reason, kind = excluded.kind,"
+            " created_at = excluded.created_at, expires_at = excluded.expires_at,"
+            " channel = excluded.channel, reminded_at = NULL",  # a new lock, whole
+            (service, env, holder, reason, kind, to_db(now), expires, channel),
+        )
         return True
 
     def release(self, service: str, env: str, *, lock: Lock | None = None) -> Lock | None:

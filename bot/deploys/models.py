@@ -7,7 +7,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from shipbell.bot.clock import from_db
+from shipbell.bot.clock import from_db, to_db
 
 
 class Task(StrEnum):
@@ -16,6 +16,39 @@ class Task(StrEnum):
     RUN = "deploy.run"
     NOTIFY = "deploy.notify"
     PROVIDER_CANCEL = "deploy.provider_cancel"
+
+
+class Event(StrEnum):
+    """What the deploy domain records (``bot/events.py``), in the transaction of the change.
+
+    Data holds ids and values, never chat markup: people are ids, times as stored. An event
+    about one deploy (``DEPLOY_EVENTS``) carries ``id``, ``actor`` (a person; ``ci:<provider>``
+    for a CI's callback; None when Shipbell or a polled provider moved it), ``service``,
+    ``env``, ``ref``, ``requester``, ``rollback`` (bool), ``incident`` (id or None), and what
+    its line names. A lock event carries ``service``, ``env``, ``actor``, ``holder`` (whose
+    lock it is or was) and ``reason``.
+    """
+
+    # state: awaiting_approval or queued (STARTED follows in the same transaction when it
+    # starts at once); channel; break_glass: its reason when gates were skipped; skipped
+    REQUESTED = "deploy.requested"
+    APPROVED = "deploy.approved"  # approvals: so far; needed
+    REJECTED = "deploy.rejected"  # reason; actor None: the gates refused it at approval time
+    QUEUED = "deploy.queued"  # approved in full, it waits for its slot
+    STARTED = "deploy.started"  # provider: its job is sent next
+    RUNNING = "deploy.running"  # the provider says the job runs
+    PROGRESSED = "deploy.progressed"  # note (a remark for its thread) or log_url (found late)
+    # The ends (``ENDED``): version, sha, error, started_at, finished_at, corrected (it was
+    # recorded cancelled or timed out, but its job had ended on its own first)
+    SUCCEEDED = "deploy.succeeded"
+    FAILED = "deploy.failed"
+    TIMED_OUT = "deploy.timed_out"
+    CANCELLED = "deploy.cancelled"  # by a person (actor), or by the provider
+    EXPIRED = "deploy.expired"  # not approved or started in time, so cancelled; error
+    LOCK_TAKEN_OVER = "deploy.lock_taken_over"  # actor now holds what was holder's
+    LOCK_RELEASED = "deploy.lock_released"  # by actor, the holder or someone else; kind
+    LOCK_EXPIRED = "deploy.lock_expired"  # its time ran out
+    LOCK_REMINDER_DUE = "deploy.lock_reminder_due"  # held since locked_at, as of at
 
 
 class ReportState(StrEnum):
@@ -53,6 +86,13 @@ FINAL = frozenset(
     {State.SUCCEEDED, State.FAILED, State.CANCELLED, State.TIMED_OUT, State.REJECTED}
 )
 ACTIVE = (State.TRIGGERED, State.RUNNING)  # holds the service+env slot
+ENDED = {  # the event a deploy's end by its job (or the deadline) records, by end state
+    State.SUCCEEDED: Event.SUCCEEDED, State.FAILED: Event.FAILED,
+    State.TIMED_OUT: Event.TIMED_OUT, State.CANCELLED: Event.CANCELLED,
+}
+LOCK_EVENTS = (Event.LOCK_TAKEN_OVER, Event.LOCK_RELEASED, Event.LOCK_EXPIRED,
+               Event.LOCK_REMINDER_DUE)
+DEPLOY_EVENTS = tuple(e for e in Event if e not in LOCK_EVENTS)  # each about one deploy: id
 WAITING = (State.REQUESTED, State.AWAITING_APPROVAL, State.QUEUED)
 LABELS = {
     State.REQUESTED: "requested",
@@ -152,3 +192,24 @@ class Deploy:
     @property
     def target(self) -> str:
         return f"{self.service}/{self.env}"
+
+    def event_data(self, actor: str | None, **more: Any) -> dict[str, Any]:
+        """The data of an ``Event`` about this deploy: what every one carries, and ``more``."""
+        return event_data(self.id, actor, self.service, self.env, self.ref, self.requester,
+                          self.is_rollback, self.incident_id, **more)
+
+    def end_data(self, actor: str | None, finished_at: datetime, error: str | None, *,
+                 corrected: bool = False) -> dict[str, Any]:
+        """The data of the event a deploy's end records (``ENDED``, ``Event.CANCELLED``)."""
+        started = to_db(self.started_at) if self.started_at else None
+        return self.event_data(actor, version=self.version, sha=self.sha, error=error,
+                               started_at=started, finished_at=to_db(finished_at),
+                               corrected=corrected)
+
+
+def event_data(deploy_id: int, actor: str | None, service: str, env: str, ref: str,
+               requester: str, rollback: bool, incident: int | None,
+               **more: Any) -> dict[str, Any]:
+    """What every ``Event`` about one deploy carries (``Deploy.event_data`` for a loaded one)."""
+    return {"id": deploy_id, "actor": actor, "service": service, "env": env, "ref": ref,
+            "requester": requester, "rollback": rollback, "incident": incident, **more}

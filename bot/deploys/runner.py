@@ -14,9 +14,9 @@ from typing import Any
 
 from prometheus_client import Counter, Histogram
 from shipbell.bot import logs
-from shipbell.bot.clock import humanize
+from shipbell.bot.clock import to_db
 from shipbell.bot.deploys import grammar
-from shipbell.bot.deploys.models import ACTIVE, ReportState, State, Task
+from shipbell.bot.deploys.models import ACTIVE, ENDED, Deploy, Event, ReportState, State, Task
 from shipbell.bot.deploys.providers import Cancels, Job, ListsChanges, Polls, ProviderError, Report
 from shipbell.bot.deploys.reports import REPORT_STATES, normalise_changes, sanitised
 from shipbell.bot.deploys.service import DeployService
@@ -73,14 +73,13 @@ class Runner:
                     if last:
                         self.finish(d.id, Report(ReportState.FAILED, error=str(exc)), None)
                         return
-                    self._note(d.id, f"{provider.name}: {exc}; retrying")
+                    self._note(d, f"{provider.name}: {exc}; retrying")
                     backoff = BACKOFF[min(attempt, len(BACKOFF) - 1)]
                     await self.nap(min(exc.wait, MAX_RATE_LIMIT_WAIT) if exc.wait else backoff)
                     if (current := self.repo.get(d.id)) is None or current.state not in ACTIVE:
                         return
-            self.repo.update(d.id, provider_ref=sent.provider_ref,
-                             **({"log_url": sent.log_url} if sent.log_url else {}))
-            self._note(d.id, f"job sent to {provider.name}")
+            self._note(d, f"job sent to {provider.name}", provider_ref=sent.provider_ref,
+                       **({"log_url": sent.log_url} if sent.log_url else {}))
             current = self.repo.get(d.id)
             if current is not None and current.state in (State.CANCELLED, State.TIMED_OUT):
                 await self.provider_cancel({"deploy_id": d.id})  # ended while we triggered
@@ -119,7 +118,7 @@ class Runner:
                 return
             await self.nap(provider.poll_seconds)
 
-    async def _changes(self, d: Any, report: Report) -> list[dict[str, Any]]:
+    async def _changes(self, d: Deploy, report: Report) -> list[dict[str, Any]]:
         """Ask a provider that can list commits what shipped since the last good deploy."""
         lister = self.svc.providers.get(d.provider or "")
         previous = next((p for p in self.repo.succeeded(d.service, d.env, limit=1)), None)
@@ -129,7 +128,7 @@ class Runner:
         try:
             found = await lister.changes(d, previous.sha, report.sha)
         except ProviderError as exc:
-            self._note(d.id, f"couldn't list the shipped commits: {exc}")
+            self._note(d, f"couldn't list the shipped commits: {exc}")
             return []
         return normalise_changes(found)
 
@@ -150,9 +149,19 @@ class Runner:
             sleeper.cancel()
             stop.cancel()
 
-    def _note(self, deploy_id: int, note: str) -> None:
-        self.repo.event(deploy_id, "note", None, self.core.clock.now(), note)
-        self.svc.notifier.changed(deploy_id)
+    def _note(self, d: Deploy, note: str, **fields: Any) -> None:
+        """A remark in the deploy's thread (with ``fields`` stored along), as one change."""
+        with self.core.store.transaction():
+            if fields:
+                self.repo.update(d.id, **fields)
+            self.repo.event(d.id, "note", None, self.core.clock.now(), note)
+            self.svc.publish(Event.PROGRESSED, d.event_data(None, note=note, log_url=None))
+
+    def _log_url(self, d: Deploy, log_url: str) -> None:
+        """The provider's log link, found after the start."""
+        with self.core.store.transaction():
+            self.repo.update(d.id, log_url=log_url)
+            self.svc.publish(Event.PROGRESSED, d.event_data(None, note=None, log_url=log_url))
 
     def apply(self, deploy_id: int, report: Report, actor: str | None) -> bool:
         """Apply a provider report; False when it is stale (out of order or already final)."""
@@ -166,8 +175,7 @@ class Runner:
             d = self.repo.get(deploy_id)
             if d is None or d.state != State.TRIGGERED:
                 if d is not None and d.state == State.RUNNING and report.log_url and not d.log_url:
-                    self.repo.update(deploy_id, log_url=report.log_url)
-                    self.svc.notifier.changed(deploy_id)
+                    self._log_url(d, report.log_url)
                 return d is not None and d.state == State.RUNNING
             extra: dict[str, Any] = {"log_url": report.log_url} if report.log_url else {}
             if report.sha:
@@ -177,8 +185,8 @@ class Runner:
                                              self.core.clock.now(), "running", **extra)
                 if moved and report.changes:  # a CI may list what it ships as it starts
                     self.repo.add_changes(deploy_id, report.changes)
-            if moved:
-                self.svc.notifier.changed(deploy_id)
+                if moved:
+                    self.svc.publish(Event.RUNNING, d.event_data(actor))
             return True
         return self.finish(deploy_id, report, actor)
 
@@ -189,12 +197,11 @@ class Runner:
         if d is None or d.state not in ACTIVE:
             return False
         if report.log_url and not d.log_url:
-            self.repo.update(deploy_id, log_url=report.log_url)
-            self.svc.notifier.changed(deploy_id)
+            self._log_url(d, report.log_url)
         notes = [e["note"] for e in self.repo.events(deploy_id) if e["state"] == "note"]
         note = grammar.quiet(report.note) if report.note else None  # echoed into the channel
         if note and (not notes or notes[-1] != note):
-            self._note(deploy_id, note)
+            self._note(d, note)
         return True
 
     def finish(self, deploy_id: int, report: Report, actor: str | None,
@@ -226,13 +233,14 @@ class Runner:
                     d.incident_id, d.id, self.core.clock.now(), d.requester,
                     f"Fixed by deploy #{d.id} ({d.service} {d.version or d.ref} to {d.env})",
                     fixed=True)
+            self.svc.publish(ENDED[d.state], d.end_data(
+                actor, d.finished_at or self.core.clock.now(), d.error, corrected=correcting))
+            self.svc.promote_in_transaction(d.service, d.env)  # the slot is free
         self.finished.labels(d.service, d.env, str(d.state)).inc()
         if d.started_at is not None and d.finished_at is not None:
             self.durations.labels(str(d.state)).observe(
                 (d.finished_at - d.started_at).total_seconds())
         logs.logger.info(logs.DEPLOY_ENDED, d.id, d.service, d.env, d.state)
-        self.svc.promote(d.service, d.env)
-        self.svc.notifier.changed(deploy_id)
         return True
 
     async def provider_cancel(self, payload: dict[str, Any]) -> None:
@@ -245,14 +253,14 @@ class Runner:
         try:
             ended = await provider.cancel(d)
         except ProviderError as exc:
-            self._note(d.id, f"couldn't cancel at {d.provider}: {exc}")
+            self._note(d, f"couldn't cancel at {d.provider}: {exc}")
             return
         if ended is None or REPORT_STATES.get(ended.state) in (None, State.RUNNING,
                                                                 State.CANCELLED):
             return
         # The job had already finished on its own: what it did is what happened.
-        self._note(d.id, f"{d.provider} had already finished the job when the cancel "
-                         f"reached it ({ended.state})")
+        self._note(d, f"{d.provider} had already finished the job when the cancel "
+                      f"reached it ({ended.state})")
         if ended.provider_ref:
             self.repo.update(d.id, provider_ref=ended.provider_ref)
         if ended.state == ReportState.SUCCEEDED and not ended.changes:
@@ -276,21 +284,24 @@ class Runner:
                                            key=f"deploy.provider_cancel:{d.id}")
                     done.append(f"timed out #{d.id}")
         for lock in self.svc.locks.expired(now):
-            if self.svc.locks.release(lock.service, lock.env):
+            with self.core.store.transaction():
+                if not self.svc.locks.release(lock.service, lock.env):
+                    continue
                 self.core.audit("shipbell", "lock.expire", f"{lock.service}/{lock.env}",
                                 holder=lock.holder)
-                self.svc.notifier.tell(lock.holder, f"Your lock on {lock.service} {lock.env} "
-                                                    f"expired: {lock.reason}.")
-                self.svc.promote(lock.service, lock.env)
-                done.append(f"unlocked {lock.service}/{lock.env}")
+                self.svc.publish(Event.LOCK_EXPIRED, {
+                    "service": lock.service, "env": lock.env, "actor": None,
+                    "holder": lock.holder, "reason": lock.reason})
+                self.svc.promote_in_transaction(lock.service, lock.env)
+            done.append(f"unlocked {lock.service}/{lock.env}")
         every = timedelta(hours=self.svc.config.lock_remind_hours)
         for lock in self.svc.locks.due_reminders(now, every):
-            if self.svc.locks.mark_reminded(lock, now):
-                self.svc.notifier.tell(
-                    lock.holder,
-                    f"You've held the lock on {lock.service} {lock.env} for "
-                    f"{humanize(now - lock.created_at)}: {lock.reason}. "
-                    f"`/deploy unlock {lock.service} {lock.env}` when you're done.",
-                )
-                done.append(f"reminded {lock.holder}")
+            with self.core.store.transaction():
+                if not self.svc.locks.mark_reminded(lock, now):
+                    continue
+                self.svc.publish(Event.LOCK_REMINDER_DUE, {
+                    "service": lock.service, "env": lock.env, "actor": None,
+                    "holder": lock.holder, "reason": lock.reason,
+                    "locked_at": to_db(lock.created_at), "at": to_db(now)})
+            done.append(f"reminded {lock.holder}")
         return "; ".join(done) or RunStatus.SKIPPED

@@ -1,8 +1,10 @@
 """DeployService: requests, approvals, cancels and the queue, on top of the stored state machine.
 
-Every method stores its change (and the audit entry) first and only then asks the
-notifier to announce it. Called from Slack listeners, so nothing here awaits the network:
-provider work happens in the `deploy.run` task (see runner.py).
+Every method stores its change (and the audit entry) and records what happened as an
+``Event`` (``publish``) in the same transaction; whoever subscribed (the deploy's Slack
+message, direct messages, a change log) reacts after the commit, from tasks written in it.
+Called from Slack listeners, so nothing here awaits the network: provider work happens in
+the `deploy.run` task (see runner.py).
 """
 
 from __future__ import annotations
@@ -26,11 +28,12 @@ from shipbell.bot.deploys.gates import (
     approvers_text,
 )
 from shipbell.bot.deploys.locks import ROLLBACK_REASON, Locks
-from shipbell.bot.deploys.models import ACTIVE, Deploy, State, Task
-from shipbell.bot.deploys.notify import Notifier
+from shipbell.bot.deploys.models import ACTIVE, Deploy, Event, State, Task, event_data
 from shipbell.bot.deploys.providers import build
 from shipbell.bot.deploys.repo import DeployRepo
+from shipbell.bot.events import Publish
 from shipbell.bot.infra import Infra
+from shipbell.bot.inputs import is_group
 from shipbell.bot.people import person
 from shipbell.bot.storage import IntegrityError
 
@@ -50,12 +53,12 @@ def ordinal(n: int) -> str:
 
 
 class DeployService:
-    def __init__(self, core: Infra, config: DeploySettings, notifier: Notifier, *,
+    def __init__(self, core: Infra, config: DeploySettings, publish: Publish, *,
                  freeze: Freeze, incidents: OpenIncidents, public_url: str = "") -> None:
         self.core = core
         self.public_url = public_url  # [slack] public_url: CI callbacks' default base
         self.config = config
-        self.notifier = notifier
+        self.publish = publish  # records an Event in the open transaction (bot/events.py)
         self.repo = DeployRepo(core.store)
         self.locks = Locks(core.store)
         self.providers = build(self.config, core.clock, core.http)
@@ -66,7 +69,7 @@ class DeployService:
     # -- collaborators -------------------------------------------------------------------
     def is_member(self, user: str, principals: list[str]) -> bool:
         return user in principals or any(
-            user in self.group_members.get(p, set()) for p in principals if p.startswith("S")
+            user in self.group_members.get(p, set()) for p in principals if is_group(p)
         )
 
     def env_config(self, d: Deploy | Ask) -> Any:
@@ -84,43 +87,46 @@ class DeployService:
         ):
             return Outcome(False, f"INC-{ask.incident}? No such incident; "
                                   "`/incident status` lists the open ones.")
-        results = self.gates.check(ask, now)
-        failed = next((r for r in results if r.blocks), None)
-        subject = f"{ask.service}/{ask.env}"
-        if failed is not None:
-            self.core.audit(ask.user, "deploy.denied", subject, channel=ask.channel,
-                            gate=failed.name, ref=ref, detail=failed.detail)
-            return Outcome(False, failed.detail)
-        overrides = [r for r in results if r.outcome == OVERRIDE]
-        needs_approval = results[-1].outcome == WAIT
-        # Nothing active or queued, and no one else's lock: it starts now, in the same
-        # transaction (the request path is synchronous, so what the gates read still holds).
-        free = not needs_approval and all(r.outcome == PASS for r in results
-                                          if r.name in ("lock", "concurrency"))
-        env = self.env_config(ask)
-        fields = {
-            "service": ask.service, "env": ask.env, "ref": ref, "requester": ask.user,
-            "channel": ask.channel, "reason": reason,
-            "provider": self.config.services[ask.service].provider,
-            "is_rollback": int(is_rollback), "is_hotfix": int(hotfix or ask.incident is not None),
-            "rollback_of": rollback_of, "break_glass": ask.break_glass if overrides else None,
-            "incident_id": ask.incident, "idempotency_key": key,
-            "approvals_needed": env.approvals if needs_approval else 0,
-        }
-        kind = "rollback" if is_rollback else "deploy"
-        if needs_approval:
-            expires = to_db(now + timedelta(minutes=self.config.approval_ttl_minutes))
-            steps: tuple[tuple[State, str, dict[str, str]], ...] = (
-                (State.AWAITING_APPROVAL, results[-1].detail, {"expires_at": expires}),)
-        else:
-            expires = to_db(now + timedelta(minutes=self.config.queue_ttl_minutes))
-            steps = ((State.QUEUED, "queued", {"expires_at": expires}),)
-            if free:
-                steps += ((State.TRIGGERED, f"started with {fields['provider']}",
-                           {"started_at": to_db(now), "deadline_at": to_db(
-                               now + timedelta(minutes=env.timeout_minutes))}),)
         try:
             with self.core.store.transaction():
+                results = self.gates.check(ask, now)
+                failed = next((r for r in results if r.blocks), None)
+                subject = f"{ask.service}/{ask.env}"
+                if failed is not None:
+                    self.core.audit(ask.user, "deploy.denied", subject, channel=ask.channel,
+                                    gate=failed.name, ref=ref, detail=failed.detail)
+                    return Outcome(False, failed.detail)
+                overrides = [r for r in results if r.outcome == OVERRIDE]
+                needs_approval = results[-1].outcome == WAIT
+                # Nothing active or queued, and no one else's lock: it starts now.  The gates
+                # read inside the same write transaction that inserts (the write lock is taken
+                # first), so what they read still holds when it commits, in every replica.
+                free = not needs_approval and all(r.outcome == PASS for r in results
+                                                  if r.name in ("lock", "concurrency"))
+                env = self.env_config(ask)
+                provider = self.config.services[ask.service].provider
+                fields = {
+                    "service": ask.service, "env": ask.env, "ref": ref, "requester": ask.user,
+                    "channel": ask.channel, "reason": reason, "provider": provider,
+                    "is_rollback": int(is_rollback),
+                    "is_hotfix": int(hotfix or ask.incident is not None),
+                    "rollback_of": rollback_of,
+                    "break_glass": ask.break_glass if overrides else None,
+                    "incident_id": ask.incident, "idempotency_key": key,
+                    "approvals_needed": env.approvals if needs_approval else 0,
+                }
+                kind = "rollback" if is_rollback else "deploy"
+                if needs_approval:
+                    expires = to_db(now + timedelta(minutes=self.config.approval_ttl_minutes))
+                    steps: tuple[tuple[State, str, dict[str, str]], ...] = (
+                        (State.AWAITING_APPROVAL, results[-1].detail, {"expires_at": expires}),)
+                else:
+                    expires = to_db(now + timedelta(minutes=self.config.queue_ttl_minutes))
+                    steps = ((State.QUEUED, "queued", {"expires_at": expires}),)
+                    if free:
+                        steps += ((State.TRIGGERED, f"started with {provider}",
+                                   {"started_at": to_db(now), "deadline_at": to_db(
+                                       now + timedelta(minutes=env.timeout_minutes))}),)
                 deploy_id = self.repo.insert(fields, ask.user, now,
                                              f"{kind} of `{ref}` requested by {person(ask.user)}"
                                              + (f": {reason}" if reason else ""), steps)
@@ -136,26 +142,25 @@ class DeployService:
                     self.core.audit(ask.user, "deploy.break_glass", f"deploy #{deploy_id}",
                                     channel=ask.channel, reason=ask.break_glass,
                                     gates=[r.name for r in overrides])
+                # A start's own work first: the job's task starts before any reaction's.
+                start = self._started(deploy_id, ask.service, ask.env, ref, ask.user,
+                                      ask.channel, is_rollback, ask.incident,
+                                      provider) if free else None
+                self.publish(Event.REQUESTED, event_data(
+                    deploy_id, ask.user, ask.service, ask.env, ref, ask.user, is_rollback,
+                    ask.incident, state=str(steps[0][0]), channel=ask.channel,
+                    break_glass=fields["break_glass"], skipped=[r.name for r in overrides]))
+                if start is not None:
+                    self.publish(Event.STARTED, start)
         except IntegrityError:
             existing = self.repo.by_key(key or "")
             return Outcome(True, f"Already on it: deploy #{existing.id if existing else '?'}.")
-        if overrides:
-            skipped = ", ".join(r.name for r in overrides)
-            self.notifier.announce(
-                ask.channel,
-                f":rotating_light: *Break-glass* by {person(ask.user)}: deploy #{deploy_id} of "
-                f"{ask.service}@{ref} to {ask.env} skips {skipped}. Reason: {ask.break_glass}",
-            )
         if free:
-            self._started(deploy_id, ask.service, ask.env, ask.user, ask.channel, is_rollback)
             state = State.TRIGGERED
         elif needs_approval:
-            self.notifier.changed(deploy_id)
             state = State.AWAITING_APPROVAL
         else:
             started = self.promote(ask.service, ask.env)
-            if started != deploy_id:  # promote() already announced the one it started
-                self.notifier.changed(deploy_id)
             state = State.TRIGGERED if started == deploy_id else State.QUEUED
         what = f"{ask.service}@{ref} to {ask.env}"
         return Outcome(True, self._request_reply(deploy_id, ask, what, state), deploy_id)
@@ -187,44 +192,54 @@ class DeployService:
 
     def promote(self, service: str, env: str) -> int | None:
         """Start the oldest queued deploy if the slot is free and no one else holds the lock."""
-        now = self.core.clock.now()
         with self.core.store.transaction():
-            if self.repo.active(service, env) is not None:
-                return None
-            queue = self.repo.queue(service, env)
-            if not queue:
-                return None
-            lock = self.locks.get(service, env, now)
-            # Under a lock only the holder's deploys may start (ahead of older ones that
-            # queued before the lock was taken); otherwise first come, first served.
-            runnable = [q for q in queue if lock is None or q.requester == lock.holder]
-            if not runnable:
-                return None
-            first = runnable[0]
-            env_config = self.config.services.get(service)
-            if env_config is None or env not in env_config.environments:
-                return None  # removed from config: it waits until cancelled
-            timeout = env_config.environments[env].timeout_minutes
-            if not self.repo.transition(
-                first.id, State.TRIGGERED, None, now, f"started with {first.provider}",
-                deadline_at=to_db(now + timedelta(minutes=timeout)),
-            ):
-                return None
-        self._started(first.id, service, env, first.requester, first.channel,
-                      first.is_rollback)
+            return self.promote_in_transaction(service, env)
+
+    def promote_in_transaction(self, service: str, env: str) -> int | None:
+        """``promote`` inside the caller's open transaction: the change that freed the slot
+        (a deploy ended, a lock went) and the next start are stored together."""
+        now = self.core.clock.now()
+        if self.repo.active(service, env) is not None:
+            return None
+        queue = self.repo.queue(service, env)
+        if not queue:
+            return None
+        lock = self.locks.get(service, env, now)
+        # Under a lock only the holder's deploys may start (ahead of older ones that
+        # queued before the lock was taken); otherwise first come, first served.
+        runnable = [q for q in queue if lock is None or q.requester == lock.holder]
+        if not runnable:
+            return None
+        first = runnable[0]
+        env_config = self.config.services.get(service)
+        if env_config is None or env not in env_config.environments:
+            return None  # removed from config: it waits until cancelled
+        timeout = env_config.environments[env].timeout_minutes
+        if not self.repo.transition(
+            first.id, State.TRIGGERED, None, now, f"started with {first.provider}",
+            deadline_at=to_db(now + timedelta(minutes=timeout)),
+        ):
+            return None
+        self.publish(Event.STARTED, self._started(
+            first.id, service, env, first.ref, first.requester, first.channel,
+            first.is_rollback, first.incident_id, first.provider))
         return first.id
 
-    def _started(self, deploy_id: int, service: str, env: str, requester: str,
-                 channel: str | None, is_rollback: bool) -> None:
-        """What follows a deploy's start: a rollback locks the env; the job is sent by a task."""
+    def _started(self, deploy_id: int, service: str, env: str, ref: str, requester: str,
+                 channel: str | None, is_rollback: bool, incident: int | None,
+                 provider: str | None) -> dict[str, Any]:
+        """What follows a deploy's start, in its transaction: a rollback locks the env; the
+        job is sent by a task. Returns the data of the STARTED event, for the caller to
+        publish."""
         if is_rollback:
             now = self.core.clock.now()
-            self.locks.take(service, env, requester, ROLLBACK_REASON, now, None,
-                            kind="rollback", channel=channel)
+            self.locks.take_in_transaction(service, env, requester, ROLLBACK_REASON, now, None,
+                                           kind="rollback", channel=channel)
             self.core.audit(requester, "lock.rollback", f"{service}/{env}",
                             channel=channel, deploy_id=deploy_id)
         self.core.tasks.submit(Task.RUN, {"deploy_id": deploy_id}, key=f"{Task.RUN}:{deploy_id}")
-        self.notifier.changed(deploy_id)
+        return event_data(deploy_id, None, service, env, ref, requester, is_rollback, incident,
+                          provider=provider)
 
     def rollback(self, service: str, env: str, user: str, channel: str, *,
                  key: str | None = None, incident: int | None = None,
@@ -302,11 +317,12 @@ class DeployService:
             error = f"approval request expired after {self.config.approval_ttl_minutes} min"
         note = (f"{person(d.requester)}: {error}; `/deploy {d.service}@{d.ref} to {d.env}` "
                 "again if it's still wanted.")
-        if self.repo.transition(d.id, State.CANCELLED, None, now, note, error=error):
-            logs.logger.info(logs.DEPLOY_EXPIRED, d.id, d.service, d.env, error)
-            self.notifier.changed(d.id)
-            return True
-        return False
+        with self.core.store.transaction():
+            if not self.repo.transition(d.id, State.CANCELLED, None, now, note, error=error):
+                return False
+            self.publish(Event.EXPIRED, d.event_data(None, error=error))
+        logs.logger.info(logs.DEPLOY_EXPIRED, d.id, d.service, d.env, error)
+        return True
 
     def cancel(self, deploy_id: int, user: str, channel: str) -> Outcome:
         d = self.repo.get(deploy_id)
@@ -323,16 +339,17 @@ class DeployService:
                                       f"{d.service} {d.env} can cancel #{d.id}.")
         now = self.core.clock.now()
         was_active = d.state in ACTIVE
-        if not self.repo.transition(d.id, State.CANCELLED, user, now,
-                                    f"cancelled by {person(user)}",
-                                    error=f"cancelled by {person(user)}"):
-            return Outcome(False, f"Deploy #{d.id} just moved on; look again with "
-                                  f"`/deploy status {d.service}`.")
-        self.core.audit(user, "deploy.cancel", f"deploy #{d.id}", channel=channel,
-                        state=str(d.state))
-        if was_active:
-            self.core.tasks.submit(Task.PROVIDER_CANCEL, {"deploy_id": d.id},
-                                   key=f"deploy.provider_cancel:{d.id}")
-            self.promote(d.service, d.env)
-        self.notifier.changed(d.id)
+        with self.core.store.transaction():
+            if not self.repo.transition(d.id, State.CANCELLED, user, now,
+                                        f"cancelled by {person(user)}",
+                                        error=f"cancelled by {person(user)}"):
+                return Outcome(False, f"Deploy #{d.id} just moved on; look again with "
+                                      f"`/deploy status {d.service}`.")
+            self.core.audit(user, "deploy.cancel", f"deploy #{d.id}", channel=channel,
+                            state=str(d.state))
+            self.publish(Event.CANCELLED, d.end_data(user, now, None))
+            if was_active:
+                self.core.tasks.submit(Task.PROVIDER_CANCEL, {"deploy_id": d.id},
+                                       key=f"deploy.provider_cancel:{d.id}")
+                self.promote_in_transaction(d.service, d.env)
         return Outcome(True, f"Cancelled deploy #{d.id}.")

@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 DEMO_CONFIG: dict[str, Any] = {
-    "announcements_channel": "C_INCIDENTS",
-    "responders": ["S_ONCALL"],
-    "escalation_group": "S_LEADS",
+    "announcements_channel": "#incidents",
+    "responders": ["@oncall"],
+    "escalation_group": "@leads",
     "services": {
         "api": {
             "runbook": "https://runbooks.example.com/api",

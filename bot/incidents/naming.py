@@ -10,7 +10,7 @@ from datetime import datetime
 MAX_NAME = 80
 _NOT_ALLOWED = re.compile(r"[^a-z0-9_-]+")
 _DASHES = re.compile(r"-{2,}")
-_LABELLED_REF = re.compile(r"<[@#!][^>|]*\|@?([^>]*)>")  # <@U1|ana> → ana, <#C1|ops> → ops
+_LABELLED_REF = re.compile(r"<[@#!][^>|]*\|@?([^>]*)>")  # <@U…|ana> → ana, <#C…|ops> → ops
 _BARE_REF = re.compile(r"<[@#!][^>]*>")
 
 

@@ -16,7 +16,7 @@ from shipbell.bot.clock import humanize
 from shipbell.bot.incidents.models import Incident
 from shipbell.bot.incidents.naming import slugify
 from shipbell.bot.incidents.timeline import Entry
-from shipbell.bot.inputs import USER_MENTION
+from shipbell.bot.inputs import CHANNEL_MENTION, GROUP_MENTION, USER_MENTION
 
 DEFAULT_TEMPLATE = """\
 # $ref: $title
@@ -63,7 +63,6 @@ KIND_LABELS = {Entry.DECLARED: "Declared", Entry.SEVERITY: "Severity", Entry.STA
                Entry.LINK: "Deploy", Entry.FOLLOWUP: "Follow-up", Entry.PIN: "Pinned",
                Entry.REACTION: "Pinned (:pushpin:)", Entry.RESOLVED: "Resolved",
                Entry.CLOSED: "Closed"}
-LABELLED_REF = re.compile(r"<[#!](?:subteam\^)?[A-Z0-9_]+\|([^>]*)>")
 LINK_REF = re.compile(r"<(https?://[^>|]+)(?:\|([^>]*))?>")
 BROADCAST_REF = re.compile(r"<!(channel|here|everyone)(?:\|[^>]*)?>")
 ENTITIES = {"&lt;": "<", "&gt;": ">", "&amp;": "&"}
@@ -87,6 +86,14 @@ def people(inc: Incident, entries: list[dict[str, Any]],
     return list(dict.fromkeys(found))
 
 
+def _labelled(ref: re.Match[str]) -> str:
+    """`<#C…|ops>` → `#ops`, `<!subteam^S…|@sre>` → `@sre`; without a label, as it is."""
+    label = ref.group(2)
+    if label is None:
+        return ref.group(0)
+    return label if label.startswith(("@", "#")) else f"#{label}"
+
+
 def readable(text: str, names: dict[str, str]) -> str:
     """Slack's stored references as a reader of the file sees them: `@ana`, `#ops`, links.
 
@@ -95,8 +102,8 @@ def readable(text: str, names: dict[str, str]) -> str:
     characters they stand for (the file is Markdown, not Slack mrkdwn)."""
     text = BROADCAST_REF.sub(r"@\1", text)
     text = USER_MENTION.sub(lambda m: "@" + names.get(m.group(1), m.group(2) or m.group(1)), text)
-    text = LABELLED_REF.sub(lambda m: m.group(1) if m.group(1).startswith(("@", "#"))
-                            else f"#{m.group(1)}", text)
+    text = CHANNEL_MENTION.sub(_labelled, text)
+    text = GROUP_MENTION.sub(_labelled, text)
     text = LINK_REF.sub(lambda m: f"{m.group(2)} ({m.group(1)})"
                         if m.group(2) and m.group(2) != m.group(1) else m.group(1), text)
     return re.sub("&(?:lt|gt|amp);", lambda m: ENTITIES[m.group(0)], text)

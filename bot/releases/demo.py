@@ -7,7 +7,7 @@ from typing import Any
 DEMO_CONFIG: dict[str, Any] = {
     "trains": {
         "weekly": {
-            "channel": "C_RELEASES",
+            "channel": "#releases",
             "services": ["web", "api"],
             "environment": "production",
             "timezone": "Europe/Paris",
@@ -15,7 +15,7 @@ DEMO_CONFIG: dict[str, Any] = {
             "time": "14:00",
             "freeze": "24h",
             "reminders": ["3d", "24h", "2h", "0"],
-            "captains": ["U_ANA", "U_BOB"],
+            "captains": ["@ana", "@bob"],
             "holidays": "FR",
             "on_holiday": "next",
             "skip_when_empty": False,

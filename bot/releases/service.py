@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from shipbell.bot.clock import Clock, from_db, to_db
+from shipbell.bot.inputs import is_group
 from shipbell.bot.releases.calendar import Occurrence, TrainCalendar
 from shipbell.bot.releases.config import ReleaseSettings
 from shipbell.bot.releases.models import Cargo, FreezeWindow, Release, Shipped, Skip
@@ -54,7 +55,7 @@ class ReleaseBook:
         """Every user group named as a manager anywhere: what the handlers keep fresh."""
         named = {*self.settings.managers,
                  *(m for c in self.calendars.values() for m in c.train.managers or [])}
-        return sorted(m for m in named if m.startswith("S"))
+        return sorted(m for m in named if is_group(m))
 
     def captains(self) -> list[str]:
         """Every captain in a rotation or swapped in for an upcoming release."""
@@ -67,7 +68,7 @@ class ReleaseBook:
     def may_change(self, name: str, user: str) -> bool:
         managers = self.managers(name)
         return not managers or user in managers or any(
-            user in self.group_members.get(m, ()) for m in managers if m.startswith("S"))
+            user in self.group_members.get(m, ()) for m in managers if is_group(m))
 
     # -- releases -----------------------------------------------------------------------------
     def _release(self, occ: Occurrence, skips: dict[str, Skip], swaps: dict[str, str]) -> Release:

@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from shipbell.bot.inputs import CHANNEL_MENTION, USER_MENTION
+from shipbell.bot.inputs import CHANNEL_MENTION, GROUP_MENTION, USER_MENTION
 from shipbell.bot.slackdouble import Call
 
 INTERACTIVE = ("button", "static_select", "overflow", "users_select", "datepicker")
@@ -49,7 +49,7 @@ class Screen:
         """Resolve mentions and dates the way the Slack client would show them."""
         text = USER_MENTION.sub(lambda m: "@" + self.name(m[1]), text)
         text = CHANNEL_MENTION.sub(lambda m: "#" + self.name(m[1]), text)
-        text = re.sub(r"<!subteam\^[A-Z0-9_]+\|([^>]*)>", r"\1", text)
+        text = GROUP_MENTION.sub(lambda m: m[2] if m[2] is not None else m[0], text)
         text = re.sub(r"<!date\^\d+\^[^|>]*\|([^>]*)>", r"\1", text)
         text = re.sub(r"<(https?://[^|>]+)\|([^>]*)>", r"\2 (\1)", text)
         return text

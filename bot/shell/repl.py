@@ -19,13 +19,14 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from shipbell.bot.clock import SystemClock
-from shipbell.bot.local import CHANNELS, PEOPLE, LocalShipbell, merge
+from shipbell.bot.local import LocalShipbell, merge
 from shipbell.bot.settings import LoadedConfig
 from shipbell.bot.shell.render import Screen
 from shipbell.bot.shell.sandbox import Sandbox, plan_sandbox
 from shipbell.bot.shell.typed import escape_references, strip_comment
 from shipbell.bot.slack.manifest import COMMANDS
 from shipbell.bot.slackdouble import Ack, Call
+from shipbell.bot.slackdouble.cast import CHANNELS, PEOPLE
 from shipbell.handlers import FEATURES
 
 HELP = f"""Type a slash command as in Slack: {", ".join(f"{c} help" for c, _, _ in COMMANDS)}.

@@ -18,10 +18,11 @@ from typing import Any
 
 from shipbell.bot.clock import Clock
 from shipbell.bot.deploys.providers import REGISTRY
-from shipbell.bot.inputs import ISSUED_CHANNEL_ID, ISSUED_GROUP_ID, ISSUED_USER_ID
-from shipbell.bot.local import PEOPLE, LocalShipbell
+from shipbell.bot.inputs import CHANNEL_ID, GROUP_ID, USER_ID
+from shipbell.bot.local import LocalShipbell
 from shipbell.bot.settings import LoadedConfig, Settings
 from shipbell.bot.slackdouble import SlackDouble
+from shipbell.bot.slackdouble.cast import PEOPLE
 
 DEMO_DB = "shipbell-shell.db"
 STAND_IN = {"type": REGISTRY.simulated_type(), "seconds": 3.0}
@@ -53,12 +54,21 @@ class Sandbox:
     demo: dict[str, Any] | None = None
     stand_ins: list[tuple[str, str, str]] = field(default_factory=list)  # name, type, where
     removed: list[Path] = field(default_factory=list)
-    stale: bool = False  # a database whose simulated Slack state was never saved
+    stale: bool = False  # a database without simulated Slack state this shell can read
     seeded: list[str] = field(default_factory=list)  # config ids added to the stand-in Slack
 
     @property
     def state_path(self) -> Path:
         return self.db_path.with_name(self.db_path.name + ".slack.json")
+
+    def saved_workspace(self) -> dict[str, Any] | None:
+        """The simulated Slack saved beside the scratch database, unless there is none or it
+        was saved before the stand-in issued ids shaped like Slack's (``U_ANA``)."""
+        if self.live or not self.state_path.is_file():
+            return None
+        saved: dict[str, Any] = json.loads(self.state_path.read_text("utf-8"))
+        users = saved.get("users") or {}
+        return saved if all(USER_ID.fullmatch(u) for u in users) else None
 
     @property
     def history_path(self) -> Path | None:
@@ -93,15 +103,17 @@ class Sandbox:
         if self.removed:
             lines.append(f"  --fresh: removed {', '.join(str(p) for p in self.removed)}")
         if self.stale:
-            lines.append(f"  note: {self.db_path} has no saved Slack state beside it, so its "
-                         "incidents' channels are gone; `shell --fresh` starts over.")
+            lines.append(f"  note: {self.db_path} has no saved Slack state beside it that this"
+                         " shell can read, so its incidents' channels are gone; `shell --fresh`"
+                         " starts over.")
         return lines
 
     def bell(self, clock: Clock) -> LocalShipbell:
         bell = LocalShipbell(self.db_path, base=self.settings, clock=clock, simulate_names=True,
                              config=self.demo or {}, scheduler=True)
-        if not self.live and self.state_path.is_file():
-            bell.double.state.restore(json.loads(self.state_path.read_text("utf-8")))
+        saved = self.saved_workspace()
+        if saved is not None:
+            bell.double.state.restore(saved)
         self.seeded = seed_config_ids(bell.double, self.settings)
         return bell
 
@@ -120,13 +132,13 @@ def seed_config_ids(double: SlackDouble, settings: Settings) -> list[str]:
     Returns what it added, as `#name` / `@name`."""
     known, added = double.state, []
     for value in _strings(settings.model_dump(by_alias=True)):
-        if ISSUED_CHANNEL_ID.fullmatch(value) and value not in known.channels:
+        if CHANNEL_ID.fullmatch(value) and value not in known.channels:
             double.add_channel(value.lower(), channel_id=value, members=list(PEOPLE))
             added.append(f"#{value.lower()}")
-        elif ISSUED_USER_ID.fullmatch(value) and value not in known.users:
+        elif USER_ID.fullmatch(value) and value not in known.users:
             double.add_user(value, value.lower())
             added.append(f"@{value.lower()}")
-        elif ISSUED_GROUP_ID.fullmatch(value) and value not in known.usergroups:
+        elif GROUP_ID.fullmatch(value) and value not in known.usergroups:
             double.add_usergroup(value, value.lower(), [])
             added.append(f"@{value.lower()}")
     return added
@@ -159,5 +171,5 @@ def plan_sandbox(config: LoadedConfig, *, db: str | None, live: bool, fresh: boo
                 path.unlink()
                 sandbox.removed.append(path)
     sandbox.stale = (sandbox.db_path.is_file() and sandbox.db_path.stat().st_size > 0
-                     and not sandbox.state_path.is_file())
+                     and sandbox.saved_workspace() is None)
     return sandbox

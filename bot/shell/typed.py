@@ -35,7 +35,7 @@ def strip_comment(line: str) -> str:
 
 
 def escape_references(text: str, workspace: Workspace) -> str:
-    """`@bob` → `<@U_BOB|bob>`, `#deploys` → `<#C_DEPLOYS|deploys>`, `@oncall` → subteam."""
+    """`@bob` → `<@U0BOB0001|bob>`, `#deploys` → `<#C0DEPLOYS|deploys>`, `@oncall` → subteam."""
 
     def lookup(sigil: str, name: str) -> str | None:
         if sigil == "#":

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -220,7 +221,12 @@ async def invite(core: Core, channel: str, users: list[str]) -> Invited:
 # -- persisted calls and ephemeral replies ----------------------------------------------------
 def enqueue(core: Core, method: str, args: dict[str, Any], *, key: str | None = None) -> None:
     """A call that must survive a restart: stored, then run (and retried) by the task runner."""
-    core.tasks.submit(SlackTask.CALL, {"method": method, "args": args}, key=key)
+    core.tasks.submit(SlackTask.CALL, call_payload(method, args), key=key)
+
+
+def call_payload(method: str, args: dict[str, Any]) -> dict[str, Any]:
+    """A ``SlackTask.CALL`` task's payload (what ``enqueue`` stores, or an event subscriber's)."""
+    return {"method": method, "args": args}
 
 
 def reply(core: Core, response_url: str | None, text: str | dict[str, Any], *,
@@ -264,8 +270,16 @@ async def respond(core: Core, url: str, message: dict[str, Any]) -> Result:
     return Result(Kind.OK)
 
 
-def register(core: Core) -> None:
+def register(core: Core, *,
+             posted_before: Callable[[Core, dict[str, Any]], Awaitable[bool]] | None = None
+             ) -> None:
+    """The tasks behind ``enqueue`` and ``reply``.  ``posted_before`` (``tagged``'s, which
+    calls Slack through this module) answers whether a ``post_once`` task's message is in its
+    channel already, from an attempt that stopped before it knew."""
     async def run_call(payload: dict[str, Any]) -> None:
+        if payload.get("once") and posted_before is not None \
+                and await posted_before(core, payload):
+            return
         await call(core, payload["method"], payload["args"])
 
     async def run_respond(payload: dict[str, Any]) -> None:

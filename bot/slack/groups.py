@@ -12,6 +12,7 @@ from datetime import datetime
 
 from shipbell.bot import logs
 from shipbell.bot.core import Core
+from shipbell.bot.inputs import is_group
 from shipbell.bot.scheduling import ScheduledJob, every
 from shipbell.bot.scheduling.runs import RunStatus
 from shipbell.bot.slack import gateway
@@ -28,7 +29,7 @@ class GroupDirectory:
 
     def want(self, principals: Iterable[str]) -> None:
         """Remember the group ids (S…) among ``principals``; users (U…) need no lookup."""
-        self.wanted.update(p for p in principals if p.startswith("S"))
+        self.wanted.update(p for p in principals if is_group(p))
 
     async def refresh(self) -> int:
         """Read every wanted group; return how many Slack answered."""

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 from typing import Annotated, Any, Literal
-from urllib.parse import parse_qsl
+from urllib.parse import unquote_plus
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr, ValidationError
 
@@ -230,8 +230,9 @@ def media_type(content_type: str) -> str:
     return media.strip().lower()
 
 
-def parse(raw: bytes, content_type: str) -> tuple[dict[str, Any], Payload]:
-    """The decoded body (what Bolt and handlers will read) and its typed payload."""
+def parse(raw: bytes, content_type: str) -> tuple[str, dict[str, Any], Payload]:
+    """The body as text (Bolt keeps it), decoded (what Bolt and handlers will read) and
+    as its typed payload."""
     media = media_type(content_type)
     try:
         text = raw.decode("utf-8")
@@ -240,11 +241,26 @@ def parse(raw: bytes, content_type: str) -> tuple[dict[str, Any], Payload]:
     if media == JSON:
         data = _json_object(text, "body")
     elif media == FORM:
-        form = dict(parse_qsl(text, keep_blank_values=True))
+        form = form_fields(text)
         data = _json_object(form["payload"], "payload") if "payload" in form else form
     else:
         raise Malformed(f"content type {media[:40]!r} is neither JSON nor a form")
-    return data, typed(data)
+    return text, data, typed(data)
+
+
+def form_fields(text: str) -> dict[str, str]:
+    """``dict(parse_qsl(text, keep_blank_values=True))``, field for field (a name repeated:
+    the last value), without decoding the many fields that have nothing to decode."""
+    fields: dict[str, str] = {}
+    for pair in text.split("&"):
+        if pair:
+            name, _, value = pair.partition("=")
+            if "%" in name or "+" in name:
+                name = unquote_plus(name)
+            if "%" in value or "+" in value:
+                value = unquote_plus(value)
+            fields[name] = value
+    return fields
 
 
 def typed(data: dict[str, Any]) -> Payload:

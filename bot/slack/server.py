@@ -8,8 +8,10 @@ Slack's endpoint is the trust boundary, crossed in this order and no other:
    ``X-Slack-Signature`` (HMAC-SHA256 over the raw bytes): else 401, and nothing was parsed,
    stored, counted by name or sent anywhere;
 3. parse into a typed payload (bot.slack.payloads): else 400 with one log line;
-4. hand Bolt the parsed body, marked verified.  Bolt checks the signature again (a second
-   line of defence) and its error handler only answers requests marked verified.
+4. hand Bolt the parsed body, marked verified.  Bolt's own signature check
+   (bot.slack.app.SecondLine) is the second line of defence for anything that reaches Bolt
+   without that mark (marked requests are not hashed twice), and its error handler only
+   answers requests marked verified.
 
 Metric labels come from a fixed set: the kinds in bot.slack.payloads and the commands,
 action ids, callback ids and event types a listener was registered for, else ``other``.
@@ -19,16 +21,19 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import time
 from typing import Any
 
 from aiohttp import web
+from prometheus_client import Counter, Histogram
 from shipbell.bot import __version__, logs
 from shipbell.bot.core import Core
 from shipbell.bot.inbound import LIMITS, Limits, Refused, read_body
 from shipbell.bot.inputs import parse_int
 from shipbell.bot.observability import OTHER, KnownNames
 from shipbell.bot.slack import payloads
+from shipbell.bot.storage import StoreUnavailable
 from slack_bolt.adapter.aiohttp import to_aiohttp_response
 from slack_bolt.async_app import AsyncApp, AsyncBoltRequest
 from slack_bolt.context.async_context import AsyncBoltContext
@@ -62,6 +67,23 @@ def bolt_request(text: str, data: dict[str, Any], request: web.Request) -> Async
     return req
 
 
+_UTF8 = re.compile(r";\s*charset=utf-8")
+
+
+async def web_response(resp: BoltResponse) -> web.Response:
+    """Bolt's answer as aiohttp's, made as Bolt's aiohttp adapter makes it (the content type
+    from Bolt's header, else from the body's first character, less a UTF-8 charset), but
+    with the body handed over as UTF-8 bytes: as text it would go through aiohttp's payload
+    registry on every response.  Cookies (only Bolt's OAuth flow sets any) go to the adapter."""
+    if "set-cookie" in resp.headers:
+        return await to_aiohttp_response(resp)
+    headers = resp.first_headers()
+    default = "application/json" if resp.body.startswith("{") else "text/plain"
+    content_type = _UTF8.sub("", headers.pop("content-type", default))
+    return web.Response(status=resp.status, body=resp.body.encode(), headers=headers,
+                        content_type=content_type)
+
+
 def outcome(status: int) -> str:
     return {200: "ok", 400: "malformed", 401: "unauthorized", 404: "not_found"}.get(
         status, f"http_{status}")
@@ -87,9 +109,17 @@ def build_web_app(core: Core, app: AsyncApp, *, slack_route: bool = True) -> web
     known: KnownNames = getattr(app, "known", None) or KnownNames()
     notices = RateLimitNotices()
 
+    # Each label set's children, looked up once: labels come from fixed sets (see above).
+    children: dict[tuple[str, str, str], tuple[Histogram, Counter]] = {}
+
     def count(kind: str, name: str, result: str, started: float) -> None:
-        core.metrics.ack_latency.labels(kind).observe(time.perf_counter() - started)
-        core.metrics.requests.labels(kind, name, result).inc()
+        key = (kind, name, result)
+        pair = children.get(key)
+        if pair is None:
+            pair = children[key] = (core.metrics.ack_latency.labels(kind),
+                                    core.metrics.requests.labels(kind, name, result))
+        pair[0].observe(time.perf_counter() - started)
+        pair[1].inc()
 
     async def slack_events(request: web.Request) -> web.StreamResponse:
         started = time.perf_counter()
@@ -98,7 +128,8 @@ def build_web_app(core: Core, app: AsyncApp, *, slack_route: bool = True) -> web
             if not secret or not slack_signature_ok(secret, raw, request.headers, time.time()):
                 raise Refused(401, "unauthorized", "")
             try:
-                data, payload = payloads.parse(raw, request.headers.get("Content-Type", ""))
+                text, data, payload = payloads.parse(raw,
+                                                     request.headers.get("Content-Type", ""))
             except payloads.Malformed as exc:
                 logs.logger.info(logs.MALFORMED_REQUEST, exc)
                 raise Refused(400, "malformed", "malformed request") from None
@@ -114,28 +145,47 @@ def build_web_app(core: Core, app: AsyncApp, *, slack_route: bool = True) -> web
             notices.note(payload)
             count(kind, OTHER, "ok", started)
             return web.Response(status=200)
-        response = await app.async_dispatch(bolt_request(raw.decode(), data, request))
+        response = await app.async_dispatch(bolt_request(text, data, request))
         result = outcome(response.status)
         if response.status == 404 and isinstance(payload, payloads.EventCallback):
             # No listener (or none that matched): Slack must still get its 200, or it
             # disables the subscription; the event is counted, not warned about.
             response, result = BoltResponse(status=200, body=""), "ignored"
         count(kind, name, result, started)
-        return await to_aiohttp_response(response)
+        return await web_response(response)
 
     async def healthz(_: web.Request) -> web.Response:
-        store_ok = core.store.ping()
+        """200 when this replica can reach its store (a round trip, not a cached flag); else
+        503 with the reason, so a load balancer or readiness probe takes it out of rotation.
+        The backend is named, never the url (which names hosts and users)."""
+        problem = core.store.reachable()
         identity = core.identity
         slack = "ok" if identity.ok else ("unknown" if identity.ok is None else identity.error)
-        body = {"status": "ok" if store_ok else "degraded", "store": store_ok, "slack": slack,
-                "version": __version__, "schema_version": core.store.schema_version}
-        return web.json_response(body, status=200 if store_ok else 503)
+        body: dict[str, Any] = {
+            "status": "ok" if problem is None else "degraded", "backend": core.store.backend,
+            "store": problem is None, "slack": slack, "version": __version__,
+            "schema_version": core.store.schema_version if problem is None else None}
+        if problem is not None:
+            body["store_error"] = problem
+        return web.json_response(body, status=200 if problem is None else 503)
 
     async def metrics(_: web.Request) -> web.Response:
+        core.metrics.observe_pool(core.store.pool_use())
         return web.Response(body=core.metrics.render(),
                             headers={"Content-Type": core.metrics.content_type})
 
-    web_app = web.Application(client_max_size=Limits.max_body)
+    @web.middleware
+    async def store_outage(request: web.Request, handler: Any) -> web.StreamResponse:
+        """Any route (the CI callbacks): an unreachable database is a 503 and one log line;
+        the caller (CI retries its callback) sends it again."""
+        try:
+            return await handler(request)
+        except StoreUnavailable as exc:
+            logs.logger.warning(logs.STORE_UNAVAILABLE, request.path, exc)
+            return web.json_response(
+                {"error": "database unreachable; nothing was stored, try again"}, status=503)
+
+    web_app = web.Application(client_max_size=Limits.max_body, middlewares=[store_outage])
     web_app[LIMITS] = Limits()
     if slack_route:
         web_app.router.add_post(path, slack_events)

@@ -13,12 +13,16 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
+from shipbell.bot import logs
 from shipbell.bot.core import Core
 from shipbell.bot.slack import gateway
+from shipbell.bot.slack.kinds import SlackTask
+from shipbell.bot.tasks import repeated
 
 PAGE = 200  # messages per conversations.history page
 PAGES = 5  # look this far back at most; past it, post afresh
 SKEW = timedelta(minutes=1)  # Slack's clock and ours may disagree a little
+POST_EVENT = "shipbell_post"  # metadata event_type of a keyed post that must appear once
 
 
 def tag(event_type: str, **payload: Any) -> dict[str, Any]:
@@ -60,3 +64,29 @@ def _ours(me: str, message: dict[str, Any], event_type: str, payload: dict[str, 
     found = metadata.get("event_payload") or {}
     return (bool(me) and message.get("user") == me and metadata.get("event_type") == event_type
             and all(found.get(k) == v for k, v in payload.items()))
+
+
+
+def post_once(core: Core, args: dict[str, Any], *, key: str) -> None:
+    """chat.postMessage as a persisted task keyed ``key`` (a scheduled post), appearing once.
+
+    The message carries its key as metadata; a run that repeats an attempt (a failure, or a
+    replica that died mid-call: its post may have reached Slack) looks for it in the channel
+    first (``posted_before``) and posts only if it is not there."""
+    core.tasks.submit(SlackTask.CALL, {
+        "method": "chat.postMessage", "args": {**args, **tag(POST_EVENT, key=key)},
+        "once": {"key": key, "since": core.clock.now().isoformat()}}, key=key)
+
+
+async def posted_before(core: Core, payload: dict[str, Any]) -> bool:
+    """Whether a ``post_once`` task's message already reached its channel (an earlier attempt
+    of this task posted it); the gateway's task skips the call then."""
+    once, channel = payload["once"], str(payload["args"].get("channel"))
+    if not repeated():
+        return False
+    found = await find(core, channel, POST_EVENT, datetime.fromisoformat(once["since"]),
+                       key=once["key"])
+    if found is None:
+        return False
+    logs.logger.warning(logs.MESSAGE_ADOPTED, "post", channel, found)
+    return True

@@ -16,6 +16,8 @@ from urllib.parse import urlencode
 import aiohttp
 from slack_sdk.signature import SignatureVerifier
 
+from .cast import ANA, DEPLOYS
+
 if TYPE_CHECKING:
     from .server import SlackDouble
 
@@ -148,8 +150,8 @@ class SlackDriver:
         command: str,
         text: str = "",
         *,
-        user: str = "U_ANA",
-        channel: str = "C_DEPLOYS",
+        user: str = ANA,
+        channel: str = DEPLOYS,
         timestamp: int | None = None,
         signature: str | None = None,
     ) -> Ack:
@@ -178,8 +180,8 @@ class SlackDriver:
         action_id: str,
         value: str = "",
         *,
-        user: str = "U_ANA",
-        channel: str = "C_DEPLOYS",
+        user: str = ANA,
+        channel: str = DEPLOYS,
         message_ts: str | None = None,
         block_id: str = "b",
         message: dict[str, Any] | None = None,
@@ -195,7 +197,7 @@ class SlackDriver:
         message: dict[str, Any],
         action_id: str,
         *,
-        user: str = "U_ANA",
+        user: str = ANA,
         value: str | None = None,
         channel: str | None = None,
     ) -> Ack:
@@ -209,7 +211,7 @@ class SlackDriver:
         if "text" in el:
             act["text"] = el["text"]
         found = self.double.state.find_message(message["ts"]) if message.get("ts") else None
-        where = channel or (found[0] if found else "C_DEPLOYS")
+        where = channel or (found[0] if found else DEPLOYS)
         return await self._block_action(
             act, user=user, channel=where, message_ts=message.get("ts"), message=message, view=None
         )
@@ -248,7 +250,7 @@ class SlackDriver:
         return await self._interaction(payload)
 
     async def submit_view(
-        self, view: dict[str, Any], values: dict[str, dict[str, Any]], *, user: str = "U_ANA"
+        self, view: dict[str, Any], values: dict[str, dict[str, Any]], *, user: str = ANA
     ) -> Ack:
         """Submit a modal; `view` as opened (id looked up by callback_id when missing)."""
         views = self.double.state.views
@@ -357,10 +359,6 @@ class SlackDriver:
     @staticmethod
     def user_value(user_id: str | None) -> dict[str, Any]:
         return {"type": "users_select", "selected_user": user_id}
-
-    @staticmethod
-    def users_value(user_ids: list[str]) -> dict[str, Any]:
-        return {"type": "multi_users_select", "selected_users": list(user_ids)}
 
     @staticmethod
     def date_value(day: str | None) -> dict[str, Any]:

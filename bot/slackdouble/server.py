@@ -9,6 +9,7 @@ import asyncio
 import contextlib
 import copy
 import json
+import re
 import secrets
 from collections import deque
 from collections.abc import Callable
@@ -16,11 +17,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
+from shipbell.bot.inputs import CHANNEL_ID, GROUP_ID, USER_ID
 from shipbell.bot.slack.manifest import BOT_SCOPES as DEFAULT_SCOPES
 
 from . import conversations as _conversations  # noqa: F401  (registers methods)
 from . import views as _views  # noqa: F401  (registers methods)
 from .blockkit import validate_blocks
+from .cast import ANA, SHIPBELL, TEAM
 from .methods import METHODS
 from .socket import SocketLink
 from .state import RESPONSE_URL_TTL, RESPONSE_URL_USES, Channel, SlackError, Workspace
@@ -67,6 +70,15 @@ async def _read_args(request: web.Request) -> dict[str, Any]:
     return _decode(args)
 
 
+def _issued(kind: re.Pattern[str], slack_id: str, *members: str) -> None:
+    """Seeded ids have the shape Slack gives them, so nothing passes here that real Slack
+    would never send (the cast in `.cast` names people and channels readably)."""
+    for value, pattern in ((slack_id, kind), *((m, USER_ID) for m in members)):
+        if not pattern.fullmatch(value):
+            raise ValueError(f"{value!r} is not an id Slack would issue; use a kind letter and"
+                             " eight or more upper-case letters or digits, e.g. U0ANA0001")
+
+
 class SlackDouble:
     """In-process stand-in for slack.com: Web API, response_urls, upload URLs, workspace state."""
 
@@ -74,8 +86,8 @@ class SlackDouble:
         self,
         *,
         token: str = "xoxb-test-token",
-        team_id: str = "T0SHIP",
-        bot_user_id: str = "UBOTSHIP",
+        team_id: str = TEAM,
+        bot_user_id: str = SHIPBELL,
         app_token: str = "xapp-test",
         strict: bool = True,
         app_id: str = "A0SHIPBELL",
@@ -170,6 +182,7 @@ class SlackDouble:
         deleted: bool = False,
         tz: str = "UTC",
     ) -> None:
+        _issued(USER_ID, user_id)
         real = real_name or name
         self.state.users[user_id] = {
             "id": user_id,
@@ -185,6 +198,7 @@ class SlackDouble:
 
     def add_usergroup(self, group_id: str, handle: str, members: list[str], *,
                       disabled: bool = False) -> None:
+        _issued(GROUP_ID, group_id, *members)
         self.state.usergroups[group_id] = {
             "id": group_id,
             "team_id": self.team_id,
@@ -206,6 +220,7 @@ class SlackDouble:
         is_archived: bool = False,
     ) -> str:
         cid = channel_id or self.state.new_id("G" if is_private else "C")
+        _issued(CHANNEL_ID, cid, *members)
         self.state.channels[cid] = Channel(
             cid,
             name,
@@ -221,7 +236,7 @@ class SlackDouble:
         channel_id: str,
         text: str,
         *,
-        user: str = "U_ANA",
+        user: str = ANA,
         thread_ts: str | None = None,
         **fields: Any,
     ) -> str:
@@ -247,8 +262,20 @@ class SlackDouble:
 
     def hold(self, method: str) -> None:
         """Calls to ``method`` wait (Slack is slow) until ``release(method)``; ``waiting``
-        counts them, so a test sees how many the caller has in flight at once."""
+        counts them, so a test sees how many the caller has in flight at once.
+        ``"response_url"`` holds posts to response URLs the same way."""
         self._gates[method] = asyncio.Event()
+
+    async def wait_held(self, method: str, count: int = 1, *, timeout: float = 5.0) -> None:
+        """Wait until ``count`` calls to a held ``method`` are parked at its gate."""
+        async with asyncio.timeout(timeout):
+            while self.waiting.get(method, 0) < count:
+                event = asyncio.Event()
+                self._waiters.add(event)
+                try:
+                    await event.wait()
+                finally:
+                    self._waiters.discard(event)
 
     def release(self, method: str) -> None:
         gate = self._gates.pop(method, None)
@@ -385,15 +412,7 @@ class SlackDouble:
         error = self._auth_error(method, token)
         if error:
             return self._answer(method, args, token, 200, {"ok": False, "error": error})
-        gate = self._gates.get(method)
-        if gate is not None:
-            self.waiting[method] = self.waiting.get(method, 0) + 1
-            try:
-                await asyncio.wait({asyncio.ensure_future(gate.wait()),
-                                    asyncio.ensure_future(self._stopping.wait())},
-                                   return_when=asyncio.FIRST_COMPLETED)
-            finally:
-                self.waiting[method] -= 1
+        await self._held(method)
         if self._injected.get(method):
             status, body, headers = self._injected[method].popleft()
             return self._answer(method, args, token, status, dict(body), headers)
@@ -409,11 +428,26 @@ class SlackDouble:
             raise web.HTTPServiceUnavailable()
         return self._answer(method, args, token, 200, body, scopes)
 
+    async def _held(self, method: str) -> None:
+        """Park the call while ``method`` is held (counted in ``waiting``)."""
+        gate = self._gates.get(method)
+        if gate is not None:
+            self.waiting[method] = self.waiting.get(method, 0) + 1
+            for event in self._waiters:  # wake wait_held
+                event.set()
+            try:
+                await asyncio.wait({asyncio.ensure_future(gate.wait()),
+                                    asyncio.ensure_future(self._stopping.wait())},
+                                   return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                self.waiting[method] -= 1
+
     async def _response_url(self, request: web.Request) -> web.Response:
         try:
             args = _decode(await request.json())
         except ValueError:
             args = {"raw": await request.text()}
+        await self._held("response_url")
         entry = self.state.response_urls.get(request.match_info["key"])
         if self._injected.get("response_url"):
             status, body, headers = self._injected["response_url"].popleft()

@@ -13,6 +13,8 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from .cast import SHIPBELL_BOT
+
 CHANNEL_NAME_RE = re.compile(r"^[a-z0-9_-]+$")
 TRIGGER_TTL = 3.0
 RESPONSE_URL_USES = 5
@@ -77,7 +79,7 @@ def validate_channel_name(name: str) -> None:
 class Workspace:
     """Channels, users, messages and friends, plus the double's clock for expiring tokens."""
 
-    def __init__(self, *, team_id: str, bot_user_id: str, bot_id: str = "B0SHIP") -> None:
+    def __init__(self, *, team_id: str, bot_user_id: str, bot_id: str = SHIPBELL_BOT) -> None:
         self.team_id = team_id
         self.bot_user_id = bot_user_id
         self.bot_id = bot_id

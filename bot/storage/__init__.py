@@ -1,7 +1,7 @@
 """Storage: SQLite (one file, WAL) or PostgreSQL behind one Store API; ordered migrations."""
 
 from shipbell.bot.storage.backends import open_store
-from shipbell.bot.storage.db import Connection, Cursor, IntegrityError, Store
+from shipbell.bot.storage.db import Connection, Cursor, IntegrityError, Store, StoreUnavailable
 from shipbell.bot.storage.url import Backend, StorageUrl, parse_url
 
 __all__ = [
@@ -11,6 +11,7 @@ __all__ = [
            "IntegrityError",
            "StorageUrl",
            "Store",
+           "StoreUnavailable",
            "open_store",
            "parse_url",
 ]

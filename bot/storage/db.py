@@ -39,6 +39,7 @@ class Cursor(Protocol):
     def rowcount(self) -> int: ...
     def fetchone(self) -> Any: ...
     def fetchall(self) -> list[Any]: ...
+    def fetchmany(self, size: int = ..., /) -> list[Any]: ...
     def __iter__(self) -> Iterator[Any]: ...
 
 
@@ -85,6 +86,13 @@ class StorageError(ConfigError):
     """The configured database can't be used: a config problem, reported in one line."""
 
 
+class StoreUnavailable(ConnectionError):
+    """The database can't be reached right now (PostgreSQL down, the connection lost): an
+    outage of the outside world, not a bug.  Whatever raised it was not stored; a request
+    gets a one-sentence answer and the log one line (a ConnectionError is an expected error).
+    """
+
+
 def explain(path: str, exc: sqlite3.Error) -> StorageError:
     """One sentence naming the file, the key, what is wrong and what would work."""
     file, parent = Path(path), Path(path).parent
@@ -118,6 +126,7 @@ class Store:
             raise explain(self.path, exc) from None
         self.db = sqlite_utils.Database(self.conn)
         self._after_commit: list[Callable[[], None]] = []
+        self._after_rollback: list[Callable[[], None]] = []
 
     def close(self) -> None:
         self.conn.close()
@@ -165,16 +174,33 @@ class Store:
 
     # -- queries ----------------------------------------------------------------------------
     @contextmanager
-    def transaction(self) -> Iterator[Connection]:
+    def _write(self) -> Iterator[Connection]:
         """BEGIN IMMEDIATE … COMMIT: takes the write lock up front, so CAS updates are safe."""
         self.conn.execute("BEGIN IMMEDIATE")
         try:
             yield self.conn
         except BaseException:
-            self._after_commit.clear()  # what the transaction would have started never starts
             self.conn.execute("ROLLBACK")
             raise
         self.conn.execute("COMMIT")
+
+    def _in_transaction(self) -> bool:
+        return self.conn.in_transaction
+
+    @contextmanager
+    def transaction(self) -> Iterator[Connection]:
+        """One write transaction (the backend's ``_write``), then its hooks: after a commit
+        the ``after_commit`` ones run, after a rollback the ``after_rollback`` ones."""
+        try:
+            with self._write() as conn:
+                yield conn
+        except BaseException:
+            self._after_commit.clear()  # what the transaction would have started never starts
+            undo, self._after_rollback = self._after_rollback, []
+            for hook in undo:
+                hook()
+            raise
+        self._after_rollback.clear()
         hooks, self._after_commit = self._after_commit, []
         for hook in hooks:
             hook()
@@ -182,10 +208,16 @@ class Store:
     def after_commit(self, hook: Callable[[], None]) -> None:
         """Run ``hook`` once the open transaction commits (at once if none is open); a
         rollback drops it.  The task runner starts tasks submitted in a transaction this way."""
-        if self.conn.in_transaction:
+        if self._in_transaction():
             self._after_commit.append(hook)
         else:
             hook()
+
+    def after_rollback(self, hook: Callable[[], None]) -> None:
+        """Run ``hook`` if the open transaction rolls back (never if none is open): memory
+        that claimed something for the transaction (a pending refresh) lets go of it."""
+        if self._in_transaction():
+            self._after_rollback.append(hook)
 
     def execute(self, sql: str, params: Any = ()) -> Cursor:
         return self.conn.execute(sql, params)
@@ -208,10 +240,35 @@ class Store:
             self.conn.set_trace_callback(None)
 
     def ping(self) -> bool:
+        return self.reachable() is None
+
+    def reachable(self) -> str | None:
+        """None when a round trip to the database works; else, in one line, why not."""
         try:
-            return self.conn.execute("SELECT 1").fetchone()[0] == 1
-        except sqlite3.Error:
-            return False
+            self.conn.execute("SELECT 1").fetchone()
+        except sqlite3.Error as exc:
+            return f"{type(exc).__name__}: {exc}"
+        return None
+
+    def pool_use(self) -> tuple[int, int] | None:
+        """Connections (in use, size) of the read pool; None on SQLite (no pool)."""
+        return None
+
+    # -- copying a whole store (bot.storage.copy) --------------------------------------------
+    @contextmanager
+    def snapshot(self) -> Iterator[None]:
+        """One consistent view of every table for the reads inside (BEGIN … ROLLBACK)."""
+        self.conn.execute("BEGIN")
+        try:
+            yield
+        finally:
+            self.conn.execute("ROLLBACK")
+
+    def batches(self, sql: str, size: int) -> Iterator[list[Any]]:
+        """A query's rows, ``size`` at a time, never all of them in memory at once."""
+        cursor = self.conn.execute(sql)
+        while rows := cursor.fetchmany(size):
+            yield rows
 
     async def read(self, fn: Callable[[Connection], T]) -> T:
         """Run a slow read in a worker thread on its own connection, off the event loop."""

@@ -204,4 +204,17 @@ FOUNDATION: list[Migration] = [
         CREATE INDEX followups_due ON followups (done_at, due_date)
         """,
     ),
+    sql(
+        "tasks_0001_leases",
+        """
+        ALTER TABLE tasks ADD COLUMN owner TEXT;
+        ALTER TABLE tasks ADD COLUMN lease_until TEXT;
+        CREATE INDEX tasks_lease ON tasks (status, lease_until);
+        CREATE TABLE leases (
+            name TEXT PRIMARY KEY,
+            owner TEXT NOT NULL,
+            until TEXT NOT NULL
+        )
+        """,
+    ),
 ]

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from functools import cache, lru_cache
@@ -32,6 +33,7 @@ from shipbell.bot.storage.db import (
     IntegrityError,
     StorageError,
     Store,
+    StoreUnavailable,
     utc_stamp,
 )
 from shipbell.bot.storage.dialect import is_write, postgres_ddl, to_postgres
@@ -48,6 +50,11 @@ log = logging.getLogger(__name__)
 WRITE_LOCK = 0x5348_4950_4245_4C01  # "SHIPBEL" 1: every write transaction
 MIGRATION_LOCK = 0x5348_4950_4245_4C02  # applying migrations
 CONNECT_TIMEOUT = 10
+# Once the database is lost: a reconnect blocks the event loop for up to this long, and is
+# tried at most once per RECONNECT_EVERY seconds (requests in between are answered at once).
+RECONNECT_TIMEOUT = 2
+RECONNECT_EVERY = 1.0
+POOL_WAIT = 5.0  # seconds a worker thread waits for a pooled connection before giving up
 BEGIN_WRITE = "BEGIN IMMEDIATE"  # SQLite's "a write transaction": BEGIN, then the write lock
 
 
@@ -109,6 +116,15 @@ def _param(value: Any) -> Any:
     return int(value) if isinstance(value, bool) else value  # booleans are stored as 0/1
 
 
+def first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
+def lost(exc: BaseException) -> StoreUnavailable:
+    return StoreUnavailable(f"the database connection was lost ({first_line(exc)})")
+
+
 class PgConnection:
     """A psycopg connection that speaks the store's SQL: ``?`` placeholders, 0/1 booleans,
     a lone write serialised like one in a transaction."""
@@ -123,6 +139,24 @@ class PgConnection:
         # gives them; a transaction shows as BEGIN … COMMIT (the write lock is part of BEGIN,
         # as SQLite's BEGIN IMMEDIATE takes its lock), a lone write as the one statement.
         self.record: Callable[[str], None] | None = None
+        self.errors = psycopg.Error
+
+    @contextmanager
+    def guard(self) -> Iterator[None]:
+        """psycopg's errors as the store's: a conflict is its IntegrityError, a connection
+        that broke (server gone, backend terminated, network down) is StoreUnavailable."""
+        try:
+            yield
+        except self.conflict as exc:
+            raise PostgresIntegrityError(str(exc).strip()) from exc
+        except self.errors as exc:
+            if self.raw.closed or self.raw.broken:
+                raise lost(exc) from None
+            raise
+
+    @property
+    def usable(self) -> bool:
+        return not (self.raw.closed or self.raw.broken)
 
     @property
     def in_transaction(self) -> bool:
@@ -131,8 +165,9 @@ class PgConnection:
     def execute(self, sql: str, parameters: Any = (), /) -> Cursor:
         if sql == BEGIN_WRITE:  # a worker thread's own write transaction
             self._trace("BEGIN")
-            self.raw.execute("BEGIN")
-            return self.raw.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
+            with self.guard():
+                self.raw.execute("BEGIN")
+                return self.raw.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
         if not self.in_transaction and is_write(sql):
             with self.write():
                 return self._run(sql, parameters)
@@ -142,19 +177,18 @@ class PgConnection:
         rows = [[_param(p) for p in row] for row in parameters]
         if not rows:
             return
-        with self.raw.cursor() as cursor:
-            try:
-                cursor.executemany(to_postgres(sql, True), rows)
-            except self.conflict as exc:
-                raise PostgresIntegrityError(str(exc).strip()) from exc
+        with self.guard(), self.raw.cursor() as cursor:
+            cursor.executemany(to_postgres(sql, True), rows)
 
     def commit(self) -> None:
         self._trace("COMMIT")
-        self.raw.execute("COMMIT")
+        with self.guard():
+            self.raw.execute("COMMIT")
 
     def rollback(self) -> None:
         self._trace("ROLLBACK")
-        self.raw.execute("ROLLBACK")
+        with self.guard():
+            self.raw.execute("ROLLBACK")
 
     def _trace(self, statement: str, args: Sequence[Any] | None = None) -> None:
         if self.record is None:
@@ -171,23 +205,25 @@ class PgConnection:
         else:
             query, args = to_postgres(sql, False), None
         self._trace(query, args)
-        try:
+        with self.guard():
             return self.raw.execute(query, args)
-        except self.conflict as exc:
-            raise PostgresIntegrityError(str(exc).strip()) from exc
 
     @contextmanager
     def write(self) -> Iterator[None]:
         """BEGIN, then the store-wide write lock (held until COMMIT or ROLLBACK)."""
-        self.raw.execute("BEGIN")
+        with self.guard():
+            self.raw.execute("BEGIN")
         try:
-            self.raw.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
+            with self.guard():
+                self.raw.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
             yield
         except BaseException:
-            if not self.raw.closed:
-                self.raw.execute("ROLLBACK")
+            if self.usable:
+                with self.guard():
+                    self.raw.execute("ROLLBACK")
             raise
-        self.raw.execute("COMMIT")
+        with self.guard():
+            self.raw.execute("COMMIT")
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
@@ -214,10 +250,9 @@ class PgDDL:
 
 
 def explain(url: str, exc: Exception) -> StorageError:
-    first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     return StorageError(
-        f"[storage] url {url}: can't connect ({first}); check that PostgreSQL runs there and"
-        f" the database exists; its password comes from {PASSWORD_ENV} or PGPASSWORD")
+        f"[storage] url {url}: can't connect ({first_line(exc)}); check that PostgreSQL runs"
+        f" there and the database exists; its password comes from {PASSWORD_ENV} or PGPASSWORD")
 
 
 class PostgresStore(Store):
@@ -232,7 +267,12 @@ class PostgresStore(Store):
 
         self.url = StorageUrl(Backend.POSTGRESQL, url)
         self.errors = psycopg.Error
+        self.pool_timeout = psycopg_pool.PoolTimeout
         self._after_commit: list[Callable[[], None]] = []
+        self._password = password
+        self._next_attempt = 0.0  # monotonic: when a lost connection may be reopened
+        self._down: str | None = None  # why the last reopen failed
+        self._after_rollback: list[Callable[[], None]] = []
         extra: dict[str, Any] = {"connect_timeout": CONNECT_TIMEOUT}
         if password:
             extra["password"] = password
@@ -242,13 +282,43 @@ class PostgresStore(Store):
             raise explain(url, exc) from None
         configure(raw)
         self.pg = PgConnection(raw)
+        self.pool_size = pool_size
+        # check: a pooled connection is pinged as it is handed out, so one the server ended
+        # while it sat idle is replaced instead of failing the read that got it.
         self.pool = psycopg_pool.ConnectionPool(
             url, kwargs=extra, min_size=1, max_size=pool_size, configure=configure,
-            open=True, name="shipbell-read")
+            check=psycopg_pool.ConnectionPool.check_connection, open=True,
+            name="shipbell-read")
 
     def close(self) -> None:
         self.pool.close()
         self.pg.raw.close()
+
+    def live(self) -> PgConnection:
+        """The event loop's connection, reopened if it was lost (at most once per
+        RECONNECT_EVERY seconds, waiting at most RECONNECT_TIMEOUT); StoreUnavailable when
+        the database still can't be reached."""
+        if self.pg.usable:
+            return self.pg
+        now = time.monotonic()
+        if now < self._next_attempt:
+            raise StoreUnavailable(self._down or "the database connection was lost")
+        self._next_attempt = now + RECONNECT_EVERY
+        import psycopg
+
+        extra: dict[str, Any] = {"connect_timeout": RECONNECT_TIMEOUT}
+        if self._password:
+            extra["password"] = self._password
+        try:
+            raw = psycopg.connect(self.path, **extra)
+        except psycopg.Error as exc:
+            self._down = f"can't connect to the database ({first_line(exc)})"
+            raise StoreUnavailable(self._down) from None
+        configure(raw)
+        self.pg, self._down = PgConnection(raw), None
+        self._after_commit.clear()
+        log.info("Reconnected to the database")
+        return self.pg
 
     # -- schema -----------------------------------------------------------------------------
     def migrate(self, migrations: list[Migration]) -> list[str]:
@@ -271,37 +341,28 @@ class PostgresStore(Store):
 
     @property
     def schema_version(self) -> int:
-        return int(self.pg.execute("SELECT COUNT(*) FROM schema_migrations").fetchone()[0])
+        return int(self.live().execute("SELECT COUNT(*) FROM schema_migrations").fetchone()[0])
 
     # -- queries ----------------------------------------------------------------------------
     @contextmanager
-    def transaction(self) -> Iterator[Connection]:
+    def _write(self) -> Iterator[Connection]:
         """BEGIN; the write lock; … COMMIT: one writer at a time across every replica."""
-        try:
-            with self.pg.transaction():
-                yield self.pg
-        except BaseException:
-            self._after_commit.clear()
-            raise
-        hooks, self._after_commit = self._after_commit, []
-        for hook in hooks:
-            hook()
+        pg = self.live()
+        with pg.transaction():
+            yield pg
 
-    def after_commit(self, hook: Callable[[], None]) -> None:
-        if self.pg.in_transaction:
-            self._after_commit.append(hook)
-        else:
-            hook()
+    def _in_transaction(self) -> bool:
+        return self.pg.in_transaction
 
     def execute(self, sql: str, params: Any = ()) -> Cursor:
-        return self.pg.execute(sql, params)
+        return self.live().execute(sql, params)
 
     def one(self, sql: str, params: Any = ()) -> dict[str, Any] | None:
-        row = self.pg.execute(sql, params).fetchone()
+        row = self.live().execute(sql, params).fetchone()
         return dict(row) if row is not None else None
 
     def all(self, sql: str, params: Any = ()) -> list[dict[str, Any]]:
-        return [dict(row) for row in self.pg.execute(sql, params)]
+        return [dict(row) for row in self.live().execute(sql, params)]
 
     @contextmanager
     def trace(self, record: Callable[[str], None]) -> Iterator[None]:
@@ -313,17 +374,48 @@ class PostgresStore(Store):
         finally:
             self.pg.record = None
 
-    def ping(self) -> bool:
+    def reachable(self) -> str | None:
         try:
-            return bool(self.pg.execute("SELECT 1").fetchone()[0] == 1)
-        except self.errors:
-            return False
+            self.execute("SELECT 1").fetchone()
+        except StoreUnavailable as exc:
+            return str(exc)
+        except self.errors as exc:
+            return first_line(exc)
+        return None
+
+    def pool_use(self) -> tuple[int, int] | None:
+        stats = self.pool.get_stats()
+        return stats["pool_size"] - stats["pool_available"], self.pool_size
 
     async def read(self, fn: Callable[[Connection], T]) -> T:
         """Run a slow read in a worker thread on a pooled connection, off the event loop."""
 
         def run() -> T:
-            with self.pool.connection() as raw:
-                return fn(PgConnection(raw))
+            try:
+                with self.pool.connection(timeout=POOL_WAIT) as raw:
+                    return fn(PgConnection(raw))
+            except self.pool_timeout as exc:
+                raise StoreUnavailable(
+                    f"no database connection within {POOL_WAIT:.0f} s ({first_line(exc)})"
+                ) from None
 
         return await asyncio.to_thread(run)
+
+    # -- copying a whole store (bot.storage.copy) --------------------------------------------
+    @contextmanager
+    def snapshot(self) -> Iterator[None]:
+        """Every read inside sees the database as it was at the first one (REPEATABLE READ)."""
+        raw = self.live().raw
+        raw.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        try:
+            yield
+        finally:
+            if not raw.closed:
+                raw.execute("ROLLBACK")
+
+    def batches(self, sql: str, size: int) -> Iterator[list[Any]]:
+        """A server-side cursor: ``size`` rows at a time cross the wire (inside ``snapshot``)."""
+        with self.live().raw.cursor(name="shipbell_batches") as cursor:
+            cursor.execute(to_postgres(sql, False))
+            while rows := cursor.fetchmany(size):
+                yield rows

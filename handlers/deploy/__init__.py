@@ -20,7 +20,7 @@ from shipbell.bot.releases.service import ReleaseBook
 from shipbell.bot.scheduling import ScheduledJob, every
 from shipbell.bot.slack.groups import groups_of
 from shipbell.handlers.common import SlashCommand
-from shipbell.handlers.deploy import actions, messages
+from shipbell.handlers.deploy import actions, messages, subscribers
 from shipbell.handlers.deploy.commands import Router, Subcommands
 from shipbell.handlers.deploy.hooks import handler as hook_handler
 from shipbell.handlers.deploy.ids import COMMAND, HOOK_PATH, SWEEP_JOB, Task
@@ -55,7 +55,7 @@ def open_incidents(incidents: Callable[[], IncidentService | None]) -> OpenIncid
 def register(app: AsyncApp, core: Core) -> None:
     notifier = SlackNotifier(core)
     # The release and incident features register after this one: looked up when a gate asks.
-    svc = DeployService(core, core.settings.deploy, notifier,
+    svc = DeployService(core, core.settings.deploy, core.events.publish,
                         freeze=calendar_freeze(core.registry.lazy(ReleaseBook)),
                         incidents=open_incidents(core.registry.lazy(IncidentService)),
                         public_url=core.settings.slack.public_url)
@@ -72,6 +72,7 @@ def register(app: AsyncApp, core: Core) -> None:
     core.tasks.register(Task.RUN, runner.run)
     core.tasks.register(Task.PROVIDER_CANCEL, runner.provider_cancel)
     core.tasks.register(Task.NOTIFY, notifier.render)
+    subscribers.subscribe(core.events, notifier)
     core.routes.append(Route("POST", HOOK_PATH, hook_handler(core, runner)))
 
     core.scheduler.add(ScheduledJob(

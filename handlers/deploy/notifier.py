@@ -1,13 +1,18 @@
 """The Slack side of deploy notifications: one message per deploy, events in its thread.
 
-`changed()` only submits a task; the task re-renders the message from SQLite, so whatever
-order the tasks run in, the last one shows the latest state. Updates are coalesced, so a
-deploy costs few Slack calls (about six on the happy path: post, thread, and an update plus
-a thread reply for running and for the outcome):
+Every event about a deploy (``bot.deploys.models.DEPLOY_EVENTS``) is subscribed to a refresh
+(``handlers/deploy/subscribers.py``): a task written in the transaction of the change, which
+re-renders the message from SQLite, so whatever order the tasks run in, the last one shows
+the latest state. Updates are coalesced, so a deploy costs few Slack calls (about six on the
+happy path: post, thread, and an update plus a thread reply for running and for the outcome):
 
-- one pending refresh per deploy: a change while a refresh is waiting to start (it waits
-  ``COALESCE_SECONDS``) adds nothing, as that refresh reads the state when it starts; a
-  change during a render queues one more refresh, which waits for the render to end;
+- one pending refresh per deploy (``claim``): a change while a refresh is waiting to start
+  (it waits ``COALESCE_SECONDS``) adds nothing, as that refresh reads the state when it
+  starts; a change during a render queues one more refresh, which waits for the render to
+  end; a transaction that rolls back lets go of the refresh it claimed;
+- renders of one deploy never overlap, in any of the replicas sharing the database: each
+  runs inside the deploy's named lease (``TaskRunner.exclusive``), so callbacks that reach
+  different processes post each note once, and the last render reads the latest state;
 - a `chat.update` identical to what this process last showed is skipped;
 - thread replies wait while the job is being sent (triggered, no provider reference, no
   provider note yet): the run task's next change ("job sent", a retry, a failure) brings
@@ -19,16 +24,15 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-from collections import defaultdict
 from typing import Any
 
 from shipbell.bot import logs
 from shipbell.bot.core import Core
 from shipbell.bot.deploys.models import Deploy, State
 from shipbell.bot.deploys.repo import DeployRepo
+from shipbell.bot.events import Data
 from shipbell.bot.slack import gateway, tagged
 from shipbell.handlers.deploy import messages
-from shipbell.handlers.deploy.ids import Task
 
 MESSAGE_EVENT = "shipbell_deploy"  # metadata event_type of each deploy's one message
 NOTE = "note"  # deploy_events.state of a provider's or Shipbell's remark
@@ -39,40 +43,39 @@ NOTE = "note"  # deploy_events.state of a provider's or Shipbell's remark
 COALESCE_SECONDS = 0.001
 
 
+def message_lease(deploy_id: int) -> str:
+    """The named lease a render of this deploy's message and thread holds."""
+    return f"deploy:{deploy_id}:message"
+
+
 class SlackNotifier:
     def __init__(self, core: Core) -> None:
         self.core = core
         self.repo = DeployRepo(core.store)
         self.pending: set[int] = set()  # deploys with a refresh submitted but not started
-        self.shown: dict[int, str] = {}  # digest of the body last posted or updated
-        self.locks: dict[int, asyncio.Lock] = defaultdict(asyncio.Lock)
+        self.shown: dict[int, str] = {}  # digest of the body this process last showed
 
-    # -- Notifier protocol -------------------------------------------------------------------
-    def changed(self, deploy_id: int) -> None:
+    # -- the subscriber's condition -----------------------------------------------------------
+    def claim(self, data: Data) -> bool:
+        """Whether this change needs a refresh of its own: not while one waits to start (it
+        will render this change too). The claim holds from here; a rollback releases it."""
+        deploy_id = int(data["id"])
         if deploy_id in self.pending:
-            return  # a refresh that hasn't started yet will render this change too
+            return False
         self.pending.add(deploy_id)
-        self.core.tasks.submit(Task.NOTIFY, {"deploy_id": deploy_id})
-
-    def tell(self, user: str, text: str) -> None:
-        gateway.enqueue(self.core, "chat.postMessage",
-                        {"channel": user, "text": messages.mentions(text)})
-
-    def announce(self, channel: str, text: str) -> None:
-        gateway.enqueue(self.core, "chat.postMessage",
-                        {"channel": channel, "text": messages.mentions(text)})
+        self.core.store.after_rollback(lambda: self.pending.discard(deploy_id))
+        return True
 
     # -- the task ----------------------------------------------------------------------------
     async def render(self, payload: dict[str, Any]) -> None:
         deploy_id = int(payload["deploy_id"])
         await asyncio.sleep(COALESCE_SECONDS)
-        lock = self.locks[deploy_id]
-        async with lock:
+        turn = message_lease(deploy_id)
+        async with self.core.tasks.exclusive(turn):
             self.pending.discard(deploy_id)  # from here on, a change needs another refresh
             final = await self._render(deploy_id)
-        if final and deploy_id not in self.pending and not lock.locked():
-            self.locks.pop(deploy_id, None)  # keep long-running processes small
-            self.shown.pop(deploy_id, None)
+        if final and deploy_id not in self.pending and not self.core.tasks.contended(turn):
+            self.shown.pop(deploy_id, None)  # keep long-running processes small
 
     async def _render(self, deploy_id: int) -> bool:
         """Post or update the message and its thread; True once the deploy is final."""

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from shipbell.bot import logs
 from shipbell.bot.core import Core
 from shipbell.bot.incidents import naming
+from shipbell.bot.inputs import is_group
 from shipbell.bot.slack import gateway
 
 
@@ -69,7 +70,7 @@ async def members_of(core: Core, ids: list[str]) -> list[str]:
     """Expand user groups (S…) to their members; user ids pass through; order kept, no dups."""
     users: list[str] = []
     for slack_id in ids:
-        if slack_id.startswith("S"):
+        if is_group(slack_id):
             group = await gateway.call(core, "usergroups.users.list", {"usergroup": slack_id})
             users.extend(group.data.get("users", []))
         else:

@@ -9,6 +9,7 @@ from typing import Any
 from shipbell.bot.clock import humanize, slack_date
 from shipbell.bot.incidents.models import Incident, Status
 from shipbell.bot.inputs import escape, user_text
+from shipbell.handlers.common import mention
 from shipbell.handlers.incident.ids import (
     PRIVATE_VALUE,
     Action,
@@ -85,11 +86,6 @@ def button(text: str, action_id: str, value: str, style: str | None = None) -> d
     if style:
         el["style"] = style
     return el
-
-
-def mention_of(slack_id: str) -> str:
-    """A user group (S…) or a user (U…) as a mention that notifies them."""
-    return f"<!subteam^{slack_id}>" if slack_id.startswith("S") else f"<@{slack_id}>"
 
 
 def topic(inc: Incident) -> str:
@@ -174,8 +170,7 @@ def reminder(
     text = (f"{who(target)} {inc.ref} has had no status update for {quiet}."
             " Post one with `/incident update <text>`.")
     if escalate_to:
-        mention = mention_of(escalate_to)
-        text += f" {mention}: {missed} reminders in a row without an update."
+        text += f" {mention(escalate_to)}: {missed} reminders in a row without an update."
     buttons = [
         button(f"Snooze {m} min" if m < 60 or m % 60 else f"Snooze {m // 60} h",
                snooze_action(i), f"{inc.id}|{slot}")  # minutes: the i-th configured

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from datetime import timedelta
 from enum import StrEnum
 from typing import Any
@@ -41,7 +40,6 @@ class IncidentTasks:
         self.svc = svc
         self.deploys = deploys  # the deploy feature's rollbacks, if this Shipbell has it
         self.settings = svc.settings
-        self._topic_locks: dict[int, asyncio.Lock] = {}  # one small lock per incident seen
 
     def register(self) -> None:
         for kind, handler in (
@@ -167,9 +165,15 @@ class IncidentTasks:
 
     # -- running ------------------------------------------------------------------------------
     async def refresh(self, payload: Payload) -> None:
-        """Topic, pinned status and announcement always show the state SQLite holds now."""
-        inc = self._get(payload)
-        await self._topic(inc)
+        """Topic, pinned status and announcement always show the state the store holds now.
+
+        Refreshes of one incident take turns on its named lease (across every replica) and
+        read the incident once it is their turn, so the last one shows the latest state."""
+        await self._topic(self._get(payload))
+        async with self.core.tasks.exclusive(f"incident:{payload['id']}:status"):
+            await self._refresh_messages(self._get(payload))
+
+    async def _refresh_messages(self, inc: Incident) -> None:
         if inc.channel_id and inc.status_message_ts:
             text, blocks = messages.status_message(inc, self.last_update(inc.id))
             error = (await gateway.update(self.core, inc.channel_id, inc.status_message_ts,
@@ -185,10 +189,11 @@ class IncidentTasks:
     async def _topic(self, inc: Incident) -> None:
         """Set the topic only when it changes: each change shows a notice in the channel.
 
-        Refreshes of one incident take turns here and re-read the stored topic once it is
-        their turn, so two quick changes whose refreshes race set the new topic once, not
-        once per refresh; the store then records it only over the topic it replaced."""
-        async with self._topic_locks.setdefault(inc.id, asyncio.Lock()):
+        Refreshes of one incident take turns here (on a named lease, in whichever replica
+        they run) and re-read the stored topic once it is their turn, so two quick changes
+        whose refreshes race set the new topic once, not once per refresh; the store then
+        records it only over the topic it replaced."""
+        async with self.core.tasks.exclusive(f"incident:{inc.id}:topic"):
             fresh = self.svc.get(inc.id) or inc
             topic = messages.topic(fresh)
             if (fresh.channel_id and topic != fresh.topic

@@ -13,7 +13,7 @@ from typing import Any
 from shipbell.bot.core import Core
 from shipbell.bot.durations import EXAMPLE as DURATION_EXAMPLE
 from shipbell.bot.durations import parse_duration
-from shipbell.bot.inputs import mentioned_user
+from shipbell.bot.inputs import is_group, mentioned_user
 from shipbell.bot.releases.actions import Calendar, Outcome
 from shipbell.bot.releases.calendar import TrainCalendar
 from shipbell.bot.releases.models import Release
@@ -21,6 +21,7 @@ from shipbell.handlers.common import (
     SlashCommand,
     absent_people,
     ephemeral,
+    mention,
     not_here,
     unknown_subcommand,
 )
@@ -169,8 +170,8 @@ def _guard(core: Core, cmd: SlashCommand, args: list[str], usage: str
         return ephemeral(found)
     if not book.may_change(found.name, cmd.user):
         managers = book.managers(found.name)
-        who = ", ".join(f"<!subteam^{m}>" if m.startswith("S") else f"<@{m}>" for m in managers)
-        unread = [m for m in managers if m.startswith("S") and m not in book.group_members]
+        who = ", ".join(mention(m) for m in managers)
+        unread = [m for m in managers if is_group(m) and m not in book.group_members]
         wait = (" (I couldn't read who is in the group from Slack yet; try again in a few"
                 " minutes)" if unread else "")
         return ephemeral(f"Only {who} may change the `{found.name}` calendar; ask one of"

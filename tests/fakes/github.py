@@ -114,9 +114,6 @@ class FakeGitHub(LocalServer):
         assert status in STATUSES and status != "completed", status
         self.runs[run_id].update(status=status, conclusion=None)
 
-    def dispatches_acted_on(self) -> int:
-        return len(self.dispatches)
-
     # -- the API ------------------------------------------------------------------------
     def _gate(self, request: web.Request) -> web.Response | None:
         self.requests += 1

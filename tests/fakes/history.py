@@ -12,6 +12,7 @@ import random
 from datetime import datetime, timedelta
 
 from shipbell.bot.clock import to_db
+from shipbell.bot.slackdouble.cast import ANA, DEPLOYS
 from shipbell.bot.storage import Connection
 
 BATCH = 20_000
@@ -32,7 +33,7 @@ def seed_history(conn: Connection, *, deploys: int, incidents: int,
         state = "failed" if rnd.random() < 0.05 else "succeeded"
         did = base + i
         batch.append((did, rnd.choice(services), rnd.choice(envs), "main", f"v{did}", state,
-                      "U_ANA", "C_DEPLOYS", to_db(t - timedelta(minutes=12)),
+                      ANA, DEPLOYS, to_db(t - timedelta(minutes=12)),
                       to_db(t - timedelta(minutes=10)), to_db(t)))
         events.append((did, to_db(t), state))
         if len(batch) >= BATCH:
@@ -42,7 +43,7 @@ def seed_history(conn: Connection, *, deploys: int, incidents: int,
     for i in range(1, incidents + 1):
         t = start + timedelta(seconds=i * days * 86400 / max(incidents, 1))
         rows.append((f"Old incident {i}", rnd.choice([1, 2, 3, 4]), "closed",
-                     rnd.choice(services), "U_ANA", to_db(t), to_db(t + timedelta(hours=1)),
+                     rnd.choice(services), ANA, to_db(t), to_db(t + timedelta(hours=1)),
                      to_db(t + timedelta(days=1))))
     conn.executemany(
         "INSERT INTO incidents (title, severity, status, service, reporter, declared_at,"

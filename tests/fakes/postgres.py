@@ -216,3 +216,20 @@ def e2e_backends() -> list[str]:
     some (``sqlite`` for a quick run); without a reachable PostgreSQL its half skips."""
     raw = os.environ.get(BACKENDS_ENV, "sqlite,postgresql")
     return [name.strip() for name in raw.split(",") if name.strip()]
+
+
+@contextmanager
+def fresh_database() -> Iterator[str]:
+    """A url to a new, empty database on the test server; dropped on exit (its connections
+    closed first).  For tests of several processes, each with its own pool: a database of its
+    own is what a deployment has, search_path and all."""
+    import psycopg
+
+    name = f"shipbell_t_{secrets.token_hex(6)}"
+    with psycopg.connect(base_url(), autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE {name}")
+    try:
+        yield urlunsplit(urlsplit(base_url())._replace(path=f"/{name}"))
+    finally:
+        with psycopg.connect(base_url(), autocommit=True) as conn:
+            conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
