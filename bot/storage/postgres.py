@@ -113,6 +113,10 @@ def configure(raw: psycopg.Connection[Any]) -> None:
 
 
 def _param(value: Any) -> Any:
+    if isinstance(value, str):
+        # PostgreSQL's text can't hold NUL (SQLite's can): user text that carries one (Slack
+        # never sends it, a forged or fuzzed request may) is stored with U+FFFD in its place.
+        return value.replace("\x00", "\ufffd") if "\x00" in value else value
     return int(value) if isinstance(value, bool) else value  # booleans are stored as 0/1
 
 
