@@ -17,7 +17,7 @@ SRE = "S0SRE0001"
 pytest_plugins = ("fakes.fixtures",)
 
 
-def count(bell: LocalShipbell, where: str = "1") -> int:
+def count(bell: LocalShipbell, where: str = "TRUE") -> int:
     return int(bell.core.store.one(f"SELECT COUNT(*) AS n FROM deploys WHERE {where}")["n"])  # type: ignore[index]
 
 
