@@ -113,6 +113,10 @@ def configure(raw: psycopg.Connection[Any]) -> None:
 
 
 def _param(value: Any) -> Any:
+    if isinstance(value, str):
+        # PostgreSQL's text can't hold NUL (SQLite's can): user text that carries one (Slack
+        # never sends it, a forged or fuzzed request may) is stored with U+FFFD in its place.
+        return value.replace("\x00", "\ufffd") if "\x00" in value else value
     return int(value) if isinstance(value, bool) else value  # booleans are stored as 0/1
 
 
@@ -135,6 +139,10 @@ class PgConnection:
         self.raw = raw
         self.idle = psycopg.pq.TransactionStatus.IDLE
         self.conflict = psycopg.errors.IntegrityError
+        # ``Store.trace``: each statement, values written in, as SQLite's trace callback
+        # gives them; a transaction shows as BEGIN … COMMIT (the write lock is part of BEGIN,
+        # as SQLite's BEGIN IMMEDIATE takes its lock), a lone write as the one statement.
+        self.record: Callable[[str], None] | None = None
         self.errors = psycopg.Error
 
     @contextmanager
@@ -160,6 +168,7 @@ class PgConnection:
 
     def execute(self, sql: str, parameters: Any = (), /) -> Cursor:
         if sql == BEGIN_WRITE:  # a worker thread's own write transaction
+            self._trace("BEGIN")
             with self.guard():
                 self.raw.execute("BEGIN")
                 return self.raw.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
@@ -176,18 +185,30 @@ class PgConnection:
             cursor.executemany(to_postgres(sql, True), rows)
 
     def commit(self) -> None:
+        self._trace("COMMIT")
         with self.guard():
             self.raw.execute("COMMIT")
 
     def rollback(self) -> None:
+        self._trace("ROLLBACK")
         with self.guard():
             self.raw.execute("ROLLBACK")
+
+    def _trace(self, statement: str, args: Sequence[Any] | None = None) -> None:
+        if self.record is None:
+            return
+        if args:
+            import psycopg
+
+            statement = psycopg.ClientCursor(self.raw).mogrify(statement, args)
+        self.record(statement)
 
     def _run(self, sql: str, parameters: Any) -> Cursor:
         if parameters:
             query, args = to_postgres(sql, True), [_param(p) for p in parameters]
         else:
             query, args = to_postgres(sql, False), None
+        self._trace(query, args)
         with self.guard():
             return self.raw.execute(query, args)
 
@@ -207,6 +228,18 @@ class PgConnection:
             raise
         with self.guard():
             self.raw.execute("COMMIT")
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """``write()`` as the store's own transaction, traced as BEGIN … COMMIT."""
+        self._trace("BEGIN")
+        try:
+            with self.write():
+                yield
+        except BaseException:
+            self._trace("ROLLBACK")
+            raise
+        self._trace("COMMIT")
 
 
 class PgDDL:
@@ -319,7 +352,7 @@ class PostgresStore(Store):
     def _write(self) -> Iterator[Connection]:
         """BEGIN; the write lock; … COMMIT: one writer at a time across every replica."""
         pg = self.live()
-        with pg.write():
+        with pg.transaction():
             yield pg
 
     def _in_transaction(self) -> bool:
@@ -334,6 +367,16 @@ class PostgresStore(Store):
 
     def all(self, sql: str, params: Any = ()) -> list[dict[str, Any]]:
         return [dict(row) for row in self.live().execute(sql, params)]
+
+    @contextmanager
+    def trace(self, record: Callable[[str], None]) -> Iterator[None]:
+        """Hand ``record`` each statement the store runs on its own connection meanwhile,
+        with its values written in, as PostgreSQL runs it (see ``PgConnection.record``)."""
+        self.pg.record = record
+        try:
+            yield
+        finally:
+            self.pg.record = None
 
     def reachable(self) -> str | None:
         try:
