@@ -141,6 +141,14 @@ async def test_the_double_keeps_metadata_like_slack() -> None:
             both = await client.conversations_history(channel=DEPLOYS, oldest=first["ts"],
                                                       inclusive=True)
             assert [m["ts"] for m in both["messages"]] == [first["ts"]]
+            reply = await client.chat_postMessage(channel=DEPLOYS, text="r", metadata=tag,
+                                                  thread_ts=first["ts"])
+            thread = await client.conversations_replies(channel=DEPLOYS, ts=first["ts"])
+            assert [m["ts"] for m in thread["messages"]] == [first["ts"], reply["ts"]]
+            assert all("metadata" not in m for m in thread["messages"])  # only when asked
+            thread = await client.conversations_replies(channel=DEPLOYS, ts=first["ts"],
+                                                        include_all_metadata=True)
+            assert [m["metadata"] for m in thread["messages"]] == [tag, tag]
             with pytest.raises(SlackApiError) as refused:
                 await client.chat_postMessage(channel=DEPLOYS, text="b",
                                               metadata={"event_type": "no spaces",

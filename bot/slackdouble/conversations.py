@@ -175,7 +175,10 @@ def conversations_replies(d: SlackDouble, a: dict[str, Any]) -> dict[str, Any]:
         raise SlackError("thread_not_found") from None
     root = parent.get("thread_ts") or parent["ts"]
     msgs = [m for m in d.state.messages[ch.id] if m["ts"] == root or m.get("thread_ts") == root]
-    out = page([public_message(m) for m in msgs], a, "messages")
+    metadata = flag(a.get("include_all_metadata"))  # like history: only when asked
+    out = page([public_message(m) if metadata else
+                {k: v for k, v in public_message(m).items() if k != "metadata"}
+                for m in msgs], a, "messages")
     return {**out, "has_more": bool(out["response_metadata"]["next_cursor"])}
 
 

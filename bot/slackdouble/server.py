@@ -109,7 +109,7 @@ class SlackDouble:
         self.connections: set[tuple[str, int]] = set()
         self.port = 0
         self._injected: dict[str, deque[tuple[int, dict[str, Any], dict[str, str]]]] = {}
-        self._lost: dict[str, int] = {}
+        self._lost: dict[str, list[Callable[[dict[str, Any]], bool] | None]] = {}
         self._gates: dict[str, asyncio.Event] = {}
         self.waiting: dict[str, int] = {}  # calls parked at a held method, by method
         self._stopping = asyncio.Event()
@@ -255,10 +255,12 @@ class SlackDouble:
         for _ in range(times):
             self._inject(method, 429, body, {"Retry-After": str(retry_after)})
 
-    def lose_reply_next(self, method: str, *, times: int = 1) -> None:
-        """The next call to ``method`` takes effect, but its answer never reaches the caller
-        (the caller crashed, or the network dropped the reply): it hangs until cancelled."""
-        self._lost[method] = self._lost.get(method, 0) + times
+    def lose_reply_next(self, method: str, *, times: int = 1,
+                        where: Callable[[dict[str, Any]], bool] | None = None) -> None:
+        """The next call to ``method`` (whose arguments match ``where``, when given) takes
+        effect, but its answer never reaches the caller (the caller crashed, or the network
+        dropped the reply): it hangs until cancelled."""
+        self._lost.setdefault(method, []).extend([where] * times)
 
     def hold(self, method: str) -> None:
         """Calls to ``method`` wait (Slack is slow) until ``release(method)``; ``waiting``
@@ -421,12 +423,20 @@ class SlackDouble:
         except SlackError as exc:
             body = {"ok": False, "error": exc.error, **exc.extra}
         scopes = {"X-OAuth-Scopes": ",".join(self.scopes)} if token == self.token else None
-        if self._lost.get(method):
-            self._lost[method] -= 1
+        if self._loses(method, args):
             self._record(Call(method, args, body, 200, token))
             await self._stopping.wait()  # the caller gives up first; nothing answers it
             raise web.HTTPServiceUnavailable()
         return self._answer(method, args, token, 200, body, scopes)
+
+    def _loses(self, method: str, args: dict[str, Any]) -> bool:
+        """Whether this call's answer is to be lost (``lose_reply_next``); uses the loss up."""
+        lost = self._lost.get(method) or []
+        for i, where in enumerate(lost):
+            if where is None or where(args):
+                del lost[i]
+                return True
+        return False
 
     async def _held(self, method: str) -> None:
         """Park the call while ``method`` is held (counted in ``waiting``)."""
