@@ -9,6 +9,9 @@ part's ts as it goes, so a retry or a restart finishes the post without repeatin
 that already reached Slack.  The summary carries its day as metadata (``tagged.post_keyed``):
 a replica that dies after Slack took the summary but before its ts was stored has the
 survivor that takes the task over find it in the channel and adopt it, not post it twice.
+The thread parts are kept once the same way: the details reply carries its own key
+(``tagged.reply_keyed``) and the chart is found by its file name (``tagged.upload_once``) in
+the thread, looked for only on a repeated attempt.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from shipbell.bot.dora.chart import render_chart
 from shipbell.bot.dora.digest import build_digest
 from shipbell.bot.scheduling import ScheduledJob
 from shipbell.bot.scheduling.runs import RunStatus
-from shipbell.bot.slack import gateway, tagged
+from shipbell.bot.slack import tagged
 from shipbell.handlers.digest import messages
 from shipbell.handlers.digest.ids import Task
 
@@ -135,8 +138,8 @@ async def _post(core: Core, day: str) -> None:
     details = json.loads(row["details"])
     chart_title = details.pop("chart_title", "Delivery trend")
     if not row["details_ts"]:
-        sent = await gateway.call(core, "chat.postMessage",
-                                  {"channel": channel, "thread_ts": row["summary_ts"], **details})
+        sent = await tagged.reply_keyed(core, {"channel": channel, "thread_ts": row["summary_ts"],
+                                               **details}, key=f"{JOB_ID}:{day}:details")
         if sent.ok:
             _record(core, day, "details_ts", str(sent.data["ts"]))
     if row["chart"] and not row["chart_file"]:
@@ -148,9 +151,10 @@ async def _post(core: Core, day: str) -> None:
 async def _upload(
     core: Core, channel: str, thread_ts: str, day: str, png: bytes, title: str
 ) -> str | None:
-    """files_upload_v2: get an upload URL, send the bytes, complete into the thread."""
-    uploaded = await gateway.upload(core, channel, thread_ts=thread_ts, file=png,
-                                    filename=f"dora-{day}.png", title=title)
+    """files_upload_v2 (get an upload URL, send the bytes, complete into the thread), or on a
+    repeated attempt the chart an earlier one already shared there (``tagged.upload_once``)."""
+    uploaded = await tagged.upload_once(core, channel, thread_ts=thread_ts, file=png,
+                                        filename=f"dora-{day}.png", title=title)
     if not uploaded.ok:
         return None
     files = uploaded.data.get("files") or [{}]

@@ -91,6 +91,9 @@ async def test_posts_summary_thread_and_chart_once(make_bell: Any, clock: FakeCl
     await bell.idle()
     assert len(bell.double.messages(METRICS)) == 3
     assert len(bell.double.calls_to("files.completeUploadExternal")) == 1
+    # a first attempt looks for nothing: only a repeated one can have posted before
+    assert bell.double.calls_to("conversations.history") == []
+    assert bell.double.calls_to("conversations.replies") == []
 
 
 async def test_a_failed_upload_is_retried_without_reposting(
@@ -110,6 +113,79 @@ async def test_a_failed_upload_is_retried_without_reposting(
     row = bell.core.store.one("SELECT * FROM digest_posts WHERE day = '2026-11-25'")
     assert row is not None and row["done_at"] and row["chart_file"].startswith("F")
     assert row["chart"] is None  # posted: the PNG is not kept in the database
+
+
+def stored(bell: LocalShipbell) -> dict[str, Any]:
+    row = bell.core.store.one("SELECT * FROM digest_posts WHERE day = '2026-11-25'")
+    assert row is not None
+    return row
+
+
+async def test_a_thread_reply_slack_took_before_a_crash_is_adopted_not_posted_again(
+    make_bell: Any, clock: FakeClock
+) -> None:
+    """Slack takes the details reply, the process dies before storing its ts: the restarted
+    process finds the reply in the thread by its metadata and goes on with the chart."""
+    bell = await seeded(make_bell, clock, BEFORE_NINE + timedelta(minutes=1))
+    bell.double.lose_reply_next("chat.postMessage", where=lambda a: a.get("channel") == METRICS
+                                and bool(a.get("thread_ts")))
+    await due(bell)
+    lost = await bell.double.wait_for("chat.postMessage", lambda c: "thread_ts" in c.args)
+    assert stored(bell)["summary_ts"] and stored(bell)["details_ts"] is None
+    await bell.restart()
+    await bell.idle()
+    top, replies = posts(bell)
+    assert len(top) == 1 and len(replies) == 2, [m.get("text") for m in replies]
+    details = [m for m in replies if m.get("blocks")]
+    assert [m["ts"] for m in details] == [lost.response["ts"]]
+    assert details[0]["metadata"]["event_payload"] == {"key": f"{JOB_ID}:2026-11-25:details"}
+    row = stored(bell)
+    assert row["details_ts"] == lost.response["ts"] and row["done_at"]
+    assert row["chart_file"].startswith("F")
+    assert len(bell.double.calls_to("conversations.replies")) == 2  # details, then the chart
+
+
+async def test_a_chart_slack_shared_before_a_crash_is_adopted_not_uploaded_again(
+    make_bell: Any, clock: FakeClock
+) -> None:
+    """Slack shares the chart in the thread, the process dies before storing the file: the
+    restarted process finds the file share by its name in the thread and records it."""
+    bell = await seeded(make_bell, clock, BEFORE_NINE + timedelta(minutes=1))
+    bell.double.lose_reply_next("files.completeUploadExternal")
+    await due(bell)
+    lost = await bell.double.wait_for("files.completeUploadExternal")
+    assert stored(bell)["details_ts"] and stored(bell)["chart_file"] is None
+    await bell.restart()
+    await bell.idle()
+    top, replies = posts(bell)
+    assert len(top) == 1 and len(replies) == 2, [m.get("files") for m in replies]
+    charts = [m for m in replies if m.get("files")]
+    assert len(charts) == 1 and charts[0]["files"][0]["name"] == "dora-2026-11-25.png"
+    assert len(bell.double.calls_to("files.completeUploadExternal")) == 1
+    assert len(bell.double.calls_to("files.getUploadURLExternal")) == 1
+    row = stored(bell)
+    assert row["chart_file"] == lost.response["files"][0]["id"] == charts[0]["files"][0]["id"]
+    assert row["done_at"] and row["chart"] is None
+
+
+async def test_someone_elses_file_of_the_same_name_is_not_taken_for_the_chart(
+    make_bell: Any, clock: FakeClock
+) -> None:
+    """Only Shipbell's own file share counts: a person's file named like the chart, in the
+    thread, is no reason to skip the upload on a repeated attempt."""
+    bell = await seeded(make_bell, clock, BEFORE_NINE + timedelta(minutes=1))
+    bell.double.fail_next("files.getUploadURLExternal", "internal_error")
+    await due(bell)
+    await bell.double.wait_for("files.getUploadURLExternal")
+    bell.double.add_message(METRICS, "my own chart", user=BOB,
+                            thread_ts=stored(bell)["summary_ts"],
+                            files=[{"id": "F0BOB0001", "name": "dora-2026-11-25.png"}])
+    await clock.until_sleeping()  # the post task backs off on the FakeClock
+    clock.advance(seconds=2)
+    await bell.idle()
+    assert len(bell.double.calls_to("conversations.replies")) == 1  # the retry looked
+    assert len(bell.double.calls_to("files.completeUploadExternal")) == 1
+    assert stored(bell)["chart_file"] not in (None, "-", "F0BOB0001")
 
 
 async def test_catch_up_inside_the_window_and_missed_outside(

@@ -6,10 +6,17 @@ post that is kept up to date (a deploy's message, an incident's status and annou
 carries ``metadata`` naming what it is for, the intent to post is stored first, and a retry
 that finds an intent without a ts looks the message up in the channel's history and adopts
 it instead of posting again.
+
+A post's thread parts are kept once the same way: a reply carries its key as metadata and a
+repeated attempt reads the thread (``conversations.replies``) before posting it
+(``reply_keyed``); a file carries no metadata, so a repeated upload into a thread looks there
+for Shipbell's own share of a file of that name (``upload_once``).  First attempts make no
+extra calls: only a repeated attempt (``bot.tasks.repeated``) can have posted before.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -38,7 +45,7 @@ async def find(core: Core, channel: str, event_type: str, since: datetime,
     A transient error raises: the task is retried rather than risk a second post."""
     cursor = ""
     for _ in range(PAGES):
-        me = core.identity.bot_user_id or await _whoami(core)  # resumed before start-up ends
+        me = await _me(core)
         history = await gateway.call(core, "conversations.history", {
             "channel": channel, "oldest": f"{(since - SKEW).timestamp():.6f}",
             "limit": PAGE, "include_all_metadata": True, "cursor": cursor})
@@ -54,7 +61,10 @@ async def find(core: Core, channel: str, event_type: str, since: datetime,
     return None
 
 
-async def _whoami(core: Core) -> str:
+async def _me(core: Core) -> str:
+    """Shipbell's own user id (asked of Slack when a task resumed before start-up learnt it)."""
+    if core.identity.bot_user_id:
+        return core.identity.bot_user_id
     return str((await gateway.call(core, "auth.test", {})).data.get("user_id") or "")
 
 
@@ -64,7 +74,6 @@ def _ours(me: str, message: dict[str, Any], event_type: str, payload: dict[str, 
     found = metadata.get("event_payload") or {}
     return (bool(me) and message.get("user") == me and metadata.get("event_type") == event_type
             and all(found.get(k) == v for k, v in payload.items()))
-
 
 
 def post_once(core: Core, args: dict[str, Any], *, key: str) -> None:
@@ -108,3 +117,66 @@ async def _earlier(core: Core, channel: str, key: str, since: datetime) -> str |
     if found is not None:
         logs.logger.warning(logs.MESSAGE_ADOPTED, "post", channel, found)
     return found
+
+
+async def reply_keyed(core: Core, args: dict[str, Any], *, key: str) -> gateway.Result:
+    """chat.postMessage into the thread ``args["thread_ts"]`` from a task that records the
+    ts itself (the digest's details), appearing once: the reply carries ``key`` as metadata,
+    and a repeated attempt of the running task first reads the thread and adopts it,
+    returning its ts as if it had just been posted."""
+    channel, thread_ts = str(args.get("channel")), str(args.get("thread_ts"))
+    if repeated():
+        me = await _me(core)
+        found = await _in_thread(core, channel, thread_ts,
+                                 lambda m: _ours(me, m, POST_EVENT, {"key": key}))
+        if found is not None:
+            logs.logger.warning(logs.MESSAGE_ADOPTED, "reply", channel, found["ts"])
+            return gateway.Result(gateway.Kind.OK,
+                                  {"ok": True, "channel": channel, "ts": str(found["ts"])})
+    return await gateway.call(core, "chat.postMessage", {**args, **tag(POST_EVENT, key=key)})
+
+
+async def upload_once(core: Core, channel: str, *, thread_ts: str, file: bytes,
+                      filename: str, title: str) -> gateway.Result:
+    """files_upload_v2 into the thread ``thread_ts``, appearing once.  Files carry no
+    metadata: a repeated attempt of the running task first looks in the thread for
+    Shipbell's own share of a file named ``filename`` and adopts that file, returning it
+    shaped like the upload's answer (``files``: id and title).  An upload that stopped
+    before files.completeUploadExternal shared nothing, so it is uploaded afresh."""
+    if repeated():
+        me = await _me(core)
+
+        def shared(message: dict[str, Any]) -> bool:
+            return bool(me) and message.get("user") == me and any(
+                f.get("name") == filename for f in message.get("files") or [])
+
+        found = await _in_thread(core, channel, thread_ts, shared)
+        if found is not None:
+            logs.logger.warning(logs.MESSAGE_ADOPTED, "upload", channel, found["ts"])
+            files = [{"id": f.get("id"), "title": f.get("title")}
+                     for f in found["files"] if f.get("name") == filename]
+            return gateway.Result(gateway.Kind.OK, {"ok": True, "files": files})
+    return await gateway.upload(core, channel, thread_ts=thread_ts, file=file,
+                                filename=filename, title=title)
+
+
+async def _in_thread(core: Core, channel: str, thread_ts: str,
+                     wanted: Callable[[dict[str, Any]], bool]) -> dict[str, Any] | None:
+    """The first reply in the thread under ``thread_ts`` that is ``wanted``; None when there
+    is none, or when the thread can't be read (then posting afresh is all we can do).  A
+    transient error raises: the task is retried rather than risk a second post."""
+    cursor = ""
+    for _ in range(PAGES):
+        replies = await gateway.call(core, "conversations.replies", {
+            "channel": channel, "ts": thread_ts, "limit": PAGE, "include_all_metadata": True,
+            "cursor": cursor})
+        if not replies.ok:
+            return None
+        data = replies.data
+        for message in data.get("messages") or []:
+            if message.get("ts") != thread_ts and wanted(message):
+                return dict(message)
+        cursor = (data.get("response_metadata") or {}).get("next_cursor") or ""
+        if not cursor:
+            return None
+    return None
