@@ -56,6 +56,10 @@ RECONNECT_TIMEOUT = 2
 RECONNECT_EVERY = 1.0
 POOL_WAIT = 5.0  # seconds a worker thread waits for a pooled connection before giving up
 BEGIN_WRITE = "BEGIN IMMEDIATE"  # SQLite's "a write transaction": BEGIN, then the write lock
+# Taking the write lock, as literal SQL (the key is a constant): BEGIN and the lock then go
+# out as one simple-protocol message, one round trip.
+LOCK = f"SELECT pg_advisory_xact_lock({WRITE_LOCK})"
+BEGIN_LOCKED = f"BEGIN; {LOCK}"
 
 
 class PostgresIntegrityError(IntegrityError):
@@ -161,12 +165,22 @@ class PgConnection:
     def execute(self, sql: str, parameters: Any = (), /) -> Cursor:
         if sql == BEGIN_WRITE:  # a worker thread's own write transaction
             with self.guard():
-                self.raw.execute("BEGIN")
-                return self.raw.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
+                return self.raw.execute(BEGIN_LOCKED)
         if not self.in_transaction and is_write(sql):
-            with self.write():
-                return self._run(sql, parameters)
+            return self._lone_write(sql, parameters)
         return self._run(sql, parameters)
+
+    def _lone_write(self, sql: str, parameters: Any) -> Cursor:
+        """A write outside a transaction, serialised like one inside: the write lock and the
+        statement go out together in one pipeline ending in one Sync, which PostgreSQL runs
+        as one implicit transaction (the lock held until its commit, a failure rolling both
+        back).  One round trip instead of four (BEGIN, lock, statement, COMMIT)."""
+        query, args = self._query(sql, parameters)
+        with self.guard():
+            with self.raw.pipeline():
+                self.raw.execute(LOCK)
+                cursor = self.raw.execute(query, args)
+            return cursor
 
     def executemany(self, sql: str, parameters: Any, /) -> None:
         rows = [[_param(p) for p in row] for row in parameters]
@@ -183,22 +197,24 @@ class PgConnection:
         with self.guard():
             self.raw.execute("ROLLBACK")
 
-    def _run(self, sql: str, parameters: Any) -> Cursor:
+    @staticmethod
+    def _query(sql: str, parameters: Any) -> tuple[str, list[Any] | None]:
         if parameters:
-            query, args = to_postgres(sql, True), [_param(p) for p in parameters]
-        else:
-            query, args = to_postgres(sql, False), None
+            return to_postgres(sql, True), [_param(p) for p in parameters]
+        return to_postgres(sql, False), None
+
+    def _run(self, sql: str, parameters: Any) -> Cursor:
+        query, args = self._query(sql, parameters)
         with self.guard():
             return self.raw.execute(query, args)
 
     @contextmanager
     def write(self) -> Iterator[None]:
-        """BEGIN, then the store-wide write lock (held until COMMIT or ROLLBACK)."""
-        with self.guard():
-            self.raw.execute("BEGIN")
+        """BEGIN and the store-wide write lock in one round trip (held until COMMIT or
+        ROLLBACK)."""
         try:
             with self.guard():
-                self.raw.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
+                self.raw.execute(BEGIN_LOCKED)
             yield
         except BaseException:
             if self.usable:
