@@ -152,6 +152,11 @@ class DeployService:
                     break_glass=fields["break_glass"], skipped=[r.name for r in overrides]))
                 if start is not None:
                     self.publish(Event.STARTED, start)
+                # Queued: the oldest runnable deploy starts if the slot allows (a lock's
+                # holder goes ahead of others' deploys), in this same write transaction
+                # (one more would cost a replica two round trips and a wait for the lock).
+                started = (self.promote_in_transaction(ask.service, ask.env)
+                           if not free and not needs_approval else None)
         except IntegrityError:
             existing = self.repo.by_key(key or "")
             return Outcome(True, f"Already on it: deploy #{existing.id if existing else '?'}.")
@@ -160,7 +165,6 @@ class DeployService:
         elif needs_approval:
             state = State.AWAITING_APPROVAL
         else:
-            started = self.promote(ask.service, ask.env)
             state = State.TRIGGERED if started == deploy_id else State.QUEUED
         what = f"{ask.service}@{ref} to {ask.env}"
         return Outcome(True, self._request_reply(deploy_id, ask, what, state), deploy_id)
@@ -190,14 +194,10 @@ class DeployService:
         return self.repo.transition(deploy_id, State.QUEUED, actor, now, "queued",
                                     expires_at=to_db(expires))
 
-    def promote(self, service: str, env: str) -> int | None:
-        """Start the oldest queued deploy if the slot is free and no one else holds the lock."""
-        with self.core.store.transaction():
-            return self.promote_in_transaction(service, env)
-
     def promote_in_transaction(self, service: str, env: str) -> int | None:
-        """``promote`` inside the caller's open transaction: the change that freed the slot
-        (a deploy ended, a lock went) and the next start are stored together."""
+        """Start the oldest queued deploy if the slot is free and no one else holds the lock,
+        inside the caller's open transaction: the change that freed the slot (a deploy
+        ended, a lock went, a request queued) and the next start are stored together."""
         now = self.core.clock.now()
         if self.repo.active(service, env) is not None:
             return None
