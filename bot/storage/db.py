@@ -219,7 +219,13 @@ class Store:
         if self._in_transaction():
             self._after_rollback.append(hook)
 
-    def execute(self, sql: str, params: Any = ()) -> Cursor:
+    def execute(self, sql: str, params: Any = (), *, flush: bool = True) -> Cursor:
+        """Run one statement.  ``flush=False`` marks a lone write whose loss in a database
+        crash is the same as this process stopping just before it (a lease handed back, a
+        task's outcome recorded: the lease runs out, the task runs again, as after a crash):
+        PostgreSQL then commits it without waiting for its WAL flush (a later write's flush
+        takes it along).  Inside a transaction, and on SQLite (its WAL commits don't wait
+        for the disk), it changes nothing."""
         return self.conn.execute(sql, params)
 
     def one(self, sql: str, params: Any = ()) -> dict[str, Any] | None:

@@ -60,6 +60,7 @@ BEGIN_WRITE = "BEGIN IMMEDIATE"  # SQLite's "a write transaction": BEGIN, then t
 # out as one simple-protocol message, one round trip.
 LOCK = f"SELECT pg_advisory_xact_lock({WRITE_LOCK})"
 BEGIN_LOCKED = f"BEGIN; {LOCK}"
+NO_FLUSH = "SET LOCAL synchronous_commit TO off"  # this transaction's commit only
 
 
 class PostgresIntegrityError(IntegrityError):
@@ -167,18 +168,21 @@ class PgConnection:
             with self.guard():
                 return self.raw.execute(BEGIN_LOCKED)
         if not self.in_transaction and is_write(sql):
-            return self._lone_write(sql, parameters)
+            return self.lone_write(sql, parameters)
         return self._run(sql, parameters)
 
-    def _lone_write(self, sql: str, parameters: Any) -> Cursor:
+    def lone_write(self, sql: str, parameters: Any, *, flush: bool = True) -> Cursor:
         """A write outside a transaction, serialised like one inside: the write lock and the
         statement go out together in one pipeline ending in one Sync, which PostgreSQL runs
         as one implicit transaction (the lock held until its commit, a failure rolling both
-        back).  One round trip instead of four (BEGIN, lock, statement, COMMIT)."""
+        back).  One round trip instead of four (BEGIN, lock, statement, COMMIT).
+        ``flush=False``: the commit doesn't wait for the WAL flush (see ``Store.execute``)."""
         query, args = self._query(sql, parameters)
         with self.guard():
             with self.raw.pipeline():
                 self.raw.execute(LOCK)
+                if not flush:
+                    self.raw.execute(NO_FLUSH)
                 cursor = self.raw.execute(query, args)
             return cursor
 
@@ -341,8 +345,11 @@ class PostgresStore(Store):
     def _in_transaction(self) -> bool:
         return self.pg.in_transaction
 
-    def execute(self, sql: str, params: Any = ()) -> Cursor:
-        return self.live().execute(sql, params)
+    def execute(self, sql: str, params: Any = (), *, flush: bool = True) -> Cursor:
+        pg = self.live()
+        if flush or pg.in_transaction or not is_write(sql):
+            return pg.execute(sql, params)
+        return pg.lone_write(sql, params, flush=False)
 
     def one(self, sql: str, params: Any = ()) -> dict[str, Any] | None:
         row = self.live().execute(sql, params).fetchone()
