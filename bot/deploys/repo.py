@@ -172,10 +172,13 @@ class DeployRepo:
         self.event(deploy_id, target, actor, now, note)
         return True
 
-    def update(self, deploy_id: int, **fields: Any) -> None:
+    def update(self, deploy_id: int, *, flush: bool = True, **fields: Any) -> None:
+        """``flush=False``: the change records what already happened outside (see
+        ``Store.execute``)."""
         assignments = ", ".join(f"{name} = ?" for name in fields)
         self.store.execute(
-            f"UPDATE deploys SET {assignments} WHERE id = ?", (*fields.values(), deploy_id)
+            f"UPDATE deploys SET {assignments} WHERE id = ?", (*fields.values(), deploy_id),
+            flush=flush,
         )
 
     def add_changes(self, deploy_id: int, changes: list[dict[str, Any]]) -> None:
@@ -217,9 +220,11 @@ class DeployRepo:
         )
 
     def mark_posted(self, event_ids: list[int]) -> None:
-        """Mark events as told in the thread: one statement for a render's batch."""
+        """Mark events as told in the thread: one statement for a render's batch.  Written
+        after the reply, it awaits no flush: lost in a database crash, it is a render that
+        stopped between its reply and this mark, as before (see ``Store.execute``)."""
         if event_ids:
             self.store.execute(
                 f"UPDATE deploy_events SET posted = 1 WHERE id IN ({_marks(event_ids)})"
-                " AND posted = 0", tuple(event_ids),
+                " AND posted = 0", tuple(event_ids), flush=False,
             )

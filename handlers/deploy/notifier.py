@@ -136,7 +136,9 @@ class SlackNotifier:
             if not sent.ok:
                 continue
             channel, ts = str(sent.data["channel"]), str(sent.data["ts"])
-            self.repo.update(d.id, message_channel=channel, message_ts=ts)
+            # Lost in a database crash, the intent stays and the next render adopts the
+            # message, as after a render that stopped right here: no flush awaited.
+            self.repo.update(d.id, message_channel=channel, message_ts=ts, flush=False)
             self.shown[d.id] = digest
             if target == d.requester and target != d.channel:
                 logs.logger.warning(logs.DEPLOY_REHOMED, d.id, d.channel)
