@@ -60,7 +60,8 @@ BEGIN_WRITE = "BEGIN IMMEDIATE"  # SQLite's "a write transaction": BEGIN, then t
 # out as one simple-protocol message, one round trip.
 LOCK = f"SELECT pg_advisory_xact_lock({WRITE_LOCK})"
 BEGIN_LOCKED = f"BEGIN; {LOCK}"
-NO_FLUSH = "SET LOCAL synchronous_commit TO off"  # this transaction's commit only
+# This (implicit) transaction's commit only; set_config, as SET LOCAL would warn outside BEGIN.
+NO_FLUSH = "SELECT set_config('synchronous_commit', 'off', true)"
 
 
 class PostgresIntegrityError(IntegrityError):
