@@ -182,6 +182,19 @@ def test_lone_writes_race_serialised_flushed_or_not(open_one: OpenStore) -> None
         assert stores[0].one("SHOW synchronous_commit") == {"synchronous_commit": "on"}
 
 
+def test_reads_together_come_back_in_order(store: Store) -> None:
+    store.execute("INSERT INTO things (name, flag) VALUES (?, ?)", ("a", 1))
+    store.execute("INSERT INTO things (name) VALUES (?)", ("b",))
+    named, none, flagged = store.all_of(
+        ("SELECT name FROM things WHERE name = ?", ("b",)),
+        ("SELECT name FROM things WHERE name = ?", ("zz",)),
+        ("SELECT name, flag FROM things WHERE flag = ? ORDER BY name", (1,)))
+    assert (named, none, flagged) == ([{"name": "b"}], [], [{"name": "a", "flag": 1}])
+    with pytest.raises(ValueError, match="for reads"):
+        store.all_of(("DELETE FROM things", ()))
+    assert store.one("SELECT COUNT(*) AS n FROM things") == {"n": 2}
+
+
 def test_migrations_apply_once_and_are_idempotent(open_one: OpenStore) -> None:
     store = open_one()
     applied = store.migrate(all_migrations())

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
 from shipbell.bot.sections import ConfigError
+from shipbell.bot.storage.dialect import is_write
 from shipbell.bot.storage.lite import sqlite_utils
 from shipbell.bot.storage.migrations import Migration
 from shipbell.bot.storage.url import Backend, StorageUrl
@@ -80,6 +81,11 @@ def connect(path: str) -> sqlite3.Connection:
     if path != ":memory:":
         conn.execute("PRAGMA journal_mode = WAL")
     return conn
+
+
+def only_reads(queries: tuple[tuple[str, Any], ...]) -> None:
+    if any(is_write(sql) for sql, _ in queries):
+        raise ValueError("all_of is for reads; write with execute or in a transaction")
 
 
 class StorageError(ConfigError):
@@ -234,6 +240,12 @@ class Store:
 
     def all(self, sql: str, params: Any = ()) -> list[dict[str, Any]]:
         return [dict(row) for row in self.conn.execute(sql, params)]
+
+    def all_of(self, *queries: tuple[str, Any]) -> list[list[dict[str, Any]]]:
+        """Several reads, each ``(sql, params)``, and their rows in order: on PostgreSQL sent
+        together, one round trip for all (SQLite runs them one after the other)."""
+        only_reads(queries)
+        return [self.all(sql, params) for sql, params in queries]
 
     def ping(self) -> bool:
         return self.reachable() is None

@@ -34,6 +34,7 @@ from shipbell.bot.storage.db import (
     StorageError,
     Store,
     StoreUnavailable,
+    only_reads,
     utc_stamp,
 )
 from shipbell.bot.storage.dialect import is_write, postgres_ddl, to_postgres
@@ -178,7 +179,7 @@ class PgConnection:
         as one implicit transaction (the lock held until its commit, a failure rolling both
         back).  One round trip instead of four (BEGIN, lock, statement, COMMIT).
         ``flush=False``: the commit doesn't wait for the WAL flush (see ``Store.execute``)."""
-        query, args = self._query(sql, parameters)
+        query, args = self.query(sql, parameters)
         with self.guard():
             with self.raw.pipeline():
                 self.raw.execute(LOCK)
@@ -203,13 +204,13 @@ class PgConnection:
             self.raw.execute("ROLLBACK")
 
     @staticmethod
-    def _query(sql: str, parameters: Any) -> tuple[str, list[Any] | None]:
+    def query(sql: str, parameters: Any) -> tuple[str, list[Any] | None]:
         if parameters:
             return to_postgres(sql, True), [_param(p) for p in parameters]
         return to_postgres(sql, False), None
 
     def _run(self, sql: str, parameters: Any) -> Cursor:
-        query, args = self._query(sql, parameters)
+        query, args = self.query(sql, parameters)
         with self.guard():
             return self.raw.execute(query, args)
 
@@ -358,6 +359,13 @@ class PostgresStore(Store):
 
     def all(self, sql: str, params: Any = ()) -> list[dict[str, Any]]:
         return [dict(row) for row in self.live().execute(sql, params)]
+
+    def all_of(self, *queries: tuple[str, Any]) -> list[list[dict[str, Any]]]:
+        only_reads(queries)
+        pg = self.live()
+        with pg.guard(), pg.raw.pipeline():
+            cursors = [pg.raw.execute(*pg.query(sql, params)) for sql, params in queries]
+        return [[dict(row) for row in cursor.fetchall()] for cursor in cursors]
 
     def reachable(self) -> str | None:
         try:

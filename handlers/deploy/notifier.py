@@ -79,11 +79,11 @@ class SlackNotifier:
 
     async def _render(self, deploy_id: int) -> bool:
         """Post or update the message and its thread; True once the deploy is final."""
-        d = self.repo.get(deploy_id)
+        d, approvals, changes = self.repo.shown(deploy_id)
         if d is None or not d.channel:
             return True
         body = messages.mentions(messages.deploy_message(
-            d, self.repo.approvals(d.id), self.repo.changes(d.id), self.core.clock.now()))
+            d, approvals, changes, self.core.clock.now()))
         home = await self._home(d, body)
         if home is None:
             return d.state.final  # nowhere to post, not even a DM: logged by the gateway
