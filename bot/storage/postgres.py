@@ -143,6 +143,9 @@ class PgConnection:
         self.idle = psycopg.pq.TransactionStatus.IDLE
         self.conflict = psycopg.errors.IntegrityError
         self.errors = psycopg.Error
+        # A write transaction is open but its BEGIN and lock not sent yet: they go out with
+        # its first statement, in one round trip (and a transaction with none sends nothing).
+        self.pending = False
 
     @contextmanager
     def guard(self) -> Iterator[None]:
@@ -163,12 +166,14 @@ class PgConnection:
 
     @property
     def in_transaction(self) -> bool:
-        return self.raw.info.transaction_status != self.idle
+        return self.pending or self.raw.info.transaction_status != self.idle
 
     def execute(self, sql: str, parameters: Any = (), /) -> Cursor:
         if sql == BEGIN_WRITE:  # a worker thread's own write transaction
             with self.guard():
                 return self.raw.execute(BEGIN_LOCKED)
+        if self.pending:
+            return self.pipelined([(sql, parameters)])[0]
         if not self.in_transaction and is_write(sql):
             return self.lone_write(sql, parameters)
         return self._run(sql, parameters)
@@ -188,10 +193,25 @@ class PgConnection:
                 cursor = self.raw.execute(query, args)
             return cursor
 
+    def pipelined(self, queries: Sequence[tuple[str, Any]]) -> list[Any]:
+        """Statements sent together, their cursors in order: one round trip.  The pending
+        BEGIN and lock of a write transaction go first; outside one, PostgreSQL runs them as
+        one implicit transaction (reads only: a write outside a transaction is a lone write)."""
+        with self.guard():
+            with self.raw.pipeline():
+                if self.pending:
+                    self.pending = False
+                    self.raw.execute("BEGIN")
+                    self.raw.execute(LOCK)
+                cursors = [self.raw.execute(*self.query(sql, params)) for sql, params in queries]
+            return cursors
+
     def executemany(self, sql: str, parameters: Any, /) -> None:
         rows = [[_param(p) for p in row] for row in parameters]
         if not rows:
             return
+        if self.pending:
+            self.pipelined([])
         with self.guard(), self.raw.cursor() as cursor:
             cursor.executemany(to_postgres(sql, True), rows)
 
@@ -216,17 +236,21 @@ class PgConnection:
 
     @contextmanager
     def write(self) -> Iterator[None]:
-        """BEGIN and the store-wide write lock in one round trip (held until COMMIT or
-        ROLLBACK)."""
+        """BEGIN and the store-wide write lock (held until COMMIT or ROLLBACK), sent with the
+        transaction's first statement."""
+        self.pending = True
         try:
-            with self.guard():
-                self.raw.execute(BEGIN_LOCKED)
             yield
         except BaseException:
-            if self.usable:
+            if self.pending:  # nothing was sent
+                self.pending = False
+            elif self.usable:
                 with self.guard():
                     self.raw.execute("ROLLBACK")
             raise
+        if self.pending:  # no statement: nothing to commit
+            self.pending = False
+            return
         with self.guard():
             self.raw.execute("COMMIT")
 
@@ -362,10 +386,8 @@ class PostgresStore(Store):
 
     def all_of(self, *queries: tuple[str, Any]) -> list[list[dict[str, Any]]]:
         only_reads(queries)
-        pg = self.live()
-        with pg.guard(), pg.raw.pipeline():
-            cursors = [pg.raw.execute(*pg.query(sql, params)) for sql, params in queries]
-        return [[dict(row) for row in cursor.fetchall()] for cursor in cursors]
+        return [[dict(row) for row in cursor.fetchall()]
+                for cursor in self.live().pipelined(queries)]
 
     def reachable(self) -> str | None:
         try:
