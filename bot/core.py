@@ -220,15 +220,16 @@ def build_core(
     token = secrets.slack_bot_token.get_secret_value() if secrets.slack_bot_token else None
     http = Http()
     replica = replica_id(settings.server.replica_name)
+    tasks = TaskRunner(store, clock, metrics, backlog_slots=settings.server.backlog_slots,
+                       replica=replica, lease_seconds=settings.server.task_lease_seconds)
     return Core(
         settings=settings,
         secrets=secrets,
         store=store,
         clock=clock,
         metrics=metrics,
-        tasks=TaskRunner(store, clock, metrics, backlog_slots=settings.server.backlog_slots,
-                         replica=replica, lease_seconds=settings.server.task_lease_seconds),
-        scheduler=Scheduler(store, clock, metrics, instance=replica),
+        tasks=tasks,
+        scheduler=Scheduler(store, clock, metrics, tasks, instance=replica),
         client=build_client(settings, token, http),
         http=http,
     )

@@ -158,17 +158,47 @@ class TaskRunner:
         if claimed:
             logs.logger.info(logs.TASK_RESUMED, len(claimed))
         for row in claimed:
-            if row["owner"] is not None and row["owner"] != self.replica:
-                self.metrics.leases_taken_over.labels(row["kind"]).inc()
-                logs.logger.warning(logs.TASK_TAKEN_OVER, row["kind"], row["id"], row["owner"],
-                                    row["lease_until"])
-            if row["kind"] not in self.handlers:
-                logs.logger.error(logs.TASK_UNKNOWN_KIND, row["id"], row["kind"])
-                self._finish(row["id"], TaskStatus.FAILED, f"unknown kind {row['kind']}")
-                continue
-            self._start(row["id"], row["kind"], json.loads(row["payload"]), row["attempts"],
-                        lane=BACKLOG)
+            self._start_claimed(row, BACKLOG)
         return len(claimed)
+
+    def take(self, kind: str, payload: dict[str, Any], *, key: str) -> int | None:
+        """Run the task keyed ``key`` here unless a live replica holds it: written first if
+        there is no such row (unheld), taken if nobody holds it (its replica stopped or died).
+        Its id while it runs in this process (started now, or already running here); None
+        when another replica holds it or it finished."""
+        if kind not in self.handlers:
+            raise KeyError(f"no handler for task kind {kind!r}")
+        stamp = to_db(self.clock.now())
+        self.store.execute(
+            "INSERT INTO tasks (kind, payload, key, created_at, updated_at)"
+            " VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+            (str(kind), json.dumps(payload), key, stamp, stamp))
+        row = self.store.one(
+            "SELECT id, kind, payload, attempts, owner, lease_until, status FROM tasks"
+            " WHERE key = ?", (key,))
+        if row is None or row["status"] not in UNFINISHED:
+            return None
+        if row["id"] in self.running:
+            return int(row["id"])
+        if row["owner"] is not None and row["lease_until"] >= stamp:
+            return None  # a live replica runs it
+        if not self.accepting or not self._claim(row, stamp):
+            return None
+        self._start_claimed(row, REQUEST)
+        return int(row["id"]) if row["id"] in self.running else None
+
+    def _start_claimed(self, row: dict[str, Any], lane: str) -> None:
+        """Start a task row this replica just claimed (counting a take-over)."""
+        if row["owner"] is not None and row["owner"] != self.replica:
+            self.metrics.leases_taken_over.labels(row["kind"]).inc()
+            logs.logger.warning(logs.TASK_TAKEN_OVER, row["kind"], row["id"], row["owner"],
+                                row["lease_until"])
+        if row["kind"] not in self.handlers:
+            logs.logger.error(logs.TASK_UNKNOWN_KIND, row["id"], row["kind"])
+            self._finish(row["id"], TaskStatus.FAILED, f"unknown kind {row['kind']}")
+            return
+        self._start(row["id"], row["kind"], json.loads(row["payload"]), row["attempts"],
+                    lane=lane)
 
     def _claim(self, row: dict[str, Any], now: str) -> bool:
         """Compare-and-set: the task becomes this replica's unless another holds it now."""

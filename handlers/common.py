@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import aiohttp
 from shipbell.bot.inputs import escape, is_group
-from shipbell.bot.people import PERSON
+from shipbell.bot.people import CHANNEL, PERSON
 from shipbell.bot.slack import gateway
 from slack_sdk.errors import SlackApiError
 
@@ -118,10 +118,11 @@ T = TypeVar("T")
 
 
 def mentions(message: T) -> T:
-    """A domain's people (``bot.people``) as Slack mentions, in a text or
+    """A domain's people and channels (``bot.people``) as Slack mentions, in a text or
     anywhere in a message's strings. Text stored with mentions already is left as it is."""
     if isinstance(message, str):
-        return PERSON.sub(lambda m: mention(m.group(1)), message)  # type: ignore[return-value]
+        text = CHANNEL.sub(lambda m: f"<#{m.group(1)}>", message)
+        return PERSON.sub(lambda m: mention(m.group(1)), text)  # type: ignore[return-value]
     if isinstance(message, dict):
         return {k: mentions(v) for k, v in message.items()}  # type: ignore[return-value]
     if isinstance(message, list):

@@ -1,10 +1,14 @@
 """The daily digest job: compute, store, then post summary → thread → chart, each once.
 
 The scheduler's ledger makes each day's run happen once (with catch-up inside the
-configured window).  The run computes the digest off the event loop, stores the rendered
-messages and chart in ``digest_posts`` and hands posting to a persisted task; the task
-records each part's ts as it goes, so a retry or a restart finishes the post without
-repeating the parts that already reached Slack.
+configured window); the run is a persisted task, so a replica that dies while it computes
+the digest has a survivor run it again (``rerun_claimed``: storing the day is insert-once).
+The run computes the digest off the event loop, then stores the rendered messages and chart
+in ``digest_posts`` and queues the posting task in one transaction; the task records each
+part's ts as it goes, so a retry or a restart finishes the post without repeating the parts
+that already reached Slack.  The summary carries its day as metadata (``tagged.post_keyed``):
+a replica that dies after Slack took the summary but before its ts was stored has the
+survivor that takes the task over find it in the channel and adopt it, not post it twice.
 """
 
 from __future__ import annotations
@@ -15,13 +19,13 @@ from datetime import datetime, timedelta
 
 from apscheduler.triggers.cron import CronTrigger
 from shipbell.bot import logs
-from shipbell.bot.clock import to_db
+from shipbell.bot.clock import from_db, to_db
 from shipbell.bot.core import Core
 from shipbell.bot.dora.chart import render_chart
 from shipbell.bot.dora.digest import build_digest
 from shipbell.bot.scheduling import ScheduledJob
 from shipbell.bot.scheduling.runs import RunStatus
-from shipbell.bot.slack import gateway
+from shipbell.bot.slack import gateway, tagged
 from shipbell.handlers.digest import messages
 from shipbell.handlers.digest.ids import Task
 
@@ -50,7 +54,8 @@ def add_digest_job(core: Core) -> None:
 
     # APScheduler wakes a little after the hour; a grace of zero would miss every run.
     grace = max(timedelta(hours=cfg.catch_up_hours), MIN_GRACE)
-    core.scheduler.add(ScheduledJob(JOB_ID, trigger, run, kind="digest", grace=grace))
+    core.scheduler.add(ScheduledJob(JOB_ID, trigger, run, kind="digest", grace=grace,
+                                    rerun_claimed=True))
 
 
 def resume_unfinished(core: Core) -> int:
@@ -87,16 +92,18 @@ async def prepare(core: Core, when: datetime) -> str:
     except Exception:  # a broken chart must not cost the team its numbers
         logs.logger.exception(logs.DIGEST_CHART_FAILED, day)
         chart = None
-    stored = core.store.execute(
-        "INSERT INTO digest_posts (day, channel, summary, details, chart, created_at)"
-        " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-        (day, cfg.channel, json.dumps(messages.summary(digest)),
-         json.dumps({**messages.details(digest), "chart_title": messages.chart_title(digest)}),
-         chart, to_db(core.clock.now())),
-    )
-    if stored.rowcount == 0:  # e.g. the posting time was changed after today's post
-        return f"already posted {day}"
-    core.tasks.submit(Task.POST, {"day": day}, key=f"{Task.POST}:{day}")
+    with core.store.transaction():  # stored and queued together, or neither
+        stored = core.store.execute(
+            "INSERT INTO digest_posts (day, channel, summary, details, chart, created_at)"
+            " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+            (day, cfg.channel, json.dumps(messages.summary(digest)),
+             json.dumps({**messages.details(digest),
+                         "chart_title": messages.chart_title(digest)}),
+             chart, to_db(core.clock.now())),
+        )
+        if stored.rowcount == 0:  # e.g. the posting time was changed after today's post
+            return f"already posted {day}"
+        core.tasks.submit(Task.POST, {"day": day}, key=f"{Task.POST}:{day}")
     return f"queued {day}"
 
 
@@ -116,8 +123,9 @@ async def _post(core: Core, day: str) -> None:
         return
     channel = row["channel"]
     if not row["summary_ts"]:
-        sent = await gateway.call(core, "chat.postMessage",
-                                  {"channel": channel, **json.loads(row["summary"])})
+        sent = await tagged.post_keyed(core, {"channel": channel, **json.loads(row["summary"])},
+                                       key=f"{JOB_ID}:{day}", since=from_db(row["created_at"])
+                                       or core.clock.now())
         if not sent.ok:  # a final error (archived, not in channel…): logged, give up
             logs.logger.warning(logs.DIGEST_NOT_POSTED, day, channel, day)
             _finish(core, day)

@@ -13,10 +13,17 @@ from typing import Any
 
 import pytest
 from fakes import postgres
+from fakes.stores import OpenStore, stores
 from shipbell.bot.clock import FakeClock
 from shipbell.bot.local import LocalShipbell, MakeBell
 
 BACKENDS = ["sqlite", "postgresql"]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "sqlite_only(why): a test of SQLite itself (its planner, its file), which"
+        " runs on SQLite only by design; ``why`` says so and names the PostgreSQL counterpart")
 
 
 @pytest.fixture
@@ -44,8 +51,8 @@ def store_location(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[s
 
 @pytest.fixture(params=postgres.e2e_backends())
 def e2e_backend(request: pytest.FixtureRequest) -> str:
-    """The backend end-to-end tests run on; SHIPBELL_TEST_BACKENDS=sqlite,postgresql runs
-    the whole suite on both."""
+    """The backend end-to-end tests run on: each in turn (SHIPBELL_TEST_BACKENDS=sqlite or
+    =postgresql runs the suite on one)."""
     if request.param == "postgresql":
         need_postgres()
     return str(request.param)
@@ -62,7 +69,7 @@ async def make_bell(tmp_path: Path, clock: FakeClock, e2e_backend: str
         kwargs.setdefault("clock", clock)
         location: str | Path = tmp_path / f"shipbell-{len(started)}.db"
         if e2e_backend == "postgresql":
-            location = schemas.enter_context(postgres.fresh_schema())
+            location = schemas.enter_context(postgres.migrated_schema())
         bell = LocalShipbell(location, config=config, **kwargs)
         await bell.start()
         started.append(bell)
@@ -76,8 +83,20 @@ async def make_bell(tmp_path: Path, clock: FakeClock, e2e_backend: str
 
 
 @pytest.fixture
+def new_store(tmp_path: Path, e2e_backend: str) -> Iterator[OpenStore]:
+    """Open a migrated store by name, on each end-to-end backend in turn."""
+    with stores(e2e_backend, tmp_path) as make:
+        yield make
+
+
+@pytest.fixture
 async def bell(make_bell: MakeBell) -> LocalShipbell:
     return await make_bell()
+
+
+def pytest_sessionfinish() -> None:
+    if not postgres.unavailable():
+        postgres.drop_pool()
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:

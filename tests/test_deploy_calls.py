@@ -64,11 +64,8 @@ async def request_statements(bell: LocalShipbell, text: str) -> tuple[str, list[
     each starts with marking itself running)."""
     await bell.idle()
     statements: list[str] = []
-    bell.core.store.conn.set_trace_callback(statements.append)
-    try:
+    with bell.core.store.trace(statements.append):
         ack = await bell.command("/deploy", text)
-    finally:
-        bell.core.store.conn.set_trace_callback(None)
     first_task = next((i for i, s in enumerate(statements) if BACKGROUND.match(s)),
                       len(statements))
     return ack.text, statements[:first_task]
@@ -226,3 +223,4 @@ async def test_a_burst_of_distinct_deploys_all_reach_the_ci(make_bell: MakeBell,
     tops = [m for m in posted if m.get("thread_ts") in (None, m["ts"])]
     assert len(tops) == 20, "one message per deploy"
     assert slack_calls(bell) == {"chat.postMessage": 40}, "a message and one reply each"
+

@@ -8,6 +8,7 @@ from fakes.ci import FakeCI
 from fakes.configs import deploy_config
 from shipbell.bot.clock import FakeClock, to_db
 from shipbell.bot.local import LocalShipbell, merge
+from shipbell.bot.people import person
 from shipbell.bot.slack.groups import groups_of
 from shipbell.bot.slackdouble.cast import ANA, BOB, CARL, DEPLOYS, EVE, GENERAL, INCIDENTS, RELEASES
 
@@ -16,7 +17,7 @@ SRE = "S0SRE0001"
 pytest_plugins = ("fakes.fixtures",)
 
 
-def count(bell: LocalShipbell, where: str = "1") -> int:
+def count(bell: LocalShipbell, where: str = "TRUE") -> int:
     return int(bell.core.store.one(f"SELECT COUNT(*) AS n FROM deploys WHERE {where}")["n"])  # type: ignore[index]
 
 
@@ -250,8 +251,8 @@ async def test_declared_incident_gates_deploys(make_bell: MakeBell, ci: FakeCI) 
     await ci.wait_jobs(1)
     timeline = "SELECT kind, text FROM incident_timeline WHERE kind = 'link' ORDER BY id"
     assert bell.core.store.all(timeline) == [{
-        "kind": "link", "text": f"Deploy #1 of api@fix to production requested by <@{ANA}> to "
-                                "fix this"}]
+        "kind": "link", "text": f"Deploy #1 of api@fix to production requested by {person(ANA)}"
+                                " to fix this"}]  # stored by id; the post-mortem names them
     await ci.callback(bell.runtime.url, 1, "succeeded", version="v7")
     await ci.callback(bell.runtime.url, 1, "succeeded", version="v7")  # a repeat links once
     links = bell.core.store.all("SELECT incident_id, deploy_id, relation FROM incident_deploys")

@@ -11,7 +11,6 @@ from datetime import UTC, datetime
 from conftest import MakeBell
 from fakes.ci import FakeCI
 from fakes.configs import deploy_config
-from shipbell.bot.incidents import postmortem
 from shipbell.bot.incidents.models import Incident
 from shipbell.bot.local import LocalShipbell
 from shipbell.bot.people import person
@@ -19,6 +18,7 @@ from shipbell.bot.slackdouble.cast import ANA, BOB, CARL, DANA, DEPLOYS, EVE
 from shipbell.handlers.common import mentions
 from shipbell.handlers.deploy import messages
 from shipbell.handlers.deploy.ids import Action
+from shipbell.handlers.incident import postmortem
 
 pytest_plugins = ("fakes.fixtures",)
 

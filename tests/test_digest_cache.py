@@ -10,19 +10,17 @@ from __future__ import annotations
 
 import random
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from fakes.stores import OpenStore, conn_of
 from shipbell.bot.clock import FakeClock, to_db
 from shipbell.bot.dora import leadcache
 from shipbell.bot.dora.config import DigestSettings
 from shipbell.bot.dora.digest import build_digest
 from shipbell.bot.dora.metrics import Digest
-from shipbell.bot.schema import all_migrations
 from shipbell.bot.slackdouble.cast import ANA
-from shipbell.bot.storage import Store
 from test_digest_post import CONFIG, due, seeded
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -37,9 +35,8 @@ class History:
     re-shipped by a later deploy, shared shas across services, commits "after" the deploy
     and commits with no time."""
 
-    def __init__(self, tmp_path: Path, seed: int, until: datetime = POSTED) -> None:
-        self.store = Store(tmp_path / f"history-{seed}.db")
-        self.store.migrate(all_migrations())
+    def __init__(self, new_store: OpenStore, seed: int, until: datetime = POSTED) -> None:
+        self.store = new_store(f"history-{seed}.db")
         self.rnd = random.Random(seed)
         self.next_id = 1
         self.shas: list[tuple[str, str]] = []  # (service, sha) already shipped somewhere
@@ -75,8 +72,9 @@ class History:
                     changes[-1] = (sha, None)
         for sha, committed in changes:
             self.store.execute(
-                "INSERT OR IGNORE INTO deploy_changes (deploy_id, sha, committed_at)"
-                " VALUES (?,?,?)", (did, sha, committed and to_db(committed)))
+                "INSERT INTO deploy_changes (deploy_id, sha, committed_at)"
+                " VALUES (?,?,?) ON CONFLICT DO NOTHING",
+                (did, sha, committed and to_db(committed)))
             self.shas.append((service, sha))
         return did
 
@@ -84,10 +82,10 @@ class History:
                **options: Any) -> Digest:
         service = options.pop("service", None)
         cfg = DigestSettings(timezone=str(tz), **options)
-        return build_digest(self.store.conn, cfg, tz, at, trend=True, service=service, now=now)
+        return build_digest(conn_of(self.store), cfg, tz, at, trend=True, service=service, now=now)
 
     def kept(self) -> int:
-        return self.store.conn.execute("SELECT COUNT(*) FROM dora_lead_days").fetchone()[0]
+        return conn_of(self.store).execute("SELECT COUNT(*) FROM dora_lead_days").fetchone()[0]
 
     def forget(self) -> None:
         self.store.execute("DELETE FROM dora_lead_days")
@@ -109,9 +107,9 @@ def daily_posts(h: History, last: datetime, days: int, **options: Any) -> Digest
     {"environments": ["production", "eu-prod"]}, {"service": "api"}, {"tz": NEW_YORK},
 ], ids=["week", "day", "28-days", "two-envs", "service", "new-york"])
 def test_cold_and_warm_cache_give_the_uncached_digest(
-    tmp_path: Path, seed: int, options: dict[str, Any]
+    new_store: OpenStore, seed: int, options: dict[str, Any]
 ) -> None:
-    h = History(tmp_path, seed)
+    h = History(new_store, seed)
     expected = h.digest(POSTED, **options)
     assert any(w.lead and w.lead.n for w in expected.weeks)  # a history with something to show
 
@@ -125,10 +123,10 @@ def test_cold_and_warm_cache_give_the_uncached_digest(
 
 
 @pytest.mark.parametrize("seed", [4, 5])
-def test_cache_is_not_shared_across_settings(tmp_path: Path, seed: int) -> None:
+def test_cache_is_not_shared_across_settings(new_store: OpenStore, seed: int) -> None:
     """One database, every setting's posts in turn: a key missing zone, environments or
     service would hand one setting's days to another."""
-    h = History(tmp_path, seed)
+    h = History(new_store, seed)
     settings: list[dict[str, Any]] = [
         {}, {"tz": NEW_YORK}, {"environments": ["production", "eu-prod"]},
         {"environments": ["eu-prod"]}, {"service": "web"}, {"period_days": 1},
@@ -140,16 +138,16 @@ def test_cache_is_not_shared_across_settings(tmp_path: Path, seed: int) -> None:
 
 
 def test_a_new_deploy_changes_the_current_week_and_kept_weeks_stay_right(
-    tmp_path: Path
+    new_store: OpenStore
 ) -> None:
     """Today's deploys reach tomorrow's post; the weeks kept before them still hold, even
     when a new deploy re-ships a change first shipped in a kept week (not first shipped:
     it must not count again, and the kept week keeps counting it once)."""
-    h = History(tmp_path, 6)
+    h = History(new_store, 6)
     today = h.digest(POSTED, POSTED)  # keeps every day before Nov 25
     tomorrow = POSTED + timedelta(days=1)
     before = h.digest(tomorrow)  # what tomorrow's post would show without today's deploy
-    old_sha = h.store.conn.execute(
+    old_sha = conn_of(h.store).execute(
         "SELECT c.sha FROM deploy_changes c JOIN deploys d ON d.id = c.deploy_id"
         " WHERE d.service = 'api' AND d.env = 'production' AND d.state = 'succeeded'"
         " AND c.committed_at IS NOT NULL AND d.finished_at >= ? AND d.finished_at < ?"
@@ -170,20 +168,20 @@ def test_a_new_deploy_changes_the_current_week_and_kept_weeks_stay_right(
     assert today.weeks[-1].lead == h.digest(POSTED).weeks[-1].lead  # nor did today's
 
 
-def test_a_day_is_kept_only_once_it_is_over_in_fact(tmp_path: Path) -> None:
+def test_a_day_is_kept_only_once_it_is_over_in_fact(new_store: OpenStore) -> None:
     """A digest for a future date (the CLI's --as-of) covers days still being written, and
     a post just after midnight may miss a deploy stamped 23:59:59 that commits at 00:00:01:
     neither may be kept."""
-    h = History(tmp_path, 7)
+    h = History(new_store, 7)
     now = POSTED - timedelta(days=3)  # Nov 22, 09:00 Paris; the digest is for Nov 25
     h.digest(POSTED, now)
-    last_kept = h.store.conn.execute("SELECT MAX(hi) FROM dora_lead_days").fetchone()[0]
+    last_kept = conn_of(h.store).execute("SELECT MAX(hi) FROM dora_lead_days").fetchone()[0]
     assert last_kept <= to_db(now - leadcache.SETTLE)
     h.deploy(now + timedelta(hours=5), service="web", changes=[("late", now)])
 
     midnight = datetime(2026, 11, 24, 23, tzinfo=UTC)  # Nov 25, 00:00 Paris
     h.digest(midnight + timedelta(minutes=1), midnight + timedelta(minutes=1))
-    assert h.store.conn.execute(  # the day that just ended is not kept yet
+    assert conn_of(h.store).execute(  # the day that just ended is not kept yet
         "SELECT COUNT(*) FROM dora_lead_days WHERE hi = ?", (to_db(midnight),)).fetchone()[0] == 0
     h.deploy(midnight - timedelta(seconds=1), service="web",
              changes=[("just-before-midnight", midnight - timedelta(hours=1))])
@@ -191,36 +189,37 @@ def test_a_day_is_kept_only_once_it_is_over_in_fact(tmp_path: Path) -> None:
     assert h.digest(POSTED, POSTED) == h.digest(POSTED)
 
 
-def test_a_digest_for_a_past_date_keeps_only_final_days(tmp_path: Path) -> None:
-    h = History(tmp_path, 8)
+def test_a_digest_for_a_past_date_keeps_only_final_days(new_store: OpenStore) -> None:
+    h = History(new_store, 8)
     h.digest(POSTED - timedelta(days=30), POSTED)  # e.g. a re-run for last month
     assert h.kept() > 0
     assert daily_posts(h, POSTED, 2) == h.digest(POSTED)
 
 
 def test_days_kept_by_another_version_of_the_computation_are_not_read(
-    tmp_path: Path
+    new_store: OpenStore
 ) -> None:
-    h = History(tmp_path, 9)
+    h = History(new_store, 9)
     expected = h.digest(POSTED)
     h.digest(POSTED, POSTED)
     h.store.execute("UPDATE dora_lead_days SET ms = '1,2,3'")  # a wrong value kept...
     assert h.digest(POSTED, POSTED) != expected  # ...is read (the test can tell)
-    wrong = h.store.conn.execute("SELECT scope, lo, hi, ms FROM dora_lead_days").fetchall()
+    wrong = conn_of(h.store).execute("SELECT scope, lo, hi, ms FROM dora_lead_days").fetchall()
     for other in (leadcache.VERSION - 1, leadcache.VERSION + 1):  # older, or after a downgrade
         h.forget()
-        h.store.conn.executemany(
+        conn_of(h.store).executemany(
             "INSERT INTO dora_lead_days (scope, version, lo, hi, ms) VALUES (?, ?, ?, ?, ?)",
             [(scope, other, lo, hi, ms) for scope, lo, hi, ms in wrong])
         assert h.digest(POSTED, POSTED) == expected  # not read: another version's
-        left = h.store.conn.execute("SELECT DISTINCT version FROM dora_lead_days").fetchall()
+        left = conn_of(h.store).execute("SELECT DISTINCT version FROM dora_lead_days").fetchall()
         assert [tuple(r) for r in left] == [(leadcache.VERSION,)]  # dropped on today's write
 
 
-def test_the_table_holds_only_the_days_a_post_reads(tmp_path: Path) -> None:
-    h = History(tmp_path, 10)
+def test_the_table_holds_only_the_days_a_post_reads(new_store: OpenStore) -> None:
+    h = History(new_store, 10)
     daily_posts(h, POSTED, 20)
-    first, count = h.store.conn.execute("SELECT MIN(lo), COUNT(*) FROM dora_lead_days").fetchone()
+    first, count = conn_of(h.store).execute(
+        "SELECT MIN(lo), COUNT(*) FROM dora_lead_days").fetchone()
     assert count == 8 * 7 and first == to_db(h.digest(POSTED).weeks[0].period.start)
 
 

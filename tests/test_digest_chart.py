@@ -3,21 +3,20 @@
 from __future__ import annotations
 
 import io
-from pathlib import Path
 
 import pytest
+from fakes.stores import OpenStore, conn_of
 from matplotlib.image import imread
 from shipbell.bot.dora.chart import render_chart, series, title
 from shipbell.bot.dora.config import DigestSettings
 from shipbell.bot.dora.digest import build_digest
-from shipbell.bot.schema import all_migrations
 from shipbell.bot.storage import Store
 from test_digest_reference import PARIS, POSTED, deploy, reference_digest, reference_store
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Store:
-    return reference_store(tmp_path)
+def store(new_store: OpenStore) -> Store:
+    return reference_store(new_store)
 
 
 def test_reference_series_counts_rates_and_lead(store: Store) -> None:
@@ -37,23 +36,21 @@ def test_a_week_below_the_minimum_sample_has_no_rate(store: Store) -> None:
     assert s.rates[-2:] == [None, None] and s.labels[-1] == "Nov 18\n2 deploys"
 
 
-def test_long_lead_times_are_in_days(tmp_path: Path) -> None:
-    db = Store(tmp_path / "slow.db")
-    db.migrate(all_migrations())
+def test_long_lead_times_are_in_days(new_store: OpenStore) -> None:
+    db = new_store("slow.db")
     for n in range(3):
         deploy(db, n + 1, "api", f"11-2{n} 10:00", changes=((f"s{n}", f"11-1{n} 10:00"),))
-    d = build_digest(db.conn, DigestSettings(), PARIS, POSTED, trend=True)
+    d = build_digest(conn_of(db), DigestSettings(), PARIS, POSTED, trend=True)
     s = series(d)
     assert s.lead_unit == "days" and s.medians[-1] == 10.0
 
 
 def test_the_png_is_a_real_image_even_for_an_empty_history(
-    tmp_path: Path, store: Store
+    new_store: OpenStore, store: Store
 ) -> None:
-    empty = Store(tmp_path / "empty.db")
-    empty.migrate(all_migrations())
+    empty = new_store("empty.db")
     for digest, height in ((reference_digest(store, trend=True), 560),
-                           (build_digest(empty.conn, DigestSettings(), PARIS, POSTED), 380)):
+                           (build_digest(conn_of(empty), DigestSettings(), PARIS, POSTED), 380)):
         pixels = imread(io.BytesIO(render_chart(digest)), format="png")
         assert pixels.shape[:2] == (height, 800)
     assert title(reference_digest(store)) == (
@@ -62,7 +59,7 @@ def test_the_png_is_a_real_image_even_for_an_empty_history(
 
 def test_many_weeks_get_one_turned_label_each_and_a_wider_chart(store: Store) -> None:
     cfg = DigestSettings(timezone="Europe/Paris", chart_weeks=26)
-    d = build_digest(store.conn, cfg, PARIS, POSTED, trend=True)
+    d = build_digest(conn_of(store), cfg, PARIS, POSTED, trend=True)
     s = series(d)
     assert s.labels[0] == "May 27 · 0" and s.labels[-1] == "Nov 18 · 6"
     pixels = imread(io.BytesIO(render_chart(d)), format="png")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
 from shipbell.bot.dora.config import DigestSettings
 from shipbell.bot.dora.digest import build_digest
 from shipbell.bot.schema import all_migrations
@@ -25,6 +26,8 @@ HISTORY_WALK = re.compile(
 )
 
 
+@pytest.mark.sqlite_only("EXPLAIN QUERY PLAN, and a planner without statistics, are SQLite's;"
+                         " PostgreSQL's plans are checked after ANALYZE in test_query_plans")
 def test_no_digest_query_walks_the_history(tmp_path: Path) -> None:
     store = Store(tmp_path / "plans.db")
     store.migrate(all_migrations())

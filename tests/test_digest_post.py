@@ -217,8 +217,8 @@ async def test_a_stored_digest_whose_task_was_lost_is_posted_after_restart(
     make_bell: Any, clock: FakeClock
 ) -> None:
     bell = await seeded(make_bell, clock, BEFORE_NINE + timedelta(minutes=1))
-    digest = build_digest(bell.core.store.conn, bell.core.settings.digest,
-                          ZoneInfo("Europe/Paris"), clock.now())
+    digest = await bell.core.store.read(lambda conn: build_digest(
+        conn, bell.core.settings.digest, ZoneInfo("Europe/Paris"), clock.now()))
     bell.core.store.execute(  # stored, then the process died before queueing the post
         "INSERT INTO digest_posts (day, channel, summary, details, created_at)"
         f" VALUES ('2026-11-25', '{METRICS}', ?, ?, '2026-11-25T08:00:00.000000+00:00')",

@@ -36,15 +36,14 @@ Follow-ups due before Nov 25 and not done: F1 (I1, public) and F2 (I2, private).
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+from fakes.stores import OpenStore, conn_of
 from shipbell.bot.dora.config import DigestSettings
 from shipbell.bot.dora.digest import build_digest
 from shipbell.bot.dora.metrics import Digest
 from shipbell.bot.dora.text import to_text
-from shipbell.bot.schema import all_migrations
 from shipbell.bot.slackdouble.cast import ANA, BOB
 from shipbell.bot.storage import Store
 
@@ -130,21 +129,22 @@ def seed_reference(store: Store) -> None:
     followup(store, 1, "Due today is not overdue", "2026-11-25")
 
 
-def reference_store(tmp_path: Path) -> Store:
-    s = Store(tmp_path / "reference.db")
-    s.migrate(all_migrations())
+def reference_store(new_store: OpenStore) -> Store:
+    s = new_store("reference.db")
     seed_reference(s)
     return s
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Store:
-    return reference_store(tmp_path)
+def store(new_store: OpenStore) -> Store:
+    """The reference history, on each backend (the digest's SQL is translated for
+    PostgreSQL: the figures must not change)."""
+    return reference_store(new_store)
 
 
 def reference_digest(store: Store, **kwargs: object) -> Digest:
     cfg = DigestSettings(timezone="Europe/Paris")
-    return build_digest(store.conn, cfg, PARIS, POSTED, **kwargs)  # type: ignore[arg-type]
+    return build_digest(conn_of(store), cfg, PARIS, POSTED, **kwargs)  # type: ignore[arg-type]
 
 
 def test_periods_are_local_calendar_days(store: Store) -> None:
@@ -243,7 +243,7 @@ def test_text_shows_n_and_direction_and_hides_private_incidents(store: Store) ->
 
 def test_service_filter_and_one_day_period_without_incidents(store: Store) -> None:
     at = datetime(2026, 11, 16, 8, tzinfo=UTC)  # Nov 16 09:00 Paris: reports Nov 15
-    d = build_digest(store.conn, DigestSettings(), PARIS, at, days=1)
+    d = build_digest(conn_of(store), DigestSettings(), PARIS, at, days=1)
     assert (d.current.deploys, d.current.opened, d.current.resolved) == (1, 0, 0)
     assert d.current.failure.value == 0 and not d.open_incidents
     assert "insufficient data (0 of 1 deploys)" in to_text(d)
@@ -251,10 +251,9 @@ def test_service_filter_and_one_day_period_without_incidents(store: Store) -> No
     assert (web.current.deploys, web.prior.deploys, web.services) == (2, 1, [])
 
 
-def test_empty_history_says_no_data_not_zero(tmp_path: Path) -> None:
-    s = Store(tmp_path / "empty.db")
-    s.migrate(all_migrations())
-    d = build_digest(s.conn, DigestSettings(), PARIS, POSTED)
+def test_empty_history_says_no_data_not_zero(new_store: OpenStore) -> None:
+    s = new_store("empty.db")
+    d = build_digest(conn_of(s), DigestSettings(), PARIS, POSTED)
     text = to_text(d)
     assert d.cluster is None and not d.has_news
     assert "Lead time: no data (n=0 changes)" in text

@@ -10,17 +10,16 @@ from __future__ import annotations
 
 import random
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+from fakes.stores import OpenStore, conn_of
 from shipbell.bot.clock import to_db
 from shipbell.bot.dora import queries
 from shipbell.bot.dora.config import DigestSettings
 from shipbell.bot.dora.digest import build_digest
 from shipbell.bot.dora.metrics import deploy_days
 from shipbell.bot.dora.periods import Period, current_period, weeks_before
-from shipbell.bot.schema import all_migrations
 from shipbell.bot.slackdouble.cast import ANA, BOB
 from shipbell.bot.storage import Store
 from test_digest_reference import PARIS, POSTED
@@ -28,10 +27,10 @@ from test_digest_reference import PARIS, POSTED
 ENVS = ["production", "prod-eu"]
 # The definition, one deploy at a time (what the digest computed before reading the window).
 FAILED = (
-    "EXISTS (SELECT 1 FROM incident_deploys x JOIN incidents i ON i.id = x.incident_id"
+    "CASE WHEN EXISTS (SELECT 1 FROM incident_deploys x JOIN incidents i ON i.id = x.incident_id"
     " WHERE x.relation = 'caused' AND x.deploy_id = d.id AND i.test = 0)"
     " OR EXISTS (SELECT 1 FROM deploys r WHERE r.rollback_of = d.id"
-    " AND r.state NOT IN ('rejected', 'cancelled'))"
+    " AND r.state NOT IN ('rejected', 'cancelled')) THEN 1 ELSE 0 END"
 )
 
 
@@ -66,10 +65,9 @@ def random_history(store: Store, seed: int) -> None:
             (incident_id, did, rnd.choice(["caused", "caused", "fixed"]), to_db(finished)))
 
 
-def test_failure_flags_and_weekly_counts_keep_the_definition(tmp_path: Path) -> None:
+def test_failure_flags_and_weekly_counts_keep_the_definition(new_store: OpenStore) -> None:
     for seed in range(3):
-        store = Store(tmp_path / f"window{seed}.db")
-        store.migrate(all_migrations())
+        store = new_store(f"window{seed}.db")
         random_history(store, seed)
         cfg = DigestSettings(environments=ENVS, min_samples=1)
         current = current_period(POSTED.astimezone(PARIS).date(), 7, PARIS)
@@ -80,54 +78,50 @@ def test_failure_flags_and_weekly_counts_keep_the_definition(tmp_path: Path) -> 
                      " AND d.state = 'succeeded'"
                      f" AND d.finished_at >= ? AND d.finished_at < ?{svc}")
             lo, hi = current.previous().start, current.end
-            rows = queries.deploys(store.conn, ENVS, lo, hi, service)
-            expected = store.conn.execute(
+            rows = queries.deploys(conn_of(store), ENVS, lo, hi, service)
+            expected = conn_of(store).execute(
                 f"SELECT d.id, {FAILED}{where} ORDER BY d.finished_at",
                 [to_db(lo), to_db(hi), *([service] if service else [])]).fetchall()
             assert [(r.id, r.failed) for r in rows] == [(i, bool(f)) for i, f in expected]
             assert any(r.failed for r in rows)
-            counts = queries.deploy_counts(store.conn, ENVS, [(w.start, w.end) for w in weeks],
+            counts = queries.deploy_counts(conn_of(store), ENVS, [(w.start, w.end) for w in weeks],
                                            service)
-            assert counts == [tuple(store.conn.execute(
+            assert counts == [tuple(conn_of(store).execute(
                 f"SELECT COUNT(*), COALESCE(SUM({FAILED}), 0){where}",
                 [to_db(w.start), to_db(w.end), *([service] if service else [])]).fetchone())
                 for w in weeks]
-        digest = build_digest(store.conn, cfg, PARIS, POSTED, trend=True)
+        digest = build_digest(conn_of(store), cfg, PARIS, POSTED, trend=True)
         assert digest.weeks[-1].deploys == digest.current.deploys
         assert digest.weeks[-1].failed == digest.current.failure.num
-        store.close()
 
 
-def test_the_charts_weeks_are_counted_in_one_statement(tmp_path: Path) -> None:
+def test_the_charts_weeks_are_counted_in_one_statement(new_store: OpenStore) -> None:
     """Eight weeks or twenty-six, one grouped count: the statements don't grow with the chart."""
-    store = Store(tmp_path / "few.db")
-    store.migrate(all_migrations())
+    store = new_store("few.db")
     random_history(store, 7)
     ran: dict[int, list[str]] = {}
     for weeks in (8, 26):
         ran[weeks] = statements = []
-        store.conn.set_trace_callback(statements.append)
-        build_digest(store.conn, DigestSettings(chart_weeks=weeks), PARIS, POSTED, trend=True)
-        store.conn.set_trace_callback(None)
+        with store.trace(statements.append):
+            build_digest(conn_of(store), DigestSettings(chart_weeks=weeks), PARIS, POSTED,
+                         trend=True)
         counts = [s for s in statements if "COUNT(" in s.upper() and "deploys d" in s]
         assert len(counts) == 1, counts
     assert len(ran[8]) == len(ran[26])
 
 
-def test_an_empty_window_has_no_failures(tmp_path: Path) -> None:
-    store = Store(tmp_path / "empty.db")
-    store.migrate(all_migrations())
+def test_an_empty_window_has_no_failures(new_store: OpenStore) -> None:
+    store = new_store("empty.db")
     start = datetime(2026, 11, 1, tzinfo=UTC)
-    assert queries.deploys(store.conn, ENVS, start, POSTED) == []
-    assert queries.deploy_counts(store.conn, ENVS, [(start, POSTED)]) == [(0, 0)]
-    assert queries.deploy_counts(store.conn, ENVS, []) == []
+    assert queries.deploys(conn_of(store), ENVS, start, POSTED) == []
+    assert queries.deploy_counts(conn_of(store), ENVS, [(start, POSTED)]) == [(0, 0)]
+    assert queries.deploy_counts(conn_of(store), ENVS, []) == []
 
 
-def test_lead_times_keep_their_rounding_to_the_millisecond(tmp_path: Path) -> None:
+def test_lead_times_keep_their_rounding_to_the_millisecond(new_store: OpenStore) -> None:
     """Lead times are read as whole milliseconds over 1000: the same doubles as rounding the
     seconds to three decimals, for microsecond times, far-apart years and sub-ms gaps."""
-    store = Store(tmp_path / "lead.db")
-    store.migrate(all_migrations())
+    store = new_store("lead.db")
     rnd = random.Random(11)
     start = POSTED - timedelta(days=6)
     for did in range(1, 301):
@@ -142,12 +136,12 @@ def test_lead_times_keep_their_rounding_to_the_millisecond(tmp_path: Path) -> No
                           timedelta(milliseconds=rnd.randint(1, 10**7))])
         store.execute("INSERT INTO deploy_changes (deploy_id, sha, committed_at) VALUES (?,?,?)",
                       (did, f"s{did}", to_db(finished - gap)))
-    expected = [r[0] for r in store.conn.execute(
+    expected = [r[0] for r in conn_of(store).execute(
         "SELECT round((julianday(d.finished_at) - julianday(c.committed_at)) * 86400.0, 3)"
         " FROM deploys d JOIN deploy_changes c ON c.deploy_id = d.id ORDER BY d.finished_at")]
     middle = start + timedelta(days=3)
     for named_from in (None, middle):
-        changes = queries.lead_times(store.conn, ["production"], [start, middle, POSTED],
+        changes = queries.lead_times(conn_of(store), ["production"], [start, middle, POSTED],
                                      named_from=named_from)
         seconds = changes.seconds(to_db(start), to_db(POSTED))
         assert sorted(seconds) == sorted(s for s in expected if s > 0)

@@ -7,19 +7,17 @@ pin the rules themselves on a real store, so a change to a gate fails here first
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
+from fakes.stores import OpenStore
 from shipbell.bot.clock import to_db
 from shipbell.bot.deploys.config import DeploySettings
 from shipbell.bot.deploys.gates import FAIL, OVERRIDE, PASS, WAIT, Ask, Gates
 from shipbell.bot.deploys.locks import Locks
 from shipbell.bot.deploys.repo import DeployRepo
 from shipbell.bot.people import person
-from shipbell.bot.schema import all_migrations
 from shipbell.bot.slackdouble.cast import ANA, BOB, CARL, DEPLOYS, EVE, ONCALL
-from shipbell.bot.storage import Store
 
 NOW = datetime(2026, 11, 2, 9, tzinfo=UTC)
 GROUPS = {ONCALL: {CARL}}
@@ -36,9 +34,8 @@ def settings(**production: Any) -> DeploySettings:
 class World:
     """A store, the gates over it, and the answers of the other features the gates ask."""
 
-    def __init__(self, tmp: Path, **production: Any) -> None:
-        self.store = Store(tmp / "gates.db")
-        self.store.migrate(all_migrations())
+    def __init__(self, new_store: OpenStore, **production: Any) -> None:
+        self.store = new_store("gates.db")
         self.repo, self.locks = DeployRepo(self.store), Locks(self.store)
         self.frozen: tuple[str, str] | None = None
         self.incidents: list[dict[str, object]] = []
@@ -55,8 +52,8 @@ class World:
 
 
 @pytest.fixture
-def world(tmp_path: Path) -> World:
-    return World(tmp_path)
+def world(new_store: OpenStore) -> World:
+    return World(new_store)
 
 
 def ask(env: str = "production", user: str = ANA, **kw: Any) -> Ask:
@@ -70,8 +67,8 @@ def test_all_six_pass_in_order_on_a_quiet_day(world: World) -> None:
 
 
 def test_a_group_member_may_deploy_and_an_outsider_stops_at_the_first_gate(
-        tmp_path: Path) -> None:
-    world = World(tmp_path, deployers=[ONCALL])
+        new_store: OpenStore) -> None:
+    world = World(new_store, deployers=[ONCALL])
     assert world.outcomes(ask(user=CARL))[0] == ("permission", PASS)
     assert world.outcomes(ask(user=EVE)) == [("permission", FAIL)]
     explained = world.outcomes(ask(user=EVE), stop_at_failure=False)
@@ -100,8 +97,8 @@ def test_freeze_and_incidents_yield_only_to_break_glass(world: World) -> None:
     assert world.outcomes(glass)[3:5] == [("freeze", OVERRIDE), ("incidents", OVERRIDE)]
 
 
-def test_approvals_wait_and_never_come_from_the_requester(tmp_path: Path) -> None:
-    world = World(tmp_path, approvals=1, approvers=[ANA, BOB])
+def test_approvals_wait_and_never_come_from_the_requester(new_store: OpenStore) -> None:
+    world = World(new_store, approvals=1, approvers=[ANA, BOB])
     result = world.gates.approvals(ask(user=ANA), NOW)
     assert result.outcome == WAIT
     # the domain names people by id; the handlers render the mentions

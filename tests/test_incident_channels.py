@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime
 
-from shipbell.bot.incidents.naming import candidates, channel_name, slugify
 from shipbell.bot.slackdouble.cast import ANA, BOB, CARL, INCIDENTS
+from shipbell.bot.storage import Backend, Store
+from shipbell.handlers.incident.naming import candidates, channel_name, slugify
 from test_incident_support import declare, row, start
 
 WHEN = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
@@ -126,19 +127,41 @@ def test_config_errors_say_what_would_work():
     assert IncidentSettings().update_minutes.minutes(4) == 0
 
 
-CRASH_ON_STORE = """
+# Storing the new channel's id fails as a crash would, by a trigger in the database (each
+# backend's trigger language; on PostgreSQL the error is a constraint violation, as SQLite's
+# RAISE(ABORT) is).
+CRASH_ON_STORE = {
+    Backend.SQLITE: ["""
 CREATE TRIGGER crash_on_store BEFORE UPDATE OF channel_id ON incidents
 WHEN NEW.channel_id IS NOT NULL BEGIN SELECT RAISE(ABORT, 'simulated crash'); END
-"""
+"""],
+    Backend.POSTGRESQL: ["""
+CREATE FUNCTION crash_on_store() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN RAISE EXCEPTION 'simulated crash' USING ERRCODE = '23000'; END $$
+""", """
+CREATE TRIGGER crash_on_store BEFORE UPDATE OF channel_id ON incidents FOR EACH ROW
+WHEN (NEW.channel_id IS NOT NULL) EXECUTE FUNCTION crash_on_store()
+"""],
+}
+STOP_CRASHING = {
+    Backend.SQLITE: ["DROP TRIGGER crash_on_store"],
+    Backend.POSTGRESQL: ["DROP TRIGGER crash_on_store ON incidents",
+                         "DROP FUNCTION crash_on_store()"],
+}
+
+
+def crash_on_store(store: Store, on: bool = True) -> None:
+    for statement in (CRASH_ON_STORE if on else STOP_CRASHING)[store.backend]:
+        store.execute(statement)
 
 
 async def test_crash_after_create_adopts_the_channel_instead_of_orphaning_it(make_bell, clock):
     bell = await start(make_bell)
-    bell.core.store.execute(CRASH_ON_STORE)  # Slack creates the channel; storing its id dies
+    crash_on_store(bell.core.store)  # Slack creates the channel; storing its id dies
     await bell.command("/incident", "open DB latency sev2 --service api")
     await bell.double.wait_for_count("conversations.create", 1)
     await clock.until_sleeping()  # the set-up failed and waits to be retried
-    bell.core.store.execute("DROP TRIGGER crash_on_store")
+    crash_on_store(bell.core.store, on=False)
     await bell.restart()  # the process dies; the pending set-up resumes in the new one
     await bell.idle()
     inc = row(bell)
@@ -152,12 +175,12 @@ async def test_crash_after_create_adopts_the_channel_instead_of_orphaning_it(mak
 
 async def test_a_taken_name_someone_else_created_is_never_adopted(make_bell, clock):
     bell = await start(make_bell)
-    bell.core.store.execute(CRASH_ON_STORE)
+    crash_on_store(bell.core.store)
     bell.double.add_channel("inc-1-db-latency")  # a person's channel, not Shipbell's
     await bell.command("/incident", "open DB latency sev2 --service api")
     await bell.double.wait_for_count("conversations.create", 2)
     await clock.until_sleeping()
-    bell.core.store.execute("DROP TRIGGER crash_on_store")
+    crash_on_store(bell.core.store, on=False)
     clock.advance(seconds=30)
     await bell.idle()
     inc = row(bell)

@@ -55,7 +55,7 @@ async def test_every_kind_of_entry_reaches_the_postmortem(make_bell, clock):
 
 
 def test_slack_references_read_as_plain_markdown():
-    from shipbell.bot.incidents.postmortem import readable
+    from shipbell.handlers.incident.postmortem import readable
 
     text = (f"<@{ANA}> and <@U0GONE001|old-name> in <#C0OPS0001|ops> told <!subteam^S0SRE0001|@sre>"
             " <!here>: see <https://status.example.com|the status page> or <https://x.io>")
@@ -65,7 +65,7 @@ def test_slack_references_read_as_plain_markdown():
 
 
 def test_a_labelled_link_keeps_its_address_in_sight_and_escapes_are_undone():
-    from shipbell.bot.incidents.postmortem import readable
+    from shipbell.handlers.incident.postmortem import readable
 
     text = "<https://evil.example|the runbook> &amp; <!here|@here> &lt;b&gt;"
     assert readable(text, {}) == "the runbook (https://evil.example) & @here <b>"

@@ -3,22 +3,18 @@ compare-and-set, without a Slack app (a store, a clock and the service)."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
+from fakes.stores import OpenStore
 from shipbell.bot.clock import FakeClock
 from shipbell.bot.incidents.config import IncidentSettings
 from shipbell.bot.incidents.models import OPEN_STATUSES, TRANSITIONS, Incident, Status, sources_for
 from shipbell.bot.incidents.service import IncidentService
-from shipbell.bot.schema import all_migrations
 from shipbell.bot.slackdouble.cast import ANA, BOB
-from shipbell.bot.storage.db import Store
 
 
 @pytest.fixture
-def svc(tmp_path: Path, clock: FakeClock) -> IncidentService:
-    store = Store(tmp_path / "t.db")
-    store.migrate(all_migrations())
+def svc(new_store: OpenStore, clock: FakeClock) -> IncidentService:
+    store = new_store("t.db")
     return IncidentService(store, clock, IncidentSettings(), lambda *a, **k: None)
 
 

@@ -32,9 +32,11 @@ from shipbell.bot.local import CHANNELS, GROUPS, PEOPLE
 from shipbell.bot.schema import all_migrations
 from shipbell.bot.slack.kinds import SlackTask
 from shipbell.bot.slackdouble import SlackDouble, SlackDriver
-from shipbell.bot.slackdouble.cast import DEPLOYS, INCIDENTS, RELEASES
+from shipbell.bot.slackdouble.cast import DEPLOYS, INCIDENTS, METRICS, RELEASES
 from shipbell.bot.storage import open_store, parse_url
+from shipbell.handlers.digest.ids import Task as DigestTask
 from shipbell.handlers.release.ids import Kind
+from shipbell.scheduled.digest import JOB_ID as DIGEST_JOB
 
 SIGNING = "replicas-signing-secret-0123456789"
 LEASE = 3  # seconds: the beat is every second
@@ -361,6 +363,50 @@ async def test_a_replica_killed_mid_scheduled_post_is_taken_over_and_it_is_poste
     assert len(posts) == 1, [m["text"] for m in posts]
     ledger = cluster.rows("SELECT status FROM scheduled_runs WHERE job_id = ?", (RELEASE_JOB,))
     assert len(ledger) == 1, ledger  # one replica claimed the run; the others saw it claimed
+    assert cluster.rows("SELECT id FROM tasks WHERE status != 'done'") == []
+
+
+def first_seen(store_url: str, job_id: str, kind: str, at: datetime) -> None:
+    """Seed the store as if ``job_id`` had been registered at ``at`` (a run is due now)."""
+    seed = open_store(parse_url(store_url), pool_size=1)
+    try:
+        seed.migrate(all_migrations())
+        seed.execute("INSERT INTO scheduled_jobs (job_id, kind, first_seen, last_seen)"
+                     " VALUES (?, ?, ?, ?)", (job_id, kind, to_db(at), to_db(at)))
+    finally:
+        seed.close()
+
+
+async def test_a_replica_killed_mid_digest_post_is_taken_over_and_it_is_posted_once(
+    make_cluster: MakeCluster, store_url: str
+) -> None:
+    """The daily digest is due as the replicas start: one replica claims the run, builds
+    the digest, and is SIGKILLed while its summary is on its way to Slack; the summary
+    lands, and the survivor that takes the posting task over adopts it (found by its
+    metadata) and finishes the thread under it, instead of posting the digest again."""
+    now = datetime.now(UTC)
+    due = now - timedelta(minutes=2)
+    first_seen(store_url, DIGEST_JOB, "digest", now - timedelta(minutes=10))
+    digest = {"channel": METRICS, "time": f"{due:%H:%M}", "timezone": "UTC"}
+    cluster = await make_cluster(lambda double: double.hold("chat.postMessage"),
+                                 SHIPBELL_DIGEST=json.dumps(digest))
+    double = cluster.double
+    await double.wait_held("chat.postMessage", timeout=SLOW)
+    claimant = cluster.holder(DigestTask.POST)
+    await cluster.kill(claimant)  # mid-post: the summary reached Slack, no answer came back
+    double.release("chat.postMessage")
+    survivor = await cluster.taken_over(DigestTask.POST)
+    await survivor.line(fr"post: its message in {METRICS} .* adopted", SLOW)
+    await cluster.stop_all()
+    posted = double.messages(METRICS)
+    top = [m for m in posted if m.get("thread_ts", m["ts"]) == m["ts"]]
+    replies = [m for m in posted if m not in top]
+    assert len(top) == 1, [m["text"] for m in top]
+    assert len(replies) == 2 and {m["thread_ts"] for m in replies} == {top[0]["ts"]}, replies
+    ledger = cluster.rows("SELECT status FROM scheduled_runs WHERE job_id = ?", (DIGEST_JOB,))
+    assert ledger == [{"status": "posted"}], ledger
+    stored = cluster.rows("SELECT summary_ts, done_at FROM digest_posts")
+    assert len(stored) == 1 and stored[0]["summary_ts"] == top[0]["ts"] and stored[0]["done_at"]
     assert cluster.rows("SELECT id FROM tasks WHERE status != 'done'") == []
 
 

@@ -15,6 +15,7 @@ from shipbell.bot.observability import Metrics
 from shipbell.bot.scheduling import ScheduledJob, Scheduler
 from shipbell.bot.schema import all_migrations
 from shipbell.bot.storage import Store
+from shipbell.bot.tasks import TaskRunner
 
 DAILY_9 = "0 9 * * *"
 
@@ -31,12 +32,18 @@ class Recorder:
         return "posted"
 
 
+def scheduler_on(store: Store, clock: FakeClock, **options: timedelta) -> Scheduler:
+    """A process's scheduler and the task runner its claimed runs run in."""
+    metrics = Metrics()
+    return Scheduler(store, clock, metrics, TaskRunner(store, clock, metrics), **options)
+
+
 def make(path: Path, clock: FakeClock, recorder: Recorder, *, cron: str = DAILY_9,
          tz: str = "UTC", grace: timedelta = timedelta(hours=1), coalesce: bool = False,
          ) -> tuple[Scheduler, Store]:
     store = Store(path)
     store.migrate(all_migrations())
-    scheduler = Scheduler(store, clock, Metrics(), grace=grace)
+    scheduler = scheduler_on(store, clock, grace=grace)
     trigger = CronTrigger.from_crontab(cron, timezone=tz)
     scheduler.add(ScheduledJob("digest", trigger, recorder, kind="test", coalesce=coalesce))
     return scheduler, store
@@ -166,7 +173,7 @@ async def test_coalesced_job_runs_only_the_latest_due_time(
 async def test_failed_run_is_recorded_and_not_retried(tmp_path: Path, clock: FakeClock) -> None:
     store = Store(tmp_path / "s.db")
     store.migrate(all_migrations())
-    scheduler = Scheduler(store, clock, Metrics())
+    scheduler = scheduler_on(store, clock)
 
     async def boom(when: datetime) -> str:
         raise RuntimeError("provider down")
@@ -214,7 +221,7 @@ async def test_run_interrupted_by_a_crash_is_rerun_only_if_idempotent(
     rec, fragile = Recorder(), Recorder()
     store = Store(tmp_path / "s.db")
     store.migrate(all_migrations())
-    crashed = Scheduler(store, clock, Metrics())
+    crashed = scheduler_on(store, clock)
     trigger = CronTrigger.from_crontab(DAILY_9, timezone="UTC")
     crashed.add(ScheduledJob("post", trigger, rec, kind="test", rerun_claimed=True))
     crashed.add(ScheduledJob("once", trigger, fragile, kind="test"))
@@ -224,7 +231,7 @@ async def test_run_interrupted_by_a_crash_is_rerun_only_if_idempotent(
     store.close()
     clock.set(at(2, 9, 20))
     store = Store(tmp_path / "s.db")
-    again = Scheduler(store, clock, Metrics())
+    again = scheduler_on(store, clock)
     again.add(ScheduledJob("post", trigger, rec, kind="test", rerun_claimed=True))
     again.add(ScheduledJob("once", trigger, fragile, kind="test"))
     outcomes = await again.start()
@@ -263,7 +270,7 @@ async def test_a_local_job_runs_in_every_process_and_leaves_no_ledger(
     store = Store(tmp_path / "s.db")
     store.migrate(all_migrations())
     trigger = CronTrigger.from_crontab("*/10 * * * *", timezone="UTC")
-    schedulers = [Scheduler(store, clock, Metrics()) for _ in (one, two)]
+    schedulers = [scheduler_on(store, clock) for _ in (one, two)]
     for scheduler, rec in zip(schedulers, (one, two), strict=True):
         scheduler.add(ScheduledJob("cache", trigger, rec, kind="test", coalesce=True,
                                    local=True))

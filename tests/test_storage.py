@@ -11,6 +11,11 @@ from shipbell.bot.schema import all_migrations
 from shipbell.bot.storage import Store
 from shipbell.bot.storage.migrations import sql
 
+# The SQLite file itself: its pragmas (WAL, foreign keys), DDL in its transactions, a worker
+# thread's own connection to the file.  The same promises on both backends (migrations once,
+# in order, all or nothing; reads off the event loop) are in test_store_contract.py.
+pytestmark = pytest.mark.sqlite_only("SQLite's file, pragmas and connections")
+
 
 def test_wal_and_foreign_keys(tmp_path: Path) -> None:
     store = Store(tmp_path / "s.db")

@@ -21,7 +21,7 @@ from shipbell.bot.schema import all_migrations
 from shipbell.bot.slackdouble.cast import ANA, METRICS
 from shipbell.bot.storage import Connection, Store, open_store, parse_url
 from shipbell.bot.storage.copy import tables
-from test_digest_reference import PARIS, POSTED, reference_store
+from test_digest_reference import PARIS, POSTED, seed_reference
 
 CFG = DigestSettings(timezone="Europe/Paris")
 
@@ -36,7 +36,9 @@ def pg_url() -> Iterator[str]:
 def installation(tmp_path: Path) -> Store:
     """An SQLite installation with the digest's reference data, a year of history (several
     copy batches) and rows in the other tables: a blob, unicode, NULLs, quotes."""
-    store = reference_store(tmp_path)
+    store = Store(tmp_path / "reference.db")
+    store.migrate(all_migrations())
+    seed_reference(store)
     seed_history(store.conn, deploys=2500, incidents=40, services=["api", "web"],
                  envs=["production", "staging"], end=datetime(2026, 11, 1, tzinfo=UTC))
     store.execute("INSERT INTO audit_log (at, actor, action, subject, detail)"

@@ -61,6 +61,15 @@ def test_insert_returning_id_and_rows_by_name(store: Store) -> None:
     assert [r["name"] for r in store.all("SELECT name FROM things ORDER BY id")] == ["a", "b"]
 
 
+def test_text_with_a_nul_is_stored_on_every_backend(store: Store) -> None:
+    """PostgreSQL's text can't hold NUL: a forged request's text still stores (U+FFFD in its
+    place there), rather than failing the request."""
+    store.execute("INSERT INTO things (name) VALUES (?)", ("ti\x00tle",))
+    row = store.one("SELECT name FROM things")
+    assert row is not None and row["name"] in ("ti\x00tle", "ti\ufffdtle")
+    assert (row["name"] == "ti\ufffdtle") == (store.url.backend == "postgresql")
+
+
 def test_ids_have_no_gaps_after_conflicts_or_rollbacks(store: Store) -> None:
     """A new row's id is max(id) + 1: a skipped duplicate or a rolled-back insert uses none
     (incident numbers are shown to people and must run INC-1, INC-2, …)."""

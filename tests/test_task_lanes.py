@@ -77,11 +77,12 @@ async def test_resumed_tasks_join_the_backlog(make_bell: MakeBell, clock: FakeCl
     """Tasks a previous process left behind resume a few at a time after a restart."""
     bell = await make_bell({"server": {"backlog_slots": 2}})
     now = to_db(clock.now())
-    bell.core.store.conn.executemany(
-        "INSERT INTO tasks (kind, payload, created_at, updated_at) VALUES (?, ?, ?, ?)",
-        [("slack.call", json.dumps({"method": "chat.postMessage",
-                                    "args": {"channel": GENERAL, "text": f"left {i}"}}),
-          now, now) for i in range(12)])
+    with bell.core.store.transaction() as conn:
+        conn.executemany(
+            "INSERT INTO tasks (kind, payload, created_at, updated_at) VALUES (?, ?, ?, ?)",
+            [("slack.call", json.dumps({"method": "chat.postMessage",
+                                        "args": {"channel": GENERAL, "text": f"left {i}"}}),
+              now, now) for i in range(12)])
     bell.double.hold("chat.postMessage")
     await bell.restart()
     await until(lambda: bell.double.waiting.get("chat.postMessage") == 2)

@@ -21,7 +21,7 @@ from shipbell.bot.deploys.config import DeploySettings, EnvironmentConfig
 from shipbell.bot.deploys.locks import Locks
 from shipbell.bot.deploys.repo import DeployRepo
 from shipbell.bot.inputs import user_text
-from shipbell.bot.people import people, person
+from shipbell.bot.people import channel, people, person
 
 
 class Outcome(StrEnum):
@@ -129,7 +129,7 @@ class Gates:
             return GateResult("permission", FAIL,
                               f"Only {who} may deploy {where}; ask one of them.")
         if env.channels and ask.channel not in env.channels:
-            chans = ", ".join(f"<#{c}>" for c in env.channels)
+            chans = ", ".join(channel(c) for c in env.channels)
             return GateResult("permission", FAIL, f"Deploy {where} from {chans}.")
         return GateResult("permission", PASS, "you may deploy here from this channel")
 

@@ -134,7 +134,7 @@ class DeployService:
                     self.repo.note_on_incident(
                         ask.incident, deploy_id, now, ask.user,
                         f"{kind.capitalize()} #{deploy_id} of {ask.service}@{ref} to {ask.env}"
-                        f" requested by <@{ask.user}> to fix this")
+                        f" requested by {person(ask.user)} to fix this")
                 self.core.audit(ask.user, "deploy.request", f"deploy #{deploy_id}",
                                 channel=ask.channel, service=ask.service, env=ask.env, ref=ref,
                                 reason=reason, incident_id=ask.incident, rollback=is_rollback)

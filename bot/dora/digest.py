@@ -108,9 +108,11 @@ def build_digest(
 def known_services(conn: Connection, limit: int = 12) -> list[str]:
     """Service names ever deployed, for a helpful "did you mean"; walks the service index."""
     rows = conn.execute(
-        "WITH RECURSIVE s(name) AS (SELECT MIN(service) FROM deploys"
-        " UNION ALL SELECT (SELECT MIN(service) FROM deploys WHERE service > s.name)"
-        " FROM s WHERE s.name IS NOT NULL LIMIT ?)"
+        # The walk stops after limit + 1 names by counting its steps (PostgreSQL has no
+        # LIMIT inside a recursive query; SQLite would have taken one there).
+        "WITH RECURSIVE s(name, n) AS (SELECT MIN(service), 1 FROM deploys"
+        " UNION ALL SELECT (SELECT MIN(service) FROM deploys WHERE service > s.name), n + 1"
+        " FROM s WHERE s.name IS NOT NULL AND n < ?)"
         " SELECT name FROM s WHERE name IS NOT NULL",
         (limit + 1,),
     )

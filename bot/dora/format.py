@@ -218,11 +218,12 @@ def cluster_line(d: Digest, *, why: bool = False) -> str:
     return f"{line}; per key: {d.cluster.why}" if why else line
 
 
-def followup_line(f: FollowupRow, *, mention: bool = False) -> str:
+def followup_line(f: FollowupRow) -> str:
+    """The owner is named by id; the digest's handler mentions them in Slack."""
     due = f"due {f.due}"
     if f.private:
         return f"a follow-up on a private incident, {due}"
-    owner = f", owner {'<@' + f.owner + '>' if mention else f.owner}" if f.owner else ""
+    owner = f", owner {f.owner}" if f.owner else ""
     return f"“{clip(f.text)}” on #{f.incident_id} {clip(f.incident_title)}, {due}{owner}"
 
 

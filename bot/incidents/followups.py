@@ -10,6 +10,7 @@ from shipbell.bot.incidents import timeline
 from shipbell.bot.incidents.models import Incident
 from shipbell.bot.incidents.service import IncidentService
 from shipbell.bot.incidents.timeline import Entry
+from shipbell.bot.people import person
 
 
 def add(
@@ -23,7 +24,7 @@ def add(
         (inc.id, text, owner, due, to_db(now)),
     )
     fid = int(cursor.fetchone()[0])
-    owner_text = f" (owner <@{owner}>" + (f", due {due})" if due else ")") if owner else ""
+    owner_text = f" (owner {person(owner)}" + (f", due {due})" if due else ")") if owner else ""
     timeline.add(svc.store, inc.id, now, Entry.FOLLOWUP, actor, f"Follow-up #{fid}: {text}"
                  + owner_text)
     svc.audit(actor, "incident.followup", inc.ref, followup=fid, owner=owner, due=due)

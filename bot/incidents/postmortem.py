@@ -6,17 +6,15 @@ teams can point ``[incident] postmortem_template`` at their own file.
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
-from pathlib import Path
 from string import Template
 from typing import Any
 
 from shipbell.bot.clock import humanize
 from shipbell.bot.incidents.models import Incident
-from shipbell.bot.incidents.naming import slugify
 from shipbell.bot.incidents.timeline import Entry
-from shipbell.bot.inputs import CHANNEL_MENTION, GROUP_MENTION, USER_MENTION
+from shipbell.bot.inputs import PRINCIPAL_ID
+from shipbell.bot.people import person
 
 DEFAULT_TEMPLATE = """\
 # $ref: $title
@@ -63,58 +61,14 @@ KIND_LABELS = {Entry.DECLARED: "Declared", Entry.SEVERITY: "Severity", Entry.STA
                Entry.LINK: "Deploy", Entry.FOLLOWUP: "Follow-up", Entry.PIN: "Pinned",
                Entry.REACTION: "Pinned (:pushpin:)", Entry.RESOLVED: "Resolved",
                Entry.CLOSED: "Closed"}
-LINK_REF = re.compile(r"<(https?://[^>|]+)(?:\|([^>]*))?>")
-BROADCAST_REF = re.compile(r"<!(channel|here|everyone)(?:\|[^>]*)?>")
-ENTITIES = {"&lt;": "<", "&gt;": ">", "&amp;": "&"}
 
 
-def user_ids(*texts: str | None) -> list[str]:
-    """Every user mentioned in ``texts``, in order, once."""
-    found = (m.group(1) for t in texts if t for m in USER_MENTION.finditer(t))
-    return list(dict.fromkeys(found))
-
-
-def people(inc: Incident, entries: list[dict[str, Any]],
-           followups: list[dict[str, Any]]) -> list[str]:
-    """Whose names the draft needs, in order, once: the roles, each entry's actor and the
-    people mentioned in what they wrote, the follow-ups' owners. Ids, not mentions."""
-    found = [u for u in (inc.reporter, inc.commander, inc.comms) if u]
-    for e in entries:
-        if e["actor"]:
-            found += [e["actor"], *user_ids(e["text"])]
-    found += [f["owner"] for f in followups if f["owner"]]
-    return list(dict.fromkeys(found))
-
-
-def _labelled(ref: re.Match[str]) -> str:
-    """`<#C…|ops>` → `#ops`, `<!subteam^S…|@sre>` → `@sre`; without a label, as it is."""
-    label = ref.group(2)
-    if label is None:
-        return ref.group(0)
-    return label if label.startswith(("@", "#")) else f"#{label}"
-
-
-def readable(text: str, names: dict[str, str]) -> str:
-    """Slack's stored references as a reader of the file sees them: `@ana`, `#ops`, links.
-
-    A labelled link keeps its address in sight (``click (https://…)``), so text someone typed
-    can't become a disguised link in the draft; Slack's `&amp;`-style escapes become the
-    characters they stand for (the file is Markdown, not Slack mrkdwn)."""
-    text = BROADCAST_REF.sub(r"@\1", text)
-    text = USER_MENTION.sub(lambda m: "@" + names.get(m.group(1), m.group(2) or m.group(1)), text)
-    text = CHANNEL_MENTION.sub(_labelled, text)
-    text = GROUP_MENTION.sub(_labelled, text)
-    text = LINK_REF.sub(lambda m: f"{m.group(2)} ({m.group(1)})"
-                        if m.group(2) and m.group(2) != m.group(1) else m.group(1), text)
-    return re.sub("&(?:lt|gt|amp);", lambda m: ENTITIES[m.group(0)], text)
-
-
-def _entry(e: dict[str, Any], names: dict[str, str]) -> str:
+def _entry(e: dict[str, Any]) -> str:
     """One list item; continuation lines indented so a multi-line message stays in it."""
     text = (e["text"] or "").strip().replace("\n", "\n  ")
     link = f" ([link]({e['permalink']}))" if e.get("permalink") else ""
     return f"- {_when(e['at'])} · {KIND_LABELS.get(e['kind'], e['kind'])} ·" \
-           f" {_who(e['actor'], names)}: {text}{link}"
+           f" {_who(e['actor'])}: {text}{link}"
 
 
 def _when(at: datetime | None) -> str:
@@ -125,16 +79,19 @@ def _span(start: datetime | None, end: datetime | None) -> str:
     return humanize(end - start) if start and end else "—"
 
 
-def _who(user: str | None, names: dict[str, str]) -> str:
-    """A person by name (the file is read outside Slack); their id when Slack didn't say."""
-    return "@" + names.get(user, user) if user else "—"
+def _who(user: str | None) -> str:
+    """A person by id (``bot.people``): the handler names them, as the file is read outside
+    Slack. An actor that is no Slack id is written as it is."""
+    if not user:
+        return "—"
+    return person(user) if PRINCIPAL_ID.fullmatch(user) else "@" + user
 
 
 def _deploy(d: dict[str, Any]) -> str:
     return f"deploy #{d['id']} ({d['service']} {d['version'] or d['ref']} to {d['env']})"
 
 
-def render(
+def draft(
     inc: Incident,
     entries: list[dict[str, Any]],
     followups: list[dict[str, Any]],
@@ -142,18 +99,16 @@ def render(
     *,
     now: datetime,
     template: str | None = None,
-    names: dict[str, str] | None = None,
     updates: list[dict[str, Any]] | None = None,
 ) -> str:
-    """The draft; ``names`` (user id → name) names the people it refers to by id and turns
-    Slack mentions inside stored texts into readable `@name`s; ``updates`` (with ``on_time``)
-    says whether status updates kept the cadence."""
-    names = names or {}
+    """The draft, naming people by id (``bot.people`` markers) and quoting stored texts as
+    stored; ``updates`` (with ``on_time``) says whether status updates kept the cadence.
+    ``handlers.incident.postmortem.render`` makes it readable outside Slack."""
     caused = [d for d in deploys if d["relation"] == "caused"]
     fixed = [d for d in deploys if d["relation"] == "fixed"]
-    lines = [_entry(e, names) for e in entries]
+    lines = [_entry(e) for e in entries]
     first_pin = next((e for e in entries if e["kind"] in (Entry.PIN, Entry.REACTION)), None)
-    detection = f"Declared by {_who(inc.reporter, names)} at {_when(inc.declared_at)}."
+    detection = f"Declared by {_who(inc.reporter)} at {_when(inc.declared_at)}."
     if first_pin and first_pin["at"] < inc.declared_at:
         detection += f" Earliest captured signal: {_when(first_pin['at'])}."
     root = "Caused by " + ", ".join(_deploy(d) for d in caused) + "." if caused else TODO
@@ -162,15 +117,15 @@ def render(
         resolution += "\n\nFixed by " + ", ".join(_deploy(d) for d in fixed) + "."
     fups = [
         f"- [{'x' if f['done_at'] else ' '}] #{f['id']} {f['text']}"
-        f" — owner {_who(f['owner'], names)}, due {f['due_date'] or '—'}"
+        f" — owner {_who(f['owner'])}, due {f['due_date'] or '—'}"
         for f in followups
     ]
     metadata = "\n".join([
         f"- Severity: SEV{inc.severity}",
         f"- Service: {inc.service or '—'}",
         f"- Status: {inc.status}",
-        f"- Commander: {_who(inc.commander, names)} · Comms: {_who(inc.comms, names)}"
-        f" · Reporter: {_who(inc.reporter, names)}",
+        f"- Commander: {_who(inc.commander)} · Comms: {_who(inc.comms)}"
+        f" · Reporter: {_who(inc.reporter)}",
         f"- Declared: {_when(inc.declared_at)}",
         f"- Mitigated: {_when(inc.mitigated_at)}"
         f" (after {_span(inc.declared_at, inc.mitigated_at)})",
@@ -203,26 +158,7 @@ def render(
         "went_well": went_well,
         "went_badly": went_badly,
     }
-    markdown = Template(template or DEFAULT_TEMPLATE).safe_substitute(values)
-    return readable(markdown, names)
+    return Template(template or DEFAULT_TEMPLATE).safe_substitute(values)
 
 
-def filename(inc: Incident) -> str:
-    return f"{inc.ref}-{slugify(inc.title, 50) or 'incident'}.md"
-
-
-def write(directory: str, inc: Incident, markdown: str) -> Path:
-    """Write (or overwrite) the draft under ``postmortem_dir``; a re-run replaces it."""
-    path = Path(directory) / filename(inc)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".md.tmp")
-    tmp.write_text(markdown, encoding="utf-8")
-    tmp.replace(path)
-    return path
-
-
-def load_template(path: str | None) -> str | None:
-    return Path(path).read_text(encoding="utf-8") if path else None
-
-
-__all__ = ["DEFAULT_TEMPLATE", "filename", "load_template", "people", "render", "write"]
+__all__ = ["DEFAULT_TEMPLATE", "draft"]

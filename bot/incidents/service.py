@@ -25,6 +25,7 @@ from shipbell.bot.incidents.models import (
     sources_for,
 )
 from shipbell.bot.incidents.timeline import Entry
+from shipbell.bot.people import person
 from shipbell.bot.storage import Store
 
 Audit = Callable[..., None]
@@ -201,8 +202,9 @@ class IncidentService:
         label = "Commander" if role == "commander" else "Comms"
         with self.store.transaction():
             self.store.execute(f"UPDATE incidents SET {role} = ? WHERE id = ?", (user, inc.id))
+            was = f" (was {person(before)})" if before else ""
             timeline.add(self.store, inc.id, self.clock.now(), Entry.ROLE, actor,
-                         f"{label}: <@{user}>" + (f" (was <@{before}>)" if before else ""))
+                         f"{label}: {person(user)}{was}")
             self.publish(Event.ROLE_ASSIGNED, {
                 "id": inc.id, "actor": actor, "role": role, "user": user, "before": before})
         self.audit(actor, f"incident.assign.{role}", inc.ref, user=user, before=before)

@@ -7,11 +7,20 @@ before anything is posted, so a restart, a duplicate wake-up or a second process
 the database can never post it twice. Candidates older than the grace window are recorded
 as missed (logged and counted), never posted late and never dropped silently.
 
+The claim and the run are durable together: the transaction that inserts the ledger row
+also inserts a persisted task (``scheduled.run``, keyed by job and time) held by this
+replica, and the job's body runs as that task.  So the task leases cover it: a replica that
+dies mid-run (the digest rendering its chart) stops renewing, and a survivor's beat takes
+the run over within the lease time, instead of the run waiting for some replica to restart.
+A taken-over run is run again only if its job is ``rerun_claimed`` and it is still within
+the grace window; otherwise its ledger row stays ``claimed``, as before.
+
 - When a job was first registered is persisted (``scheduled_jobs``), so a job that has never
   fired still has its downtime misses counted after a restart, and nothing due before that
   first start is ever caught up (a new database owes no runs).
 - A job marked ``rerun_claimed`` (its run is idempotent) has runs that a crashed process
-  claimed but never finished run again at start-up, within the grace window.
+  claimed but never finished run again, within the grace window: taken over by a live
+  replica's beat, or at start-up.
 - Whoever claimed runs as missed hears about them once, after the pass
   (``on_missed``): a feature can tell its channel what was missed while the bot was down.
 - Coalesced jobs (periodic sweeps) jump straight to their latest due time.
@@ -23,12 +32,14 @@ Tests do not start APScheduler: they move a FakeClock and call ``run_due``.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import socket
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.base import BaseTrigger
@@ -37,9 +48,9 @@ from apscheduler.triggers.interval import IntervalTrigger
 from shipbell.bot import logs
 from shipbell.bot.clock import Clock, from_db, to_db
 from shipbell.bot.observability import Metrics
-from shipbell.bot.scheduling.runs import RunStatus
+from shipbell.bot.scheduling.runs import RunStatus, SchedulerTask
 from shipbell.bot.storage import Store
-from shipbell.bot.tasks import backlog
+from shipbell.bot.tasks import TaskRunner, backlog, repeated
 
 MAX_CATCH_UP = 200  # fire times looked at per job per pass; bounds work after long downtime
 
@@ -86,6 +97,7 @@ class Scheduler:
         store: Store,
         clock: Clock,
         metrics: Metrics,
+        tasks: TaskRunner,
         *,
         grace: timedelta = timedelta(hours=1),
         instance: str | None = None,
@@ -93,8 +105,12 @@ class Scheduler:
         self.store = store
         self.clock = clock
         self.metrics = metrics
+        self.tasks = tasks
         self.grace = grace
         self.instance = instance or f"{socket.gethostname()}:{os.getpid()}"
+        tasks.register(SchedulerTask.RUN, self._run_task)
+        # The outcome of each run a coroutine of this process waits for (``_await_run``).
+        self._waiting: dict[str, asyncio.Future[RunOutcome]] = {}  # by run_key
         self.jobs: dict[str, ScheduledJob] = {}
         # Told, after each pass, about the runs this process claimed as missed (and only
         # those: a second process sharing the database never hears of them twice).
@@ -204,11 +220,12 @@ class Scheduler:
                     self.metrics.scheduled_runs.labels(job.kind, RunStatus.MISSED).inc()
                     outcomes.append(RunOutcome(job.id, when, RunStatus.MISSED))
                 continue
-            if not self._claim(job.id, when, RunStatus.CLAIMED):
+            task_id = self._claim_run(job, when)
+            if task_id is None:
                 self.metrics.scheduled_runs.labels(job.kind, RunStatus.DUPLICATE).inc()
                 outcomes.append(RunOutcome(job.id, when, RunStatus.DUPLICATE))
                 continue
-            outcomes.append(await self._execute(job, when))
+            outcomes.append(await self._await_run(job, when, task_id))
         return outcomes
 
     async def rerun_interrupted(self, now: datetime | None = None) -> list[RunOutcome]:
@@ -227,8 +244,65 @@ class Scheduler:
             for row in rows:
                 when = from_db(row["scheduled_for"])
                 assert when is not None
-                outcomes.append(await self._execute(job, when))
+                # Only a run no live replica holds (a claim from before runs were tasks has
+                # its task written now); one this process took over already is waited for.
+                task_id = self.tasks.take(SchedulerTask.RUN, _payload(job.id, when),
+                                          key=run_key(job.id, when))
+                if task_id is not None:
+                    outcomes.append(await self._await_run(job, when, task_id))
         return outcomes
+
+    def _claim_run(self, job: ScheduledJob, when: datetime) -> int | None:
+        """Claim the run and write its task in one transaction; the task's id, or None when
+        another replica claimed the run first."""
+        with self.store.transaction():
+            if not self._claim(job.id, when, RunStatus.CLAIMED):
+                return None
+            task_id = self.tasks.submit(SchedulerTask.RUN, _payload(job.id, when),
+                                        key=run_key(job.id, when))
+            if task_id is None:  # a task left from a ledger row purged since: never twice
+                raise RuntimeError(f"scheduled run {run_key(job.id, when)} has a task already")
+        return task_id
+
+    async def _await_run(self, job: ScheduledJob, when: datetime, task_id: int) -> RunOutcome:
+        """Wait for the run's task (started after the claim's commit) and return its outcome;
+        a run that was handed back (shutdown) or lost its lease stays ``claimed`` here."""
+        task = self.tasks.running.get(task_id)
+        if task is None:
+            return RunOutcome(job.id, when, RunStatus.CLAIMED, "handed over")
+        key = run_key(job.id, when)
+        waiting = self._waiting.setdefault(key, asyncio.get_running_loop().create_future())
+        try:
+            await asyncio.wait([task])
+        finally:
+            self._waiting.pop(key, None)
+        if waiting.done():
+            return waiting.result()
+        return RunOutcome(job.id, when, RunStatus.CLAIMED, "interrupted")
+
+    async def _run_task(self, payload: dict[str, Any]) -> None:
+        """The ``scheduled.run`` task: the claimed run's body, by whichever replica holds it."""
+        job = self.jobs.get(payload["job"])
+        when = from_db(payload["when"])
+        assert when is not None
+        if job is None:  # no longer configured: the ledger keeps it claimed
+            logs.logger.warning(logs.SCHEDULED_NOT_RERUN, payload["job"], when, "not configured")
+            return
+        zone = getattr(job.trigger, "timezone", None)  # the job sees its own wall clock
+        when = when.astimezone(zone) if zone is not None else when
+        grace = job.grace if job.grace is not None else self.grace
+        if repeated() and not job.rerun_claimed:
+            logs.logger.warning(logs.SCHEDULED_NOT_RERUN, job.id, when,
+                                "its job may not run twice")
+            return
+        if repeated() and self.clock.now() - when > grace:
+            logs.logger.warning(logs.SCHEDULED_NOT_RERUN, job.id, when,
+                                "beyond the grace window")
+            return
+        outcome = await self._execute(job, when)
+        waiting = self._waiting.get(run_key(job.id, when))
+        if waiting is not None and not waiting.done():
+            waiting.set_result(outcome)
 
     def _claim(self, job_id: str, when: datetime, status: RunStatus) -> bool:
         cursor = self.store.execute(
@@ -305,6 +379,15 @@ class Scheduler:
         if self._aps is not None and self._aps.running:
             self._aps.shutdown(wait=False)
         self._aps = None
+
+
+def run_key(job_id: str, when: datetime) -> str:
+    """The key of a claimed run's task: one per ledger row."""
+    return f"{SchedulerTask.RUN}:{job_id}@{to_db(when)}"
+
+
+def _payload(job_id: str, when: datetime) -> dict[str, Any]:
+    return {"job": job_id, "when": to_db(when)}
 
 
 def _same_wall_time(a: datetime, b: datetime) -> bool:

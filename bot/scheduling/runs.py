@@ -17,3 +17,9 @@ class RunStatus(StrEnum):
     FAILED = "failed"
     MISSED = "missed"  # found later than the grace window: not run
     DUPLICATE = "duplicate"  # another process had claimed it: not run
+
+
+class SchedulerTask(StrEnum):
+    """The persisted task a claimed run's body runs as (``tasks.kind``)."""
+
+    RUN = "scheduled.run"

@@ -82,11 +82,29 @@ async def posted_before(core: Core, payload: dict[str, Any]) -> bool:
     """Whether a ``post_once`` task's message already reached its channel (an earlier attempt
     of this task posted it); the gateway's task skips the call then."""
     once, channel = payload["once"], str(payload["args"].get("channel"))
+    found = await _earlier(core, channel, once["key"], datetime.fromisoformat(once["since"]))
+    return found is not None
+
+
+async def post_keyed(core: Core, args: dict[str, Any], *, key: str,
+                     since: datetime) -> gateway.Result:
+    """chat.postMessage from inside a task that records the ts itself (the digest's summary),
+    appearing once: the message carries ``key`` as metadata, and a repeated attempt of the
+    running task first looks for it in the channel (posted after ``since``) and adopts it,
+    returning its ts as if it had just been posted."""
+    channel = str(args.get("channel"))
+    found = await _earlier(core, channel, key, since)
+    if found is not None:
+        return gateway.Result(gateway.Kind.OK, {"ok": True, "channel": channel, "ts": found})
+    return await gateway.call(core, "chat.postMessage", {**args, **tag(POST_EVENT, key=key)})
+
+
+async def _earlier(core: Core, channel: str, key: str, since: datetime) -> str | None:
+    """On a repeated attempt of the running task: the ts of the ``key`` post an earlier
+    attempt sent to ``channel`` (logged as adopted); None on a first attempt or if absent."""
     if not repeated():
-        return False
-    found = await find(core, channel, POST_EVENT, datetime.fromisoformat(once["since"]),
-                       key=once["key"])
-    if found is None:
-        return False
-    logs.logger.warning(logs.MESSAGE_ADOPTED, "post", channel, found)
-    return True
+        return None
+    found = await find(core, channel, POST_EVENT, since, key=key)
+    if found is not None:
+        logs.logger.warning(logs.MESSAGE_ADOPTED, "post", channel, found)
+    return found

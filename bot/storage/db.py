@@ -247,6 +247,16 @@ class Store:
         only_reads(queries)
         return [self.all(sql, params) for sql, params in queries]
 
+    @contextmanager
+    def trace(self, record: Callable[[str], None]) -> Iterator[None]:
+        """Hand ``record`` each statement the store runs on its own connection meanwhile,
+        with its values written in (what a query-count or query-plan check reads)."""
+        self.conn.set_trace_callback(record)
+        try:
+            yield
+        finally:
+            self.conn.set_trace_callback(None)
+
     def ping(self) -> bool:
         return self.reachable() is None
 

@@ -9,8 +9,9 @@ written portably is translated here, for PostgreSQL only:
   ``+`` that keeps SQLite off an index (``AND +service = ?``), ``CROSS JOIN … ON`` that pins
   its join order (a plain ``JOIN`` there);
 - the digest's lead-time line: ``julianday(x)`` and ``group_concat(e)`` become
-  ``EXTRACT(EPOCH …)`` arithmetic and ``string_agg``; ``PRAGMA table_info(t)`` reads
-  ``information_schema.columns``;
+  ``EXTRACT(EPOCH …)`` arithmetic and ``string_agg``; ``round(x, digits)`` rounds
+  ``x`` cast to numeric (PostgreSQL has no two-argument round of a double);
+  ``PRAGMA table_info(t)`` reads ``information_schema.columns``;
 - DDL types: ``INTEGER`` is ``BIGINT`` (SQLite's integers are 64-bit), ``REAL`` is
   ``DOUBLE PRECISION``, ``BLOB`` is ``BYTEA``, ``TEXT`` compares bytewise (``COLLATE "C"``,
   as SQLite's BINARY does, so ORDER BY and ranges agree), ``WITHOUT ROWID`` is dropped;
@@ -67,6 +68,32 @@ def _replace_call(sql: str, name: str, build: Callable[[str], str]) -> str:
     return sql
 
 
+_ROUND = re.compile(r"\bround\(", re.IGNORECASE)
+
+
+def _round_digits(sql: str) -> str:
+    """SQLite's ``round(x, digits)`` of a double: PostgreSQL rounds to digits a numeric only,
+    so ``x`` is cast to numeric there (the result reads back as a float, as SQLite's)."""
+    out, pos = [], 0
+    while (match := _ROUND.search(sql, pos)) is not None:
+        depth, end, commas = 1, match.end(), []
+        while depth:
+            char = sql[end]
+            depth += {"(": 1, ")": -1}.get(char, 0)
+            if char == "," and depth == 1:
+                commas.append(end)
+            end += 1
+        args = sql[match.end():end - 1]
+        if len(commas) == 1:
+            cut = commas[0] - match.end()
+            value, digits = _round_digits(args[:cut]), args[cut + 1:]
+            out += [sql[pos:match.start()], f"round(CAST(({value}) AS numeric),{digits})"]
+        else:
+            out += [sql[pos:match.start()], f"round({_round_digits(args)})"]
+        pos = end
+    return "".join(out) + sql[pos:]
+
+
 @lru_cache(maxsize=2048)
 def to_postgres(sql: str, with_params: bool) -> str:
     """A statement of Shipbell's SQL as PostgreSQL runs it (see the module's list)."""
@@ -84,6 +111,7 @@ def to_postgres(sql: str, with_params: bool) -> str:
         r"(EXTRACT(EPOCH FROM CAST(\1 AS timestamptz)) / 86400.0 + 2440587.5)", sql)
     sql = _replace_call(sql, "group_concat",
                         lambda args: f"string_agg(CAST(({args}) AS TEXT), ',')")
+    sql = _round_digits(sql)
     return to_pyformat(sql) if with_params else sql
 
 

@@ -120,6 +120,10 @@ def configure(raw: psycopg.Connection[Any]) -> None:
 
 
 def _param(value: Any) -> Any:
+    if isinstance(value, str):
+        # PostgreSQL's text can't hold NUL (SQLite's can): user text that carries one (Slack
+        # never sends it, a forged or fuzzed request may) is stored with U+FFFD in its place.
+        return value.replace("\x00", "\ufffd") if "\x00" in value else value
     return int(value) if isinstance(value, bool) else value  # booleans are stored as 0/1
 
 
@@ -142,6 +146,10 @@ class PgConnection:
         self.raw = raw
         self.idle = psycopg.pq.TransactionStatus.IDLE
         self.conflict = psycopg.errors.IntegrityError
+        # ``Store.trace``: each statement, values written in, as SQLite's trace callback
+        # gives them; a transaction shows as BEGIN … COMMIT (the write lock is part of BEGIN,
+        # as SQLite's BEGIN IMMEDIATE takes its lock), a lone write as the one statement.
+        self.record: Callable[[str], None] | None = None
         self.errors = psycopg.Error
         # A write transaction is open but its BEGIN and lock not sent yet: they go out with
         # its first statement, in one round trip (and a transaction with none sends nothing).
@@ -170,6 +178,7 @@ class PgConnection:
 
     def execute(self, sql: str, parameters: Any = (), /) -> Cursor:
         if sql == BEGIN_WRITE:  # a worker thread's own write transaction
+            self._trace("BEGIN")
             with self.guard():
                 return self.raw.execute(BEGIN_LOCKED)
         if self.pending:
@@ -185,6 +194,7 @@ class PgConnection:
         back).  One round trip instead of four (BEGIN, lock, statement, COMMIT).
         ``flush=False``: the commit doesn't wait for the WAL flush (see ``Store.execute``)."""
         query, args = self.query(sql, parameters)
+        self._trace(query, args)
         with self.guard():
             with self.raw.pipeline():
                 self.raw.execute(LOCK)
@@ -203,7 +213,11 @@ class PgConnection:
                     self.pending = False
                     self.raw.execute("BEGIN")
                     self.raw.execute(LOCK)
-                cursors = [self.raw.execute(*self.query(sql, params)) for sql, params in queries]
+                cursors = []
+                for sql, params in queries:
+                    query, args = self.query(sql, params)
+                    self._trace(query, args)
+                    cursors.append(self.raw.execute(query, args))
             return cursors
 
     def executemany(self, sql: str, parameters: Any, /) -> None:
@@ -216,10 +230,12 @@ class PgConnection:
             cursor.executemany(to_postgres(sql, True), rows)
 
     def commit(self) -> None:
+        self._trace("COMMIT")
         with self.guard():
             self.raw.execute("COMMIT")
 
     def rollback(self) -> None:
+        self._trace("ROLLBACK")
         with self.guard():
             self.raw.execute("ROLLBACK")
 
@@ -229,8 +245,18 @@ class PgConnection:
             return to_postgres(sql, True), [_param(p) for p in parameters]
         return to_postgres(sql, False), None
 
+    def _trace(self, statement: str, args: Sequence[Any] | None = None) -> None:
+        if self.record is None:
+            return
+        if args:
+            import psycopg
+
+            statement = psycopg.ClientCursor(self.raw).mogrify(statement, args)
+        self.record(statement)
+
     def _run(self, sql: str, parameters: Any) -> Cursor:
         query, args = self.query(sql, parameters)
+        self._trace(query, args)
         with self.guard():
             return self.raw.execute(query, args)
 
@@ -253,6 +279,18 @@ class PgConnection:
             return
         with self.guard():
             self.raw.execute("COMMIT")
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """``write()`` as the store's own transaction, traced as BEGIN … COMMIT."""
+        self._trace("BEGIN")
+        try:
+            with self.write():
+                yield
+        except BaseException:
+            self._trace("ROLLBACK")
+            raise
+        self._trace("COMMIT")
 
 
 class PgDDL:
@@ -365,7 +403,7 @@ class PostgresStore(Store):
     def _write(self) -> Iterator[Connection]:
         """BEGIN; the write lock; … COMMIT: one writer at a time across every replica."""
         pg = self.live()
-        with pg.write():
+        with pg.transaction():
             yield pg
 
     def _in_transaction(self) -> bool:
@@ -388,6 +426,16 @@ class PostgresStore(Store):
         only_reads(queries)
         return [[dict(row) for row in cursor.fetchall()]
                 for cursor in self.live().pipelined(queries)]
+
+    @contextmanager
+    def trace(self, record: Callable[[str], None]) -> Iterator[None]:
+        """Hand ``record`` each statement the store runs on its own connection meanwhile,
+        with its values written in, as PostgreSQL runs it (see ``PgConnection.record``)."""
+        self.pg.record = record
+        try:
+            yield
+        finally:
+            self.pg.record = None
 
     def reachable(self) -> str | None:
         try:

@@ -11,9 +11,9 @@ from collections.abc import Callable
 
 from shipbell.bot import logs
 from shipbell.bot.core import Core
-from shipbell.bot.incidents import naming
 from shipbell.bot.inputs import is_group
 from shipbell.bot.slack import gateway
+from shipbell.handlers.incident import naming
 
 
 async def create_channel(

@@ -9,12 +9,12 @@ from typing import Any
 from shipbell.bot import logs
 from shipbell.bot.clock import to_db
 from shipbell.bot.core import Core
-from shipbell.bot.incidents import followups, naming, postmortem, queries, reminders, timeline
+from shipbell.bot.incidents import followups, queries, reminders, timeline
 from shipbell.bot.incidents.models import Incident
 from shipbell.bot.incidents.service import IncidentService
 from shipbell.bot.slack import gateway, tagged
 from shipbell.handlers.common import mentions
-from shipbell.handlers.incident import messages
+from shipbell.handlers.incident import messages, naming, postmortem
 from shipbell.handlers.incident.channels import create_channel, members_of, names_of
 from shipbell.handlers.incident.ids import Task
 from shipbell.handlers.incident.rollbacks import NO_DEPLOYS, Deploys

@@ -9,16 +9,16 @@ evenly over ``days`` before ``end``, across ``services`` and ``envs``.
 from __future__ import annotations
 
 import random
-import sqlite3
 from datetime import datetime, timedelta
 
 from shipbell.bot.clock import to_db
 from shipbell.bot.slackdouble.cast import ANA, DEPLOYS
+from shipbell.bot.storage import Connection
 
 BATCH = 20_000
 
 
-def seed_history(conn: sqlite3.Connection, *, deploys: int, incidents: int,
+def seed_history(conn: Connection, *, deploys: int, incidents: int,
                  services: list[str], envs: list[str], end: datetime, days: float = 365,
                  seed: int = 7) -> None:
     """Append ``deploys`` finished deploys and ``incidents`` closed incidents."""
@@ -50,7 +50,7 @@ def seed_history(conn: sqlite3.Connection, *, deploys: int, incidents: int,
         " resolved_at, closed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
 
 
-def _flush(conn: sqlite3.Connection, batch: list[tuple[object, ...]],
+def _flush(conn: Connection, batch: list[tuple[object, ...]],
            events: list[tuple[object, ...]]) -> None:
     conn.executemany(
         "INSERT INTO deploys (id, service, env, ref, version, state, requester, channel,"

@@ -1,4 +1,8 @@
-"""Channel names from the configured template, slugged to Slack's rules (a-z 0-9 - _, ≤ 80)."""
+"""Channel names from the configured template, slugged to Slack's rules (a-z 0-9 - _, ≤ 80).
+
+Titles are stored as typed in Slack, mentions included; a slug reads them as their names.
+The post-mortem's file name is slugged here too (``handlers.incident.postmortem``).
+"""
 
 from __future__ import annotations
 
