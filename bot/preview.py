@@ -2,22 +2,26 @@
 
 For previews, cron users and tests.  It never creates or migrates a database: a missing
 file or one without Shipbell's tables is read as an empty history, and an existing one is
-opened read-only, so a preview can't disturb the running bot.
+opened read-only, so a preview can't disturb the running bot.  On PostgreSQL it reads the
+configured database (``[storage] url``) in a worker thread, as the running bot does; one
+without Shipbell's tables is a one-line error naming the url.
 """
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 import sys
 from datetime import date, datetime
 from pathlib import Path
+from typing import Any
 
 from shipbell.bot.dora.chart import render_chart
 from shipbell.bot.dora.digest import build_digest
 from shipbell.bot.dora.text import to_text
 from shipbell.bot.schema import all_migrations
 from shipbell.bot.settings import Settings
-from shipbell.bot.storage import Store
+from shipbell.bot.storage import Backend, Store, open_store
 from shipbell.bot.storage.db import explain
 
 
@@ -56,11 +60,30 @@ def run_preview(
     except ValueError as exc:
         print(f"shipbell: {exc}", file=sys.stderr)
         return 2
-    conn = open_history(settings.storage.path)
-    try:
-        digest = build_digest(conn, cfg, tz, at, trend=chart is not None)
-    finally:
-        conn.close()
+    location = settings.storage.location
+    if location.backend is Backend.POSTGRESQL:
+        password = settings.storage.password
+        store = open_store(location, pool_size=1,
+                           password=password.get_secret_value() if password else None)
+        try:
+            found = store.one("SELECT to_regclass('deploys') IS NOT NULL AS ready")
+            if not (found and found["ready"]):
+                print(f"shipbell: {location} holds no Shipbell tables yet; start Shipbell once"
+                      " against it (or check [storage] url)", file=sys.stderr)
+                return 2
+
+            def compute(conn: Any) -> Any:
+                return build_digest(conn, cfg, tz, at, trend=chart is not None)
+
+            digest = asyncio.run(store.read(compute))
+        finally:
+            store.close()
+    else:
+        conn = open_history(settings.storage.path)
+        try:
+            digest = build_digest(conn, cfg, tz, at, trend=chart is not None)
+        finally:
+            conn.close()
     sys.stdout.write(to_text(digest))
     if chart:
         try:

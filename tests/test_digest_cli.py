@@ -5,9 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from conftest import need_postgres
+from fakes import postgres
 from shipbell.bot.cli import main
 from shipbell.bot.schema import all_migrations
-from shipbell.bot.storage import Store
+from shipbell.bot.storage import Store, open_store, parse_url
 from test_digest_reference import seed_reference
 
 
@@ -89,3 +91,36 @@ def test_an_unwritable_chart_path_is_one_sentence_and_exit_2(
     err = capsys.readouterr().err
     assert f"can't write the chart to {target} (No such file or directory)" in err
     assert "e.g. --chart /tmp/trend.png" in err and "Traceback" not in err
+
+
+def url_config(tmp_path: Path, url: str) -> str:
+    path = tmp_path / "shipbell.toml"
+    path.write_text(f'timezone = "Europe/Paris"\n[storage]\nurl = "{url}"\n')
+    return str(path)
+
+
+def test_reads_the_configured_postgresql_database(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """With `[storage] url` on PostgreSQL the preview reads that database, not a stray file."""
+    need_postgres()
+    with postgres.fresh_schema() as url:
+        store = open_store(parse_url(url))
+        store.migrate(all_migrations())
+        seed_reference(store)
+        store.close()
+        assert main(["--config", url_config(tmp_path, url), "digest", "--as-of",
+                     "2026-11-25"]) == 0
+    out = capsys.readouterr().out
+    assert "Nov 18–24 vs Nov 11–17 · production · 6 deploys" in out
+    assert "Change failure rate: 50.0% (3 of 6)" in out
+
+
+def test_a_postgresql_database_without_shipbell_is_one_sentence_and_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    need_postgres()
+    with postgres.fresh_schema() as url:
+        assert main(["--config", url_config(tmp_path, url), "digest"]) == 2
+    err = capsys.readouterr().err
+    assert "holds no Shipbell tables yet" in err and err.count("\n") == 1
