@@ -286,8 +286,9 @@ class TaskRunner:
                 try:
                     yield
                 finally:
+                    # Lost in a database crash, the lease just runs out: no flush awaited.
                     self.store.execute("DELETE FROM leases WHERE name = ? AND owner = ?",
-                                       (name, self.replica))
+                                       (name, self.replica), flush=False)
         finally:
             lock, users = self._exclusive[name]
             if users == 1:
@@ -382,12 +383,15 @@ class TaskRunner:
 
     def _finish(self, task_id: int, status: TaskStatus, error: str | None) -> None:
         """Record the outcome if this replica still holds the task; a task left pending is
-        released (any replica may resume it), a finished one keeps who finished it."""
+        released (any replica may resume it), a finished one keeps who finished it.  Lost in
+        a database crash, the outcome is as if this replica had died before writing it (the
+        lease runs out, the task runs again, as tasks are written to): no flush awaited."""
         self.store.execute(
             "UPDATE tasks SET status = ?, last_error = ?, updated_at = ?, owner = ?,"
             " lease_until = NULL WHERE id = ? AND owner = ?",
             (status, error, to_db(self.clock.now()),
              None if status == TaskStatus.PENDING else self.replica, task_id, self.replica),
+            flush=False,
         )
 
     async def idle(self, timeout: float = 10.0) -> None:

@@ -13,9 +13,10 @@ from shipbell.bot.storage import Store, open_store, parse_url
 from test_digest_reference import seed_reference
 
 
-def config(tmp_path: Path, db: Path) -> str:
+def config(tmp_path: Path, db: Path | str, *, key: str = "path") -> str:
+    """A config whose store is ``[storage] <key> = db`` (an SQLite path, or a ``url``)."""
     path = tmp_path / "shipbell.toml"
-    path.write_text(f'timezone = "Europe/Paris"\n[storage]\npath = "{db}"\n')
+    path.write_text(f'timezone = "Europe/Paris"\n[storage]\n{key} = "{db}"\n')
     return str(path)
 
 
@@ -93,12 +94,6 @@ def test_an_unwritable_chart_path_is_one_sentence_and_exit_2(
     assert "e.g. --chart /tmp/trend.png" in err and "Traceback" not in err
 
 
-def url_config(tmp_path: Path, url: str) -> str:
-    path = tmp_path / "shipbell.toml"
-    path.write_text(f'timezone = "Europe/Paris"\n[storage]\nurl = "{url}"\n')
-    return str(path)
-
-
 def test_reads_the_configured_postgresql_database(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -109,7 +104,7 @@ def test_reads_the_configured_postgresql_database(
         store.migrate(all_migrations())
         seed_reference(store)
         store.close()
-        assert main(["--config", url_config(tmp_path, url), "digest", "--as-of",
+        assert main(["--config", config(tmp_path, url, key="url"), "digest", "--as-of",
                      "2026-11-25"]) == 0
     out = capsys.readouterr().out
     assert "Nov 18–24 vs Nov 11–17 · production · 6 deploys" in out
@@ -121,6 +116,6 @@ def test_a_postgresql_database_without_shipbell_is_one_sentence_and_exit_2(
 ) -> None:
     need_postgres()
     with postgres.fresh_schema() as url:
-        assert main(["--config", url_config(tmp_path, url), "digest"]) == 2
+        assert main(["--config", config(tmp_path, url, key="url"), "digest"]) == 2
     err = capsys.readouterr().err
     assert "holds no Shipbell tables yet" in err and err.count("\n") == 1

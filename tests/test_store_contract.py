@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from shipbell.bot.schema import all_migrations
-from shipbell.bot.storage import IntegrityError, Store, open_store, parse_url
+from shipbell.bot.storage import Backend, IntegrityError, Store, open_store, parse_url
 from shipbell.bot.storage.migrations import sql
 
 OpenStore = Callable[[], Store]
@@ -164,6 +164,44 @@ def test_fifty_racers_check_then_insert_once(open_one: OpenStore) -> None:
         won = list(pool.map(race, range(50)))
     assert won.count(True) == 1
     assert stores[1].one("SELECT COUNT(*) AS n FROM things") == {"n": 1}
+
+
+def test_lone_writes_race_serialised_flushed_or_not(open_one: OpenStore) -> None:
+    """Writes outside a transaction, from fifty threads over five stores, half of them not
+    awaiting the flush: each holds the write lock, so every new id is max(id) + 1, once, with
+    no conflict; a flush=False write is committed (another store reads it) and leaves the
+    connection's settings as they were."""
+    stores = [open_one() for _ in range(5)]
+    stores[0].migrate([TABLE])
+    locks = [threading.Lock() for _ in stores]
+    start = threading.Barrier(50)
+
+    def insert(n: int) -> int:
+        start.wait()
+        with locks[n % 5]:
+            return int(stores[n % 5].execute(
+                "INSERT INTO things (name) VALUES (?) RETURNING id", (str(n),),
+                flush=n % 2 == 0).fetchone()[0])
+
+    with ThreadPoolExecutor(50) as pool:
+        ids = list(pool.map(insert, range(50)))
+    assert sorted(ids) == list(range(1, 51))
+    assert stores[1].one("SELECT COUNT(*) AS n FROM things") == {"n": 50}
+    if stores[0].backend is Backend.POSTGRESQL:
+        assert stores[0].one("SHOW synchronous_commit") == {"synchronous_commit": "on"}
+
+
+def test_reads_together_come_back_in_order(store: Store) -> None:
+    store.execute("INSERT INTO things (name, flag) VALUES (?, ?)", ("a", 1))
+    store.execute("INSERT INTO things (name) VALUES (?)", ("b",))
+    named, none, flagged = store.all_of(
+        ("SELECT name FROM things WHERE name = ?", ("b",)),
+        ("SELECT name FROM things WHERE name = ?", ("zz",)),
+        ("SELECT name, flag FROM things WHERE flag = ? ORDER BY name", (1,)))
+    assert (named, none, flagged) == ([{"name": "b"}], [], [{"name": "a", "flag": 1}])
+    with pytest.raises(ValueError, match="for reads"):
+        store.all_of(("DELETE FROM things", ()))
+    assert store.one("SELECT COUNT(*) AS n FROM things") == {"n": 2}
 
 
 def test_migrations_apply_once_and_are_idempotent(open_one: OpenStore) -> None:

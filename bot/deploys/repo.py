@@ -30,6 +30,11 @@ class Slot:
     queued: int
 
 
+CHANGES = ("SELECT sha, title, author, committed_at FROM deploy_changes"
+           " WHERE deploy_id = ? ORDER BY committed_at DESC, id")
+APPROVALS = "SELECT approver, decision, at FROM deploy_approvals WHERE deploy_id = ? ORDER BY at"
+
+
 class DeployRepo:
     def __init__(self, store: Store) -> None:
         self.store = store
@@ -107,16 +112,19 @@ class DeployRepo:
         )
 
     def changes(self, deploy_id: int) -> list[dict[str, Any]]:
-        return self.store.all(
-            "SELECT sha, title, author, committed_at FROM deploy_changes"
-            " WHERE deploy_id = ? ORDER BY committed_at DESC, id", (deploy_id,)
-        )
+        return self.store.all(CHANGES, (deploy_id,))
 
     def approvals(self, deploy_id: int) -> list[dict[str, Any]]:
-        return self.store.all(
-            "SELECT approver, decision, at FROM deploy_approvals WHERE deploy_id = ? ORDER BY at",
-            (deploy_id,),
-        )
+        return self.store.all(APPROVALS, (deploy_id,))
+
+    def shown(self, deploy_id: int
+              ) -> tuple[Deploy | None, list[dict[str, Any]], list[dict[str, Any]]]:
+        """What a deploy's message shows: the deploy, its approvals and its changes, read
+        together (one round trip on PostgreSQL)."""
+        rows, approvals, changes = self.store.all_of(
+            ("SELECT * FROM deploys WHERE id = ?", (deploy_id,)),
+            (APPROVALS, (deploy_id,)), (CHANGES, (deploy_id,)))
+        return (Deploy.from_row(rows[0]) if rows else None), approvals, changes
 
     # -- writes ------------------------------------------------------------------------------
     def insert(self, fields: dict[str, Any], actor: str, now: datetime, note: str,
@@ -172,10 +180,13 @@ class DeployRepo:
         self.event(deploy_id, target, actor, now, note)
         return True
 
-    def update(self, deploy_id: int, **fields: Any) -> None:
+    def update(self, deploy_id: int, *, flush: bool = True, **fields: Any) -> None:
+        """``flush=False``: the change records what already happened outside (see
+        ``Store.execute``)."""
         assignments = ", ".join(f"{name} = ?" for name in fields)
         self.store.execute(
-            f"UPDATE deploys SET {assignments} WHERE id = ?", (*fields.values(), deploy_id)
+            f"UPDATE deploys SET {assignments} WHERE id = ?", (*fields.values(), deploy_id),
+            flush=flush,
         )
 
     def add_changes(self, deploy_id: int, changes: list[dict[str, Any]]) -> None:
@@ -217,9 +228,11 @@ class DeployRepo:
         )
 
     def mark_posted(self, event_ids: list[int]) -> None:
-        """Mark events as told in the thread: one statement for a render's batch."""
+        """Mark events as told in the thread: one statement for a render's batch.  Written
+        after the reply, it awaits no flush: lost in a database crash, it is a render that
+        stopped between its reply and this mark, as before (see ``Store.execute``)."""
         if event_ids:
             self.store.execute(
                 f"UPDATE deploy_events SET posted = 1 WHERE id IN ({_marks(event_ids)})"
-                " AND posted = 0", tuple(event_ids),
+                " AND posted = 0", tuple(event_ids), flush=False,
             )

@@ -30,7 +30,7 @@ from shipbell.bot.deploys.gates import (
 from shipbell.bot.deploys.locks import ROLLBACK_REASON, Locks
 from shipbell.bot.deploys.models import ACTIVE, Deploy, Event, State, Task, event_data
 from shipbell.bot.deploys.providers import build
-from shipbell.bot.deploys.repo import DeployRepo
+from shipbell.bot.deploys.repo import DeployRepo, Slot
 from shipbell.bot.events import Publish
 from shipbell.bot.infra import Infra
 from shipbell.bot.inputs import is_group
@@ -152,6 +152,14 @@ class DeployService:
                     break_glass=fields["break_glass"], skipped=[r.name for r in overrides]))
                 if start is not None:
                     self.publish(Event.STARTED, start)
+                # Queued: the oldest runnable deploy starts if the slot is free (a lock's
+                # holder goes ahead of others' deploys), in this same write transaction
+                # (one more would cost a replica two round trips and a wait for the lock).
+                # The slot read here (this deploy's place in line) also answers the request.
+                slot = (self.repo.slot(ask.service, ask.env, upto=deploy_id)
+                        if not free and not needs_approval else None)
+                started = (self.promote_in_transaction(ask.service, ask.env)
+                           if slot is not None and slot.active_id is None else None)
         except IntegrityError:
             existing = self.repo.by_key(key or "")
             return Outcome(True, f"Already on it: deploy #{existing.id if existing else '?'}.")
@@ -160,12 +168,14 @@ class DeployService:
         elif needs_approval:
             state = State.AWAITING_APPROVAL
         else:
-            started = self.promote(ask.service, ask.env)
             state = State.TRIGGERED if started == deploy_id else State.QUEUED
         what = f"{ask.service}@{ref} to {ask.env}"
-        return Outcome(True, self._request_reply(deploy_id, ask, what, state), deploy_id)
+        if started is not None:
+            slot = None  # another deploy started: read the line again
+        return Outcome(True, self._request_reply(deploy_id, ask, what, state, slot), deploy_id)
 
-    def _request_reply(self, deploy_id: int, ask: Ask, what: str, state: State) -> str:
+    def _request_reply(self, deploy_id: int, ask: Ask, what: str, state: State,
+                       slot: Slot | None = None) -> str:
         """The ack's text, from what the request just stored (no re-read of the deploy)."""
         if state == State.AWAITING_APPROVAL:
             env = self.env_config(ask)
@@ -175,7 +185,8 @@ class DeployService:
                     f"from {who}; the request expires in {self.config.approval_ttl_minutes} "
                     "min.")
         if state == State.QUEUED:
-            slot = self.repo.slot(ask.service, ask.env, upto=deploy_id)  # place by COUNT
+            if slot is None:
+                slot = self.repo.slot(ask.service, ask.env, upto=deploy_id)  # place by COUNT
             place = ordinal(slot.queued) if slot.queued else "next"
             behind = f" behind #{slot.active_id}" if slot.active_id else ""
             ttl = humanize(timedelta(minutes=self.config.queue_ttl_minutes))
@@ -190,14 +201,10 @@ class DeployService:
         return self.repo.transition(deploy_id, State.QUEUED, actor, now, "queued",
                                     expires_at=to_db(expires))
 
-    def promote(self, service: str, env: str) -> int | None:
-        """Start the oldest queued deploy if the slot is free and no one else holds the lock."""
-        with self.core.store.transaction():
-            return self.promote_in_transaction(service, env)
-
     def promote_in_transaction(self, service: str, env: str) -> int | None:
-        """``promote`` inside the caller's open transaction: the change that freed the slot
-        (a deploy ended, a lock went) and the next start are stored together."""
+        """Start the oldest queued deploy if the slot is free and no one else holds the lock,
+        inside the caller's open transaction: the change that freed the slot (a deploy
+        ended, a lock went, a request queued) and the next start are stored together."""
         now = self.core.clock.now()
         if self.repo.active(service, env) is not None:
             return None

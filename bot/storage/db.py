@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
 from shipbell.bot.sections import ConfigError
+from shipbell.bot.storage.dialect import is_write
 from shipbell.bot.storage.lite import sqlite_utils
 from shipbell.bot.storage.migrations import Migration
 from shipbell.bot.storage.url import Backend, StorageUrl
@@ -80,6 +81,11 @@ def connect(path: str) -> sqlite3.Connection:
     if path != ":memory:":
         conn.execute("PRAGMA journal_mode = WAL")
     return conn
+
+
+def only_reads(queries: tuple[tuple[str, Any], ...]) -> None:
+    if any(is_write(sql) for sql, _ in queries):
+        raise ValueError("all_of is for reads; write with execute or in a transaction")
 
 
 class StorageError(ConfigError):
@@ -219,7 +225,13 @@ class Store:
         if self._in_transaction():
             self._after_rollback.append(hook)
 
-    def execute(self, sql: str, params: Any = ()) -> Cursor:
+    def execute(self, sql: str, params: Any = (), *, flush: bool = True) -> Cursor:
+        """Run one statement.  ``flush=False`` marks a lone write whose loss in a database
+        crash is the same as this process stopping just before it (a lease handed back, a
+        task's outcome recorded: the lease runs out, the task runs again, as after a crash):
+        PostgreSQL then commits it without waiting for its WAL flush (a later write's flush
+        takes it along).  Inside a transaction, and on SQLite (its WAL commits don't wait
+        for the disk), it changes nothing."""
         return self.conn.execute(sql, params)
 
     def one(self, sql: str, params: Any = ()) -> dict[str, Any] | None:
@@ -228,6 +240,12 @@ class Store:
 
     def all(self, sql: str, params: Any = ()) -> list[dict[str, Any]]:
         return [dict(row) for row in self.conn.execute(sql, params)]
+
+    def all_of(self, *queries: tuple[str, Any]) -> list[list[dict[str, Any]]]:
+        """Several reads, each ``(sql, params)``, and their rows in order: on PostgreSQL sent
+        together, one round trip for all (SQLite runs them one after the other)."""
+        only_reads(queries)
+        return [self.all(sql, params) for sql, params in queries]
 
     @contextmanager
     def trace(self, record: Callable[[str], None]) -> Iterator[None]:

@@ -34,6 +34,7 @@ from shipbell.bot.storage.db import (
     StorageError,
     Store,
     StoreUnavailable,
+    only_reads,
     utc_stamp,
 )
 from shipbell.bot.storage.dialect import is_write, postgres_ddl, to_postgres
@@ -56,6 +57,12 @@ RECONNECT_TIMEOUT = 2
 RECONNECT_EVERY = 1.0
 POOL_WAIT = 5.0  # seconds a worker thread waits for a pooled connection before giving up
 BEGIN_WRITE = "BEGIN IMMEDIATE"  # SQLite's "a write transaction": BEGIN, then the write lock
+# Taking the write lock, as literal SQL (the key is a constant): BEGIN and the lock then go
+# out as one simple-protocol message, one round trip.
+LOCK = f"SELECT pg_advisory_xact_lock({WRITE_LOCK})"
+BEGIN_LOCKED = f"BEGIN; {LOCK}"
+# This (implicit) transaction's commit only; set_config, as SET LOCAL would warn outside BEGIN.
+NO_FLUSH = "SELECT set_config('synchronous_commit', 'off', true)"
 
 
 class PostgresIntegrityError(IntegrityError):
@@ -144,6 +151,9 @@ class PgConnection:
         # as SQLite's BEGIN IMMEDIATE takes its lock), a lone write as the one statement.
         self.record: Callable[[str], None] | None = None
         self.errors = psycopg.Error
+        # A write transaction is open but its BEGIN and lock not sent yet: they go out with
+        # its first statement, in one round trip (and a transaction with none sends nothing).
+        self.pending = False
 
     @contextmanager
     def guard(self) -> Iterator[None]:
@@ -164,23 +174,58 @@ class PgConnection:
 
     @property
     def in_transaction(self) -> bool:
-        return self.raw.info.transaction_status != self.idle
+        return self.pending or self.raw.info.transaction_status != self.idle
 
     def execute(self, sql: str, parameters: Any = (), /) -> Cursor:
         if sql == BEGIN_WRITE:  # a worker thread's own write transaction
             self._trace("BEGIN")
             with self.guard():
-                self.raw.execute("BEGIN")
-                return self.raw.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
+                return self.raw.execute(BEGIN_LOCKED)
+        if self.pending:
+            return self.pipelined([(sql, parameters)])[0]
         if not self.in_transaction and is_write(sql):
-            with self.write():
-                return self._run(sql, parameters)
+            return self.lone_write(sql, parameters)
         return self._run(sql, parameters)
+
+    def lone_write(self, sql: str, parameters: Any, *, flush: bool = True) -> Cursor:
+        """A write outside a transaction, serialised like one inside: the write lock and the
+        statement go out together in one pipeline ending in one Sync, which PostgreSQL runs
+        as one implicit transaction (the lock held until its commit, a failure rolling both
+        back).  One round trip instead of four (BEGIN, lock, statement, COMMIT).
+        ``flush=False``: the commit doesn't wait for the WAL flush (see ``Store.execute``)."""
+        query, args = self.query(sql, parameters)
+        self._trace(query, args)
+        with self.guard():
+            with self.raw.pipeline():
+                self.raw.execute(LOCK)
+                if not flush:
+                    self.raw.execute(NO_FLUSH)
+                cursor = self.raw.execute(query, args)
+            return cursor
+
+    def pipelined(self, queries: Sequence[tuple[str, Any]]) -> list[Any]:
+        """Statements sent together, their cursors in order: one round trip.  The pending
+        BEGIN and lock of a write transaction go first; outside one, PostgreSQL runs them as
+        one implicit transaction (reads only: a write outside a transaction is a lone write)."""
+        with self.guard():
+            with self.raw.pipeline():
+                if self.pending:
+                    self.pending = False
+                    self.raw.execute("BEGIN")
+                    self.raw.execute(LOCK)
+                cursors = []
+                for sql, params in queries:
+                    query, args = self.query(sql, params)
+                    self._trace(query, args)
+                    cursors.append(self.raw.execute(query, args))
+            return cursors
 
     def executemany(self, sql: str, parameters: Any, /) -> None:
         rows = [[_param(p) for p in row] for row in parameters]
         if not rows:
             return
+        if self.pending:
+            self.pipelined([])
         with self.guard(), self.raw.cursor() as cursor:
             cursor.executemany(to_postgres(sql, True), rows)
 
@@ -194,6 +239,12 @@ class PgConnection:
         with self.guard():
             self.raw.execute("ROLLBACK")
 
+    @staticmethod
+    def query(sql: str, parameters: Any) -> tuple[str, list[Any] | None]:
+        if parameters:
+            return to_postgres(sql, True), [_param(p) for p in parameters]
+        return to_postgres(sql, False), None
+
     def _trace(self, statement: str, args: Sequence[Any] | None = None) -> None:
         if self.record is None:
             return
@@ -204,28 +255,28 @@ class PgConnection:
         self.record(statement)
 
     def _run(self, sql: str, parameters: Any) -> Cursor:
-        if parameters:
-            query, args = to_postgres(sql, True), [_param(p) for p in parameters]
-        else:
-            query, args = to_postgres(sql, False), None
+        query, args = self.query(sql, parameters)
         self._trace(query, args)
         with self.guard():
             return self.raw.execute(query, args)
 
     @contextmanager
     def write(self) -> Iterator[None]:
-        """BEGIN, then the store-wide write lock (held until COMMIT or ROLLBACK)."""
-        with self.guard():
-            self.raw.execute("BEGIN")
+        """BEGIN and the store-wide write lock (held until COMMIT or ROLLBACK), sent with the
+        transaction's first statement."""
+        self.pending = True
         try:
-            with self.guard():
-                self.raw.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
             yield
         except BaseException:
-            if self.usable:
+            if self.pending:  # nothing was sent
+                self.pending = False
+            elif self.usable:
                 with self.guard():
                     self.raw.execute("ROLLBACK")
             raise
+        if self.pending:  # no statement: nothing to commit
+            self.pending = False
+            return
         with self.guard():
             self.raw.execute("COMMIT")
 
@@ -358,8 +409,11 @@ class PostgresStore(Store):
     def _in_transaction(self) -> bool:
         return self.pg.in_transaction
 
-    def execute(self, sql: str, params: Any = ()) -> Cursor:
-        return self.live().execute(sql, params)
+    def execute(self, sql: str, params: Any = (), *, flush: bool = True) -> Cursor:
+        pg = self.live()
+        if flush or pg.in_transaction or not is_write(sql):
+            return pg.execute(sql, params)
+        return pg.lone_write(sql, params, flush=False)
 
     def one(self, sql: str, params: Any = ()) -> dict[str, Any] | None:
         row = self.live().execute(sql, params).fetchone()
@@ -367,6 +421,11 @@ class PostgresStore(Store):
 
     def all(self, sql: str, params: Any = ()) -> list[dict[str, Any]]:
         return [dict(row) for row in self.live().execute(sql, params)]
+
+    def all_of(self, *queries: tuple[str, Any]) -> list[list[dict[str, Any]]]:
+        only_reads(queries)
+        return [[dict(row) for row in cursor.fetchall()]
+                for cursor in self.live().pipelined(queries)]
 
     @contextmanager
     def trace(self, record: Callable[[str], None]) -> Iterator[None]:

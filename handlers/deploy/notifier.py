@@ -79,11 +79,11 @@ class SlackNotifier:
 
     async def _render(self, deploy_id: int) -> bool:
         """Post or update the message and its thread; True once the deploy is final."""
-        d = self.repo.get(deploy_id)
+        d, approvals, changes = self.repo.shown(deploy_id)
         if d is None or not d.channel:
             return True
         body = messages.mentions(messages.deploy_message(
-            d, self.repo.approvals(d.id), self.repo.changes(d.id), self.core.clock.now()))
+            d, approvals, changes, self.core.clock.now()))
         home = await self._home(d, body)
         if home is None:
             return d.state.final  # nowhere to post, not even a DM: logged by the gateway
@@ -136,7 +136,9 @@ class SlackNotifier:
             if not sent.ok:
                 continue
             channel, ts = str(sent.data["channel"]), str(sent.data["ts"])
-            self.repo.update(d.id, message_channel=channel, message_ts=ts)
+            # Lost in a database crash, the intent stays and the next render adopts the
+            # message, as after a render that stopped right here: no flush awaited.
+            self.repo.update(d.id, message_channel=channel, message_ts=ts, flush=False)
             self.shown[d.id] = digest
             if target == d.requester and target != d.channel:
                 logs.logger.warning(logs.DEPLOY_REHOMED, d.id, d.channel)
