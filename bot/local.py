@@ -20,7 +20,7 @@ from shipbell.bot.sections import RefKind, is_name
 from shipbell.bot.settings import Secrets, Settings
 from shipbell.bot.slack.directory import references, resolve_names
 from shipbell.bot.slackdouble import Ack, SlackDouble, SlackDriver
-from shipbell.bot.slackdouble.cast import CHANNELS, GROUPS, PEOPLE
+from shipbell.bot.slackdouble.cast import PEOPLE
 
 
 def merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
@@ -94,16 +94,7 @@ class LocalShipbell:
 
     async def start(self) -> None:
         await self.double.start()
-        known = self.double.state  # a restored workspace keeps what it already has
-        for user_id, name in PEOPLE.items():
-            if user_id not in known.users:
-                self.double.add_user(user_id, name)
-        for group_id, (handle, members) in GROUPS.items():
-            if group_id not in known.usergroups:
-                self.double.add_usergroup(group_id, handle, members)
-        for channel_id, name in CHANNELS.items():
-            if channel_id not in known.channels:
-                self.double.add_channel(name, channel_id=channel_id, members=list(PEOPLE))
+        self.double.add_cast()  # a restored workspace keeps what it already has
         base = self.base.model_dump() if self.base else {}
         # A url (postgresql://…) or an SQLite file's path.
         storage = {"url": self.db_path} if "://" in self.db_path else {"path": self.db_path}

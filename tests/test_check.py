@@ -14,13 +14,10 @@ from fakes.cli import shipbell
 from shipbell.bot.slackdouble import SlackDouble
 from shipbell.bot.slackdouble.cast import (
     BOB,
-    CHANNELS,
     DEPLOYS,
     GENERAL,
-    GROUPS,
     INCIDENTS,
     ONCALL,
-    PEOPLE,
     RELEASES,
     SHIPBELL,
     TEAM,
@@ -32,13 +29,7 @@ EXAMPLE = ROOT / "config.example.toml"
 
 def seeded(double: SlackDouble) -> SlackDouble:
     """The workspace the shell simulates, which the example config's names refer to."""
-    for user_id, name in PEOPLE.items():
-        double.add_user(user_id, name)
-    for group_id, (handle, members) in GROUPS.items():
-        double.add_usergroup(group_id, handle, members)
-    for channel_id, name in CHANNELS.items():
-        double.add_channel(name, channel_id=channel_id, members=[double.bot_user_id])
-    return double
+    return double.add_cast(channel_members=[double.bot_user_id])
 
 
 async def check(tmp_path: Path, *args: str, env: dict[str, str] | None = None

@@ -15,7 +15,6 @@ from fakes.cli import shipbell
 from shipbell.bot.local import LocalShipbell
 from shipbell.bot.settings import Settings, load_config
 from shipbell.bot.slackdouble import SlackDouble
-from shipbell.bot.slackdouble.cast import CHANNELS, GROUPS, PEOPLE
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "config.example.toml"
@@ -66,12 +65,7 @@ async def test_serve_starts_on_the_example_and_stops_on_sigterm(tmp_path: Path) 
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     async with SlackDouble() as double, aiohttp.ClientSession() as http:
-        for user_id, name in PEOPLE.items():
-            double.add_user(user_id, name)
-        for group_id, (handle, members) in GROUPS.items():
-            double.add_usergroup(group_id, handle, members)
-        for channel_id, name in CHANNELS.items():
-            double.add_channel(name, channel_id=channel_id)
+        double.add_cast(channel_members=[])
         clean = {k: v for k, v in os.environ.items()
                  if not k.startswith(("SLACK_", "SHIPBELL_"))}
         proc = await asyncio.create_subprocess_exec(

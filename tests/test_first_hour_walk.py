@@ -22,7 +22,7 @@ import aiohttp
 import pytest
 from fakes.process import Running, SilentServer, clean_env, closed_port, run, within
 from shipbell.bot.slackdouble import SlackDouble
-from shipbell.bot.slackdouble.cast import ANA, CHANNELS, DEPLOYS, GROUPS, PEOPLE
+from shipbell.bot.slackdouble.cast import ANA, DEPLOYS, PEOPLE
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "config.example.toml"
 TRACEBACK = "Traceback (most recent call last)"
@@ -41,12 +41,7 @@ async def slack() -> AsyncIterator[SlackDouble]:
     """A workspace with the channels, people and groups the example config names."""
     double = SlackDouble()
     await double.start()
-    for user_id, name in PEOPLE.items():
-        double.add_user(user_id, name)
-    for group_id, (handle, members) in GROUPS.items():
-        double.add_usergroup(group_id, handle, members)
-    for channel_id, name in CHANNELS.items():
-        double.add_channel(name, channel_id=channel_id, members=[*PEOPLE, double.bot_user_id])
+    double.add_cast(channel_members=[*PEOPLE, double.bot_user_id])
     yield double
     await double.stop()
 

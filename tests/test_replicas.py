@@ -28,7 +28,7 @@ from fakes.ci import FakeCI
 from fakes.configs import SECRET, SECRET_ENV, deploy_config
 from fakes.process import Running, clean_env
 from shipbell.bot.clock import to_db
-from shipbell.bot.local import CHANNELS, GROUPS, PEOPLE
+from shipbell.bot.local import PEOPLE
 from shipbell.bot.schema import all_migrations
 from shipbell.bot.slack.kinds import SlackTask
 from shipbell.bot.slackdouble import SlackDouble, SlackDriver
@@ -182,13 +182,7 @@ async def start_cluster(tmp_path: Path, store_url: str, extra: dict[str, str],
                         before: Callable[[SlackDouble], None] | None) -> Cluster:
     double = SlackDouble()
     await double.start()
-    for user_id, name in PEOPLE.items():
-        double.add_user(user_id, name)
-    for group_id, (handle, members) in GROUPS.items():
-        double.add_usergroup(group_id, handle, members)
-    for channel_id, name in CHANNELS.items():
-        double.add_channel(name, channel_id=channel_id,
-                           members=[*PEOPLE, double.bot_user_id])
+    double.add_cast(channel_members=[*PEOPLE, double.bot_user_id])
     if before is not None:
         before(double)
     ci = await FakeCI(SECRET, lambda: datetime.now(UTC)).start()

@@ -23,7 +23,7 @@ from shipbell.bot.slack.manifest import BOT_SCOPES as DEFAULT_SCOPES
 from . import conversations as _conversations  # noqa: F401  (registers methods)
 from . import views as _views  # noqa: F401  (registers methods)
 from .blockkit import validate_blocks
-from .cast import ANA, SHIPBELL, TEAM
+from .cast import ANA, CHANNELS, GROUPS, PEOPLE, SHIPBELL, TEAM
 from .methods import METHODS
 from .socket import SocketLink
 from .state import RESPONSE_URL_TTL, RESPONSE_URL_USES, Channel, SlackError, Workspace
@@ -230,6 +230,22 @@ class SlackDouble:
             created=int(self.state.now()),
         )
         return cid
+
+    def add_cast(self, *, channel_members: list[str] | None = None) -> SlackDouble:
+        """The simulated workspace (``cast.py``): its people, groups and channels, keeping
+        any already here (a restored workspace).  Each channel's members are
+        ``channel_members`` (default: the people)."""
+        for user_id, name in PEOPLE.items():
+            if user_id not in self.state.users:
+                self.add_user(user_id, name)
+        for group_id, (handle, members) in GROUPS.items():
+            if group_id not in self.state.usergroups:
+                self.add_usergroup(group_id, handle, members)
+        for channel_id, name in CHANNELS.items():
+            if channel_id not in self.state.channels:
+                self.add_channel(name, channel_id=channel_id, members=list(
+                    PEOPLE if channel_members is None else channel_members))
+        return self
 
     def add_message(
         self,
