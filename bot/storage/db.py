@@ -235,11 +235,11 @@ class Store:
         return self.conn.execute(sql, params)
 
     def one(self, sql: str, params: Any = ()) -> dict[str, Any] | None:
-        row = self.conn.execute(sql, params).fetchone()
+        row = self.execute(sql, params).fetchone()
         return dict(row) if row is not None else None
 
     def all(self, sql: str, params: Any = ()) -> list[dict[str, Any]]:
-        return [dict(row) for row in self.conn.execute(sql, params)]
+        return [dict(row) for row in self.execute(sql, params)]
 
     def all_of(self, *queries: tuple[str, Any]) -> list[list[dict[str, Any]]]:
         """Several reads, each ``(sql, params)``, and their rows in order: on PostgreSQL sent

@@ -415,13 +415,6 @@ class PostgresStore(Store):
             return pg.execute(sql, params)
         return pg.lone_write(sql, params, flush=False)
 
-    def one(self, sql: str, params: Any = ()) -> dict[str, Any] | None:
-        row = self.live().execute(sql, params).fetchone()
-        return dict(row) if row is not None else None
-
-    def all(self, sql: str, params: Any = ()) -> list[dict[str, Any]]:
-        return [dict(row) for row in self.live().execute(sql, params)]
-
     def all_of(self, *queries: tuple[str, Any]) -> list[list[dict[str, Any]]]:
         only_reads(queries)
         return [[dict(row) for row in cursor.fetchall()]
