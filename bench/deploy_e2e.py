@@ -166,11 +166,11 @@ async def run(deploys: int, floor_n: int, burst: int) -> None:
                 deploy_id = i + 1
                 ci.waiters[deploy_id] = loop.create_future()
                 if i == deploys - 1:  # the SQL run between sending a request and its ack
-                    bell.core.store.conn.set_trace_callback(window.append)
+                    bell.core.store.set_trace(window.append)
                 started = time.perf_counter()
                 ack = await bell.command("/deploy", f"s{i} to production")
                 acks.append(time.perf_counter() - started)
-                bell.core.store.conn.set_trace_callback(None)
+                bell.core.store.set_trace(None)
                 assert "Deploying" in ack.text, ack.text
                 arrived = await asyncio.wait_for(ci.waiters[deploy_id], 10)
                 e2e.append(arrived - started)
@@ -181,10 +181,10 @@ async def run(deploys: int, floor_n: int, burst: int) -> None:
             # The request's own statements: with nothing else running, all it runs before its
             # first task starts (a task's first statement marks it running).
             traced: list[str] = []
-            bell.core.store.conn.set_trace_callback(traced.append)
+            bell.core.store.set_trace(traced.append)
             ci.waiters[deploys + 1] = loop.create_future()
             await bell.command("/deploy", f"s{deploys + burst} to production")
-            bell.core.store.conn.set_trace_callback(None)
+            bell.core.store.set_trace(None)
             await asyncio.wait_for(ci.waiters[deploys + 1], 10)
             await bell.idle(60)
             own = next((n for n, sql in enumerate(traced)

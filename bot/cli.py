@@ -248,12 +248,14 @@ async def _resolve_names(config: LoadedConfig) -> None:
 async def _run_until_signal(config: LoadedConfig, socket_mode: bool) -> int:
     from shipbell.bot.core import build_core
     from shipbell.bot.runtime import Runtime, run_until_signal
+    from shipbell.bot.storage import allow_loop
 
     async def prepare() -> Runtime:
         # Before anything reads the config: #names and @names become ids, or we stop here
         # (SIGTERM and Ctrl-C already work while Slack is slow to answer).
         await _resolve_names(config)
-        return Runtime(build_core(config.settings, config.secrets), socket_mode=socket_mode)
+        with allow_loop("start-up"):  # migrations and job registration, before serving
+            return Runtime(build_core(config.settings, config.secrets), socket_mode=socket_mode)
 
     app_token = config.secrets.slack_app_token if socket_mode else None
     return await run_until_signal(

@@ -21,6 +21,7 @@ from shipbell.bot.settings import Secrets, Settings
 from shipbell.bot.slack.directory import references, resolve_names
 from shipbell.bot.slackdouble import Ack, SlackDouble, SlackDriver
 from shipbell.bot.slackdouble.cast import PEOPLE
+from shipbell.bot.storage import allow_loop
 
 
 def merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
@@ -113,10 +114,11 @@ class LocalShipbell:
 
     async def _boot(self, settings: Settings, secret_values: Secrets) -> None:
         """One Shipbell process: core, runtime on an ephemeral port, a driver aimed at it."""
-        self.core = build_core(settings, secret_values, clock=self.clock)
-        for plugin in self.plugins:
-            plugin(self.core)
-        self.runtime = Runtime(self.core)
+        with allow_loop("start-up"):  # migrations and job registration, before serving
+            self.core = build_core(settings, secret_values, clock=self.clock)
+            for plugin in self.plugins:
+                plugin(self.core)
+            self.runtime = Runtime(self.core)
         await self.runtime.start("127.0.0.1", 0, scheduler=self.run_scheduler)
         await self.runtime.identity_known()
         self.driver = SlackDriver(self.runtime.slack_url, self.signing_secret, self.double)

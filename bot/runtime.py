@@ -58,7 +58,7 @@ class Runtime:
         # Before requests arrive, so nothing is started twice: the tasks no replica holds
         # (never another live replica's); then the beat renews leases and takes over those
         # of a replica that dies.
-        self.core.tasks.resume()
+        await self.core.tasks.resume()
         self.core.tasks.start_beating()
         if http:
             self._runner = web.AppRunner(self.web_app, access_log=None, handle_signals=False)

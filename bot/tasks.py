@@ -139,11 +139,21 @@ class TaskRunner:
         return task_id
 
     # -- leases -------------------------------------------------------------------------------
-    def resume(self) -> int:
+    async def resume(self) -> int:
         """Start the unfinished tasks nobody holds: left by a stopped replica, or held by one
         whose lease ran out.  At start-up, and at every beat on every replica."""
         if not self.accepting:
             return 0
+        claimed = await self.store.run(self._claim_unheld, set(self.running))
+        if claimed:
+            logs.logger.info(logs.TASK_RESUMED, len(claimed))
+        for row in claimed:
+            self._start_claimed(row, BACKLOG)
+        return len(claimed)
+
+    def _claim_unheld(self, running_here: set[int]) -> list[dict[str, Any]]:
+        """(On the store's thread.)  Claim the unfinished tasks nobody holds, except those
+        this process runs already; a claimed one of a kind nobody handles is failed here."""
         now = to_db(self.clock.now())
         rows = [
             row
@@ -152,22 +162,35 @@ class TaskRunner:
                 " WHERE status IN (?, ?) AND (owner IS NULL OR lease_until < ?) ORDER BY id",
                 (*UNFINISHED, now),
             )
-            if row["id"] not in self.running  # this process runs it already
+            if row["id"] not in running_here
         ]
-        claimed = [row for row in rows if self._claim(row, now)]
-        if claimed:
-            logs.logger.info(logs.TASK_RESUMED, len(claimed))
-        for row in claimed:
-            self._start_claimed(row, BACKLOG)
-        return len(claimed)
+        return [row for row in rows if self._claim(row, now) and self._known(row)]
 
-    def take(self, kind: str, payload: dict[str, Any], *, key: str) -> int | None:
+    def _known(self, row: dict[str, Any]) -> bool:
+        if row["kind"] in self.handlers:
+            return True
+        logs.logger.error(logs.TASK_UNKNOWN_KIND, row["id"], row["kind"])
+        self._finish(row["id"], TaskStatus.FAILED, f"unknown kind {row['kind']}")
+        return False
+
+    async def take(self, kind: str, payload: dict[str, Any], *, key: str) -> int | None:
         """Run the task keyed ``key`` here unless a live replica holds it: written first if
         there is no such row (unheld), taken if nobody holds it (its replica stopped or died).
         Its id while it runs in this process (started now, or already running here); None
         when another replica holds it or it finished."""
         if kind not in self.handlers:
             raise KeyError(f"no handler for task kind {kind!r}")
+        row = await self.store.run(self._take, kind, payload, key, set(self.running))
+        if row is None:
+            return None
+        if row["id"] not in self.running:
+            self._start_claimed(row, REQUEST)
+        return int(row["id"]) if row["id"] in self.running else None
+
+    def _take(self, kind: str, payload: dict[str, Any], key: str,
+              running_here: set[int]) -> dict[str, Any] | None:
+        """(On the store's thread.)  ``take``'s row once this replica holds it (or runs it
+        already); None when another holds it or it finished."""
         stamp = to_db(self.clock.now())
         self.store.execute(
             "INSERT INTO tasks (kind, payload, key, created_at, updated_at)"
@@ -178,14 +201,13 @@ class TaskRunner:
             " WHERE key = ?", (key,))
         if row is None or row["status"] not in UNFINISHED:
             return None
-        if row["id"] in self.running:
-            return int(row["id"])
+        if row["id"] in running_here:
+            return row
         if row["owner"] is not None and row["lease_until"] >= stamp:
             return None  # a live replica runs it
         if not self.accepting or not self._claim(row, stamp):
             return None
-        self._start_claimed(row, REQUEST)
-        return int(row["id"]) if row["id"] in self.running else None
+        return row
 
     def _start_claimed(self, row: dict[str, Any], lane: str) -> None:
         """Start a task row this replica just claimed (counting a take-over)."""
@@ -193,10 +215,6 @@ class TaskRunner:
             self.metrics.leases_taken_over.labels(row["kind"]).inc()
             logs.logger.warning(logs.TASK_TAKEN_OVER, row["kind"], row["id"], row["owner"],
                                 row["lease_until"])
-        if row["kind"] not in self.handlers:
-            logs.logger.error(logs.TASK_UNKNOWN_KIND, row["id"], row["kind"])
-            self._finish(row["id"], TaskStatus.FAILED, f"unknown kind {row['kind']}")
-            return
         self._start(row["id"], row["kind"], json.loads(row["payload"]), row["attempts"],
                     lane=lane)
 
@@ -212,15 +230,11 @@ class TaskRunner:
         self.metrics.claims_lost.labels(row["kind"]).inc()
         return False
 
-    def renew(self) -> set[int]:
+    async def renew(self) -> set[int]:
         """Extend the leases of every unfinished task and named lease this replica holds; a
         task running here whose lease another replica took (this process stalled past its
         lease) is stopped here, as that replica runs it now.  The ids still held."""
-        until = to_db(self.clock.now() + self.lease)
-        self.store.execute("UPDATE leases SET until = ? WHERE owner = ?", (until, self.replica))
-        held = {int(row["id"]) for row in self.store.all(
-            "UPDATE tasks SET lease_until = ? WHERE owner = ? AND status IN (?, ?) RETURNING id",
-            (until, self.replica, *UNFINISHED))}
+        held = await self.store.run(self._extend)
         for task_id, task in list(self.running.items()):
             if task_id not in held and not task.done():
                 kind = task.get_name().split("#")[0]
@@ -229,10 +243,17 @@ class TaskRunner:
                 task.cancel()
         return held
 
-    def beat(self) -> None:
+    def _extend(self) -> set[int]:
+        until = to_db(self.clock.now() + self.lease)
+        self.store.execute("UPDATE leases SET until = ? WHERE owner = ?", (until, self.replica))
+        return {int(row["id"]) for row in self.store.all(
+            "UPDATE tasks SET lease_until = ? WHERE owner = ? AND status IN (?, ?) RETURNING id",
+            (until, self.replica, *UNFINISHED))}
+
+    async def beat(self) -> None:
         """One beat: renew what this replica holds, take over what nobody holds."""
-        self.renew()
-        self.resume()
+        await self.renew()
+        await self.resume()
 
     def start_beating(self) -> None:
         """Beat every third of the lease until shutdown (the event loop's timer wakes it;
@@ -250,7 +271,7 @@ class TaskRunner:
             except TimeoutError:
                 pass
             try:
-                self.beat()
+                await self.beat()
             except Exception:  # a locked or unreachable database: the next beat tries again
                 logs.logger.exception(logs.TASK_UPKEEP_FAILED)
 
@@ -274,21 +295,16 @@ class TaskRunner:
         try:
             async with lock:
                 delay, told = POLL_SECONDS[0], False
-                while not self._hold(name):
+                while (holder := await self.store.run(self._hold, name)) is not None:
                     if not told:  # once per wait: contention across replicas is news
                         told = True
-                        holder = self.store.one("SELECT owner FROM leases WHERE name = ?",
-                                                (name,))
-                        logs.logger.info(logs.LEASE_WAITING, name,
-                                         holder["owner"] if holder else "?")
+                        logs.logger.info(logs.LEASE_WAITING, name, holder)
                     await asyncio.sleep(delay)
                     delay = min(delay * 2, POLL_SECONDS[1])
                 try:
                     yield
                 finally:
-                    # Lost in a database crash, the lease just runs out: no flush awaited.
-                    self.store.execute("DELETE FROM leases WHERE name = ? AND owner = ?",
-                                       (name, self.replica), flush=False)
+                    await self.store.run(self._let_go, name)
         finally:
             lock, users = self._exclusive[name]
             if users == 1:
@@ -300,25 +316,32 @@ class TaskRunner:
         """Whether a coroutine of this process is in, or waiting for, ``exclusive(name)``."""
         return name in self._exclusive
 
-    def _hold(self, name: str) -> bool:
+    def _hold(self, name: str) -> str | None:
+        """(On the store's thread.)  Take the named lease: None once held, else who holds it."""
         now = self.clock.now()
         until = to_db(now + self.lease)
         if self.store.execute(
             "INSERT INTO leases (name, owner, until) VALUES (?, ?, ?)"
             " ON CONFLICT (name) DO NOTHING", (name, self.replica, until)
         ).rowcount == 1:
-            return True
-        return self.store.execute(
+            return None
+        if self.store.execute(
             "UPDATE leases SET owner = ?, until = ? WHERE name = ? AND (owner = ? OR until < ?)",
             (self.replica, until, name, self.replica, to_db(now)),
-        ).rowcount == 1
+        ).rowcount == 1:
+            return None
+        holder = self.store.one("SELECT owner FROM leases WHERE name = ?", (name,))
+        return str(holder["owner"]) if holder else "?"
+
+    def _let_go(self, name: str) -> None:
+        # Lost in a database crash, the lease just runs out: no flush awaited.
+        self.store.execute("DELETE FROM leases WHERE name = ? AND owner = ?",
+                           (name, self.replica), flush=False)
 
     # -- running ------------------------------------------------------------------------------
     def _start(self, task_id: int, kind: str, payload: dict[str, Any], attempts: int,
                lane: str) -> None:
-        if not self.accepting:  # stays pending, handed back for whichever replica is next
-            self.store.execute("UPDATE tasks SET owner = NULL, lease_until = NULL"
-                               " WHERE id = ? AND owner = ?", (task_id, self.replica))
+        if not self.accepting:  # stays pending (shutdown's ``release`` hands it back)
             return
         task = asyncio.get_running_loop().create_task(
             self._in_lane(task_id, kind, payload, attempts, lane), name=f"{kind}#{task_id}"
@@ -354,11 +377,7 @@ class TaskRunner:
         is conditional on this replica still holding the task."""
         while True:
             attempts += 1
-            if self.store.execute(
-                "UPDATE tasks SET status = ?, attempts = ?, updated_at = ?"
-                " WHERE id = ? AND owner = ?",
-                (TaskStatus.RUNNING, attempts, to_db(self.clock.now()), task_id, self.replica),
-            ).rowcount == 0:
+            if not await self.store.run(self._running, task_id, attempts):
                 self.metrics.claims_lost.labels(kind).inc()
                 logs.logger.warning(logs.TASK_LEASE_LOST, kind, task_id)
                 return
@@ -366,20 +385,31 @@ class TaskRunner:
             try:
                 await self.handlers[kind](payload)
             except asyncio.CancelledError:
-                self._finish(task_id, TaskStatus.PENDING, "interrupted by shutdown")
+                await self.store.run(self._finish, task_id, TaskStatus.PENDING,
+                                     "interrupted by shutdown")
                 raise
             except Exception as exc:
                 self.metrics.task_failures.labels(kind).inc()
                 logs.logger.exception(logs.TASK_FAILED, kind, task_id, attempts)
                 if attempts >= MAX_ATTEMPTS:
-                    self._finish(task_id, TaskStatus.FAILED, f"{type(exc).__name__}: {exc}")
+                    await self.store.run(self._finish, task_id, TaskStatus.FAILED,
+                                         f"{type(exc).__name__}: {exc}")
                     return
                 await self.clock.sleep(min(2**attempts, 30))
                 continue
             finally:
                 _attempt.reset(token)
-            self._finish(task_id, TaskStatus.DONE, None)
+            await self.store.run(self._finish, task_id, TaskStatus.DONE, None)
             return
+
+    def _running(self, task_id: int, attempts: int) -> bool:
+        """(On the store's thread.)  Mark an attempt started, if this replica still holds
+        the task."""
+        return self.store.execute(
+            "UPDATE tasks SET status = ?, attempts = ?, updated_at = ?"
+            " WHERE id = ? AND owner = ?",
+            (TaskStatus.RUNNING, attempts, to_db(self.clock.now()), task_id, self.replica),
+        ).rowcount == 1
 
     def _finish(self, task_id: int, status: TaskStatus, error: str | None) -> None:
         """Record the outcome if this replica still holds the task; a task left pending is
@@ -420,5 +450,5 @@ class TaskRunner:
             if still:
                 await asyncio.gather(*still, return_exceptions=True)
                 logs.logger.info(logs.SHUTDOWN_LEFT, len(still))
-        self.release()
+        await self.store.run(self.release)
         return len(still)

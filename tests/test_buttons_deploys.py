@@ -11,6 +11,7 @@ import pytest
 from conftest import MakeBell
 from fakes.ci import FakeCI
 from fakes.configs import SECRET, SECRET_ENV, deploy_config
+from fakes.waiting import deploy_reaches
 from shipbell.bot.clock import FakeClock, to_db
 from shipbell.bot.local import LocalShipbell
 from shipbell.bot.slackdouble.cast import ANA, BOB, CARL, DEPLOYS, GENERAL
@@ -143,6 +144,7 @@ async def test_own_lock_unlocks_at_once(bell: LocalShipbell) -> None:
 async def test_odd_button_values_get_one_sentence(bell: LocalShipbell, value: str) -> None:
     await bell.command("/deploy", "lock api production db migration", user=BOB)
     await bell.command("/deploy", "worker to staging")
+    await deploy_reaches(bell, 1, "running")  # as far as it goes on its own
     before = bell.core.store.all("SELECT id, state FROM deploys")
     for action in (Action.APPROVE, Action.REJECT, Action.CANCEL, Action.TAKE_OVER,
                    Action.UNLOCK):

@@ -6,7 +6,7 @@ import pytest
 from conftest import MakeBell
 from fakes.configs import SECRET, SECRET_ENV, deploy_config
 from fakes.slow import ack_asking_slack_nothing
-from fakes.waiting import tick, until
+from fakes.waiting import deploy_reaches, tick, until
 from shipbell.bot.clock import FakeClock
 from shipbell.bot.local import LocalShipbell
 from shipbell.bot.slackdouble.cast import ANA, BOB, CARL, DEPLOYS, ONCALL
@@ -86,6 +86,7 @@ async def test_status_history_locks_and_explain(bell: LocalShipbell, clock: Fake
     assert f"web production: <@{ANA}>" in ack.text and "db migration" in ack.text
     assert "expires in 2 h" in ack.text
     await bell.command("/deploy", "worker@v3 to staging")
+    await deploy_reaches(bell, 1, "running")
     status = await bell.command("/deploy", "status")
     assert "*worker*" in status.text and "#1 `v3` running" in status.text
     assert f":lock: <@{ANA}>: db migration" in status.text
@@ -119,7 +120,10 @@ async def test_reasons_never_ping_the_channel(bell: LocalShipbell, clock: FakeCl
 async def stop_watching(bell: LocalShipbell, clock: FakeClock) -> None:
     """Cancel the dry-run deploy #1 and let its poller notice, so shutdown is instant."""
     assert (await bell.command("/deploy", "cancel 1")).text == "Cancelled deploy #1."
-    await tick(clock, 5)
+    # Its poller notices at its next poll: at once if it was polling, else once woken.
+    await until(lambda: not bell.core.tasks.running or clock.sleepers > 0)
+    if bell.core.tasks.running:
+        clock.advance(seconds=5)
     await bell.idle()
 
 

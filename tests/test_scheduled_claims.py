@@ -108,14 +108,14 @@ async def test_a_run_whose_replica_dies_is_taken_over_by_a_survivors_beat_and_ru
     stalled = await a_dies_mid_run(a, clock)
     assert await b.scheduler.run_due() == []  # claimed: b never claims it a second time
     b.gate.set()
-    b.tasks.beat()  # b's next beat: a's lease ran out
+    await b.tasks.beat()  # b's next beat: a's lease ran out
     await until(lambda: b.finished == [NINE])
     await b.tasks.idle()
     assert ledger(b) == [{"scheduled_for": to_db(NINE), "claimed_by": "a", "status": "posted"}]
     assert run_task(b) == {"status": TaskStatus.DONE, "owner": "b", "attempts": 2}
     assert b.taken_over() == 1
     # a comes back from its stall: its next beat finds the run taken and stops its copy.
-    a.tasks.renew()
+    await a.tasks.renew()
     await asyncio.wait_for(stalled, 5)
     assert a.finished == [] and b.started == [NINE]
     assert ledger(a)[0]["status"] == "posted"
@@ -131,8 +131,8 @@ async def test_a_live_replica_keeps_its_run_and_nobody_else_starts_it(
     await until(lambda: a.started == [NINE])
     for _ in range(5):  # minutes of a slow run, a renewing its lease at every beat
         clock.advance(seconds=LEASE / 3)
-        a.tasks.beat()
-        b.tasks.beat()
+        await a.tasks.beat()
+        await b.tasks.beat()
     assert await b.scheduler.rerun_interrupted() == []  # b restarting takes nothing either
     assert b.started == [] and b.taken_over() == 0
     a.gate.set()
@@ -159,7 +159,7 @@ async def test_a_job_that_may_not_run_twice_is_not_rerun_by_the_survivor(
     a, b = replicas("a", rerun=False), replicas("b", rerun=False)
     await a_dies_mid_run(a, clock)
     with caplog.at_level(logging.WARNING, logger="shipbell"):
-        b.tasks.beat()
+        await b.tasks.beat()
         await until(lambda: run_task(b)["status"] == TaskStatus.DONE)
     assert b.started == []
     assert ledger(b)[0]["status"] == "claimed"  # as before runs were tasks
@@ -174,7 +174,7 @@ async def test_a_run_taken_over_beyond_the_grace_window_is_not_posted_late(
     await a_dies_mid_run(a, clock)
     clock.advance(minutes=15)  # every replica was down past the job's grace window
     with caplog.at_level(logging.WARNING, logger="shipbell"):
-        b.tasks.beat()
+        await b.tasks.beat()
         await until(lambda: run_task(b)["status"] == TaskStatus.DONE)
     assert b.started == []
     assert any("not run again: beyond the grace window" in r.getMessage()

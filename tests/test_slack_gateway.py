@@ -164,7 +164,7 @@ async def test_one_way_to_answer_a_person_is_a_persisted_response_url_post(
     bell: LocalShipbell,
 ) -> None:
     url = bell.double.new_response_url(GENERAL, ANA)
-    gateway.reply(bell.core, url, "Only you see this.")
+    await gateway.reply(bell.core, url, "Only you see this.")
     await bell.idle()
     assert tasks(bell) == [("slack.respond", "done", 1)]
     [answer] = bell.double.calls_to("response_url")
@@ -193,7 +193,7 @@ async def test_tasks_stored_before_the_upgrade_still_run(bell: LocalShipbell) ->
         bell.core.store.execute(
             "INSERT INTO tasks (kind, payload, created_at, updated_at)"
             " VALUES (?, ?, '2026-11-30T00:00:00', '2026-11-30T00:00:00')", (kind, payload))
-    assert bell.core.tasks.resume() == 2
+    assert await bell.core.tasks.resume() == 2
     await bell.idle()
     assert [s for _, s, _ in tasks(bell)] == ["done", "done"]
     assert [m["text"] for m in bell.double.messages(GENERAL)] == ["from before"]

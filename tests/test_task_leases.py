@@ -74,7 +74,7 @@ def row(replica: Replica, task_id: int) -> dict[str, Any]:
 def watch_tries(replica: Replica) -> list[str]:
     """Each attempt ``replica`` makes to take a named lease."""
     tries: list[str] = []
-    replica.store.conn.set_trace_callback(
+    replica.store.set_trace(
         lambda sql: tries.append(sql) if sql.startswith("INSERT INTO leases") else None)
     return tries
 
@@ -99,10 +99,10 @@ async def test_starting_a_replica_never_takes_another_live_replicas_task(
     await until(lambda: a.started == [1])
     for _ in range(3):  # a keeps beating: its lease never runs out
         clock.advance(seconds=LEASE * 2 / 3)
-        assert a.tasks.renew() == {task_id}
+        assert await a.tasks.renew() == {task_id}
     b = replicas("b")
-    assert b.tasks.resume() == 0  # b's start-up
-    b.tasks.beat()
+    assert await b.tasks.resume() == 0  # b's start-up
+    await b.tasks.beat()
     assert b.started == [] and row(b, task_id)["owner"] == "a"
     a.gate.set()
     await a.tasks.idle()
@@ -117,13 +117,13 @@ async def test_a_dead_replicas_task_is_taken_over_once_its_lease_runs_out(
     await until(lambda: a.started == [1])
     # a stops beating (it died, or stalled): nobody takes it before the lease runs out ...
     clock.advance(seconds=LEASE - 1)
-    b.tasks.beat()
-    c.tasks.beat()
+    await b.tasks.beat()
+    await c.tasks.beat()
     assert b.started == c.started == []
     # ... and exactly one survivor takes it after.
     clock.advance(seconds=2)
-    b.tasks.beat()
-    c.tasks.beat()
+    await b.tasks.beat()
+    await c.tasks.beat()
     await until(lambda: len(b.started + c.started) == 1)
     assert b.started == [1] and c.started == []
     assert row(b, task_id)["owner"] == "b"
@@ -131,7 +131,7 @@ async def test_a_dead_replicas_task_is_taken_over_once_its_lease_runs_out(
     assert c.counted("shipbell_task_leases_taken_over_total") == 0
     # a wakes up: its next beat finds the task gone and stops running it; its run can no
     # longer write the task's outcome.
-    assert a.tasks.renew() == set()
+    assert await a.tasks.renew() == set()
     await a.tasks.idle()
     assert a.finished == [] and a.counted("shipbell_task_claims_lost_total") == 1
     assert row(a, task_id)["owner"] == "b" and row(a, task_id)["status"] == TaskStatus.RUNNING
@@ -148,7 +148,7 @@ async def test_a_claim_another_replica_made_first_is_lost_and_counted(
                     " VALUES (?, '{\"n\": 7}', ?, ?)", (KIND, to_db(clock.now()),
                                                        to_db(clock.now())))
     seen = b.store.all("SELECT id, kind, owner FROM tasks")  # b read it unowned ...
-    assert a.tasks.resume() == 1  # ... a claimed it meanwhile ...
+    assert await a.tasks.resume() == 1  # ... a claimed it meanwhile ...
     assert not b.tasks._claim(seen[0], to_db(clock.now()))  # ... so b's compare-and-set fails
     assert b.counted("shipbell_task_claims_lost_total") == 1
     await until(lambda: a.started == [7])
@@ -165,7 +165,7 @@ async def test_a_graceful_stop_hands_its_tasks_back_at_once(
     assert row(a, task_id) == {"status": TaskStatus.PENDING, "owner": None,
                                "lease_until": None, "attempts": 1}
     b = replicas("b")  # no time passes: the restart resumes it at once
-    assert b.tasks.resume() == 1
+    assert await b.tasks.resume() == 1
     await until(lambda: b.started == [1])
     assert b.counted("shipbell_task_leases_taken_over_total") == 0  # handed over, not taken
     b.gate.set()
@@ -180,7 +180,7 @@ async def test_a_task_submitted_while_stopping_is_left_for_any_replica(
     await a.tasks.shutdown(0)
     task_id = a.tasks.submit(KIND, {"n": 2})
     assert task_id is not None and row(a, task_id)["owner"] is None
-    b.tasks.beat()
+    await b.tasks.beat()
     await until(lambda: b.started == [2])
 
 
@@ -218,7 +218,7 @@ async def test_exclusive_held_by_a_dead_replica_is_taken_after_the_lease(
     replicas: Callable[[str], Replica], clock: FakeClock
 ) -> None:
     a, b = replicas("a"), replicas("b")
-    assert a.tasks._hold("incident:4:topic")  # a holds it, then dies without releasing
+    assert a.tasks._hold("incident:4:topic") is None  # a holds it, then dies without releasing
     entered = asyncio.Event()
 
     async def hold_b() -> None:

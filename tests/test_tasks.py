@@ -119,7 +119,7 @@ async def test_resume_does_not_start_a_task_this_process_already_runs(
     bell.core.tasks.register("test.parked", parked)
     bell.core.tasks.submit("test.parked", {"n": 1})
     await clock.until_sleeping()
-    assert bell.core.tasks.resume() == 0
+    assert await bell.core.tasks.resume() == 0
     clock.advance(seconds=60)
     await bell.idle()
     assert runs == [1]

@@ -208,19 +208,19 @@ class Scheduler:
     async def run_job(self, job: ScheduledJob, now: datetime) -> list[RunOutcome]:
         grace = job.grace if job.grace is not None else self.grace
         outcomes = []
-        for when in self.due_times(job, now):
+        for when in await self.store.run(self.due_times, job, now):
             if job.local:
                 self._local_last[job.id] = when
                 outcomes.append(await self._execute(job, when))
                 continue
             late = now - when
             if late > grace:
-                if self._claim(job.id, when, RunStatus.MISSED):
+                if await self.store.run(self._claim, job.id, when, RunStatus.MISSED):
                     logs.logger.warning(logs.SCHEDULED_MISSED, job.id, when, late)
                     self.metrics.scheduled_runs.labels(job.kind, RunStatus.MISSED).inc()
                     outcomes.append(RunOutcome(job.id, when, RunStatus.MISSED))
                 continue
-            task_id = self._claim_run(job, when)
+            task_id = await self.store.run(self._claim_run, job, when)
             if task_id is None:
                 self.metrics.scheduled_runs.labels(job.kind, RunStatus.DUPLICATE).inc()
                 outcomes.append(RunOutcome(job.id, when, RunStatus.DUPLICATE))
@@ -236,7 +236,8 @@ class Scheduler:
             if not job.rerun_claimed:
                 continue
             grace = job.grace if job.grace is not None else self.grace
-            rows = self.store.all(
+            rows = await self.store.run(
+                self.store.all,
                 "SELECT scheduled_for FROM scheduled_runs WHERE job_id = ? AND status = ?"
                 " AND scheduled_for >= ? ORDER BY scheduled_for",
                 (job.id, RunStatus.CLAIMED, to_db(now - grace)),
@@ -246,7 +247,7 @@ class Scheduler:
                 assert when is not None
                 # Only a run no live replica holds (a claim from before runs were tasks has
                 # its task written now); one this process took over already is waited for.
-                task_id = self.tasks.take(SchedulerTask.RUN, _payload(job.id, when),
+                task_id = await self.tasks.take(SchedulerTask.RUN, _payload(job.id, when),
                                           key=run_key(job.id, when))
                 if task_id is not None:
                     outcomes.append(await self._await_run(job, when, task_id))
@@ -321,10 +322,11 @@ class Scheduler:
         except Exception as exc:
             logs.logger.exception(logs.SCHEDULED_FAILED, job.id, when)
             self.metrics.scheduled_runs.labels(job.kind, RunStatus.FAILED).inc()
-            self._set_status(job.id, when, RunStatus.FAILED, f"{type(exc).__name__}: {exc}")
+            await self.store.run(self._set_status, job.id, when, RunStatus.FAILED,
+                                 f"{type(exc).__name__}: {exc}")
             return RunOutcome(job.id, when, RunStatus.FAILED, str(exc))
         outcome = RunStatus.SKIPPED if detail == RunStatus.SKIPPED else RunStatus.POSTED
-        self._set_status(job.id, when, outcome, detail)
+        await self.store.run(self._set_status, job.id, when, outcome, detail)
         self.metrics.scheduled_runs.labels(job.kind, outcome).inc()
         # A post is news; a periodic sweep's every run is not (one line per 30 s at INFO).
         periodic = job.coalesce or job.local

@@ -176,7 +176,8 @@ class _Screen(AsyncMiddleware):
             text = body.get("text") or ""
             if len(text) > MAX_COMMAND_TEXT:
                 return BoltResponse(status=200, body=TOO_LONG.format(n=len(text)))
-        elif body.get("event_id") and not self.core.claim_key(f"event:{body['event_id']}"):
+        elif body.get("event_id") and not await self.core.store.run(
+                self.core.claim_key, f"event:{body['event_id']}"):
             retry = req.headers.get("x-slack-retry-num", ["-"])[0]
             logs.logger.info(logs.EVENT_DUPLICATE, body["event_id"], retry)
             return BoltResponse(status=200, body="")
@@ -205,7 +206,7 @@ def _error_handler(
         if body.get("type") == "view_submission":
             return BoltResponse(status=200, body="")
         if body.get("response_url") and not body.get("command"):
-            gateway.reply(core, body["response_url"], message)
+            await gateway.reply(core, body["response_url"], message)
             return BoltResponse(status=200, body="")
         return BoltResponse(
             status=200, body=json.dumps(message), headers={"content-type": "application/json"}

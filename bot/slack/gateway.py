@@ -229,10 +229,18 @@ def call_payload(method: str, args: dict[str, Any]) -> dict[str, Any]:
     return {"method": method, "args": args}
 
 
-def reply(core: Core, response_url: str | None, text: str | dict[str, Any], *,
-          replace: bool = False) -> None:
+async def reply(core: Core, response_url: str | None, text: str | dict[str, Any], *,
+                replace: bool = False) -> None:
     """The ephemeral answer to the person who clicked or typed: through their response_url,
-    as a persisted task. ``replace`` swaps the message the button was on instead."""
+    as a persisted task (written on the store's thread). ``replace`` swaps the message the
+    button was on instead."""
+    if response_url:
+        await core.store.run(queue_reply, core, response_url, text, replace=replace)
+
+
+def queue_reply(core: Core, response_url: str | None, text: str | dict[str, Any], *,
+                replace: bool = False) -> None:
+    """``reply`` from synchronous code already on the store's thread (inside a ``run``)."""
     if not response_url:
         return
     message = {"text": text} if isinstance(text, str) else dict(text)
@@ -248,7 +256,7 @@ async def tell(core: Core, user: str, text: str, *, response_url: str | None = N
     """Reach a person from a task: their response_url when there is one, else an ephemeral
     message in ``channel``, else (Shipbell isn't in that channel) a direct message."""
     if response_url:
-        reply(core, response_url, text)
+        await reply(core, response_url, text)
         return
     if channel and (await call(core, "chat.postEphemeral",
                                {"channel": channel, "user": user, "text": text})).ok:

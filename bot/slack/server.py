@@ -19,6 +19,7 @@ action ids, callback ids and event types a listener was registered for, else ``o
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import re
@@ -33,7 +34,7 @@ from shipbell.bot.inbound import LIMITS, Limits, Refused, read_body
 from shipbell.bot.inputs import parse_int
 from shipbell.bot.observability import OTHER, KnownNames
 from shipbell.bot.slack import payloads
-from shipbell.bot.storage import StoreUnavailable
+from shipbell.bot.storage import Store, StoreUnavailable
 from slack_bolt.adapter.aiohttp import to_aiohttp_response
 from slack_bolt.async_app import AsyncApp, AsyncBoltRequest
 from slack_bolt.context.async_context import AsyncBoltContext
@@ -41,6 +42,7 @@ from slack_bolt.request.async_internals import build_async_context
 from slack_bolt.response import BoltResponse
 
 SIGNATURE_WINDOW = 300  # seconds, as Slack documents
+HEALTH_WAIT = 5.0  # seconds /healthz waits for its round trip before calling the store down
 
 
 def slack_signature_ok(secret: bytes, raw: bytes, headers: Any, now: float) -> bool:
@@ -158,13 +160,17 @@ def build_web_app(core: Core, app: AsyncApp, *, slack_route: bool = True) -> web
         """200 when this replica can reach its store (a round trip, not a cached flag); else
         503 with the reason, so a load balancer or readiness probe takes it out of rotation.
         The backend is named, never the url (which names hosts and users)."""
-        problem = core.store.reachable()
+        try:
+            async with asyncio.timeout(HEALTH_WAIT):
+                problem, schema = await core.store.run(_store_health, core.store)
+        except TimeoutError:
+            problem, schema = f"no answer from the database within {HEALTH_WAIT:.0f} s", None
         identity = core.identity
         slack = "ok" if identity.ok else ("unknown" if identity.ok is None else identity.error)
         body: dict[str, Any] = {
             "status": "ok" if problem is None else "degraded", "backend": core.store.backend,
             "store": problem is None, "slack": slack, "version": __version__,
-            "schema_version": core.store.schema_version if problem is None else None}
+            "schema_version": schema}
         if problem is not None:
             body["store_error"] = problem
         return web.json_response(body, status=200 if problem is None else 503)
@@ -194,3 +200,10 @@ def build_web_app(core: Core, app: AsyncApp, *, slack_route: bool = True) -> web
     for route in core.routes:
         web_app.router.add_route(route.method, route.path, route.handler)
     return web_app
+
+
+def _store_health(store: Store) -> tuple[str | None, int | None]:
+    """(On the store's thread.)  Why the database can't be reached (None: it can), and the
+    schema version when it can."""
+    problem = store.reachable()
+    return problem, store.schema_version if problem is None else None

@@ -1,8 +1,9 @@
-"""The store: one connection for the event loop, fresh connections for threads.
+"""The store: one connection on the store's own thread, fresh connections for slow reads.
 
-Small writes (a row or two) run on the event loop: in WAL mode with synchronous=NORMAL
-they take microseconds. Anything that can take long (the digest) goes through
-``Store.read``, which runs in a worker thread on its own connection.
+The event loop never runs a statement: coroutines hand synchronous domain work to the
+store's thread with ``await store.run(fn, …)`` (``bot.storage.worker``), one call at a time.
+Anything that can take long (the digest) goes through ``Store.read``, which runs in another
+worker thread on its own connection.
 
 ``Store`` is SQLite (the default, one file); ``open_store`` picks PostgreSQL
 (``bot.storage.postgres``) for a ``postgresql://`` url, behind the same API.  Every write
@@ -15,19 +16,22 @@ from __future__ import annotations
 import asyncio
 import os
 import sqlite3
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import Any, ParamSpec, Protocol, TypeVar
 
 from shipbell.bot.sections import ConfigError
 from shipbell.bot.storage.dialect import is_write
 from shipbell.bot.storage.lite import sqlite_utils
 from shipbell.bot.storage.migrations import Migration
 from shipbell.bot.storage.url import Backend, StorageUrl
+from shipbell.bot.storage.worker import Worker, not_on_loop
 
 T = TypeVar("T")
+P = ParamSpec("P")
 
 # A unique or foreign-key conflict, on either backend (PostgreSQL's are raised as a subclass).
 IntegrityError = sqlite3.IntegrityError
@@ -118,24 +122,87 @@ def explain(path: str, exc: sqlite3.Error) -> StorageError:
                         "SHIPBELL_STORAGE__PATH) at a writable SQLite file")
 
 
+class PerThread(threading.local):
+    """What each thread has of a store: its connection and its open transaction's hooks."""
+
+    def __init__(self) -> None:
+        self.conn: Any = None
+        self.next_attempt = 0.0  # monotonic: when a lost connection may be reopened
+        self.down: str | None = None  # why the last reopen failed
+        self.after_commit: list[Callable[[], None]] = []
+        self.after_rollback: list[Callable[[], None]] = []
+
+
 class Store:
-    """Owns the database file and the schema; domain modules run their queries through it."""
+    """Owns the database file and the schema; domain modules run their queries through it.
+
+    Each thread uses its own connection (the store's worker thread, start-up's thread, a
+    test reading what was stored), so one thread's transaction never sees another's
+    statements; an in-memory database has one connection only, shared."""
 
     backend = Backend.SQLITE
 
     def __init__(self, path: str | Path) -> None:
         self.path = str(path)
         self.url = StorageUrl(Backend.SQLITE, self.path)
+        self._here = PerThread()
+        self._connections: list[Any] = []  # every thread's, closed with the store
+        self._opening = threading.Lock()
+        self._record: Callable[[str], None] | None = None  # ``trace``
         try:
-            self.conn = connect(self.path)
+            self.conn  # noqa: B018 - opens this thread's connection: a bad path fails here
         except sqlite3.Error as exc:
             raise explain(self.path, exc) from None
-        self.db = sqlite_utils.Database(self.conn)
-        self._after_commit: list[Callable[[], None]] = []
-        self._after_rollback: list[Callable[[], None]] = []
+        self.worker = Worker("shipbell-db")
+
+    @property
+    def conn(self) -> sqlite3.Connection:
+        """This thread's connection, opened on first use."""
+        conn = self._here.conn
+        if conn is None:
+            with self._opening:
+                if self.path == ":memory:" and self._connections:
+                    conn = self._connections[0]
+                else:
+                    conn = connect(self.path)
+                    conn.set_trace_callback(self._record)
+                    self._connections.append(conn)
+            self._here.conn = conn
+        return conn
+
+    @property
+    def db(self) -> sqlite_utils.Database:
+        return sqlite_utils.Database(self.conn)
+
+    @property
+    def _after_commit(self) -> list[Callable[[], None]]:
+        return self._here.after_commit
+
+    @_after_commit.setter
+    def _after_commit(self, hooks: list[Callable[[], None]]) -> None:
+        self._here.after_commit = hooks
+
+    @property
+    def _after_rollback(self) -> list[Callable[[], None]]:
+        return self._here.after_rollback
+
+    @_after_rollback.setter
+    def _after_rollback(self, hooks: list[Callable[[], None]]) -> None:
+        self._here.after_rollback = hooks
 
     def close(self) -> None:
-        self.conn.close()
+        self.worker.close()
+        with self._opening:
+            connections, self._connections = self._connections, []
+        for conn in connections:
+            conn.close()
+
+    async def run(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:
+        """Run ``fn(*args, **kwargs)``, synchronous code that uses the store, on the store's
+        thread and await its result: the event loop never waits on a round trip.  One call at
+        a time, so code that must not interleave with other work (read, decide, write) goes
+        in one ``fn``.  What commits inside starts on the loop once ``fn`` returns."""
+        return await self.worker.run(fn, *args, **kwargs)
 
     # -- schema -----------------------------------------------------------------------------
     def migrate(self, migrations: list[Migration]) -> list[str]:
@@ -182,6 +249,7 @@ class Store:
     @contextmanager
     def _write(self) -> Iterator[Connection]:
         """BEGIN IMMEDIATE … COMMIT: takes the write lock up front, so CAS updates are safe."""
+        not_on_loop()
         self.conn.execute("BEGIN IMMEDIATE")
         try:
             yield self.conn
@@ -209,15 +277,22 @@ class Store:
         self._after_rollback.clear()
         hooks, self._after_commit = self._after_commit, []
         for hook in hooks:
+            self._committed(hook)
+
+    def _committed(self, hook: Callable[[], None]) -> None:
+        """A hook whose transaction committed: on the store's thread it waits for the loop
+        (``Store.run`` runs it there once its ``fn`` returns); elsewhere it runs now."""
+        if not self.worker.defer(hook):
             hook()
 
     def after_commit(self, hook: Callable[[], None]) -> None:
-        """Run ``hook`` once the open transaction commits (at once if none is open); a
-        rollback drops it.  The task runner starts tasks submitted in a transaction this way."""
+        """Run ``hook`` once the open transaction commits (at once if none is open), on the
+        event loop; a rollback drops it.  The task runner starts tasks submitted in a
+        transaction this way."""
         if self._in_transaction():
             self._after_commit.append(hook)
         else:
-            hook()
+            self._committed(hook)
 
     def after_rollback(self, hook: Callable[[], None]) -> None:
         """Run ``hook`` if the open transaction rolls back (never if none is open): memory
@@ -232,6 +307,7 @@ class Store:
         PostgreSQL then commits it without waiting for its WAL flush (a later write's flush
         takes it along).  Inside a transaction, and on SQLite (its WAL commits don't wait
         for the disk), it changes nothing."""
+        not_on_loop()
         return self.conn.execute(sql, params)
 
     def one(self, sql: str, params: Any = ()) -> dict[str, Any] | None:
@@ -249,13 +325,20 @@ class Store:
 
     @contextmanager
     def trace(self, record: Callable[[str], None]) -> Iterator[None]:
-        """Hand ``record`` each statement the store runs on its own connection meanwhile,
-        with its values written in (what a query-count or query-plan check reads)."""
-        self.conn.set_trace_callback(record)
+        """Hand ``record`` each statement the store runs meanwhile, on any thread's
+        connection, with its values written in (what a query-count or query-plan check reads)."""
+        self.set_trace(record)
         try:
             yield
         finally:
-            self.conn.set_trace_callback(None)
+            self.set_trace(None)
+
+    def set_trace(self, record: Callable[[str], None] | None) -> None:
+        """Every thread's connection (and any opened meanwhile) hands statements to ``record``."""
+        with self._opening:
+            self._record = record
+            for conn in self._connections:
+                conn.set_trace_callback(record)
 
     def ping(self) -> bool:
         return self.reachable() is None

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -31,6 +32,7 @@ from shipbell.bot.storage.db import (
     Connection,
     Cursor,
     IntegrityError,
+    PerThread,
     StorageError,
     Store,
     StoreUnavailable,
@@ -40,6 +42,7 @@ from shipbell.bot.storage.db import (
 from shipbell.bot.storage.dialect import is_write, postgres_ddl, to_postgres
 from shipbell.bot.storage.migrations import Migration
 from shipbell.bot.storage.url import PASSWORD_ENV, Backend, StorageUrl
+from shipbell.bot.storage.worker import Worker, not_on_loop
 
 if TYPE_CHECKING:
     import psycopg
@@ -323,11 +326,12 @@ class PostgresStore(Store):
         self.url = StorageUrl(Backend.POSTGRESQL, url)
         self.errors = psycopg.Error
         self.pool_timeout = psycopg_pool.PoolTimeout
-        self._after_commit: list[Callable[[], None]] = []
+        self._here = PerThread()
+        self._connections: list[Any] = []
+        self._opening = threading.Lock()
+        self._record = None
         self._password = password
-        self._next_attempt = 0.0  # monotonic: when a lost connection may be reopened
-        self._down: str | None = None  # why the last reopen failed
-        self._after_rollback: list[Callable[[], None]] = []
+        self.worker = Worker("shipbell-db")
         extra: dict[str, Any] = {"connect_timeout": CONNECT_TIMEOUT}
         if password:
             extra["password"] = password
@@ -335,8 +339,7 @@ class PostgresStore(Store):
             raw = psycopg.connect(url, **extra)
         except psycopg.Error as exc:
             raise explain(url, exc) from None
-        configure(raw)
-        self.pg = PgConnection(raw)
+        self._adopt(raw)
         self.pool_size = pool_size
         # check: a pooled connection is pinged as it is handed out, so one the server ended
         # while it sat idle is replaced instead of failing the read that got it.
@@ -346,19 +349,41 @@ class PostgresStore(Store):
             name="shipbell-read")
 
     def close(self) -> None:
+        self.worker.close()
         self.pool.close()
-        self.pg.raw.close()
+        with self._opening:
+            connections, self._connections = self._connections, []
+        for pg in connections:
+            pg.raw.close()
+
+    def _adopt(self, raw: psycopg.Connection[Any]) -> PgConnection:
+        """Make ``raw`` this thread's connection."""
+        configure(raw)
+        pg = PgConnection(raw)
+        with self._opening:
+            pg.record = self._record
+            self._connections = [c for c in self._connections if not c.raw.closed] + [pg]
+        self._here.conn = pg
+        return pg
+
+    @property
+    def pg(self) -> PgConnection:
+        """This thread's connection (opened, or reopened, by ``live``)."""
+        pg: PgConnection | None = self._here.conn
+        return pg if pg is not None else self.live()
 
     def live(self) -> PgConnection:
-        """The event loop's connection, reopened if it was lost (at most once per
-        RECONNECT_EVERY seconds, waiting at most RECONNECT_TIMEOUT); StoreUnavailable when
-        the database still can't be reached."""
-        if self.pg.usable:
-            return self.pg
+        """This thread's connection, opened on first use and reopened if it was lost (at
+        most once per RECONNECT_EVERY seconds, waiting at most RECONNECT_TIMEOUT);
+        StoreUnavailable when the database still can't be reached."""
+        pg: PgConnection | None = self._here.conn
+        if pg is not None and pg.usable:
+            return pg
         now = time.monotonic()
-        if now < self._next_attempt:
-            raise StoreUnavailable(self._down or "the database connection was lost")
-        self._next_attempt = now + RECONNECT_EVERY
+        here = self._here
+        if now < here.next_attempt:  # this thread's last try failed a moment ago
+            raise StoreUnavailable(here.down or "the database connection was lost")
+        here.next_attempt = now + RECONNECT_EVERY
         import psycopg
 
         extra: dict[str, Any] = {"connect_timeout": RECONNECT_TIMEOUT}
@@ -367,13 +392,13 @@ class PostgresStore(Store):
         try:
             raw = psycopg.connect(self.path, **extra)
         except psycopg.Error as exc:
-            self._down = f"can't connect to the database ({first_line(exc)})"
-            raise StoreUnavailable(self._down) from None
-        configure(raw)
-        self.pg, self._down = PgConnection(raw), None
+            here.down = f"can't connect to the database ({first_line(exc)})"
+            raise StoreUnavailable(here.down) from None
+        here.down = None
         self._after_commit.clear()
-        log.info("Reconnected to the database")
-        return self.pg
+        if pg is not None:
+            log.info("Reconnected to the database")
+        return self._adopt(raw)
 
     # -- schema -----------------------------------------------------------------------------
     def migrate(self, migrations: list[Migration]) -> list[str]:
@@ -402,14 +427,17 @@ class PostgresStore(Store):
     @contextmanager
     def _write(self) -> Iterator[Connection]:
         """BEGIN; the write lock; … COMMIT: one writer at a time across every replica."""
+        not_on_loop()
         pg = self.live()
         with pg.transaction():
             yield pg
 
     def _in_transaction(self) -> bool:
-        return self.pg.in_transaction
+        pg: PgConnection | None = self._here.conn
+        return pg is not None and pg.in_transaction
 
     def execute(self, sql: str, params: Any = (), *, flush: bool = True) -> Cursor:
+        not_on_loop()
         pg = self.live()
         if flush or pg.in_transaction or not is_write(sql):
             return pg.execute(sql, params)
@@ -417,18 +445,26 @@ class PostgresStore(Store):
 
     def all_of(self, *queries: tuple[str, Any]) -> list[list[dict[str, Any]]]:
         only_reads(queries)
+        not_on_loop()
         return [[dict(row) for row in cursor.fetchall()]
                 for cursor in self.live().pipelined(queries)]
 
     @contextmanager
     def trace(self, record: Callable[[str], None]) -> Iterator[None]:
-        """Hand ``record`` each statement the store runs on its own connection meanwhile,
-        with its values written in, as PostgreSQL runs it (see ``PgConnection.record``)."""
-        self.pg.record = record
+        """Hand ``record`` each statement the store runs meanwhile, on any thread's
+        connection, with its values written in, as PostgreSQL runs it (see
+        ``PgConnection.record``)."""
+        self.set_trace(record)
         try:
             yield
         finally:
-            self.pg.record = None
+            self.set_trace(None)
+
+    def set_trace(self, record: Callable[[str], None] | None) -> None:
+        with self._opening:
+            self._record = record
+            for pg in self._connections:
+                pg.record = record
 
     def reachable(self) -> str | None:
         try:

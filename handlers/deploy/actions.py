@@ -21,8 +21,10 @@ from shipbell.handlers.deploy.ids import Action
 from slack_bolt.async_app import AsyncApp
 
 
-def _reply(core: Core, body: dict[str, Any], text: str, *, replace: bool = False) -> None:
-    gateway.reply(core, body.get("response_url"), messages.mentions(text), replace=replace)
+async def _reply(core: Core, body: dict[str, Any], text: str, *, replace: bool = False
+                 ) -> None:
+    await gateway.reply(core, body.get("response_url"), messages.mentions(text),
+                        replace=replace)
 
 
 def _context(body: dict[str, Any]) -> tuple[int | None, str, str]:
@@ -41,7 +43,7 @@ def register(app: AsyncApp, core: Core, svc: DeployService) -> None:
         await ack()
         deploy_id, user, channel = _context(body)
         if deploy_id is None:
-            _reply(core, body, "That button has no deploy attached; use `/deploy status`.")
+            await _reply(core, body, "That button has no deploy attached; use `/deploy status`.")
             return
         outcome: Outcome
         if verb == "approve":
@@ -50,7 +52,7 @@ def register(app: AsyncApp, core: Core, svc: DeployService) -> None:
             outcome = approvals.reject(svc, deploy_id, user, channel)
         else:
             outcome = svc.cancel(deploy_id, user, channel)
-        _reply(core, body, outcome.text)
+        await _reply(core, body, outcome.text)
 
     @app.action(Action.APPROVE)
     async def on_approve(ack: Any, body: dict[str, Any]) -> None:
@@ -69,10 +71,10 @@ def register(app: AsyncApp, core: Core, svc: DeployService) -> None:
         """A lock request's confirmation: the button names the stored request, nothing else."""
         request_id, user, channel = _context(body)
         if request_id is None:
-            _reply(core, body, f"That button is out of date; run `{again}` again.")
+            await _reply(core, body, f"That button is out of date; run `{again}` again.")
             return
         outcome = act(svc, request_id, user, channel)
-        _reply(core, body, outcome.text, replace=outcome.ok)
+        await _reply(core, body, outcome.text, replace=outcome.ok)
 
     @app.action(Action.TAKE_OVER)
     async def on_take_over(ack: Any, body: dict[str, Any]) -> None:

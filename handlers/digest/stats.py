@@ -113,7 +113,7 @@ async def respond_stats(core: Core, payload: dict[str, Any]) -> None:
         message = ephemeral(unknown_service(str(service), known or []))
     else:
         message = messages.stats(digest)
-    gateway.reply(core, payload["url"], message)
+    await gateway.reply(core, payload["url"], message)
 
 
 def unknown_service(service: str, known: list[str]) -> str:

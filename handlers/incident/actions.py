@@ -84,11 +84,12 @@ def register(app: AsyncApp, core: Core, svc: IncidentService, deploys: Deploys) 
             return True
         member = await _in_channel(core, inc.channel_id, user) if inc.channel_id else False
         if member is None:
-            gateway.reply(core, url, f"I couldn't check who is in {inc.ref}'s channel just now;"
-                          " press again in a minute.")
+            await gateway.reply(core, url,
+                                f"I couldn't check who is in {inc.ref}'s channel just now;"
+                                " press again in a minute.")
             return False
         if not member:
-            gateway.reply(core, url, NOT_YOURS.format(ref=inc.ref))
+            await gateway.reply(core, url, NOT_YOURS.format(ref=inc.ref))
         return member
 
     @app.action(str(Action.JOIN))
@@ -98,7 +99,7 @@ def register(app: AsyncApp, core: Core, svc: IncidentService, deploys: Deploys) 
         inc = svc.get(incident_id) if incident_id is not None else None
         url = body.get("response_url")
         if inc is None or inc.private or not inc.is_open:
-            gateway.reply(core, url, "That incident isn't open to join from here.")
+            await gateway.reply(core, url, "That incident isn't open to join from here.")
             return
         core.audit(body["user"]["id"], "incident.join", inc.ref, channel=inc.channel_id)
         core.tasks.submit(Task.INVITE, {"id": inc.id, "users": [body["user"]["id"]],
@@ -111,14 +112,15 @@ def register(app: AsyncApp, core: Core, svc: IncidentService, deploys: Deploys) 
         incident_id, deploy_id = _incident_and_deploy(_value(action))
         inc = svc.get(incident_id) if incident_id is not None else None
         if inc is None or deploy_id is None:
-            gateway.reply(core, url, STALE)
+            await gateway.reply(core, url, STALE)
             return
         if not await allowed(inc, user, url):
             return
         deploy = presses.suspect(svc.store, inc, deploy_id)
         if deploy is None:
-            gateway.reply(core, url, f"Deploy #{deploy_id} isn't a deploy of {inc.ref}'s service;"
-                          f" link others with `/incident link <deploy-id> caused`.")
+            await gateway.reply(core, url,
+                                f"Deploy #{deploy_id} isn't a deploy of {inc.ref}'s service;"
+                                f" link others with `/incident link <deploy-id> caused`.")
             return
         outcome = svc.link_deploy(inc, deploy["id"], "caused", user)
         if outcome == "linked":
@@ -126,7 +128,7 @@ def register(app: AsyncApp, core: Core, svc: IncidentService, deploys: Deploys) 
                 "id": inc.id, "actor": user, "kind": "Cause",
                 "text": f"Deploy #{deploy['id']} ({deploy['service']} to {deploy['env']})"
                         " marked as the cause."})
-        gateway.reply(core, url, {
+        await gateway.reply(core, url, {
             "linked": f"Linked: deploy #{deploy['id']} caused {inc.ref}.",
             "duplicate": f"Deploy #{deploy['id']} is already linked as the cause of {inc.ref}.",
             "missing": f"Deploy #{deploy['id']} no longer exists.",
@@ -140,18 +142,19 @@ def register(app: AsyncApp, core: Core, svc: IncidentService, deploys: Deploys) 
         incident_id, deploy_id = _incident_and_deploy(_value(action))
         inc = svc.get(incident_id) if incident_id is not None else None
         if inc is None or deploy_id is None:
-            gateway.reply(core, url, STALE)
+            await gateway.reply(core, url, STALE)
             return
         rollbacks = deploys()
         if rollbacks is None:
-            gateway.reply(core, url, NO_DEPLOYS)
+            await gateway.reply(core, url, NO_DEPLOYS)
             return
         if not await allowed(inc, user, url):
             return
         deploy = presses.suspect(svc.store, inc, deploy_id)
         if deploy is None:
-            gateway.reply(core, url, f"Deploy #{deploy_id} isn't a deploy of {inc.ref}'s service;"
-                          " roll back with `/deploy rollback <service> <env>`.")
+            await gateway.reply(core, url,
+                                f"Deploy #{deploy_id} isn't a deploy of {inc.ref}'s service;"
+                                " roll back with `/deploy rollback <service> <env>`.")
             return
         service, env = deploy["service"], deploy["env"]
         answer = roll_back_suspect(rollbacks, deploy["id"], service, env, user=user,
@@ -162,7 +165,7 @@ def register(app: AsyncApp, core: Core, svc: IncidentService, deploys: Deploys) 
                          f" #{deploy['id']}, rollback #{answer.rollback_id})")
             core.audit(user, "incident.rollback", inc.ref, deploy_id=deploy["id"],
                        rollback_id=answer.rollback_id)
-        gateway.reply(core, url, mentions(answer.text))
+        await gateway.reply(core, url, mentions(answer.text))
 
     @app.action(str(Action.FOLLOWUP_DONE))
     async def on_followup_done(ack: Any, body: dict[str, Any], action: dict[str, Any]) -> None:
@@ -173,15 +176,15 @@ def register(app: AsyncApp, core: Core, svc: IncidentService, deploys: Deploys) 
         row = presses.followup(svc.store, followup_id) if followup_id is not None else None
         inc = svc.get(row["incident_id"]) if row else None
         if row is None or inc is None:
-            gateway.reply(core, url, STALE)
+            await gateway.reply(core, url, STALE)
             return
         if not await allowed(inc, user, url, row["owner"]):
             return
         if not followups.done(svc, inc, row["id"], user):
-            gateway.reply(core, url, f"Follow-up #{row['id']} is already done.")
+            await gateway.reply(core, url, f"Follow-up #{row['id']} is already done.")
             return
-        gateway.reply(core, url, f":white_check_mark: Follow-up #{row['id']} of {inc.ref}"
-                      f" marked done by <@{user}>.", replace=True)
+        await gateway.reply(core, url, f":white_check_mark: Follow-up #{row['id']} of {inc.ref}"
+                            f" marked done by <@{user}>.", replace=True)
 
     @app.action(_suffixed(Action.SNOOZE))
     async def on_snooze(ack: Any, body: dict[str, Any], action: dict[str, Any]) -> None:
@@ -195,17 +198,17 @@ def register(app: AsyncApp, core: Core, svc: IncidentService, deploys: Deploys) 
         inc = svc.get(incident_id) if incident_id is not None else None
         minutes = presses.snooze_minutes(svc.settings.snooze_minutes, _suffix(action))
         if inc is None or not slot or minutes is None:
-            gateway.reply(core, url, STALE)
+            await gateway.reply(core, url, STALE)
             return
         if not inc.is_open:
-            gateway.reply(core, url, f"{inc.ref} has ended; there is nothing to snooze.")
+            await gateway.reply(core, url, f"{inc.ref} has ended; there is nothing to snooze.")
             return
         if not await allowed(inc, user, url):
             return
         until = reminders.snooze(svc, inc.id, slot, minutes, user)
         if until is None:
-            gateway.reply(core, url,
-                          "This reminder was already snoozed, or the incident has ended.")
+            await gateway.reply(core, url,
+                                "This reminder was already snoozed, or the incident has ended.")
             return
-        gateway.reply(core, url, f":zzz: <@{user}> snoozed update reminders for {inc.ref}"
-                      f" until {slack_date(until, '{time}')}.", replace=True)
+        await gateway.reply(core, url, f":zzz: <@{user}> snoozed update reminders for {inc.ref}"
+                            f" until {slack_date(until, '{time}')}.", replace=True)

@@ -31,8 +31,8 @@ async def show(core: Core, payload: dict[str, Any]) -> None:
     the person is told how to declare with text instead of seeing nothing happen."""
     error = (await gateway.open_view(core, payload["trigger_id"], payload["view"])).failed
     if error:
-        gateway.reply(core, payload.get("response_url"), f"The declare form could not open"
-                      f" ({error}); declare with text instead, e.g. {OPEN_USAGE}.")
+        await gateway.reply(core, payload.get("response_url"), f"The declare form could not open"
+                            f" ({error}); declare with text instead, e.g. {OPEN_USAGE}.")
 
 
 def _value(values: dict[str, Any], block: str, field: str) -> Any:

@@ -219,15 +219,16 @@ class IncidentTasks:
             await gateway.post(self.core, inc.announcement_channel, text,
                                thread_ts=inc.announcement_ts, blocks=blocks)
         if error:
-            gateway.reply(self.core, url, f"Recorded in {inc.ref}'s timeline, but its channel"
-                          f" could not take the post: {messages.reason(error)}; nothing is lost.")
+            await gateway.reply(self.core, url,
+                                f"Recorded in {inc.ref}'s timeline, but its channel could not"
+                                f" take the post: {messages.reason(error)}; nothing is lost.")
         await self.refresh(payload)
 
     async def invite(self, payload: Payload) -> None:
         inc, url = self._get(payload), payload.get("response_url")
         if not inc.channel_id:
-            gateway.reply(self.core, url,
-                          f"{inc.ref}'s channel is still being created; try in a moment.")
+            await gateway.reply(self.core, url,
+                                f"{inc.ref}'s channel is still being created; try in a moment.")
             return
         invited = await gateway.invite(self.core, inc.channel_id, payload["users"])
         failed = invited.failed
@@ -236,10 +237,10 @@ class IncidentTasks:
             role = payload.get("role")
             after = (f" They stay {role} of {inc.ref} in its record; hand over with"
                      f" `/incident assign {role} @someone`." if role else "")
-            gateway.reply(self.core, url,
-                          f"Could not add to <#{inc.channel_id}>: {reasons}.{after}")
+            await gateway.reply(self.core, url,
+                                f"Could not add to <#{inc.channel_id}>: {reasons}.{after}")
         elif payload.get("confirm") and (invited.invited or not failed):
-            gateway.reply(self.core, url, f"You're in <#{inc.channel_id}>.")
+            await gateway.reply(self.core, url, f"You're in <#{inc.channel_id}>.")
 
     # -- ending -------------------------------------------------------------------------------
     async def postmortem(self, payload: Payload) -> None:
@@ -261,8 +262,8 @@ class IncidentTasks:
             except OSError as exc:  # the draft is in SQLite and still uploaded
                 where = f" (not written to `{self.settings.postmortem_dir}`: {exc.strerror})"
         if inc.channel_id is None:
-            gateway.reply(self.core, url, f"{inc.ref}'s post-mortem draft is saved{where};"
-                          " it has no channel to upload it to.")
+            await gateway.reply(self.core, url, f"{inc.ref}'s post-mortem draft is saved{where};"
+                                " it has no channel to upload it to.")
             return
         uploaded = await gateway.upload(
             self.core, inc.channel_id, content=markdown, filename=postmortem.filename(inc),
@@ -270,8 +271,9 @@ class IncidentTasks:
             initial_comment=f":memo: Post-mortem draft for {inc.ref}{where}.")
         if uploaded.failed:
             error = uploaded.failed
-            gateway.reply(self.core, url, f"{inc.ref}'s post-mortem draft is saved{where}, but its"
-                          f" channel could not take the file: {messages.reason(error)}.")
+            await gateway.reply(self.core, url,
+                                f"{inc.ref}'s post-mortem draft is saved{where}, but its"
+                                f" channel could not take the file: {messages.reason(error)}.")
 
     async def archive(self, payload: Payload) -> None:
         inc, url = self._get(payload), payload.get("response_url")
@@ -280,19 +282,20 @@ class IncidentTasks:
             error = (await gateway.call(self.core, "conversations.archive",
                                         {"channel": inc.channel_id})).failed
             if error:
-                gateway.reply(self.core, url, f"{inc.ref} is closed, but Slack would not archive"
-                              f" <#{inc.channel_id}> ({error}); archive it by hand.")
+                await gateway.reply(self.core, url,
+                                    f"{inc.ref} is closed, but Slack would not archive"
+                                    f" <#{inc.channel_id}> ({error}); archive it by hand.")
 
     async def rollback(self, payload: Payload) -> None:
         url = payload.get("response_url")
         deploys = self.deploys()
         if deploys is None:
-            gateway.reply(self.core, url, NO_DEPLOYS)
+            await gateway.reply(self.core, url, NO_DEPLOYS)
             return
         reply = await deploys.request_rollback(
             payload["service"], payload["env"], user=payload["user"],
             channel=payload["channel"], incident_id=int(payload["id"]))
-        gateway.reply(self.core, url, mentions(str(reply)))
+        await gateway.reply(self.core, url, mentions(str(reply)))
 
     async def remind(self, payload: Payload) -> None:
         inc = self._get(payload)

@@ -26,6 +26,6 @@ def register(core: Core) -> None:
         posted = await gateway.call(core, "chat.postMessage",
                                     {"channel": channel, **messages.announcement(payload["text"])})
         if not posted.ok:
-            gateway.reply(core, payload.get("response_url"), messages.not_announced(channel))
+            await gateway.reply(core, payload.get("response_url"), messages.not_announced(channel))
 
     core.tasks.register(Task.ANNOUNCE, run)
