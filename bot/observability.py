@@ -119,9 +119,18 @@ class Metrics:
             ["state"],
             registry=self.registry,
         )
+        self.store_queue = Gauge(
+            "shipbell_store_calls_in_flight",
+            "Database work handed to the store's thread and not finished yet (the event loop"
+            " never runs a statement itself); a number that stays high means the database is slow"
+            " or another replica holds the write lock long.",
+            registry=self.registry,
+        )
 
-    def observe_pool(self, use: tuple[int, int] | None) -> None:
-        """The store's pool as /metrics is read: (in use, size), or None (no pool)."""
+    def observe_pool(self, use: tuple[int, int] | None, in_flight: int = 0) -> None:
+        """The store's pool as /metrics is read: (in use, size), or None (no pool); and the
+        calls on the store's thread."""
+        self.store_queue.set(in_flight)
         if use is not None:
             self.store_pool.labels("in_use").set(use[0])
             self.store_pool.labels("size").set(use[1])

@@ -176,7 +176,7 @@ def build_web_app(core: Core, app: AsyncApp, *, slack_route: bool = True) -> web
         return web.json_response(body, status=200 if problem is None else 503)
 
     async def metrics(_: web.Request) -> web.Response:
-        core.metrics.observe_pool(core.store.pool_use())
+        core.metrics.observe_pool(core.store.pool_use(), core.store.worker.in_flight)
         return web.Response(body=core.metrics.render(),
                             headers={"Content-Type": core.metrics.content_type})
 

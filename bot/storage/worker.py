@@ -108,6 +108,7 @@ class Worker:
         self._pool: concurrent.futures.ThreadPoolExecutor | None = None
         self._local = threading.local()
         self._lock = threading.Lock()
+        self.in_flight = 0  # calls handed to the thread and not yet delivered (/metrics)
 
     def on_worker(self) -> bool:
         return getattr(self._local, "hooks", None) is not None
@@ -143,6 +144,7 @@ class Worker:
 
         def deliver(future: concurrent.futures.Future[T]) -> None:
             # On the loop: what committed starts now, whether or not anyone still waits.
+            self.in_flight -= 1
             for hook in hooks:
                 try:
                     context.run(hook)
@@ -160,6 +162,7 @@ class Worker:
             with contextlib.suppress(RuntimeError):  # a closed loop: nobody left to tell
                 loop.call_soon_threadsafe(deliver, future)
 
+        self.in_flight += 1
         self._executor().submit(call).add_done_callback(back)
         return await done
 
