@@ -27,6 +27,8 @@ SOCKET_MODE = "Shipbell %s connected in Socket Mode"
 SOCKET_HTTP = "Shipbell %s serving /healthz, /metrics and /hooks on %s (Slack: Socket Mode)"
 SHUTTING_DOWN = "Shutting down: %d background task(s) still running, waiting up to %.0f s"
 SHUTDOWN_LEFT = "Left %d task(s) pending; they resume at next start"
+LEASES_NOT_HANDED_BACK = ("Couldn't hand back this replica's task leases (%s); the other replicas"
+                          " take its work over when they run out, within %d s")
 TASK_FAILED = "Background task %s #%s failed (attempt %d)"
 TASK_RESUMED = "Resuming %d background task(s) no replica holds (left by a stop or a crash)"
 TASK_UNKNOWN_KIND = "Task #%s has unknown kind %r; marking it failed"

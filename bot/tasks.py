@@ -40,7 +40,7 @@ from typing import Any
 from shipbell.bot import logs
 from shipbell.bot.clock import Clock, to_db
 from shipbell.bot.observability import Metrics
-from shipbell.bot.storage import Store
+from shipbell.bot.storage import Store, StoreUnavailable
 
 Handler = Callable[[dict[str, Any]], Awaitable[None]]
 MAX_ATTEMPTS = 3
@@ -450,5 +450,8 @@ class TaskRunner:
             if still:
                 await asyncio.gather(*still, return_exceptions=True)
                 logs.logger.info(logs.SHUTDOWN_LEFT, len(still))
-        await self.store.run(self.release)
+        try:
+            await self.store.run(self.release)
+        except StoreUnavailable as exc:  # the database is away: the leases simply run out
+            logs.logger.warning(logs.LEASES_NOT_HANDED_BACK, exc, self.lease.total_seconds())
         return len(still)

@@ -50,6 +50,16 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 log = logging.getLogger(__name__)
 
+
+def _not_psycopgs_echo(record: logging.LogRecord) -> bool:
+    """psycopg logs a warning of its own when a pipeline ends on a connection that broke
+    (``error ignored terminating <Pipeline [BAD]>``); the store reports the lost connection
+    itself, in one line, so that echo is dropped."""
+    return not str(record.msg).startswith("error ignored terminating")
+
+
+logging.getLogger("psycopg").addFilter(_not_psycopgs_echo)
+
 # Advisory lock keys (any 64-bit numbers, the same in every replica).
 WRITE_LOCK = 0x5348_4950_4245_4C01  # "SHIPBEL" 1: every write transaction
 MIGRATION_LOCK = 0x5348_4950_4245_4C02  # applying migrations
