@@ -1,7 +1,8 @@
 """`incident.sweep`: the periodic pass for update reminders, overdue follow-ups and archiving.
 
 Runs on an IntervalTrigger with coalesce (only the latest due pass matters). The scheduler's
-ledger runs each pass once; each reminder slot is claimed in SQLite before it is posted.
+ledger runs each pass once; each reminder slot is claimed in the store before it is posted.
+A pass is one ``store.run``: it only reads, claims and submits tasks (the tasks talk to Slack).
 """
 
 from __future__ import annotations
@@ -44,7 +45,10 @@ def register(core: Core) -> None:
     settings = svc.settings
 
     async def sweep(when: datetime) -> str:
-        now = core.clock.now()
+        return await core.store.run(sweep_now, core.clock.now())
+
+    def sweep_now(now: datetime) -> str:
+        """(On the store's thread.)  One pass at ``now``: what it did, or SKIPPED."""
         nudges = 0
         for inc in reminders.due(svc, now):
             claimed = reminders.claim(svc, inc, now)

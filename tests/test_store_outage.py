@@ -90,8 +90,15 @@ async def healthy_again(bell: LocalShipbell, timeout: float = 10.0) -> dict[str,
     raise AssertionError(f"/healthz still failing after {timeout} s: {body}")
 
 
-def incidents(bell: LocalShipbell) -> list[int]:
-    return [r["id"] for r in bell.core.store.all("SELECT id FROM incidents ORDER BY id")]
+async def stored(bell: LocalShipbell, sql: str) -> list[dict[str, Any]]:
+    """Rows read on the store's own thread, through the connection Shipbell uses (the one
+    /healthz saw reconnect). The test's thread has a connection of its own, ended with the
+    others; nothing of Shipbell's reads on it any more to notice that and reopen it."""
+    return await bell.core.store.run(bell.core.store.all, sql)
+
+
+async def incidents(bell: LocalShipbell) -> list[int]:
+    return [r["id"] for r in await stored(bell, "SELECT id FROM incidents ORDER BY id")]
 
 
 async def test_unreachable_database_gets_one_sentence_and_stores_nothing(
@@ -140,11 +147,10 @@ async def test_unreachable_database_gets_one_sentence_and_stores_nothing(
     assert back["store"] is True and "store_error" not in back
     ack = await bell.command("/incident", "open Payments down sev1", channel=GENERAL)
     assert "Declared INC-2" in ack.text  # the refused one took no number
-    assert incidents(bell) == [1, 2]
+    assert await incidents(bell) == [1, 2]
     await bell.idle()
-    assert EVE not in bell.double.state.channels[
-        bell.core.store.one("SELECT channel_id FROM incidents WHERE id = 1")["channel_id"]
-    ].members
+    first = (await stored(bell, "SELECT channel_id FROM incidents WHERE id = 1"))[0]
+    assert EVE not in bell.double.state.channels[first["channel_id"]].members
 
 
 async def test_a_ci_callback_while_the_database_is_away_is_refused_for_a_retry(
@@ -230,7 +236,7 @@ async def test_a_form_submitted_while_the_database_is_away_stays_open_with_the_s
     assert list(ack.json["errors"].values()) == [STORE_DOWN]
     database.come_back()
     await healthy_again(bell)
-    assert incidents(bell) == []
+    assert await incidents(bell) == []
     ack = await bell.driver.submit_view(view, values)  # the same form, sent again
     await bell.idle()
-    assert incidents(bell) == [1]
+    assert await incidents(bell) == [1]

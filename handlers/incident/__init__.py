@@ -32,7 +32,7 @@ def register(app: AsyncApp, core: Core) -> None:
         cmd = SlashCommand.from_body(body)
         if not cmd.text:
             await ack()
-            modal.open_modal(core, cmd)
+            await core.store.run(modal.open_modal, core, cmd)
             return
         await ack(**await commands.answer(cmd))
 

@@ -1,6 +1,9 @@
 """Buttons: Join, Caused this, Roll back, Snooze, Mark done. Each acks at once; clicks are
 idempotent, and each press re-reads what it acts on by id and checks the presser first
 (bot/incidents/presses.py says who may press what). A refused press changes nothing.
+
+What a press reads and writes runs on the store's thread (``store.run``): the lookup before
+the presser is checked (which asks Slack) in one run, what the press then does in another.
 """
 
 from __future__ import annotations
@@ -19,7 +22,13 @@ from shipbell.bot.inputs import parse_id, strict_int
 from shipbell.bot.slack import gateway
 from shipbell.handlers.common import mentions
 from shipbell.handlers.incident.ids import Action, Task
-from shipbell.handlers.incident.rollbacks import NO_DEPLOYS, Deploys, roll_back_suspect
+from shipbell.handlers.incident.rollbacks import (
+    NO_DEPLOYS,
+    Answer,
+    Deploys,
+    Rollbacks,
+    roll_back_suspect,
+)
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError
 
@@ -76,6 +85,11 @@ async def _in_channel(core: Core, channel: str, user: str) -> bool | None:
     return None
 
 
+def _incident(svc: IncidentService, incident_id: int | None) -> Incident | None:
+    """(On the store's thread.)  The incident a button names, if it still exists."""
+    return svc.get(incident_id) if incident_id is not None else None
+
+
 def register(app: AsyncApp, core: Core, svc: IncidentService, deploys: Deploys) -> None:
     async def allowed(inc: Incident, user: str, url: str | None, *also: str | None) -> bool:
         """Roles (and ``also``) may press; anyone else must be in the incident's channel.
@@ -92,70 +106,70 @@ def register(app: AsyncApp, core: Core, svc: IncidentService, deploys: Deploys) 
             await gateway.reply(core, url, NOT_YOURS.format(ref=inc.ref))
         return member
 
+    def join(incident_id: int | None, user: str, url: str | None) -> bool:
+        """(On the store's thread.)  Record the join and submit its invite; False when the
+        incident isn't one to join from a button."""
+        inc = _incident(svc, incident_id)
+        if inc is None or inc.private or not inc.is_open:
+            return False
+        core.audit(user, "incident.join", inc.ref, channel=inc.channel_id)
+        core.tasks.submit(Task.INVITE, {"id": inc.id, "users": [user],
+                          "response_url": url, "confirm": True})
+        return True
+
     @app.action(str(Action.JOIN))
     async def on_join(ack: Any, body: dict[str, Any], action: dict[str, Any]) -> None:
         await ack()
-        incident_id = parse_id(_value(action))
-        inc = svc.get(incident_id) if incident_id is not None else None
         url = body.get("response_url")
-        if inc is None or inc.private or not inc.is_open:
+        if not await core.store.run(join, parse_id(_value(action)), body["user"]["id"], url):
             await gateway.reply(core, url, "That incident isn't open to join from here.")
-            return
-        core.audit(body["user"]["id"], "incident.join", inc.ref, channel=inc.channel_id)
-        core.tasks.submit(Task.INVITE, {"id": inc.id, "users": [body["user"]["id"]],
-                          "response_url": url, "confirm": True})
 
-    @app.action(_suffixed(Action.CAUSED))
-    async def on_caused(ack: Any, body: dict[str, Any], action: dict[str, Any]) -> None:
-        await ack()
-        user, url = body["user"]["id"], body.get("response_url")
-        incident_id, deploy_id = _incident_and_deploy(_value(action))
-        inc = svc.get(incident_id) if incident_id is not None else None
-        if inc is None or deploy_id is None:
-            await gateway.reply(core, url, STALE)
-            return
-        if not await allowed(inc, user, url):
-            return
+    def link_cause(inc: Incident, deploy_id: int,
+                   user: str) -> tuple[dict[str, Any], str] | None:
+        """(On the store's thread.)  Link the suspect as the cause and broadcast it: the
+        stored deploy and the link's outcome; None when it isn't one of the suspects."""
         deploy = presses.suspect(svc.store, inc, deploy_id)
         if deploy is None:
-            await gateway.reply(core, url,
-                                f"Deploy #{deploy_id} isn't a deploy of {inc.ref}'s service;"
-                                f" link others with `/incident link <deploy-id> caused`.")
-            return
+            return None
         outcome = svc.link_deploy(inc, deploy["id"], "caused", user)
         if outcome == "linked":
             core.tasks.submit(Task.BROADCAST, {
                 "id": inc.id, "actor": user, "kind": "Cause",
                 "text": f"Deploy #{deploy['id']} ({deploy['service']} to {deploy['env']})"
                         " marked as the cause."})
+        return deploy, outcome
+
+    @app.action(_suffixed(Action.CAUSED))
+    async def on_caused(ack: Any, body: dict[str, Any], action: dict[str, Any]) -> None:
+        await ack()
+        user, url = body["user"]["id"], body.get("response_url")
+        incident_id, deploy_id = _incident_and_deploy(_value(action))
+        inc = await core.store.run(_incident, svc, incident_id)
+        if inc is None or deploy_id is None:
+            await gateway.reply(core, url, STALE)
+            return
+        if not await allowed(inc, user, url):
+            return
+        linked = await core.store.run(link_cause, inc, deploy_id, user)
+        if linked is None:
+            await gateway.reply(core, url,
+                                f"Deploy #{deploy_id} isn't a deploy of {inc.ref}'s service;"
+                                f" link others with `/incident link <deploy-id> caused`.")
+            return
+        deploy, outcome = linked
         await gateway.reply(core, url, {
             "linked": f"Linked: deploy #{deploy['id']} caused {inc.ref}.",
             "duplicate": f"Deploy #{deploy['id']} is already linked as the cause of {inc.ref}.",
             "missing": f"Deploy #{deploy['id']} no longer exists.",
         }[outcome])
 
-    @app.action(_suffixed(Action.ROLLBACK))
-    async def on_rollback(ack: Any, body: dict[str, Any], action: dict[str, Any]) -> None:
-        await ack()
-        user, url = body["user"]["id"], body.get("response_url")
-        channel = str((body.get("channel") or {}).get("id") or "")
-        incident_id, deploy_id = _incident_and_deploy(_value(action))
-        inc = svc.get(incident_id) if incident_id is not None else None
-        if inc is None or deploy_id is None:
-            await gateway.reply(core, url, STALE)
-            return
-        rollbacks = deploys()
-        if rollbacks is None:
-            await gateway.reply(core, url, NO_DEPLOYS)
-            return
-        if not await allowed(inc, user, url):
-            return
+    def roll_back(rollbacks: Rollbacks, inc: Incident, deploy_id: int, user: str,
+                  channel: str) -> Answer | None:
+        """(On the store's thread.)  Request the suspect's rollback and note it in the
+        timeline: the answer for the presser; None when it isn't one of the suspects."""
         deploy = presses.suspect(svc.store, inc, deploy_id)
         if deploy is None:
-            await gateway.reply(core, url,
-                                f"Deploy #{deploy_id} isn't a deploy of {inc.ref}'s service;"
-                                " roll back with `/deploy rollback <service> <env>`.")
-            return
+            return None
         service, env = deploy["service"], deploy["env"]
         answer = roll_back_suspect(rollbacks, deploy["id"], service, env, user=user,
                                    channel=channel, incident=inc.id)
@@ -165,7 +179,37 @@ def register(app: AsyncApp, core: Core, svc: IncidentService, deploys: Deploys) 
                          f" #{deploy['id']}, rollback #{answer.rollback_id})")
             core.audit(user, "incident.rollback", inc.ref, deploy_id=deploy["id"],
                        rollback_id=answer.rollback_id)
+        return answer
+
+    @app.action(_suffixed(Action.ROLLBACK))
+    async def on_rollback(ack: Any, body: dict[str, Any], action: dict[str, Any]) -> None:
+        await ack()
+        user, url = body["user"]["id"], body.get("response_url")
+        channel = str((body.get("channel") or {}).get("id") or "")
+        incident_id, deploy_id = _incident_and_deploy(_value(action))
+        inc = await core.store.run(_incident, svc, incident_id)
+        if inc is None or deploy_id is None:
+            await gateway.reply(core, url, STALE)
+            return
+        rollbacks = deploys()
+        if rollbacks is None:
+            await gateway.reply(core, url, NO_DEPLOYS)
+            return
+        if not await allowed(inc, user, url):
+            return
+        answer = await core.store.run(roll_back, rollbacks, inc, deploy_id, user, channel)
+        if answer is None:
+            await gateway.reply(core, url,
+                                f"Deploy #{deploy_id} isn't a deploy of {inc.ref}'s service;"
+                                " roll back with `/deploy rollback <service> <env>`.")
+            return
         await gateway.reply(core, url, mentions(answer.text))
+
+    def followup_of(followup_id: int | None) -> tuple[dict[str, Any], Incident] | None:
+        """(On the store's thread.)  The follow-up a button names and its incident."""
+        row = presses.followup(svc.store, followup_id) if followup_id is not None else None
+        inc = svc.get(row["incident_id"]) if row else None
+        return None if row is None or inc is None else (row, inc)
 
     @app.action(str(Action.FOLLOWUP_DONE))
     async def on_followup_done(ack: Any, body: dict[str, Any], action: dict[str, Any]) -> None:
@@ -173,14 +217,14 @@ def register(app: AsyncApp, core: Core, svc: IncidentService, deploys: Deploys) 
         user, url = body["user"]["id"], body.get("response_url")
         # "<followup>" (older messages: "<incident>|<followup>"); the incident is read back.
         followup_id = parse_id(_value(action).rpartition("|")[2])
-        row = presses.followup(svc.store, followup_id) if followup_id is not None else None
-        inc = svc.get(row["incident_id"]) if row else None
-        if row is None or inc is None:
+        found = await core.store.run(followup_of, followup_id)
+        if found is None:
             await gateway.reply(core, url, STALE)
             return
+        row, inc = found
         if not await allowed(inc, user, url, row["owner"]):
             return
-        if not followups.done(svc, inc, row["id"], user):
+        if not await core.store.run(followups.done, svc, inc, row["id"], user):
             await gateway.reply(core, url, f"Follow-up #{row['id']} is already done.")
             return
         await gateway.reply(core, url, f":white_check_mark: Follow-up #{row['id']} of {inc.ref}"
@@ -194,8 +238,7 @@ def register(app: AsyncApp, core: Core, svc: IncidentService, deploys: Deploys) 
         # minutes are the configured option the action_id's suffix names.
         first, _, rest = _value(action).partition("|")
         slot = rest.partition("|")[0]
-        incident_id = parse_id(first)
-        inc = svc.get(incident_id) if incident_id is not None else None
+        inc = await core.store.run(_incident, svc, parse_id(first))
         minutes = presses.snooze_minutes(svc.settings.snooze_minutes, _suffix(action))
         if inc is None or not slot or minutes is None:
             await gateway.reply(core, url, STALE)
@@ -205,7 +248,7 @@ def register(app: AsyncApp, core: Core, svc: IncidentService, deploys: Deploys) 
             return
         if not await allowed(inc, user, url):
             return
-        until = reminders.snooze(svc, inc.id, slot, minutes, user)
+        until = await core.store.run(reminders.snooze, svc, inc.id, slot, minutes, user)
         if until is None:
             await gateway.reply(core, url,
                                 "This reminder was already snoozed, or the incident has ended.")

@@ -7,7 +7,7 @@ can tell the user; transient errors raise, so the task runner retries the whole 
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from shipbell.bot import logs
 from shipbell.bot.core import Core
@@ -18,7 +18,7 @@ from shipbell.handlers.incident import naming
 
 async def create_channel(
     core: Core, name: str, *, private: bool, previous: str | None,
-    record: Callable[[str], None], owned: Callable[[str], bool],
+    record: Callable[[str], Awaitable[None]], owned: Callable[[str], Awaitable[bool]],
 ) -> tuple[str | None, str, str | None]:
     """(channel id, name, error): a taken name gets `-2`, `-3`…, then a random suffix.
 
@@ -26,6 +26,7 @@ async def create_channel(
     an earlier attempt recorded: if that attempt created the channel and then crashed before
     storing its id, Slack now says name_taken for it, and we adopt that channel instead of
     orphaning it, provided Shipbell created it and no incident ``owned`` it already.
+    Both are awaited: they read and write the store (on its thread, through ``store.run``).
     """
     error: str | None = None
     tries = [*naming.candidates(name)]
@@ -33,7 +34,7 @@ async def create_channel(
     if previous:
         tries = [previous, *(t for t in tries if t != previous)]
     for candidate in tries:
-        record(candidate)
+        await record(candidate)
         created = await gateway.call(core, "conversations.create",
                                      {"name": candidate, "is_private": private})
         error = created.failed
@@ -43,7 +44,7 @@ async def create_channel(
             break
         if candidate == previous:
             orphan = await _own_channel_named(core, candidate)
-            if orphan and not owned(orphan):
+            if orphan and not await owned(orphan):
                 logs.logger.warning(logs.INCIDENT_CHANNEL_ADOPTED, candidate, orphan)
                 return orphan, candidate, None
     return None, name, error

@@ -1,7 +1,8 @@
 """`/incident` subcommands: parse, store, hand Slack work to tasks, answer in one sentence.
 
-Everything here runs on the ack path, so it only touches SQLite (microseconds) and
-submits tasks; nothing awaits Slack.
+Everything here runs on the ack path, so it only touches the store and submits tasks;
+nothing awaits Slack.  ``answer`` is the async boundary: it asks Slack about people first,
+then runs ``handle`` (synchronous, all of it) in one ``store.run`` on the store's thread.
 """
 
 from __future__ import annotations
@@ -95,7 +96,8 @@ class Commands:
         if named and (gone := await absent_people(self.core, named)):
             example = FOLLOWUP_EXAMPLE if cmd.words[0].lower() == "followup" else ASSIGN_EXAMPLE
             return ephemeral(not_here(gone, example))
-        return self.handle(cmd)
+        # One run: a subcommand reads, decides and writes without another coroutine between.
+        return await self.core.store.run(self.handle, cmd)
 
     def assignees(self, words: list[str]) -> list[str]:
         """The people `assign` or `followup` would give a role or a follow-up to."""
@@ -109,6 +111,7 @@ class Commands:
         return people[-1:] if sub == "followup" else people[:1]
 
     def handle(self, cmd: SlashCommand) -> dict[str, Any]:
+        """The answer to ``cmd`` (on the store's thread: it reads and writes the store)."""
         words = cmd.words
         sub = words[0].lower() if words else "help"
         if sub == "help":

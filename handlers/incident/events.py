@@ -28,6 +28,7 @@ def register(app: AsyncApp, core: Core, svc: IncidentService) -> None:
     core.tasks.register(Task.CAPTURE, run_capture)
 
     def capture(channel: str, ts: str, actor: str, kind: str, message: dict[str, Any]) -> None:
+        """(On the store's thread.)  The capture task of a message in an incident's channel."""
         inc = svc.by_channel(channel)
         if inc is None or not ts or ts == inc.status_message_ts:
             return
@@ -42,23 +43,29 @@ def register(app: AsyncApp, core: Core, svc: IncidentService) -> None:
             return
         message = item.get("message") or {}
         channel = item.get("channel") or event.get("channel_id") or ""
-        capture(channel, str(message.get("ts") or ""), event.get("user", ""), Entry.PIN, message)
+        await core.store.run(capture, channel, str(message.get("ts") or ""),
+                             event.get("user", ""), Entry.PIN, message)
 
     @app.event("reaction_added")
     async def on_reaction(event: dict[str, Any]) -> None:
         item = event.get("item") or {}
         if event.get("reaction") not in PIN_REACTIONS or item.get("type") != "message":
             return
-        capture(item.get("channel", ""), str(item.get("ts") or ""), event.get("user", ""),
-                Entry.REACTION, {})
+        await core.store.run(capture, item.get("channel", ""), str(item.get("ts") or ""),
+                             event.get("user", ""), Entry.REACTION, {})
+
+
+def _captured(core: Core, source_key: str) -> bool:
+    """(On the store's thread.)  Whether the timeline holds the message already."""
+    return core.store.one("SELECT 1 AS x FROM incident_timeline WHERE source_key = ?",
+                          (source_key,)) is not None
 
 
 async def capture_message(core: Core, payload: dict[str, Any]) -> None:
     """A pinned (or :pushpin:-ed) message joins the timeline at its own time, once."""
     channel, ts = payload["channel"], payload["ts"]
     source_key = f"msg:{channel}:{ts}"
-    if core.store.one("SELECT 1 AS x FROM incident_timeline WHERE source_key = ?",
-                      (source_key,)):
+    if await core.store.run(_captured, core, source_key):
         return
     message = payload.get("message") or {}
     if not message.get("text"):
@@ -73,5 +80,6 @@ async def capture_message(core: Core, payload: dict[str, Any]) -> None:
     at = datetime.fromtimestamp(float(ts), UTC)
     text = messages.clip(message.get("text") or "(attachment)", 1000)
     text += f" (added by <@{payload['actor']}>)"
-    timeline.add(core.store, int(payload["id"]), at, payload["kind"], message.get("user"),
-                 text, permalink=link.get("permalink"), source_key=source_key)
+    await core.store.run(timeline.add, core.store, int(payload["id"]), at, payload["kind"],
+                         message.get("user"), text, permalink=link.get("permalink"),
+                         source_key=source_key)

@@ -19,7 +19,8 @@ TITLE_MISSING = "Give the incident a short title, e.g. â€œAPI 500s on checkoutâ€
 
 
 def open_modal(core: Core, cmd: SlashCommand) -> None:
-    """views.open in a tracked task that starts right after the ack, well inside 3 s."""
+    """views.open in a tracked task that starts right after the ack, well inside 3 s (on the
+    store's thread: the task is written before it starts)."""
     settings = core.settings.incident
     view = messages.declare_modal(cmd.channel, settings.default_severity, sorted(settings.services))
     core.tasks.submit(Task.MODAL, {"trigger_id": cmd.trigger_id, "view": view,
@@ -76,8 +77,8 @@ def register(app: AsyncApp, core: Core, commands: Commands) -> None:
         chosen = _value(values, Block.PRIVATE, Field.PRIVATE).get("selected_options") or []
         private = any(o.get("value") == PRIVATE_VALUE for o in chosen)
         origin = _origin(view.get("private_metadata"))
-        commands.declare(
-            None, cut_title(title), severity, service.lower() or None, description.strip() or None,
-            private, key=f"view:{view['id']}", response_url=None,
+        await core.store.run(
+            commands.declare, None, cut_title(title), severity, service.lower() or None,
+            description.strip() or None, private, key=f"view:{view['id']}", response_url=None,
             user=body["user"]["id"], channel=origin or "")
         await ack()
