@@ -12,6 +12,10 @@ survivor that takes the task over find it in the channel and adopt it, not post 
 The thread parts are kept once the same way: the details reply carries its own key
 (``tagged.reply_keyed``) and the chart is found by its file name (``tagged.upload_once``) in
 the thread, looked for only on a repeated attempt.
+
+No statement runs on the event loop: the digest is computed by ``Store.read`` (a thread of
+its own), and every read and write of ``digest_posts`` goes to the store's thread
+(``Store.run``), one call per stretch between two Slack calls.
 """
 
 from __future__ import annotations
@@ -65,6 +69,8 @@ def resume_unfinished(core: Core) -> int:
     """Queue any stored digest whose posting task was lost (a crash between the two writes).
 
     The task key dedupes, so a task that does exist is left to the runner's own resume.
+    Called once, while the features register at start-up (before anything is served, where
+    the store may be used on the loop: ``allow_loop``).
     """
     try:
         asyncio.get_running_loop()
@@ -95,14 +101,21 @@ async def prepare(core: Core, when: datetime) -> str:
     except Exception:  # a broken chart must not cost the team its numbers
         logs.logger.exception(logs.DIGEST_CHART_FAILED, day)
         chart = None
-    with core.store.transaction():  # stored and queued together, or neither
+    summary = json.dumps(messages.summary(digest))
+    details = json.dumps({**messages.details(digest),
+                          "chart_title": messages.chart_title(digest)})
+    return await core.store.run(_store, core, day, cfg.channel, summary, details, chart)
+
+
+def _store(core: Core, day: str, channel: str, summary: str, details: str,
+           chart: bytes | None) -> str:
+    """(On the store's thread.)  Store ``day``'s rendered digest and queue its posting, in one
+    transaction: stored and queued together, or neither."""
+    with core.store.transaction():
         stored = core.store.execute(
             "INSERT INTO digest_posts (day, channel, summary, details, chart, created_at)"
             " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-            (day, cfg.channel, json.dumps(messages.summary(digest)),
-             json.dumps({**messages.details(digest),
-                         "chart_title": messages.chart_title(digest)}),
-             chart, to_db(core.clock.now())),
+            (day, channel, summary, details, chart, to_db(core.clock.now())),
         )
         if stored.rowcount == 0:  # e.g. the posting time was changed after today's post
             return f"already posted {day}"
@@ -121,31 +134,43 @@ async def post(core: Core, day: str, locks: dict[str, asyncio.Lock]) -> None:
 
 
 async def _post(core: Core, day: str) -> None:
-    row = core.store.one("SELECT * FROM digest_posts WHERE day = ?", (day,))
+    row = await core.store.run(
+        core.store.one, "SELECT * FROM digest_posts WHERE day = ?", (day,))
     if row is None or row["done_at"]:
         return
     channel = row["channel"]
+    # What reached Slack, stored (on the store's thread) before the next call to Slack, and
+    # with the day's end when that comes first: the same writes in the same order as ever.
+    reached: dict[str, str] = {}
+
+    async def settle(*, finish: bool = False) -> None:
+        if reached or finish:
+            await core.store.run(_settle, core, day, dict(reached), finish=finish)
+            reached.clear()
+
     if not row["summary_ts"]:
         sent = await tagged.post_keyed(core, {"channel": channel, **json.loads(row["summary"])},
                                        key=f"{JOB_ID}:{day}", since=from_db(row["created_at"])
                                        or core.clock.now())
         if not sent.ok:  # a final error (archived, not in channel…): logged, give up
             logs.logger.warning(logs.DIGEST_NOT_POSTED, day, channel, day)
-            _finish(core, day)
+            await settle(finish=True)
             return
-        _record(core, day, "summary_ts", str(sent.data["ts"]))
+        reached["summary_ts"] = str(sent.data["ts"])
         row["summary_ts"] = sent.data["ts"]
     details = json.loads(row["details"])
     chart_title = details.pop("chart_title", "Delivery trend")
     if not row["details_ts"]:
+        await settle()
         sent = await tagged.reply_keyed(core, {"channel": channel, "thread_ts": row["summary_ts"],
                                                **details}, key=f"{JOB_ID}:{day}:details")
         if sent.ok:
-            _record(core, day, "details_ts", str(sent.data["ts"]))
+            reached["details_ts"] = str(sent.data["ts"])
     if row["chart"] and not row["chart_file"]:
+        await settle()
         file_id = await _upload(core, channel, row["summary_ts"], day, row["chart"], chart_title)
-        _record(core, day, "chart_file", file_id or "-")
-    _finish(core, day)
+        reached["chart_file"] = file_id or "-"
+    await settle(finish=True)
 
 
 async def _upload(
@@ -159,6 +184,15 @@ async def _upload(
         return None
     files = uploaded.data.get("files") or [{}]
     return str(files[0].get("id") or "")
+
+
+def _settle(core: Core, day: str, reached: dict[str, str], *, finish: bool) -> None:
+    """(On the store's thread.)  Record what reached Slack (column → ts or file id), then,
+    if ``finish``, mark the day done."""
+    for column, value in reached.items():
+        _record(core, day, column, value)
+    if finish:
+        _finish(core, day)
 
 
 def _record(core: Core, day: str, column: str, value: str) -> None:

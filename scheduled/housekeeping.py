@@ -36,7 +36,7 @@ def purge(core: Core, now: datetime) -> str:
 
 def register(core: Core) -> None:
     async def run(when: datetime) -> str:
-        return purge(core, when)
+        return await core.store.run(purge, core, when)  # on the store's thread
 
     core.scheduler.add(ScheduledJob("housekeeping", CronTrigger(hour=3, minute=17, timezone="UTC"),
                                     run, kind="housekeeping", coalesce=True))

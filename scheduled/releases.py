@@ -7,7 +7,8 @@ a manually skipped release posts nothing, an empty train can skip itself.  Posts
 the persisted ``slack.call`` task keyed by job and time, so a crash after the ledger claim
 still delivers the post once.  Runs missed beyond the grace window (the bot was down) are
 not posted late; instead each train's channel gets one short notice per pass saying what
-was missed and what comes next.
+was missed and what comes next.  A run reads the calendar and queues its post in one call on
+the store's thread (``Store.run``), never on the event loop.
 """
 
 from __future__ import annotations
@@ -99,12 +100,16 @@ def register_jobs(core: Core) -> list[str]:
 
 
 def _post(core: Core, name: str, key: str, message: dict[str, Any]) -> None:
+    """Queue a train channel's post, once per key (on the store's thread)."""
     channel = releases_of(core).calendars[name].train.channel
     tagged.post_once(core, {"channel": channel, **message}, key=key)
 
 
 def _reminder_run(core: Core, name: str, offset: timedelta) -> Any:
     async def run(when: datetime) -> str:
+        return await core.store.run(remind, when)
+
+    def remind(when: datetime) -> str:
         book = releases_of(core)
         release = book.release_at(name, when.astimezone(UTC) + offset)
         if release is None or release.at is None:
@@ -116,11 +121,15 @@ def _reminder_run(core: Core, name: str, offset: timedelta) -> Any:
                                     train.skip_when_empty)
         _post(core, name, f"release:{name}:t-{format_duration(offset)}@{to_db(when)}", message)
         return f"reminder for {release.day}: {len(shipped)} deploys on the train"
+
     return run
 
 
 def _freeze_run(core: Core, name: str, lead: timedelta) -> Any:
     async def run(when: datetime) -> str:
+        return await core.store.run(announce_freeze, when)
+
+    def announce_freeze(when: datetime) -> str:
         book = releases_of(core)
         release = book.release_at(name, when.astimezone(UTC) + lead)
         if release is None:
@@ -132,11 +141,15 @@ def _freeze_run(core: Core, name: str, lead: timedelta) -> Any:
                                           shipped, since)
         _post(core, name, f"release:{name}:freeze@{to_db(when)}", message)
         return f"freeze for {release.day}"
+
     return run
 
 
 def _release_run(core: Core, name: str) -> Any:
     async def run(when: datetime) -> str:
+        return await core.store.run(announce_release, when)
+
+    def announce_release(when: datetime) -> str:
         book = releases_of(core)
         release = book.release_at(name, when)
         if release is None or release.at is None:
@@ -156,6 +169,7 @@ def _release_run(core: Core, name: str) -> Any:
         _post(core, name, key, messages.release_day(name, release, shipped, since, following,
                                                     thawed=thawed))
         return f"release {release.day}: {len(shipped)} deploys"
+
     return run
 
 
@@ -171,7 +185,8 @@ def _missed_notice(core: Core) -> Callable[[list[RunOutcome]], Awaitable[None]]:
     async def notice(missed: list[RunOutcome]) -> None:
         """One notice per train: which posts were missed while down, and what comes next."""
         book = releases_of(core)
-        by_train: dict[str, list[tuple[str, datetime]]] = {}
+        # The scheduler's jobs belong to the event loop: read here, handed over as values.
+        runs: list[tuple[str, datetime, str, datetime]] = []  # train, release, label, run
         for outcome in missed:
             job = core.scheduler.jobs.get(outcome.job_id)
             trigger = job.trigger if job is not None else None
@@ -179,10 +194,19 @@ def _missed_notice(core: Core) -> Callable[[list[RunOutcome]], Awaitable[None]]:
                     or trigger.train not in book.calendars):
                 continue
             due = outcome.scheduled_for.astimezone(UTC) + trigger.offset
-            if book.release_at(trigger.train, due) is None:
+            runs.append((trigger.train, due, _label(job, trigger.offset), outcome.scheduled_for))
+        if runs:
+            await core.store.run(tell_missed, missed, runs)
+
+    def tell_missed(missed: list[RunOutcome],
+                    runs: list[tuple[str, datetime, str, datetime]]) -> None:
+        """(On the store's thread.)  Queue each train's notice of the ``runs`` still due."""
+        book = releases_of(core)
+        by_train: dict[str, list[tuple[str, datetime]]] = {}
+        for train, due, label, scheduled_for in runs:
+            if book.release_at(train, due) is None:
                 continue  # skipped by hand since: nothing was lost
-            label = _label(job, trigger.offset)
-            by_train.setdefault(trigger.train, []).append((label, outcome.scheduled_for))
+            by_train.setdefault(train, []).append((label, scheduled_for))
         now = core.clock.now()
         for name, items in by_train.items():
             first = min(o.scheduled_for for o in missed if o.job_id.startswith(f"{PREFIX}{name}:"))
@@ -190,4 +214,5 @@ def _missed_notice(core: Core) -> Callable[[list[RunOutcome]], Awaitable[None]]:
                                              book.freeze_window(name, now),
                                              book.next_release(name, now), now)
             _post(core, name, f"release:{name}:missed@{to_db(first)}", message)
+
     return notice

@@ -37,6 +37,8 @@ class GroupDirectory:
         for group in sorted(self.wanted):
             answer = await gateway.call(self.core, "usergroups.users.list", {"usergroup": group})
             if answer.ok:
+                # A new set, never one changed in place: permission checks read these on
+                # the store's thread, and see the old members or the new ones.
                 self.members[group] = set(answer.data.get("users") or [])
                 read += 1
         return read

@@ -81,7 +81,8 @@ def post_once(core: Core, args: dict[str, Any], *, key: str) -> None:
 
     The message carries its key as metadata; a run that repeats an attempt (a failure, or a
     replica that died mid-call: its post may have reached Slack) looks for it in the channel
-    first (``posted_before``) and posts only if it is not there."""
+    first (``posted_before``) and posts only if it is not there.  Synchronous, as it writes
+    the task: call it on the store's thread (inside a ``Store.run`` fn)."""
     core.tasks.submit(SlackTask.CALL, {
         "method": "chat.postMessage", "args": {**args, **tag(POST_EVENT, key=key)},
         "once": {"key": key, "since": core.clock.now().isoformat()}}, key=key)

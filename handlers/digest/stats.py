@@ -91,8 +91,8 @@ def register_stats(core: Core) -> StatsFn:
             await ack(text="I can only answer that from Slack (no response_url came with it).")
             return
         await ack()
-        core.tasks.submit(Task.STATS, {"url": cmd.response_url, "service": service,
-                                       "days": days, "user": cmd.user})
+        await core.store.run(core.tasks.submit, Task.STATS, {
+            "url": cmd.response_url, "service": service, "days": days, "user": cmd.user})
 
     return fn
 

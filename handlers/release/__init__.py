@@ -31,9 +31,10 @@ def register(app: AsyncApp, core: Core) -> None:
 
     @app.command(COMMAND)
     async def on_command(ack: Any, body: dict[str, Any]) -> None:
-        # SQLite reads/writes of a few rows and date arithmetic (well under a millisecond);
-        # Slack posts are handed to the task runner. Only `captain` asks Slack first
-        # (users.info, bounded at a second) whether the new captain is in the workspace.
+        # Reads/writes of a few rows and date arithmetic, on the store's thread (the loop
+        # keeps serving meanwhile); Slack posts are handed to the task runner. Only `captain`
+        # asks Slack first (users.info, bounded at a second) whether the new captain is in
+        # the workspace.
         reply = await answer(core, SlashCommand.from_body(body))
         await ack(**reply)
 

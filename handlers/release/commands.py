@@ -45,12 +45,16 @@ NO_TRAINS = ("No release trains are configured; add one under `[release.trains.<
 
 
 async def answer(core: Core, cmd: SlashCommand) -> dict[str, Any]:
-    """``dispatch``, after asking Slack whether a new captain is in the workspace."""
+    """``dispatch``, after asking Slack whether a new captain is in the workspace.
+
+    ``dispatch`` reads the calendar and stores a change (its audit and announcement task
+    with it) in one go on the store's thread, as atomic against other requests as it was
+    on the event loop."""
     words = cmd.words
     who = mentioned_user(words[2]) if len(words) > 2 and words[0].lower() == Sub.CAPTAIN else None
     if who and await absent_people(core, [who]):
         return ephemeral(not_here([who], f"{COMMAND} captain {shown(words[1])} @dana"))
-    return dispatch(core, cmd)
+    return await core.store.run(dispatch, core, cmd)
 
 
 
@@ -59,6 +63,7 @@ def _calendar(core: Core, cmd: SlashCommand) -> Calendar:
     return Calendar(core, releases_of(core), cmd.channel)
 
 def dispatch(core: Core, cmd: SlashCommand) -> dict[str, Any]:
+    """The answer to ``cmd`` (on the store's thread: it reads and writes the calendar)."""
     words = cmd.words
     book = releases_of(core)
     sub = words[0].lower() if words else Sub.NEXT.value

@@ -3,6 +3,10 @@
 Manager user groups (S…) come from the shared group directory (``bot.slack.groups``);
 this module checks which captains' accounts are deactivated, so a reminder can say that
 one needs a swap. The ack path only reads ``ReleaseBook.group_members`` and ``gone_users``.
+
+Both are written here, on the event loop, and read by the ack path on the store's thread:
+a set once published is never changed in place, only replaced whole, so a reader there sees
+the old set or the new one, never one half changed.
 """
 
 from __future__ import annotations
@@ -32,11 +36,12 @@ def share_groups(core: Core) -> None:
 async def check_captains(core: Core) -> int:
     """Flag deactivated captains (user_not_found is a config typo, not a departure)."""
     book = releases_of(core)
-    for user in book.captains():
+    for user in await core.store.run(book.captains):
         answer = await gateway.call(core, "users.info", {"user": user})
         if answer.ok:
             gone = bool((answer.data.get("user") or {}).get("deleted"))
-            (book.gone_users.add if gone else book.gone_users.discard)(user)
+            # Replaced, not changed in place: the ack path reads it on the store's thread.
+            book.gone_users = (book.gone_users | {user}) if gone else (book.gone_users - {user})
     return len(book.gone_users)
 
 
