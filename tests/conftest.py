@@ -6,6 +6,7 @@ for what reached the double with ``bell.double.wait_for``.
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator, Iterator
 from contextlib import ExitStack
 from pathlib import Path
@@ -16,8 +17,12 @@ from fakes import postgres
 from fakes.stores import OpenStore, stores
 from shipbell.bot.clock import FakeClock
 from shipbell.bot.local import LocalShipbell, MakeBell
+from shipbell.bot.storage.worker import GUARD_ENV
 
 BACKENDS = ["sqlite", "postgresql"]
+# A statement run on the event loop by Shipbell's own coroutines fails the test that ran it
+# (and the `shipbell serve` processes tests start inherit it), instead of a log line.
+os.environ.setdefault(GUARD_ENV, "raise")
 
 
 def pytest_configure(config: pytest.Config) -> None:
