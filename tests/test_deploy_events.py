@@ -210,7 +210,10 @@ async def test_an_entry_the_process_could_not_write_is_written_after_a_restart(
     assert (await ci.callback(bell.runtime.url, 1, "succeeded", version="v1.2.0"))[0] == 200
     await until(lambda: log.started == 1)
     await bell.restart()  # grace 0: the running entry is cancelled and stays pending
-    assert log.started == 2 and log.entries == []  # resumed by the new process from SQLite
+    # Resumed by the new process from the store: the entry starts once its task took a turn
+    # on the store's thread (marking it running), which may be after the start returns.
+    await until(lambda: log.started == 2)
+    assert log.started == 2 and log.entries == []
     log.gate.set()
     await bell.idle()
     assert log.started == 2 and [e["deploy"] for e in log.entries] == [1]

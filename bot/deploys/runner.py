@@ -4,11 +4,16 @@
 a provider_ref is never triggered twice, only watched. The sweep (a coalescing scheduled
 job) times out deploys past their deadline, expires approval requests and locks, and
 reminds forgotten lock holders; all of it moves with the FakeClock in tests.
+
+The coroutines here only await providers and naps: each stretch of store work between two
+such awaits is one synchronous method (its docstring says "On the store's thread"), run by
+``store.run`` as one turn, so what it reads and what it decides from that stay together.
 """
 
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -17,7 +22,15 @@ from shipbell.bot import logs
 from shipbell.bot.clock import to_db
 from shipbell.bot.deploys import grammar
 from shipbell.bot.deploys.models import ACTIVE, ENDED, Deploy, Event, ReportState, State, Task
-from shipbell.bot.deploys.providers import Cancels, Job, ListsChanges, Polls, ProviderError, Report
+from shipbell.bot.deploys.providers import (
+    Cancels,
+    Job,
+    ListsChanges,
+    Polls,
+    ProviderError,
+    Report,
+    Triggered,
+)
 from shipbell.bot.deploys.reports import REPORT_STATES, normalise_changes, sanitised
 from shipbell.bot.deploys.service import DeployService
 from shipbell.bot.scheduling.runs import RunStatus
@@ -26,6 +39,15 @@ DURATION_BUCKETS = (10, 30, 60, 120, 300, 600, 1200, 1800, 3600, 7200)
 MAX_POLL_ERRORS = 5
 MAX_RATE_LIMIT_WAIT = 300.0
 BACKOFF = (1.0, 2.0, 4.0, 8.0, 16.0)
+
+
+@dataclass(frozen=True)
+class ListFirst:
+    """A success to record once its provider listed the commits shipped from ``since`` to
+    ``sha``: a network call, so it happens between two turns on the store's thread."""
+
+    since: str
+    sha: str
 
 
 class Runner:
@@ -49,17 +71,14 @@ class Runner:
 
     async def run(self, payload: dict[str, Any]) -> None:
         """Trigger (once) then watch one deploy until it ends or stops being ours."""
-        d = self.repo.get(int(payload["deploy_id"]))
-        if d is None or d.state not in ACTIVE or d.provider is None:
+        store = self.core.store
+        start = await store.run(self._starting, int(payload["deploy_id"]))
+        if start is None:
             return
-        provider = self.svc.providers.get(d.provider)
-        if provider is None:
-            self.finish(d.id, Report(ReportState.FAILED,
-                                     error=f"provider {d.provider} is no longer configured"), None)
-            return
+        d, before = start
+        provider = self.svc.providers[d.provider or ""]  # configured: ``_starting`` checked
         if d.provider_ref is None:
             service = self.svc.config.services.get(d.service)
-            before = next(iter(self.repo.succeeded(d.service, d.env, limit=1)), None)
             job = Job(d.id, d.service, d.env, d.ref, d.requester,
                       service.repository if service else "", self.callback_url(),
                       d.is_rollback, d.reason, before.sha if before else None,
@@ -71,26 +90,55 @@ class Runner:
                 except ProviderError as exc:
                     last = attempt + 1 >= provider.retries or not exc.retryable
                     if last:
-                        self.finish(d.id, Report(ReportState.FAILED, error=str(exc)), None)
+                        await store.run(self.finish, d.id,
+                                        Report(ReportState.FAILED, error=str(exc)), None)
                         return
-                    self._note(d, f"{provider.name}: {exc}; retrying")
+                    await store.run(self._note, d, f"{provider.name}: {exc}; retrying")
                     backoff = BACKOFF[min(attempt, len(BACKOFF) - 1)]
                     await self.nap(min(exc.wait, MAX_RATE_LIMIT_WAIT) if exc.wait else backoff)
-                    if (current := self.repo.get(d.id)) is None or current.state not in ACTIVE:
+                    current = await store.run(self.repo.get, d.id)
+                    if current is None or current.state not in ACTIVE:
                         return
-            self._note(d, f"job sent to {provider.name}", provider_ref=sent.provider_ref,
-                       **({"log_url": sent.log_url} if sent.log_url else {}))
-            current = self.repo.get(d.id)
+            current = await store.run(self._sent, d, provider.name, sent)
             if current is not None and current.state in (State.CANCELLED, State.TIMED_OUT):
-                await self.provider_cancel({"deploy_id": d.id})  # ended while we triggered
+                await self._cancel_job(current)  # ended while we triggered
                 return
+        else:
+            current = d
         if isinstance(provider, Polls):  # else the CI calls back
-            await self.watch(d.id)
+            await self.watch(d.id, current)
 
-    async def watch(self, deploy_id: int) -> None:
+    def _starting(self, deploy_id: int) -> tuple[Deploy, Deploy | None] | None:
+        """(On the store's thread.)  The deploy ``run`` drives, with the last good deploy
+        before it when its job is still to be sent (the job names what it replaces); None
+        when there is nothing to drive (ended, gone, or its provider no longer configured:
+        then it fails here)."""
+        d = self.repo.get(deploy_id)
+        if d is None or d.state not in ACTIVE or d.provider is None:
+            return None
+        if d.provider not in self.svc.providers:
+            self.finish(d.id, Report(ReportState.FAILED,
+                                     error=f"provider {d.provider} is no longer configured"), None)
+            return None
+        if d.provider_ref is not None:
+            return d, None
+        return d, next(iter(self.repo.succeeded(d.service, d.env, limit=1)), None)
+
+    def _sent(self, d: Deploy, provider: str, sent: Triggered) -> Deploy | None:
+        """(On the store's thread.)  The job is at the provider: say so in the thread, keep
+        its reference, and read the deploy as it is now (it may have ended meanwhile)."""
+        self._note(d, f"job sent to {provider}", provider_ref=sent.provider_ref,
+                   **({"log_url": sent.log_url} if sent.log_url else {}))
+        return self.repo.get(d.id)
+
+    async def watch(self, deploy_id: int, first: Deploy | None = None) -> None:
+        """Poll the provider until the deploy ends; ``first``: the deploy as just read."""
+        store = self.core.store
         errors = 0
+        known = first
         while True:
-            d = self.repo.get(deploy_id)
+            d = known if known is not None else await store.run(self.repo.get, deploy_id)
+            known = None
             if d is None or d.state not in ACTIVE:
                 return
             provider = self.svc.providers.get(d.provider or "")
@@ -105,32 +153,57 @@ class Runner:
                     continue
                 errors += 1
                 if not exc.retryable or errors >= MAX_POLL_ERRORS:
-                    self.finish(deploy_id, Report(ReportState.FAILED, error=str(exc)), None)
+                    await store.run(self.finish, deploy_id,
+                                    Report(ReportState.FAILED, error=str(exc)), None)
                     return
                 await self.nap(BACKOFF[min(errors - 1, len(BACKOFF) - 1)])
                 continue
-            if report.provider_ref and report.provider_ref != d.provider_ref:
-                self.repo.update(deploy_id, provider_ref=report.provider_ref)  # found it at last
-            if report.state == ReportState.SUCCEEDED and not report.changes:
-                report.changes = await self._changes(d, report)
-            if self.apply(deploy_id, report, None) and report.state not in (
-                    ReportState.RUNNING, ReportState.WAITING):
+            step = await store.run(self._polled, d, report)
+            if isinstance(step, ListFirst):
+                report.changes, trouble = await self._changes(d, step)
+                step = await store.run(self._apply_listed, d, report, trouble)
+            if step and report.state not in (ReportState.RUNNING, ReportState.WAITING):
                 return
             await self.nap(provider.poll_seconds)
 
-    async def _changes(self, d: Deploy, report: Report) -> list[dict[str, Any]]:
-        """Ask a provider that can list commits what shipped since the last good deploy."""
+    def _polled(self, d: Deploy, report: Report) -> bool | ListFirst:
+        """(On the store's thread.)  A poll's report: the job's reference if the provider
+        only now found it, then the report applied (as ``apply``), unless it is a success
+        whose commits are to be listed first."""
+        if report.provider_ref and report.provider_ref != d.provider_ref:
+            self.repo.update(d.id, provider_ref=report.provider_ref)  # found it at last
+        listing = self._listing(d, report)
+        return listing if listing is not None else self.apply(d.id, report, None)
+
+    def _apply_listed(self, d: Deploy, report: Report, trouble: str | None) -> bool:
+        """(On the store's thread.)  A polled success, its commits listed (or why not)."""
+        if trouble is not None:
+            self._note(d, trouble)
+        return self.apply(d.id, report, None)
+
+    def _listing(self, d: Deploy, report: Report) -> ListFirst | None:
+        """(On the store's thread.)  What to ask a provider that can list commits, when the
+        report is a success that doesn't say what shipped since the last good deploy."""
         lister = self.svc.providers.get(d.provider or "")
+        if report.state != ReportState.SUCCEEDED or report.changes:
+            return None
         previous = next((p for p in self.repo.succeeded(d.service, d.env, limit=1)), None)
         if (not isinstance(lister, ListsChanges) or previous is None or not previous.sha
                 or not report.sha):
-            return []
+            return None
+        return ListFirst(previous.sha, report.sha)
+
+    async def _changes(self, d: Deploy, listing: ListFirst
+                       ) -> tuple[list[dict[str, Any]], str | None]:
+        """The commits that shipped, as the provider lists them, and a note for the thread
+        when it couldn't (then none)."""
+        lister = self.svc.providers.get(d.provider or "")
+        assert isinstance(lister, ListsChanges)  # ``_listing`` checked
         try:
-            found = await lister.changes(d, previous.sha, report.sha)
+            found = await lister.changes(d, listing.since, listing.sha)
         except ProviderError as exc:
-            self._note(d, f"couldn't list the shipped commits: {exc}")
-            return []
-        return normalise_changes(found)
+            return [], f"couldn't list the shipped commits: {exc}"
+        return normalise_changes(found), None
 
     async def nap(self, seconds: float) -> None:
         """Sleep on the clock, but park at once when shutdown begins.
@@ -244,31 +317,57 @@ class Runner:
         return True
 
     async def provider_cancel(self, payload: dict[str, Any]) -> None:
-        d = self.repo.get(int(payload["deploy_id"]))
-        if d is None or d.provider is None or d.provider_ref is None:
+        d = await self.core.store.run(self.repo.get, int(payload["deploy_id"]))
+        if d is not None:
+            await self._cancel_job(d)
+
+    async def _cancel_job(self, d: Deploy) -> None:
+        """Stop ``d``'s job at its provider; a job that had already ended on its own is
+        recorded as it ended."""
+        if d.provider is None or d.provider_ref is None:
             return
         provider = self.svc.providers.get(d.provider)
         if not isinstance(provider, Cancels):
             return
+        store = self.core.store
         try:
             ended = await provider.cancel(d)
         except ProviderError as exc:
-            self._note(d, f"couldn't cancel at {d.provider}: {exc}")
+            await store.run(self._note, d, f"couldn't cancel at {d.provider}: {exc}")
             return
         if ended is None or REPORT_STATES.get(ended.state) in (None, State.RUNNING,
                                                                 State.CANCELLED):
             return
-        # The job had already finished on its own: what it did is what happened.
+        listing = await store.run(self._ended_anyway, d, ended)
+        if listing is not None:
+            ended.changes, trouble = await self._changes(d, listing)
+            await store.run(self._correct, d, ended, trouble)
+
+    def _ended_anyway(self, d: Deploy, ended: Report) -> ListFirst | None:
+        """(On the store's thread.)  The job had already finished on its own: what it did is
+        what happened. Recorded at once, unless its commits are to be listed first."""
         self._note(d, f"{d.provider} had already finished the job when the cancel "
                       f"reached it ({ended.state})")
         if ended.provider_ref:
             self.repo.update(d.id, provider_ref=ended.provider_ref)
-        if ended.state == ReportState.SUCCEEDED and not ended.changes:
-            ended.changes = await self._changes(d, ended)
+        listing = self._listing(d, ended)
+        if listing is None:
+            self.finish(d.id, ended, None, correcting=True)
+        return listing
+
+    def _correct(self, d: Deploy, ended: Report, trouble: str | None) -> None:
+        """(On the store's thread.)  ``_ended_anyway``'s record, its commits listed (or why
+        not)."""
+        if trouble is not None:
+            self._note(d, trouble)
         self.finish(d.id, ended, None, correcting=True)
 
     # -- the sweep -------------------------------------------------------------------------
     async def sweep(self, when: datetime) -> str:
+        return await self.core.store.run(self._sweep)
+
+    def _sweep(self) -> str:
+        """(On the store's thread.)  One pass: expire, time out, unlock, remind."""
         now = self.core.clock.now()
         done: list[str] = []
         for d in self.repo.in_states((State.AWAITING_APPROVAL, State.QUEUED)):

@@ -3,8 +3,8 @@
 Every method stores its change (and the audit entry) and records what happened as an
 ``Event`` (``publish``) in the same transaction; whoever subscribed (the deploy's Slack
 message, direct messages, a change log) reacts after the commit, from tasks written in it.
-Called from Slack listeners, so nothing here awaits the network: provider work happens in
-the `deploy.run` task (see runner.py).
+Called from Slack listeners, on the store's thread (``store.run``), so nothing here awaits:
+provider work happens in the `deploy.run` task (see runner.py).
 """
 
 from __future__ import annotations
@@ -287,7 +287,15 @@ class DeployService:
 
     async def request_rollback(self, service: str, env: str, *, user: str, channel: str,
                                incident_id: int | None = None) -> str:
-        """The incident feature's [roll back] button: same gates as `/deploy rollback`."""
+        """The incident feature's [roll back] button: same gates as `/deploy rollback`, run
+        on the store's thread."""
+        return await self.core.store.run(self._rollback_named, service, env, user, channel,
+                                         incident_id)
+
+    def _rollback_named(self, service: str, env: str, user: str, channel: str,
+                        incident_id: int | None) -> str:
+        """``request_rollback``'s work: names typed by a person checked, then the rollback
+        requested; the reply says what happened or what would work."""
         try:
             grammar.service_name(self.config, service)
             grammar.env_name(self.config, service, env)

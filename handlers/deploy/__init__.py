@@ -89,7 +89,9 @@ def register(app: AsyncApp, core: Core) -> None:
         if words and words[0] in extra and words[0] not in ("help",):
             await extra[words[0]](ack, cmd)
             return
-        await ack(**messages.mentions(router.route(cmd)))
+        # The subcommand (domain code, reads and writes) runs on the store's thread in one
+        # turn; the loop only awaits its reply.
+        await ack(**messages.mentions(await core.store.run(router.route, cmd)))
 
     actions.register(app, core, svc)
 

@@ -27,6 +27,16 @@ async def _reply(core: Core, body: dict[str, Any], text: str, *, replace: bool =
                         replace=replace)
 
 
+# What a button decides, ``(svc, id it points at, who pressed, where)``: synchronous domain
+# code, run on the store's thread as one turn (its compare-and-set and what that starts
+# stay together).
+Decision = Callable[[DeployService, int, str, str], Outcome]
+
+
+def _cancel(svc: DeployService, deploy_id: int, user: str, channel: str) -> Outcome:
+    return svc.cancel(deploy_id, user, channel)
+
+
 def _context(body: dict[str, Any]) -> tuple[int | None, str, str]:
     """(the id the button points at, or None; who pressed; where) from Slack's own fields."""
     actions = body.get("actions")
@@ -39,41 +49,34 @@ def _context(body: dict[str, Any]) -> tuple[int | None, str, str]:
 
 
 def register(app: AsyncApp, core: Core, svc: DeployService) -> None:
-    async def decide(ack: Any, body: dict[str, Any], verb: str) -> None:
+    async def decide(ack: Any, body: dict[str, Any], act: Decision) -> None:
         await ack()
         deploy_id, user, channel = _context(body)
         if deploy_id is None:
             await _reply(core, body, "That button has no deploy attached; use `/deploy status`.")
             return
-        outcome: Outcome
-        if verb == "approve":
-            outcome = approvals.approve(svc, deploy_id, user, channel)
-        elif verb == "reject":
-            outcome = approvals.reject(svc, deploy_id, user, channel)
-        else:
-            outcome = svc.cancel(deploy_id, user, channel)
+        outcome = await core.store.run(act, svc, deploy_id, user, channel)
         await _reply(core, body, outcome.text)
 
     @app.action(Action.APPROVE)
     async def on_approve(ack: Any, body: dict[str, Any]) -> None:
-        await decide(ack, body, "approve")
+        await decide(ack, body, approvals.approve)
 
     @app.action(Action.REJECT)
     async def on_reject(ack: Any, body: dict[str, Any]) -> None:
-        await decide(ack, body, "reject")
+        await decide(ack, body, approvals.reject)
 
     @app.action(Action.CANCEL)
     async def on_cancel(ack: Any, body: dict[str, Any]) -> None:
-        await decide(ack, body, "cancel")
+        await decide(ack, body, _cancel)
 
-    async def confirm(body: dict[str, Any], again: str,
-                      act: Callable[[DeployService, int, str, str], Any]) -> None:
+    async def confirm(body: dict[str, Any], again: str, act: Decision) -> None:
         """A lock request's confirmation: the button names the stored request, nothing else."""
         request_id, user, channel = _context(body)
         if request_id is None:
             await _reply(core, body, f"That button is out of date; run `{again}` again.")
             return
-        outcome = act(svc, request_id, user, channel)
+        outcome = await core.store.run(act, svc, request_id, user, channel)
         await _reply(core, body, outcome.text, replace=outcome.ok)
 
     @app.action(Action.TAKE_OVER)

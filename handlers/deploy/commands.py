@@ -1,7 +1,8 @@
 """`/deploy` subcommands: parse the words, call the domain, answer in one reply.
 
-Everything here runs inside the listener before the ack, so it only touches SQLite;
-provider calls and Slack posts are left to tasks the domain submits.
+Everything here runs before the ack, on the store's thread (``Router.route`` is one
+``store.run`` turn), so it only touches the database; provider calls and Slack posts are
+left to tasks the domain submits.
 """
 
 from __future__ import annotations

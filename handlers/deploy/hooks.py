@@ -108,19 +108,24 @@ def handler(core: Core, runner: Runner) -> Any:
         if isinstance(body, str):
             runner.callbacks.labels("malformed").inc()
             return web.json_response({"error": body}, status=400)
+        delivery = request.headers.get(signing.DELIVERY_HEADER) or request.headers.get(
+            signing.SIGNATURE_HEADER, "")
+        outcome, answer, status = await core.store.run(deliver, body, providers, delivery)
+        runner.callbacks.labels(outcome).inc()
+        return web.json_response(answer, status=status)
+
+    def deliver(body: Callback, providers: list[str], delivery: str | None
+                ) -> tuple[str, dict[str, Any], int]:
+        """(On the store's thread, one turn.)  A signed, valid callback applied to its deploy:
+        (outcome for the metric, the answer, its HTTP status)."""
         deploy_id = body.deploy_id
         deploy = svc.repo.get(deploy_id)
         if deploy is None:
-            runner.callbacks.labels("unknown_deploy").inc()
-            return web.json_response({"error": f"no deploy {deploy_id}"}, status=404)
+            return "unknown_deploy", {"error": f"no deploy {deploy_id}"}, 404
         if deploy.provider not in providers:
-            runner.callbacks.labels("bad_signature").inc()
-            return web.json_response({"error": "signed for another provider"}, status=401)
-        delivery = request.headers.get(signing.DELIVERY_HEADER) or request.headers.get(
-            signing.SIGNATURE_HEADER, "")
+            return "bad_signature", {"error": "signed for another provider"}, 401
         if not core.claim_key(f"deployhook:{deploy.provider}:{delivery}"):
-            runner.callbacks.labels("replayed").inc()
-            return web.json_response({"ok": True, "ignored": "replayed delivery"})
+            return "replayed", {"ok": True, "ignored": "replayed delivery"}, 200
         report = Report(
             state=ReportState(body.status),
             log_url=body.log_url[:2000] if body.log_url else None,
@@ -130,9 +135,9 @@ def handler(core: Core, runner: Runner) -> Any:
             changes=normalise_changes(body.changes),
         )
         applied = runner.apply(deploy_id, report, f"ci:{deploy.provider}")
-        runner.callbacks.labels("applied" if applied else "stale").inc()
         current = svc.repo.get(deploy_id)
-        return web.json_response({"ok": True, "applied": applied,
-                                  "state": str(current.state) if current else None})
+        return ("applied" if applied else "stale"), {
+            "ok": True, "applied": applied,
+            "state": str(current.state) if current else None}, 200
 
     return hook
