@@ -96,7 +96,8 @@ async def test_a_page_the_process_could_not_send_is_sent_after_a_restart(make_be
     assert "Declared INC-1" in ack.text
     await until(lambda: pager.started == 1)
     await bell.restart()  # grace 0: the running page is cancelled and stays pending
-    assert pager.started == 2 and pager.pages == []  # resumed by the new process from SQLite
+    await until(lambda: pager.started == 2)  # resumed by the new process from the store
+    assert pager.pages == []
     pager.gate.set()  # the pager answers again
     await bell.idle()
     assert pager.started == 2
