@@ -36,8 +36,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
 from fakes import postgres
 from fakes.process import Running, clean_env
-from shipbell.bot.local import CHANNELS, PEOPLE
 from shipbell.bot.slackdouble import SlackDouble, SlackDriver
+from shipbell.bot.slackdouble.cast import PEOPLE
 
 SIGNING = "bench-signing-secret-0123456789abcdef"
 DEPLOY = {"providers": {"sim": {"type": "dry-run", "seconds": 1}},
@@ -109,11 +109,7 @@ async def main(total: int, concurrency: int) -> None:
         for name, url, replicas in locations(stack, tmp):
             double = SlackDouble()
             await double.start()
-            for channel_id, channel in CHANNELS.items():
-                double.add_channel(channel, channel_id=channel_id,
-                                   members=[*PEOPLE, double.bot_user_id])
-            for user_id, person in PEOPLE.items():
-                double.add_user(user_id, person)
+            double.add_cast(channel_members=[*PEOPLE, double.bot_user_id])
             procs, drivers = await start(url, replicas, double, tmp)
             try:
                 results[name] = {kind: await measure(drivers, text, total, concurrency)
