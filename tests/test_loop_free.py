@@ -77,15 +77,17 @@ async def test_the_loop_serves_while_a_request_waits_for_the_write_lock(
 ) -> None:
     """The deploy's transaction waits on the store's thread (which runs this replica's
     database work one call at a time); the loop meanwhile serves what needs no database:
-    /metrics answers, and shows the call waiting."""
+    /metrics answers, and shows the call waiting; `/deploy help` is answered."""
     with held(bell.core.store) as lock:
         waiting = asyncio.ensure_future(bell.command("/deploy", "worker to staging"))
         await until(lambda: bell.core.store.worker.in_flight > 0)
         async with aiohttp.ClientSession() as http, \
                 http.get(bell.runtime.url + "/metrics") as resp:
             status, text = resp.status, await resp.text()
+        helped = await bell.command("/deploy", "help")  # needs no database: answered now
         answered_at = time.monotonic()
         assert lock.released_at is None  # answered while the database still held the deploy
+        assert helped.text.startswith("*`/deploy`*")
         assert status == 200
         found = re.search(r"^shipbell_store_calls_in_flight (\S+)$", text, re.MULTILINE)
         assert found is not None and float(found.group(1)) >= 1

@@ -42,6 +42,7 @@ P = ParamSpec("P")
 log = logging.getLogger("shipbell.storage")
 
 GUARD_ENV = "SHIPBELL_LOOP_GUARD"
+SWITCH_INTERVAL = 0.0005  # seconds: see Worker._executor
 _allowed: contextvars.ContextVar[str | None] = contextvars.ContextVar(
     "shipbell_loop_allowed", default=None)
 # Shipbell's own source folders (bot/, handlers/, scheduled/): a coroutine defined there that
@@ -124,6 +125,12 @@ class Worker:
     def _executor(self) -> concurrent.futures.ThreadPoolExecutor:
         with self._lock:
             if self._pool is None:
+                # A thread back from the database waits for the interpreter until the loop's
+                # thread lets go of it: at most the switch interval, 5 ms by default, which
+                # a busy loop makes the price of every statement.  0.5 ms keeps the hand-over
+                # short (bench/replicas.py: SQLite deploys 235 -> 323 req/s).
+                if sys.getswitchinterval() > SWITCH_INTERVAL:
+                    sys.setswitchinterval(SWITCH_INTERVAL)
                 self._pool = concurrent.futures.ThreadPoolExecutor(
                     max_workers=1, thread_name_prefix=self.name)
             return self._pool

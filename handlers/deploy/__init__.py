@@ -90,8 +90,11 @@ def register(app: AsyncApp, core: Core) -> None:
             await extra[words[0]](ack, cmd)
             return
         # The subcommand (domain code, reads and writes) runs on the store's thread in one
-        # turn; the loop only awaits its reply.
-        await ack(**messages.mentions(await core.store.run(router.route, cmd)))
+        # turn; the loop only awaits its reply.  Help needs no database: answered here.
+        answer = router.at_once(cmd)
+        if answer is None:
+            answer = await core.store.run(router.route, cmd)
+        await ack(**messages.mentions(answer))
 
     actions.register(app, core, svc)
 

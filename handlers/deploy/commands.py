@@ -57,10 +57,18 @@ class Router:
         more = ("\n• " + ", ".join(f"`/deploy {w}`" for w in words)) if words else ""
         return HELP + more
 
-    def route(self, cmd: SlashCommand) -> dict[str, Any]:
+    def at_once(self, cmd: SlashCommand) -> dict[str, Any] | None:
+        """The answer to a command that needs no database (help), else None: it is answered
+        on the loop, without a turn on the store's thread."""
         words = cmd.words
         if not words or words[0] in ("help", "-h", "--help"):
             return ephemeral(self.help())
+        return None
+
+    def route(self, cmd: SlashCommand) -> dict[str, Any]:
+        words = cmd.words
+        if (answer := self.at_once(cmd)) is not None:
+            return answer
         head, rest = words[0], words[1:]
         handler = getattr(self, f"do_{head}", None) if head in SUBCOMMANDS else None
         try:

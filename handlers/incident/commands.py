@@ -91,7 +91,10 @@ class Commands:
         self.core.tasks.submit(kind, payload, key=key)
 
     async def answer(self, cmd: SlashCommand) -> dict[str, Any]:
-        """``handle``, after asking Slack whether the people it would assign exist."""
+        """``handle``, after asking Slack whether the people it would assign exist (help,
+        which needs no database, at once)."""
+        if not cmd.words or cmd.words[0].lower() == "help":
+            return ephemeral(messages.HELP)
         named = self.assignees(cmd.words)
         if named and (gone := await absent_people(self.core, named)):
             example = FOLLOWUP_EXAMPLE if cmd.words[0].lower() == "followup" else ASSIGN_EXAMPLE
