@@ -191,9 +191,7 @@ class Scheduler:
     # -- running ------------------------------------------------------------------------------
     async def run_due(self, now: datetime | None = None) -> list[RunOutcome]:
         """Claim and run every due run of every job; what tests call after moving the clock."""
-        outcomes: list[RunOutcome] = []
-        for job in list(self.jobs.values()):
-            outcomes.extend(await self.run_job(job, now or self.clock.now()))
+        outcomes = await self._run_jobs(list(self.jobs.values()), now or self.clock.now())
         await self._report_missed(outcomes)
         return outcomes
 
@@ -206,27 +204,47 @@ class Scheduler:
                 logs.logger.exception(logs.SCHEDULED_NOTICE_FAILED, len(missed))
 
     async def run_job(self, job: ScheduledJob, now: datetime) -> list[RunOutcome]:
-        grace = job.grace if job.grace is not None else self.grace
+        return await self._run_jobs([job], now)
+
+    async def _run_jobs(self, jobs: list[ScheduledJob], now: datetime) -> list[RunOutcome]:
         outcomes = []
-        for when in await self.store.run(self.due_times, job, now):
-            if job.local:
-                self._local_last[job.id] = when
-                outcomes.append(await self._execute(job, when))
-                continue
-            late = now - when
-            if late > grace:
-                if await self.store.run(self._claim, job.id, when, RunStatus.MISSED):
-                    logs.logger.warning(logs.SCHEDULED_MISSED, job.id, when, late)
-                    self.metrics.scheduled_runs.labels(job.kind, RunStatus.MISSED).inc()
-                    outcomes.append(RunOutcome(job.id, when, RunStatus.MISSED))
-                continue
-            task_id = await self.store.run(self._claim_run, job, when)
-            if task_id is None:
-                self.metrics.scheduled_runs.labels(job.kind, RunStatus.DUPLICATE).inc()
-                outcomes.append(RunOutcome(job.id, when, RunStatus.DUPLICATE))
-                continue
-            outcomes.append(await self._await_run(job, when, task_id))
+        for job, missed, due in await self.store.run(self._plan, jobs, now):
+            for when in missed:
+                logs.logger.warning(logs.SCHEDULED_MISSED, job.id, when, now - when)
+                self.metrics.scheduled_runs.labels(job.kind, RunStatus.MISSED).inc()
+                outcomes.append(RunOutcome(job.id, when, RunStatus.MISSED))
+            for when in due:
+                if job.local:
+                    self._local_last[job.id] = when
+                    outcomes.append(await self._execute(job, when))
+                    continue
+                task_id = await self.store.run(self._claim_run, job, when)
+                if task_id is None:
+                    self.metrics.scheduled_runs.labels(job.kind, RunStatus.DUPLICATE).inc()
+                    outcomes.append(RunOutcome(job.id, when, RunStatus.DUPLICATE))
+                    continue
+                outcomes.append(await self._await_run(job, when, task_id))
         return outcomes
+
+    def _plan(self, jobs: list[ScheduledJob], now: datetime
+              ) -> list[tuple[ScheduledJob, list[datetime], list[datetime]]]:
+        """(On the store's thread.)  Each job's (runs it claimed as missed, runs due to run
+        now).  The missed runs of the whole pass are claimed in one transaction: of processes
+        catching up together, one claims them all and tells the channel once."""
+        timed = [(job, self.due_times(job, now)) for job in jobs]
+        late = [(job, when) for job, times in timed if not job.local
+                for when in times if now - when > self._grace(job)]
+        claimed: set[tuple[str, datetime]] = set()
+        if late:
+            with self.store.transaction():
+                claimed = {(job.id, when) for job, when in late
+                           if self._claim(job.id, when, RunStatus.MISSED)}
+        return [(job, [when for when in times if (job.id, when) in claimed],
+                 [when for when in times if job.local or now - when <= self._grace(job)])
+                for job, times in timed]
+
+    def _grace(self, job: ScheduledJob) -> timedelta:
+        return job.grace if job.grace is not None else self.grace
 
     async def rerun_interrupted(self, now: datetime | None = None) -> list[RunOutcome]:
         """Runs left 'claimed' (the process died mid-run) of jobs that may safely run twice."""
