@@ -214,7 +214,6 @@ def build_core(
     clock = clock or SystemClock()
     store = store or open_store(settings.storage.location,
                                 pool_size=settings.storage.pool_size,
-                                own_thread=settings.storage.own_thread,
                                 password=_secret(settings.storage.password))
     store.migrate(all_migrations())
     metrics = Metrics()

@@ -81,11 +81,6 @@ class StorageSettings(Section):
     # PostgreSQL: connections kept for reads in worker threads (the digest), besides the
     # event loop's own one.
     pool_size: int = Field(default=4, ge=1, le=64)
-    # Run database work on a thread of the store's own, so the event loop never waits on a
-    # round trip: default yes on PostgreSQL; no on SQLite, whose statements are library calls
-    # on a local file (microseconds, less than the hop to a thread costs).  Say yes on
-    # SQLite when several processes share one file (one may wait on another's write lock).
-    own_thread: bool | None = None
     # PostgreSQL's password: environment only (SHIPBELL_STORAGE__PASSWORD; libpq's
     # PGPASSWORD and ~/.pgpass work too), never the file or the url.
     password: SecretStr | None = None

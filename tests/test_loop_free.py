@@ -4,7 +4,6 @@ database (another process holds the write lock), the same replica's loop still s
 The lock is held by a plain connection outside Shipbell (a replica mid-transaction, or an
 operator's session), on both backends.  A timer lets go of it after a few seconds in any case,
 so a Shipbell whose loop did block shows up as a failed assertion, not a hung test.
-(SQLite runs its work in place unless ``[storage] own_thread``; these tests turn it on.)
 """
 
 from __future__ import annotations
@@ -70,8 +69,7 @@ def held(store: Store) -> Iterator[OutsideLock]:
 @pytest.fixture
 async def bell(make_bell: MakeBell, monkeypatch: pytest.MonkeyPatch) -> LocalShipbell:
     monkeypatch.setenv(SECRET_ENV, SECRET)
-    # The store's own thread: PostgreSQL's default; SQLite's when processes share a file.
-    return await make_bell({**deploy_config(), "storage": {"own_thread": True}})
+    return await make_bell(deploy_config())
 
 
 async def test_the_loop_serves_while_a_request_waits_for_the_write_lock(

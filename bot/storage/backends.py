@@ -7,11 +7,8 @@ from shipbell.bot.storage.postgres import PostgresStore
 from shipbell.bot.storage.url import Backend, StorageUrl
 
 
-def open_store(location: StorageUrl, *, pool_size: int = 4, password: str | None = None,
-               own_thread: bool | None = None) -> Store:
-    """The store at ``location``: an SQLite file, or a PostgreSQL database.  ``own_thread``
-    (default: PostgreSQL yes, SQLite no) runs its work on a thread of its own."""
+def open_store(location: StorageUrl, *, pool_size: int = 4, password: str | None = None) -> Store:
+    """The store at ``location``: an SQLite file, or a PostgreSQL database."""
     if location.backend is Backend.SQLITE:
-        return Store(location.target, own_thread=bool(own_thread))
-    return PostgresStore(location.target, pool_size=pool_size, password=password,
-                         own_thread=own_thread is None or own_thread)
+        return Store(location.target)
+    return PostgresStore(location.target, pool_size=pool_size, password=password)

@@ -142,7 +142,7 @@ class Store:
 
     backend = Backend.SQLITE
 
-    def __init__(self, path: str | Path, *, own_thread: bool = False) -> None:
+    def __init__(self, path: str | Path) -> None:
         self.path = str(path)
         self.url = StorageUrl(Backend.SQLITE, self.path)
         self._here = PerThread()
@@ -153,7 +153,7 @@ class Store:
             self.conn  # noqa: B018 - opens this thread's connection: a bad path fails here
         except sqlite3.Error as exc:
             raise explain(self.path, exc) from None
-        self.worker = Worker("shipbell-db", in_place=not own_thread)
+        self.worker = Worker("shipbell-db")
 
     @property
     def conn(self) -> sqlite3.Connection:

@@ -328,8 +328,7 @@ class PostgresStore(Store):
 
     backend = Backend.POSTGRESQL
 
-    def __init__(self, url: str, *, pool_size: int = 4, password: str | None = None,
-                 own_thread: bool = True) -> None:
+    def __init__(self, url: str, *, pool_size: int = 4, password: str | None = None) -> None:
         self.path = url
         import psycopg
         import psycopg_pool
@@ -342,7 +341,7 @@ class PostgresStore(Store):
         self._opening = threading.Lock()
         self._record = None
         self._password = password
-        self.worker = Worker("shipbell-db", in_place=not own_thread)
+        self.worker = Worker("shipbell-db")
         extra: dict[str, Any] = {"connect_timeout": CONNECT_TIMEOUT}
         if password:
             extra["password"] = password

@@ -104,11 +104,8 @@ def not_on_loop() -> None:
 class Worker:
     """One thread that runs a store's synchronous work, one call at a time."""
 
-    def __init__(self, name: str, *, in_place: bool = False) -> None:
+    def __init__(self, name: str) -> None:
         self.name = name
-        # In place: ``run`` calls ``fn`` on the loop itself (SQLite by default: a statement is
-        # a library call on a local file, microseconds, cheaper than the hop to a thread).
-        self.in_place = in_place
         self._pool: concurrent.futures.ThreadPoolExecutor | None = None
         self._local = threading.local()
         self._lock = threading.Lock()
@@ -139,8 +136,6 @@ class Worker:
             return self._pool
 
     async def run(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:
-        if self.in_place:
-            return self._in_place(fn, *args, **kwargs)
         loop = asyncio.get_running_loop()
         context = contextvars.copy_context()
         hooks: list[Callable[[], None]] = []
@@ -177,23 +172,6 @@ class Worker:
         self.in_flight += 1
         self._executor().submit(call).add_done_callback(back)
         return await done
-
-    def _in_place(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:
-        """``run`` on the loop: the same contract (what commits starts once ``fn`` returns),
-        and the guard lets ``fn``'s statements through."""
-        hooks: list[Callable[[], None]] = []
-        self._local.hooks = hooks
-        token = _allowed.set("Store.run in place")
-        try:
-            return fn(*args, **kwargs)
-        finally:
-            _allowed.reset(token)
-            self._local.hooks = None
-            for hook in hooks:
-                try:
-                    hook()
-                except Exception:
-                    log.exception("A hook after a commit failed")
 
     def close(self) -> None:
         with self._lock:
