@@ -145,14 +145,18 @@ class Store:
     def __init__(self, path: str | Path) -> None:
         self.path = str(path)
         self.url = StorageUrl(Backend.SQLITE, self.path)
-        self._here = PerThread()
-        self._connections: list[Any] = []  # every thread's, closed with the store
-        self._opening = threading.Lock()
-        self._record: Callable[[str], None] | None = None  # ``trace``
+        self._threads()
         try:
             self.conn  # noqa: B018 - opens this thread's connection: a bad path fails here
         except sqlite3.Error as exc:
             raise explain(self.path, exc) from None
+
+    def _threads(self) -> None:
+        """What the store keeps per thread, and the thread its work runs on."""
+        self._here = PerThread()
+        self._connections: list[Any] = []  # every thread's, closed with the store
+        self._opening = threading.Lock()
+        self._record: Callable[[str], None] | None = None  # ``trace``
         self.worker = Worker("shipbell-db")
 
     @property
@@ -165,7 +169,7 @@ class Store:
                     conn = self._connections[0]
                 else:
                     conn = connect(self.path)
-                    conn.set_trace_callback(self._record)
+                    self._trace_on(conn, self._record)
                     self._connections.append(conn)
             self._here.conn = conn
         return conn
@@ -173,22 +177,6 @@ class Store:
     @property
     def db(self) -> sqlite_utils.Database:
         return sqlite_utils.Database(self.conn)
-
-    @property
-    def _after_commit(self) -> list[Callable[[], None]]:
-        return self._here.after_commit
-
-    @_after_commit.setter
-    def _after_commit(self, hooks: list[Callable[[], None]]) -> None:
-        self._here.after_commit = hooks
-
-    @property
-    def _after_rollback(self) -> list[Callable[[], None]]:
-        return self._here.after_rollback
-
-    @_after_rollback.setter
-    def _after_rollback(self, hooks: list[Callable[[], None]]) -> None:
-        self._here.after_rollback = hooks
 
     def close(self) -> None:
         self.worker.close()
@@ -269,13 +257,15 @@ class Store:
             with self._write() as conn:
                 yield conn
         except BaseException:
-            self._after_commit.clear()  # what the transaction would have started never starts
-            undo, self._after_rollback = self._after_rollback, []
+            here = self._here
+            here.after_commit.clear()  # what the transaction would have started never starts
+            undo, here.after_rollback = here.after_rollback, []
             for hook in undo:
                 hook()
             raise
-        self._after_rollback.clear()
-        hooks, self._after_commit = self._after_commit, []
+        here = self._here
+        here.after_rollback.clear()
+        hooks, here.after_commit = here.after_commit, []
         for hook in hooks:
             self._committed(hook)
 
@@ -290,7 +280,7 @@ class Store:
         event loop; a rollback drops it.  The task runner starts tasks submitted in a
         transaction this way."""
         if self._in_transaction():
-            self._after_commit.append(hook)
+            self._here.after_commit.append(hook)
         else:
             self._committed(hook)
 
@@ -298,7 +288,7 @@ class Store:
         """Run ``hook`` if the open transaction rolls back (never if none is open): memory
         that claimed something for the transaction (a pending refresh) lets go of it."""
         if self._in_transaction():
-            self._after_rollback.append(hook)
+            self._here.after_rollback.append(hook)
 
     def execute(self, sql: str, params: Any = (), *, flush: bool = True) -> Cursor:
         """Run one statement.  ``flush=False`` marks a lone write whose loss in a database
@@ -338,7 +328,12 @@ class Store:
         with self._opening:
             self._record = record
             for conn in self._connections:
-                conn.set_trace_callback(record)
+                self._trace_on(conn, record)
+
+    @staticmethod
+    def _trace_on(conn: Any, record: Callable[[str], None] | None) -> None:
+        """Point one connection's statement trace at ``record`` (None: off)."""
+        conn.set_trace_callback(record)
 
     def ping(self) -> bool:
         return self.reachable() is None

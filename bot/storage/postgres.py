@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -32,7 +31,6 @@ from shipbell.bot.storage.db import (
     Connection,
     Cursor,
     IntegrityError,
-    PerThread,
     StorageError,
     Store,
     StoreUnavailable,
@@ -42,7 +40,7 @@ from shipbell.bot.storage.db import (
 from shipbell.bot.storage.dialect import is_write, postgres_ddl, to_postgres
 from shipbell.bot.storage.migrations import Migration
 from shipbell.bot.storage.url import PASSWORD_ENV, Backend, StorageUrl
-from shipbell.bot.storage.worker import Worker, not_on_loop
+from shipbell.bot.storage.worker import not_on_loop
 
 if TYPE_CHECKING:
     import psycopg
@@ -336,12 +334,8 @@ class PostgresStore(Store):
         self.url = StorageUrl(Backend.POSTGRESQL, url)
         self.errors = psycopg.Error
         self.pool_timeout = psycopg_pool.PoolTimeout
-        self._here = PerThread()
-        self._connections: list[Any] = []
-        self._opening = threading.Lock()
-        self._record = None
+        self._threads()
         self._password = password
-        self.worker = Worker("shipbell-db")
         extra: dict[str, Any] = {"connect_timeout": CONNECT_TIMEOUT}
         if password:
             extra["password"] = password
@@ -371,7 +365,7 @@ class PostgresStore(Store):
         configure(raw)
         pg = PgConnection(raw)
         with self._opening:
-            pg.record = self._record
+            self._trace_on(pg, self._record)
             self._connections = [c for c in self._connections if not c.raw.closed] + [pg]
         self._here.conn = pg
         return pg
@@ -405,7 +399,7 @@ class PostgresStore(Store):
             here.down = f"can't connect to the database ({first_line(exc)})"
             raise StoreUnavailable(here.down) from None
         here.down = None
-        self._after_commit.clear()
+        self._here.after_commit.clear()
         if pg is not None:
             log.info("Reconnected to the database")
         return self._adopt(raw)
@@ -459,22 +453,10 @@ class PostgresStore(Store):
         return [[dict(row) for row in cursor.fetchall()]
                 for cursor in self.live().pipelined(queries)]
 
-    @contextmanager
-    def trace(self, record: Callable[[str], None]) -> Iterator[None]:
-        """Hand ``record`` each statement the store runs meanwhile, on any thread's
-        connection, with its values written in, as PostgreSQL runs it (see
-        ``PgConnection.record``)."""
-        self.set_trace(record)
-        try:
-            yield
-        finally:
-            self.set_trace(None)
-
-    def set_trace(self, record: Callable[[str], None] | None) -> None:
-        with self._opening:
-            self._record = record
-            for pg in self._connections:
-                pg.record = record
+    @staticmethod
+    def _trace_on(conn: Any, record: Callable[[str], None] | None) -> None:
+        """``trace`` on PostgreSQL: statements as PostgreSQL runs them (``PgConnection.record``)."""
+        conn.record = record
 
     def reachable(self) -> str | None:
         try:

@@ -111,9 +111,6 @@ class Worker:
         self._lock = threading.Lock()
         self.in_flight = 0  # calls handed to the thread and not yet delivered (/metrics)
 
-    def on_worker(self) -> bool:
-        return getattr(self._local, "hooks", None) is not None
-
     def defer(self, hook: Callable[[], None]) -> bool:
         """On the worker: keep ``hook`` for the loop (True); elsewhere False (run it now)."""
         hooks: list[Callable[[], None]] | None = getattr(self._local, "hooks", None)
